@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.js";
+
+const base = { KAFKA_BROKERS: "kafka-1:19092,kafka-2:19092", DATABASE_URL: "postgres://u:p@pg:5432/gm", ADMIN_TOKEN: "0123456789abcdef" };
+
+function problems(env: Record<string, string>, service?: string): string[] {
+  try {
+    loadConfig(env, service);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("loadConfig", () => {
+  it("parses each service with defaults", () => {
+    const ingest = loadConfig(base, "ingest-api");
+    expect(ingest).toMatchObject({ service: "ingest-api", port: 8080, maxBatchEvents: 1000, kafka: { topic: "game-events", brokers: ["kafka-1:19092", "kafka-2:19092"] } });
+    const proc = loadConfig({ ...base, PG_POOL_MAX: "4" }, "event-processor-service");
+    expect(proc).toMatchObject({ groupId: "event-processor-service", pg: { poolMax: 4, connectionTimeoutMs: 2000 } });
+    expect(loadConfig(base, "stats-api")).toMatchObject({ adminToken: "0123456789abcdef" });
+  });
+
+  it("names the variable and the expectation for each bad value", () => {
+    expect(problems({ ...base, PORT: "eighty" }, "ingest-api")).toEqual(['PORT: expected an integer between 1 and 65535, got "eighty"']);
+    expect(problems({ ...base, PG_POOL_MAX: "0" }, "stats-api")).toEqual(["PG_POOL_MAX: expected an integer between 1 and 1000, got 0"]);
+    expect(problems({ ...base, KAFKA_BROKERS: "kafka-1" }, "ingest-api")[0]).toMatch(/^KAFKA_BROKERS: expected a comma-separated list of host:port/);
+    expect(problems({ ...base, DATABASE_URL: "mysql://x" }, "stats-api")[0]).toMatch(/^DATABASE_URL: expected a postgres: or postgresql: URL/);
+    expect(problems({ ...base, ADMIN_TOKEN: "short" }, "stats-api")).toEqual(["ADMIN_TOKEN: expected at least 16 characters"]);
+    expect(problems({}, "nope")[0]).toMatch(/^SERVICE: expected one of ingest-api, event-processor-service, stats-api/);
+  });
+
+  it("lists every problem at once", () => {
+    expect(problems({ PORT: "0" }, "event-processor-service")).toHaveLength(3);
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * Environment configuration of the demo services, parsed and validated once at start.
+ * A bad value stops the service with a message that names the variable and what was expected.
+ */
+
+export const SERVICE_NAMES = ["ingest-api", "event-processor-service", "stats-api"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface CommonConfig {
+  service: ServiceName;
+  port: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  shutdownTimeoutMs: number;
+}
+
+export interface KafkaConfig {
+  brokers: string[];
+  topic: string;
+  clientId: string;
+  topicPartitions: number;
+  replicationFactor: number;
+  /** Bound on one request/connection; kafkajs' own defaults can wait much longer. */
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+}
+
+export interface PgConfig {
+  databaseUrl: string;
+  poolMax: number;
+  /** node-postgres waits forever for a pooled connection unless this is set (node-postgres#2704). */
+  connectionTimeoutMs: number;
+  idleTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export interface IngestConfig extends CommonConfig {
+  service: "ingest-api";
+  kafka: KafkaConfig;
+  maxBatchEvents: number;
+  maxBodyBytes: number;
+  produceTimeoutMs: number;
+}
+
+export interface ProcessorConfig extends CommonConfig {
+  service: "event-processor-service";
+  kafka: KafkaConfig;
+  pg: PgConfig;
+  groupId: string;
+  /** A consumer that has not fetched for this long is rebuilt (kafkajs#267, #1163). */
+  stallTimeoutMs: number;
+  maxRestartBackoffMs: number;
+}
+
+export interface StatsConfig extends CommonConfig {
+  service: "stats-api";
+  pg: PgConfig;
+  adminToken: string;
+}
+
+export type ServiceConfig = IngestConfig | ProcessorConfig | StatsConfig;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback?: string): string {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") {
+      if (fallback !== undefined) return fallback;
+      this.problems.push(`${name}: required, not set`);
+      return "";
+    }
+    return raw;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    if (!/^-?\d+$/.test(raw.trim())) {
+      this.problems.push(`${name}: expected an integer between ${min} and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    const value = Number(raw);
+    if (value < min || value > max) {
+      this.problems.push(`${name}: expected an integer between ${min} and ${max}, got ${value}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback?: T): T {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") {
+      if (fallback !== undefined) return fallback;
+      this.problems.push(`${name}: required, expected one of ${allowed.join(", ")}`);
+      return allowed[0] as T;
+    }
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}: expected one of ${allowed.join(", ")}, got "${raw}"`);
+      return (fallback ?? allowed[0]) as T;
+    }
+    return raw as T;
+  }
+
+  brokers(name: string): string[] {
+    const raw = this.string(name);
+    if (raw === "") return [];
+    const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const b of list) {
+      if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(b)) {
+        this.problems.push(`${name}: expected a comma-separated list of host:port, got "${b}"`);
+      }
+    }
+    return list;
+  }
+
+  url(name: string, protocols: string[]): string {
+    const raw = this.string(name);
+    if (raw === "") return raw;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) {
+        this.problems.push(`${name}: expected a ${protocols.join(" or ")} URL, got protocol "${u.protocol}"`);
+      }
+    } catch {
+      this.problems.push(`${name}: expected a URL such as postgres://user:pass@host:5432/db`);
+    }
+    return raw;
+  }
+}
+
+function kafkaConfig(r: EnvReader, service: ServiceName): KafkaConfig {
+  return {
+    brokers: r.brokers("KAFKA_BROKERS"),
+    topic: r.string("KAFKA_TOPIC", "game-events"),
+    clientId: r.string("KAFKA_CLIENT_ID", service),
+    topicPartitions: r.int("KAFKA_TOPIC_PARTITIONS", 6, 1, 1000),
+    replicationFactor: r.int("KAFKA_REPLICATION_FACTOR", 1, 1, 7),
+    requestTimeoutMs: r.int("KAFKA_REQUEST_TIMEOUT_MS", 10_000, 100, 300_000),
+    connectionTimeoutMs: r.int("KAFKA_CONNECTION_TIMEOUT_MS", 3_000, 100, 60_000),
+  };
+}
+
+function pgConfig(r: EnvReader): PgConfig {
+  return {
+    databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
+    poolMax: r.int("PG_POOL_MAX", 10, 1, 1000),
+    connectionTimeoutMs: r.int("PG_CONNECTION_TIMEOUT_MS", 2_000, 1, 120_000),
+    idleTimeoutMs: r.int("PG_IDLE_TIMEOUT_MS", 10_000, 0, 3_600_000),
+    statementTimeoutMs: r.int("PG_STATEMENT_TIMEOUT_MS", 5_000, 0, 3_600_000),
+  };
+}
+
+/** Parse the environment for one service; throws ConfigError listing every problem. */
+export function loadConfig(env: Env, serviceArg?: string): ServiceConfig {
+  const r = new EnvReader(serviceArg ? { ...env, SERVICE: serviceArg } : env);
+  const service = r.oneOf("SERVICE", SERVICE_NAMES);
+  const common: CommonConfig = {
+    service,
+    port: r.int("PORT", 8080, 1, 65535),
+    logLevel: r.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
+    shutdownTimeoutMs: r.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+  };
+  let cfg: ServiceConfig;
+  switch (service) {
+    case "ingest-api":
+      cfg = {
+        ...common,
+        service,
+        kafka: kafkaConfig(r, service),
+        maxBatchEvents: r.int("MAX_BATCH_EVENTS", 1000, 1, 100_000),
+        maxBodyBytes: r.int("MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
+        produceTimeoutMs: r.int("PRODUCE_TIMEOUT_MS", 10_000, 100, 300_000),
+      };
+      break;
+    case "event-processor-service":
+      cfg = {
+        ...common,
+        service,
+        kafka: kafkaConfig(r, service),
+        pg: pgConfig(r),
+        groupId: r.string("CONSUMER_GROUP", "event-processor-service"),
+        stallTimeoutMs: r.int("CONSUMER_STALL_TIMEOUT_MS", 30_000, 1_000, 3_600_000),
+        maxRestartBackoffMs: r.int("CONSUMER_MAX_RESTART_BACKOFF_MS", 10_000, 100, 600_000),
+      };
+      break;
+    case "stats-api": {
+      const adminToken = r.string("ADMIN_TOKEN");
+      if (adminToken !== "" && adminToken.length < 16) {
+        r.problems.push("ADMIN_TOKEN: expected at least 16 characters");
+      }
+      cfg = { ...common, service, pg: pgConfig(r), adminToken };
+      break;
+    }
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return cfg;
+}

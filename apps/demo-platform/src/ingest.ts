@@ -1,0 +1,163 @@
+/**
+ * ingest-api: POST /events → Kafka topic `game-events` with acks=all and an idempotent producer.
+ * 202 only after Kafka acknowledged; 400 names each bad field; 413 for oversized batches; 503 when
+ * Kafka cannot take them.
+ */
+import type { Kafka, Producer } from "kafkajs";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { IngestConfig } from "./config.js";
+import { validateBatch } from "./events.js";
+import { BodyTooLarge, Router } from "./http.js";
+import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
+import type { Logger } from "./log.js";
+import type { ReadyResult, Service } from "./service.js";
+
+/** A producer that rebuilds its client after repeated failures instead of staying stuck. */
+class ResilientProducer {
+  private kafka: Kafka | undefined;
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+  private failures = 0;
+  lastSuccessAt = 0;
+  lastFailureAt = 0;
+  constructor(
+    private readonly cfg: IngestConfig,
+    private readonly log: Logger,
+    private readonly rebuilds: Counter,
+  ) {}
+
+  private get(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const kafka = createKafka(this.cfg.kafka, this.log);
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 } });
+      try {
+        await withTimeout(producer.connect(), this.cfg.produceTimeoutMs, "producer connect");
+      } catch (err) {
+        void producer.disconnect().catch(() => undefined);
+        throw err;
+      }
+      this.kafka = kafka;
+      this.producer = producer;
+      return producer;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private rebuild(reason: string): void {
+    const old = this.producer;
+    this.producer = undefined;
+    this.kafka = undefined;
+    this.failures = 0;
+    this.rebuilds.inc();
+    this.log.warn("rebuilding Kafka producer", { reason });
+    if (old) void old.disconnect().catch(() => undefined);
+  }
+
+  async send(messages: { key: string; value: string }[]): Promise<void> {
+    try {
+      const producer = await this.get();
+      await withTimeout(
+        producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: this.cfg.produceTimeoutMs, messages }),
+        this.cfg.produceTimeoutMs,
+        "produce",
+      );
+      this.failures = 0;
+      this.lastSuccessAt = Date.now();
+    } catch (err) {
+      this.failures += 1;
+      this.lastFailureAt = Date.now();
+      const retriable = (err as { retriable?: boolean }).retriable;
+      if (retriable === false || this.failures >= 3) this.rebuild(err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+}
+
+export async function startIngest(cfg: IngestConfig, log: Logger, registry: Registry): Promise<Service> {
+  const accepted = new Counter({ name: "ingest_events_accepted_total", help: "Events acknowledged by Kafka and answered 202", registers: [registry] });
+  const rejected = new Counter({ name: "ingest_events_rejected_total", help: "Batches refused, by reason", labelNames: ["reason"] as const, registers: [registry] });
+  const rebuilds = new Counter({ name: "kafka_producer_rebuilds_total", help: "Times the Kafka producer was rebuilt after failures", registers: [registry] });
+  const producer = new ResilientProducer(cfg, log, rebuilds);
+  new Gauge({
+    name: "kafka_producer_last_success_age_seconds",
+    help: "Seconds since the last acknowledged produce (-1 before the first)",
+    registers: [registry],
+    collect() {
+      this.set(producer.lastSuccessAt ? (Date.now() - producer.lastSuccessAt) / 1000 : -1);
+    },
+  });
+
+  // The topic is created at start when missing; bounded retries, in the background.
+  let topicReady = false;
+  void (async () => {
+    for (let attempt = 1; attempt <= 30 && !topicReady; attempt++) {
+      try {
+        await ensureTopic(createKafka(cfg.kafka, log, "-admin"), cfg.kafka, log);
+        topicReady = true;
+      } catch (err) {
+        log.warn("topic check failed, retrying", { attempt, err });
+        await sleep(Math.min(500 * attempt, 5_000));
+      }
+    }
+  })();
+
+  const router = new Router().add("POST", "/events", async (req) => {
+    let raw: Buffer;
+    try {
+      raw = await req.readBody(cfg.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) rejected.inc({ reason: "too_large" });
+      throw err;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString("utf8"));
+    } catch (err) {
+      rejected.inc({ reason: "malformed" });
+      return { status: 400, body: { error: "request body is not valid JSON", problems: [{ path: "$", message: (err as Error).message }] } };
+    }
+    const result = validateBatch(body, cfg.maxBatchEvents);
+    if (!result.ok) {
+      rejected.inc({ reason: result.tooLarge ? "too_large" : "invalid" });
+      return { status: result.tooLarge ? 413 : 400, body: { error: result.tooLarge ? "batch too large" : "invalid events", problems: result.problems } };
+    }
+    try {
+      await producer.send(result.events.map((e) => ({ key: e.playerId, value: JSON.stringify(e) })));
+    } catch (err) {
+      rejected.inc({ reason: "kafka_unavailable" });
+      log.warn("produce failed", { events: result.events.length, err });
+      return { status: 503, body: { error: "Kafka cannot take events now; retry later", detail: (err as Error).message }, headers: { "retry-after": "1" } };
+    }
+    accepted.inc(result.events.length);
+    return { status: 202, body: { accepted: result.events.length } };
+  });
+
+  return {
+    router,
+    async ready(): Promise<ReadyResult> {
+      const kafkaOk = await withTimeout(
+        (async () => {
+          const admin = createKafka({ ...cfg.kafka, requestTimeoutMs: 2_000, connectionTimeoutMs: 1_000 }, log, "-ready").admin({ retry: { retries: 0 } });
+          try {
+            await admin.connect();
+            await admin.fetchTopicMetadata({ topics: [cfg.kafka.topic] });
+            return { ok: true };
+          } finally {
+            void admin.disconnect().catch(() => undefined);
+          }
+        })(),
+        3_000,
+        "kafka metadata",
+      ).catch((err: Error) => ({ ok: false, detail: err.message }));
+      return { ready: kafkaOk.ok, checks: { kafka: kafkaOk } };
+    },
+    stop: () => producer.close(),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * stats-api: reads PostgreSQL through a bounded pool, so an exhausted pool answers 503 quickly
+ * instead of hanging. DELETE /admin/players/:id erases a player's data and needs the bearer token.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { Registry } from "prom-client";
+import type { StatsConfig } from "./config.js";
+import { createDb, DbUnavailable, migrate } from "./db.js";
+import { Router, type Reply, type Request } from "./http.js";
+import { sleep } from "./kafka.js";
+import type { Logger } from "./log.js";
+import type { ReadyResult, Service } from "./service.js";
+
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  if (!header || !header.startsWith("Bearer ")) return false;
+  const given = Buffer.from(header.slice("Bearer ".length));
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export async function startStats(cfg: StatsConfig, log: Logger, registry: Registry): Promise<Service> {
+  const db = createDb(cfg.pg, registry, log, cfg.service);
+  let migrated = false;
+  let stopping = false;
+  void (async () => {
+    for (let backoff = 250; !stopping && !migrated; backoff = Math.min(backoff * 2, 10_000)) {
+      try {
+        await migrate(db, log);
+        migrated = true;
+      } catch (err) {
+        log.warn("migrations failed, retrying", { err });
+        await sleep(backoff);
+      }
+    }
+  })();
+
+  const guard = (fn: (req: Request) => Promise<Reply>) => async (req: Request): Promise<Reply> => {
+    try {
+      return await fn(req);
+    } catch (err) {
+      if (err instanceof DbUnavailable || (err as { code?: string }).code === "57014") {
+        return { status: 503, body: { error: "database unavailable; retry later", detail: (err as Error).message }, headers: { "retry-after": "1" } };
+      }
+      if (err instanceof Error && /ECONNREFUSED|terminat|Connection/i.test(err.message)) {
+        return { status: 503, body: { error: "database unavailable; retry later", detail: err.message }, headers: { "retry-after": "1" } };
+      }
+      throw err;
+    }
+  };
+
+  const router = new Router()
+    .add("GET", "/players/:id/stats", guard(async (req) => {
+      const playerId = req.params["id"] ?? "";
+      const res = await db.withClient((c) =>
+        c.query<{ type: string; n: string; first: Date; last: Date }>(
+          "SELECT type, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE player_id = $1 GROUP BY type ORDER BY type",
+          [playerId],
+        ),
+      );
+      if (res.rows.length === 0) return { status: 404, body: { error: `no events for player ${playerId}` } };
+      const byType: Record<string, number> = {};
+      let total = 0;
+      let first: Date | undefined;
+      let last: Date | undefined;
+      for (const r of res.rows) {
+        byType[r.type] = Number(r.n);
+        total += Number(r.n);
+        if (!first || r.first < first) first = r.first;
+        if (!last || r.last > last) last = r.last;
+      }
+      return { status: 200, body: { playerId, totalEvents: total, byType, firstEventAt: first?.toISOString(), lastEventAt: last?.toISOString() } };
+    }))
+    .add("GET", "/events/:id", guard(async (req) => {
+      const id = req.params["id"] ?? "";
+      const res = await db.withClient((c) =>
+        c.query<{ id: string; player_id: string; type: string; ts: Date; payload: Record<string, unknown>; stored_at: Date }>(
+          "SELECT id, player_id, type, ts, payload, stored_at FROM events WHERE id = $1",
+          [id],
+        ),
+      );
+      const row = res.rows[0];
+      if (!row) return { status: 404, body: { error: `no event ${id}` } };
+      return { status: 200, body: { id: row.id, playerId: row.player_id, type: row.type, ts: row.ts.toISOString(), payload: row.payload, storedAt: row.stored_at.toISOString() } };
+    }))
+    .add("DELETE", "/admin/players/:id", guard(async (req) => {
+      if (!bearerMatches(req.headers.authorization, cfg.adminToken)) {
+        return { status: 401, body: { error: "a valid bearer token is required" }, headers: { "www-authenticate": 'Bearer realm="stats-api"' } };
+      }
+      const playerId = req.params["id"] ?? "";
+      const res = await db.withClient((c) => c.query("DELETE FROM events WHERE player_id = $1", [playerId]));
+      log.info("player data erased", { playerId, events: res.rowCount });
+      return { status: 200, body: { playerId, erasedEvents: res.rowCount ?? 0 } };
+    }));
+
+  return {
+    router,
+    async ready(): Promise<ReadyResult> {
+      const dbCheck = await db
+        .withClient((c) => c.query("SELECT 1"))
+        .then(() => ({ ok: true }))
+        .catch((err: Error) => ({ ok: false, detail: err.message }));
+      return { ready: dbCheck.ok && migrated, checks: { database: dbCheck, migrations: { ok: migrated } } };
+    },
+    async stop() {
+      stopping = true;
+      await db.end().catch(() => undefined);
+    },
+  };
+}
