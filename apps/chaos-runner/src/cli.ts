@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** gm-chaos: game-day drills and the drill stack. */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { stackCommand } from "./commands/stack.js";
+import { demoCommand, runDemo } from "./commands/demo.js";
+import { CliError, createOut, type Out } from "./output.js";
+
+export function buildCli(args: string[], out: Out = createOut()) {
+  return yargs(args)
+    .scriptName("gm-chaos")
+    .usage("$0 <command> [options]\n\nGame-day drills for the GameMetrics Pro runbook, against a real stack.")
+    .command("stack", "Start, inspect and remove the drill stack", (y) => stackCommand(y, out))
+    .command(
+      "demo",
+      "Start a fresh stack, push a burst of events through it and print what arrived in PostgreSQL",
+      (y) => demoCommand(y, out),
+      (argv) => runDemo(argv, out),
+    )
+    .demandCommand(1, "name a command (see --help)")
+    .strict()
+    .exitProcess(false)
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err) => {
+      if (err) throw err; // CliError from a check (exit 2) or a failure in a handler
+      throw new CliError(`${msg}\nRun with --help for usage.`, 2);
+    });
+}
+
+export async function run(args: string[], out: Out = createOut()): Promise<number> {
+  try {
+    await buildCli(args, out).parseAsync();
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`gm-chaos: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`gm-chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
+const isMain = entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry;
+if (isMain) {
+  run(hideBin(process.argv)).then((code) => process.exit(code));
+}

@@ -1,0 +1,47 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { renderCompose } from "./compose.js";
+import { containerSpecs, resolveOptions, StackOptionError } from "./definition.js";
+
+const images = { kafka: "k:1", postgres: "p:1", platform: "d:1" };
+let n = 0;
+const random = () => (n++).toString(16).padStart(32, "0");
+
+describe("stack definition", () => {
+  it("configures three KRaft brokers with replication factor 3 and min.insync.replicas 2", () => {
+    const s = resolveOptions({ brokers: 3, id: "abc" }, random, images);
+    const specs = containerSpecs(s, [41001, 41002, 41003]);
+    const kafka = specs.filter((c) => c.role === "kafka");
+    expect(kafka.map((k) => k.name)).toEqual(["kafka-1", "kafka-2", "kafka-3"]);
+    expect(kafka[1]!.env).toMatchObject({
+      KAFKA_NODE_ID: "2",
+      KAFKA_ADVERTISED_LISTENERS: "INTERNAL://kafka-2:19092,EXTERNAL://127.0.0.1:41002",
+      KAFKA_CONTROLLER_QUORUM_VOTERS: "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093",
+      KAFKA_DEFAULT_REPLICATION_FACTOR: "3",
+      KAFKA_MIN_INSYNC_REPLICAS: "2",
+    });
+    expect(kafka[1]!.ports).toEqual([{ container: 9094, host: 41002 }]);
+    expect(s.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it("labels every container with the stack id and its role", () => {
+    const s = resolveOptions({ brokers: 1, id: "abc", processorReplicas: 2 }, random, images);
+    const specs = containerSpecs(s, [41001]);
+    expect(specs.map((c) => c.name)).toEqual(["kafka-1", "postgres", "ingest-api", "event-processor-service-1", "event-processor-service-2", "stats-api"]);
+    for (const c of specs) expect(c.labels).toMatchObject({ "io.gamemetrics.stack": "abc", "io.gamemetrics.role": c.role, "io.gamemetrics.managed": "true" });
+    expect(specs.find((c) => c.name === "event-processor-service-2")!.env).toMatchObject({ KAFKA_BROKERS: "kafka-1:19092", PG_POOL_MAX: "10" });
+  });
+
+  it("refuses bad options naming the field", () => {
+    expect(() => resolveOptions({ brokers: 2 as 1 }, random, images)).toThrow(new StackOptionError("brokers", "1 or 3", 2));
+    expect(() => resolveOptions({ processorReplicas: -1 }, random, images)).toThrow(/processorReplicas: expected an integer from 0 to 8/);
+    expect(() => resolveOptions({ id: "Bad Id" }, random, images)).toThrow(/stack option id/);
+    expect(() => resolveOptions({ kafkaVersion: "latest" }, random, images)).toThrow(/kafkaVersion: expected a version such as 3.9.1/);
+  });
+
+  it("docker-compose.yml is generated from this definition and has not drifted", () => {
+    const committed = readFileSync(fileURLToPath(new URL("../../../docker-compose.yml", import.meta.url)), "utf8");
+    expect(committed).toBe(renderCompose());
+  });
+});

@@ -1,0 +1,240 @@
+/**
+ * The stack's definition as data (pure): which containers, with which image, environment, command,
+ * ports and labels. The testcontainers starter and the docker-compose.yml generator both read it, so
+ * the two cannot drift apart.
+ */
+
+export const LABEL = {
+  managed: "io.gamemetrics.managed",
+  stack: "io.gamemetrics.stack",
+  role: "io.gamemetrics.role",
+  instance: "io.gamemetrics.instance",
+} as const;
+
+export type Role = "kafka" | "postgres" | "ingest-api" | "event-processor-service" | "stats-api";
+export const SERVICE_ROLES = ["ingest-api", "event-processor-service", "stats-api"] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
+export interface StackImages {
+  kafka: string;
+  postgres: string;
+  platform: string;
+}
+
+export interface StackOptions {
+  /** Short id used in container names and labels; random when omitted. */
+  id?: string;
+  /** 1 for tests that need no replication, 3 for drills (replication factor 3, min.insync.replicas 2). */
+  brokers?: 1 | 3;
+  kafkaVersion?: string;
+  images?: Partial<StackImages>;
+  processorReplicas?: number;
+  topic?: string;
+  topicPartitions?: number;
+  postgres?: { user?: string; password?: string; database?: string; maxConnections?: number };
+  /** Pool size of each service's pg Pool. */
+  pgPoolMax?: number;
+  pgConnectionTimeoutMs?: number;
+  adminToken?: string;
+  kafkaHeap?: string;
+  /** Extra environment per service role. */
+  serviceEnv?: Partial<Record<ServiceRole, Record<string, string>>>;
+}
+
+export interface ResolvedStackOptions {
+  id: string;
+  brokers: 1 | 3;
+  kafkaVersion: string;
+  images: StackImages;
+  processorReplicas: number;
+  topic: string;
+  topicPartitions: number;
+  replicationFactor: number;
+  minInsyncReplicas: number;
+  postgres: { user: string; password: string; database: string; maxConnections: number };
+  pgPoolMax: number;
+  pgConnectionTimeoutMs: number;
+  adminToken: string;
+  kafkaHeap: string;
+  clusterId: string;
+  serviceEnv: Partial<Record<ServiceRole, Record<string, string>>>;
+}
+
+/** Ports inside the containers. */
+export const PORTS = { kafkaInternal: 19092, kafkaController: 9093, kafkaExternal: 9094, postgres: 5432, http: 8080 } as const;
+
+export interface ContainerSpec {
+  /** Network alias and compose service name: kafka-1, postgres, ingest-api, event-processor-service-2 … */
+  name: string;
+  role: Role;
+  image: string;
+  env: Record<string, string>;
+  command?: string[];
+  /** Container port → host port (host port chosen by the starter; `null` means any free port). */
+  ports: { container: number; host: number | null }[];
+  labels: Record<string, string>;
+  dependsOn: string[];
+}
+
+export class StackOptionError extends Error {
+  constructor(readonly field: string, expected: string, got: unknown) {
+    super(`stack option ${field}: expected ${expected}, got ${JSON.stringify(got)}`);
+    this.name = "StackOptionError";
+  }
+}
+
+export function defaultPublicImages(kafkaVersion: string): StackImages {
+  return { kafka: `apache/kafka:${kafkaVersion}`, postgres: "postgres:15", platform: "gamemetrics/demo-platform:latest" };
+}
+
+export function resolveOptions(o: StackOptions, random: () => string, images: StackImages): ResolvedStackOptions {
+  const brokers = o.brokers ?? 1;
+  if (brokers !== 1 && brokers !== 3) throw new StackOptionError("brokers", "1 or 3", brokers);
+  const replicas = o.processorReplicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 8) throw new StackOptionError("processorReplicas", "an integer from 0 to 8", replicas);
+  const partitions = o.topicPartitions ?? 6;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 256) throw new StackOptionError("topicPartitions", "an integer from 1 to 256", partitions);
+  const id = o.id ?? random().slice(0, 8);
+  if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(id)) throw new StackOptionError("id", "lower-case letters, digits and dashes (at most 31)", id);
+  const kafkaVersion = o.kafkaVersion ?? "3.9.1";
+  if (!/^\d+\.\d+\.\d+$/.test(kafkaVersion)) throw new StackOptionError("kafkaVersion", "a version such as 3.9.1", kafkaVersion);
+  const rf = brokers === 3 ? 3 : 1;
+  return {
+    id,
+    brokers,
+    kafkaVersion,
+    images: { ...images, ...o.images },
+    processorReplicas: replicas,
+    topic: o.topic ?? "game-events",
+    topicPartitions: partitions,
+    replicationFactor: rf,
+    minInsyncReplicas: rf === 3 ? 2 : 1,
+    postgres: {
+      user: o.postgres?.user ?? "gamemetrics",
+      password: o.postgres?.password ?? random(),
+      database: o.postgres?.database ?? "gamemetrics",
+      maxConnections: o.postgres?.maxConnections ?? 100,
+    },
+    pgPoolMax: o.pgPoolMax ?? 10,
+    pgConnectionTimeoutMs: o.pgConnectionTimeoutMs ?? 2_000,
+    adminToken: o.adminToken ?? random() + random(),
+    kafkaHeap: o.kafkaHeap ?? "-Xmx512m -Xms256m",
+    // KRaft cluster id: 16 bytes, base64url without padding (22 characters).
+    clusterId: Buffer.from((random() + random()).slice(0, 32), "hex").toString("base64url"),
+    serviceEnv: o.serviceEnv ?? {},
+  };
+}
+
+export function kafkaName(n: number): string {
+  return `kafka-${n}`;
+}
+
+export function processorName(n: number, replicas: number): string {
+  return replicas === 1 && n === 1 ? "event-processor-service" : `event-processor-service-${n}`;
+}
+
+/** Bootstrap servers for clients inside the stack's network. */
+export function internalBootstrap(s: ResolvedStackOptions): string {
+  return Array.from({ length: s.brokers }, (_, i) => `${kafkaName(i + 1)}:${PORTS.kafkaInternal}`).join(",");
+}
+
+export function databaseUrl(s: ResolvedStackOptions, host = "postgres", port: number = PORTS.postgres): string {
+  return `postgres://${encodeURIComponent(s.postgres.user)}:${encodeURIComponent(s.postgres.password)}@${host}:${port}/${encodeURIComponent(s.postgres.database)}`;
+}
+
+function labels(s: ResolvedStackOptions, role: Role, instance: string): Record<string, string> {
+  return { [LABEL.managed]: "true", [LABEL.stack]: s.id, [LABEL.role]: role, [LABEL.instance]: instance };
+}
+
+/**
+ * Every container of the stack. `kafkaHostPorts[i]` is the host port of broker i+1's EXTERNAL
+ * listener: it is advertised to host clients, so it is fixed before the broker starts, and a killed
+ * broker comes back on the same address.
+ */
+export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[], kafkaHost = "127.0.0.1"): ContainerSpec[] {
+  const specs: ContainerSpec[] = [];
+  const voters = Array.from({ length: s.brokers }, (_, i) => `${i + 1}@${kafkaName(i + 1)}:${PORTS.kafkaController}`).join(",");
+  for (let n = 1; n <= s.brokers; n++) {
+    const name = kafkaName(n);
+    const hostPort = kafkaHostPorts[n - 1];
+    if (hostPort === undefined) throw new StackOptionError("kafkaHostPorts", `${s.brokers} ports`, kafkaHostPorts);
+    specs.push({
+      name,
+      role: "kafka",
+      image: s.images.kafka,
+      // The same KAFKA_* variables configure the official apache/kafka image and the local one.
+      env: {
+        CLUSTER_ID: s.clusterId,
+        KAFKA_NODE_ID: String(n),
+        KAFKA_PROCESS_ROLES: "broker,controller",
+        KAFKA_LISTENERS: `INTERNAL://:${PORTS.kafkaInternal},EXTERNAL://:${PORTS.kafkaExternal},CONTROLLER://:${PORTS.kafkaController}`,
+        KAFKA_ADVERTISED_LISTENERS: `INTERNAL://${name}:${PORTS.kafkaInternal},EXTERNAL://${kafkaHost}:${hostPort}`,
+        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        KAFKA_INTER_BROKER_LISTENER_NAME: "INTERNAL",
+        KAFKA_CONTROLLER_LISTENER_NAMES: "CONTROLLER",
+        KAFKA_CONTROLLER_QUORUM_VOTERS: voters,
+        KAFKA_LOG_DIRS: "/var/lib/kafka/data",
+        KAFKA_NUM_PARTITIONS: String(s.topicPartitions),
+        KAFKA_DEFAULT_REPLICATION_FACTOR: String(s.replicationFactor),
+        KAFKA_MIN_INSYNC_REPLICAS: String(s.minInsyncReplicas),
+        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: String(s.replicationFactor),
+        KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: "10",
+        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: String(s.replicationFactor),
+        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: String(s.minInsyncReplicas),
+        KAFKA_AUTO_CREATE_TOPICS_ENABLE: "false",
+        KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE: "false",
+        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: "0",
+        KAFKA_HEAP_OPTS: s.kafkaHeap,
+      },
+      ports: [{ container: PORTS.kafkaExternal, host: hostPort }],
+      labels: labels(s, "kafka", name),
+      dependsOn: [],
+    });
+  }
+  specs.push({
+    name: "postgres",
+    role: "postgres",
+    image: s.images.postgres,
+    env: { POSTGRES_USER: s.postgres.user, POSTGRES_PASSWORD: s.postgres.password, POSTGRES_DB: s.postgres.database },
+    command: ["-c", `max_connections=${s.postgres.maxConnections}`, "-c", "superuser_reserved_connections=3", "-c", "shared_buffers=128MB", "-c", "fsync=on"],
+    ports: [{ container: PORTS.postgres, host: null }],
+    labels: labels(s, "postgres", "postgres"),
+    dependsOn: [],
+  });
+  const brokersEnv = internalBootstrap(s);
+  const kafkaDeps = Array.from({ length: s.brokers }, (_, i) => kafkaName(i + 1));
+  const common = (role: ServiceRole): Record<string, string> => ({ SERVICE: role, PORT: String(PORTS.http), ...s.serviceEnv[role] });
+  const pgEnv = { DATABASE_URL: databaseUrl(s), PG_POOL_MAX: String(s.pgPoolMax), PG_CONNECTION_TIMEOUT_MS: String(s.pgConnectionTimeoutMs) };
+  const kafkaEnv = { KAFKA_BROKERS: brokersEnv, KAFKA_TOPIC: s.topic, KAFKA_TOPIC_PARTITIONS: String(s.topicPartitions), KAFKA_REPLICATION_FACTOR: String(s.replicationFactor) };
+  specs.push({
+    name: "ingest-api",
+    role: "ingest-api",
+    image: s.images.platform,
+    env: { ...kafkaEnv, ...common("ingest-api") },
+    ports: [{ container: PORTS.http, host: null }],
+    labels: labels(s, "ingest-api", "ingest-api"),
+    dependsOn: kafkaDeps,
+  });
+  for (let n = 1; n <= s.processorReplicas; n++) {
+    const name = processorName(n, s.processorReplicas);
+    specs.push({
+      name,
+      role: "event-processor-service",
+      image: s.images.platform,
+      env: { ...kafkaEnv, ...pgEnv, KAFKA_CLIENT_ID: name, ...common("event-processor-service") },
+      ports: [{ container: PORTS.http, host: null }],
+      labels: labels(s, "event-processor-service", name),
+      dependsOn: [...kafkaDeps, "postgres"],
+    });
+  }
+  specs.push({
+    name: "stats-api",
+    role: "stats-api",
+    image: s.images.platform,
+    env: { ...pgEnv, ADMIN_TOKEN: s.adminToken, ...common("stats-api") },
+    ports: [{ container: PORTS.http, host: null }],
+    labels: labels(s, "stats-api", "stats-api"),
+    dependsOn: ["postgres"],
+  });
+  return specs;
+}

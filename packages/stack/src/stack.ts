@@ -1,0 +1,270 @@
+/**
+ * Starts the drill stack on testcontainers: Kafka (KRaft, 1 or 3 brokers), PostgreSQL and the
+ * demo services on one labelled Docker network, and hands back endpoints and container handles.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import type { ContainerInspectInfo } from "dockerode";
+import { Kafka, logLevel } from "kafkajs";
+import { GenericContainer, Wait, type StartedTestContainer } from "testcontainers";
+import {
+  containerSpecs,
+  databaseUrl,
+  kafkaName,
+  PORTS,
+  resolveOptions,
+  type ContainerSpec,
+  type ResolvedStackOptions,
+  type Role,
+  type StackOptions,
+} from "./definition.js";
+import { createNetwork, dockerode, listStackContainers, removeStack } from "./docker.js";
+import { ensurePlatformImage, resolveImages } from "./images.js";
+
+// Ryuk would remove a `gm-chaos stack up` stack as soon as the CLI exits, and its image cannot be
+// pulled in an air-gapped workplace: clean-up is ours, by label (docker.ts).
+process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
+
+export interface StackEndpoints {
+  stackId: string;
+  /** Bootstrap servers for clients on the host. */
+  kafkaBootstrapServers: string[];
+  /** Bootstrap servers for containers on the stack's network. */
+  kafkaInternalBootstrapServers: string[];
+  postgresUrl: string;
+  services: { "ingest-api": string; "stats-api": string; "event-processor-service": string[] };
+  topic: string;
+  consumerGroup: string;
+  adminToken: string;
+  network: string;
+}
+
+export interface StackContainer {
+  name: string;
+  role: Role;
+  id: string;
+  container: StartedTestContainer;
+  spec: ContainerSpec;
+}
+
+export interface Stack {
+  readonly options: ResolvedStackOptions;
+  readonly endpoints: StackEndpoints;
+  readonly containers: StackContainer[];
+  container(name: string): StackContainer;
+  /** SIGKILL broker n (1-based). */
+  killBroker(n: number): Promise<void>;
+  /** Starts a killed or stopped broker again: same container, same address, same data. */
+  startBroker(n: number): Promise<void>;
+  /** docker stop / start of any container by name (kafka-1, postgres, ingest-api …). */
+  stopContainer(name: string): Promise<void>;
+  startContainer(name: string): Promise<void>;
+  /** docker inspect of a container by name. */
+  inspect(name: string): Promise<ContainerInspectInfo>;
+  /** Waits until every service answers /ready with 200. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions extends StackOptions {
+  /** Progress lines for people (stderr in the CLI). */
+  onProgress?: (msg: string) => void;
+  startupTimeoutMs?: number;
+}
+
+const random = () => randomBytes(16).toString("hex");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function waitFor(spec: ContainerSpec, pgUser: string): ReturnType<typeof Wait.forLogMessage> {
+  switch (spec.role) {
+    case "kafka":
+      return Wait.forLogMessage(/Kafka Server started/);
+    case "postgres":
+      // The official image runs a temporary server on the unix socket during init; TCP means the real one.
+      return Wait.forSuccessfulCommand(`pg_isready -h 127.0.0.1 -p ${PORTS.postgres} -U ${pgUser}`);
+    default:
+      return Wait.forHttp("/health", PORTS.http).forStatusCode(200);
+  }
+}
+
+function buildContainer(spec: ContainerSpec, network: string, stackId: string, pgUser: string, timeoutMs: number): GenericContainer {
+  let c = new GenericContainer(spec.image)
+    .withName(`gm-${stackId}-${spec.name}`)
+    .withNetworkMode(network)
+    .withNetworkAliases(spec.name)
+    .withHostname(spec.name)
+    .withEnvironment(spec.env)
+    .withLabels(spec.labels)
+    .withExposedPorts(...spec.ports.map((p) => (p.host === null ? p.container : { container: p.container, host: p.host })))
+    .withWaitStrategy(waitFor(spec, pgUser))
+    .withStartupTimeout(timeoutMs)
+    // No image can be pulled in an air-gapped workplace; a present image is always used as is.
+    .withPullPolicy({ shouldPull: () => false });
+  if (spec.command) c = c.withCommand(spec.command);
+  return c;
+}
+
+export async function startStack(opts: StartOptions = {}): Promise<Stack> {
+  const progress = opts.onProgress ?? (() => undefined);
+  const timeoutMs = opts.startupTimeoutMs ?? 120_000;
+  const images = await resolveImages(opts.kafkaVersion ?? "3.9.1");
+  const platform = opts.images?.platform || images.platform || (await ensurePlatformImage(images.platformBase, progress));
+  const s = resolveOptions(opts, random, { kafka: images.kafka, postgres: images.postgres, platform });
+  const kafkaPorts = await Promise.all(Array.from({ length: s.brokers }, () => freePort()));
+  const specs = containerSpecs(s, kafkaPorts);
+  progress(`stack ${s.id}: ${s.brokers} broker(s) ${s.images.kafka}, ${s.images.postgres}, ${s.images.platform}`);
+
+  const network = await createNetwork(s.id);
+  const started: StackContainer[] = [];
+  const startOne = async (spec: ContainerSpec) => {
+    const t0 = Date.now();
+    const container = await buildContainer(spec, network, s.id, s.postgres.user, timeoutMs).start();
+    started.push({ name: spec.name, role: spec.role, id: container.getId(), container, spec });
+    progress(`${spec.name} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  };
+  try {
+    // Kafka and PostgreSQL in parallel; then the topic; then the services in parallel.
+    await Promise.all(specs.filter((x) => x.role === "kafka" || x.role === "postgres").map(startOne));
+    const host = started[0]!.container.getHost();
+    const bootstrap = kafkaPorts.map((p) => `${host === "localhost" ? "127.0.0.1" : host}:${p}`);
+    await createTopic(bootstrap, s);
+    progress(`topic ${s.topic}: ${s.topicPartitions} partitions, replication factor ${s.replicationFactor}, min.insync.replicas ${s.minInsyncReplicas}`);
+    await Promise.all(specs.filter((x) => x.role !== "kafka" && x.role !== "postgres").map(startOne));
+  } catch (err) {
+    const logs = await exitedContainerLogs(s.id).catch(() => "");
+    await removeStack(s.id).catch(() => undefined);
+    throw new Error(`stack ${s.id} failed to start: ${err instanceof Error ? err.message : String(err)}${logs}`, { cause: err });
+  }
+  const byName = new Map(started.map((c) => [c.name, c]));
+  const get = (name: string): StackContainer => {
+    const c = byName.get(name);
+    if (!c) throw new Error(`stack ${s.id} has no container named "${name}" (has: ${[...byName.keys()].join(", ")})`);
+    return c;
+  };
+  const url = (name: string) => {
+    const c = get(name).container;
+    return `http://${c.getHost() === "localhost" ? "127.0.0.1" : c.getHost()}:${c.getMappedPort(PORTS.http)}`;
+  };
+  const pg = get("postgres").container;
+  const pgHost = pg.getHost() === "localhost" ? "127.0.0.1" : pg.getHost();
+  const endpoints: StackEndpoints = {
+    stackId: s.id,
+    kafkaBootstrapServers: kafkaPorts.map((p) => `${pgHost}:${p}`),
+    kafkaInternalBootstrapServers: Array.from({ length: s.brokers }, (_, i) => `${kafkaName(i + 1)}:${PORTS.kafkaInternal}`),
+    postgresUrl: databaseUrl(s, pgHost, pg.getMappedPort(PORTS.postgres)),
+    services: {
+      "ingest-api": url("ingest-api"),
+      "stats-api": url("stats-api"),
+      "event-processor-service": specs.filter((x) => x.role === "event-processor-service").map((x) => url(x.name)),
+    },
+    topic: s.topic,
+    consumerGroup: "event-processor-service",
+    adminToken: s.adminToken,
+    network,
+  };
+
+  const d = await dockerode();
+  const stack: Stack = {
+    options: s,
+    endpoints,
+    containers: started,
+    container: get,
+    async killBroker(n) {
+      await d.getContainer(get(kafkaName(n)).id).kill({ signal: "SIGKILL" });
+    },
+    async startBroker(n) {
+      await stack.startContainer(kafkaName(n));
+    },
+    async stopContainer(name) {
+      await d.getContainer(get(name).id).stop({ t: 10 }).catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 304) throw err; // 304: already stopped
+      });
+    },
+    async startContainer(name) {
+      await d.getContainer(get(name).id).start().catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 304) throw err; // 304: already running
+      });
+    },
+    inspect: (name) => d.getContainer(get(name).id).inspect(),
+    async waitReady(ms = 60_000) {
+      const urls = [endpoints.services["ingest-api"], endpoints.services["stats-api"], ...endpoints.services["event-processor-service"]];
+      await waitUntil(async () => {
+        const res = await Promise.all(urls.map((u) => fetch(`${u}/ready`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status === 200, () => false)));
+        return res.every(Boolean);
+      }, ms, "every service /ready = 200");
+    },
+    async stop() {
+      await removeStack(s.id);
+    },
+  };
+  try {
+    await stack.waitReady(timeoutMs);
+  } catch (err) {
+    await removeStack(s.id).catch(() => undefined);
+    throw err;
+  }
+  progress(`stack ${s.id} ready`);
+  return stack;
+}
+
+/** The last log lines of every container that is not running: why a start failed. */
+async function exitedContainerLogs(stackId: string): Promise<string> {
+  const d = await dockerode();
+  const dead = (await listStackContainers(stackId)).filter((c) => c.state !== "running");
+  const parts = await Promise.all(
+    dead.map(async (c) => {
+      const buf = (await d.getContainer(c.id).logs({ stdout: true, stderr: true, tail: 25 })) as unknown as Buffer;
+      // Docker multiplexes stdout/stderr with 8-byte frame headers; strip them for reading.
+      const text = buf.toString("utf8").replace(/[\x00-\x08]/g, "");
+      return `\n--- ${c.instance} (${c.status}) ---\n${text}`;
+    }),
+  );
+  return parts.join("");
+}
+
+async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<void> {
+  const kafka = new Kafka({ clientId: "gm-stack", brokers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 3_000 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: s.topic,
+          numPartitions: s.topicPartitions,
+          replicationFactor: s.replicationFactor,
+          configEntries: [{ name: "min.insync.replicas", value: String(s.minInsyncReplicas) }],
+        },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `check` until it returns true or the deadline passes (never a fixed sleep). */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
+}
