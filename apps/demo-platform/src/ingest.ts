@@ -12,6 +12,10 @@ import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 
+type Message = { key: string; value: string };
+/** Upper bound of events in one coalesced produce request (keeps record batches well under 1 MB). */
+const MAX_COALESCED = 5_000;
+
 /** A producer that rebuilds its client after repeated failures instead of staying stuck. */
 class ResilientProducer {
   private kafka: Kafka | undefined;
@@ -56,7 +60,45 @@ class ResilientProducer {
     if (old) void old.disconnect().catch(() => undefined);
   }
 
-  async send(messages: { key: string; value: string }[]): Promise<void> {
+  private queue: { messages: Message[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+
+  /**
+   * Requests that arrive while a send is in flight are coalesced into the next send (Kafka's linger,
+   * without a timer): with an idempotent producer only one request per broker is in flight, so this
+   * is what keeps throughput up under concurrent POSTs. Each caller learns its own send's outcome.
+   */
+  send(messages: Message[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ messages, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group: typeof this.queue = [];
+        let count = 0;
+        while (this.queue.length > 0 && (group.length === 0 || count + this.queue[0]!.messages.length <= MAX_COALESCED)) {
+          const next = this.queue.shift()!;
+          group.push(next);
+          count += next.messages.length;
+        }
+        try {
+          await this.sendNow(group.flatMap((g) => g.messages));
+          for (const g of group) g.resolve();
+        } catch (err) {
+          for (const g of group) g.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async sendNow(messages: Message[]): Promise<void> {
     try {
       const producer = await this.get();
       await withTimeout(

@@ -239,7 +239,9 @@ async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs' own waitForLeaders asks one broker, which may not know the topic yet right after a
+      // KRaft cluster formed (UNKNOWN_TOPIC_OR_PARTITION): wait below instead.
+      waitForLeaders: false,
       topics: [
         {
           topic: s.topic,
@@ -249,6 +251,15 @@ async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<
         },
       ],
     });
+    await waitUntil(
+      async () => {
+        const meta = await admin.fetchTopicMetadata({ topics: [s.topic] });
+        const parts = meta.topics[0]?.partitions ?? [];
+        return parts.length === s.topicPartitions && parts.every((p) => p.leader >= 0 && p.isr.length === s.replicationFactor);
+      },
+      30_000,
+      `leaders and full ISR for ${s.topic}`,
+    );
   } finally {
     await admin.disconnect();
   }
