@@ -16,7 +16,7 @@ export function buildCli(args: string[], out: Out = createOut()) {
     .command(
       "demo",
       "Start a fresh stack, push a burst of events through it and print what arrived in PostgreSQL",
-      (y) => demoCommand(y, out),
+      (y) => demoCommand(y),
       (argv) => runDemo(argv, out),
     )
     .demandCommand(1, "name a command (see --help)")

@@ -12,7 +12,7 @@ import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!header || !header.startsWith("Bearer ")) return false;
+  if (!header?.startsWith("Bearer ")) return false;
   const given = Buffer.from(header.slice("Bearer ".length));
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);

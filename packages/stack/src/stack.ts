@@ -122,7 +122,14 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const platform = opts.images?.platform || images.platform || (await ensurePlatformImage(images.platformBase, progress));
   const s = resolveOptions(opts, random, { kafka: images.kafka, postgres: images.postgres, platform });
   const kafkaPorts = await Promise.all(Array.from({ length: s.brokers }, () => freePort()));
-  const specs = containerSpecs(s, kafkaPorts);
+  // Every host port is fixed before start, so a container that is stopped or killed and started again
+  // (a drill) keeps its address; Docker would pick a new random one otherwise.
+  const specs = await Promise.all(
+    containerSpecs(s, kafkaPorts).map(async (spec) => ({
+      ...spec,
+      ports: await Promise.all(spec.ports.map(async (p) => ({ container: p.container, host: p.host ?? (await freePort()) }))),
+    })),
+  );
   progress(`stack ${s.id}: ${s.brokers} broker(s) ${s.images.kafka}, ${s.images.postgres}, ${s.images.platform}`);
 
   const network = await createNetwork(s.id);
@@ -218,6 +225,18 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   return stack;
 }
 
+/** Docker multiplexes stdout and stderr of a non-TTY container into frames with an 8-byte header. */
+export function demuxDockerLogs(buf: Buffer): string {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length && buf[i]! <= 2 && buf[i + 1] === 0) {
+    const size = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return i === 0 ? buf.toString("utf8") : Buffer.concat(out).toString("utf8");
+}
+
 /** The last log lines of every container that is not running: why a start failed. */
 async function exitedContainerLogs(stackId: string): Promise<string> {
   const d = await dockerode();
@@ -225,8 +244,7 @@ async function exitedContainerLogs(stackId: string): Promise<string> {
   const parts = await Promise.all(
     dead.map(async (c) => {
       const buf = (await d.getContainer(c.id).logs({ stdout: true, stderr: true, tail: 25 })) as unknown as Buffer;
-      // Docker multiplexes stdout/stderr with 8-byte frame headers; strip them for reading.
-      const text = buf.toString("utf8").replace(/[\x00-\x08]/g, "");
+      const text = demuxDockerLogs(buf);
       return `\n--- ${c.instance} (${c.status}) ---\n${text}`;
     }),
   );

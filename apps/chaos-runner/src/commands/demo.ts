@@ -2,7 +2,7 @@
 import type { Argv } from "yargs";
 import { CliError, fail, type Out } from "../output.js";
 
-export function demoCommand(y: Argv, out: Out) {
+export function demoCommand(y: Argv) {
   return y
     .option("brokers", { type: "number", choices: [1, 3], default: 3, describe: "Kafka brokers" })
     .option("events", { type: "number", default: 5000, describe: "events to send" })

@@ -51,7 +51,7 @@ export function stackCommand(y: Argv, out: Out): Argv {
           out.line(`  postgres          ${e.postgresUrl}`);
           out.line(`  ingest-api        ${e.services["ingest-api"]}`);
           out.line(`  stats-api         ${e.services["stats-api"]}`);
-          e.services["event-processor-service"].forEach((u, i) => out.line(`  event-processor-${i + 1} ${u}`));
+          for (const [i, u] of e.services["event-processor-service"].entries()) out.line(`  event-processor-${i + 1} ${u}`);
         }
       },
     )
