@@ -1,0 +1,164 @@
+/**
+ * What the prober observed at one instant: the input of `classify`. Collectors (packages/signals)
+ * fill it; a collector that failed leaves its part `null` and adds an entry to `collectionErrors`
+ * (a failed collection is itself a signal). Times are ISO 8601 strings; ratios are 0..1.
+ */
+
+export type ServiceName = "ingest-api" | "event-processor-service" | "stats-api";
+
+export interface InstanceProbe {
+  /** e.g. http://127.0.0.1:32771 or the pod IP URL */
+  url: string;
+  ok: boolean;
+  /** HTTP status of GET /health, null when no response */
+  status: number | null;
+  latencyMs: number | null;
+  error?: string;
+}
+
+export interface ServiceHealth {
+  service: ServiceName;
+  instances: InstanceProbe[];
+}
+
+export type ErrorRateSource = "metrics" | "prometheus" | "synthetic";
+
+export interface ErrorRateSignal {
+  service: ServiceName | "all";
+  source: ErrorRateSource;
+  windowSeconds: number;
+  requests: number;
+  errors: number;
+  /** errors / requests; null when there were no requests in the window */
+  rate: number | null;
+}
+
+/** "Users affected": the share of synthetic players whose journey (post an event, read stats) failed. */
+export interface UsersSignal {
+  total: number;
+  failing: number;
+}
+
+export interface PartitionLag {
+  partition: number;
+  committedOffset: number | null;
+  endOffset: number;
+  lag: number;
+}
+
+export interface GroupLag {
+  group: string;
+  topic: string;
+  totalLag: number;
+  partitions: PartitionLag[];
+  /** messages per second the total lag grew (+) or shrank (−) over the trend window; null until known */
+  trendPerSecond: number | null;
+  /** age of the oldest unconsumed message, seconds; null when no lag or unknown */
+  lagSeconds: number | null;
+}
+
+export interface BrokerState {
+  nodeId: number;
+  address: string;
+  up: boolean;
+}
+
+export interface KafkaSignal {
+  brokersExpected: number;
+  brokers: BrokerState[];
+  underReplicatedPartitions: number;
+  offlinePartitions: number;
+  /** min.insync.replicas of the topic the platform writes to */
+  minInsyncReplicas: number;
+  groups: GroupLag[];
+}
+
+export interface ServicePoolSignal {
+  service: ServiceName;
+  instance: string;
+  max: number;
+  total: number;
+  idle: number;
+  waiting: number;
+  /** connection timeouts per second over the window (pg_pool_connection_timeouts_total rate) */
+  timeoutsPerSecond: number;
+}
+
+export interface PostgresSignal {
+  maxConnections: number;
+  reservedConnections: number;
+  /** connections by pg_stat_activity.state (active, idle, idle in transaction, …) */
+  byState: Record<string, number>;
+  totalConnections: number;
+  /** totalConnections / (maxConnections − reservedConnections) */
+  usage: number;
+  pools: ServicePoolSignal[];
+}
+
+export interface InstanceSignal {
+  service: ServiceName | "kafka" | "postgres";
+  instance: string;
+  running: boolean;
+  restarts: number;
+  exitCode: number | null;
+  /** OOM kill confirmed by the engine's `oom` event or the cgroup's memory events, not by exit 137 alone */
+  oomKilled: boolean;
+  oomKilledAt: string | null;
+  memoryUsageBytes: number | null;
+  memoryLimitBytes: number | null;
+}
+
+export type ConsumerStatus = "ok" | "stalled" | "stopped" | "unknown";
+
+/** Burrow's judgement in seconds: committed offsets frozen while lag grows = stalled; no commits at all = stopped. */
+export interface ConsumerProgress {
+  group: string;
+  status: ConsumerStatus;
+  secondsSinceCommitMoved: number | null;
+  lagGrowing: boolean;
+}
+
+export interface SecurityCheck {
+  endpoint: string;
+  /** e.g. "401 without a token" */
+  expectation: string;
+  ok: boolean;
+  observed: string;
+}
+
+export interface SecuritySignal {
+  checks: SecurityCheck[];
+  /** names (never values) of configured secrets that appeared in a public response */
+  leakedSecrets: { endpoint: string; secret: string }[];
+}
+
+export interface CanarySignal {
+  sent: number;
+  /** canaries acknowledged by ingest-api but not readable from stats-api after the loss deadline */
+  lost: number;
+  lastRoundTripMs: number | null;
+  /** seconds since the last canary was read back */
+  freshnessSeconds: number | null;
+}
+
+export interface ExternalAlert {
+  name: string;
+  labels: Record<string, string>;
+  /** labelled as a security incident (e.g. label incident="security") */
+  security: boolean;
+}
+
+export interface Snapshot {
+  at: string;
+  services: ServiceHealth[];
+  errorRates: ErrorRateSignal[];
+  users: UsersSignal | null;
+  kafka: KafkaSignal | null;
+  postgres: PostgresSignal | null;
+  instances: InstanceSignal[];
+  consumers: ConsumerProgress[];
+  security: SecuritySignal | null;
+  canary: CanarySignal | null;
+  externalAlerts: ExternalAlert[];
+  collectionErrors: { collector: string; error: string }[];
+}
