@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import type { ContainerInspectInfo } from "dockerode";
 import { Kafka, logLevel } from "kafkajs";
+import pg from "pg";
 import { GenericContainer, Wait, type StartedTestContainer } from "testcontainers";
 import {
   containerSpecs,
@@ -32,6 +33,8 @@ export interface StackEndpoints {
   /** Bootstrap servers for containers on the stack's network. */
   kafkaInternalBootstrapServers: string[];
   postgresUrl: string;
+  /** a read-only monitoring role (pg_monitor) for the prober, distinct from the services' user */
+  proberPostgresUrl: string;
   services: { "ingest-api": string; "stats-api": string; "event-processor-service": string[] };
   topic: string;
   consumerGroup: string;
@@ -132,6 +135,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   );
   progress(`stack ${s.id}: ${s.brokers} broker(s) ${s.images.kafka}, ${s.images.postgres}, ${s.images.platform}`);
 
+  const proberPassword = random();
   const network = await createNetwork(s.id);
   const started: StackContainer[] = [];
   const startOne = async (spec: ContainerSpec) => {
@@ -145,7 +149,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     await Promise.all(specs.filter((x) => x.role === "kafka" || x.role === "postgres").map(startOne));
     const host = started[0]!.container.getHost();
     const bootstrap = kafkaPorts.map((p) => `${host === "localhost" ? "127.0.0.1" : host}:${p}`);
-    await createTopic(bootstrap, s);
+    await Promise.all([createTopic(bootstrap, s), createProberRole(databaseUrl(s, host === "localhost" ? "127.0.0.1" : host, pgHostPort(specs)), proberPassword)]);
     progress(`topic ${s.topic}: ${s.topicPartitions} partitions, replication factor ${s.replicationFactor}, min.insync.replicas ${s.minInsyncReplicas}`);
     await Promise.all(specs.filter((x) => x.role !== "kafka" && x.role !== "postgres").map(startOne));
   } catch (err) {
@@ -170,6 +174,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     kafkaBootstrapServers: kafkaPorts.map((p) => `${pgHost}:${p}`),
     kafkaInternalBootstrapServers: Array.from({ length: s.brokers }, (_, i) => `${kafkaName(i + 1)}:${PORTS.kafkaInternal}`),
     postgresUrl: databaseUrl(s, pgHost, pg.getMappedPort(PORTS.postgres)),
+    proberPostgresUrl: `postgres://${PROBER_ROLE}:${proberPassword}@${pgHost}:${pg.getMappedPort(PORTS.postgres)}/${encodeURIComponent(s.postgres.database)}`,
     services: {
       "ingest-api": url("ingest-api"),
       "stats-api": url("stats-api"),
@@ -249,6 +254,32 @@ async function exitedContainerLogs(stackId: string): Promise<string> {
     }),
   );
   return parts.join("");
+}
+
+export const PROBER_ROLE = "gm_prober";
+
+function pgHostPort(specs: ContainerSpec[]): number {
+  const port = specs.find((x) => x.role === "postgres")?.ports[0]?.host;
+  if (!port) throw new Error("postgres has no host port");
+  return port;
+}
+
+/**
+ * The prober's role: may read pg_stat_activity of every session (pg_monitor) and nothing else; every
+ * transaction is read-only by default. Idempotent.
+ */
+async function createProberRole(adminUrl: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [PROBER_ROLE]);
+    const verb = exists.rowCount ? "ALTER" : "CREATE";
+    await client.query(`${verb} ROLE ${PROBER_ROLE} LOGIN PASSWORD '${password.replace(/'/g, "''")}' NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    await client.query(`GRANT pg_monitor TO ${PROBER_ROLE}`);
+    await client.query(`ALTER ROLE ${PROBER_ROLE} SET default_transaction_read_only = on`);
+  } finally {
+    await client.end();
+  }
 }
 
 async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<void> {

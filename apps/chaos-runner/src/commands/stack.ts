@@ -19,6 +19,7 @@ export function stackCommand(y: Argv, out: Out): Argv {
           .option("postgres-image", { type: "string", describe: "PostgreSQL image (default: the local build if present, else postgres:15)" })
           .option("platform-image", { type: "string", describe: "demo-platform image (default: built from apps/demo-platform/Dockerfile)" })
           .option("id", { type: "string", describe: "stack id (default: random)" })
+          .option("prober-config", { type: "string", describe: "write a gm-prober configuration for this stack to FILE" })
           .option("json", { type: "boolean", default: false, describe: "print the endpoints as JSON" }),
       async (argv) => {
         const { startStack } = await import("@gm/stack/stack");
@@ -43,6 +44,11 @@ export function stackCommand(y: Argv, out: Out): Argv {
           endpoints: stack.endpoints,
         };
         const file = saveStack(rec);
+        if (argv["prober-config"]) {
+          const { proberConfigFor } = await import("../prober-config.js");
+          writeFileSync(argv["prober-config"], proberConfigFor(stack.endpoints), { mode: 0o600 });
+          out.progress(`prober configuration written to ${argv["prober-config"]}`);
+        }
         if (argv.json) out.json(stack.endpoints);
         else {
           const e = stack.endpoints;

@@ -1,0 +1,224 @@
+/**
+ * The Alertmanager sink: each incident becomes one alert posted to every configured Alertmanager
+ * (`POST /api/v2/alerts`, https://github.com/prometheus/alertmanager/blob/v0.25.0/api/v2/openapi.yaml).
+ * Like Prometheus, it posts to every instance of an HA cluster (alerts are not gossiped) and re-sends
+ * every active alert on each call, since Alertmanager resolves an alert that is not re-sent within
+ * `resolve_timeout`. Routing by severity lives in deploy/alertmanager/alertmanager.yml.
+ */
+import type { Incident, IncidentKind } from "@gm/runbook/incident";
+import type { ServiceName } from "@gm/runbook/snapshot";
+
+type Fetch = typeof globalThis.fetch;
+
+/** The body of one alert in `POST /api/v2/alerts` (PostableAlert). */
+export interface PostableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt?: string;
+  generatorURL: string;
+}
+
+export interface AlertmanagerSinkOptions {
+  /** base URLs of every Alertmanager of the cluster, e.g. ["http://127.0.0.1:9093"] */
+  urls: string[];
+  /** per request; default 5000 */
+  timeoutMs?: number;
+  /** link back to the prober (its status page), shown by Alertmanager as the alert's source */
+  generatorURL: string;
+  /** where the runbook lives; the anchor of the incident kind is appended. Default "docs/runbook.md". */
+  runbookURL?: string;
+  fetch?: Fetch;
+  /** injected in tests */
+  now?: () => Date;
+}
+
+export interface AlertmanagerResult {
+  url: string;
+  /** 2xx = accepted */
+  ok: boolean;
+  /** HTTP status, when Alertmanager answered */
+  status?: number;
+  /** why it was not accepted: network error, timeout, or the response body of a non-2xx answer */
+  error?: string;
+}
+
+export interface AlertmanagerSendReport {
+  /** true when every configured Alertmanager accepted the alerts */
+  ok: boolean;
+  /** alerts posted (active + resolved) */
+  alerts: number;
+  results: AlertmanagerResult[];
+}
+
+export interface AlertmanagerSink {
+  /**
+   * Posts `incidents` as firing alerts and `resolved` as alerts ending now, to every Alertmanager.
+   * Never throws: failures are results, so a probe loop can log them and carry on.
+   */
+  send(incidents: Incident[], resolved: Incident[]): Promise<AlertmanagerSendReport>;
+}
+
+/** A configuration value that is missing or malformed; thrown by the factory only. */
+export class AlertmanagerOptionError extends Error {
+  readonly code = "invalid-option";
+  readonly retriable = false;
+  constructor(
+    readonly field: string,
+    expected: string,
+    got: unknown,
+  ) {
+    super(`alertmanager option ${field}: expected ${expected}, got ${JSON.stringify(got)}`);
+    this.name = "AlertmanagerOptionError";
+  }
+}
+
+/** Anchors (GitHub heading slugs) of the runbook section for each kind. */
+export const RUNBOOK_ANCHORS: Record<IncidentKind, string> = {
+  "service-down": "p0---critical",
+  "data-loss": "p0---critical",
+  "security-exposure": "p0---critical",
+  "high-error-rate": "2-triage",
+  "kafka-broker-down": "kafka-broker-down",
+  "db-pool-exhausted": "database-connection-pool-exhausted",
+  "high-consumer-lag": "high-consumer-lag",
+  "service-oom": "service-out-of-memory",
+};
+
+const SERVICES: readonly ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+/** "high-consumer-lag" → "GameMetricsHighConsumerLag" */
+export function alertName(kind: IncidentKind): string {
+  return `GameMetrics${kind
+    .split("-")
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join("")}`;
+}
+
+/**
+ * The alert for one incident. Labels identify it (Alertmanager's fingerprint), so they hold only
+ * what is stable while the incident lasts; what changes between probes goes into annotations.
+ */
+export function toAlert(
+  incident: Incident,
+  at: { startsAt: Date; endsAt?: Date | undefined; generatorURL: string; runbookURL?: string | undefined },
+): PostableAlert {
+  const labels: Record<string, string> = {
+    alertname: alertName(incident.kind),
+    kind: incident.kind,
+    severity: incident.severity,
+    subject: incident.subject,
+    escalation: incident.escalation,
+  };
+  if ((SERVICES as readonly string[]).includes(incident.subject)) labels["service"] = incident.subject;
+  const alert: PostableAlert = {
+    labels,
+    annotations: {
+      summary: incident.summary,
+      evidence: JSON.stringify(incident.evidence),
+      respond_by: incident.respondBy,
+      response_minutes: String(incident.responseMinutes),
+      steps: incident.steps.join(", "),
+      runbook: `${at.runbookURL ?? "docs/runbook.md"}#${RUNBOOK_ANCHORS[incident.kind]}`,
+    },
+    startsAt: at.startsAt.toISOString(),
+    generatorURL: at.generatorURL,
+  };
+  if (at.endsAt) alert.endsAt = at.endsAt.toISOString();
+  return alert;
+}
+
+/** Creates the sink. Options are checked here; `send` never throws. */
+export function createAlertmanagerSink(options: AlertmanagerSinkOptions): AlertmanagerSink {
+  if (!Array.isArray(options.urls) || options.urls.length === 0) throw new AlertmanagerOptionError("urls", "at least one Alertmanager URL", options.urls);
+  const endpoints = options.urls.map((u, i) => ({ url: u, endpoint: new URL("api/v2/alerts", baseUrl(`urls[${i}]`, u)) }));
+  baseUrl("generatorURL", options.generatorURL);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new AlertmanagerOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? (() => new Date());
+  /** When each alert was first sent, so startsAt stays put across re-sends (and Alertmanager restarts). */
+  const firstSeen = new Map<string, Date>();
+
+  async function post(url: string, endpoint: URL, body: string): Promise<AlertmanagerResult> {
+    try {
+      const res = await doFetch(endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await res.text();
+      if (res.ok) return { url, ok: true, status: res.status };
+      return { url, ok: false, status: res.status, error: `HTTP ${res.status}: ${text.slice(0, 300)}` };
+    } catch (err) {
+      return { url, ok: false, error: `POST ${endpoint.href}: ${describeError(err, timeoutMs)}` };
+    }
+  }
+
+  return {
+    async send(incidents, resolved) {
+      const t = now();
+      const common = { generatorURL: options.generatorURL, runbookURL: options.runbookURL };
+      const alerts: PostableAlert[] = [];
+      for (const incident of incidents) {
+        const key = identity(incident);
+        const startsAt = earliest(firstSeen.get(key), detectedAt(incident), t);
+        firstSeen.set(key, startsAt);
+        alerts.push(toAlert(incident, { ...common, startsAt }));
+      }
+      for (const incident of resolved) {
+        const key = identity(incident);
+        // Alertmanager rejects an alert that ends before it starts.
+        const startsAt = earliest(firstSeen.get(key), detectedAt(incident), t);
+        firstSeen.delete(key);
+        alerts.push(toAlert(incident, { ...common, startsAt, endsAt: t }));
+      }
+      if (alerts.length === 0) return { ok: true, alerts: 0, results: [] };
+      const body = JSON.stringify(alerts);
+      const results = await Promise.all(endpoints.map(({ url, endpoint }) => post(url, endpoint, body)));
+      return { ok: results.every((r) => r.ok), alerts: alerts.length, results };
+    },
+  };
+}
+
+/** The label set that identifies an alert, as a map key. */
+function identity(i: Incident): string {
+  return JSON.stringify([i.kind, i.severity, i.subject, i.escalation]);
+}
+
+/** The snapshot time the incident was classified at: respondBy − responseMinutes. */
+function detectedAt(i: Incident): Date | undefined {
+  const due = Date.parse(i.respondBy);
+  return Number.isNaN(due) ? undefined : new Date(due - i.responseMinutes * 60_000);
+}
+
+function earliest(...dates: (Date | undefined)[]): Date {
+  let best: Date | undefined;
+  for (const d of dates) if (d && (!best || d.getTime() < best.getTime())) best = d;
+  return best ?? new Date();
+}
+
+function baseUrl(field: string, raw: unknown): URL {
+  let u: URL | undefined;
+  try {
+    u = typeof raw === "string" ? new URL(raw) : undefined;
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw new AlertmanagerOptionError(field, "an http(s) URL such as http://127.0.0.1:9093", raw);
+  if (!u.pathname.endsWith("/")) u.pathname += "/";
+  return u;
+}
+
+function describeError(err: unknown, timeoutMs: number): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.name === "TimeoutError" || err.name === "AbortError") return `no answer within ${timeoutMs} ms`;
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return `${err.message}: ${typeof code === "string" ? `${code} ` : ""}${cause.message}`;
+  }
+  return err.message;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+/** gm-prober: the synthetic monitor. `run` is the service; `once` is one classified snapshot. */
+import { readFileSync, realpathSync } from "node:fs";
+import { createServer } from "node:http";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
+import { ConfigError, parseProberConfig, type ProberConfig } from "./config.js";
+import type { AlertSink } from "./prober.js";
+import { renderTable } from "./render.js";
+
+class UsageError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
+}
+
+function loadConfig(path: string): { config: ProberConfig; policy: Policy } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`--config ${path}: cannot read: ${(err as Error).message}`);
+  }
+  let config: ProberConfig;
+  try {
+    config = parseProberConfig(text);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`${path}: ${err.message}`);
+    throw err;
+  }
+  let policy = defaultPolicy;
+  if (config.policy) {
+    const file = resolve(dirname(path), config.policy);
+    let ptext: string;
+    try {
+      ptext = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new UsageError(`policy ${file}: cannot read: ${(err as Error).message}`);
+    }
+    const parsed = parsePolicy(ptext);
+    if (!parsed.ok) throw new UsageError(`policy ${file}: invalid:\n  - ${parsed.problems.join("\n  - ")}`);
+    policy = parsed.policy;
+  }
+  return { config, policy };
+}
+
+async function buildProber(config: ProberConfig, policy: Policy) {
+  const { createProber } = await import("./prober.js");
+  const platform = config.platform ? (await import("@gm/platform/docker")).createDockerPlatform({ stackId: config.platform.stackId }) : undefined;
+  let alerts: AlertSink | undefined;
+  if (config.alertmanager) {
+    const { createAlertmanagerSink } = await import("./alertmanager.js");
+    alerts = createAlertmanagerSink({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs, generatorURL: `http://${config.listen.host}:${config.listen.port}/metrics` });
+  }
+  return createProber({ config, policy, ...(platform ? { platform } : {}), ...(alerts ? { alerts } : {}) });
+}
+
+export function buildCli(args: string[]) {
+  return yargs(args)
+    .scriptName("gm-prober")
+    .usage("$0 <command> --config prober.yaml\n\nSynthetic monitoring of GameMetrics Pro: health, error rates, consumer lag, pool usage → P0–P3.")
+    .option("config", { type: "string", demandOption: true, describe: "prober configuration (YAML); `gm-chaos stack up --prober-config FILE` writes one" })
+    .command(
+      "once",
+      "Take one snapshot, classify it and print it; exit 0 when healthy, 1 when any incident is open",
+      (y) =>
+        y
+          .option("json", { type: "boolean", default: false, describe: "print {snapshot, incidents} as JSON" })
+          .option("format", { type: "string", choices: ["json", "table"], describe: "output format (default: table, or json with --json)" })
+          .option("settle", { type: "number", default: 2, describe: "seconds between the priming round and the classified one (rates need two samples)" }),
+      async (argv) => {
+        const { config, policy } = loadConfig(argv.config);
+        const prober = await buildProber({ ...config, hysteresis: { resolveAfter: 1 } }, policy);
+        try {
+          await prober.round();
+          await new Promise((r) => setTimeout(r, argv.settle * 1000));
+          const r = await prober.round();
+          const format = argv.format ?? (argv.json ? "json" : "table");
+          if (format === "json") {
+            process.stdout.write(`${JSON.stringify({ snapshot: r.snapshot, incidents: r.incidents }, null, 2)}\n`);
+          } else process.stdout.write(renderTable(r.snapshot, r.incidents));
+          process.exitCode = r.incidents.length > 0 ? 1 : 0;
+        } finally {
+          await prober.close();
+        }
+      },
+    )
+    .command(
+      "run",
+      "Probe every interval; serve /metrics and /healthz; log incidents as JSON lines; alert Alertmanager",
+      (y) => y.option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" }),
+      async (argv) => {
+        const { config, policy } = loadConfig(argv.config);
+        const prober = await buildProber(config, policy);
+        let lastRoundAt = 0;
+        const server = createServer(async (req, res) => {
+          if (req.url === "/metrics") {
+            res.writeHead(200, { "content-type": prober.registry.contentType });
+            res.end(await prober.registry.metrics());
+          } else if (req.url === "/healthz") {
+            // Healthy while rounds keep happening: a stuck loop fails the liveness probe.
+            const fresh = Date.now() - lastRoundAt < Math.max(3 * config.intervalSeconds * 1000, 30_000);
+            res.writeHead(fresh ? 200 : 503, { "content-type": "application/json" });
+            res.end(JSON.stringify({ ok: fresh, lastRoundAt: lastRoundAt ? new Date(lastRoundAt).toISOString() : null }));
+          } else {
+            res.writeHead(404).end();
+          }
+        });
+        await new Promise<void>((r) => server.listen(config.listen.port, config.listen.host, r));
+        process.stderr.write(`gm-prober: listening on http://${config.listen.host}:${config.listen.port} (/metrics, /healthz), every ${config.intervalSeconds} s\n`);
+        lastRoundAt = Date.now();
+        let stop = false;
+        const onSignal = () => {
+          stop = true;
+        };
+        process.on("SIGTERM", onSignal);
+        process.on("SIGINT", onSignal);
+        for (let n = 0; !stop && (argv.rounds === undefined || n < argv.rounds); n++) {
+          const started = Date.now();
+          await prober.round();
+          lastRoundAt = Date.now();
+          const wait = config.intervalSeconds * 1000 - (Date.now() - started);
+          if (wait > 0 && !stop) await new Promise((r) => setTimeout(r, wait));
+        }
+        server.close();
+        await prober.close();
+      },
+    )
+    .demandCommand(1, "name a command: once or run")
+    .strict()
+    .exitProcess(false)
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(`${msg}\nRun with --help for usage.`);
+    });
+}
+
+export async function run(args: string[]): Promise<number> {
+  try {
+    await buildCli(args).parseAsync();
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gm-prober: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`gm-prober: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
+if (entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry) {
+  run(hideBin(process.argv)).then((code) => process.exit(code));
+}

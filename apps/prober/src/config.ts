@@ -1,0 +1,178 @@
+/**
+ * gm-prober's configuration file (YAML), parsed and validated once at the edge: every problem is
+ * reported with the path of its field and what was expected.
+ */
+import { parse } from "yaml";
+import type { ServiceName } from "@gm/runbook/snapshot";
+
+export interface ProberConfig {
+  intervalSeconds: number;
+  timeoutMs: number;
+  windowSeconds: number;
+  listen: { host: string; port: number };
+  services: Partial<Record<ServiceName, string[]>>;
+  kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[]; stallSeconds: number };
+  postgres?: { url: string };
+  synthetic?: { players: number; lossDeadlineSeconds: number };
+  security?: { protected: { method: string; url: string }[]; public: string[]; secrets: Record<string, string> };
+  prometheus?: { url: string };
+  alertmanager?: { urls: string[] };
+  platform?: { driver: "docker"; stackId: string };
+  /** path of a severity-policy override (YAML), relative to the config file */
+  policy?: string;
+  hysteresis: { resolveAfter: number };
+}
+
+const SERVICES: ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
+const TOP = ["intervalSeconds", "timeoutMs", "windowSeconds", "listen", "services", "kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "platform", "policy", "hysteresis"];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid prober configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const show = (v: unknown) => JSON.stringify(v);
+
+class Checker {
+  readonly problems: string[] = [];
+  object(v: unknown, path: string, keys: string[]): Obj | undefined {
+    if (v === undefined) return undefined;
+    if (!isObj(v)) {
+      this.problems.push(`${path}: expected a mapping, got ${show(v)}`);
+      return undefined;
+    }
+    for (const k of Object.keys(v)) if (!keys.includes(k)) this.problems.push(`${path ? `${path}.` : ""}${k}: unknown key (expected one of ${keys.join(", ")})`);
+    return v;
+  }
+  number(v: unknown, path: string, def: number | undefined, min: number, max: number, integer = false): number | undefined {
+    if (v === undefined) return def;
+    if (typeof v !== "number" || Number.isNaN(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      this.problems.push(`${path}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${show(v)}`);
+      return def;
+    }
+    return v;
+  }
+  string(v: unknown, path: string, def?: string): string | undefined {
+    if (v === undefined) return def;
+    if (typeof v !== "string" || v === "") {
+      this.problems.push(`${path}: expected a non-empty string, got ${show(v)}`);
+      return def;
+    }
+    return v;
+  }
+  url(v: unknown, path: string, protocols = ["http:", "https:"]): string | undefined {
+    const s = this.string(v, path);
+    if (s === undefined) return undefined;
+    try {
+      const u = new URL(s);
+      if (!protocols.includes(u.protocol)) this.problems.push(`${path}: expected a ${protocols.join(" or ")} URL, got ${show(s)}`);
+    } catch {
+      this.problems.push(`${path}: expected a URL, got ${show(s)}`);
+    }
+    return s.replace(/\/+$/, "");
+  }
+  list<T>(v: unknown, path: string, item: (x: unknown, p: string) => T | undefined, required = false): T[] | undefined {
+    if (v === undefined) {
+      if (required) this.problems.push(`${path}: required`);
+      return undefined;
+    }
+    if (!Array.isArray(v) || v.length === 0) {
+      this.problems.push(`${path}: expected a non-empty list, got ${show(v)}`);
+      return undefined;
+    }
+    return v.map((x, i) => item(x, `${path}[${i}]`)).filter((x): x is T => x !== undefined);
+  }
+}
+
+export function parseProberConfig(text: string): ProberConfig {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new ConfigError([`(file): not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
+  }
+  const c = new Checker();
+  const top = c.object(raw ?? {}, "", TOP) ?? {};
+  const services: ProberConfig["services"] = {};
+  const svc = c.object(top["services"], "services", SERVICES);
+  if (!svc) c.problems.push("services: required (a mapping of service name to a list of base URLs)");
+  for (const s of SERVICES) {
+    const urls = c.list(svc?.[s], `services.${s}`, (x, p) => c.url(x, p));
+    if (urls) services[s] = urls;
+  }
+  const listenRaw = c.string(top["listen"], "listen", "127.0.0.1:9464")!;
+  const lm = /^(.+):(\d{1,5})$/.exec(listenRaw);
+  if (!lm) c.problems.push(`listen: expected host:port, got ${show(listenRaw)}`);
+
+  const cfg: ProberConfig = {
+    intervalSeconds: c.number(top["intervalSeconds"], "intervalSeconds", 5, 0.5, 3600)!,
+    timeoutMs: c.number(top["timeoutMs"], "timeoutMs", 2000, 50, 60_000, true)!,
+    windowSeconds: c.number(top["windowSeconds"], "windowSeconds", 60, 1, 3600)!,
+    listen: { host: lm?.[1] ?? "127.0.0.1", port: Number(lm?.[2] ?? 9464) },
+    services,
+    hysteresis: { resolveAfter: 3 },
+  };
+  const k = c.object(top["kafka"], "kafka", ["brokers", "expectedBrokers", "topic", "groups", "stallSeconds"]);
+  if (k) {
+    const brokers = c.list(k["brokers"], "kafka.brokers", (x, p) => {
+      const s = c.string(x, p);
+      if (s && !/^[^:\s]+:\d{1,5}$/.test(s)) c.problems.push(`${p}: expected host:port, got ${show(s)}`);
+      return s;
+    }, true);
+    const expectedBrokers = c.number(k["expectedBrokers"], "kafka.expectedBrokers", undefined, 1, 100, true);
+    cfg.kafka = {
+      brokers: brokers ?? [],
+      topic: c.string(k["topic"], "kafka.topic", "game-events")!,
+      groups: c.list(k["groups"], "kafka.groups", (x, p) => c.string(x, p)) ?? ["event-processor-service"],
+      stallSeconds: c.number(k["stallSeconds"], "kafka.stallSeconds", 30, 1, 3600)!,
+      ...(expectedBrokers !== undefined ? { expectedBrokers } : {}),
+    };
+  }
+  const p = c.object(top["postgres"], "postgres", ["url"]);
+  if (p) {
+    const url = c.url(p["url"], "postgres.url", ["postgres:", "postgresql:"]);
+    if (url === undefined) c.problems.push("postgres.url: required");
+    cfg.postgres = { url: url ?? "" };
+  }
+  const syn = c.object(top["synthetic"], "synthetic", ["players", "lossDeadlineSeconds"]);
+  if (syn) cfg.synthetic = { players: c.number(syn["players"], "synthetic.players", 4, 1, 1000, true)!, lossDeadlineSeconds: c.number(syn["lossDeadlineSeconds"], "synthetic.lossDeadlineSeconds", 60, 1, 86_400)! };
+  const sec = c.object(top["security"], "security", ["protected", "public", "secrets"]);
+  if (sec) {
+    const secrets: Record<string, string> = {};
+    const sm = c.object(sec["secrets"], "security.secrets", Object.keys(isObj(sec["secrets"]) ? sec["secrets"] : {}));
+    for (const [name, v] of Object.entries(sm ?? {})) {
+      const s = c.string(v, `security.secrets.${name}`);
+      if (s) secrets[name] = s;
+    }
+    cfg.security = {
+      protected:
+        c.list(sec["protected"], "security.protected", (x, pth) => {
+          const o = c.object(x, pth, ["method", "url"]);
+          const method = c.string(o?.["method"], `${pth}.method`, "GET")!.toUpperCase();
+          const url = c.url(o?.["url"], `${pth}.url`);
+          return url ? { method, url } : undefined;
+        }) ?? [],
+      public: c.list(sec["public"], "security.public", (x, pth) => c.url(x, pth)) ?? [],
+      secrets,
+    };
+  }
+  const prom = c.object(top["prometheus"], "prometheus", ["url"]);
+  if (prom) cfg.prometheus = { url: c.url(prom["url"], "prometheus.url") ?? "" };
+  const am = c.object(top["alertmanager"], "alertmanager", ["urls"]);
+  if (am) cfg.alertmanager = { urls: c.list(am["urls"], "alertmanager.urls", (x, pth) => c.url(x, pth), true) ?? [] };
+  const plat = c.object(top["platform"], "platform", ["driver", "stackId"]);
+  if (plat) {
+    if (plat["driver"] !== "docker") c.problems.push(`platform.driver: expected "docker", got ${show(plat["driver"])}`);
+    cfg.platform = { driver: "docker", stackId: c.string(plat["stackId"], "platform.stackId") ?? "" };
+  }
+  const pol = c.string(top["policy"], "policy");
+  if (pol) cfg.policy = pol;
+  const hy = c.object(top["hysteresis"], "hysteresis", ["resolveAfter"]);
+  if (hy) cfg.hysteresis = { resolveAfter: c.number(hy["resolveAfter"], "hysteresis.resolveAfter", 3, 1, 100, true)! };
+  if (c.problems.length) throw new ConfigError(c.problems);
+  return cfg;
+}

@@ -1,0 +1,93 @@
+/**
+ * The prober: every interval, collectors in parallel → a snapshot → classify(snapshot, policy) →
+ * incidents (with hysteresis) → sinks: Prometheus metrics, JSON log lines on open/change/resolve,
+ * Alertmanager v2 alerts.
+ */
+import { randomBytes } from "node:crypto";
+import { classify } from "@gm/runbook/classify";
+import type { Incident } from "@gm/runbook/incident";
+import type { PlatformPort } from "@gm/runbook/ports";
+import type { Policy } from "@gm/runbook/policy";
+import type { Snapshot } from "@gm/runbook/snapshot";
+import { createPrometheusErrorRate } from "@gm/signals/prometheus";
+import { createSignals } from "@gm/signals/snapshot";
+import type { ProberConfig } from "./config.js";
+import { createIncidentTracker, type Transition } from "./hysteresis.js";
+import { createProberMetrics } from "./metrics.js";
+
+export interface AlertSink {
+  send(active: Incident[], resolved: Incident[]): Promise<unknown>;
+}
+
+export interface ProberDeps {
+  config: ProberConfig;
+  policy: Policy;
+  platform?: PlatformPort;
+  alerts?: AlertSink;
+  /** one JSON object per line */
+  log?: (record: Record<string, unknown>) => void;
+  now?: () => number;
+}
+
+export interface Round {
+  snapshot: Snapshot;
+  /** this round's classification (before hysteresis) */
+  incidents: Incident[];
+  /** open incidents after hysteresis */
+  active: Incident[];
+  transitions: Transition[];
+}
+
+export function createProber(deps: ProberDeps) {
+  const { config } = deps;
+  const now = deps.now ?? Date.now;
+  const log = deps.log ?? ((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
+  const prom = config.prometheus ? createPrometheusErrorRate({ url: config.prometheus.url, timeoutMs: config.timeoutMs, windowSeconds: config.windowSeconds }) : undefined;
+  const signals = createSignals({
+    timeoutMs: config.timeoutMs,
+    windowSeconds: config.windowSeconds,
+    services: config.services,
+    ...(config.kafka ? { kafka: config.kafka } : {}),
+    ...(config.postgres ? { postgres: config.postgres } : {}),
+    ...(config.synthetic ? { synthetic: { ...config.synthetic, runId: randomBytes(3).toString("hex") } } : {}),
+    ...(config.security ? { security: { protectedEndpoints: config.security.protected, publicEndpoints: config.security.public, secrets: config.security.secrets } } : {}),
+    ...(prom ? { extraErrorRates: () => prom.collect() } : {}),
+    ...(deps.platform ? { platform: deps.platform } : {}),
+  });
+  const collectors = ["http-health", "service-metrics", ...(config.kafka ? ["kafka"] : []), ...(config.postgres ? ["postgres"] : []), ...(config.synthetic ? ["synthetic"] : []), ...(config.security ? ["security"] : []), ...(prom ? ["prometheus"] : []), ...(deps.platform ? ["instances"] : [])];
+  const tracker = createIncidentTracker(config.hysteresis.resolveAfter);
+  const metrics = createProberMetrics();
+
+  async function round(): Promise<Round> {
+    const t0 = performance.now();
+    const snapshot = await signals.snapshot(now());
+    const incidents = classify(snapshot, deps.policy);
+    const transitions = tracker.update(incidents);
+    const active = tracker.active();
+    metrics.record(snapshot, active, collectors, (performance.now() - t0) / 1000);
+    for (const t of transitions) {
+      const i = t.incident;
+      log({
+        ts: new Date(now()).toISOString(),
+        level: t.type === "resolved" ? "info" : "warn",
+        msg: `incident ${t.type}`,
+        event: `incident_${t.type}`,
+        kind: i.kind,
+        severity: i.severity,
+        ...(t.type === "changed" ? { from: t.from } : {}),
+        subject: i.subject,
+        summary: i.summary,
+        evidence: i.evidence,
+        respondBy: i.respondBy,
+        escalation: i.escalation,
+      });
+    }
+    if (deps.alerts) {
+      const resolved = transitions.filter((t) => t.type === "resolved").map((t) => t.incident);
+      await deps.alerts.send(active, resolved).catch((err: unknown) => log({ ts: new Date(now()).toISOString(), level: "error", msg: "alert delivery failed", error: String(err) }));
+    }
+    return { snapshot, incidents, active, transitions };
+  }
+
+  return { round, registry: metrics.registry, close: () => signals.close() };
+}

@@ -1,0 +1,199 @@
+/**
+ * The Docker driver of the platform port, for stacks started by packages/stack (found by label).
+ *
+ * OOM: exit code 137 alone does not mean OOM (a plain SIGKILL gives it too) and Docker's
+ * State.OOMKilled is known to be unreliable (moby#38768, #41163), so an OOM kill is confirmed by the
+ * engine's `oom` event for the container, after its current start.
+ */
+import type Dockerode from "dockerode";
+import type { InstanceInfo, PlatformPort } from "@gm/runbook/ports";
+import type { ServiceName } from "@gm/runbook/snapshot";
+import { LABEL } from "@gm/stack/definition";
+import { demuxDockerLogs, freePort } from "@gm/stack/stack";
+import { dockerode } from "@gm/stack/docker";
+
+type Role = InstanceInfo["service"];
+
+export class PlatformError extends Error {
+  constructor(
+    message: string,
+    readonly code: "not-found" | "refused" | "docker",
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "PlatformError";
+  }
+}
+
+export interface DockerPlatformOptions {
+  stackId: string;
+  /** how far back to look for `oom` events (default 1 h) */
+  oomLookbackSeconds?: number;
+}
+
+export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort & {
+  /** container ids with an `oom` event at or after `sinceMs`, with the event time */
+  oomEvents(sinceMs: number): Promise<Map<string, number>>;
+  containerName(instance: string): string;
+} {
+  const lookback = opts.oomLookbackSeconds ?? 3600;
+  const prefix = `gm-${opts.stackId}-`;
+  const d = async (): Promise<Dockerode> => dockerode();
+
+  const containersOf = async (role?: Role) => {
+    const labels = [`${LABEL.stack}=${opts.stackId}`];
+    if (role) labels.push(`${LABEL.role}=${role}`);
+    return (await d()).listContainers({ all: true, filters: { label: labels } });
+  };
+  const byInstance = async (instance: string): Promise<Dockerode.Container> => {
+    const list = await (await d()).listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`, `${LABEL.instance}=${instance}`] } });
+    const c = list[0];
+    if (!c) throw new PlatformError(`no instance "${instance}" in stack ${opts.stackId}`, "not-found", false);
+    return (await d()).getContainer(c.Id);
+  };
+
+  const oomEvents = async (sinceMs: number): Promise<Map<string, number>> => {
+    const docker = await d();
+    const since = Math.floor(sinceMs / 1000);
+    const until = Math.ceil(Date.now() / 1000);
+    // A bounded query (since/until) returns the buffered events and ends, unlike a stream.
+    const raw = (await docker.getEvents({ since, until, filters: { event: ["oom"], label: [`${LABEL.stack}=${opts.stackId}`] } })) as unknown;
+    const text = await new Promise<string>((resolve, reject) => {
+      if (Buffer.isBuffer(raw)) return resolve(raw.toString("utf8"));
+      const stream = raw as NodeJS.ReadableStream;
+      let buf = "";
+      stream.on("data", (c: Buffer) => {
+        buf += c.toString("utf8");
+      });
+      stream.on("end", () => resolve(buf));
+      stream.on("error", reject);
+    });
+    const out = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      const ev = JSON.parse(line) as { id?: string; Actor?: { ID?: string }; timeNano?: number; time?: number };
+      const id = ev.Actor?.ID ?? ev.id;
+      const t = ev.timeNano ? Math.floor(ev.timeNano / 1e6) : (ev.time ?? 0) * 1000;
+      if (id) out.set(id, Math.max(out.get(id) ?? 0, t));
+    }
+    return out;
+  };
+
+  const info = async (c: Dockerode.ContainerInfo, ooms: Map<string, number>): Promise<InstanceInfo> => {
+    const docker = await d();
+    const ins = await docker.getContainer(c.Id).inspect();
+    const running = ins.State.Running;
+    const startedAt = ins.State.StartedAt && !ins.State.StartedAt.startsWith("0001") ? ins.State.StartedAt : null;
+    const oomAt = ooms.get(c.Id);
+    // The OOM must have hit the current run: an OOM before a restart is history, not the state now.
+    const oomKilled = oomAt !== undefined && (startedAt === null || oomAt >= Date.parse(startedAt) - 1000) && !running;
+    let usage: number | null = null;
+    if (running) {
+      const stats = (await docker.getContainer(c.Id).stats({ stream: false, "one-shot": true } as never)) as unknown as { memory_stats?: { usage?: number; stats?: { cache?: number } } };
+      const u = stats.memory_stats?.usage;
+      usage = u === undefined ? null : u - (stats.memory_stats?.stats?.cache ?? 0);
+    }
+    return {
+      name: c.Labels[LABEL.instance] ?? c.Names[0]?.replace(/^\//, "") ?? c.Id,
+      service: (c.Labels[LABEL.role] ?? "unknown") as Role,
+      running,
+      restarts: Number(c.Labels["io.gamemetrics.restarts"] ?? 0) + ins.RestartCount,
+      exitCode: running ? null : ins.State.ExitCode,
+      oomKilled,
+      memoryLimitBytes: ins.HostConfig.Memory ? ins.HostConfig.Memory : null,
+      memoryUsageBytes: usage,
+      startedAt,
+    };
+  };
+
+  /** Recreates a container with changed environment, same name, labels, network and host ports. */
+  const recreate = async (instance: string, env: Record<string, string>, newName?: string, newInstance?: string) => {
+    const docker = await d();
+    const c = await byInstance(instance);
+    const ins = await c.inspect();
+    const envMap = new Map(ins.Config.Env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    for (const [k, v] of Object.entries(env)) envMap.set(k, v);
+    const network = Object.keys(ins.NetworkSettings.Networks)[0];
+    const aliases = network ? (ins.NetworkSettings.Networks[network]?.Aliases ?? []).filter((a: string) => !/^[0-9a-f]{12}$/.test(a)) : [];
+    const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const [port, binds] of Object.entries(ins.HostConfig.PortBindings ?? {})) {
+      portBindings[port] = newName ? [{ HostIp: "", HostPort: String(await freePort()) }] : ((binds as { HostIp: string; HostPort: string }[]) ?? []);
+    }
+    const labels = { ...ins.Config.Labels };
+    if (newInstance) labels[LABEL.instance] = newInstance;
+    const create: Dockerode.ContainerCreateOptions = {
+      name: newName ?? ins.Name.replace(/^\//, ""),
+      Image: ins.Config.Image,
+      Env: [...envMap].map(([k, v]) => `${k}=${v}`),
+      Cmd: ins.Config.Cmd ?? undefined,
+      Entrypoint: ins.Config.Entrypoint ?? undefined,
+      Labels: labels,
+      ExposedPorts: ins.Config.ExposedPorts,
+      Hostname: newInstance ?? ins.Config.Hostname,
+      HostConfig: { PortBindings: portBindings, NetworkMode: network, Memory: ins.HostConfig.Memory, MemorySwap: ins.HostConfig.MemorySwap },
+      NetworkingConfig: network ? { EndpointsConfig: { [network]: { Aliases: newInstance ? [newInstance] : aliases } } } : undefined,
+    };
+    if (!newName) await c.remove({ force: true });
+    const created = await docker.createContainer(create);
+    await created.start();
+  };
+
+  return {
+    oomEvents,
+    containerName: (instance) => `${prefix}${instance}`,
+    async listInstances(service) {
+      const [list, ooms] = await Promise.all([containersOf(service), oomEvents(Date.now() - lookback * 1000)]);
+      return Promise.all(list.map((c) => info(c, ooms)));
+    },
+    async logs(instance, tail) {
+      const c = await byInstance(instance);
+      const buf = (await c.logs({ stdout: true, stderr: true, tail })) as unknown as Buffer;
+      return demuxDockerLogs(buf).split("\n").filter((l) => l.length > 0);
+    },
+    async restart(instance) {
+      const c = await byInstance(instance);
+      const ins = await c.inspect();
+      if (ins.State.Paused) await c.unpause();
+      else if (ins.State.Running) await c.restart({ t: 10 });
+      else await c.start();
+    },
+    async memoryLimit(instance) {
+      const ins = await (await byInstance(instance)).inspect();
+      return ins.HostConfig.Memory ? ins.HostConfig.Memory : null;
+    },
+    async setMemoryLimit(service, bytes) {
+      for (const c of await containersOf(service)) {
+        // MemorySwap equal to Memory: no swap, so the limit is what the kernel enforces.
+        await (await d()).getContainer(c.Id).update({ Memory: bytes, MemorySwap: bytes });
+      }
+    },
+    async replicas(service) {
+      return (await containersOf(service)).filter((c) => c.State === "running").length;
+    },
+    async scale(service: ServiceName, replicas: number) {
+      const list = (await containersOf(service)).sort((a, b) => (a.Labels[LABEL.instance] ?? "").localeCompare(b.Labels[LABEL.instance] ?? "", undefined, { numeric: true }));
+      const template = list[0];
+      if (!template) throw new PlatformError(`service ${service} has no instance to scale from`, "not-found", false);
+      for (let n = list.length + 1; n <= replicas; n++) {
+        const inst = `${service}-x${n}`;
+        await recreate(template.Labels[LABEL.instance] ?? "", { KAFKA_CLIENT_ID: inst }, `${prefix}${inst}`, inst);
+      }
+      // Scaling down removes the instances added last, never the original ones.
+      for (const c of list.slice(replicas).reverse()) {
+        if ((c.Labels[LABEL.instance] ?? "").includes("-x")) await (await d()).getContainer(c.Id).remove({ force: true });
+      }
+    },
+    async poolSize(service) {
+      const list = await containersOf(service);
+      const first = list[0];
+      if (!first) throw new PlatformError(`service ${service} has no instance`, "not-found", false);
+      const ins = await (await d()).getContainer(first.Id).inspect();
+      const v = ins.Config.Env.find((e) => e.startsWith("PG_POOL_MAX="));
+      return v ? Number(v.split("=")[1]) : 10;
+    },
+    async setPoolSize(service, size) {
+      for (const c of await containersOf(service)) await recreate(c.Labels[LABEL.instance] ?? "", { PG_POOL_MAX: String(size) });
+    },
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * Detection rules: pure functions from a Snapshot and a Policy to raw findings. `classify` merges the
+ * findings of one (kind, subject) into one incident with the worst severity. A collector that failed
+ * leaves its part null: the rules then see nothing and raise nothing (a missing signal is not an
+ * incident; `classify` shows the collector's error as evidence on incidents that depend on it).
+ */
+import type { Evidence, Severity } from "./incident.js";
+import type { Policy } from "./policy.js";
+import type { ErrorRateSignal, ServiceName, Snapshot } from "./snapshot.js";
+
+/** One matched rule: `classify` turns findings into incidents. */
+export interface Finding {
+  severity: Severity;
+  /** what is affected: a service, "kafka", "postgres", a consumer group … */
+  subject: string;
+  summary: string;
+  evidence: Evidence[];
+}
+
+/** A detection rule. */
+export type Rule = (snapshot: Snapshot, policy: Policy) => Finding[];
+
+const pct = (r: number): string => `${Math.round(r * 10_000) / 100}%`;
+
+/** Every service has an instance probed and none answers healthy. Zero probed instances = unknown, not down. */
+export const detectServiceDown: Rule = (s) =>
+  s.services
+    .filter((h) => h.instances.length > 0 && h.instances.every((i) => !i.ok))
+    .map((h) => ({
+      severity: "P0",
+      subject: h.service,
+      summary: `${h.service}: all ${h.instances.length} instance(s) fail their health check`,
+      evidence: h.instances.map((i) => ({
+        signal: `services[${h.service}].instances[${i.url}].ok`,
+        observed: i.error ? `false (status ${i.status ?? "none"}: ${i.error})` : `false (status ${i.status ?? "none"})`,
+        threshold: "every instance not ok",
+      })),
+    }));
+
+/** A canary acknowledged by ingest-api was not readable from stats-api by the loss deadline. */
+export const detectDataLoss: Rule = (s, p) =>
+  s.canary && s.canary.lost > 0
+    ? [
+        {
+          severity: "P0",
+          subject: "event-pipeline",
+          summary: `${s.canary.lost} of ${s.canary.sent} acknowledged canary event(s) never became readable`,
+          evidence: [{ signal: "canary.lost", observed: s.canary.lost, threshold: `> 0 after ${p.thresholds.canary.lossDeadlineSeconds} s` }],
+        },
+      ]
+    : [];
+
+/** A security check failed, a secret's name appeared in a public response, or an alert is labelled security. */
+export const detectSecurityExposure: Rule = (s) => {
+  const evidence: Evidence[] = [];
+  for (const c of s.security?.checks ?? []) {
+    if (!c.ok) evidence.push({ signal: `security.checks[${c.endpoint}]`, observed: c.observed, threshold: c.expectation });
+  }
+  for (const l of s.security?.leakedSecrets ?? []) {
+    evidence.push({ signal: `security.leakedSecrets[${l.endpoint}]`, observed: l.secret, threshold: "no secret in a public response" });
+  }
+  for (const a of s.externalAlerts) {
+    if (a.security) evidence.push({ signal: `externalAlerts[${a.name}].security`, observed: true, threshold: "no security alert firing" });
+  }
+  return evidence.length === 0 ? [] : [{ severity: "P0", subject: "security", summary: `${evidence.length} security finding(s)`, evidence }];
+};
+
+/** Severity of an error rate by the policy, or null when below the P2 threshold. */
+export function errorRateSeverity(rate: number, p: Policy): "P1" | "P2" | null {
+  const t = p.thresholds.errorRate;
+  if (rate > t.p1Above) return "P1";
+  if (rate >= t.p2AtLeast) return "P2";
+  return null;
+}
+
+const rateSignal = (e: ErrorRateSignal): string => `errorRates[${e.service}/${e.source}].rate`;
+const rateThreshold = (sev: "P1" | "P2", p: Policy): string =>
+  sev === "P1" ? `> ${p.thresholds.errorRate.p1Above}` : `>= ${p.thresholds.errorRate.p2AtLeast} and <= ${p.thresholds.errorRate.p1Above}`;
+
+/**
+ * Error rate per signal (each source is a finding; classify keeps the worst per service; rate null =
+ * no requests = ignored) and the share of synthetic users failing (subject "all").
+ */
+export const detectHighErrorRate: Rule = (s, p) => {
+  const out: Finding[] = [];
+  for (const e of s.errorRates) {
+    if (e.rate === null) continue;
+    const sev = errorRateSeverity(e.rate, p);
+    if (sev === null) continue;
+    out.push({
+      severity: sev,
+      subject: e.service,
+      summary: `${e.service}: error rate ${pct(e.rate)} (${e.errors}/${e.requests} over ${e.windowSeconds} s, ${e.source})`,
+      evidence: [{ signal: rateSignal(e), observed: e.rate, threshold: rateThreshold(sev, p) }],
+    });
+  }
+  const u = s.users;
+  if (u && u.total > 0 && u.failing > 0) {
+    const share = u.failing / u.total;
+    const sev: Severity = share > p.thresholds.usersAffected.p1Above ? "P1" : "P2";
+    out.push({
+      severity: sev,
+      subject: "all",
+      summary: `${u.failing} of ${u.total} synthetic users (${pct(share)}) failing`,
+      evidence: [
+        {
+          signal: "users.failing/users.total",
+          observed: share,
+          threshold: sev === "P1" ? `> ${p.thresholds.usersAffected.p1Above}` : `> 0 and <= ${p.thresholds.usersAffected.p1Above}`,
+        },
+      ],
+    });
+  }
+  return out;
+};
+
+/** A broker is down or missing: P0 none up, P1 writes with acks=all fail or partitions offline, else P2. */
+export const detectKafkaBrokerDown: Rule = (s) => {
+  const k = s.kafka;
+  if (!k) return [];
+  const up = k.brokers.filter((b) => b.up).length;
+  const down = k.brokers.filter((b) => !b.up);
+  if (down.length === 0 && up >= k.brokersExpected) return [];
+  const severity: Severity = up === 0 ? "P0" : up < k.minInsyncReplicas || k.offlinePartitions > 0 ? "P1" : "P2";
+  const evidence: Evidence[] = [
+    { signal: "kafka.brokers[up]", observed: up, threshold: `>= ${k.brokersExpected} (brokersExpected)` },
+    ...down.map((b) => ({ signal: `kafka.brokers[${b.nodeId}].up`, observed: false, threshold: "true" })),
+  ];
+  if (severity !== "P0") {
+    evidence.push({ signal: "kafka.minInsyncReplicas", observed: k.minInsyncReplicas, threshold: `<= ${up} brokers up, else P1` });
+    evidence.push({ signal: "kafka.offlinePartitions", observed: k.offlinePartitions, threshold: "0, else P1" });
+  }
+  return [
+    {
+      severity,
+      subject: "kafka",
+      summary: `${up} of ${k.brokersExpected} Kafka broker(s) up (min.insync.replicas ${k.minInsyncReplicas}, ${k.offlinePartitions} offline partition(s))`,
+      evidence,
+    },
+  ];
+};
+
+/** Worst error rate in the snapshot, or null when none is known. */
+function worstErrorRate(s: Snapshot): ErrorRateSignal | null {
+  let worst: ErrorRateSignal | null = null;
+  for (const e of s.errorRates) if (e.rate !== null && (worst === null || e.rate > (worst.rate ?? 0))) worst = e;
+  return worst;
+}
+
+/** Postgres nearly full or a service pool queueing with timeouts; severity by the concurrent worst error rate. */
+export const detectDbPoolExhausted: Rule = (s, p) => {
+  const pg = s.postgres;
+  if (!pg) return [];
+  const t = p.thresholds.dbPool;
+  const evidence: Evidence[] = [];
+  if (pg.usage >= t.usageAtLeast) {
+    evidence.push({ signal: "postgres.usage", observed: pg.usage, threshold: `>= ${t.usageAtLeast}` });
+  }
+  for (const pool of pg.pools) {
+    if (pool.waiting > t.waitingAbove && pool.timeoutsPerSecond > t.timeoutsPerSecondAbove) {
+      evidence.push({ signal: `postgres.pools[${pool.instance}].waiting`, observed: pool.waiting, threshold: `> ${t.waitingAbove}` });
+      evidence.push({
+        signal: `postgres.pools[${pool.instance}].timeoutsPerSecond`,
+        observed: pool.timeoutsPerSecond,
+        threshold: `> ${t.timeoutsPerSecondAbove}`,
+      });
+    }
+  }
+  if (evidence.length === 0) return [];
+  const worst = worstErrorRate(s);
+  const sev = worst?.rate != null ? errorRateSeverity(worst.rate, p) : null;
+  if (worst?.rate != null) {
+    evidence.push({ signal: rateSignal(worst), observed: worst.rate, threshold: sev ? `${rateThreshold(sev, p)} → ${sev}` : `< ${p.thresholds.errorRate.p2AtLeast} → P3` });
+  }
+  return [
+    {
+      severity: sev ?? "P3",
+      subject: "postgres",
+      summary: `connection pool exhausted: usage ${pct(pg.usage)} of usable connections, ${pg.pools.filter((x) => x.waiting > 0).length} pool(s) queueing`,
+      evidence,
+    },
+  ];
+};
+
+/** A group lags more than the threshold: P2, P1 when its consumers are also stalled or stopped. */
+export const detectHighConsumerLag: Rule = (s, p) => {
+  const above = p.thresholds.consumerLag.above;
+  const out: Finding[] = [];
+  for (const g of s.kafka?.groups ?? []) {
+    if (g.totalLag <= above) continue;
+    const progress = s.consumers.find((c) => c.group === g.group);
+    const stuck = progress?.status === "stalled" || progress?.status === "stopped";
+    const evidence: Evidence[] = [{ signal: `kafka.groups[${g.group}].totalLag`, observed: g.totalLag, threshold: `> ${above}` }];
+    if (progress) evidence.push({ signal: `consumers[${g.group}].status`, observed: progress.status, threshold: "stalled or stopped → P1" });
+    out.push({
+      severity: stuck ? "P1" : "P2",
+      subject: g.group,
+      summary: `${g.group}: lag ${g.totalLag} on ${g.topic}${progress ? ` (consumers ${progress.status})` : ""}`,
+      evidence,
+    });
+  }
+  return out;
+};
+
+/**
+ * OOM kills per service: P2; P1 when every instance of the service is OOM-killed or not running;
+ * P3 for an instance at ≥ usageAtLeast of its memory limit without a kill.
+ */
+export const detectServiceOom: Rule = (s, p) => {
+  const out: Finding[] = [];
+  const services = [...new Set(s.instances.map((i) => i.service))];
+  for (const service of services) {
+    const all = s.instances.filter((i) => i.service === service);
+    const killed = all.filter((i) => i.oomKilled);
+    if (killed.length > 0) {
+      const allGone = all.every((i) => i.oomKilled || !i.running);
+      out.push({
+        severity: allGone ? "P1" : "P2",
+        subject: service,
+        summary: `${service}: ${killed.length} of ${all.length} instance(s) OOM-killed${allGone ? ", none left running" : ""}`,
+        evidence: [
+          ...killed.map((i) => ({ signal: `instances[${i.instance}].oomKilled`, observed: true, threshold: "false" })),
+          { signal: `instances[${service}].running`, observed: all.filter((i) => i.running && !i.oomKilled).length, threshold: "> 0, else P1" },
+        ],
+      });
+    }
+    for (const i of all) {
+      if (i.oomKilled || i.memoryUsageBytes === null || i.memoryLimitBytes === null || i.memoryLimitBytes <= 0) continue;
+      const usage = i.memoryUsageBytes / i.memoryLimitBytes;
+      if (usage < p.thresholds.memory.usageAtLeast) continue;
+      out.push({
+        severity: "P3",
+        subject: service,
+        summary: `${i.instance}: memory at ${pct(usage)} of its limit`,
+        evidence: [{ signal: `instances[${i.instance}].memoryUsageBytes/memoryLimitBytes`, observed: usage, threshold: `>= ${p.thresholds.memory.usageAtLeast}` }],
+      });
+    }
+  }
+  return out;
+};
+
+/** Names of the demo services, complete by construction. */
+export const SERVICE_NAMES = Object.keys({
+  "ingest-api": true,
+  "event-processor-service": true,
+  "stats-api": true,
+} satisfies Record<ServiceName, true>) as ServiceName[];

@@ -1,0 +1,814 @@
+/**
+ * The runbook's actions as typed steps executed against the ports. A check that finds a problem is a
+ * result with `ok: false`, not an exception; only a port that is itself broken throws (verification
+ * steps absorb those too, because a broker or a database being restarted is expected to fail for a while).
+ */
+import type { Incident } from "./incident.js";
+import type { Policy } from "./policy.js";
+import type { InstanceInfo, Ports } from "./ports.js";
+import { detectDbPoolExhausted, detectHighErrorRate, detectServiceDown, errorRateSeverity, SERVICE_NAMES } from "./rules.js";
+import type { ServiceName, Snapshot } from "./snapshot.js";
+
+export type StepPhase = "triage" | "mitigation" | "verification";
+
+/** What a step is run for: the incident (its subject picks the service or group) and the policy. */
+export interface StepContext {
+  incident: Incident;
+  policy: Policy;
+}
+
+/**
+ * The outcome of a step. `ok` means — triage: the aspect checked is healthy; mitigation: the action was
+ * taken or not needed; verification: recovery was observed before the deadline.
+ */
+export interface StepResult {
+  ok: boolean;
+  output: string[];
+  data?: Record<string, unknown>;
+}
+
+/** One runbook action. */
+export interface Step {
+  id: string;
+  phase: StepPhase;
+  title: string;
+  /** the runbook line it implements, verbatim */
+  runbookAction: string;
+  /** changes the system (restart, scale, resize, terminate) */
+  mutates: boolean;
+  /** only says what should be done; a human decides (e.g. scaling the database, a rollback) */
+  advisory: boolean;
+  run(ports: Ports, ctx: StepContext): Promise<StepResult>;
+}
+
+/** The prober's application_name: never terminated, or verification could not observe recovery. */
+export const PROBER_APPLICATION = "gm-prober";
+
+const CONSUMER_SERVICE: ServiceName = "event-processor-service";
+const PLATFORM_SERVICES: readonly InstanceInfo["service"][] = [...SERVICE_NAMES, "kafka", "postgres"];
+const ERROR_LINE = /"level":"error"|processing error/i;
+const LEAK_LINE = /heap out of memory|allocation failed|out of memory|outofmemory|memory leak|MaxListenersExceeded/i;
+
+const isServiceName = (s: string): s is ServiceName => (SERVICE_NAMES as readonly string[]).includes(s);
+/** The incident's service, or every service when its subject is not one (e.g. "all"). */
+const servicesOf = (ctx: StepContext): ServiceName[] => (isServiceName(ctx.incident.subject) ? [ctx.incident.subject] : [...SERVICE_NAMES]);
+const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const mib = (b: number | null): string => (b === null ? "none" : `${Math.round(b / 1024 ** 2)} MiB`);
+
+/** Services with a pg pool in the current snapshot; every service when postgres was not observed. */
+async function poolServices(ports: Ports): Promise<ServiceName[]> {
+  const s = await ports.observe.snapshot();
+  const seen = [...new Set((s.postgres?.pools ?? []).map((p) => p.service))];
+  return seen.length > 0 ? seen : [...SERVICE_NAMES];
+}
+
+/**
+ * Polls `probe` until it is done or the policy's verification deadline passes, with the injected
+ * clock and sleep. A probe that throws counts as "not yet".
+ */
+async function waitUntil(ports: Ports, policy: Policy, what: string, probe: () => Promise<{ done: boolean; line: string }>): Promise<StepResult> {
+  const { timeoutSeconds, pollSeconds } = policy.actions.verify;
+  const start = ports.now();
+  const deadline = start + timeoutSeconds * 1000;
+  let first: string | null = null;
+  for (let attempts = 1; ; attempts++) {
+    let r: { done: boolean; line: string };
+    try {
+      r = await probe();
+    } catch (e) {
+      r = { done: false, line: `check failed: ${msg(e)}` };
+    }
+    first ??= r.line;
+    const elapsed = (ports.now() - start) / 1000;
+    if (r.done) return { ok: true, output: [`${what}: yes after ${elapsed} s (${attempts} check(s)): ${r.line}`], data: { attempts, elapsedSeconds: elapsed } };
+    const left = deadline - ports.now();
+    if (left <= 0) {
+      return {
+        ok: false,
+        output: [`${what}: not within ${timeoutSeconds} s (${attempts} check(s))`, `first: ${first}`, `last: ${r.line}`],
+        data: { attempts, elapsedSeconds: elapsed },
+      };
+    }
+    await ports.sleep(Math.min(pollSeconds * 1000, left));
+  }
+}
+
+// ------------------------------------------------------------------------------------- general
+
+const checkHealthEndpoints: Step = {
+  id: "check-health-endpoints",
+  phase: "triage",
+  title: "Check service health endpoints",
+  runbookAction: "Check service health endpoints",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const s = await ports.observe.snapshot();
+    const output: string[] = [];
+    const failing: string[] = [];
+    for (const service of servicesOf(ctx)) {
+      const h = s.services.find((x) => x.service === service);
+      if (!h || h.instances.length === 0) {
+        output.push(`${service}: no instance probed (unknown)`);
+        failing.push(service);
+        continue;
+      }
+      for (const i of h.instances) {
+        output.push(`${service} ${i.url}: ${i.ok ? "ok" : "FAIL"} (status ${i.status ?? "none"}${i.latencyMs === null ? "" : `, ${i.latencyMs} ms`}${i.error ? `, ${i.error}` : ""})`);
+        if (!i.ok) failing.push(i.url);
+      }
+    }
+    return { ok: failing.length === 0, output, data: { failing } };
+  },
+};
+
+async function recentInstances(ports: Ports, ctx: StepContext): Promise<{ recent: InstanceInfo[]; output: string[] }> {
+  const now = ports.now();
+  const recent: InstanceInfo[] = [];
+  const output: string[] = [];
+  for (const service of servicesOf(ctx)) {
+    const list = [...(await ports.platform.listInstances(service))].sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""));
+    for (const i of list) {
+      const ageSeconds = i.startedAt === null ? null : (now - Date.parse(i.startedAt)) / 1000;
+      const isRecent = ageSeconds !== null && ageSeconds <= ctx.policy.actions.recentDeploySeconds;
+      if (isRecent) recent.push(i);
+      output.push(`${i.name}: started ${i.startedAt ?? "unknown"}${isRecent ? " (recent)" : ""}, restarts ${i.restarts}, ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}`);
+    }
+  }
+  return { recent, output };
+}
+
+const reviewRecentDeployments: Step = {
+  id: "review-recent-deployments",
+  phase: "triage",
+  title: "Review recent deployments",
+  runbookAction: "Review recent deployments",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const { recent, output } = await recentInstances(ports, ctx);
+    return { ok: true, output, data: { recent: recent.map((i) => i.name) } };
+  },
+};
+
+const checkConsumerLag: Step = {
+  id: "check-consumer-lag",
+  phase: "triage",
+  title: "Check Kafka consumer lag",
+  runbookAction: "Check Kafka consumer lag",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const s = await ports.observe.snapshot();
+    if (!s.kafka) return { ok: false, output: ["Kafka was not observed (collector failed)"] };
+    const above = ctx.policy.thresholds.consumerLag.above;
+    const output = s.kafka.groups.map((g) => `${g.group} on ${g.topic}: lag ${g.totalLag}${g.totalLag > above ? ` (> ${above})` : ""}`);
+    return { ok: s.kafka.groups.every((g) => g.totalLag <= above), output };
+  },
+};
+
+function connectionsStep(id: string, runbookAction: string, title: string): Step {
+  return {
+    id,
+    phase: "triage",
+    title,
+    runbookAction,
+    mutates: false,
+    advisory: false,
+    async run(ports, ctx) {
+      const rows = await ports.database.connections();
+      const { max, reserved } = await ports.database.maxConnections();
+      const usable = max - reserved;
+      const byState: Record<string, number> = {};
+      const byApplication: Record<string, number> = {};
+      for (const r of rows) {
+        byState[r.state] = (byState[r.state] ?? 0) + 1;
+        const app = r.application === "" ? "(none)" : r.application;
+        byApplication[app] = (byApplication[app] ?? 0) + 1;
+      }
+      const usage = usable > 0 ? rows.length / usable : 1;
+      const output = [
+        `${rows.length} connection(s) of ${usable} usable (max_connections ${max} − reserved ${reserved}): ${Math.round(usage * 100)}%`,
+        ...Object.entries(byState).map(([s, n]) => `state ${s}: ${n}`),
+        ...Object.entries(byApplication).map(([a, n]) => `application ${a}: ${n}`),
+      ];
+      return { ok: usage < ctx.policy.thresholds.dbPool.usageAtLeast, output, data: { total: rows.length, usable, byState, byApplication } };
+    },
+  };
+}
+
+const reviewDatabaseConnections = connectionsStep("review-database-connections", "Review database connections", "Review database connections");
+
+const identifyAffectedServices: Step = {
+  id: "identify-affected-services",
+  phase: "triage",
+  title: "Identify affected service(s)",
+  runbookAction: "Identify affected service(s)",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const s = await ports.observe.snapshot();
+    const affected = new Set<string>();
+    const output: string[] = [];
+    for (const e of s.errorRates) {
+      if (e.rate === null || errorRateSeverity(e.rate, ctx.policy) === null) continue;
+      affected.add(e.service);
+      output.push(`${e.service}: error rate ${e.rate} (${e.errors}/${e.requests}, ${e.source})`);
+    }
+    for (const f of detectServiceDown(s, ctx.policy)) {
+      affected.add(f.subject);
+      output.push(f.summary);
+    }
+    if (output.length === 0) output.push("no service above the error-rate threshold or down");
+    return { ok: affected.size === 0, output, data: { services: [...affected].sort() } };
+  },
+};
+
+async function restartTargets(ports: Ports, ctx: StepContext, s: Snapshot, service: ServiceName): Promise<InstanceInfo[]> {
+  const list = await ports.platform.listInstances(service);
+  const stopped = list.filter((i) => !i.running);
+  // Running instances are restarted only when the service is still completely down: they answer
+  // nothing healthy, and a restart (delete pod) is the runbook's remedy for failing pods.
+  const stillDown = ctx.incident.kind === "service-down" && detectServiceDown(s, ctx.policy).some((f) => f.subject === service);
+  return stopped.length > 0 || !stillDown ? stopped : list;
+}
+
+const restartFailingInstances: Step = {
+  id: "restart-failing-instances",
+  phase: "mitigation",
+  title: "Restart failing instances",
+  runbookAction: "Restart failing pods",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const s = await ports.observe.snapshot();
+    const restarted: string[] = [];
+    for (const service of servicesOf(ctx)) {
+      for (const i of await restartTargets(ports, ctx, s, service)) {
+        await ports.platform.restart(i.name);
+        restarted.push(i.name);
+      }
+    }
+    return { ok: true, output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["no failing instance; nothing restarted"], data: { restarted } };
+  },
+};
+
+const rollbackIfRecentChange: Step = {
+  id: "rollback-if-recent-change",
+  phase: "mitigation",
+  title: "Roll back a recent deployment",
+  runbookAction: "Rollback deployment if recent change",
+  mutates: false,
+  advisory: true,
+  async run(ports, ctx) {
+    const { recent } = await recentInstances(ports, ctx);
+    if (recent.length === 0) return { ok: true, output: [`no instance started within ${ctx.policy.actions.recentDeploySeconds} s; no rollback indicated`] };
+    const services = [...new Set(recent.map((i) => i.service))];
+    return {
+      ok: true,
+      output: services.map((svc) => `${svc} changed recently: consider \`kubectl rollout undo deployment/${svc} -n gamemetrics\``),
+      data: { services },
+    };
+  },
+};
+
+async function scaleBy(ports: Ports, policy: Policy, service: ServiceName, bound: number, why: string): Promise<{ ok: boolean; line: string; to?: number }> {
+  const current = await ports.platform.replicas(service);
+  const target = Math.min(current + policy.actions.scale.step, bound);
+  if (target <= current) return { ok: false, line: `${service}: already at ${current} replica(s), bound ${bound} (${why})` };
+  await ports.platform.scale(service, target);
+  return { ok: true, line: `${service}: scaled ${current} → ${target} replica(s)`, to: target };
+}
+
+const scaleUpServices: Step = {
+  id: "scale-up-services",
+  phase: "mitigation",
+  title: "Scale up the affected services",
+  runbookAction: "Scale up services if needed",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const p = ctx.policy;
+    let targets: ServiceName[];
+    if (isServiceName(ctx.incident.subject)) targets = [ctx.incident.subject];
+    else {
+      const s = await ports.observe.snapshot();
+      targets = SERVICE_NAMES.filter((svc) => s.errorRates.some((e) => e.service === svc && e.rate !== null && errorRateSeverity(e.rate, p) !== null));
+    }
+    if (targets.length === 0) return { ok: true, output: ["no single service above the error-rate threshold; nothing scaled"] };
+    const results = [];
+    for (const svc of targets) results.push(await scaleBy(ports, p, svc, p.actions.scale.maxReplicas, "actions.scale.maxReplicas"));
+    return { ok: results.every((r) => r.ok), output: results.map((r) => r.line) };
+  },
+};
+
+const verifyErrorRateNormal: Step = {
+  id: "verify-error-rate-normal",
+  phase: "verification",
+  title: "Verify the error rate is back below the threshold",
+  runbookAction: "Verify resolution",
+  mutates: false,
+  advisory: false,
+  run: (ports, ctx) =>
+    waitUntil(ports, ctx.policy, `error rate of ${ctx.incident.subject} below ${ctx.policy.thresholds.errorRate.p2AtLeast}`, async () => {
+      const s = await ports.observe.snapshot();
+      const left = detectHighErrorRate(s, ctx.policy).filter((f) => ctx.incident.subject === "all" || f.subject === ctx.incident.subject);
+      // No signal at all (the collector failed) is not recovery.
+      const observed = s.errorRates.some((e) => e.rate !== null);
+      return { done: observed && left.length === 0, line: observed ? (left.map((f) => f.summary).join("; ") || "no error-rate finding") : "no error rate observed" };
+    }),
+};
+
+const verifyServiceHealthy: Step = {
+  id: "verify-service-healthy",
+  phase: "verification",
+  title: "Verify every instance answers its health check",
+  runbookAction: "Verify resolution",
+  mutates: false,
+  advisory: false,
+  run: (ports, ctx) =>
+    waitUntil(ports, ctx.policy, `${servicesOf(ctx).join(", ")} healthy`, async () => {
+      const s = await ports.observe.snapshot();
+      const lines: string[] = [];
+      let done = true;
+      for (const svc of servicesOf(ctx)) {
+        const inst = s.services.find((h) => h.service === svc)?.instances ?? [];
+        const ok = inst.filter((i) => i.ok).length;
+        if (inst.length === 0 || ok < inst.length) done = false;
+        lines.push(`${svc} ${ok}/${inst.length} ok`);
+      }
+      return { done, line: lines.join(", ") };
+    }),
+};
+
+// ------------------------------------------------------------------------------------- Kafka
+
+const kafkaCheckBrokerStatus: Step = {
+  id: "kafka-check-broker-status",
+  phase: "triage",
+  title: "Check broker status",
+  runbookAction: "Check broker status: `kubectl get pods -n kafka`",
+  mutates: false,
+  advisory: false,
+  async run(ports) {
+    const brokers = await ports.kafka.brokers();
+    const instances = await ports.platform.listInstances("kafka");
+    const down = brokers.filter((b) => !b.up).map((b) => b.nodeId);
+    const notRunning = instances.filter((i) => !i.running).map((i) => i.name);
+    const output = [
+      ...brokers.map((b) => `broker ${b.nodeId} ${b.address}: ${b.up ? "up" : "DOWN"}`),
+      ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
+    ];
+    return { ok: down.length === 0 && notRunning.length === 0 && brokers.length > 0, output, data: { down, notRunning } };
+  },
+};
+
+const kafkaCheckBrokerLogs: Step = {
+  id: "kafka-check-broker-logs",
+  phase: "triage",
+  title: "Check the logs of the down brokers",
+  runbookAction: "Check logs: `kubectl logs -n kafka <broker-pod>`",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const instances = await ports.platform.listInstances("kafka");
+    const stopped = instances.filter((i) => !i.running);
+    // The metadata may call a broker down while its container runs (fenced, disk full): read them all then.
+    const targets = stopped.length > 0 ? stopped : instances;
+    const output: string[] = [];
+    const logs: Record<string, string[]> = {};
+    for (const i of targets) {
+      const lines = await ports.platform.logs(i.name, ctx.policy.actions.logTail);
+      logs[i.name] = lines;
+      output.push(`== ${i.name} (last ${Math.min(20, lines.length)} of ${lines.length} lines)`, ...lines.slice(-20));
+    }
+    return { ok: true, output, data: { logs } };
+  },
+};
+
+const kafkaRestartBroker: Step = {
+  id: "kafka-restart-broker",
+  phase: "mitigation",
+  title: "Restart broker instances that are not running",
+  runbookAction: "Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>`",
+  mutates: true,
+  advisory: false,
+  async run(ports) {
+    // Only stopped brokers: restarting a running one would take another replica away mid-incident.
+    const targets = (await ports.platform.listInstances("kafka")).filter((i) => !i.running);
+    for (const i of targets) await ports.platform.restart(i.name);
+    const restarted = targets.map((i) => i.name);
+    return { ok: true, output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["every broker instance is running; nothing restarted"], data: { restarted } };
+  },
+};
+
+async function brokersUp(ports: Ports): Promise<{ allUp: boolean; line: string }> {
+  const b = await ports.kafka.brokers();
+  const up = b.filter((x) => x.up).length;
+  return { allUp: b.length > 0 && up === b.length, line: `${up}/${b.length} broker(s) up` };
+}
+
+const kafkaVerifyReplication: Step = {
+  id: "kafka-verify-replication",
+  phase: "verification",
+  title: "Verify replication (no under-replicated partitions)",
+  runbookAction: "Verify replication: Check Kafka UI",
+  mutates: false,
+  advisory: false,
+  run: (ports, ctx) =>
+    waitUntil(ports, ctx.policy, "all brokers up and 0 under-replicated partitions", async () => {
+      const b = await brokersUp(ports);
+      const urp = await ports.kafka.underReplicatedPartitions();
+      return { done: b.allUp && urp === 0, line: `${b.line}, ${urp} under-replicated partition(s)` };
+    }),
+};
+
+const verifyKafkaBrokerHealth: Step = {
+  id: "verify-kafka-broker-health",
+  phase: "verification",
+  title: "Verify Kafka broker health",
+  runbookAction: "Verify Kafka broker health",
+  mutates: false,
+  advisory: false,
+  run: (ports, ctx) =>
+    waitUntil(ports, ctx.policy, "all Kafka brokers up", async () => {
+      const b = await brokersUp(ports);
+      return { done: b.allUp, line: b.line };
+    }),
+};
+
+const verifyLagDrains: Step = {
+  id: "verify-lag-drains",
+  phase: "verification",
+  title: "Verify consumer lag drains below the threshold",
+  runbookAction: "Verify resolution",
+  mutates: false,
+  advisory: false,
+  run: (ports, ctx) => {
+    const above = ctx.policy.thresholds.consumerLag.above;
+    // A lag incident is about its group; after a broker outage every group must catch up.
+    const only = ctx.incident.kind === "high-consumer-lag" ? ctx.incident.subject : null;
+    return waitUntil(ports, ctx.policy, `lag of ${only ?? "every group"} <= ${above}`, async () => {
+      const s = await ports.observe.snapshot();
+      if (!s.kafka) return { done: false, line: "Kafka not observed" };
+      const groups = s.kafka.groups.filter((g) => only === null || g.group === only);
+      if (only !== null && groups.length === 0) return { done: false, line: `group ${only} not observed` };
+      return { done: groups.every((g) => g.totalLag <= above), line: groups.map((g) => `${g.group} ${g.totalLag}`).join(", ") };
+    });
+  },
+};
+
+// ------------------------------------------------------------------------------------- Database
+
+const dbCheckActiveConnections = connectionsStep(
+  "db-check-active-connections",
+  "Check active connections: `SELECT count(*) FROM pg_stat_activity;`",
+  "Count connections by state and application",
+);
+
+/** What the pools may open at most (size × replicas per service), and the connections of anything else. */
+async function poolDemand(ports: Ports): Promise<{ services: { service: ServiceName; size: number; replicas: number }[]; other: number; usable: number; max: number; reserved: number }> {
+  const names = await poolServices(ports);
+  const services = [];
+  for (const service of names) services.push({ service, size: await ports.platform.poolSize(service), replicas: await ports.platform.replicas(service) });
+  const rows = await ports.database.connections();
+  const { max, reserved } = await ports.database.maxConnections();
+  const other = rows.filter((r) => !(names as string[]).includes(r.application)).length;
+  return { services, other, usable: max - reserved, max, reserved };
+}
+
+const dbScaleUpDatabase: Step = {
+  id: "db-scale-up-database",
+  phase: "mitigation",
+  title: "Scale up the database (advice)",
+  runbookAction: "Scale up database if needed",
+  mutates: false,
+  advisory: true,
+  async run(ports) {
+    const d = await poolDemand(ports);
+    const pools = d.services.reduce((n, s) => n + s.size * s.replicas, 0);
+    const needed = pools + d.other + d.reserved;
+    const output = [
+      ...d.services.map((s) => `${s.service}: pool ${s.size} × ${s.replicas} replica(s) = ${s.size * s.replicas}`),
+      `pools ${pools} + other sessions ${d.other} + reserved ${d.reserved} = ${needed}; max_connections ${d.max}`,
+      needed > d.max
+        ? `would need max_connections >= ${needed} (a larger instance or a pooler such as PgBouncer)`
+        : "max_connections covers every pool at full size; scaling the database is not needed for connections",
+    ];
+    return { ok: true, output, data: { needed, maxConnections: d.max, scaleNeeded: needed > d.max } };
+  },
+};
+
+const dbIncreasePoolSize: Step = {
+  id: "db-increase-pool-size",
+  phase: "mitigation",
+  title: "Increase the connection pool size, bounded by the usable connections",
+  runbookAction: "Increase connection pool size in services",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const d = await poolDemand(ports);
+    const instances = d.services.reduce((n, s) => n + s.replicas, 0);
+    // Every instance may fill its pool at once, so pools × instances must fit the usable connections
+    // left by other sessions; beyond that a bigger pool only moves the queue into PostgreSQL.
+    const bound = instances > 0 ? Math.floor((d.usable - d.other) / instances) : 0;
+    const output = [`bound per instance: (usable ${d.usable} − other ${d.other}) / ${instances} instance(s) = ${bound}`];
+    const raised: Record<string, number> = {};
+    for (const s of d.services) {
+      const target = Math.min(Math.ceil(s.size * ctx.policy.actions.poolSize.factor), bound);
+      if (target <= s.size) {
+        output.push(`${s.service}: pool ${s.size} already at the bound; scale up the database instead`);
+        continue;
+      }
+      await ports.platform.setPoolSize(s.service, target);
+      raised[s.service] = target;
+      output.push(`${s.service}: pool ${s.size} → ${target}`);
+    }
+    return { ok: Object.keys(raised).length > 0, output, data: { raised, bound } };
+  },
+};
+
+const dbKillIdleConnections: Step = {
+  id: "db-kill-idle-connections",
+  phase: "mitigation",
+  title: "Terminate idle connections (never active, superuser or the prober's)",
+  runbookAction: "Kill idle connections if necessary",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const { minIdleSeconds, protect } = ctx.policy.actions.killIdle;
+    const all = [...new Set([PROBER_APPLICATION, ...protect])];
+    const pids = await ports.database.terminateIdle({ minIdleSeconds, protect: all });
+    return {
+      ok: true,
+      output: [`terminated ${pids.length} session(s) idle >= ${minIdleSeconds} s${pids.length > 0 ? `: ${pids.join(", ")}` : ""} (protected: ${all.join(", ")})`],
+      data: { pids },
+    };
+  },
+};
+
+const dbVerifyErrorRate: Step = {
+  id: "db-verify-error-rate",
+  phase: "verification",
+  title: "Verify the pool recovers and the error rate falls back",
+  runbookAction: "Verify resolution",
+  mutates: false,
+  advisory: false,
+  run: (ports, ctx) =>
+    waitUntil(ports, ctx.policy, "connection pool recovered and error rate normal", async () => {
+      const s = await ports.observe.snapshot();
+      if (!s.postgres) return { done: false, line: "PostgreSQL not observed" };
+      const pool = detectDbPoolExhausted(s, ctx.policy);
+      const rates = detectHighErrorRate(s, ctx.policy).filter((f) => f.evidence.some((e) => e.signal.startsWith("errorRates[")));
+      const left = [...pool, ...rates].map((f) => f.summary);
+      return { done: left.length === 0, line: left.join("; ") || `usage ${s.postgres.usage}, no pool queueing, error rate normal` };
+    }),
+};
+
+// ------------------------------------------------------------------------------------- Consumer lag
+
+const lagCheckConsumerStatus: Step = {
+  id: "lag-check-consumer-status",
+  phase: "triage",
+  title: "Check consumer instances and group members",
+  runbookAction: "Check consumer status: `kubectl get pods -n gamemetrics -l app=event-processor-service`",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const instances = await ports.platform.listInstances(CONSUMER_SERVICE);
+    const members = await ports.kafka.groupMembers(ctx.incident.subject);
+    const running = instances.filter((i) => i.running).length;
+    const output = [
+      ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
+      `group ${ctx.incident.subject}: ${members} member(s), ${running}/${instances.length} instance(s) running`,
+    ];
+    return { ok: instances.length > 0 && running === instances.length && members > 0, output, data: { members, running, instances: instances.length } };
+  },
+};
+
+const lagCheckProcessingErrors: Step = {
+  id: "lag-check-processing-errors",
+  phase: "triage",
+  title: "Count processing errors in the consumers' logs",
+  runbookAction: "Check for processing errors in logs",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const output: string[] = [];
+    const errorLines: Record<string, number> = {};
+    for (const i of await ports.platform.listInstances(CONSUMER_SERVICE)) {
+      const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => ERROR_LINE.test(l));
+      errorLines[i.name] = hits.length;
+      output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}`, ...hits.slice(-5));
+    }
+    return { ok: Object.values(errorLines).every((n) => n === 0), output, data: { errorLines } };
+  },
+};
+
+const lagScaleUpConsumers: Step = {
+  id: "lag-scale-up-consumers",
+  phase: "mitigation",
+  title: "Scale up consumers, at most one per partition",
+  runbookAction: "Scale up consumers: Increase HPA min replicas",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const s = await ports.observe.snapshot();
+    const partitions = s.kafka?.groups.find((g) => g.group === ctx.incident.subject)?.partitions.length ?? 0;
+    const max = ctx.policy.actions.scale.maxReplicas;
+    // A consumer beyond the partition count gets no partition and only adds rebalances.
+    const bound = partitions > 0 ? Math.min(partitions, max) : max;
+    const r = await scaleBy(ports, ctx.policy, CONSUMER_SERVICE, bound, partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`);
+    return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null, bound } };
+  },
+};
+
+// ------------------------------------------------------------------------------------- OOM
+
+function oomService(ctx: StepContext): InstanceInfo["service"] | null {
+  const s = ctx.incident.subject;
+  return (PLATFORM_SERVICES as readonly string[]).includes(s) ? (s as InstanceInfo["service"]) : null;
+}
+
+const oomCheckMemoryLimits: Step = {
+  id: "oom-check-memory-limits",
+  phase: "triage",
+  title: "Check memory limits, usage and OOM kills",
+  runbookAction: "Check memory limits: `kubectl describe pod <pod-name>`",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const service = oomService(ctx);
+    if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
+    const list = await ports.platform.listInstances(service);
+    const at = ctx.policy.thresholds.memory.usageAtLeast;
+    let ok = true;
+    const output = list.map((i) => {
+      const usage = i.memoryUsageBytes !== null && i.memoryLimitBytes ? i.memoryUsageBytes / i.memoryLimitBytes : null;
+      if (i.oomKilled || (usage !== null && usage >= at)) ok = false;
+      return `${i.name}: limit ${mib(i.memoryLimitBytes)}, usage ${mib(i.memoryUsageBytes)}${usage === null ? "" : ` (${Math.round(usage * 100)}%)`}, oomKilled ${i.oomKilled}, restarts ${i.restarts}`;
+    });
+    return { ok, output };
+  },
+};
+
+const oomCheckMemoryLeaks: Step = {
+  id: "oom-check-memory-leaks",
+  phase: "triage",
+  title: "Look for memory leaks in the application logs",
+  runbookAction: "Check for memory leaks in application logs",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const service = oomService(ctx);
+    if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
+    const output: string[] = [];
+    let total = 0;
+    for (const i of await ports.platform.listInstances(service)) {
+      const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => LEAK_LINE.test(l));
+      total += hits.length;
+      output.push(`${i.name}: ${hits.length} memory-related line(s)`, ...hits.slice(-5));
+    }
+    return { ok: total === 0, output, data: { lines: total } };
+  },
+};
+
+const oomIncreaseMemoryLimits: Step = {
+  id: "oom-increase-memory-limits",
+  phase: "mitigation",
+  title: "Raise the memory limit, up to the policy's maximum",
+  runbookAction: "Increase memory limits if needed",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const service = oomService(ctx);
+    if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
+    const limits = (await ports.platform.listInstances(service)).map((i) => i.memoryLimitBytes).filter((b): b is number => b !== null);
+    if (limits.length === 0) return { ok: false, output: [`${service}: no memory limit set; the host ran out of memory, raising a limit cannot help`] };
+    const current = Math.max(...limits);
+    const { factor, maxBytes } = ctx.policy.actions.memory;
+    const target = Math.min(Math.floor(current * factor), maxBytes);
+    if (target <= current) return { ok: false, output: [`${service}: limit ${mib(current)} already at the maximum ${mib(maxBytes)} (actions.memory.maxBytes)`] };
+    await ports.platform.setMemoryLimit(service, target);
+    return { ok: true, output: [`${service}: memory limit ${mib(current)} → ${mib(target)}`], data: { from: current, to: target } };
+  },
+};
+
+const oomScaleHorizontally: Step = {
+  id: "oom-scale-horizontally",
+  phase: "mitigation",
+  title: "Scale horizontally, if the service is stateless",
+  runbookAction: "Scale horizontally if possible",
+  mutates: true,
+  advisory: false,
+  async run(ports, ctx) {
+    const subject = ctx.incident.subject;
+    // Kafka and PostgreSQL are stateful: another replica is a cluster change, not a mitigation.
+    if (!isServiceName(subject)) return { ok: true, output: [`${subject} cannot be scaled horizontally; skipped`], data: { skipped: true } };
+    const r = await scaleBy(ports, ctx.policy, subject, ctx.policy.actions.scale.maxReplicas, "actions.scale.maxReplicas");
+    return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null } };
+  },
+};
+
+const oomVerifyNoOom: Step = {
+  id: "oom-verify-no-oom",
+  phase: "verification",
+  title: "Verify every instance runs without a new OOM kill through the window",
+  runbookAction: "Verify resolution",
+  mutates: false,
+  advisory: false,
+  async run(ports, ctx) {
+    const service = oomService(ctx);
+    if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
+    const window = ctx.policy.actions.oomWindowSeconds;
+    const poll = ctx.policy.actions.verify.pollSeconds * 1000;
+    const baseline = new Map((await ports.platform.listInstances(service)).map((i) => [i.name, i.restarts]));
+    const end = ports.now() + window * 1000;
+    for (;;) {
+      const list = await ports.platform.listInstances(service);
+      // A restart since the baseline with oomKilled set is a new kill (new instances start at 0 restarts).
+      const again = list.filter((i) => i.oomKilled && i.restarts > (baseline.get(i.name) ?? 0));
+      if (again.length > 0) return { ok: false, output: again.map((i) => `${i.name}: OOM-killed again (restarts ${i.restarts})`) };
+      const left = end - ports.now();
+      if (left <= 0) {
+        const running = list.filter((i) => i.running).length;
+        const ok = list.length > 0 && running === list.length;
+        return { ok, output: [`${service}: ${running}/${list.length} running, no new OOM kill in ${window} s`] };
+      }
+      await ports.sleep(Math.min(poll, left));
+    }
+  },
+};
+
+// ------------------------------------------------------------------------------------- data loss, security
+
+const checkCanary: Step = {
+  id: "check-canary",
+  phase: "triage",
+  title: "Check the canary events (sent, lost, round trip)",
+  runbookAction: "Identify affected service(s)",
+  mutates: false,
+  advisory: false,
+  async run(ports) {
+    const c = (await ports.observe.snapshot()).canary;
+    if (!c) return { ok: false, output: ["canary not observed (collector failed)"] };
+    return {
+      ok: c.lost === 0,
+      output: [`canaries sent ${c.sent}, lost ${c.lost}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`],
+      data: { ...c },
+    };
+  },
+};
+
+const checkSecurityExposure: Step = {
+  id: "check-security-exposure",
+  phase: "triage",
+  title: "List failed security checks, leaked secret names and security alerts",
+  runbookAction: "Identify affected service(s)",
+  mutates: false,
+  advisory: false,
+  async run(ports) {
+    const s = await ports.observe.snapshot();
+    const output = [
+      ...(s.security?.checks ?? []).filter((c) => !c.ok).map((c) => `${c.endpoint}: expected ${c.expectation}, observed ${c.observed}`),
+      ...(s.security?.leakedSecrets ?? []).map((l) => `${l.endpoint}: leaks secret ${l.secret}`),
+      ...s.externalAlerts.filter((a) => a.security).map((a) => `alert ${a.name} (security)`),
+    ];
+    return { ok: output.length === 0, output: output.length > 0 ? output : ["no security finding"] };
+  },
+};
+
+/** Every step implementation (the catalog orders them per incident; `stepById` looks them up). */
+export const STEPS = {
+  checkHealthEndpoints,
+  reviewRecentDeployments,
+  checkConsumerLag,
+  reviewDatabaseConnections,
+  identifyAffectedServices,
+  restartFailingInstances,
+  rollbackIfRecentChange,
+  scaleUpServices,
+  verifyErrorRateNormal,
+  verifyServiceHealthy,
+  kafkaCheckBrokerStatus,
+  kafkaCheckBrokerLogs,
+  kafkaRestartBroker,
+  kafkaVerifyReplication,
+  verifyKafkaBrokerHealth,
+  verifyLagDrains,
+  dbCheckActiveConnections,
+  dbScaleUpDatabase,
+  dbIncreasePoolSize,
+  dbKillIdleConnections,
+  dbVerifyErrorRate,
+  lagCheckConsumerStatus,
+  lagCheckProcessingErrors,
+  lagScaleUpConsumers,
+  oomCheckMemoryLimits,
+  oomCheckMemoryLeaks,
+  oomIncreaseMemoryLimits,
+  oomScaleHorizontally,
+  oomVerifyNoOom,
+  checkCanary,
+  checkSecurityExposure,
+} as const satisfies Record<string, Step>;

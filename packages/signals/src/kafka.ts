@@ -1,0 +1,127 @@
+/**
+ * Kafka signals through the kafkajs admin API: brokers alive against those expected, under-replicated
+ * and offline partitions, per group/topic/partition lag and its total, the trend of the total, lag in
+ * seconds behind the newest message, and consumer progress judged the way Burrow does, in seconds.
+ */
+import { Kafka, logLevel, type Admin } from "kafkajs";
+import type { BrokerState, ConsumerProgress, GroupLag, KafkaSignal, PartitionLag } from "@gm/runbook/snapshot";
+import { Series } from "./collect.js";
+import { judgeProgress, lagSeconds } from "./progress.js";
+
+export interface KafkaCollectorOptions {
+  brokers: string[];
+  /** brokers the cluster should have (default: the number of bootstrap servers) */
+  expectedBrokers?: number;
+  topic: string;
+  groups: string[];
+  windowSeconds: number;
+  /** a group whose committed offsets have not moved for this long while lagging is stalled */
+  stallSeconds: number;
+  timeoutMs: number;
+}
+
+export function createKafkaCollector(opts: KafkaCollectorOptions) {
+  let admin: Admin | undefined;
+  let minIsr: number | undefined;
+  const lagTrend = new Map<string, Series>();
+  const committedSeries = new Map<string, Series>();
+  const endHistory = new Map<number, { t: number; v: number }[]>();
+  const historyMs = 30 * 60_000;
+
+  const connect = async (): Promise<Admin> => {
+    if (admin) return admin;
+    const a = new Kafka({
+      clientId: "gm-prober",
+      brokers: opts.brokers,
+      connectionTimeout: Math.min(2_000, opts.timeoutMs),
+      requestTimeout: opts.timeoutMs,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
+    }).admin();
+    await a.connect();
+    admin = a;
+    return a;
+  };
+  const reset = () => {
+    const a = admin;
+    admin = undefined;
+    void a?.disconnect().catch(() => undefined);
+  };
+
+  return {
+    async collect(now = Date.now()): Promise<{ kafka: KafkaSignal; consumers: ConsumerProgress[] }> {
+      try {
+        const a = await connect();
+        const cluster = await a.describeCluster();
+        const alive = new Set(cluster.brokers.map((b) => `${b.host}:${b.port}`));
+        const brokers: BrokerState[] = cluster.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: true }));
+        for (const addr of opts.brokers) if (!alive.has(addr)) brokers.push({ nodeId: -1, address: addr, up: false });
+        const expected = opts.expectedBrokers ?? opts.brokers.length;
+        for (let i = brokers.length; i < expected; i++) brokers.push({ nodeId: -1, address: "unknown", up: false });
+
+        const meta = await a.fetchTopicMetadata({ topics: [opts.topic] });
+        const partitions = meta.topics[0]?.partitions ?? [];
+        const aliveIds = new Set(cluster.brokers.map((b) => b.nodeId));
+        const underReplicated = partitions.filter((p) => p.isr.length < p.replicas.length).length;
+        const offline = partitions.filter((p) => p.leader < 0 || !aliveIds.has(p.leader)).length;
+        if (minIsr === undefined) {
+          const cfg = await a.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: opts.topic, configNames: ["min.insync.replicas"] }] });
+          minIsr = Number(cfg.resources[0]?.configEntries.find((e) => e.configName === "min.insync.replicas")?.configValue ?? 1);
+        }
+
+        const ends = await a.fetchTopicOffsets(opts.topic);
+        for (const e of ends) {
+          const h = endHistory.get(e.partition) ?? [];
+          h.push({ t: now, v: Number(e.high) });
+          while (h.length > 2 && h[0]!.t < now - historyMs) h.shift();
+          endHistory.set(e.partition, h);
+        }
+        const described = await a.describeGroups(opts.groups);
+        const groups: GroupLag[] = [];
+        const consumers: ConsumerProgress[] = [];
+        for (const group of opts.groups) {
+          const fetched = await a.fetchOffsets({ groupId: group, topics: [opts.topic] });
+          const committedByPartition = new Map((fetched[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+          const parts: PartitionLag[] = ends
+            .map((e) => {
+              const c = committedByPartition.get(e.partition);
+              const committed = c === undefined || c < 0 ? null : c;
+              const end = Number(e.high);
+              return { partition: e.partition, committedOffset: committed, endOffset: end, lag: Math.max(0, end - (committed ?? Number(e.low))) };
+            })
+            .sort((x, y) => x.partition - y.partition);
+          const total = parts.reduce((s, p) => s + p.lag, 0);
+          const trend = lagTrend.get(group) ?? new Series(opts.windowSeconds * 1000);
+          trend.add(now, total);
+          lagTrend.set(group, trend);
+          const committedSum = parts.reduce((s, p) => s + (p.committedOffset ?? 0), 0);
+          const cs = committedSeries.get(group) ?? new Series(historyMs);
+          cs.add(now, committedSum);
+          committedSeries.set(group, cs);
+          const secs = parts.map((p) => lagSeconds(endHistory.get(p.partition) ?? [], p.committedOffset ?? 0, p.endOffset, now));
+          groups.push({
+            group,
+            topic: opts.topic,
+            totalLag: total,
+            partitions: parts,
+            trendPerSecond: trend.slopePerSecond(),
+            lagSeconds: total === 0 ? 0 : Math.max(0, ...secs.filter((x): x is number => x !== null)),
+          });
+          const members = described.groups.find((g) => g.groupId === group)?.members.length ?? 0;
+          consumers.push(judgeProgress({ group, members, committed: cs.all(), totalLag: total, lagTrend: trend.slopePerSecond(), stallSeconds: opts.stallSeconds, now }));
+        }
+        return {
+          kafka: { brokersExpected: expected, brokers, underReplicatedPartitions: underReplicated, offlinePartitions: offline, minInsyncReplicas: minIsr, groups },
+          consumers,
+        };
+      } catch (err) {
+        reset();
+        throw err;
+      }
+    },
+    async close() {
+      await admin?.disconnect().catch(() => undefined);
+      admin = undefined;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Error rate and pool usage from the services' own /metrics: 5xx / all requests over a sliding
+ * window (probe routes excluded: the prober's own /health and /metrics traffic must not dilute it),
+ * and each pg Pool's total/idle/waiting and connection timeouts per second.
+ */
+import type { ErrorRateSignal, ServiceName, ServicePoolSignal } from "@gm/runbook/snapshot";
+import { Series } from "./collect.js";
+import { first, parsePrometheusText, sum } from "./prom-text.js";
+import type { ServiceUrls } from "./http-health.js";
+
+const PROBE_ROUTES = new Set(["/health", "/ready", "/metrics"]);
+
+/** A cumulative counter that survives resets (a restarted process starts from 0 again). */
+class ResetSafeCounter {
+  private last: number | null = null;
+  private offset = 0;
+  update(raw: number): number {
+    if (this.last !== null && raw < this.last) this.offset += this.last;
+    this.last = raw;
+    return this.offset + raw;
+  }
+}
+
+interface InstanceState {
+  requests: ResetSafeCounter;
+  errors: ResetSafeCounter;
+  timeouts: ResetSafeCounter;
+  reqSeries: Series;
+  errSeries: Series;
+  timeoutSeries: Series;
+}
+
+export interface ServiceMetricsResult {
+  errorRates: ErrorRateSignal[];
+  pools: ServicePoolSignal[];
+  failures: { url: string; error: string }[];
+}
+
+export function createServiceMetricsCollector(opts: { services: ServiceUrls; windowSeconds: number; timeoutMs: number; fetch?: typeof fetch }) {
+  const fetchFn = opts.fetch ?? fetch;
+  const windowMs = opts.windowSeconds * 1000;
+  const state = new Map<string, InstanceState>();
+  const stateOf = (url: string): InstanceState => {
+    let s = state.get(url);
+    if (!s) {
+      s = {
+        requests: new ResetSafeCounter(),
+        errors: new ResetSafeCounter(),
+        timeouts: new ResetSafeCounter(),
+        reqSeries: new Series(windowMs),
+        errSeries: new Series(windowMs),
+        timeoutSeries: new Series(windowMs),
+      };
+      state.set(url, s);
+    }
+    return s;
+  };
+  const delta = (series: Series) => {
+    const span = series.span();
+    return span ? span.last.v - span.first.v : 0;
+  };
+
+  return {
+    async collect(now = Date.now()): Promise<ServiceMetricsResult> {
+      const failures: { url: string; error: string }[] = [];
+      const pools: ServicePoolSignal[] = [];
+      const perService = new Map<ServiceName, { requests: number; errors: number }>();
+      const entries = Object.entries(opts.services) as [ServiceName, string[]][];
+      await Promise.all(
+        entries.flatMap(([service, urls]) =>
+          urls.map(async (url) => {
+            let text: string;
+            try {
+              const res = await fetchFn(`${url}/metrics`, { signal: AbortSignal.timeout(opts.timeoutMs) });
+              if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+              text = await res.text();
+            } catch (err) {
+              failures.push({ url, error: err instanceof Error ? err.message : String(err) });
+              return;
+            }
+            const samples = parsePrometheusText(text);
+            const business = (l: Record<string, string>) => !PROBE_ROUTES.has(l["route"] ?? "");
+            const s = stateOf(url);
+            s.reqSeries.add(now, s.requests.update(sum(samples, "http_requests_total", business)));
+            s.errSeries.add(now, s.errors.update(sum(samples, "http_requests_total", (l) => business(l) && (l["code"] ?? "").startsWith("5"))));
+            const agg = perService.get(service) ?? { requests: 0, errors: 0 };
+            agg.requests += delta(s.reqSeries);
+            agg.errors += delta(s.errSeries);
+            perService.set(service, agg);
+            const max = first(samples, "pg_pool_max");
+            if (max !== null) {
+              s.timeoutSeries.add(now, s.timeouts.update(first(samples, "pg_pool_connection_timeouts_total") ?? 0));
+              pools.push({
+                service,
+                instance: url,
+                max,
+                total: first(samples, "pg_pool_total") ?? 0,
+                idle: first(samples, "pg_pool_idle") ?? 0,
+                waiting: first(samples, "pg_pool_waiting") ?? 0,
+                timeoutsPerSecond: Math.max(0, s.timeoutSeries.slopePerSecond() ?? 0),
+              });
+            }
+          }),
+        ),
+      );
+      const errorRates: ErrorRateSignal[] = [];
+      let allReq = 0;
+      let allErr = 0;
+      for (const [service, { requests, errors }] of perService) {
+        errorRates.push({ service, source: "metrics", windowSeconds: opts.windowSeconds, requests, errors, rate: requests > 0 ? errors / requests : null });
+        allReq += requests;
+        allErr += errors;
+      }
+      errorRates.push({ service: "all", source: "metrics", windowSeconds: opts.windowSeconds, requests: allReq, errors: allErr, rate: allReq > 0 ? allErr / allReq : null });
+      return { errorRates, pools, failures };
+    },
+  };
+}

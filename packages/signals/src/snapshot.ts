@@ -1,0 +1,92 @@
+/**
+ * One prober round: every collector in parallel, each with its timeout, none throwing; the results
+ * assembled into a Snapshot for `classify`.
+ */
+import type { PlatformPort } from "@gm/runbook/ports";
+import type { ErrorRateSignal, ExternalAlert, InstanceSignal, Snapshot } from "@gm/runbook/snapshot";
+import { collect } from "./collect.js";
+import { probeHealth, type ServiceUrls } from "./http-health.js";
+import { createKafkaCollector } from "./kafka.js";
+import { createPostgresCollector } from "./postgres.js";
+import { createServiceMetricsCollector } from "./service-metrics.js";
+import { checkSecurity, type SecurityOptions } from "./security.js";
+import { createSynthetic } from "./synthetic.js";
+
+export interface SignalsConfig {
+  timeoutMs: number;
+  windowSeconds: number;
+  services: ServiceUrls;
+  kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[]; stallSeconds: number };
+  postgres?: { url: string };
+  synthetic?: { players: number; lossDeadlineSeconds: number; runId: string };
+  security?: Omit<SecurityOptions, "timeoutMs" | "fetch">;
+  /** an optional extra error-rate source (Prometheus by PromQL) */
+  extraErrorRates?: () => Promise<ErrorRateSignal[]>;
+  /** alerts from outside (e.g. read from Alertmanager) */
+  externalAlerts?: () => Promise<ExternalAlert[]>;
+  platform?: PlatformPort;
+}
+
+export function createSignals(cfg: SignalsConfig) {
+  const metrics = createServiceMetricsCollector({ services: cfg.services, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs });
+  const kafka = cfg.kafka ? createKafkaCollector({ ...cfg.kafka, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs }) : undefined;
+  const pg = cfg.postgres ? createPostgresCollector({ url: cfg.postgres.url, timeoutMs: cfg.timeoutMs }) : undefined;
+  const ingest = cfg.services["ingest-api"]?.[0];
+  const stats = cfg.services["stats-api"]?.[0];
+  const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs }) : undefined;
+  const t = cfg.timeoutMs;
+  // Collectors that make several requests get a little more than one request's timeout.
+  const slow = t * 2;
+
+  return {
+    async snapshot(now = Date.now()): Promise<Snapshot> {
+      const [health, svc, k, p, syn, sec, extra, ext, inst] = await Promise.all([
+        collect("http-health", slow, () => probeHealth(cfg.services, t)),
+        collect("service-metrics", slow, () => metrics.collect(now)),
+        kafka ? collect("kafka", slow * 2, () => kafka.collect(now)) : undefined,
+        pg ? collect("postgres", slow, () => pg.collect()) : undefined,
+        synthetic ? collect("synthetic", slow * 2, () => synthetic.round(now)) : undefined,
+        cfg.security ? collect("security", slow, () => checkSecurity({ ...cfg.security!, timeoutMs: t })) : undefined,
+        cfg.extraErrorRates ? collect("prometheus", slow, cfg.extraErrorRates) : undefined,
+        cfg.externalAlerts ? collect("external-alerts", slow, cfg.externalAlerts) : undefined,
+        cfg.platform ? collect("instances", slow * 2, () => instances(cfg.platform!)) : undefined,
+      ]);
+      const errors: Snapshot["collectionErrors"] = [];
+      for (const c of [health, svc, k, p, syn, sec, extra, ext, inst]) if (c?.error) errors.push({ collector: c.collector, error: c.error });
+      for (const f of svc.value?.failures ?? []) errors.push({ collector: "service-metrics", error: `${f.url}: ${f.error}` });
+      return {
+        at: new Date(now).toISOString(),
+        services: health.value ?? [],
+        errorRates: [...(svc.value?.errorRates ?? []), ...(syn?.value ? [syn.value.errorRate] : []), ...(extra?.value ?? [])],
+        users: syn?.value?.users ?? null,
+        kafka: k?.value?.kafka ?? null,
+        postgres: p?.value ? { ...p.value, pools: svc.value?.pools ?? [] } : null,
+        instances: inst?.value ?? [],
+        consumers: k?.value?.consumers ?? [],
+        security: sec?.value ?? null,
+        canary: syn?.value?.canary ?? null,
+        externalAlerts: ext?.value ?? [],
+        collectionErrors: errors,
+      };
+    },
+    async close() {
+      await Promise.all([kafka?.close(), pg?.close()]);
+    },
+  };
+}
+
+async function instances(platform: PlatformPort): Promise<InstanceSignal[]> {
+  const roles = ["ingest-api", "event-processor-service", "stats-api", "kafka", "postgres"] as const;
+  const lists = await Promise.all(roles.map((r) => platform.listInstances(r)));
+  return lists.flat().map((i) => ({
+    service: i.service,
+    instance: i.name,
+    running: i.running,
+    restarts: i.restarts,
+    exitCode: i.exitCode,
+    oomKilled: i.oomKilled,
+    oomKilledAt: null,
+    memoryUsageBytes: i.memoryUsageBytes,
+    memoryLimitBytes: i.memoryLimitBytes,
+  }));
+}

@@ -1,0 +1,92 @@
+/**
+ * Synthetic players and the end-to-end canary.
+ *
+ * "Users affected" is defined as the share of synthetic players whose journey failed in this round:
+ * a journey posts one event to ingest-api and reads the player's stats from stats-api; a 5xx, a
+ * timeout or a refused connection on either step fails it (a 404 for a player whose first event is not
+ * processed yet is a correct answer). The same requests give the "synthetic" error rate.
+ *
+ * The canary is an event sent through ingest-api and read back from stats-api: its round trip and
+ * freshness are measured; a canary acknowledged (202) but not readable after `lossDeadlineSeconds` is
+ * counted as lost — data loss, P0.
+ */
+import type { CanarySignal, ErrorRateSignal, UsersSignal } from "@gm/runbook/snapshot";
+
+export interface SyntheticOptions {
+  ingestUrl: string;
+  statsUrl: string;
+  players: number;
+  timeoutMs: number;
+  lossDeadlineSeconds: number;
+  /** distinguishes this prober's players and canaries */
+  runId: string;
+  fetch?: typeof fetch;
+}
+
+function event(id: string, playerId: string, type: string) {
+  return { id, playerId, type, ts: new Date().toISOString(), payload: { synthetic: true } };
+}
+
+export function createSynthetic(opts: SyntheticOptions) {
+  const fetchFn = opts.fetch ?? fetch;
+  const pending = new Map<string, number>(); // canary id → acknowledged at (ms)
+  let seq = 0;
+  let sent = 0;
+  let lost = 0;
+  let lastReadAt: number | null = null;
+  let lastRoundTripMs: number | null = null;
+
+  const call = async (url: string, init?: RequestInit): Promise<number | null> => {
+    try {
+      const res = await fetchFn(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs) });
+      await res.arrayBuffer();
+      return res.status;
+    } catch {
+      return null;
+    }
+  };
+  const post = (events: unknown[]) => call(`${opts.ingestUrl}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) });
+  const failed = (status: number | null) => status === null || status >= 500;
+
+  return {
+    async round(now = Date.now()): Promise<{ users: UsersSignal; errorRate: ErrorRateSignal; canary: CanarySignal }> {
+      seq += 1;
+      let requests = 0;
+      let errors = 0;
+      const journeys = await Promise.all(
+        Array.from({ length: opts.players }, async (_, i) => {
+          const player = `gm-synthetic-${opts.runId}-${i}`;
+          const s1 = await post([event(`${player}-${seq}`, player, "synthetic_probe")]);
+          const s2 = await call(`${opts.statsUrl}/players/${player}/stats`);
+          requests += 2;
+          errors += (failed(s1) ? 1 : 0) + (failed(s2) ? 1 : 0);
+          return !(failed(s1) || failed(s2) || s1 !== 202);
+        }),
+      );
+
+      // Canary: read back the pending ones, then send a new one.
+      for (const [id, ackAt] of [...pending]) {
+        const t0 = performance.now();
+        const status = await call(`${opts.statsUrl}/events/${id}`);
+        if (status === 200) {
+          pending.delete(id);
+          lastReadAt = now;
+          lastRoundTripMs = now - ackAt + (performance.now() - t0);
+        } else if (now - ackAt > opts.lossDeadlineSeconds * 1000) {
+          pending.delete(id);
+          lost += 1;
+        }
+      }
+      const canaryId = `gm-canary-${opts.runId}-${seq}`;
+      const status = await post([event(canaryId, `gm-canary-${opts.runId}`, "canary")]);
+      sent += 1;
+      if (status === 202) pending.set(canaryId, now);
+
+      return {
+        users: { total: opts.players, failing: journeys.filter((ok) => !ok).length },
+        errorRate: { service: "all", source: "synthetic", windowSeconds: 0, requests, errors, rate: requests > 0 ? errors / requests : null },
+        canary: { sent, lost, lastRoundTripMs, freshnessSeconds: lastReadAt === null ? null : (now - lastReadAt) / 1000 },
+      };
+    },
+  };
+}
