@@ -1,14 +1,13 @@
-import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
-
-const packages = fileURLToPath(new URL("../../packages/", import.meta.url));
+import { workspaceAlias } from "../../vitest.shared.ts";
 
 export default defineConfig({
-  // Tests run sibling workspace packages from their sources, so no build is needed to test.
-  resolve: { alias: [{ find: /^@gm\/(runbook|signals)\/(.+)$/, replacement: `${packages}$1/src/$2.ts` }] },
+  resolve: { alias: workspaceAlias },
   test: {
-    // Integration suites spawn real Alertmanager processes on a 2-core machine: one file at a time.
+    // Integration suites share one Docker engine (and real Kafka, PostgreSQL, Prometheus, Alertmanager
+    // processes) on a 2-core machine: one file at a time.
     fileParallelism: false,
     include: ["src/**/*.test.ts"],
+    env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
   },
 });

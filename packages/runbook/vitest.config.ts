@@ -1,3 +1,10 @@
 import { defineConfig } from "vitest/config";
+import { workspaceAlias } from "../../vitest.shared.ts";
 
-export default defineConfig({ test: { include: ["src/**/*.test.ts"] } });
+export default defineConfig({
+  resolve: { alias: workspaceAlias },
+  test: {
+    include: ["src/**/*.test.ts"],
+    env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
+  },
+});

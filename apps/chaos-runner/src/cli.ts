@@ -2,11 +2,14 @@
 /** gm-chaos: game-day drills and the drill stack. */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { stackCommand } from "./commands/stack.js";
 import { demoCommand, runDemo } from "./commands/demo.js";
 import { CliError, createOut, type Out } from "./output.js";
+
+const TOOL = "gm-chaos";
 
 export function buildCli(args: string[], out: Out = createOut()) {
   return yargs(args)
@@ -49,5 +52,7 @@ export async function run(args: string[], out: Out = createOut()): Promise<numbe
 const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
 const isMain = entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry;
 if (isMain) {
+  requireNode24(TOOL);
+  silenceKafkajsTimeoutWarning();
   run(hideBin(process.argv)).then((code) => process.exit(code));
 }

@@ -72,6 +72,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { err }));
 }
 
+// kafkajs#1751: a harmless TimeoutNegativeWarning on every connection under Node 24; drop only that one.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
+  if (rest[0] === "TimeoutNegativeWarning" || (w instanceof Error && w.name === "TimeoutNegativeWarning")) return;
+  emitWarning(w, ...rest);
+}) as typeof process.emitWarning;
+
 main(process.argv.slice(2), process.env).catch((err) => {
   process.stderr.write(`demo-platform: fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);

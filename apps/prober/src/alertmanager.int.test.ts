@@ -183,7 +183,7 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     const byName = new Map(listed.map((a) => [a.labels["alertname"], a]));
     expect(byName.get("GameMetricsServiceDown")).toMatchObject({
       labels: { kind: "service-down", severity: "P0", subject: "ingest-api", escalation: "page", service: "ingest-api" },
-      annotations: { summary: "service-down on ingest-api", runbook: "docs/runbook.md#p0---critical", respond_by: down.respondBy },
+      annotations: { summary: "service-down on ingest-api", runbook: "docs/runbook.md#service-down-service-down", respond_by: down.respondBy },
       status: { state: "active" },
       receivers: [{ name: "oncall-page" }],
     });

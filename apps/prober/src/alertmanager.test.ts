@@ -1,6 +1,7 @@
+import { readFile } from "node:fs/promises";
 import type { Incident } from "@gm/runbook/incident";
 import { describe, expect, it } from "vitest";
-import { AlertmanagerOptionError, alertName, createAlertmanagerSink, toAlert } from "./alertmanager.js";
+import { AlertmanagerOptionError, alertName, createAlertmanagerSink, RUNBOOK_ANCHORS, toAlert } from "./alertmanager.js";
 
 type Fetch = typeof globalThis.fetch;
 
@@ -44,7 +45,7 @@ describe("toAlert", () => {
         respond_by: "2025-01-01T11:00:00.000Z",
         response_minutes: "60",
         steps: "check-consumers, scale-consumers",
-        runbook: "docs/runbook.md#high-consumer-lag",
+        runbook: "docs/runbook.md#high-consumer-lag-high-consumer-lag",
       },
       startsAt: "2025-01-01T10:00:00.000Z",
       generatorURL: "http://prober:9464/",
@@ -74,7 +75,7 @@ describe("createAlertmanagerSink", () => {
     t = new Date("2025-01-01T10:10:00Z");
     await sink.send([{ ...lag, respondBy: "2025-01-01T11:09:00.000Z" }], []);
     expect(posts[2]?.body).toMatchObject([{ startsAt: "2025-01-01T10:00:00.000Z", annotations: { respond_by: "2025-01-01T11:09:00.000Z" } }]);
-    expect((posts[2]?.body as { endsAt?: string }[])[0]?.endsAt).toBeUndefined();
+    expect((posts[2]?.body as { endsAt?: string }[] | undefined)?.[0]?.endsAt).toBeUndefined();
 
     await sink.send([], [lag]);
     expect(posts[4]?.body).toMatchObject([{ startsAt: "2025-01-01T10:00:00.000Z", endsAt: "2025-01-01T10:10:00.000Z" }]);
@@ -102,5 +103,19 @@ describe("createAlertmanagerSink", () => {
     expect(() => createAlertmanagerSink({ urls: [], generatorURL: "http://p/" })).toThrow(AlertmanagerOptionError);
     expect(() => createAlertmanagerSink({ urls: ["am:9093"], generatorURL: "http://p/" })).toThrow(/urls\[0\]/);
     expect(() => createAlertmanagerSink({ urls: ["http://am:9093"], generatorURL: "" })).toThrow(/generatorURL/);
+  });
+});
+
+describe("RUNBOOK_ANCHORS", () => {
+  it("points at a heading of docs/runbook.md for every kind", async () => {
+    const runbook = await readFile(new URL("../../../docs/runbook.md", import.meta.url), "utf8");
+    // GitHub's heading slug: lower case, punctuation other than "-" dropped, spaces → "-".
+    const slugs = new Set(
+      runbook
+        .split("\n")
+        .filter((l) => l.startsWith("#"))
+        .map((l) => l.replace(/^#+\s*/, "").trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, "").replace(/ /g, "-")),
+    );
+    for (const [kind, anchor] of Object.entries(RUNBOOK_ANCHORS)) expect(slugs.has(anchor), `${kind} → #${anchor}`).toBe(true);
   });
 });

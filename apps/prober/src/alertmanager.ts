@@ -73,16 +73,16 @@ export class AlertmanagerOptionError extends Error {
   }
 }
 
-/** Anchors (GitHub heading slugs) of the runbook section for each kind. */
+/** Anchors (GitHub heading slugs) of each kind's section in docs/runbook.md ("### Service down (`service-down`)"). */
 export const RUNBOOK_ANCHORS: Record<IncidentKind, string> = {
-  "service-down": "p0---critical",
-  "data-loss": "p0---critical",
-  "security-exposure": "p0---critical",
-  "high-error-rate": "2-triage",
-  "kafka-broker-down": "kafka-broker-down",
-  "db-pool-exhausted": "database-connection-pool-exhausted",
-  "high-consumer-lag": "high-consumer-lag",
-  "service-oom": "service-out-of-memory",
+  "service-down": "service-down-service-down",
+  "data-loss": "data-loss-data-loss",
+  "security-exposure": "security-exposure-security-exposure",
+  "high-error-rate": "high-error-rate-high-error-rate",
+  "kafka-broker-down": "kafka-broker-down-kafka-broker-down",
+  "db-pool-exhausted": "database-connection-pool-exhausted-db-pool-exhausted",
+  "high-consumer-lag": "high-consumer-lag-high-consumer-lag",
+  "service-oom": "service-out-of-memory-service-oom",
 };
 
 const SERVICES: readonly ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];

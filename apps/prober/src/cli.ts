@@ -4,12 +4,15 @@ import { readFileSync, realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
 import { ConfigError, parseProberConfig, type ProberConfig } from "./config.js";
 import type { AlertSink } from "./prober.js";
 import { renderTable } from "./render.js";
+
+const TOOL = "gm-prober";
 
 class UsageError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -156,5 +159,7 @@ export async function run(args: string[]): Promise<number> {
 
 const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
 if (entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry) {
+  requireNode24(TOOL);
+  silenceKafkajsTimeoutWarning();
   run(hideBin(process.argv)).then((code) => process.exit(code));
 }

@@ -102,9 +102,12 @@ export const defaultPolicy: Policy = {
     canary: { lossDeadlineSeconds: 120 },
   },
   actions: {
+    // "Check logs: `kubectl logs -n kafka <broker-pod>`", "Check for processing errors in logs": enough lines
+    // to cover a crash loop's last start, few enough to print.
     logTail: 200,
     // "Resolution › Verify resolution": five minutes is a third of P1's response time.
     verify: { timeoutSeconds: 300, pollSeconds: 5 },
+    // "Resolution › Verify resolution" for OOM: a leak that killed a pod usually does so again within minutes.
     oomWindowSeconds: 120,
     // "Database Connection Pool Exhausted › Kill idle connections if necessary": the prober's own session
     // must survive, or the verification that follows could not observe recovery.
@@ -233,7 +236,7 @@ export type ParsedPolicy = { ok: true; policy: Policy } | { ok: false; problems:
 /** Parses a YAML override (any subset of `Policy`) and merges it onto `defaultPolicy`. Empty text = defaults. */
 export function parsePolicy(yamlText: string): ParsedPolicy {
   const doc = parseDocument(yamlText);
-  if (doc.errors.length > 0) return { ok: false, problems: doc.errors.map((e) => `(yaml): ${e.message.split("\n")[0]}`) };
+  if (doc.errors.length > 0) return { ok: false, problems: doc.errors.map((e) => `(yaml): ${e.message.split("\n")[0]?.replace(/:$/, "")}`) };
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return { ok: true, policy: structuredClone(defaultPolicy) };
   const problems: string[] = [];

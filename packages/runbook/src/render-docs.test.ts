@@ -1,0 +1,29 @@
+import { readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import { defaultPolicy, parsePolicy } from "./policy.js";
+import { renderRunbookMarkdown } from "./render-docs.js";
+
+describe("renderRunbookMarkdown", () => {
+  it("docs/runbook.md is up to date", async () => {
+    const committed = await readFile(new URL("../../../docs/runbook.md", import.meta.url), "utf8").catch(() => "(missing)");
+    // toBe would print a huge diff first; say what to do instead.
+    expect(committed === renderRunbookMarkdown(), "docs/runbook.md is out of date: run `npm run docs -w @gm/runbook`").toBe(true);
+  });
+
+  it("renders the policy's numbers", () => {
+    const r = parsePolicy("thresholds: { consumerLag: { above: 25000 } }\nseverities: { P2: { responseMinutes: 90 } }");
+    if (!r.ok) throw new Error(r.problems.join("\n"));
+    const md = renderRunbookMarkdown(r.policy);
+    expect(md).toContain("| Consumer group lag | > 25000 messages |");
+    expect(md).toContain("| P2 - Medium | Service degradation affecting < 50% users; Moderate error rates (5-10%) | < 90 min | ticket-and-notify: Create ticket, notify team |");
+    expect(renderRunbookMarkdown()).toBe(renderRunbookMarkdown(defaultPolicy));
+  });
+
+  it("marks mutating and advisory steps and quotes the runbook command", () => {
+    const md = renderRunbookMarkdown();
+    expect(md).toContain(
+      "| 3 | mitigation | Restart broker instances that are not running (`kafka-restart-broker`) | Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>` | automated, **mutating** |",
+    );
+    expect(md).toContain("| 2 | mitigation | Scale up the database (advice) (`db-scale-up-database`) | Scale up database if needed | advisory (prints what to do) |");
+  });
+});
