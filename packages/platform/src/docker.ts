@@ -108,7 +108,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
   };
 
   /** Recreates a container with changed environment, same name, labels, network and host ports. */
-  const recreate = async (instance: string, env: Record<string, string>, newName?: string, newInstance?: string) => {
+  const recreate = async (instance: string, env: Record<string, string>, newName?: string, newInstance?: string, memoryBytes?: number) => {
     const docker = await d();
     const c = await byInstance(instance);
     const ins = await c.inspect();
@@ -131,7 +131,12 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
       Labels: labels,
       ExposedPorts: ins.Config.ExposedPorts,
       Hostname: newInstance ?? ins.Config.Hostname,
-      HostConfig: { PortBindings: portBindings, NetworkMode: network, Memory: ins.HostConfig.Memory, MemorySwap: ins.HostConfig.MemorySwap },
+      HostConfig: {
+        PortBindings: portBindings,
+        NetworkMode: network,
+        Memory: memoryBytes ?? ins.HostConfig.Memory,
+        MemorySwap: memoryBytes ?? ins.HostConfig.MemorySwap,
+      },
       NetworkingConfig: network ? { EndpointsConfig: { [network]: { Aliases: newInstance ? [newInstance] : aliases } } } : undefined,
     };
     if (!newName) await c.remove({ force: true });
@@ -164,8 +169,15 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
     },
     async setMemoryLimit(service, bytes) {
       for (const c of await containersOf(service)) {
-        // MemorySwap equal to Memory: no swap, so the limit is what the kernel enforces.
-        await (await d()).getContainer(c.Id).update({ Memory: bytes, MemorySwap: bytes });
+        try {
+          // MemorySwap equal to Memory: no swap, so the limit is what the kernel enforces.
+          await (await d()).getContainer(c.Id).update({ Memory: bytes, MemorySwap: bytes });
+        } catch (err) {
+          // cgroup v1 refuses a limit below the current usage (EBUSY): apply it the way Kubernetes
+          // applies a changed limit, by replacing the container with one that has it.
+          if (!/unable to set memory limit|current usage/i.test(String((err as Error).message))) throw err;
+          await recreate(c.Labels[LABEL.instance] ?? "", {}, undefined, undefined, bytes);
+        }
       }
     },
     async replicas(service) {

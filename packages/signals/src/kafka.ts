@@ -3,6 +3,7 @@
  * and offline partitions, per group/topic/partition lag and its total, the trend of the total, lag in
  * seconds behind the newest message, and consumer progress judged the way Burrow does, in seconds.
  */
+import { connect as tcpConnect } from "node:net";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import type { BrokerState, ConsumerProgress, GroupLag, KafkaSignal, PartitionLag } from "@gm/runbook/snapshot";
 import { Series } from "./collect.js";
@@ -116,6 +117,22 @@ export function createKafkaCollector(opts: KafkaCollectorOptions) {
         };
       } catch (err) {
         reset();
+        // No broker answering at all is a finding (every broker down), not a failed collection.
+        const reachable = await Promise.all(opts.brokers.map((b) => tcpReachable(b, Math.min(1_000, opts.timeoutMs))));
+        if (reachable.every((r) => !r)) {
+          const expected = opts.expectedBrokers ?? opts.brokers.length;
+          return {
+            kafka: {
+              brokersExpected: expected,
+              brokers: opts.brokers.map((address) => ({ nodeId: -1, address, up: false })),
+              underReplicatedPartitions: 0,
+              offlinePartitions: 0,
+              minInsyncReplicas: minIsr ?? 1,
+              groups: [],
+            },
+            consumers: [],
+          };
+        }
         throw err;
       }
     },
@@ -124,4 +141,19 @@ export function createKafkaCollector(opts: KafkaCollectorOptions) {
       admin = undefined;
     },
   };
+}
+
+/** Whether a TCP connection to host:port is accepted within `timeoutMs`. */
+export function tcpReachable(address: string, timeoutMs: number): Promise<boolean> {
+  const i = address.lastIndexOf(":");
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }
