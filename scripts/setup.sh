@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian machine for the stack: a Docker engine (Debian's docker.io, started when
-# `docker info` fails), the npm dependencies (Node 24 comes with them), and the images (built locally
+# `docker info` fails), Prometheus and Alertmanager for the prober's tests, the npm dependencies (Node 24 comes with them), and the images (built locally
 # from Debian packages, Maven Central and npm, since no container registry may be reachable).
 # Idempotent: a second run skips everything already in place. Needs root for apt and dockerd.
 set -euo pipefail
@@ -11,6 +11,9 @@ case "${1:-}" in -h|--help) sed -n '2,6p' "$0"; exit 0 ;; esac
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+# Real peers of the prober's tests: Prometheus (PromQL error rates) and Alertmanager (alert routing).
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 fi

@@ -14,7 +14,26 @@ import { promisify } from "node:util";
 import type { Incident } from "@gm/runbook/incident";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { classify } from "@gm/runbook/classify";
+import { defaultPolicy } from "@gm/runbook/policy";
+import type { Snapshot } from "@gm/runbook/snapshot";
+import { createAlertmanagerReader } from "@gm/signals/external-alerts";
 import { createAlertmanagerSink } from "./alertmanager.js";
+
+const emptySnapshot = (): Snapshot => ({
+  at: new Date().toISOString(),
+  services: [],
+  errorRates: [],
+  users: null,
+  kafka: null,
+  postgres: null,
+  instances: [],
+  consumers: [],
+  security: null,
+  canary: null,
+  externalAlerts: [],
+  collectionErrors: [],
+});
 
 const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus-alertmanager";
 const AMTOOL_BIN = process.env["AMTOOL_BIN"] ?? "/usr/bin/amtool";
@@ -221,6 +240,24 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
       return !alerts.some((a) => a.labels["severity"] === "P0") && p1?.status.state === "active" ? true : undefined;
     });
     await waitFor("the P1 paged once no longer inhibited", () => notified("/page", "firing", "GameMetricsHighErrorRate"));
+  });
+
+  it("reads a security alert raised elsewhere (for the P0 security rule) and skips the prober's own alerts", async () => {
+    const res = await fetch(`${amUrl}/api/v2/alerts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ labels: { alertname: "WafIntrusionDetected", incident: "security", severity: "critical" }, annotations: {} }]),
+    });
+    expect(res.status).toBe(200);
+    const read = createAlertmanagerReader({ urls: ["http://127.0.0.1:1", amUrl], timeoutMs: 2_000 });
+    const external = await waitFor("the external alert", async () => {
+      const list = await read();
+      return list.some((a) => a.name === "WafIntrusionDetected") ? list : undefined;
+    });
+    expect(external.find((a) => a.name === "WafIntrusionDetected")).toMatchObject({ security: true });
+    expect(external.every((a) => a.labels["source"] !== "gm-prober")).toBe(true);
+    const snapshot = { ...emptySnapshot(), externalAlerts: external };
+    expect(classify(snapshot, defaultPolicy)).toContainEqual(expect.objectContaining({ kind: "security-exposure", severity: "P0" }));
   });
 
   it("reports an unreachable Alertmanager as an error result, still delivering to the live one", async () => {

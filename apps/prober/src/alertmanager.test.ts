@@ -37,6 +37,7 @@ describe("toAlert", () => {
         severity: "P2",
         subject: "event-processor-service",
         escalation: "ticket-and-notify",
+        source: "gm-prober",
         service: "event-processor-service",
       },
       annotations: {

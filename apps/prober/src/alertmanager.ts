@@ -110,6 +110,8 @@ export function toAlert(
     severity: incident.severity,
     subject: incident.subject,
     escalation: incident.escalation,
+    // so the prober can tell its own alerts from those raised elsewhere (signals/external-alerts.ts)
+    source: "gm-prober",
   };
   if ((SERVICES as readonly string[]).includes(incident.subject)) labels["service"] = incident.subject;
   const alert: PostableAlert = {

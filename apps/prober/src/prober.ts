@@ -9,6 +9,7 @@ import type { Incident } from "@gm/runbook/incident";
 import type { PlatformPort } from "@gm/runbook/ports";
 import type { Policy } from "@gm/runbook/policy";
 import type { Snapshot } from "@gm/runbook/snapshot";
+import { createAlertmanagerReader } from "@gm/signals/external-alerts";
 import { createPrometheusErrorRate } from "@gm/signals/prometheus";
 import { createSignals } from "@gm/signals/snapshot";
 import type { ProberConfig } from "./config.js";
@@ -52,9 +53,10 @@ export function createProber(deps: ProberDeps) {
     ...(config.synthetic ? { synthetic: { ...config.synthetic, runId: randomBytes(3).toString("hex") } } : {}),
     ...(config.security ? { security: { protectedEndpoints: config.security.protected, publicEndpoints: config.security.public, secrets: config.security.secrets } } : {}),
     ...(prom ? { extraErrorRates: () => prom.collect() } : {}),
+    ...(config.alertmanager ? { externalAlerts: createAlertmanagerReader({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs }) } : {}),
     ...(deps.platform ? { platform: deps.platform } : {}),
   });
-  const collectors = ["http-health", "service-metrics", ...(config.kafka ? ["kafka"] : []), ...(config.postgres ? ["postgres"] : []), ...(config.synthetic ? ["synthetic"] : []), ...(config.security ? ["security"] : []), ...(prom ? ["prometheus"] : []), ...(deps.platform ? ["instances"] : [])];
+  const collectors = ["http-health", "service-metrics", ...(config.kafka ? ["kafka"] : []), ...(config.postgres ? ["postgres"] : []), ...(config.synthetic ? ["synthetic"] : []), ...(config.security ? ["security"] : []), ...(prom ? ["prometheus"] : []), ...(deps.platform ? ["instances"] : []), ...(config.alertmanager ? ["external-alerts"] : [])];
   const tracker = createIncidentTracker(config.hysteresis.resolveAfter);
   const metrics = createProberMetrics();
 
