@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { drillOptions, runDrillCommand } from "./commands/drill.js";
 import { stackCommand } from "./commands/stack.js";
 import { demoCommand, runDemo } from "./commands/demo.js";
 import { CliError, createOut, type Out } from "./output.js";
@@ -21,6 +22,12 @@ export function buildCli(args: string[], out: Out = createOut()) {
       "Start a fresh stack, push a burst of events through it and print what arrived in PostgreSQL",
       (y) => demoCommand(y),
       (argv) => runDemo(argv, out),
+    )
+    .command(
+      "drill [scenarios..]",
+      "Run game-day drills: inject the runbook's faults, detect, remediate, verify recovery and that no event was lost",
+      (y) => drillOptions(y),
+      (argv) => runDrillCommand(argv as never, out),
     )
     .demandCommand(1, "name a command (see --help)")
     .strict()

@@ -34,7 +34,12 @@ class ResilientProducer {
     if (this.producer) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
       const kafka = createKafka(this.cfg.kafka, this.log);
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 } });
+      // retries: 0 — kafkajs' own retry of a send loses messages when a partition's leader moves to a
+      // broker that already answered the first attempt: sendMessages re-sends only to brokers without a
+      // response (kafkajs 2.2.4 src/producer/sendMessages.js, `brokersWithoutResponse`), yet resolves.
+      // A killed broker in our drills hit it: 202 for events that never reached Kafka. The whole send is
+      // retried below instead; the idempotent producer dedups what the broker already has.
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 0 } });
       try {
         await withTimeout(producer.connect(), this.cfg.produceTimeoutMs, "producer connect");
       } catch (err) {
@@ -98,14 +103,27 @@ class ResilientProducer {
     }
   }
 
+  /** One whole send, retried whole (never partially) with a bounded backoff inside produceTimeoutMs. */
+  private async sendWhole(messages: Message[]): Promise<void> {
+    const deadline = Date.now() + this.cfg.produceTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const producer = await this.get();
+        const left = Math.max(100, deadline - Date.now());
+        await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages }), left, "produce");
+        return;
+      } catch (err) {
+        const retriable = (err as { retriable?: boolean }).retriable !== false;
+        const wait = Math.min(200 * attempt, 1_000);
+        if (!retriable || attempt >= 8 || Date.now() + wait >= deadline) throw err;
+        await sleep(wait);
+      }
+    }
+  }
+
   private async sendNow(messages: Message[]): Promise<void> {
     try {
-      const producer = await this.get();
-      await withTimeout(
-        producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: this.cfg.produceTimeoutMs, messages }),
-        this.cfg.produceTimeoutMs,
-        "produce",
-      );
+      await this.sendWhole(messages);
       this.failures = 0;
       this.lastSuccessAt = Date.now();
     } catch (err) {

@@ -114,7 +114,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
     const ins = await c.inspect();
     const envMap = new Map(ins.Config.Env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
     for (const [k, v] of Object.entries(env)) envMap.set(k, v);
-    const network = Object.keys(ins.NetworkSettings.Networks)[0];
+    // testcontainers attaches the stack's network next to the default bridge: take the stack's.
+    const networks = Object.keys(ins.NetworkSettings.Networks);
+    const network = networks.find((n) => n === `gm-${opts.stackId}`) ?? networks.find((n) => n !== "bridge") ?? networks[0];
     const aliases = network ? (ins.NetworkSettings.Networks[network]?.Aliases ?? []).filter((a: string) => !/^[0-9a-f]{12}$/.test(a)) : [];
     const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const [port, binds] of Object.entries(ins.HostConfig.PortBindings ?? {})) {
@@ -177,7 +179,12 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
           // applies a changed limit, by replacing the container with one that has it.
           if (!/unable to set memory limit|current usage/i.test(String((err as Error).message))) throw err;
           await recreate(c.Labels[LABEL.instance] ?? "", {}, undefined, undefined, bytes);
+          continue;
         }
+        // A changed limit rolls out like a Kubernetes Deployment patch: an instance that is down
+        // (an OOM-killed one, typically) starts again with the new limit.
+        const ins = await (await d()).getContainer(c.Id).inspect();
+        if (!ins.State.Running) await (await d()).getContainer(c.Id).start();
       }
     },
     async replicas(service) {

@@ -55,14 +55,17 @@ export function createKafkaCollector(opts: KafkaCollectorOptions) {
         const a = await connect();
         const cluster = await a.describeCluster();
         const alive = new Set(cluster.brokers.map((b) => `${b.host}:${b.port}`));
-        const brokers: BrokerState[] = cluster.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: true }));
+        // The metadata keeps a killed broker until its session times out (broker.session.timeout.ms, 9 s);
+        // a refused TCP connection says it at once, so detection does not wait for the controller.
+        const reachable = await Promise.all(cluster.brokers.map((b) => tcpReachable(`${b.host}:${b.port}`, Math.min(1_000, opts.timeoutMs))));
+        const brokers: BrokerState[] = cluster.brokers.map((b, i) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: reachable[i] === true }));
         for (const addr of opts.brokers) if (!alive.has(addr)) brokers.push({ nodeId: -1, address: addr, up: false });
         const expected = opts.expectedBrokers ?? opts.brokers.length;
         for (let i = brokers.length; i < expected; i++) brokers.push({ nodeId: -1, address: "unknown", up: false });
 
         const meta = await a.fetchTopicMetadata({ topics: [opts.topic] });
         const partitions = meta.topics[0]?.partitions ?? [];
-        const aliveIds = new Set(cluster.brokers.map((b) => b.nodeId));
+        const aliveIds = new Set(brokers.filter((b) => b.up).map((b) => b.nodeId));
         const underReplicated = partitions.filter((p) => p.isr.length < p.replicas.length).length;
         const offline = partitions.filter((p) => p.leader < 0 || !aliveIds.has(p.leader)).length;
         if (minIsr === undefined) {

@@ -30,6 +30,8 @@ function event(id: string, playerId: string, type: string) {
 export function createSynthetic(opts: SyntheticOptions) {
   const fetchFn = opts.fetch ?? fetch;
   const pending = new Map<string, number>(); // canary id → acknowledged at (ms)
+  // Canaries past the deadline stay under watch for a while: one that shows up late was delayed, not lost.
+  const overdue = new Map<string, number>();
   let seq = 0;
   let sent = 0;
   let lost = 0;
@@ -73,8 +75,15 @@ export function createSynthetic(opts: SyntheticOptions) {
           lastRoundTripMs = now - ackAt;
         } else if (now - ackAt > opts.lossDeadlineSeconds * 1000) {
           pending.delete(id);
+          overdue.set(id, ackAt);
           lost += 1;
         }
+      }
+      for (const [id, ackAt] of [...overdue]) {
+        if ((await call(`${opts.statsUrl}/events/${id}`)) === 200) {
+          overdue.delete(id);
+          lost -= 1;
+        } else if (now - ackAt > 10 * opts.lossDeadlineSeconds * 1000) overdue.delete(id); // lost for good
       }
       const canaryId = `gm-canary-${opts.runId}-${seq}`;
       const sentAt = performance.now();

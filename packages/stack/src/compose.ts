@@ -38,6 +38,7 @@ function service(spec: ContainerSpec): Record<string, unknown> {
   out["ports"] = spec.ports.map((p) => `127.0.0.1:${p.host ?? COMPOSE_HOST_PORTS[spec.name] ?? p.container}:${p.container}`);
   out["labels"] = spec.labels;
   if (spec.dependsOn.length) out["depends_on"] = spec.dependsOn;
+  if (spec.memoryBytes) out["mem_limit"] = `${spec.memoryBytes / 1024 / 1024}m`;
   out["restart"] = "unless-stopped";
   return out;
 }

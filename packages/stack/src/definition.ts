@@ -60,6 +60,9 @@ export interface ResolvedStackOptions {
   serviceEnv: Partial<Record<ServiceRole, Record<string, string>>>;
 }
 
+/** Memory limit of each demo service container. */
+export const SERVICE_MEMORY_BYTES = 512 * 1024 * 1024;
+
 /** Ports inside the containers. */
 export const PORTS = { kafkaInternal: 19092, kafkaController: 9093, kafkaExternal: 9094, postgres: 5432, http: 8080 } as const;
 
@@ -74,6 +77,8 @@ export interface ContainerSpec {
   ports: { container: number; host: number | null }[];
   labels: Record<string, string>;
   dependsOn: string[];
+  /** memory limit (the runbook's "check memory limits" reads it; the OOM drill lowers it) */
+  memoryBytes?: number;
 }
 
 export class StackOptionError extends Error {
@@ -204,6 +209,7 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
   const brokersEnv = internalBootstrap(s);
   const kafkaDeps = Array.from({ length: s.brokers }, (_, i) => kafkaName(i + 1));
   const common = (role: ServiceRole): Record<string, string> => ({ SERVICE: role, PORT: String(PORTS.http), ...s.serviceEnv[role] });
+  const memoryBytes = SERVICE_MEMORY_BYTES;
   const pgEnv = { DATABASE_URL: databaseUrl(s), PG_POOL_MAX: String(s.pgPoolMax), PG_CONNECTION_TIMEOUT_MS: String(s.pgConnectionTimeoutMs) };
   const kafkaEnv = { KAFKA_BROKERS: brokersEnv, KAFKA_TOPIC: s.topic, KAFKA_TOPIC_PARTITIONS: String(s.topicPartitions), KAFKA_REPLICATION_FACTOR: String(s.replicationFactor) };
   specs.push({
@@ -214,6 +220,7 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
     ports: [{ container: PORTS.http, host: null }],
     labels: labels(s, "ingest-api", "ingest-api"),
     dependsOn: kafkaDeps,
+    memoryBytes,
   });
   for (let n = 1; n <= s.processorReplicas; n++) {
     const name = processorName(n, s.processorReplicas);
@@ -225,6 +232,7 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
       ports: [{ container: PORTS.http, host: null }],
       labels: labels(s, "event-processor-service", name),
       dependsOn: [...kafkaDeps, "postgres"],
+      memoryBytes,
     });
   }
   specs.push({
@@ -235,6 +243,7 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
     ports: [{ container: PORTS.http, host: null }],
     labels: labels(s, "stats-api", "stats-api"),
     dependsOn: ["postgres"],
+    memoryBytes,
   });
   return specs;
 }

@@ -115,6 +115,7 @@ function buildContainer(spec: ContainerSpec, network: string, stackId: string, p
     // No image can be pulled in an air-gapped workplace; a present image is always used as is.
     .withPullPolicy({ shouldPull: () => false });
   if (spec.command) c = c.withCommand(spec.command);
+  if (spec.memoryBytes) c = c.withResourcesQuota({ memory: spec.memoryBytes / 1024 ** 3 });
   return c;
 }
 

@@ -1,0 +1,217 @@
+/**
+ * Faults a drill injects, each with `apply` and `recover`, both safe to call twice; the undo is
+ * recorded before anything changes; "not found" while recovering means already recovered.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { createDockerPlatform } from "@gm/platform/docker";
+import { LABEL } from "@gm/stack/definition";
+import { dockerode } from "@gm/stack/docker";
+import type { FaultSpec } from "./scenario.js";
+
+export interface FaultTarget {
+  stackId: string;
+  brokers: number;
+  /** administrative PostgreSQL URL (the stack's superuser) */
+  postgresUrl: string;
+}
+
+export interface Fault {
+  describe(): string;
+  /** computes the undo record (before anything changes) */
+  prepare(): Promise<Record<string, unknown>>;
+  apply(undo: Record<string, unknown>): Promise<void>;
+  recover(undo: Record<string, unknown>): Promise<void>;
+  /** what is still left of this fault (for the clean-up proof); empty when none */
+  leftovers(undo: Record<string, unknown>): Promise<string[]>;
+}
+
+/** The role a drill's "leaking client" connects as: never a superuser, so the runbook may terminate it. */
+export const FAULT_ROLE = "gm_chaos_fault";
+export const FAULT_APPLICATION = "gm-chaos-fault";
+
+const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+const notModified = (err: unknown) => (err as { statusCode?: number }).statusCode === 304;
+
+async function containerByInstance(stackId: string, instance: string) {
+  const d = await dockerode();
+  const [c] = await d.listContainers({ all: true, filters: { label: [`${LABEL.stack}=${stackId}`, `${LABEL.instance}=${instance}`] } });
+  return c ? d.getContainer(c.Id) : undefined;
+}
+
+async function adminQuery(url: string, sql: string, params: unknown[] = []) {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, application_name: "gm-chaos" });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Creates (or re-keys) the fault role; returns a URL that logs in as it. */
+async function faultRoleUrl(adminUrl: string, grantUpdateOn?: string): Promise<string> {
+  const password = randomBytes(12).toString("hex");
+  const exists = (await adminQuery(adminUrl, "SELECT 1 FROM pg_roles WHERE rolname = $1", [FAULT_ROLE])).rowCount;
+  await adminQuery(adminUrl, `${exists ? "ALTER" : "CREATE"} ROLE ${FAULT_ROLE} LOGIN NOSUPERUSER PASSWORD '${password}'`);
+  if (grantUpdateOn) await adminQuery(adminUrl, `GRANT UPDATE ON ${grantUpdateOn} TO ${FAULT_ROLE}`);
+  const u = new URL(adminUrl);
+  u.username = FAULT_ROLE;
+  u.password = password;
+  return u.toString();
+}
+
+async function terminateFaultSessions(adminUrl: string): Promise<number> {
+  const r = await adminQuery(adminUrl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [FAULT_ROLE]);
+  return r.rowCount ?? 0;
+}
+
+async function faultSessions(adminUrl: string): Promise<number> {
+  const r = await adminQuery(adminUrl, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1", [FAULT_ROLE]);
+  return (r.rows[0] as { n: number }).n;
+}
+
+export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
+  const held: pg.Client[] = [];
+  const platform = createDockerPlatform({ stackId: target.stackId });
+  switch (spec.type) {
+    case "kill-broker": {
+      const count = Number(spec.params["count"] ?? 1);
+      return {
+        describe: () => `SIGKILL ${count} of ${target.brokers} Kafka broker(s)${count > target.brokers / 2 ? " (a majority)" : ""}`,
+        prepare: async () => ({ instances: Array.from({ length: count }, (_, i) => `kafka-${target.brokers - i}`) }),
+        async apply(undo) {
+          for (const inst of undo["instances"] as string[]) {
+            const c = await containerByInstance(target.stackId, inst);
+            await c?.kill({ signal: "SIGKILL" }).catch((err: unknown) => {
+              if (!notFound(err) && !/is not running/.test(String(err))) throw err;
+            });
+          }
+        },
+        async recover(undo) {
+          for (const inst of undo["instances"] as string[]) {
+            const c = await containerByInstance(target.stackId, inst);
+            await c?.start().catch((err: unknown) => {
+              if (!notFound(err) && !notModified(err)) throw err;
+            });
+          }
+        },
+        async leftovers(undo) {
+          const out: string[] = [];
+          for (const inst of undo["instances"] as string[]) {
+            const ins = await (await containerByInstance(target.stackId, inst))?.inspect();
+            if (ins && !ins.State.Running) out.push(`${inst} is not running`);
+          }
+          return out;
+        },
+      };
+    }
+    case "hold-connections":
+    case "lock-table": {
+      const lock = spec.type === "lock-table";
+      const table = String(spec.params["table"] ?? "events");
+      return {
+        describe: () =>
+          lock
+            ? `a client holds an ACCESS EXCLUSIVE lock on ${table} in an idle transaction, so the services' queries queue and their pools run dry`
+            : `a leaking client opens and holds connections until max_connections (less the reserved ones) is reached${spec.params["count"] ? ` (at most ${spec.params["count"]})` : ""}`,
+        prepare: async () => ({ role: FAULT_ROLE }),
+        async apply() {
+          const url = await faultRoleUrl(target.postgresUrl, lock ? table : undefined);
+          const max = lock ? 1 : Number(spec.params["count"] ?? 10_000);
+          for (let i = 0; i < max; i++) {
+            const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, application_name: FAULT_APPLICATION });
+            c.on("error", () => undefined); // terminated by the remediation: expected
+            try {
+              await c.connect();
+            } catch {
+              break; // the server refuses: every non-reserved slot is taken
+            }
+            held.push(c);
+          }
+          if (lock) {
+            const c = held[0];
+            if (!c) throw new Error("could not open the lock-holding connection");
+            await c.query("BEGIN");
+            await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+          }
+        },
+        async recover() {
+          await Promise.all(held.splice(0).map((c) => c.end().catch(() => undefined)));
+          // Also what a killed runner left behind, by role.
+          await terminateFaultSessions(target.postgresUrl);
+        },
+        async leftovers() {
+          const n = await faultSessions(target.postgresUrl);
+          return n > 0 ? [`${n} connection(s) of ${FAULT_ROLE} still open`] : [];
+        },
+      };
+    }
+    case "pause-consumers":
+      return {
+        describe: () => "every event-processor-service replica is paused (docker pause: frozen, holding its partitions until the session times out) while load goes on",
+        async prepare() {
+          const list = await platform.listInstances("event-processor-service");
+          return { instances: list.map((i) => i.name), replicas: list.length };
+        },
+        async apply(undo) {
+          for (const inst of undo["instances"] as string[]) {
+            const c = await containerByInstance(target.stackId, inst);
+            await c?.pause().catch((err: unknown) => {
+              if (!notFound(err) && !/already paused/.test(String(err))) throw err;
+            });
+          }
+        },
+        async recover(undo) {
+          for (const inst of undo["instances"] as string[]) {
+            const c = await containerByInstance(target.stackId, inst);
+            if (!c) continue;
+            const ins = await c.inspect();
+            if (ins.State.Paused) await c.unpause();
+          }
+          // Replicas the remediation added are removed: the stack returns to its own shape.
+          await platform.scale("event-processor-service", undo["replicas"] as number);
+        },
+        async leftovers(undo) {
+          const out: string[] = [];
+          const list = await platform.listInstances("event-processor-service");
+          for (const inst of undo["instances"] as string[]) {
+            const ins = await (await containerByInstance(target.stackId, inst))?.inspect();
+            if (ins?.State.Paused) out.push(`${inst} is paused`);
+          }
+          if (list.length !== undo["replicas"]) out.push(`event-processor-service has ${list.length} replicas, not ${String(undo["replicas"])}`);
+          return out;
+        },
+      };
+    case "memory-limit": {
+      const service = String(spec.params["service"] ?? "stats-api") as "stats-api";
+      const bytes = Number(spec.params["bytes"] ?? 32 * 1024 * 1024);
+      return {
+        describe: () => `the memory limit of ${service} is lowered to ${Math.round(bytes / 1024 / 1024)} MiB, below what it uses: the kernel OOM-kills it`,
+        async prepare() {
+          const list = await platform.listInstances(service);
+          return { service, limits: Object.fromEntries(list.map((i) => [i.name, i.memoryLimitBytes])) };
+        },
+        async apply() {
+          await platform.setMemoryLimit(service, bytes);
+        },
+        async recover(undo) {
+          const limits = Object.values(undo["limits"] as Record<string, number | null>);
+          const original = Math.max(...limits.map((l) => l ?? 0));
+          if (original > 0) await platform.setMemoryLimit(service, original);
+          for (const i of await platform.listInstances(service)) if (!i.running) await platform.restart(i.name);
+        },
+        async leftovers(undo) {
+          const limits = undo["limits"] as Record<string, number | null>;
+          const out: string[] = [];
+          for (const i of await platform.listInstances(service)) {
+            const want = limits[i.name] ?? null;
+            if (want !== null && i.memoryLimitBytes !== null && i.memoryLimitBytes < want) out.push(`${i.name} limit ${i.memoryLimitBytes} < ${want}`);
+            if (!i.running) out.push(`${i.name} is not running`);
+          }
+          return out;
+        },
+      };
+    }
+  }
+}

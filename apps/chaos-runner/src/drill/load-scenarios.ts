@@ -1,0 +1,37 @@
+/** Finds and validates drill files: names (`kafka-broker-down`), paths, or `all`. */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Policy } from "@gm/runbook/policy";
+import { parseScenario, type Scenario, ScenarioError } from "./scenario.js";
+
+export function defaultScenariosDir(): string {
+  // dist/drill or src/drill → the repository's scenarios/
+  return resolve(fileURLToPath(new URL(".", import.meta.url)), "../../../../scenarios");
+}
+
+export function loadScenarios(names: string[], dir: string, policy: Policy): Scenario[] {
+  const files: string[] = [];
+  for (const n of names) {
+    if (n === "all") {
+      for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml")).sort()) files.push(join(dir, f));
+    } else if (existsSync(n)) files.push(n);
+    else if (existsSync(join(dir, `${n}.yaml`))) files.push(join(dir, `${n}.yaml`));
+    else {
+      const known = readdirSync(dir).filter((x) => x.endsWith(".yaml")).map((x) => x.replace(/\.yaml$/, ""));
+      throw new ScenarioError(n, [`no drill named "${n}" in ${dir} (known: ${known.join(", ")}, or all)`]);
+    }
+  }
+  const problems: string[] = [];
+  const out: Scenario[] = [];
+  for (const f of [...new Set(files)]) {
+    try {
+      out.push(parseScenario(readFileSync(f, "utf8"), f, (s) => policy.severities[s].responseMinutes));
+    } catch (err) {
+      if (err instanceof ScenarioError) problems.push(err.message);
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ScenarioError(names.join(" "), problems);
+  return out;
+}

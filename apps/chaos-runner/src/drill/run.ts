@@ -1,0 +1,250 @@
+/**
+ * One drill, end to end: steady state → load (every acknowledged event remembered) → the fault's undo
+ * recorded durably, then the fault → detection by the prober's classification (time to detect) → the
+ * runbook's own steps (time to mitigate) → steady state again (time to recover) → integrity (every
+ * acknowledged event in PostgreSQL exactly once) → undo whatever is left → the report.
+ * A missed hypothesis, deadline or integrity check fails the drill; aborts (SIGINT/SIGTERM, the drill's
+ * global deadline, `gm-chaos halt`) undo the fault first.
+ */
+import { CATALOG } from "@gm/runbook/catalog";
+import type { Incident } from "@gm/runbook/incident";
+import type { Policy } from "@gm/runbook/policy";
+import type { Ports } from "@gm/runbook/ports";
+import type { Step } from "@gm/runbook/steps";
+import { createDockerPlatform } from "@gm/platform/docker";
+import { createKafkaPort } from "@gm/platform/kafka";
+import { createDatabasePort } from "@gm/platform/postgres";
+import { REPORT_SCHEMA_VERSION, type Check, type DrillPhase, type DrillReport, type StepRecord, type TimelineEvent } from "@gm/report/schema";
+import { waitStored } from "@gm/stack/load";
+import type { StackEndpoints } from "@gm/stack/stack";
+import { startHttpLoad } from "../load/http-load.js";
+import { createFault } from "./faults.js";
+import { removeJournal, writeJournal, type Journal } from "./journal.js";
+import { createObserver, signalSample, type Observation } from "./observe.js";
+import type { Scenario } from "./scenario.js";
+
+export interface DrillProgress {
+  scenario: string;
+  phase: DrillPhase;
+  elapsedSeconds: number;
+  message: string;
+}
+
+export interface DrillOptions {
+  scenario: Scenario;
+  endpoints: StackEndpoints;
+  brokers: number;
+  policy: Policy;
+  onProgress?: (p: DrillProgress) => void;
+  /** aborts the drill (SIGINT/SIGTERM, halt); the fault is undone before it returns */
+  signal?: AbortSignal;
+  /** replaces the runbook's steps (tests prove that a do-nothing remediation fails the drill) */
+  steps?: Step[];
+  /** called after the load stopped and before integrity is checked (tests tamper here) */
+  beforeIntegrity?: () => Promise<void>;
+}
+
+class DrillAbort extends Error {}
+
+export async function runDrill(o: DrillOptions): Promise<DrillReport> {
+  const sc = o.scenario;
+  const started = Date.now();
+  const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
+  const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+  const timeline: TimelineEvent[] = [];
+  const checks: Check[] = [];
+  const reasons: string[] = [];
+  const steps: StepRecord[] = [];
+  let phase: DrillPhase = "steady-state";
+  const say = (p: DrillPhase, message: string) => {
+    phase = p;
+    timeline.push({ at: new Date().toISOString(), phase: p, message });
+    o.onProgress?.({ scenario: sc.name, phase: p, elapsedSeconds: (Date.now() - started) / 1000, message });
+  };
+  const check = (name: string, ok: boolean, detail: string) => {
+    checks.push({ name, ok, detail });
+    if (!ok) reasons.push(`${name}: ${detail}`);
+  };
+  const guard = () => {
+    if (signal.aborted) throw new DrillAbort(deadline.aborted ? `the drill's global deadline of ${sc.deadlines.drillSeconds} s passed` : `aborted: ${String(signal.reason?.message ?? signal.reason ?? "signal")}`);
+  };
+
+  const e = o.endpoints;
+  const platform = createDockerPlatform({ stackId: e.stackId });
+  const kafka = createKafkaPort({ brokers: e.kafkaBootstrapServers, topic: e.topic });
+  const database = createDatabasePort({ url: e.postgresUrl });
+  const observer = createObserver({ endpoints: e, policy: o.policy, platform });
+  const ports: Ports = { platform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+  const fault = createFault(sc.fault, { stackId: e.stackId, brokers: o.brokers, postgresUrl: e.postgresUrl });
+  const drillId = `${sc.name}-${Date.now().toString(36)}`;
+  const journal: Journal = { drillId, stackId: e.stackId, postgresUrl: e.postgresUrl, pid: process.pid, startedAt: new Date(started).toISOString(), entries: [] };
+  let undo: Record<string, unknown> | undefined;
+  let injectedAt: number | null = null;
+  let detected: Observation | null = null;
+  let detectedIncident: Incident | undefined;
+  let mitigatedAt: number | null = null;
+  let recoveredAt: number | null = null;
+  let integrity: DrillReport["integrity"] = null;
+  let cleanup: DrillReport["cleanup"] = { ok: false, leftovers: ["not reached"] };
+  let outcome: DrillReport["outcome"] = "passed";
+  const load = { run: undefined as ReturnType<typeof startHttpLoad> | undefined, acknowledged: [] as string[] };
+  const healthy = (x: Observation) => x.incidents.length === 0;
+
+  observer.start();
+  try {
+    say("steady-state", "waiting for the prober to classify the stack as healthy");
+    const steady = await observer.until(healthy, 90_000, signal);
+    guard();
+    check("steady state before the fault", steady !== null, steady ? "no incident" : `incidents: ${describe(observer.samples.at(-1)?.incidents)}`);
+    if (!steady) throw new DrillAbort("steady state did not hold before the fault");
+
+    say("load", `load: ${sc.load.rate} batches/s × ${sc.load.batch} events to ingest-api`);
+    load.run = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: drillId, rate: sc.load.rate, batch: sc.load.batch });
+    await observer.until(() => (load.run?.acknowledgedCount() ?? 0) > 0, 30_000, signal);
+
+    undo = await fault.prepare();
+    journal.entries.push({ fault: sc.fault, undo, state: "applying" });
+    writeJournal(journal); // the undo is durable before the fault acts
+    guard();
+    say("inject", `fault: ${fault.describe()}`);
+    injectedAt = Date.now();
+    await fault.apply(undo);
+    journal.entries[0]!.state = "applied";
+    writeJournal(journal);
+
+    say("detect", `waiting for ${sc.expect.kind} ${sc.expect.severity} (deadline ${sc.deadlines.detectSeconds} s)`);
+    detected = await observer.until((x) => x.incidents.some((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity), sc.deadlines.detectSeconds * 1000, signal);
+    guard();
+    const seenKinds = describe(observer.samples.filter((x) => x.at >= injectedAt!).flatMap((x) => x.incidents));
+    check(`detected ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s`, detected !== null, detected ? `after ${secs(detected.at - injectedAt)} s` : `not classified; seen: ${seenKinds || "nothing"}`);
+    if (!detected) throw new DrillAbort("the fault was not detected");
+    detectedIncident = detected.incidents.find((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity)!;
+    say("detect", `detected ${detectedIncident.kind} ${detectedIncident.severity} on ${detectedIncident.subject} after ${secs(detected.at - injectedAt)} s`);
+
+    const runbookSteps = sc.remediation === "none" ? [] : (o.steps ?? CATALOG[sc.expect.kind].steps);
+    for (const step of runbookSteps) {
+      guard();
+      if (step.advisory) {
+        steps.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date().toISOString(), seconds: 0, ok: true, output: ["advisory: left to a person"] });
+        continue;
+      }
+      say(step.phase === "verification" ? "recover" : "mitigate", `step ${step.id}: ${step.title}`);
+      const t0 = Date.now();
+      let result: { ok: boolean; output: string[] };
+      try {
+        result = await step.run(ports, { incident: detectedIncident, policy: o.policy });
+      } catch (err) {
+        result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
+      }
+      steps.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: result.ok, output: result.output });
+      say(step.phase === "verification" ? "recover" : "mitigate", `step ${step.id} ${result.ok ? "ok" : "NOT ok"} in ${secs(Date.now() - t0)} s${result.output[0] ? `: ${result.output[0]}` : ""}`);
+      if (step.phase !== "verification") mitigatedAt = Date.now();
+    }
+    if (runbookSteps.length === 0) say("mitigate", "no remediation (remediation: none)");
+
+    say("recover", `waiting for steady state (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
+    const remaining = injectedAt + sc.deadlines.recoverSeconds * 1000 - Date.now();
+    const back = remaining > 0 ? await observer.until(healthy, remaining, signal) : null;
+    guard();
+    recoveredAt = back?.at ?? null;
+    check(
+      `recovered within ${sc.deadlines.recoverSeconds} s`,
+      back !== null,
+      back ? `steady state after ${secs(back.at - injectedAt)} s` : `still open: ${describe(observer.samples.at(-1)?.incidents)}`,
+    );
+    if (back) say("recover", `steady state again after ${secs(back.at - injectedAt)} s`);
+  } catch (err) {
+    if (err instanceof DrillAbort) {
+      if (signal.aborted) {
+        outcome = "aborted";
+        reasons.push(err.message);
+      }
+      say(phase, err.message);
+    } else {
+      outcome = "failed";
+      reasons.push(`drill error in ${phase}: ${err instanceof Error ? err.message : String(err)}`);
+      say(phase, `error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  } finally {
+    // Undo first (bounded: within 10 s of an abort), then stop the load, then integrity.
+    if (undo) {
+      say("cleanup", "undoing the fault");
+      try {
+        await withTimeout(fault.recover(undo), 10_000);
+        journal.entries[0]!.state = "recovered";
+        writeJournal(journal);
+      } catch (err) {
+        reasons.push(`undo failed: ${err instanceof Error ? err.message : String(err)} (the journal keeps it for gm-chaos recover)`);
+      }
+    }
+    if (load.run) {
+      const r = await load.run.stop();
+      load.acknowledged = r.acknowledged;
+      say("integrity", `load stopped: ${r.acknowledged.length} events acknowledged, statuses ${JSON.stringify(r.statusCounts)}`);
+    }
+  }
+
+  if (load.acknowledged.length > 0 && outcome !== "aborted") {
+    await o.beforeIntegrity?.();
+    say("integrity", `checking that all ${load.acknowledged.length} acknowledged events are in PostgreSQL exactly once`);
+    const r = await waitStored(e.postgresUrl, load.acknowledged, 180_000);
+    integrity = { acknowledged: r.expected, found: r.found, lost: r.lost.length, duplicates: r.duplicates, lostSample: r.lost.slice(0, 10) };
+    check("no acknowledged event lost", r.lost.length === 0, `${r.found}/${r.expected} found, ${r.lost.length} lost`);
+    check("no event stored twice", r.duplicates === 0, `${r.duplicates} duplicates`);
+  }
+  if (undo) {
+    const leftovers = await fault.leftovers(undo).catch((err: unknown) => [`could not check: ${String(err)}`]);
+    cleanup = { ok: leftovers.length === 0, leftovers };
+    check("clean-up: nothing of the fault is left", leftovers.length === 0, leftovers.join("; ") || "no leftovers");
+    if (leftovers.length === 0) removeJournal(drillId);
+  } else cleanup = { ok: true, leftovers: [] };
+  await observer.stop();
+  await Promise.all([kafka.close(), database.close()]);
+
+  if (outcome !== "aborted" && checks.some((c) => !c.ok)) outcome = "failed";
+  const rel = (t: number | null) => (t === null || injectedAt === null ? null : (t - injectedAt) / 1000);
+  const seen = new Map<string, DrillReport["incidentsSeen"][number]>();
+  for (const x of observer.samples) for (const i of x.incidents) {
+    const k = `${i.kind}|${i.severity}|${i.subject}`;
+    if (!seen.has(k)) seen.set(k, { kind: i.kind, severity: i.severity, subject: i.subject, firstSeenAt: new Date(x.at).toISOString() });
+  }
+  say("cleanup", `drill ${outcome}${reasons.length ? `: ${reasons.join("; ")}` : ""}`);
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    drill: {
+      scenario: sc.name,
+      file: sc.file,
+      hypothesis: sc.hypothesis,
+      fault: { type: sc.fault.type, params: sc.fault.params, description: fault.describe() },
+      expected: sc.expect,
+      target: { kind: "testcontainers", name: e.stackId },
+    },
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+    outcome,
+    reasons,
+    timings: {
+      detectSeconds: rel(detected?.at ?? null),
+      mitigateSeconds: rel(mitigatedAt),
+      recoverSeconds: rel(recoveredAt),
+      responseMinutes: o.policy.severities[sc.expect.severity].responseMinutes,
+      deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
+    },
+    detected: detectedIncident ? { kind: detectedIncident.kind, severity: detectedIncident.severity, evidence: detectedIncident.evidence } : null,
+    incidentsSeen: [...seen.values()],
+    steps,
+    integrity,
+    cleanup,
+    checks,
+    timeline,
+    signals: observer.samples.map(signalSample),
+  };
+}
+
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+const describe = (incidents: Incident[] | undefined) => [...new Set((incidents ?? []).map((i) => `${i.kind} ${i.severity} (${i.subject})`))].join(", ");
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}

@@ -1,0 +1,79 @@
+/**
+ * The built-in load generator for drills: posts batches of game events to ingest-api at a constant
+ * arrival rate (batches per second, bounded in-flight requests) until stopped, and remembers every
+ * event that was acknowledged (202) so integrity can be checked afterwards. Deterministic unique ids:
+ * `${runId}-${sequence}-${k}`.
+ */
+export interface LoadResult {
+  acknowledged: string[];
+  rejected: number;
+  statusCounts: Record<string, number>;
+}
+
+export interface LoadRun {
+  /** acknowledged so far (for progress) */
+  acknowledgedCount(): number;
+  stop(): Promise<LoadResult>;
+}
+
+export function startHttpLoad(opts: { ingestUrl: string; runId: string; rate: number; batch: number; maxInFlight?: number; timeoutMs?: number }): LoadRun {
+  const acknowledged: string[] = [];
+  const statusCounts: Record<string, number> = {};
+  let rejected = 0;
+  let seq = 0;
+  let inFlight = 0;
+  const pending = new Set<Promise<void>>();
+  const maxInFlight = opts.maxInFlight ?? 16;
+  const ac = new AbortController();
+
+  const fire = () => {
+    if (inFlight >= maxInFlight) {
+      // Overloaded target: count the batch as not sent rather than queueing without bound.
+      statusCounts["skipped"] = (statusCounts["skipped"] ?? 0) + 1;
+      return;
+    }
+    const n = seq++;
+    const now = new Date().toISOString();
+    const events = Array.from({ length: opts.batch }, (_, k) => ({
+      id: `${opts.runId}-${n}-${k}`,
+      playerId: `${opts.runId}-player-${(n * opts.batch + k) % 200}`,
+      type: "drill_load",
+      ts: now,
+      payload: { n, k },
+    }));
+    inFlight++;
+    const p = (async () => {
+      let status = "error";
+      try {
+        const res = await fetch(`${opts.ingestUrl}/events`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(events),
+          signal: AbortSignal.any([ac.signal, AbortSignal.timeout(opts.timeoutMs ?? 15_000)]),
+        });
+        status = String(res.status);
+        await res.arrayBuffer();
+      } catch {
+        status = "error";
+      }
+      statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+      if (status === "202") for (const e of events) acknowledged.push(e.id);
+      else rejected += events.length;
+    })().finally(() => {
+      inFlight--;
+      pending.delete(p);
+    });
+    pending.add(p);
+  };
+  const timer = setInterval(fire, 1000 / opts.rate);
+
+  return {
+    acknowledgedCount: () => acknowledged.length,
+    async stop() {
+      clearInterval(timer);
+      // Requests in flight finish (their answers decide what was acknowledged); none is abandoned.
+      await Promise.all([...pending]);
+      return { acknowledged, rejected, statusCounts };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Loading report.json files for `gm-chaos report compare OLD NEW`: each path is a report file or a
+ * directory searched recursively for `report.json` / `*.report.json`. The file system is injected,
+ * so the logic is testable without disk; `nodeReportFs` is the real one.
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseReport, ReportFormatError } from "./json.js";
+import type { DrillReport } from "./schema.js";
+
+/** The file-system calls loadReports needs. */
+export interface ReportFs {
+  readFile(path: string): Promise<string>;
+  /** entry names (not paths) of a directory */
+  readdir(path: string): Promise<string[]>;
+  isDirectory(path: string): Promise<boolean>;
+}
+
+export const nodeReportFs: ReportFs = {
+  readFile: (p) => readFile(p, "utf8"),
+  readdir: (p) => readdir(p),
+  isDirectory: async (p) => (await stat(p)).isDirectory(),
+};
+
+export interface LoadedReport {
+  path: string;
+  report: DrillReport;
+}
+
+/** A report file that could not be read or is not a valid DrillReport; the message starts with the file. */
+export class ReportLoadError extends Error {
+  override readonly name = "ReportLoadError";
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+const isReportFile = (name: string) => name === "report.json" || name.endsWith(".report.json");
+
+async function collect(fs: ReportFs, dir: string, out: string[]): Promise<void> {
+  const names = (await fs.readdir(dir)).sort();
+  for (const name of names) {
+    const p = join(dir, name);
+    if (await fs.isDirectory(p)) await collect(fs, p, out);
+    else if (isReportFile(name)) out.push(p);
+  }
+}
+
+/**
+ * Every report under `paths`, in path order. Throws ReportLoadError for a missing path, a directory
+ * without reports, or an invalid file (naming the file and the field).
+ */
+export async function loadReports(paths: string[], fs: ReportFs = nodeReportFs): Promise<LoadedReport[]> {
+  const files: string[] = [];
+  for (const p of paths) {
+    let dir: boolean;
+    try {
+      dir = await fs.isDirectory(p);
+    } catch (e) {
+      throw new ReportLoadError(p, `cannot read (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
+    if (!dir) {
+      files.push(p);
+      continue;
+    }
+    const found: string[] = [];
+    await collect(fs, p, found);
+    if (found.length === 0) throw new ReportLoadError(p, "no report.json in this directory or below");
+    files.push(...found);
+  }
+  const out: LoadedReport[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await fs.readFile(file);
+    } catch (e) {
+      throw new ReportLoadError(file, `cannot read (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
+    try {
+      out.push({ path: file, report: parseReport(text) });
+    } catch (e) {
+      if (e instanceof ReportFormatError) throw new ReportLoadError(file, e.message, { cause: e });
+      throw e;
+    }
+  }
+  return out;
+}

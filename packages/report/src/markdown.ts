@@ -1,0 +1,170 @@
+/**
+ * The runbook's post-incident report ("Post-Incident › Write incident report") for a drill, as GitHub
+ * Markdown. The signals chart is a separate file (signals.svg, see chart.ts) referenced as an image:
+ * GitHub renders neither inline <svg> nor data: URIs reliably in Markdown.
+ */
+import { type FollowUp, followUps, formatSeconds, injectedAt, needsPostMortem, secondsBetween, timingRows } from "./analysis.js";
+import { escapeMdCell, escapeMdCellKeepCode, escapeMdInline, fenceFor, stripInvalidXml } from "./escape.js";
+import type { DrillReport } from "./schema.js";
+
+export interface MarkdownOptions {
+  /** relative path of the signals chart; null leaves the chart out. Default "signals.svg". */
+  chart?: string | null;
+}
+
+export const OUTCOME_ICON = { passed: "✅", failed: "❌", aborted: "⚠️" } as const;
+const yes = (ok: boolean): string => (ok ? "✅" : "❌");
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+/** "+12 s" / "−5 s" from injection. */
+export function offset(seconds: number): string {
+  const r = Math.round(seconds * 10) / 10;
+  return r < 0 ? `−${-r} s` : `+${r} s`;
+}
+
+function value(v: unknown): string {
+  return typeof v === "string" ? v : JSON.stringify(v) ?? "undefined";
+}
+
+function followUpLine(f: FollowUp): string {
+  return `- [ ] **${f.priority}** (${f.area}) ${escapeMdInline(f.text)}`;
+}
+
+/** The post-incident report of one drill. */
+export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): string {
+  const chart = opts.chart === undefined ? "signals.svg" : opts.chart;
+  const d = report.drill;
+  const inject = injectedAt(report);
+  const out: string[] = [];
+  const section = (title: string, ...body: string[]) => out.push(`## ${title}`, "", ...body.flatMap((b) => [b, ""]));
+
+  out.push(`# Incident report: ${escapeMdInline(d.scenario)} drill — ${OUTCOME_ICON[report.outcome]} ${report.outcome}`, "");
+  out.push(
+    `Game-day drill \`${d.file.replace(/`/g, "'")}\` against ${d.target.kind} \`${d.target.name.replace(/`/g, "'")}\`, ${report.startedAt} → ${report.finishedAt} (${formatSeconds(secondsBetween(report.startedAt, report.finishedAt))}).`,
+    "",
+  );
+  if (report.outcome === "passed") out.push(`**Outcome: ${OUTCOME_ICON.passed} passed** — the hypothesis held.`, "");
+  else out.push(`**Outcome: ${OUTCOME_ICON[report.outcome]} ${report.outcome}**`, "", ...report.reasons.map((r) => `- ${escapeMdInline(r)}`), "");
+
+  const rows = timingRows(report);
+  section(
+    "Summary",
+    table(
+      ["", "From injection", "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
+      rows.map((r) => [r.label, formatSeconds(r.seconds), r.deadlineSeconds === null ? "—" : formatSeconds(r.deadlineSeconds), formatSeconds(r.responseSeconds), `${yes(r.ok)} ${r.note}`]),
+    ),
+  );
+
+  section("Hypothesis", `> ${escapeMdInline(d.hypothesis).replace(/\n/g, "\n> ")}`);
+
+  const params = Object.entries(d.fault.params).sort(([a], [b]) => a.localeCompare(b));
+  section(
+    "Root cause",
+    `Injected fault: **${escapeMdInline(d.fault.description)}** (\`${d.fault.type.replace(/`/g, "'")}\`) at ${inject}. Expected incident: **${d.expected.kind} ${d.expected.severity}**.`,
+    params.length > 0 ? table(["Parameter", "Value"], params.map(([k, v]) => [escapeMdCell(k), escapeMdCell(value(v))])) : "The fault has no parameters.",
+  );
+
+  const det = report.detected;
+  const seen =
+    report.incidentsSeen.length > 0
+      ? table(
+          ["Incident", "Severity", "Subject", "First seen"],
+          report.incidentsSeen.map((i) => [i.kind, i.severity, escapeMdCell(i.subject), offset(secondsBetween(inject, i.firstSeenAt))]),
+        )
+      : "No incident was open at any time during the drill.";
+  if (det) {
+    const match = det.kind === d.expected.kind && det.severity === d.expected.severity;
+    section(
+      "Detected incident",
+      `**${det.kind} ${det.severity}** after ${formatSeconds(report.timings.detectSeconds)} — ${match ? "✅ as expected" : `❌ expected ${d.expected.kind} ${d.expected.severity}`}.`,
+      det.evidence.length > 0
+        ? table(
+            ["Signal", "Observed", "Threshold"],
+            det.evidence.map((e) => [`\`${e.signal.replace(/`/g, "'").replace(/\|/g, "\\|")}\``, escapeMdCell(String(e.observed)), escapeMdCell(e.threshold)]),
+          )
+        : "No evidence recorded.",
+      "Every incident seen during the drill:",
+      seen,
+    );
+  } else section("Detected incident", "❌ **Not detected.**", "Every incident seen during the drill:", seen);
+
+  if (chart !== null) section("Signals", `![signals: error rate, consumer lag, pool usage and healthy services over time](${chart})`);
+
+  section(
+    "Timeline",
+    report.timeline.length > 0
+      ? table(
+          ["From injection", "Time", "Phase", "Event"],
+          report.timeline.map((e) => [offset(secondsBetween(inject, e.at)), e.at, e.phase, escapeMdCell(e.message)]),
+        )
+      : "No events recorded.",
+  );
+
+  if (report.steps.length === 0) section("Remediation", "No remediation step was taken.");
+  else {
+    const details = report.steps.map((s) => {
+      const text = stripInvalidXml(s.output.join("\n")) || "(no output)";
+      const fence = fenceFor(text);
+      return [`<details><summary>${yes(s.ok)} <code>${escapeMdInline(s.id)}</code> output (${s.output.length} line${s.output.length === 1 ? "" : "s"})</summary>`, "", fence, text, fence, "", "</details>"].join("\n");
+    });
+    section(
+      "Remediation",
+      table(
+        ["#", "Step", "Runbook action", "Phase", "Started", "Seconds", "OK"],
+        report.steps.map((s, i) => [
+          String(i + 1),
+          `${escapeMdCell(s.title)} (\`${s.id}\`)${s.mutates ? " · mutating" : ""}`,
+          escapeMdCellKeepCode(s.runbookAction),
+          s.phase,
+          offset(secondsBetween(inject, s.startedAt)),
+          String(Math.round(s.seconds * 10) / 10),
+          yes(s.ok),
+        ]),
+      ),
+      ...details,
+    );
+  }
+
+  const integ = report.integrity;
+  if (!integ) section("Data integrity", "Not checked in this drill.");
+  else {
+    const ok = integ.lost === 0 && integ.duplicates === 0;
+    section(
+      "Data integrity",
+      `${yes(ok)} ${integ.lost === 0 ? "No acknowledged event was lost." : `**${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.**`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}`,
+      table(["Acknowledged", "Found", "Lost", "Duplicates"], [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]]),
+      ...(integ.lostSample.length > 0 ? [`Lost, for example: ${integ.lostSample.map((id) => `\`${id.replace(/`/g, "'")}\``).join(", ")}`] : []),
+    );
+  }
+
+  const c = report.cleanup;
+  section(
+    "Clean-up",
+    c.ok && c.leftovers.length === 0
+      ? "✅ Everything the drill created was removed: no leftovers."
+      : [`❌ Clean-up ${c.ok ? "finished" : "failed"}; leftovers:`, "", ...(c.leftovers.length > 0 ? c.leftovers.map((l) => `- ${escapeMdInline(l)}`) : ["- (none listed)"])].join("\n"),
+  );
+
+  section("Checks", report.checks.length > 0 ? table(["Check", "Result", "Detail"], report.checks.map((k) => [escapeMdCell(k.name), yes(k.ok), escapeMdCell(k.detail)])) : "No checks recorded.");
+
+  const items = followUps(report);
+  const runbook = items.filter((f) => f.runbook);
+  const preventive = items.filter((f) => !f.runbook);
+  section(
+    "Post-incident follow-ups",
+    "From the runbook's Post-Incident list:",
+    [
+      "1. **Write incident report** — ✅ this document.",
+      `2. **Conduct post-mortem meeting** — ${needsPostMortem(report, items) ? "required: the drill failed or found a P0–P2 problem." : "optional: review this report at the next game-day."}`,
+      `3. **Update runbooks** — ${runbook.length > 0 ? `${runbook.length} item${runbook.length === 1 ? "" : "s"}:` : "no change needed."}`,
+      ...runbook.map((f) => `   ${followUpLine(f)}`),
+      `4. **Implement preventive measures** — ${preventive.length > 0 ? `${preventive.length} item${preventive.length === 1 ? "" : "s"}:` : "none: the hypothesis held."}`,
+      ...preventive.map((f) => `   ${followUpLine(f)}`),
+    ].join("\n"),
+  );
+
+  return out.join("\n").replace(/\n+$/, "\n");
+}

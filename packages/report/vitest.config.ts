@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+import { workspaceAlias } from "../../vitest.shared.ts";
+
+export default defineConfig({
+  resolve: { alias: workspaceAlias },
+  test: {
+    include: ["src/**/*.test.ts"],
+  },
+});
