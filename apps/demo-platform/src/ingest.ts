@@ -3,7 +3,7 @@
  * 202 only after Kafka acknowledged; 400 names each bad field; 413 for oversized batches; 503 when
  * Kafka cannot take them.
  */
-import type { Kafka, Producer } from "kafkajs";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { IngestConfig } from "./config.js";
 import { validateBatch } from "./events.js";
@@ -21,6 +21,8 @@ class ResilientProducer {
   private kafka: Kafka | undefined;
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
+  private partitions = 0;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
   private failures = 0;
   lastSuccessAt = 0;
   lastFailureAt = 0;
@@ -34,12 +36,21 @@ class ResilientProducer {
     if (this.producer) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
       const kafka = createKafka(this.cfg.kafka, this.log);
-      // retries: 0 — kafkajs' own retry of a send loses messages when a partition's leader moves to a
-      // broker that already answered the first attempt: sendMessages re-sends only to brokers without a
-      // response (kafkajs 2.2.4 src/producer/sendMessages.js, `brokersWithoutResponse`), yet resolves.
-      // A killed broker in our drills hit it: 202 for events that never reached Kafka. The whole send is
-      // retried below instead; the idempotent producer dedups what the broker already has.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 0 } });
+      // kafkajs retries a failed send only to brokers that did not answer the first attempt
+      // (src/producer/sendMessages.js, `brokersWithoutResponse`): when a killed broker's partition moves
+      // to a broker that already answered, its messages are dropped and send() still resolves — 202 for
+      // events that never reached Kafka, which our first broker-kill drill caught. So sendWhole() sends
+      // one partition per send(): a single partition has a single leader, and a retry always reaches it.
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 } });
+      const admin = kafka.admin();
+      try {
+        await withTimeout(admin.connect(), this.cfg.produceTimeoutMs, "admin connect");
+        const meta = await withTimeout(admin.fetchTopicMetadata({ topics: [this.cfg.kafka.topic] }), this.cfg.produceTimeoutMs, "topic metadata");
+        this.partitions = meta.topics[0]?.partitions.length ?? 0;
+        if (this.partitions === 0) throw new Error(`topic ${this.cfg.kafka.topic} has no partitions`);
+      } finally {
+        void admin.disconnect().catch(() => undefined);
+      }
       try {
         await withTimeout(producer.connect(), this.cfg.produceTimeoutMs, "producer connect");
       } catch (err) {
@@ -103,22 +114,37 @@ class ResilientProducer {
     }
   }
 
-  /** One whole send, retried whole (never partially) with a bounded backoff inside produceTimeoutMs. */
+  /**
+   * Sends with one send() per partition (see get()), partitions chosen as kafkajs' default partitioner
+   * does (murmur2 of the key), so a player's events keep their order. A partition that failed is retried
+   * alone, bounded by produceTimeoutMs; the idempotent producer dedups what a broker already has.
+   */
   private async sendWhole(messages: Message[]): Promise<void> {
     const deadline = Date.now() + this.cfg.produceTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const producer = await this.get();
-        const left = Math.max(100, deadline - Date.now());
-        await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages }), left, "produce");
-        return;
-      } catch (err) {
-        const retriable = (err as { retriable?: boolean }).retriable !== false;
-        const wait = Math.min(200 * attempt, 1_000);
-        if (!retriable || attempt >= 8 || Date.now() + wait >= deadline) throw err;
-        await sleep(wait);
-      }
+    const producer = await this.get();
+    const byPartition = new Map<number, Message[]>();
+    const meta = Array.from({ length: this.partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
+    for (const m of messages) {
+      const p = this.partitioner({ topic: this.cfg.kafka.topic, partitionMetadata: meta, message: m });
+      const list = byPartition.get(p) ?? [];
+      list.push(m);
+      byPartition.set(p, list);
     }
+    await Promise.all(
+      [...byPartition].map(async ([partition, msgs]) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const left = Math.max(100, deadline - Date.now());
+            await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages: msgs.map((m) => ({ ...m, partition })) }), left, "produce");
+            return;
+          } catch (err) {
+            const wait = Math.min(200 * attempt, 1_000);
+            if ((err as { retriable?: boolean }).retriable === false || attempt >= 5 || Date.now() + wait >= deadline) throw err;
+            await sleep(wait);
+          }
+        }
+      }),
+    );
   }
 
   private async sendNow(messages: Message[]): Promise<void> {

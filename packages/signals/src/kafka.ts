@@ -120,14 +120,16 @@ export function createKafkaCollector(opts: KafkaCollectorOptions) {
         };
       } catch (err) {
         reset();
-        // No broker answering at all is a finding (every broker down), not a failed collection.
+        // A broker refusing connections is a finding, not a failed collection: the admin client often
+        // fails first on the broker that just died, and the next round would come seconds later.
         const reachable = await Promise.all(opts.brokers.map((b) => tcpReachable(b, Math.min(1_000, opts.timeoutMs))));
-        if (reachable.every((r) => !r)) {
+        if (reachable.some((r) => !r)) {
           const expected = opts.expectedBrokers ?? opts.brokers.length;
           return {
             kafka: {
               brokersExpected: expected,
-              brokers: opts.brokers.map((address) => ({ nodeId: -1, address, up: false })),
+              brokers: opts.brokers.map((address, i) => ({ nodeId: -1, address, up: reachable[i] === true })),
+              // unknown without metadata: counted as none rather than guessed
               underReplicatedPartitions: 0,
               offlinePartitions: 0,
               minInsyncReplicas: minIsr ?? 1,

@@ -89,11 +89,20 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   let outcome: DrillReport["outcome"] = "passed";
   const load = { run: undefined as ReturnType<typeof startHttpLoad> | undefined, acknowledged: [] as string[] };
   const healthy = (x: Observation) => x.incidents.length === 0;
+  /** While waiting, say every 10 s what is awaited and what the prober sees. */
+  const awaiting = (p: DrillPhase, what: string) => {
+    const t = setInterval(() => {
+      const last = observer.samples.at(-1);
+      say(p, `still waiting for ${what}; open: ${describe(last?.incidents) || "nothing"}`);
+    }, 10_000);
+    return () => clearInterval(t);
+  };
 
   observer.start();
   try {
     say("steady-state", "waiting for the prober to classify the stack as healthy");
-    const steady = await observer.until(healthy, 90_000, signal);
+    const doneSteady = awaiting("steady-state", "steady state");
+    const steady = await observer.until(healthy, 90_000, signal).finally(doneSteady);
     guard();
     check("steady state before the fault", steady !== null, steady ? "no incident" : `incidents: ${describe(observer.samples.at(-1)?.incidents)}`);
     if (!steady) throw new DrillAbort("steady state did not hold before the fault");
@@ -113,7 +122,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     writeJournal(journal);
 
     say("detect", `waiting for ${sc.expect.kind} ${sc.expect.severity} (deadline ${sc.deadlines.detectSeconds} s)`);
-    detected = await observer.until((x) => x.incidents.some((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity), sc.deadlines.detectSeconds * 1000, signal);
+    const doneDetect = awaiting("detect", `${sc.expect.kind} ${sc.expect.severity}`);
+    detected = await observer.until((x) => x.incidents.some((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity), sc.deadlines.detectSeconds * 1000, signal).finally(doneDetect);
     guard();
     const seenKinds = describe(observer.samples.filter((x) => x.at >= injectedAt!).flatMap((x) => x.incidents));
     check(`detected ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s`, detected !== null, detected ? `after ${secs(detected.at - injectedAt)} s` : `not classified; seen: ${seenKinds || "nothing"}`);
@@ -144,7 +154,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 
     say("recover", `waiting for steady state (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
     const remaining = injectedAt + sc.deadlines.recoverSeconds * 1000 - Date.now();
-    const back = remaining > 0 ? await observer.until(healthy, remaining, signal) : null;
+    const doneBack = awaiting("recover", "steady state");
+    const back = remaining > 0 ? await observer.until(healthy, remaining, signal).finally(doneBack) : (doneBack(), null);
     guard();
     recoveredAt = back?.at ?? null;
     check(

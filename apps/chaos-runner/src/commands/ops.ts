@@ -1,0 +1,244 @@
+/**
+ * The rest of the CLI: `plan` (what a drill would do, touching nothing), `recover` (undo what a killed
+ * runner left), `halt` / `resume` (the emergency stop), `runbook <incident>` (the on-call mode) and
+ * `report compare OLD NEW`.
+ */
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import type { Argv } from "yargs";
+import { CATALOG } from "@gm/runbook/catalog";
+import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/incident";
+import type { Ports } from "@gm/runbook/ports";
+import { haltFile, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
+import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
+import { ScenarioError } from "../drill/scenario.js";
+import { fail, type Out } from "../output.js";
+import { loadStacks } from "../state.js";
+import { loadPolicy } from "./drill.js";
+
+export function planCommand(y: Argv, out: Out) {
+  return y.command(
+    "plan <scenario>",
+    "Show what a drill would do, step by step, touching nothing",
+    (a) =>
+      a
+        .positional("scenario", { type: "string", demandOption: true, describe: "a drill name or file" })
+        .option("scenarios-dir", { type: "string" })
+        .option("policy", { type: "string", describe: "severity policy override (YAML)" })
+        .option("json", { type: "boolean", default: false }),
+    async (argv) => {
+      const policy = loadPolicy(argv.policy);
+      let sc;
+      try {
+        [sc] = loadScenarios([argv.scenario as string], argv["scenarios-dir"] ?? defaultScenariosDir(), policy);
+      } catch (err) {
+        if (err instanceof ScenarioError) fail(err.message, 2);
+        throw err;
+      }
+      if (!sc) return fail("no scenario", 2);
+      const steps = sc.remediation === "none" ? [] : CATALOG[sc.expect.kind].steps;
+      const { createFault } = await import("../drill/faults.js");
+      const fault = createFault(sc.fault, { stackId: "(the drill's stack)", brokers: sc.stack.brokers, postgresUrl: "postgres://unused" });
+      const plan = {
+        scenario: sc.name,
+        file: sc.file,
+        hypothesis: sc.hypothesis,
+        stack: sc.stack,
+        phases: [
+          "steady state: the prober's classification is healthy (up to 90 s)",
+          `load: ${sc.load.rate} batches/s × ${sc.load.batch} events, every acknowledged event remembered`,
+          `record the undo durably, then inject: ${fault.describe()}`,
+          `detect: ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s (runbook response time ${policy.severities[sc.expect.severity].responseMinutes} min)`,
+          ...steps.map((s) => `${s.phase}: ${s.id} — ${s.runbookAction}${s.mutates ? " [changes the system]" : ""}${s.advisory ? " [advisory]" : ""}`),
+          `recover: steady state within ${sc.deadlines.recoverSeconds} s of the fault`,
+          "integrity: every acknowledged event in PostgreSQL exactly once",
+          "undo the fault and prove nothing is left",
+        ],
+        deadlines: sc.deadlines,
+      };
+      if (argv.json) out.json(plan);
+      else {
+        out.line(`drill ${plan.scenario} (${plan.file})`);
+        out.line(`hypothesis: ${plan.hypothesis}`);
+        plan.phases.forEach((p, i) => out.line(`${String(i + 1).padStart(2)}. ${p}`));
+      }
+    },
+  );
+}
+
+export function recoverCommand(y: Argv, out: Out) {
+  return y.command(
+    "recover",
+    "Undo every fault a killed runner left behind (from the durable journal) and wait for steady state",
+    (a) => a.option("steady-timeout", { type: "number", default: 120, describe: "seconds to wait for steady state afterwards" }),
+    async (argv) => {
+      const n = await recoverAll(out);
+      out.line(n === 0 ? "nothing to recover" : `recovered ${n} fault(s)`);
+      await waitSteady(out, argv["steady-timeout"]);
+    },
+  );
+}
+
+/** Undoes every journalled fault whose runner is gone (or all, when `force`). */
+export async function recoverAll(out: Out, force = true): Promise<number> {
+  const { createFault } = await import("../drill/faults.js");
+  let n = 0;
+  for (const j of readJournals()) {
+    for (const e of j.entries) {
+      if (e.state === "recovered") continue;
+      const rec = loadStacks().find((r) => r.stackId === j.stackId);
+      const fault = createFault(e.fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });
+      out.progress(`undoing ${e.fault.type} on stack ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
+      await fault.recover(e.undo);
+      e.state = "recovered";
+      writeJournal(j);
+      n++;
+    }
+    if (force) removeJournal(j.drillId);
+  }
+  return n;
+}
+
+async function waitSteady(out: Out, seconds: number): Promise<void> {
+  const { createObserver } = await import("../drill/observe.js");
+  const { createDockerPlatform } = await import("@gm/platform/docker");
+  const { defaultPolicy } = await import("@gm/runbook/policy");
+  for (const rec of loadStacks()) {
+    const obs = createObserver({ endpoints: rec.endpoints, policy: defaultPolicy, platform: createDockerPlatform({ stackId: rec.stackId }) });
+    obs.start();
+    const ok = await obs.until((o) => o.incidents.length === 0, seconds * 1000);
+    await obs.stop();
+    if (!ok) fail(`stack ${rec.stackId} is not in steady state after ${seconds} s: ${obs.samples.at(-1)?.incidents.map((i) => `${i.kind} ${i.severity}`).join(", ")}`, 1);
+    out.line(`stack ${rec.stackId}: steady state`);
+  }
+}
+
+export function haltCommands(y: Argv, out: Out) {
+  return y
+    .command(
+      "halt",
+      "Emergency stop: undo every running drill's faults now and refuse new drills until `gm-chaos resume`",
+      (a) => a,
+      async () => {
+        writeFileSync(haltFile(), `${new Date().toISOString()}\n`);
+        // Running drills undo their own fault on SIGTERM; then whatever is left is undone from the journal.
+        for (const j of readJournals()) {
+          try {
+            process.kill(j.pid, "SIGTERM");
+            out.progress(`asked drill ${j.drillId} (pid ${j.pid}) to stop`);
+          } catch {
+            // not running any more
+          }
+        }
+        const deadline = Date.now() + 15_000;
+        while (readJournals().some((j) => alive(j.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        const n = await recoverAll(out);
+        out.line(`halted: ${n} fault(s) undone from the journal; new drills are refused until gm-chaos resume`);
+      },
+    )
+    .command(
+      "resume",
+      "Allow drills again after `gm-chaos halt`",
+      (a) => a,
+      () => {
+        const was = existsSync(haltFile());
+        rmSync(haltFile(), { force: true });
+        out.line(was ? "resumed: drills may run again" : "drills were not halted");
+      },
+    );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return pid !== process.pid;
+  } catch {
+    return false;
+  }
+}
+
+export function runbookCommand(y: Argv, out: Out) {
+  return y.command(
+    "runbook <incident>",
+    "On-call mode: run the incident's triage against a live stack and print the mitigation it advises; acts only with --execute",
+    (a) =>
+      a
+        .positional("incident", { type: "string", choices: INCIDENT_KINDS as unknown as string[], demandOption: true })
+        .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
+        .option("allow", { type: "string", array: true, default: [] as string[] })
+        .option("execute", { type: "boolean", default: false, describe: "run the mitigation and verification steps too (they change the system)" })
+        .option("policy", { type: "string" })
+        .option("json", { type: "boolean", default: false }),
+    async (argv) => {
+      const kind = argv.incident as IncidentKind;
+      const policy = loadPolicy(argv.policy);
+      const records = loadStacks();
+      const rec = argv["stack-id"] ? records.find((r) => r.stackId === argv["stack-id"]) : records[0];
+      if (!rec) fail(argv["stack-id"] ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)` : "no stack recorded; start one with gm-chaos stack up", 2);
+      const { createObserver } = await import("../drill/observe.js");
+      const { createDockerPlatform } = await import("@gm/platform/docker");
+      const { createKafkaPort } = await import("@gm/platform/kafka");
+      const { createDatabasePort } = await import("@gm/platform/postgres");
+      const platform = createDockerPlatform({ stackId: rec.stackId });
+      const observer = createObserver({ endpoints: rec.endpoints, policy, platform });
+      const kafka = createKafkaPort({ brokers: rec.endpoints.kafkaBootstrapServers, topic: rec.endpoints.topic });
+      const database = createDatabasePort({ url: rec.endpoints.postgresUrl });
+      const ports: Ports = { platform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+      observer.start();
+      const results: { step: string; phase: string; runbookAction: string; ran: boolean; ok?: boolean; output: string[] }[] = [];
+      try {
+        const first = await observer.next();
+        const incident: Incident =
+          first.incidents.find((i) => i.kind === kind) ??
+          ({ kind, severity: "P3", subject: kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all", summary: "not currently classified", evidence: [], responseMinutes: policy.severities.P3.responseMinutes, respondBy: new Date().toISOString(), escalation: "ticket", steps: [] } as Incident);
+        out.progress(first.incidents.some((i) => i.kind === kind) ? `classified now: ${incident.kind} ${incident.severity} on ${incident.subject}` : `${kind} is not classified right now; running its triage anyway`);
+        for (const step of CATALOG[kind].steps) {
+          const act = step.phase === "triage" || (argv.execute && !step.advisory);
+          if (!act) {
+            results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: false, output: [step.advisory ? "advisory: for a person to decide" : "advised; run with --execute to act"] });
+            continue;
+          }
+          const r = await step.run(ports, { incident, policy }).catch((err: unknown) => ({ ok: false, output: [`failed: ${String(err)}`] }));
+          results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: true, ok: r.ok, output: r.output });
+        }
+      } finally {
+        await observer.stop();
+        await Promise.all([kafka.close(), database.close()]);
+      }
+      if (argv.json) out.json({ stackId: rec.stackId, incident: kind, executed: argv.execute, steps: results });
+      else
+        for (const r of results) {
+          out.line(`${r.phase.padEnd(12)} ${r.step}${r.ran ? (r.ok ? "  ok" : "  NOT ok") : "  (not run)"} — ${r.runbookAction}`);
+          for (const l of r.output) out.line(`             ${l}`);
+        }
+    },
+  );
+}
+
+export function reportCommand(y: Argv, out: Out) {
+  return y.command(
+    "report",
+    "Drill reports",
+    (a) =>
+      a
+        .command(
+          "compare <old> <new>",
+          "Show how detect/mitigate/recover times moved between two game days (report.json files or directories); exit 1 on a regression",
+          (b) =>
+            b
+              .positional("old", { type: "string", demandOption: true })
+              .positional("new", { type: "string", demandOption: true })
+              .option("tolerance", { type: "number", default: 0.2, describe: "slower by more than this fraction (and --min-seconds) is a regression" })
+              .option("min-seconds", { type: "number", default: 2 })
+              .option("format", { type: "string", choices: ["table", "markdown", "json"], default: "table" }),
+          async (argv) => {
+            const { loadReports } = await import("@gm/report/load");
+            const { compareReports, renderComparison } = await import("@gm/report/compare");
+            const load = async (p: string) => (await loadReports([p])).map((x) => x.report);
+            const result = compareReports(await load(argv.old as string), await load(argv.new as string), { tolerance: argv.tolerance, minSeconds: argv["min-seconds"] });
+            out.raw(renderComparison(result, argv.format as "table" | "markdown" | "json"));
+            if (result.regressions > 0) fail(`${result.regressions} regression(s)`, 1);
+          },
+        )
+        .demandCommand(1, "name a report command: compare"),
+  );
+}
