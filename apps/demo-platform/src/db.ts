@@ -55,6 +55,13 @@ export function createDb(cfg: PgConfig, registry: Registry, log: Logger, applica
         throw new DbUnavailable(`database unavailable: ${msg}`, { cause: err });
       }
       let broken: Error | undefined;
+      // A checked-out client whose session is terminated (pg_terminate_backend, a restart) emits
+      // 'error' on itself; without a listener that kills the process (node-postgres docs, "Pool").
+      const onError = (err: Error) => {
+        broken = err;
+        log.warn("database session ended while in use", { err });
+      };
+      client.on("error", onError);
       try {
         return await fn(client);
       } catch (err) {
@@ -62,6 +69,7 @@ export function createDb(cfg: PgConfig, registry: Registry, log: Logger, applica
         if (err instanceof Error && /terminat|Connection|ECONNRESET|EPIPE/i.test(err.message)) broken = err;
         throw err;
       } finally {
+        client.off("error", onError);
         client.release(broken);
       }
     },

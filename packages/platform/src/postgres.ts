@@ -47,15 +47,21 @@ export function createDatabasePort(opts: { url: string; timeoutMs?: number; appl
       return { max: r!.max, reserved: r!.reserved };
     },
     async terminateIdle({ minIdleSeconds, protect }) {
-      // The filter is in SQL so that a session turning active between listing and acting is spared.
+      // Candidates first, terminations after: as one WHERE clause the planner may evaluate
+      // pg_terminate_backend(pid) before the other conditions (quals on pg_stat_activity are pushed
+      // below the join with pg_roles), which terminated superuser and fresh sessions in a drill.
+      // MATERIALIZED keeps the CTE a fence. The state is re-checked at the moment of terminating.
       const rows = await query<{ pid: number }>(
-        `SELECT a.pid FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
-          WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
-            AND a.state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)')
-            AND now() - a.state_change >= make_interval(secs => $1)
-            AND NOT coalesce(r.rolsuper, false)
-            AND NOT (a.application_name = ANY($2::text[]))
-            AND pg_terminate_backend(a.pid)`,
+        `WITH candidates AS MATERIALIZED (
+           SELECT a.pid FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+            WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+              AND a.state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)')
+              AND now() - a.state_change >= make_interval(secs => $1)
+              AND NOT coalesce(r.rolsuper, false)
+              AND NOT (a.application_name = ANY($2::text[])))
+         SELECT c.pid FROM candidates c
+          WHERE (SELECT s.state FROM pg_stat_activity s WHERE s.pid = c.pid) IN ('idle', 'idle in transaction', 'idle in transaction (aborted)')
+            AND pg_terminate_backend(c.pid)`,
         [minIdleSeconds, [...protect, app]],
       );
       return rows.map((r) => r.pid);

@@ -175,7 +175,7 @@ describe("classify", () => {
   });
 
   describe("db pool exhausted", () => {
-    const withPg = (usage: number, pool: { waiting: number; timeoutsPerSecond: number } | null, errors = 0) => {
+    const withPg = (usage: number, pool: { waiting: number; timeoutsPerSecond: number; total?: number } | null, errors = 0) => {
       const s = healthy();
       s.postgres!.usage = usage;
       s.postgres!.pools = pool ? [{ service: "stats-api", instance: "stats-api-1", max: 10, total: 10, idle: 0, ...pool }] : [];
@@ -185,15 +185,17 @@ describe("classify", () => {
     it("usage 89% is nothing", () => expect(sevOf(withPg(0.89, null), "db-pool-exhausted")).toEqual([]));
     it("usage exactly 90% without errors is P3", () => expect(sevOf(withPg(0.9, null), "db-pool-exhausted")).toEqual(["postgres:P3"]));
     it("waiting with timeouts is an incident", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0.2 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
-    it("waiting without timeouts is nothing", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
-    it("timeouts without waiting is nothing", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1 }), "db-pool-exhausted")).toEqual([]));
+    it("a full pool with a queue is an incident, without timeouts", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("a queue while connections are still free is nothing", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0, total: 9 }), "db-pool-exhausted")).toEqual([]));
+    it("connection timeouts alone are an incident", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("no queue and no timeouts is nothing", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
     it("5% errors make it P2", () => expect(sevOf(withPg(0.95, null, 5), "db-pool-exhausted")).toEqual(["postgres:P2"]));
     it("exactly 10% errors is P2", () => expect(sevOf(withPg(0.95, null, 10), "db-pool-exhausted")).toEqual(["postgres:P2"]));
     it("11% errors make it P1", () => expect(sevOf(withPg(0.95, null, 11), "db-pool-exhausted")).toEqual(["postgres:P1"]));
     it("records usage, pool and the error rate that set the severity", () => {
       expect(only(withPg(0.95, { waiting: 4, timeoutsPerSecond: 1.5 }, 11), "db-pool-exhausted")[0]?.evidence).toEqual([
         { signal: "postgres.usage", observed: 0.95, threshold: ">= 0.9" },
-        { signal: "postgres.pools[stats-api-1].waiting", observed: 4, threshold: "> 0" },
+        { signal: "postgres.pools[stats-api-1].waiting", observed: 4, threshold: "> 0 with all 10 connections in use" },
         { signal: "postgres.pools[stats-api-1].timeoutsPerSecond", observed: 1.5, threshold: "> 0" },
         { signal: "errorRates[stats-api/metrics].rate", observed: 0.11, threshold: "> 0.1 → P1" },
       ]);

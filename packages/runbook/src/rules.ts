@@ -157,13 +157,16 @@ export const detectDbPoolExhausted: Rule = (s, p) => {
     evidence.push({ signal: "postgres.usage", observed: pg.usage, threshold: `>= ${t.usageAtLeast}` });
   }
   for (const pool of pg.pools) {
-    if (pool.waiting > t.waitingAbove && pool.timeoutsPerSecond > t.timeoutsPerSecondAbove) {
-      evidence.push({ signal: `postgres.pools[${pool.instance}].waiting`, observed: pool.waiting, threshold: `> ${t.waitingAbove}` });
-      evidence.push({
-        signal: `postgres.pools[${pool.instance}].timeoutsPerSecond`,
-        observed: pool.timeoutsPerSecond,
-        threshold: `> ${t.timeoutsPerSecondAbove}`,
-      });
+    // A pool is exhausted when every connection is out and requests queue, or when requests gave up
+    // waiting for one (connection timeouts); either alone is enough: at a low request rate the queue
+    // is rarely caught at the instant of a scrape, while the timeouts counter never misses.
+    const saturated = pool.total >= pool.max && pool.waiting > t.waitingAbove;
+    const timingOut = pool.timeoutsPerSecond > t.timeoutsPerSecondAbove;
+    if (saturated) {
+      evidence.push({ signal: `postgres.pools[${pool.instance}].waiting`, observed: pool.waiting, threshold: `> ${t.waitingAbove} with all ${pool.max} connections in use` });
+    }
+    if (timingOut) {
+      evidence.push({ signal: `postgres.pools[${pool.instance}].timeoutsPerSecond`, observed: pool.timeoutsPerSecond, threshold: `> ${t.timeoutsPerSecondAbove}` });
     }
   }
   if (evidence.length === 0) return [];
