@@ -18,9 +18,16 @@ export function drillOptions(y: Argv) {
     .option("report-dir", { type: "string", describe: "write report.json, junit.xml, report.md, report.html and signals.svg per drill here" })
     .option("stack-id", { type: "string", describe: "drill an existing stack (started by `gm-chaos stack up`, or named with --allow) instead of starting one" })
     .option("allow", { type: "string", array: true, default: [] as string[], describe: "stack ids this runner may act on although it did not start them" })
-    .option("policy", { type: "string", describe: "severity policy override (YAML)" })
+    .option("policy", { type: "string", describe: "severity policy override (YAML; default: scenarios/policy.yaml)" })
     .option("keep", { type: "boolean", default: false, describe: "leave the stack this runner started running afterwards" })
     .option("json", { type: "boolean", default: false, describe: "progress and results as JSON lines" });
+}
+
+/** The drills' policy: --policy, else scenarios/policy.yaml next to the drill files, else the runbook's defaults. */
+export function drillPolicy(path: string | undefined, scenariosDir: string): Policy {
+  if (path) return loadPolicy(path);
+  const file = join(scenariosDir, "policy.yaml");
+  return existsSync(file) ? loadPolicy(file) : defaultPolicy;
 }
 
 export function loadPolicy(path: string | undefined): Policy {
@@ -41,7 +48,7 @@ export async function runDrillCommand(
   out: Out,
 ): Promise<void> {
   if (existsSync(haltFile())) fail(`drills are halted (gm-chaos halt); run \`gm-chaos resume\` first`, 3);
-  const policy = loadPolicy(argv.policy);
+  const policy = drillPolicy(argv.policy, argv["scenarios-dir"] ?? defaultScenariosDir());
   const names = argv.scenarios?.length ? argv.scenarios : fail("name at least one drill, or all", 2);
   let scenarios;
   try {

@@ -13,7 +13,7 @@ import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { ScenarioError } from "../drill/scenario.js";
 import { fail, type Out } from "../output.js";
 import { loadStacks } from "../state.js";
-import { loadPolicy } from "./drill.js";
+import { drillPolicy, loadPolicy } from "./drill.js";
 
 export function planCommand(y: Argv, out: Out) {
   return y.command(
@@ -26,7 +26,7 @@ export function planCommand(y: Argv, out: Out) {
         .option("policy", { type: "string", describe: "severity policy override (YAML)" })
         .option("json", { type: "boolean", default: false }),
     async (argv) => {
-      const policy = loadPolicy(argv.policy);
+      const policy = drillPolicy(argv.policy, argv["scenarios-dir"] ?? defaultScenariosDir());
       let sc;
       try {
         [sc] = loadScenarios([argv.scenario as string], argv["scenarios-dir"] ?? defaultScenariosDir(), policy);

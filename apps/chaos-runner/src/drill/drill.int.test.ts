@@ -4,12 +4,13 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultPolicy } from "@gm/runbook/policy";
+import { drillPolicy } from "../commands/drill.js";
 import type { Step } from "@gm/runbook/steps";
 import { startStack, type Stack } from "@gm/stack/stack";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
 import { runDrill } from "./run.js";
 
+const defaultPolicy = drillPolicy(undefined, defaultScenariosDir());
 const scenario = (name: string) => loadScenarios([name], defaultScenariosDir(), defaultPolicy)[0]!;
 const log = (p: { scenario: string; phase: string; message: string }) => console.log(`${p.scenario} [${p.phase}] ${p.message}`);
 

@@ -14,11 +14,11 @@ export function loadScenarios(names: string[], dir: string, policy: Policy): Sce
   const files: string[] = [];
   for (const n of names) {
     if (n === "all") {
-      for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml")).sort()) files.push(join(dir, f));
+      for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").sort()) files.push(join(dir, f));
     } else if (existsSync(n)) files.push(n);
     else if (existsSync(join(dir, `${n}.yaml`))) files.push(join(dir, `${n}.yaml`));
     else {
-      const known = readdirSync(dir).filter((x) => x.endsWith(".yaml")).map((x) => x.replace(/\.yaml$/, ""));
+      const known = readdirSync(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").map((x) => x.replace(/\.yaml$/, ""));
       throw new ScenarioError(n, [`no drill named "${n}" in ${dir} (known: ${known.join(", ")}, or all)`]);
     }
   }

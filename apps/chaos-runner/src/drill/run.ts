@@ -107,8 +107,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     check("steady state before the fault", steady !== null, steady ? "no incident" : `incidents: ${describe(observer.samples.at(-1)?.incidents)}`);
     if (!steady) throw new DrillAbort("steady state did not hold before the fault");
 
-    say("load", `load: ${sc.load.rate} batches/s × ${sc.load.batch} events to ingest-api`);
-    load.run = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: drillId, rate: sc.load.rate, batch: sc.load.batch });
+    say("load", `load: ${sc.load.rate} batches/s × ${sc.load.batch} events to ingest-api, ${sc.load.reads} stats reads/s`);
+    load.run = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: drillId, rate: sc.load.rate, batch: sc.load.batch, reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads } });
     await observer.until(() => (load.run?.acknowledgedCount() ?? 0) > 0, 30_000, signal);
 
     undo = await fault.prepare();

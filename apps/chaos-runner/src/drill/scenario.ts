@@ -23,7 +23,8 @@ export interface Scenario {
   expect: { kind: IncidentKind; severity: Severity };
   /** "runbook": the catalog's steps for the expected incident; "none": a drill that proves the checks fail */
   remediation: "runbook" | "none";
-  load: { rate: number; batch: number };
+  /** batches/s of `batch` events to ingest-api, and player-stats reads/s against stats-api */
+  load: { rate: number; batch: number; reads: number };
   deadlines: { detectSeconds: number; recoverSeconds: number; drillSeconds: number };
 }
 
@@ -119,7 +120,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   const e = obj(raw["expect"], "expect", ["kind", "severity"], true);
   const expect = { kind: oneOf(e["kind"], "expect.kind", INCIDENT_KINDS), severity: oneOf(e["severity"], "expect.severity", SEVERITIES) };
   const remediation = raw["remediation"] === undefined ? "runbook" : oneOf(raw["remediation"], "remediation", ["runbook", "none"] as const);
-  const l = obj(raw["load"], "load", ["rate", "batch"], false);
+  const l = obj(raw["load"], "load", ["rate", "batch", "reads"], false);
   const d = obj(raw["deadlines"], "deadlines", ["detectSeconds", "recoverSeconds", "drillSeconds"], false);
   const limit = responseMinutes(expect.severity) * 60;
   const deadlines = {
@@ -145,7 +146,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     fault: { type, params },
     expect,
     remediation,
-    load: { rate: num(l["rate"], "load.rate", 10, 1, 500, false), batch: num(l["batch"], "load.batch", 50, 1, 1000) },
+    load: { rate: num(l["rate"], "load.rate", 10, 1, 500, false), batch: num(l["batch"], "load.batch", 50, 1, 1000), reads: num(l["reads"], "load.reads", 5, 0, 500, false) },
     deadlines,
   };
 }

@@ -16,7 +16,16 @@ export interface LoadRun {
   stop(): Promise<LoadResult>;
 }
 
-export function startHttpLoad(opts: { ingestUrl: string; runId: string; rate: number; batch: number; maxInFlight?: number; timeoutMs?: number }): LoadRun {
+export function startHttpLoad(opts: {
+  ingestUrl: string;
+  runId: string;
+  rate: number;
+  batch: number;
+  /** player-stats reads per second against stats-api (the read side of the platform) */
+  reads?: { statsUrl: string; rate: number };
+  maxInFlight?: number;
+  timeoutMs?: number;
+}): LoadRun {
   const acknowledged: string[] = [];
   const statusCounts: Record<string, number> = {};
   let rejected = 0;
@@ -66,11 +75,27 @@ export function startHttpLoad(opts: { ingestUrl: string; runId: string; rate: nu
     pending.add(p);
   };
   const timer = setInterval(fire, 1000 / opts.rate);
+  let reader: NodeJS.Timeout | undefined;
+  if (opts.reads && opts.reads.rate > 0) {
+    const { statsUrl } = opts.reads;
+    let r = 0;
+    reader = setInterval(() => {
+      const player = `${opts.runId}-player-${r++ % 200}`;
+      const p = fetch(`${statsUrl}/players/${player}/stats`, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(opts.timeoutMs ?? 15_000)]) })
+        .then((res) => res.arrayBuffer())
+        .catch(() => undefined)
+        .then(() => {
+          pending.delete(p);
+        });
+      pending.add(p);
+    }, 1000 / opts.reads.rate);
+  }
 
   return {
     acknowledgedCount: () => acknowledged.length,
     async stop() {
       clearInterval(timer);
+      clearInterval(reader);
       // Requests in flight finish (their answers decide what was acknowledged); none is abandoned.
       await Promise.all([...pending]);
       return { acknowledged, rejected, statusCounts };
