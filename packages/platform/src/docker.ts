@@ -188,7 +188,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
       }
     },
     async replicas(service) {
-      return (await containersOf(service)).filter((c) => c.State === "running").length;
+      // The desired count, like a Deployment's spec.replicas: every instance of the service, whatever
+      // its state (a paused or crashed replica is still one; restarting it is another step).
+      return (await containersOf(service)).length;
     },
     async scale(service: ServiceName, replicas: number) {
       const list = (await containersOf(service)).sort((a, b) => (a.Labels[LABEL.instance] ?? "").localeCompare(b.Labels[LABEL.instance] ?? "", undefined, { numeric: true }));

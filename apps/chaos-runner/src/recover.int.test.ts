@@ -1,0 +1,67 @@
+/** SIGKILL of the runner in the middle of a fault, then `gm-chaos recover`: the stack is back to steady state. */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { removeStack } from "@gm/stack/docker";
+
+const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const state = mkdtempSync(join(tmpdir(), "gm-state-"));
+const env = { ...process.env, GM_STATE_DIR: state, TESTCONTAINERS_RYUK_DISABLED: "true" };
+const gm = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env, timeout: 300_000 });
+const id = `t-rec-${Date.now().toString(36)}`;
+
+describe("recovery after the runner is killed", { timeout: 600_000 }, () => {
+  afterAll(async () => {
+    await removeStack(id);
+  }, 60_000);
+
+  it("undoes the fault from the journal and returns the stack to steady state", async () => {
+    expect(gm("stack", "up", "--brokers", "1", "--id", id).status).toBe(0);
+    // A drill whose fault lasts: the consumers stay paused until someone undoes it.
+    const file = join(state, "paused.yaml");
+    writeFileSync(
+      file,
+      `name: paused-consumers
+incident: high-consumer-lag
+hypothesis: paused consumers are undone by gm-chaos recover after the runner is killed
+stack: { brokers: 1 }
+fault: { type: pause-consumers }
+expect: { kind: high-consumer-lag, severity: P2 }
+remediation: none
+load: { rate: 5, batch: 10, reads: 0 }
+deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
+`,
+    );
+    const drill = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    drill.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+    });
+    const deadline = Date.now() + 120_000;
+    while (!err.includes("[detect]") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(err).toContain("[inject]");
+    drill.kill("SIGKILL");
+    await new Promise((r) => drill.on("exit", r));
+    expect(readdirSync(join(state, "faults")).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+    const paused = spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" });
+    expect(paused.stdout.trim()).toBe("true");
+
+    const rec = gm("recover");
+    expect(rec.status, rec.stderr).toBe(0);
+    expect(rec.stdout).toMatch(/recovered 1 fault/);
+    expect(rec.stdout).toMatch(new RegExp(`stack ${id}: steady state`));
+    expect(readdirSync(join(state, "faults")).filter((f) => f.endsWith(".json"))).toHaveLength(0);
+    const after = spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" });
+    expect(after.stdout.trim()).toBe("false");
+
+    // halt refuses new drills until resume
+    expect(gm("halt").status).toBe(0);
+    const refused = gm("drill", file, "--stack-id", id);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toMatch(/halted/);
+    expect(gm("resume").status).toBe(0);
+  });
+});
