@@ -36,6 +36,8 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
   /** container ids with an `oom` event at or after `sinceMs`, with the event time */
   oomEvents(sinceMs: number): Promise<Map<string, number>>;
   containerName(instance: string): string;
+  /** base URLs (host side) of a service's instances, for probing the ones a scale-up added */
+  instanceUrls(service: Role, containerPort?: number): Promise<string[]>;
 } {
   const lookback = opts.oomLookbackSeconds ?? 3600;
   const prefix = `gm-${opts.stackId}-`;
@@ -149,6 +151,14 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
   return {
     oomEvents,
     containerName: (instance) => `${prefix}${instance}`,
+    async instanceUrls(service, containerPort = 8080) {
+      const list = await containersOf(service);
+      return list
+        .map((c) => c.Ports.find((p) => p.PrivatePort === containerPort && p.PublicPort))
+        .filter((p): p is NonNullable<typeof p> => p !== undefined)
+        .map((p) => `http://127.0.0.1:${p.PublicPort}`)
+        .filter((u, i, all) => all.indexOf(u) === i);
+    },
     async listInstances(service) {
       const [list, ooms] = await Promise.all([containersOf(service), oomEvents(Date.now() - lookback * 1000)]);
       return Promise.all(list.map((c) => info(c, ooms)));

@@ -25,10 +25,13 @@ export interface SignalsConfig {
   /** alerts from outside (e.g. read from Alertmanager) */
   externalAlerts?: () => Promise<ExternalAlert[]>;
   platform?: PlatformPort;
+  /** instances found at each round (e.g. replicas a scale-up added), merged into `services` */
+  discover?: () => Promise<ServiceUrls>;
 }
 
 export function createSignals(cfg: SignalsConfig) {
-  const metrics = createServiceMetricsCollector({ services: cfg.services, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs });
+  const services: ServiceUrls = { ...cfg.services };
+  const metrics = createServiceMetricsCollector({ services, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs });
   const kafka = cfg.kafka ? createKafkaCollector({ ...cfg.kafka, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs }) : undefined;
   const pg = cfg.postgres ? createPostgresCollector({ url: cfg.postgres.url, timeoutMs: cfg.timeoutMs }) : undefined;
   const ingest = cfg.services["ingest-api"]?.[0];
@@ -40,8 +43,14 @@ export function createSignals(cfg: SignalsConfig) {
 
   return {
     async snapshot(now = Date.now()): Promise<Snapshot> {
+      if (cfg.discover) {
+        const found = await collect("discover", t, () => cfg.discover!());
+        for (const [name, urls] of Object.entries(found.value ?? {}) as [keyof ServiceUrls, string[]][]) {
+          if (urls.length > 0) services[name] = urls;
+        }
+      }
       const [health, svc, k, p, syn, sec, extra, ext, inst] = await Promise.all([
-        collect("http-health", slow, () => probeHealth(cfg.services, t)),
+        collect("http-health", slow, () => probeHealth(services, t)),
         collect("service-metrics", slow, () => metrics.collect(now)),
         kafka ? collect("kafka", slow * 2, () => kafka.collect(now)) : undefined,
         pg ? collect("postgres", slow, () => pg.collect()) : undefined,

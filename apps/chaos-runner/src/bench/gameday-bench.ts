@@ -20,8 +20,7 @@ const child = spawn(process.execPath, [cli, "drill", ...drills, "--json", "--rep
 let buf = "";
 child.stdout.on("data", (c: Buffer) => {
   buf += c.toString();
-  let i: number;
-  while ((i = buf.indexOf("\n")) >= 0) {
+  for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
     try {

@@ -6,7 +6,8 @@ import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
 import type { DrillReport } from "@gm/report/schema";
 import { haltFile } from "../drill/journal.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
-import { ScenarioError } from "../drill/scenario.js";
+import { type Scenario, ScenarioError } from "../drill/scenario.js";
+import type { StackEndpoints } from "@gm/stack/stack";
 import { CliError, fail, type Out } from "../output.js";
 import { loadStacks } from "../state.js";
 import { readFileSync } from "node:fs";
@@ -50,7 +51,7 @@ export async function runDrillCommand(
   if (existsSync(haltFile())) fail(`drills are halted (gm-chaos halt); run \`gm-chaos resume\` first`, 3);
   const policy = drillPolicy(argv.policy, argv["scenarios-dir"] ?? defaultScenariosDir());
   const names = argv.scenarios?.length ? argv.scenarios : fail("name at least one drill, or all", 2);
-  let scenarios;
+  let scenarios: Scenario[];
   try {
     scenarios = loadScenarios(names, argv["scenarios-dir"] ?? defaultScenariosDir(), policy);
   } catch (err) {
@@ -62,7 +63,7 @@ export async function runDrillCommand(
   const emit = (e: Record<string, unknown>) => (argv.json ? out.line(JSON.stringify(e)) : undefined);
 
   // The target: a stack this runner starts, or one it started before (`stack up`), or one allowed by name.
-  let endpoints;
+  let endpoints: StackEndpoints;
   let brokers: number;
   let stop: (() => Promise<void>) | undefined;
   if (argv["stack-id"]) {

@@ -10,7 +10,7 @@ import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/in
 import type { Ports } from "@gm/runbook/ports";
 import { haltFile, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
-import { ScenarioError } from "../drill/scenario.js";
+import { type Scenario, ScenarioError } from "../drill/scenario.js";
 import { fail, type Out } from "../output.js";
 import { loadStacks } from "../state.js";
 import { drillPolicy, loadPolicy } from "./drill.js";
@@ -27,7 +27,7 @@ export function planCommand(y: Argv, out: Out) {
         .option("json", { type: "boolean", default: false }),
     async (argv) => {
       const policy = drillPolicy(argv.policy, argv["scenarios-dir"] ?? defaultScenariosDir());
-      let sc;
+      let sc: Scenario | undefined;
       try {
         [sc] = loadScenarios([argv.scenario as string], argv["scenarios-dir"] ?? defaultScenariosDir(), policy);
       } catch (err) {
@@ -59,7 +59,7 @@ export function planCommand(y: Argv, out: Out) {
       else {
         out.line(`drill ${plan.scenario} (${plan.file})`);
         out.line(`hypothesis: ${plan.hypothesis}`);
-        plan.phases.forEach((p, i) => out.line(`${String(i + 1).padStart(2)}. ${p}`));
+        for (const [i, p] of plan.phases.entries()) out.line(`${String(i + 1).padStart(2)}. ${p}`);
       }
     },
   );

@@ -190,7 +190,7 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
         describe: () => `the memory limit of ${service} is lowered to ${Math.round(bytes / 1024 / 1024)} MiB, below what it uses: the kernel OOM-kills it`,
         async prepare() {
           const list = await platform.listInstances(service);
-          return { service, limits: Object.fromEntries(list.map((i) => [i.name, i.memoryLimitBytes])) };
+          return { service, replicas: list.length, limits: Object.fromEntries(list.map((i) => [i.name, i.memoryLimitBytes])) };
         },
         async apply() {
           await platform.setMemoryLimit(service, bytes);
@@ -198,13 +198,17 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
         async recover(undo) {
           const limits = Object.values(undo["limits"] as Record<string, number | null>);
           const original = Math.max(...limits.map((l) => l ?? 0));
+          // Replicas the remediation added ("scale horizontally") go first: the stack returns to its shape.
+          await platform.scale(service, Number(undo["replicas"] ?? 1));
           if (original > 0) await platform.setMemoryLimit(service, original);
           for (const i of await platform.listInstances(service)) if (!i.running) await platform.restart(i.name);
         },
         async leftovers(undo) {
           const limits = undo["limits"] as Record<string, number | null>;
           const out: string[] = [];
-          for (const i of await platform.listInstances(service)) {
+          const now = await platform.listInstances(service);
+          if (now.length !== Number(undo["replicas"] ?? now.length)) out.push(`${service} has ${now.length} replicas, not ${String(undo["replicas"])}`);
+          for (const i of now) {
             const want = limits[i.name] ?? null;
             if (want !== null && i.memoryLimitBytes !== null && i.memoryLimitBytes < want) out.push(`${i.name} limit ${i.memoryLimitBytes} < ${want}`);
             if (!i.running) out.push(`${i.name} is not running`);

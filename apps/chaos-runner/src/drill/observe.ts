@@ -32,7 +32,12 @@ export function signalSample(o: Observation): SignalSample {
   };
 }
 
-export function createObserver(opts: { endpoints: StackEndpoints; policy: Policy; platform: PlatformPort; intervalMs?: number }) {
+export function createObserver(opts: {
+  endpoints: StackEndpoints;
+  policy: Policy;
+  platform: PlatformPort & { instanceUrls?(service: "event-processor-service"): Promise<string[]> };
+  intervalMs?: number;
+}) {
   const e = opts.endpoints;
   const signals = createSignals({
     timeoutMs: 1_500,
@@ -42,6 +47,8 @@ export function createObserver(opts: { endpoints: StackEndpoints; policy: Policy
     postgres: { url: e.proberPostgresUrl },
     synthetic: { players: 4, lossDeadlineSeconds: 120, runId: `drill${Date.now().toString(36)}` },
     platform: opts.platform,
+    // replicas a scale-up adds are probed too, so "completely down" means every replica
+    ...(opts.platform.instanceUrls ? { discover: async () => ({ "event-processor-service": await opts.platform.instanceUrls!("event-processor-service") }) } : {}),
   });
   const samples: Observation[] = [];
   let waiters: ((o: Observation) => void)[] = [];

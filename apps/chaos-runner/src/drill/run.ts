@@ -155,7 +155,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     say("recover", `waiting for steady state (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
     const remaining = injectedAt + sc.deadlines.recoverSeconds * 1000 - Date.now();
     const doneBack = awaiting("recover", "steady state");
-    const back = remaining > 0 ? await observer.until(healthy, remaining, signal).finally(doneBack) : (doneBack(), null);
+    const back = remaining > 0 ? await observer.until(healthy, remaining, signal).finally(doneBack) : null;
+    doneBack();
     guard();
     recoveredAt = back?.at ?? null;
     check(
