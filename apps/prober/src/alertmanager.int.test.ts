@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Incident } from "@gm/runbook/incident";
+import { freePort, waitFor as waitForWithin } from "@gm/stack/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { classify } from "@gm/runbook/classify";
@@ -39,6 +40,7 @@ const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus
 const AMTOOL_BIN = process.env["AMTOOL_BIN"] ?? "/usr/bin/amtool";
 const DEPLOY_CONFIG = fileURLToPath(new URL("../../../deploy/alertmanager/alertmanager.yml", import.meta.url));
 const DEADLINE_MS = 60_000;
+const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) => waitForWithin(what, check, timeoutMs, 200);
 const execFileAsync = promisify(execFile);
 
 interface WebhookAlert {
@@ -59,29 +61,6 @@ interface ApiAlert {
   endsAt: string;
   status: { state: "active" | "suppressed" | "unprocessed"; inhibitedBy: string[]; silencedBy: string[] };
   receivers: { name: string }[];
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 /** The deploy config with receivers pointed at `webhookOrigin` (same paths) and group timings shortened. */

@@ -9,35 +9,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Counter, Registry } from "prom-client";
+import { freePort, waitFor as waitForWithin } from "@gm/stack/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrometheusClient, createPrometheusErrorRate, PrometheusError } from "./prometheus.js";
 
 const PROMETHEUS_BIN = process.env["PROMETHEUS_BIN"] ?? "/usr/bin/prometheus";
 const DEADLINE_MS = 60_000;
-
-/** Polls `check` until it returns a value other than undefined, or fails naming `what` and the last error. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) => waitForWithin(what, check, timeoutMs, 200);
 
 function serviceRegistry(service: string) {
   const registry = new Registry();

@@ -89,7 +89,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function waitFor(spec: ContainerSpec, pgUser: string): ReturnType<typeof Wait.forLogMessage> {
+function waitStrategyFor(spec: ContainerSpec, pgUser: string): ReturnType<typeof Wait.forLogMessage> {
   switch (spec.role) {
     case "kafka":
       return Wait.forLogMessage(/Kafka Server started/);
@@ -110,7 +110,7 @@ function buildContainer(spec: ContainerSpec, network: string, stackId: string, p
     .withEnvironment(spec.env)
     .withLabels(spec.labels)
     .withExposedPorts(...spec.ports.map((p) => (p.host === null ? p.container : { container: p.container, host: p.host })))
-    .withWaitStrategy(waitFor(spec, pgUser))
+    .withWaitStrategy(waitStrategyFor(spec, pgUser))
     .withStartupTimeout(timeoutMs)
     // No image can be pulled in an air-gapped workplace; a present image is always used as is.
     .withPullPolicy({ shouldPull: () => false });
@@ -317,15 +317,24 @@ async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<
 
 /** Polls `check` until it returns true or the deadline passes (never a fixed sleep). */
 export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 250): Promise<void> {
+  await waitFor(what, async () => ((await check()) ? true : undefined), timeoutMs, intervalMs);
+}
+
+/**
+ * Polls `check` until it returns a value other than undefined, or fails naming `what` and the last
+ * error a check threw.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
-  while (Date.now() < deadline) {
+  for (;;) {
     try {
-      if (await check()) return;
+      const v = await check();
+      if (v !== undefined) return v;
     } catch (err) {
       lastErr = err;
     }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
 }
