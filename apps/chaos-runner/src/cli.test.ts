@@ -18,6 +18,9 @@ describe("gm-chaos argument parsing", () => {
       expect(await run(["demo", "--events", "0"], capture())).toBe(2);
       expect(String(err.mock.calls[1]?.[0])).toMatch(/--events: expected a positive integer, got 0/);
       expect(await run(["nonsense"], capture())).toBe(2);
+      // A stack this runner did not start, and that is not allowed, is refused before anything is done.
+      expect(await run(["drill", "kafka-broker-down", "--stack-id", "someone-elses"], capture())).toBe(2);
+      expect(String(err.mock.calls.at(-1)?.[0])).toMatch(/refusing to act on stack "someone-elses".*--allow someone-elses/);
     } finally {
       err.mockRestore();
     }
