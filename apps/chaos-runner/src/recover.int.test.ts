@@ -57,6 +57,32 @@ deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
     const after = spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" });
     expect(after.stdout.trim()).toBe("false");
 
+    // SIGINT during a drill: the fault is undone within 10 s and the runner exits non-zero.
+    const second = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let err2 = "";
+    second.stderr.on("data", (c: Buffer) => {
+      err2 += c.toString();
+    });
+    const d2 = Date.now() + 120_000;
+    while (!err2.includes("[detect]") && Date.now() < d2) await new Promise((r) => setTimeout(r, 250));
+    const interruptedAt = Date.now();
+    second.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => second.on("exit", r));
+    expect(code).not.toBe(0);
+    expect(Date.now() - interruptedAt).toBeLessThan(30_000);
+    expect(err2).toMatch(/undoing the fault/);
+    const unpaused = spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" });
+    expect(unpaused.stdout.trim()).toBe("false");
+    expect(readdirSync(join(state, "faults")).filter((f) => f.endsWith(".json"))).toHaveLength(0);
+
+    // On-call mode: triage runs against the live stack; nothing that changes the system without --execute.
+    const oncall = gm("runbook", "high-consumer-lag", "--stack-id", id, "--json");
+    expect(oncall.status, oncall.stderr).toBe(0);
+    const advice = JSON.parse(oncall.stdout) as { executed: boolean; steps: { step: string; phase: string; ran: boolean }[] };
+    expect(advice.executed).toBe(false);
+    expect(advice.steps.filter((x) => x.phase === "triage").every((x) => x.ran)).toBe(true);
+    expect(advice.steps.find((x) => x.step === "lag-scale-up-consumers")).toMatchObject({ ran: false });
+
     // halt refuses new drills until resume
     expect(gm("halt").status).toBe(0);
     const refused = gm("drill", file, "--stack-id", id);

@@ -5,7 +5,10 @@
  * BENCH_BATCH (500), BENCH_PROCESSORS (1).
  */
 import { checkStored, makeEvents, postEvents, waitStored } from "../load.js";
+import { silenceKafkajsTimeoutWarning } from "../runtime.js";
 import { startStack, type Stack } from "../stack.js";
+
+silenceKafkajsTimeoutWarning();
 
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
 const events = env("BENCH_EVENTS", 60_000);
