@@ -17,24 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { classify } from "@gm/runbook/classify";
 import { defaultPolicy } from "@gm/runbook/policy";
-import type { Snapshot } from "@gm/runbook/snapshot";
+import { emptySnapshot } from "@gm/runbook/snapshot";
 import { createAlertmanagerReader } from "@gm/signals/external-alerts";
 import { createAlertmanagerSink } from "./alertmanager.js";
-
-const emptySnapshot = (): Snapshot => ({
-  at: new Date().toISOString(),
-  services: [],
-  errorRates: [],
-  users: null,
-  kafka: null,
-  postgres: null,
-  instances: [],
-  consumers: [],
-  security: null,
-  canary: null,
-  externalAlerts: [],
-  collectionErrors: [],
-});
 
 const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus-alertmanager";
 const AMTOOL_BIN = process.env["AMTOOL_BIN"] ?? "/usr/bin/amtool";
@@ -235,7 +220,7 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     });
     expect(external.find((a) => a.name === "WafIntrusionDetected")).toMatchObject({ security: true });
     expect(external.every((a) => a.labels["source"] !== "gm-prober")).toBe(true);
-    const snapshot = { ...emptySnapshot(), externalAlerts: external };
+    const snapshot = { ...emptySnapshot(new Date().toISOString()), externalAlerts: external };
     expect(classify(snapshot, defaultPolicy)).toContainEqual(expect.objectContaining({ kind: "security-exposure", severity: "P0" }));
   });
 

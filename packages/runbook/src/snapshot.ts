@@ -162,3 +162,21 @@ export interface Snapshot {
   externalAlerts: ExternalAlert[];
   collectionErrors: { collector: string; error: string }[];
 }
+
+/** A snapshot in which nothing was observed: the base that tests and partial collectors build on. */
+export function emptySnapshot(at: string): Snapshot {
+  return {
+    at,
+    services: [],
+    errorRates: [],
+    users: null,
+    kafka: null,
+    postgres: null,
+    instances: [],
+    consumers: [],
+    security: null,
+    canary: null,
+    externalAlerts: [],
+    collectionErrors: [],
+  };
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Incident, IncidentKind } from "./incident.js";
 import { defaultPolicy, type Policy } from "./policy.js";
 import type { ConnectionRow, InstanceInfo, Ports } from "./ports.js";
-import type { ServiceName, Snapshot } from "./snapshot.js";
+import { emptySnapshot, type ServiceName, type Snapshot } from "./snapshot.js";
 import { STEPS, type Step, type StepResult } from "./steps.js";
 
 // ------------------------------------------------------------------ in-memory fake ports
@@ -10,21 +10,7 @@ import { STEPS, type Step, type StepResult } from "./steps.js";
 const T0 = Date.parse("2025-01-01T12:00:00.000Z");
 
 function snap(over: Partial<Snapshot> = {}): Snapshot {
-  return {
-    at: new Date(T0).toISOString(),
-    services: [],
-    errorRates: [],
-    users: null,
-    kafka: null,
-    postgres: null,
-    instances: [],
-    consumers: [],
-    security: null,
-    canary: null,
-    externalAlerts: [],
-    collectionErrors: [],
-    ...over,
-  };
+  return { ...emptySnapshot(new Date(T0).toISOString()), ...over };
 }
 
 function instance(name: string, service: InstanceInfo["service"], over: Partial<InstanceInfo> = {}): InstanceInfo {
