@@ -20,6 +20,7 @@ export function drillOptions(y: Argv) {
     .option("stack-id", { type: "string", describe: "drill an existing stack (started by `gm-chaos stack up`, or named with --allow) instead of starting one" })
     .option("allow", { type: "string", array: true, default: [] as string[], describe: "stack ids this runner may act on although it did not start them" })
     .option("policy", { type: "string", describe: "severity policy override (YAML; default: scenarios/policy.yaml)" })
+    .option("load", { type: "string", choices: ["builtin", "k6"], default: "builtin", describe: "load generator: built in, or scenarios/k6/ingest-load.ts through a k6 binary (GM_K6_BIN or PATH)" })
     .option("keep", { type: "boolean", default: false, describe: "leave the stack this runner started running afterwards" })
     .option("json", { type: "boolean", default: false, describe: "progress and results as JSON lines" });
 }
@@ -45,7 +46,7 @@ export function loadPolicy(path: string | undefined): Policy {
 }
 
 export async function runDrillCommand(
-  argv: { scenarios?: string[]; "scenarios-dir"?: string; "report-dir"?: string; "stack-id"?: string; allow: string[]; policy?: string; keep: boolean; json: boolean },
+  argv: { scenarios?: string[]; load?: string; "scenarios-dir"?: string; "report-dir"?: string; "stack-id"?: string; allow: string[]; policy?: string; keep: boolean; json: boolean },
   out: Out,
 ): Promise<void> {
   if (existsSync(haltFile())) fail(`drills are halted (gm-chaos halt); run \`gm-chaos resume\` first`, 3);
@@ -102,6 +103,7 @@ export async function runDrillCommand(
         endpoints,
         brokers,
         policy,
+        load: argv.load === "k6" ? "k6" : "builtin",
         signal: ac.signal,
         onProgress: (p) => (argv.json ? emit({ event: "progress", ...p }) : out.progress(`${p.scenario} [${p.phase}] ${p.message}`)),
       });

@@ -8,6 +8,7 @@ import { drillPolicy } from "../commands/drill.js";
 import type { Step } from "@gm/runbook/steps";
 import { startStack, type Stack } from "@gm/stack/stack";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
+import { findK6 } from "../load/k6.js";
 import { runDrill } from "./run.js";
 
 const defaultPolicy = drillPolicy(undefined, defaultScenariosDir());
@@ -36,6 +37,14 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     expect(report.steps.map((s) => s.id)).toContain("kafka-restart-broker");
     expect(report.timings.detectSeconds).not.toBeNull();
     expect(report.signals.length).toBeGreaterThan(5);
+  });
+
+  // k6 is not allowed in this workplace (AGPL, per its package list): this runs only where a binary exists.
+  it.skipIf(!findK6())("runs with k6 as the load (scenarios/k6/ingest-load.ts) where a k6 binary exists", async () => {
+    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, load: "k6", onProgress: log });
+    expect(report.outcome).toBe("passed");
+    expect(report.integrity!.acknowledged).toBeGreaterThan(0);
+    expect(report.integrity!.lost).toBe(0);
   });
 
   it("fails when the remediation does nothing, and still undoes the fault", async () => {

@@ -17,7 +17,9 @@ import { createDatabasePort } from "@gm/platform/postgres";
 import { REPORT_SCHEMA_VERSION, type Check, type DrillPhase, type DrillReport, type StepRecord, type TimelineEvent } from "@gm/report/schema";
 import { checkStored } from "@gm/stack/load";
 import type { StackEndpoints } from "@gm/stack/stack";
-import { startHttpLoad } from "../load/http-load.js";
+import { fileURLToPath } from "node:url";
+import { type LoadRun, startHttpLoad } from "../load/http-load.js";
+import { findK6, startK6Load } from "../load/k6.js";
 import { createFault } from "./faults.js";
 import { removeJournal, writeJournal, type Journal } from "./journal.js";
 import { createObserver, signalSample, type Observation } from "./observe.js";
@@ -40,6 +42,8 @@ export interface DrillOptions {
   signal?: AbortSignal;
   /** replaces the runbook's steps (tests prove that a do-nothing remediation fails the drill) */
   steps?: Step[];
+  /** "k6": the scenarios/k6 script through a k6 binary (GM_K6_BIN or PATH); default: the built-in generator */
+  load?: "builtin" | "k6";
   /** called after the load stopped and before integrity is checked (tests tamper here) */
   beforeIntegrity?: () => Promise<void>;
 }
@@ -87,7 +91,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   let integrity: DrillReport["integrity"] = null;
   let cleanup: DrillReport["cleanup"] = { ok: false, leftovers: ["not reached"] };
   let outcome: DrillReport["outcome"] = "passed";
-  const load = { run: undefined as ReturnType<typeof startHttpLoad> | undefined, acknowledged: [] as string[] };
+  const load = { run: undefined as LoadRun | undefined, acknowledged: [] as string[] };
   const healthy = (x: Observation) => x.incidents.length === 0;
   /** While waiting, say every 10 s what is awaited and what the prober sees. */
   const awaiting = (p: DrillPhase, what: string) => {
@@ -108,7 +112,14 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     if (!steady) throw new DrillAbort("steady state did not hold before the fault");
 
     say("load", `load: ${sc.load.rate} batches/s × ${sc.load.batch} events to ingest-api, ${sc.load.reads} stats reads/s`);
-    load.run = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: drillId, rate: sc.load.rate, batch: sc.load.batch, reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads } });
+    if (o.load === "k6") {
+      const bin = findK6();
+      if (!bin) throw new DrillAbort("--load k6: no k6 binary (set GM_K6_BIN or put k6 on PATH)");
+      const script = fileURLToPath(new URL("../../../../scenarios/k6/ingest-load.ts", import.meta.url));
+      load.run = startK6Load({ bin, script, ingestUrl: e.services["ingest-api"], runId: drillId, rate: sc.load.rate, batch: sc.load.batch });
+    } else {
+      load.run = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: drillId, rate: sc.load.rate, batch: sc.load.batch, reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads } });
+    }
     await observer.until(() => (load.run?.acknowledgedCount() ?? 0) > 0, 30_000, signal);
 
     undo = await fault.prepare();
