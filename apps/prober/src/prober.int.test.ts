@@ -66,7 +66,7 @@ hysteresis: { resolveAfter: 2 }
     expect(r.snapshot.security!.checks).toEqual([expect.objectContaining({ ok: true, observed: "HTTP 401" })]);
     expect(r.snapshot.instances.map((i) => i.service).sort()).toEqual(["event-processor-service", "ingest-api", "kafka", "postgres", "stats-api"]);
     const metrics = await prober.registry.metrics();
-    expect(metrics).toMatch(/probe_success\{service="ingest-api",target="http:\/\/127\.0\.0\.1:\d+"\} 1/);
+    expect(metrics).toContain(`probe_success{service="ingest-api",target="${stack.endpoints.services["ingest-api"]}"} 1`);
     expect(metrics).toMatch(/gm_kafka_consumer_lag\{group="event-processor-service",topic="game-events"\} \d+/);
   });
 

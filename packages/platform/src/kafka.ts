@@ -1,6 +1,7 @@
 /** The runbook's KafkaPort over the kafkajs admin API. */
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import type { KafkaPort } from "@gm/runbook/ports";
+import { reconcileBrokers } from "@gm/runbook/snapshot";
 
 export function createKafkaPort(opts: { brokers: string[]; topic: string; timeoutMs?: number }): KafkaPort & { close(): Promise<void> } {
   let admin: Admin | undefined;
@@ -27,11 +28,8 @@ export function createKafkaPort(opts: { brokers: string[]; topic: string; timeou
     brokers: () =>
       withAdmin(async (a) => {
         const cluster = await a.describeCluster();
-        const alive = new Set(cluster.brokers.map((b) => `${b.host}:${b.port}`));
-        return [
-          ...cluster.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: true })),
-          ...opts.brokers.filter((b) => !alive.has(b)).map((address) => ({ nodeId: -1, address, up: false })),
-        ];
+        const known = cluster.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: true }));
+        return reconcileBrokers(known, opts.brokers, opts.brokers.length);
       }),
     underReplicatedPartitions: () =>
       withAdmin(async (a) => {

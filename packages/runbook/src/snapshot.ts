@@ -63,6 +63,26 @@ export interface BrokerState {
   up: boolean;
 }
 
+/**
+ * The brokers the cluster metadata names, padded with down entries up to `expected`. A bootstrap
+ * address is only a way in: it may differ from what the brokers advertise (another host name for the
+ * same machine, a load balancer), so one missing from the metadata is not by itself a broker down.
+ * A missing broker is named after a bootstrap address the metadata does not cover (by address, then
+ * by port), or "unknown".
+ */
+export function reconcileBrokers(metadata: BrokerState[], bootstrap: string[], expected: number): BrokerState[] {
+  const addresses = new Set(metadata.map((b) => b.address));
+  const ports = new Set(metadata.map((b) => portOf(b.address)));
+  const uncovered = bootstrap.filter((a) => !addresses.has(a) && !ports.has(portOf(a)));
+  const out = [...metadata];
+  for (let i = 0; out.length < expected; i++) out.push({ nodeId: -1, address: uncovered[i] ?? "unknown", up: false });
+  return out;
+}
+
+function portOf(address: string): string {
+  return address.slice(address.lastIndexOf(":") + 1);
+}
+
 export interface KafkaSignal {
   brokersExpected: number;
   brokers: BrokerState[];

@@ -5,7 +5,7 @@
  */
 import { connect as tcpConnect } from "node:net";
 import { Kafka, logLevel, type Admin } from "kafkajs";
-import type { BrokerState, ConsumerProgress, GroupLag, KafkaSignal, PartitionLag } from "@gm/runbook/snapshot";
+import { type ConsumerProgress, type GroupLag, type KafkaSignal, type PartitionLag, reconcileBrokers } from "@gm/runbook/snapshot";
 import { Series } from "./collect.js";
 import { judgeProgress, lagSeconds } from "./progress.js";
 
@@ -54,14 +54,15 @@ export function createKafkaCollector(opts: KafkaCollectorOptions) {
       try {
         const a = await connect();
         const cluster = await a.describeCluster();
-        const alive = new Set(cluster.brokers.map((b) => `${b.host}:${b.port}`));
         // The metadata keeps a killed broker until its session times out (broker.session.timeout.ms, 9 s);
         // a refused TCP connection says it at once, so detection does not wait for the controller.
         const reachable = await Promise.all(cluster.brokers.map((b) => tcpReachable(`${b.host}:${b.port}`, Math.min(1_000, opts.timeoutMs))));
-        const brokers: BrokerState[] = cluster.brokers.map((b, i) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: reachable[i] === true }));
-        for (const addr of opts.brokers) if (!alive.has(addr)) brokers.push({ nodeId: -1, address: addr, up: false });
         const expected = opts.expectedBrokers ?? opts.brokers.length;
-        for (let i = brokers.length; i < expected; i++) brokers.push({ nodeId: -1, address: "unknown", up: false });
+        const brokers = reconcileBrokers(
+          cluster.brokers.map((b, i) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, up: reachable[i] === true })),
+          opts.brokers,
+          expected,
+        );
 
         const meta = await a.fetchTopicMetadata({ topics: [opts.topic] });
         const partitions = meta.topics[0]?.partitions ?? [];

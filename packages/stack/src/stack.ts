@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import type { ContainerInspectInfo } from "dockerode";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
-import { GenericContainer, Wait, type StartedTestContainer } from "testcontainers";
+import { GenericContainer, getContainerRuntimeClient, Wait, type StartedTestContainer } from "testcontainers";
 import {
   containerSpecs,
   databaseUrl,
@@ -126,10 +126,15 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const platform = opts.images?.platform || images.platform || (await ensurePlatformImage(images.platformBase, progress));
   const s = resolveOptions(opts, random, { kafka: images.kafka, postgres: images.postgres, platform });
   const kafkaPorts = await Promise.all(Array.from({ length: s.brokers }, () => freePort()));
+  // The host at which this process reaches the containers' ports: 127.0.0.1 on a plain machine, the
+  // bridge gateway when this process runs in a container itself. The brokers advertise exactly it, so
+  // the bootstrap servers handed out and the addresses in the cluster metadata are the same.
+  const runtimeHost = (await getContainerRuntimeClient()).info.containerRuntime.host;
+  const host = runtimeHost === "localhost" ? "127.0.0.1" : runtimeHost;
   // Every host port is fixed before start, so a container that is stopped or killed and started again
   // (a drill) keeps its address; Docker would pick a new random one otherwise.
   const specs = await Promise.all(
-    containerSpecs(s, kafkaPorts).map(async (spec) => ({
+    containerSpecs(s, kafkaPorts, host).map(async (spec) => ({
       ...spec,
       ports: await Promise.all(spec.ports.map(async (p) => ({ container: p.container, host: p.host ?? (await freePort()) }))),
     })),
@@ -148,9 +153,8 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   try {
     // Kafka and PostgreSQL in parallel; then the topic; then the services in parallel.
     await Promise.all(specs.filter((x) => x.role === "kafka" || x.role === "postgres").map(startOne));
-    const host = started[0]!.container.getHost();
-    const bootstrap = kafkaPorts.map((p) => `${host === "localhost" ? "127.0.0.1" : host}:${p}`);
-    await Promise.all([createTopic(bootstrap, s), createProberRole(databaseUrl(s, host === "localhost" ? "127.0.0.1" : host, pgHostPort(specs)), proberPassword)]);
+    const bootstrap = kafkaPorts.map((p) => `${host}:${p}`);
+    await Promise.all([createTopic(bootstrap, s), createProberRole(databaseUrl(s, host, pgHostPort(specs)), proberPassword)]);
     progress(`topic ${s.topic}: ${s.topicPartitions} partitions, replication factor ${s.replicationFactor}, min.insync.replicas ${s.minInsyncReplicas}`);
     await Promise.all(specs.filter((x) => x.role !== "kafka" && x.role !== "postgres").map(startOne));
   } catch (err) {
@@ -169,7 +173,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     return `http://${c.getHost() === "localhost" ? "127.0.0.1" : c.getHost()}:${c.getMappedPort(PORTS.http)}`;
   };
   const pg = get("postgres").container;
-  const pgHost = pg.getHost() === "localhost" ? "127.0.0.1" : pg.getHost();
+  const pgHost = host;
   const endpoints: StackEndpoints = {
     stackId: s.id,
     kafkaBootstrapServers: kafkaPorts.map((p) => `${pgHost}:${p}`),
