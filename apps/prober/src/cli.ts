@@ -29,7 +29,7 @@ function loadConfig(path: string): { config: ProberConfig; policy: Policy } {
   }
   let config: ProberConfig;
   try {
-    config = parseProberConfig(text);
+    config = parseProberConfig(text, process.env);
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(`${path}: ${err.message}`);
     throw err;
@@ -52,13 +52,30 @@ function loadConfig(path: string): { config: ProberConfig; policy: Policy } {
 
 async function buildProber(config: ProberConfig, policy: Policy) {
   const { createProber } = await import("./prober.js");
-  const platform = config.platform ? (await import("@gm/platform/docker")).createDockerPlatform({ stackId: config.platform.stackId }) : undefined;
+  const p = config.platform;
+  const platform =
+    p?.driver === "kubernetes"
+      ? (await import("@gm/platform/kubernetes")).createKubernetesPlatform({
+          ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
+          ...(p.context ? { context: p.context } : {}),
+          namespaces: p.namespaces,
+          allow: p.allow,
+        })
+      : p?.driver === "docker"
+        ? (await import("@gm/platform/docker")).createDockerPlatform({ stackId: p.stackId })
+        : undefined;
+  let logsFrom = platform;
+  if (platform && config.loki) {
+    // `loki`: the platform's logs are read from Loki, everything else from the driver.
+    const { createLokiLogs, withLokiLogs } = await import("@gm/platform/loki");
+    logsFrom = withLokiLogs(platform, createLokiLogs({ url: config.loki.url, timeoutMs: config.timeoutMs }));
+  }
   let alerts: AlertSink | undefined;
   if (config.alertmanager) {
     const { createAlertmanagerSink } = await import("./alertmanager.js");
     alerts = createAlertmanagerSink({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs, generatorURL: `http://${config.listen.host}:${config.listen.port}/metrics` });
   }
-  return createProber({ config, policy, ...(platform ? { platform } : {}), ...(alerts ? { alerts } : {}) });
+  return createProber({ config, policy, ...(logsFrom ? { platform: logsFrom } : {}), ...(alerts ? { alerts } : {}) });
 }
 
 export function buildCli(args: string[]) {

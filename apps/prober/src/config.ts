@@ -17,14 +17,25 @@ export interface ProberConfig {
   security?: { protected: { method: string; url: string }[]; public: string[]; secrets: Record<string, string> };
   prometheus?: { url: string };
   alertmanager?: { urls: string[] };
-  platform?: { driver: "docker"; stackId: string };
+  /** Loki: where the platform's logs are read (LogQL, streams labelled instance=<name>) instead of the driver's */
+  loki?: { url: string };
+  platform?:
+    | { driver: "docker"; stackId: string }
+    | {
+        driver: "kubernetes";
+        /** a kubeconfig file, or "in-cluster" (default: in-cluster inside a pod, else the default kubeconfig) */
+        kubeconfig?: string;
+        context?: string;
+        namespaces: { kafka: string; platform: string };
+        allow: { contexts: string[]; namespaces: string[] };
+      };
   /** path of a severity-policy override (YAML), relative to the config file */
   policy?: string;
   hysteresis: { resolveAfter: number };
 }
 
 const SERVICES: ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
-const TOP = ["intervalSeconds", "timeoutMs", "windowSeconds", "listen", "services", "kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "platform", "policy", "hysteresis"];
+const TOP = ["intervalSeconds", "timeoutMs", "windowSeconds", "listen", "services", "kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "loki", "platform", "policy", "hysteresis"];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -88,7 +99,32 @@ class Checker {
   }
 }
 
-export function parseProberConfig(text: string): ProberConfig {
+/**
+ * `${NAME}` in the file is replaced by the environment variable NAME (upper case, digits, _), so
+ * secrets such as the prober's PostgreSQL password come from a Secret while the file is a ConfigMap.
+ * A variable that is not set is a problem naming it and its line.
+ */
+export function expandEnv(text: string, env: Record<string, string | undefined>): { text: string; problems: string[] } {
+  const problems: string[] = [];
+  const lines = text.split("\n").map((line, i) =>
+    line.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        problems.push(`line ${i + 1}: environment variable ${name} is not set (referenced as \${${name}})`);
+        return "";
+      }
+      return v;
+    }),
+  );
+  return { text: lines.join("\n"), problems };
+}
+
+export function parseProberConfig(text: string, env?: Record<string, string | undefined>): ProberConfig {
+  if (env) {
+    const expanded = expandEnv(text, env);
+    if (expanded.problems.length) throw new ConfigError(expanded.problems);
+    text = expanded.text;
+  }
   let raw: unknown;
   try {
     raw = parse(text);
@@ -162,13 +198,41 @@ export function parseProberConfig(text: string): ProberConfig {
   }
   const prom = c.object(top["prometheus"], "prometheus", ["url"]);
   if (prom) cfg.prometheus = { url: c.url(prom["url"], "prometheus.url") ?? "" };
+  const lk = c.object(top["loki"], "loki", ["url"]);
+  if (lk) {
+    const url = c.url(lk["url"], "loki.url");
+    if (url === undefined) c.problems.push("loki.url: required (e.g. http://127.0.0.1:3100)");
+    cfg.loki = { url: url ?? "" };
+  }
   const am = c.object(top["alertmanager"], "alertmanager", ["urls"]);
   if (am) cfg.alertmanager = { urls: c.list(am["urls"], "alertmanager.urls", (x, pth) => c.url(x, pth), true) ?? [] };
-  const plat = c.object(top["platform"], "platform", ["driver", "stackId"]);
-  if (plat) {
-    if (plat["driver"] !== "docker") c.problems.push(`platform.driver: expected "docker", got ${show(plat["driver"])}`);
-    cfg.platform = { driver: "docker", stackId: c.string(plat["stackId"], "platform.stackId") ?? "" };
+  const platRaw = top["platform"];
+  const driver = isObj(platRaw) ? platRaw["driver"] : undefined;
+  if (platRaw !== undefined && driver === "kubernetes") {
+    const plat = c.object(platRaw, "platform", ["driver", "kubeconfig", "context", "namespaces", "allow"]) ?? {};
+    const ns = c.object(plat["namespaces"], "platform.namespaces", ["kafka", "platform"]) ?? {};
+    const allow = c.object(plat["allow"], "platform.allow", ["contexts", "namespaces"]);
+    if (!allow) c.problems.push("platform.allow: required for the kubernetes driver (contexts and namespaces it may read)");
+    const kubeconfig = c.string(plat["kubeconfig"], "platform.kubeconfig");
+    const context = c.string(plat["context"], "platform.context");
+    cfg.platform = {
+      driver: "kubernetes",
+      ...(kubeconfig ? { kubeconfig } : {}),
+      ...(context ? { context } : {}),
+      namespaces: { kafka: c.string(ns["kafka"], "platform.namespaces.kafka", "kafka")!, platform: c.string(ns["platform"], "platform.namespaces.platform", "gamemetrics")! },
+      allow: {
+        contexts: c.list(allow?.["contexts"], "platform.allow.contexts", (x, pth) => c.string(x, pth), allow !== undefined) ?? [],
+        namespaces: c.list(allow?.["namespaces"], "platform.allow.namespaces", (x, pth) => c.string(x, pth), allow !== undefined) ?? [],
+      },
+    };
+  } else {
+    const plat = c.object(platRaw, "platform", ["driver", "stackId"]);
+    if (plat) {
+      if (plat["driver"] !== "docker") c.problems.push(`platform.driver: expected "docker" or "kubernetes", got ${show(plat["driver"])}`);
+      cfg.platform = { driver: "docker", stackId: c.string(plat["stackId"], "platform.stackId") ?? "" };
+    }
   }
+  if (cfg.loki && !cfg.platform) c.problems.push("loki: needs platform (Loki is where the platform's logs are read)");
   const pol = c.string(top["policy"], "policy");
   if (pol) cfg.policy = pol;
   const hy = c.object(top["hysteresis"], "hysteresis", ["resolveAfter"]);

@@ -11,20 +11,11 @@ import type { ServiceName } from "@gm/runbook/snapshot";
 import { LABEL } from "@gm/stack/definition";
 import { demuxDockerLogs, freePort } from "@gm/stack/stack";
 import { dockerode } from "@gm/stack/docker";
+import { PlatformError } from "./errors.js";
 
 type Role = InstanceInfo["service"];
 
-export class PlatformError extends Error {
-  constructor(
-    message: string,
-    readonly code: "not-found" | "refused" | "docker",
-    readonly retriable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "PlatformError";
-  }
-}
+export { PlatformError };
 
 export interface DockerPlatformOptions {
   stackId: string;
@@ -149,6 +140,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
   };
 
   return {
+    logSource: "docker",
     oomEvents,
     containerName: (instance) => `${prefix}${instance}`,
     async instanceUrls(service, containerPort = 8080) {

@@ -5,6 +5,11 @@
  */
 import type { ServiceName } from "./snapshot.js";
 
+/** A port that cannot answer at all where it runs (e.g. Kafka seen only through the Kubernetes API): checks stop waiting on it. */
+export class PortUnavailableError extends Error {
+  override name = "PortUnavailableError";
+}
+
 export interface InstanceInfo {
   /** container name or pod name */
   name: string;
@@ -22,8 +27,10 @@ export interface InstanceInfo {
 export interface PlatformPort {
   /** `kubectl get pods -n kafka` / `-l app=event-processor-service` */
   listInstances(service: InstanceInfo["service"]): Promise<InstanceInfo[]>;
-  /** `kubectl logs --tail N` */
+  /** `kubectl logs --tail N`: the newest `tail` lines, oldest first */
   logs(instance: string, tail: number): Promise<string[]>;
+  /** where `logs()` reads ("docker", "kubernetes", "loki"), so steps can say it; absent when unknown */
+  readonly logSource?: string;
   /** `kubectl delete pod` (the controller recreates it) / docker start of a stopped or killed container */
   restart(instance: string): Promise<void>;
   /** `kubectl describe pod` → limits */
@@ -37,6 +44,21 @@ export interface PlatformPort {
   /** set the pg pool size (PG_POOL_MAX) of a service; restarts its instances to apply */
   setPoolSize(service: ServiceName, size: number): Promise<void>;
   poolSize(service: ServiceName): Promise<number>;
+  /** `kubectl rollout history`: the service's rollouts, newest first (drivers that have them) */
+  rollouts?(service: ServiceName): Promise<Rollout[]>;
+  /** `kubectl rollout undo`: back to the previous revision (or `toRevision`); returns the revision restored */
+  rollback?(service: ServiceName, toRevision?: number): Promise<number>;
+}
+
+export interface Rollout {
+  service: ServiceName;
+  revision: number;
+  createdAt: string;
+  images: string[];
+  /** the `kubernetes.io/change-cause` annotation, when set */
+  changeCause: string | null;
+  /** the revision the service runs now */
+  current: boolean;
 }
 
 export interface KafkaPort {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Incident, IncidentKind } from "./incident.js";
 import { defaultPolicy, type Policy } from "./policy.js";
-import type { ConnectionRow, InstanceInfo, Ports } from "./ports.js";
+import { type ConnectionRow, type InstanceInfo, PortUnavailableError, type Ports } from "./ports.js";
 import { emptySnapshot, type ServiceName, type Snapshot } from "./snapshot.js";
 import { STEPS, type Step, type StepResult } from "./steps.js";
 
@@ -184,6 +184,14 @@ describe("Kafka broker down steps", () => {
       "first: 3/3 broker(s) up, 2 under-replicated partition(s)",
       "last: 3/3 broker(s) up, 2 under-replicated partition(s)",
     ]);
+  });
+
+  it("verify replication stops at once when Kafka cannot be asked at all (a namespace drill), saying so", async () => {
+    const p = fake({ brokers: brokers(true, true, true), urp: [new PortUnavailableError("Kafka is not reachable through the Kubernetes API")] });
+    const r = await run(STEPS.kafkaVerifyReplication, p, "kafka-broker-down", "kafka");
+    expect(r.ok).toBe(false);
+    expect(p.sleeps).toEqual([]);
+    expect(r.output).toEqual(["all brokers up and 0 under-replicated partitions: cannot be checked: Kafka is not reachable through the Kubernetes API"]);
   });
 
   it("verify replication also requires every broker up", async () => {

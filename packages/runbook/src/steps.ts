@@ -5,7 +5,7 @@
  */
 import type { Incident } from "./incident.js";
 import type { Policy } from "./policy.js";
-import type { InstanceInfo, Ports } from "./ports.js";
+import { type InstanceInfo, PortUnavailableError, type Ports } from "./ports.js";
 import { detectDbPoolExhausted, detectHighErrorRate, detectServiceDown, errorRateSeverity, SERVICE_NAMES } from "./rules.js";
 import type { ServiceName, Snapshot } from "./snapshot.js";
 
@@ -54,6 +54,9 @@ const isServiceName = (s: string): s is ServiceName => (SERVICE_NAMES as readonl
 const servicesOf = (ctx: StepContext): ServiceName[] => (isServiceName(ctx.incident.subject) ? [ctx.incident.subject] : [...SERVICE_NAMES]);
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const mib = (b: number | null): string => (b === null ? "none" : `${Math.round(b / 1024 ** 2)} MiB`);
+/** Where the platform's logs come from ("docker", "loki" …), for the output of the log steps; nothing when unknown. */
+const logSource = (ports: Ports): { text: string; data: { source?: string } } =>
+  ports.platform.logSource ? { text: `, from ${ports.platform.logSource}`, data: { source: ports.platform.logSource } } : { text: "", data: {} };
 
 /** Services with a pg pool in the current snapshot; every service when postgres was not observed. */
 async function poolServices(ports: Ports): Promise<ServiceName[]> {
@@ -76,6 +79,8 @@ async function waitUntil(ports: Ports, policy: Policy, what: string, probe: () =
     try {
       r = await probe();
     } catch (e) {
+      // waiting cannot help a check that can never be made here
+      if (e instanceof PortUnavailableError) return { ok: false, output: [`${what}: cannot be checked: ${msg(e)}`], data: { attempts, elapsedSeconds: (ports.now() - start) / 1000 } };
       r = { done: false, line: `check failed: ${msg(e)}` };
     }
     first ??= r.line;
@@ -377,12 +382,13 @@ const kafkaCheckBrokerLogs: Step = {
     const targets = stopped.length > 0 ? stopped : instances;
     const output: string[] = [];
     const logs: Record<string, string[]> = {};
+    const src = logSource(ports);
     for (const i of targets) {
       const lines = await ports.platform.logs(i.name, ctx.policy.actions.logTail);
       logs[i.name] = lines;
-      output.push(`== ${i.name} (last ${Math.min(20, lines.length)} of ${lines.length} lines)`, ...lines.slice(-20));
+      output.push(`== ${i.name} (last ${Math.min(20, lines.length)} of ${lines.length} lines${src.text})`, ...lines.slice(-20));
     }
-    return { ok: true, output, data: { logs } };
+    return { ok: true, output, data: { logs, ...src.data } };
   },
 };
 
@@ -596,12 +602,13 @@ const lagCheckProcessingErrors: Step = {
   async run(ports, ctx) {
     const output: string[] = [];
     const errorLines: Record<string, number> = {};
+    const src = logSource(ports);
     for (const i of await ports.platform.listInstances(CONSUMER_SERVICE)) {
       const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => ERROR_LINE.test(l));
       errorLines[i.name] = hits.length;
-      output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}`, ...hits.slice(-5));
+      output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
     }
-    return { ok: Object.values(errorLines).every((n) => n === 0), output, data: { errorLines } };
+    return { ok: Object.values(errorLines).every((n) => n === 0), output, data: { errorLines, ...src.data } };
   },
 };
 
@@ -664,12 +671,13 @@ const oomCheckMemoryLeaks: Step = {
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const output: string[] = [];
     let total = 0;
+    const src = logSource(ports);
     for (const i of await ports.platform.listInstances(service)) {
       const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => LEAK_LINE.test(l));
       total += hits.length;
-      output.push(`${i.name}: ${hits.length} memory-related line(s)`, ...hits.slice(-5));
+      output.push(`${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
     }
-    return { ok: total === 0, output, data: { lines: total } };
+    return { ok: total === 0, output, data: { lines: total, ...src.data } };
   },
 };
 

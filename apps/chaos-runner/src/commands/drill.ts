@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
+import { LokiOptionError, parseLokiUrl } from "@gm/platform/loki";
 import type { DrillReport } from "@gm/report/schema";
 import { haltFile } from "../drill/journal.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
@@ -11,9 +12,11 @@ import type { StackEndpoints } from "@gm/stack/stack";
 import { CliError, fail, type Out } from "../output.js";
 import { loadStacks } from "../state.js";
 import { readFileSync } from "node:fs";
+import type { DrillProgress } from "../drill/run.js";
+import { type KubernetesArgs, kubernetesOptions, kubernetesPlatformFor, kubernetesTarget } from "./kube.js";
 
 export function drillOptions(y: Argv) {
-  return y
+  return kubernetesOptions(y)
     .positional("scenarios", { type: "string", array: true, describe: "drill names (files in scenarios/), paths, or all" })
     .option("scenarios-dir", { type: "string", describe: "where drill files are (default: the repository's scenarios/)" })
     .option("report-dir", { type: "string", describe: "write report.json, junit.xml, report.md, report.html and signals.svg per drill here" })
@@ -22,7 +25,22 @@ export function drillOptions(y: Argv) {
     .option("policy", { type: "string", describe: "severity policy override (YAML; default: scenarios/policy.yaml)" })
     .option("load", { type: "string", choices: ["builtin", "k6"], default: "builtin", describe: "load generator: built in, or scenarios/k6/ingest-load.ts through a k6 binary (GM_K6_BIN or PATH)" })
     .option("keep", { type: "boolean", default: false, describe: "leave the stack this runner started running afterwards" })
+    .option("loki-url", { type: "string", describe: LOKI_URL_HELP })
     .option("json", { type: "boolean", default: false, describe: "progress and results as JSON lines" });
+}
+
+export const LOKI_URL_HELP = "read the runbook's log steps from this Loki (LogQL over HTTP, streams labelled instance=<name>) instead of the containers' logs, e.g. http://127.0.0.1:3100";
+
+/** --loki-url, checked: undefined when not given; exit 2 naming the option when malformed. */
+export function lokiUrlOption(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    parseLokiUrl(url, "--loki-url");
+  } catch (err) {
+    if (err instanceof LokiOptionError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  return url;
 }
 
 /** The drills' policy: --policy, else scenarios/policy.yaml next to the drill files, else the runbook's defaults. */
@@ -46,10 +64,11 @@ export function loadPolicy(path: string | undefined): Policy {
 }
 
 export async function runDrillCommand(
-  argv: { scenarios?: string[]; load?: string; "scenarios-dir"?: string; "report-dir"?: string; "stack-id"?: string; allow: string[]; policy?: string; keep: boolean; json: boolean },
+  argv: { scenarios?: string[]; load?: string; "scenarios-dir"?: string; "report-dir"?: string; "stack-id"?: string; allow: string[]; policy?: string; keep: boolean; json: boolean; "loki-url"?: string } & Partial<KubernetesArgs>,
   out: Out,
 ): Promise<void> {
   if (existsSync(haltFile())) fail(`drills are halted (gm-chaos halt); run \`gm-chaos resume\` first`, 3);
+  const lokiUrl = lokiUrlOption(argv["loki-url"]);
   const policy = drillPolicy(argv.policy, argv["scenarios-dir"] ?? defaultScenariosDir());
   const names = argv.scenarios?.length ? argv.scenarios : fail("name at least one drill, or all", 2);
   let scenarios: Scenario[];
@@ -59,9 +78,10 @@ export async function runDrillCommand(
     if (err instanceof ScenarioError) fail(err.message, 2);
     throw err;
   }
+  const emit = (e: Record<string, unknown>) => (argv.json ? out.line(JSON.stringify(e)) : undefined);
+  if (argv.platform === "kubernetes") return runNamespaceDrills(argv as typeof argv & KubernetesArgs, names, scenarios, policy, out, emit);
   const { runDrill } = await import("../drill/run.js");
   const { startStack } = await import("@gm/stack/stack");
-  const emit = (e: Record<string, unknown>) => (argv.json ? out.line(JSON.stringify(e)) : undefined);
 
   // The target: a stack this runner starts, or one it started before (`stack up`), or one allowed by name.
   let endpoints: StackEndpoints;
@@ -87,6 +107,46 @@ export async function runDrillCommand(
     stop = () => stack.stop();
   }
 
+  await runEach(argv, scenarios, out, emit, stop, (scenario, signal, onProgress) =>
+    runDrill({ scenario, endpoints, brokers, policy, load: argv.load === "k6" ? "k6" : "builtin", ...(lokiUrl ? { lokiUrl } : {}), signal, onProgress }),
+  );
+}
+
+/** Drills against the runbook's namespaces of a cluster, through the Kubernetes driver. */
+async function runNamespaceDrills(
+  argv: { "report-dir"?: string; json: boolean; keep: boolean } & KubernetesArgs,
+  names: string[],
+  scenarios: Scenario[],
+  policy: Policy,
+  out: Out,
+  emit: (e: Record<string, unknown>) => void,
+): Promise<void> {
+  const { NAMESPACE_FAULTS, runNamespaceDrill } = await import("../drill/namespace.js");
+  const unsupported = scenarios.filter((s) => !NAMESPACE_FAULTS.includes(s.fault.type));
+  if (unsupported.length > 0 && !names.includes("all")) {
+    fail(`--platform kubernetes drills the faults the API server can show (${NAMESPACE_FAULTS.join(", ")}); not: ${unsupported.map((s) => `${s.name} (${s.fault.type})`).join(", ")}. Run those on the testcontainers stack.`, 2);
+  }
+  for (const s of unsupported) {
+    if (argv.json) emit({ event: "skipped", scenario: s.name, reason: `fault ${s.fault.type} needs Kafka or PostgreSQL access` });
+    else out.progress(`${s.name}: skipped on kubernetes (fault ${s.fault.type} needs Kafka or PostgreSQL access)`);
+  }
+  const k8s = await kubernetesPlatformFor(argv);
+  const target = kubernetesTarget(argv, k8s.context);
+  out.progress(`kubernetes: context ${k8s.context}, namespaces ${target.namespaces.kafka} and ${target.namespaces.platform}`);
+  await runEach(argv, scenarios.filter((s) => NAMESPACE_FAULTS.includes(s.fault.type)), out, emit, undefined, (scenario, signal, onProgress) =>
+    runNamespaceDrill({ scenario, platform: k8s, target, policy, signal, onProgress }),
+  );
+}
+
+/** One drill after the other, with SIGINT/SIGTERM undoing the running one, results, reports and the exit code. */
+async function runEach(
+  argv: { "report-dir"?: string; json: boolean; keep: boolean },
+  scenarios: Scenario[],
+  out: Out,
+  emit: (e: Record<string, unknown>) => void,
+  stop: (() => Promise<void>) | undefined,
+  run: (scenario: Scenario, signal: AbortSignal, onProgress: (p: DrillProgress) => void) => Promise<DrillReport>,
+): Promise<void> {
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     out.progress(`${sig}: undoing the fault and stopping`);
@@ -98,15 +158,7 @@ export async function runDrillCommand(
   try {
     for (const scenario of scenarios) {
       if (ac.signal.aborted || existsSync(haltFile())) break;
-      const report = await runDrill({
-        scenario,
-        endpoints,
-        brokers,
-        policy,
-        load: argv.load === "k6" ? "k6" : "builtin",
-        signal: ac.signal,
-        onProgress: (p) => (argv.json ? emit({ event: "progress", ...p }) : out.progress(`${p.scenario} [${p.phase}] ${p.message}`)),
-      });
+      const report = await run(scenario, ac.signal, (p) => (argv.json ? emit({ event: "progress", ...p }) : out.progress(`${p.scenario} [${p.phase}] ${p.message}`)));
       reports.push(report);
       const t = report.timings;
       const f = (x: number | null) => (x === null ? "—" : `${x.toFixed(1)} s`);

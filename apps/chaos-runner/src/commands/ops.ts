@@ -13,7 +13,9 @@ import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
 import { fail, type Out } from "../output.js";
 import { loadStacks } from "../state.js";
-import { drillPolicy, loadPolicy } from "./drill.js";
+import { drillPolicy, LOKI_URL_HELP, loadPolicy, lokiUrlOption } from "./drill.js";
+import type { Policy } from "@gm/runbook/policy";
+import { type KubernetesArgs, kubernetesOptions, kubernetesPlatformFor } from "./kube.js";
 
 export function planCommand(y: Argv, out: Out) {
   return y.command(
@@ -85,6 +87,18 @@ export async function recoverAll(out: Out, force = true): Promise<number> {
   for (const j of readJournals()) {
     for (const e of j.entries) {
       if (e.state === "recovered") continue;
+      if (j.kubernetes) {
+        // a namespace drill: undone through the same driver, allowlist and context it ran with
+        const { createNamespaceFault } = await import("../drill/namespace.js");
+        const { kubernetesPlatformOf } = await import("./kube.js");
+        const fault = createNamespaceFault(e.fault, await kubernetesPlatformOf(j.kubernetes));
+        out.progress(`undoing ${e.fault.type} in ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
+        await fault.recover(e.undo);
+        e.state = "recovered";
+        writeJournal(j);
+        n++;
+        continue;
+      }
       const rec = loadStacks().find((r) => r.stackId === j.stackId);
       const fault = createFault(e.fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });
       out.progress(`undoing ${e.fault.type} on stack ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
@@ -161,16 +175,19 @@ export function runbookCommand(y: Argv, out: Out) {
     "runbook <incident>",
     "On-call mode: run the incident's triage against a live stack and print the mitigation it advises; acts only with --execute",
     (a) =>
-      a
+      kubernetesOptions(a)
         .positional("incident", { type: "string", choices: INCIDENT_KINDS as unknown as string[], demandOption: true })
         .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
         .option("allow", { type: "string", array: true, default: [] as string[] })
         .option("execute", { type: "boolean", default: false, describe: "run the mitigation and verification steps too (they change the system)" })
         .option("policy", { type: "string" })
+        .option("loki-url", { type: "string", describe: LOKI_URL_HELP })
         .option("json", { type: "boolean", default: false }),
     async (argv) => {
       const kind = argv.incident as IncidentKind;
+      const lokiUrl = lokiUrlOption(argv["loki-url"]);
       const policy = loadPolicy(argv.policy);
+      if (argv.platform === "kubernetes") return runbookOnNamespace(kind, argv, policy, lokiUrl, out);
       const records = loadStacks();
       const rec = argv["stack-id"] ? records.find((r) => r.stackId === argv["stack-id"]) : records[0];
       if (!rec) fail(argv["stack-id"] ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)` : "no stack recorded; start one with gm-chaos stack up", 2);
@@ -182,36 +199,64 @@ export function runbookCommand(y: Argv, out: Out) {
       const observer = createObserver({ endpoints: rec.endpoints, policy, platform });
       const kafka = createKafkaPort({ brokers: rec.endpoints.kafkaBootstrapServers, topic: rec.endpoints.topic });
       const database = createDatabasePort({ url: rec.endpoints.postgresUrl });
-      const ports: Ports = { platform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+      const loki = lokiUrl ? await import("@gm/platform/loki") : undefined;
+      const stepPlatform = loki && lokiUrl ? loki.withLokiLogs(platform, loki.createLokiLogs({ url: lokiUrl })) : platform;
+      const ports: Ports = { platform: stepPlatform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
       observer.start();
-      const results: { step: string; phase: string; runbookAction: string; ran: boolean; ok?: boolean; output: string[] }[] = [];
+      let results: StepResult[];
       try {
         const first = await observer.next();
-        const incident: Incident =
-          first.incidents.find((i) => i.kind === kind) ??
-          ({ kind, severity: "P3", subject: kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all", summary: "not currently classified", evidence: [], responseMinutes: policy.severities.P3.responseMinutes, respondBy: new Date().toISOString(), escalation: "ticket", steps: [] } as Incident);
-        out.progress(first.incidents.some((i) => i.kind === kind) ? `classified now: ${incident.kind} ${incident.severity} on ${incident.subject}` : `${kind} is not classified right now; running its triage anyway`);
-        for (const step of CATALOG[kind].steps) {
-          const act = step.phase === "triage" || (argv.execute && !step.advisory);
-          if (!act) {
-            results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: false, output: [step.advisory ? "advisory: for a person to decide" : "advised; run with --execute to act"] });
-            continue;
-          }
-          const r = await step.run(ports, { incident, policy }).catch((err: unknown) => ({ ok: false, output: [`failed: ${String(err)}`] }));
-          results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: true, ok: r.ok, output: r.output });
-        }
+        results = await runbookSteps(kind, first.incidents, kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all", ports, policy, argv.execute, out);
       } finally {
         await observer.stop();
         await Promise.all([kafka.close(), database.close()]);
       }
-      if (argv.json) out.json({ stackId: rec.stackId, incident: kind, executed: argv.execute, steps: results });
-      else
-        for (const r of results) {
-          out.line(`${r.phase.padEnd(12)} ${r.step}${r.ran ? (r.ok ? "  ok" : "  NOT ok") : "  (not run)"} — ${r.runbookAction}`);
-          for (const l of r.output) out.line(`             ${l}`);
-        }
+      printSteps({ stackId: rec.stackId, incident: kind, executed: argv.execute, steps: results }, argv.json, out);
     },
   );
+}
+
+type StepResult = { step: string; phase: string; runbookAction: string; ran: boolean; ok?: boolean; output: string[] };
+
+/** The incident's steps: triage always; mitigation and verification only with `execute`; advisory never. */
+async function runbookSteps(kind: IncidentKind, open: Incident[], subject: string, ports: Ports, policy: Policy, execute: boolean, out: Out): Promise<StepResult[]> {
+  const incident: Incident =
+    open.find((i) => i.kind === kind) ??
+    ({ kind, severity: "P3", subject, summary: "not currently classified", evidence: [], responseMinutes: policy.severities.P3.responseMinutes, respondBy: new Date().toISOString(), escalation: "ticket", steps: [] } as Incident);
+  out.progress(open.some((i) => i.kind === kind) ? `classified now: ${incident.kind} ${incident.severity} on ${incident.subject}` : `${kind} is not classified right now; running its triage anyway`);
+  const results: StepResult[] = [];
+  for (const step of CATALOG[kind].steps) {
+    const act = step.phase === "triage" || (execute && !step.advisory);
+    if (!act) {
+      results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: false, output: [step.advisory ? "advisory: for a person to decide" : "advised; run with --execute to act"] });
+      continue;
+    }
+    const r = await step.run(ports, { incident, policy }).catch((err: unknown) => ({ ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] }));
+    results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: true, ok: r.ok, output: r.output });
+  }
+  return results;
+}
+
+function printSteps(result: { incident: IncidentKind; executed: boolean; steps: StepResult[] } & Record<string, unknown>, json: boolean, out: Out) {
+  if (json) out.json(result);
+  else
+    for (const r of result.steps) {
+      out.line(`${r.phase.padEnd(12)} ${r.step}${r.ran ? (r.ok ? "  ok" : "  NOT ok") : "  (not run)"} — ${r.runbookAction}`);
+      for (const l of r.output) out.line(`             ${l}`);
+    }
+}
+
+/** On-call mode against the runbook's namespaces: what the API server shows, the runbook's steps through the Kubernetes driver. */
+async function runbookOnNamespace(kind: IncidentKind, argv: KubernetesArgs & { execute: boolean; json: boolean }, policy: Policy, lokiUrl: string | undefined, out: Out) {
+  const k8s = await kubernetesPlatformFor(argv);
+  const { namespacePorts } = await import("../drill/namespace.js");
+  const { classify } = await import("@gm/runbook/classify");
+  const loki = lokiUrl ? await import("@gm/platform/loki") : undefined;
+  const platform = loki && lokiUrl ? loki.withLokiLogs(k8s, loki.createLokiLogs({ url: lokiUrl })) : k8s;
+  const ports = namespacePorts(platform, (await k8s.listInstances("kafka")).length);
+  const snapshot = await ports.observe.snapshot();
+  const results = await runbookSteps(kind, classify(snapshot, policy), "all", ports, policy, argv.execute, out);
+  printSteps({ context: k8s.context, namespaces: [k8s.targets.kafka.namespace, k8s.targets["stats-api"].namespace], incident: kind, executed: argv.execute, steps: results }, argv.json, out);
 }
 
 export function reportCommand(y: Argv, out: Out) {

@@ -21,6 +21,8 @@ export interface Journal {
   pid: number;
   startedAt: string;
   entries: JournalEntry[];
+  /** a drill against a Kubernetes namespace: where to undo it (stackId is then "k8s:<context>") */
+  kubernetes?: import("./namespace.js").KubernetesTargetRecord;
 }
 
 export function journalDir(): string {

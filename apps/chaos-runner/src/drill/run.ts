@@ -12,6 +12,7 @@ import type { Policy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
 import type { Step } from "@gm/runbook/steps";
 import { createDockerPlatform } from "@gm/platform/docker";
+import { createLokiLogs, withLokiLogs } from "@gm/platform/loki";
 import { createKafkaPort } from "@gm/platform/kafka";
 import { createDatabasePort } from "@gm/platform/postgres";
 import { REPORT_SCHEMA_VERSION, type Check, type DrillPhase, type DrillReport, type StepRecord, type TimelineEvent } from "@gm/report/schema";
@@ -46,6 +47,8 @@ export interface DrillOptions {
   load?: "builtin" | "k6";
   /** called after the load stopped and before integrity is checked (tests tamper here) */
   beforeIntegrity?: () => Promise<void>;
+  /** a Loki base URL: the runbook's log steps read Loki (label instance=<name>) instead of the containers */
+  lokiUrl?: string;
 }
 
 class DrillAbort extends Error {}
@@ -78,7 +81,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const kafka = createKafkaPort({ brokers: e.kafkaBootstrapServers, topic: e.topic });
   const database = createDatabasePort({ url: e.postgresUrl });
   const observer = createObserver({ endpoints: e, policy: o.policy, platform });
-  const ports: Ports = { platform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+  const stepPlatform = o.lokiUrl ? withLokiLogs(platform, createLokiLogs({ url: o.lokiUrl })) : platform;
+  const ports: Ports = { platform: stepPlatform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
   const fault = createFault(sc.fault, { stackId: e.stackId, brokers: o.brokers, postgresUrl: e.postgresUrl });
   const drillId = `${sc.name}-${Date.now().toString(36)}`;
   const journal: Journal = { drillId, stackId: e.stackId, postgresUrl: e.postgresUrl, pid: process.pid, startedAt: new Date(started).toISOString(), entries: [] };

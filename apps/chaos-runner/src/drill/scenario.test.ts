@@ -22,6 +22,18 @@ describe("drill files", () => {
     for (const s of all) expect(s.name.startsWith(s.incident)).toBe(true);
   });
 
+  it("takes what a Kubernetes namespace drill expects instead, validated like the rest", () => {
+    const oom = loadScenarios(["service-oom"], defaultScenariosDir(), defaultPolicy)[0]!;
+    expect(oom.expect).toEqual({ kind: "service-oom", severity: "P1" });
+    expect(oom.kubernetes).toEqual({ expect: { kind: "service-oom", severity: "P2" } });
+    const base = "name: x\nincident: service-oom\nhypothesis: h\nfault: { type: memory-limit, params: { service: stats-api, bytes: 1 } }\nexpect: { kind: service-oom, severity: P1 }\n";
+    expect(problems(`${base}kubernetes: { expect: { kind: oom, severity: P9 }, extra: 1 }`)).toEqual([
+      "kubernetes.extra: unknown key (expected one of expect)",
+      "kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got \"oom\"",
+      'kubernetes.expect.severity: expected one of P0, P1, P2, P3, got "P9"',
+    ]);
+  });
+
   it("reports one message per problem, naming the field", () => {
     expect(
       problems(`
@@ -34,7 +46,7 @@ deadlines: { detectSeconds: 9999 }
 extra: 1
 `),
     ).toEqual([
-      "extra: unknown key (expected one of name, incident, hypothesis, stack, fault, expect, remediation, load, deadlines)",
+      "extra: unknown key (expected one of name, incident, hypothesis, stack, fault, expect, remediation, load, deadlines, kubernetes)",
       'name: expected lower-case words joined by dashes, got "Bad Name"',
       'incident: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got "meteor-strike"',
       'hypothesis: expected a non-empty string, got ""',

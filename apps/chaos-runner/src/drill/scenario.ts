@@ -26,6 +26,8 @@ export interface Scenario {
   /** batches/s of `batch` events to ingest-api, and player-stats reads/s against stats-api */
   load: { rate: number; batch: number; reads: number };
   deadlines: { detectSeconds: number; recoverSeconds: number; drillSeconds: number };
+  /** what a drill against a Kubernetes namespace expects instead, where the platform makes it differ */
+  kubernetes?: { expect: { kind: IncidentKind; severity: Severity } };
 }
 
 const FAULT_PARAMS: Record<FaultType, Record<string, "number" | "string">> = {
@@ -60,7 +62,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     throw new ScenarioError(file, [`(file): not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
   }
   if (!isObj(raw)) throw new ScenarioError(file, ["(file): expected a mapping"]);
-  const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "remediation", "load", "deadlines"];
+  const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "remediation", "load", "deadlines", "kubernetes"];
   for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${k}: unknown key (expected one of ${known.join(", ")})`);
   const str = (v: unknown, path: string): string => {
     if (typeof v !== "string" || v.trim() === "") {
@@ -119,6 +121,9 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   }
   const e = obj(raw["expect"], "expect", ["kind", "severity"], true);
   const expect = { kind: oneOf(e["kind"], "expect.kind", INCIDENT_KINDS), severity: oneOf(e["severity"], "expect.severity", SEVERITIES) };
+  const k = obj(raw["kubernetes"], "kubernetes", ["expect"], false);
+  const ke = k["expect"] === undefined ? undefined : obj(k["expect"], "kubernetes.expect", ["kind", "severity"], true);
+  const kubernetes = ke ? { expect: { kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS), severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES) } } : undefined;
   const remediation = raw["remediation"] === undefined ? "runbook" : oneOf(raw["remediation"], "remediation", ["runbook", "none"] as const);
   const l = obj(raw["load"], "load", ["rate", "batch", "reads"], false);
   const d = obj(raw["deadlines"], "deadlines", ["detectSeconds", "recoverSeconds", "drillSeconds"], false);
@@ -148,5 +153,6 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     remediation,
     load: { rate: num(l["rate"], "load.rate", 10, 1, 500, false), batch: num(l["batch"], "load.batch", 50, 1, 1000), reads: num(l["reads"], "load.reads", 5, 0, 500, false) },
     deadlines,
+    ...(kubernetes ? { kubernetes } : {}),
   };
 }

@@ -1,0 +1,102 @@
+/** The Kubernetes driver's pure parts: quantities, the allowlist, a pod as the runbook sees it, the rollback template. */
+import type { V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { checkAllowlist, defaultTargets, instanceFromPod, parseQuantity, templateForRollback } from "./kubernetes.js";
+import { PlatformError } from "./errors.js";
+
+describe("parseQuantity", () => {
+  it.each([
+    ["512Mi", 512 * 2 ** 20],
+    ["1Gi", 2 ** 30],
+    ["1.5Gi", 1.5 * 2 ** 30],
+    ["1G", 1e9],
+    ["128974848", 128974848],
+    ["129e6", 129e6],
+    ["100k", 100_000],
+  ])("%s is %d bytes", (q, bytes) => expect(parseQuantity(q)).toBe(bytes));
+
+  it("is null when absent and refuses what is not a quantity, naming it", () => {
+    expect(parseQuantity(undefined)).toBeNull();
+    expect(() => parseQuantity("lots")).toThrow(/"lots" is not a Kubernetes quantity/);
+  });
+});
+
+describe("checkAllowlist", () => {
+  const t = defaultTargets();
+  it("allows the runbook's namespaces in an allowed context", () => {
+    expect(checkAllowlist("staging", t, { contexts: ["staging"], namespaces: ["kafka", "gamemetrics"] })).toEqual([]);
+  });
+  it("names the context and every namespace that is not allowed", () => {
+    expect(checkAllowlist("prod", t, { contexts: ["staging"], namespaces: ["kafka"] })).toEqual([
+      { field: "context", value: "prod", allowed: ["staging"] },
+      ...["ingest-api", "event-processor-service", "stats-api", "postgres"].map((r) => ({ field: `targets.${r}.namespace`, value: "gamemetrics", allowed: ["kafka"] })),
+    ]);
+  });
+  it("follows moved namespaces", () => {
+    const moved = defaultTargets({ kafka: "drill-kafka", platform: "drill" });
+    expect(moved["kafka"].namespace).toBe("drill-kafka");
+    expect(moved["stats-api"]).toEqual({ namespace: "drill", selector: "app=stats-api", workload: { kind: "Deployment", name: "stats-api" }, container: "stats-api" });
+    expect(checkAllowlist("c", moved, { contexts: ["c"], namespaces: ["kafka", "gamemetrics"] })).toHaveLength(5);
+  });
+});
+
+describe("instanceFromPod", () => {
+  const now = Date.parse("2026-11-27T12:00:00Z");
+  const pod = (status: V1Pod["status"], limit = "256Mi"): V1Pod => ({
+    metadata: { name: "event-processor-service-abc" },
+    spec: { containers: [{ name: "event-processor-service", image: "x", resources: { limits: { memory: limit } } }] },
+    status,
+  });
+  it("a running pod: running, its limit, no OOM", () => {
+    const i = instanceFromPod(
+      pod({ phase: "Running", startTime: new Date("2026-11-27T11:00:00Z"), containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: { startedAt: new Date("2026-11-27T11:00:01Z") } } }] }),
+      "event-processor-service",
+      "event-processor-service",
+      now,
+      300,
+    );
+    expect(i).toEqual({ name: "event-processor-service-abc", service: "event-processor-service", running: true, restarts: 0, exitCode: null, oomKilled: false, memoryLimitBytes: 256 * 2 ** 20, memoryUsageBytes: null, startedAt: "2026-11-27T11:00:01.000Z" });
+  });
+  const oomLast = (finishedAt: string, state: object) => ({
+    phase: "Running",
+    containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: false, restartCount: 3, state, lastState: { terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: new Date(finishedAt) } } }],
+  });
+  it("OOMKilled in the last state counts while the container waits in CrashLoopBackOff", () => {
+    const i = instanceFromPod(pod(oomLast("2026-11-27T10:00:00Z", { waiting: { reason: "CrashLoopBackOff" } })), "event-processor-service", "event-processor-service", now, 300);
+    expect(i).toMatchObject({ running: false, oomKilled: true, exitCode: 137, restarts: 3 });
+  });
+  it("OOMKilled counts for the window after it while running again, and is history after that", () => {
+    const recent = instanceFromPod(pod(oomLast("2026-11-27T11:58:00Z", { running: { startedAt: new Date("2026-11-27T11:58:01Z") } })), "event-processor-service", "event-processor-service", now, 300);
+    expect(recent).toMatchObject({ running: true, oomKilled: true });
+    const old = instanceFromPod(pod(oomLast("2026-11-27T11:50:00Z", { running: { startedAt: new Date("2026-11-27T11:50:01Z") } })), "event-processor-service", "event-processor-service", now, 300);
+    expect(old).toMatchObject({ running: true, oomKilled: false });
+  });
+  it("exit 137 without OOMKilled is a kill, not an OOM", () => {
+    const i = instanceFromPod(
+      pod({ phase: "Running", containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: false, restartCount: 1, state: { waiting: {} }, lastState: { terminated: { exitCode: 137, reason: "Error" } } }] }),
+      "event-processor-service",
+      "event-processor-service",
+      now,
+      300,
+    );
+    expect(i).toMatchObject({ running: false, oomKilled: false, exitCode: 137 });
+  });
+  it("a pod being deleted is not running", () => {
+    const p = pod({ phase: "Running", containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: {} } }] });
+    p.metadata!.deletionTimestamp = new Date(now);
+    expect(instanceFromPod(p, "event-processor-service", "event-processor-service", now, 300).running).toBe(false);
+  });
+});
+
+describe("templateForRollback", () => {
+  it("drops the ReplicaSet's pod-template-hash and keeps the rest", () => {
+    expect(templateForRollback({ metadata: { labels: { app: "stats-api", "pod-template-hash": "abc" }, annotations: { a: "b" } }, spec: { containers: [{ name: "c", image: "i:1" }] } })).toEqual({
+      metadata: { labels: { app: "stats-api" }, annotations: { a: "b" } },
+      spec: { containers: [{ name: "c", image: "i:1" }] },
+    });
+  });
+});
+
+it("PlatformError carries its code", () => {
+  expect(new PlatformError("x", "forbidden", false).code).toBe("forbidden");
+});

@@ -1,0 +1,430 @@
+/**
+ * The Kubernetes driver of the platform port: what the runbook does with kubectl, as API calls through
+ * @kubernetes/client-node.
+ *
+ *   kubectl get pods -n kafka / -l app=event-processor-service   listInstances(service)
+ *   kubectl logs --tail N                                         logs(pod, N)
+ *   kubectl delete pod (broker kill, restart failing pods)        restart(pod)
+ *   kubectl describe pod → limits; OOMKilled, restarts            memoryLimit(pod), listInstances()
+ *   "increase memory limits"                                      setMemoryLimit(service, bytes)
+ *   kubectl scale / "increase HPA min replicas"                   scale(service, n)
+ *   kubectl rollout history / rollout undo                        rollouts(service), rollback(service)
+ *
+ * Nothing is sent before the context and every namespace the driver may touch are checked against the
+ * allowlist: a driver for anything else is refused at creation.
+ */
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Container,
+  type V1ContainerStatus,
+  type V1Pod,
+  type V1PodTemplateSpec,
+} from "@kubernetes/client-node";
+import type { InstanceInfo, PlatformPort, Rollout } from "@gm/runbook/ports";
+import { SERVICE_NAMES } from "@gm/runbook/rules";
+import type { ServiceName } from "@gm/runbook/snapshot";
+import { PlatformError } from "./errors.js";
+
+type Role = InstanceInfo["service"];
+const ROLES: readonly Role[] = [...SERVICE_NAMES, "kafka", "postgres"];
+
+/** Where a service lives: its namespace, the label selector of its pods, its workload and container. */
+export interface KubeTarget {
+  namespace: string;
+  selector: string;
+  workload: { kind: "Deployment" | "StatefulSet"; name: string };
+  container: string;
+}
+
+export interface KubernetesPlatformOptions {
+  /** a kubeconfig file; "in-cluster" for the pod's service account; absent: in-cluster inside a pod, else the default kubeconfig */
+  kubeconfig?: string;
+  /** the context to use (default: the kubeconfig's current context; "inCluster" in a pod) */
+  context?: string;
+  /** what the driver may act on; anything else is refused before a request is sent */
+  allow: { contexts: string[]; namespaces: string[] };
+  /** namespaces of the runbook: Kafka (default "kafka") and the platform's services (default "gamemetrics") */
+  namespaces?: { kafka?: string; platform?: string };
+  /** per-service overrides of the default targets (label app=<service>, a workload of the same name) */
+  targets?: Partial<Record<Role, Partial<KubeTarget>>>;
+  /** an OOM kill counts while the container is down after it, or for this long after it (default 300 s) */
+  oomWindowSeconds?: number;
+  /** the field manager recorded on every change (default "gm-chaos") */
+  fieldManager?: string;
+  now?: () => number;
+}
+
+export interface RefusedTarget {
+  field: string;
+  value: string;
+  allowed: string[];
+}
+
+/** The default targets: the runbook's namespaces, `app=<name>` labels, Kafka and PostgreSQL as StatefulSets. */
+export function defaultTargets(namespaces: KubernetesPlatformOptions["namespaces"] = {}): Record<Role, KubeTarget> {
+  const kafkaNs = namespaces.kafka ?? "kafka";
+  const platformNs = namespaces.platform ?? "gamemetrics";
+  const out = {} as Record<Role, KubeTarget>;
+  for (const role of ROLES) {
+    const stateful = role === "kafka" || role === "postgres";
+    out[role] = {
+      namespace: role === "kafka" ? kafkaNs : platformNs,
+      selector: `app=${role}`,
+      workload: { kind: stateful ? "StatefulSet" : "Deployment", name: role },
+      container: role,
+    };
+  }
+  return out;
+}
+
+/** Every check of the allowlist, pure: the refusals (empty when allowed). */
+export function checkAllowlist(context: string, targets: Record<Role, KubeTarget>, allow: KubernetesPlatformOptions["allow"]): RefusedTarget[] {
+  const refused: RefusedTarget[] = [];
+  if (!allow.contexts.includes(context)) refused.push({ field: "context", value: context, allowed: allow.contexts });
+  for (const role of ROLES) {
+    const ns = targets[role].namespace;
+    if (!allow.namespaces.includes(ns)) refused.push({ field: `targets.${role}.namespace`, value: ns, allowed: allow.namespaces });
+  }
+  return refused;
+}
+
+/** A Kubernetes quantity (`512Mi`, `1G`, `1.5Gi`, `268435456`, `1e9`) in bytes; null when absent. */
+export function parseQuantity(q: string | undefined): number | null {
+  if (q === undefined || q === "") return null;
+  const m = /^([0-9]+(?:\.[0-9]+)?(?:[eE][0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E|m)?$/.exec(q.trim());
+  if (!m) throw new PlatformError(`memory quantity "${q}" is not a Kubernetes quantity (such as 512Mi or 1G)`, "kubernetes", false);
+  const n = Number(m[1]);
+  const unit = m[2] ?? "";
+  const pow: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+  return Math.round(n * (pow[unit] ?? 1));
+}
+
+/** The runbook's view of one pod, pure: running, restarts, OOMKilled from the (last) terminated state, limits. */
+export function instanceFromPod(pod: V1Pod, role: Role, container: string, nowMs: number, oomWindowSeconds: number): InstanceInfo {
+  const spec = pod.spec?.containers.find((c) => c.name === container) ?? pod.spec?.containers[0];
+  const status: V1ContainerStatus | undefined = pod.status?.containerStatuses?.find((c) => c.name === (spec?.name ?? container)) ?? pod.status?.containerStatuses?.[0];
+  const running = pod.metadata?.deletionTimestamp === undefined && pod.status?.phase === "Running" && status?.state?.running !== undefined;
+  const terminated = status?.state?.terminated;
+  const last = status?.lastState?.terminated;
+  const lastAt = last?.finishedAt ? new Date(last.finishedAt).getTime() : null;
+  // OOMKilled stays in lastState for the pod's life: it counts while the container is down after it
+  // (terminated or waiting in CrashLoopBackOff), or for a window after it, never as old history.
+  const oomKilled =
+    terminated?.reason === "OOMKilled" ||
+    (last?.reason === "OOMKilled" && (!running || (lastAt !== null && nowMs - lastAt <= oomWindowSeconds * 1000)));
+  const startedAt = status?.state?.running?.startedAt ?? pod.status?.startTime;
+  return {
+    name: pod.metadata?.name ?? "?",
+    service: role,
+    running,
+    restarts: (pod.status?.containerStatuses ?? []).reduce((s, c) => s + (c.restartCount ?? 0), 0),
+    exitCode: running ? null : (terminated?.exitCode ?? last?.exitCode ?? null),
+    oomKilled,
+    memoryLimitBytes: parseQuantity(spec?.resources?.limits?.["memory"]),
+    // usage needs the metrics API (metrics-server), which the runbook's steps do not depend on
+    memoryUsageBytes: null,
+    startedAt: startedAt ? new Date(startedAt).toISOString() : null,
+  };
+}
+
+/** A pod template as `kubectl rollout undo` restores it: without the ReplicaSet's pod-template-hash label. */
+export function templateForRollback(t: V1PodTemplateSpec): V1PodTemplateSpec {
+  const labels = { ...(t.metadata?.labels ?? {}) };
+  delete labels["pod-template-hash"];
+  return { ...t, metadata: { ...t.metadata, labels } };
+}
+
+function apiError(err: unknown, what: string): never {
+  if (err instanceof PlatformError) throw err;
+  const e = err as { code?: number; body?: unknown; message?: string };
+  let detail = e.message ?? String(err);
+  try {
+    const b = typeof e.body === "string" ? (JSON.parse(e.body) as { message?: string }) : (e.body as { message?: string } | undefined);
+    if (b?.message) detail = b.message;
+  } catch {
+    /* the raw message stays */
+  }
+  const code = e.code === 404 ? "not-found" : e.code === 403 ? "forbidden" : "kubernetes";
+  throw new PlatformError(`${what}: ${e.code ? `HTTP ${e.code}: ` : ""}${detail}`, code, e.code === undefined || e.code >= 500 || e.code === 429, { cause: err });
+}
+
+/** Loads the kubeconfig the way kubectl and a pod do, and selects the context. */
+export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig === "in-cluster" || (kubeconfig === undefined && process.env["KUBERNETES_SERVICE_HOST"])) kc.loadFromCluster();
+  else if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  if (context !== undefined) {
+    if (!kc.getContexts().some((c) => c.name === context)) {
+      throw new PlatformError(`context "${context}" is not in the kubeconfig (has: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`, "refused", false);
+    }
+    kc.setCurrentContext(context);
+  }
+  return kc;
+}
+
+export type KubernetesPlatform = PlatformPort &
+  Required<Pick<PlatformPort, "rollouts" | "rollback">> & {
+    readonly context: string;
+    readonly targets: Record<Role, KubeTarget>;
+    /** the HPA of a service's workload, when it has one */
+    hpa(service: ServiceName): Promise<{ name: string; minReplicas: number; maxReplicas: number; currentReplicas: number } | null>;
+    /** the memory limit in the workload's pod template (what its next pods get), bytes or null */
+    workloadMemoryLimit(service: Role): Promise<number | null>;
+    /** pods of a service, raw, for what the port does not model */
+    pods(service: Role): Promise<V1Pod[]>;
+  };
+
+export function createKubernetesPlatform(opts: KubernetesPlatformOptions): KubernetesPlatform {
+  const targets = defaultTargets(opts.namespaces);
+  for (const [role, t] of Object.entries(opts.targets ?? {})) {
+    if (!ROLES.includes(role as Role)) throw new PlatformError(`targets.${role}: unknown service (expected one of ${ROLES.join(", ")})`, "refused", false);
+    const base = targets[role as Role];
+    targets[role as Role] = { ...base, ...t, workload: { ...base.workload, ...t?.workload } };
+  }
+  const kc = loadKubeConfig(opts.kubeconfig, opts.context);
+  const context = kc.getCurrentContext();
+  const refused = checkAllowlist(context, targets, opts.allow);
+  if (refused.length > 0) {
+    throw new PlatformError(
+      `refused: not on the allowlist: ${refused.map((r) => `${r.field} "${r.value}" (allowed: ${r.allowed.length ? r.allowed.join(", ") : "none"})`).join("; ")}`,
+      "refused",
+      false,
+    );
+  }
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const autoscaling = kc.makeApiClient(AutoscalingV2Api);
+  const fieldManager = opts.fieldManager ?? "gm-chaos";
+  const now = opts.now ?? Date.now;
+  const oomWindow = opts.oomWindowSeconds ?? 300;
+  const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
+  const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+  const namespaces = [...new Set(Object.values(targets).map((t) => t.namespace))];
+  /** pod name → its service, learned from listings, so a pod is found without a search */
+  const known = new Map<string, Role>();
+
+  const guard = (ns: string) => {
+    // the targets were checked at creation; this is the last line, on every request
+    if (!opts.allow.namespaces.includes(ns)) throw new PlatformError(`refused: namespace "${ns}" is not on the allowlist (${opts.allow.namespaces.join(", ")})`, "refused", false);
+    return ns;
+  };
+
+  const pods = async (role: Role): Promise<V1Pod[]> => {
+    const t = targets[role];
+    try {
+      const list = await core.listNamespacedPod({ namespace: guard(t.namespace), labelSelector: t.selector });
+      for (const p of list.items) if (p.metadata?.name) known.set(p.metadata.name, role);
+      return list.items.sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? "", undefined, { numeric: true }));
+    } catch (err) {
+      return apiError(err, `list pods -n ${t.namespace} -l ${t.selector}`);
+    }
+  };
+
+  /** A pod by name, in the namespace of the service it belongs to. */
+  const findPod = async (name: string): Promise<{ pod: V1Pod; role: Role }> => {
+    const hint = known.get(name);
+    const order = hint ? [hint, ...ROLES.filter((r) => r !== hint)] : [...ROLES];
+    for (const role of order) {
+      const list = await pods(role);
+      const pod = list.find((p) => p.metadata?.name === name);
+      if (pod) return { pod, role };
+    }
+    throw new PlatformError(`no pod "${name}" of the platform's services in namespace(s) ${namespaces.join(", ")}`, "not-found", false);
+  };
+
+  const readWorkload = async (role: Role) => {
+    const t = targets[role];
+    const ns = guard(t.namespace);
+    try {
+      return t.workload.kind === "Deployment"
+        ? await apps.readNamespacedDeployment({ name: t.workload.name, namespace: ns })
+        : await apps.readNamespacedStatefulSet({ name: t.workload.name, namespace: ns });
+    } catch (err) {
+      return apiError(err, `get ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns}`);
+    }
+  };
+
+  const patchWorkload = async (role: Role, body: object, what: string) => {
+    const t = targets[role];
+    const ns = guard(t.namespace);
+    try {
+      if (t.workload.kind === "Deployment") await apps.patchNamespacedDeployment({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+      else await apps.patchNamespacedStatefulSet({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+    } catch (err) {
+      apiError(err, `${what} ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns}`);
+    }
+  };
+
+  const containerOf = async (role: Role): Promise<V1Container> => {
+    const w = await readWorkload(role);
+    const name = targets[role].container;
+    const c = w.spec?.template.spec?.containers.find((x) => x.name === name) ?? w.spec?.template.spec?.containers[0];
+    if (!c) throw new PlatformError(`${targets[role].workload.kind} ${targets[role].workload.name} has no container`, "not-found", false);
+    return c;
+  };
+
+  const hpa = async (service: ServiceName) => {
+    const t = targets[service];
+    const ns = guard(t.namespace);
+    try {
+      const list = await autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns });
+      const h = list.items.find((x) => x.spec?.scaleTargetRef.kind === t.workload.kind && x.spec.scaleTargetRef.name === t.workload.name);
+      if (!h?.metadata?.name || !h.spec) return null;
+      return { name: h.metadata.name, minReplicas: h.spec.minReplicas ?? 1, maxReplicas: h.spec.maxReplicas, currentReplicas: h.status?.currentReplicas ?? 0 };
+    } catch (err) {
+      return apiError(err, `list hpa -n ${ns}`);
+    }
+  };
+
+  /** ReplicaSets of a Deployment with their revision, newest first. */
+  const replicaSets = async (service: ServiceName) => {
+    const t = targets[service];
+    if (t.workload.kind !== "Deployment") throw new PlatformError(`${service} is a ${t.workload.kind}: rollouts are tracked for Deployments`, "refused", false);
+    const ns = guard(t.namespace);
+    const dep = await readWorkload(service);
+    const match = dep.spec?.selector.matchLabels ?? {};
+    const selector = Object.entries(match)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+    try {
+      const list = await apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: selector });
+      const depRevision = Number(dep.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
+      return list.items
+        .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === "Deployment" && o.uid === dep.metadata?.uid))
+        .map((rs) => ({ rs, revision: Number(rs.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0), depRevision }))
+        .sort((a, b) => b.revision - a.revision);
+    } catch (err) {
+      return apiError(err, `list replicasets -n ${ns} -l ${selector}`);
+    }
+  };
+
+  return {
+    context,
+    targets,
+    pods,
+    hpa,
+    async workloadMemoryLimit(service) {
+      return parseQuantity((await containerOf(service)).resources?.limits?.["memory"]);
+    },
+    async listInstances(service) {
+      const t = targets[service];
+      return (await pods(service)).map((p) => instanceFromPod(p, service, t.container, now(), oomWindow));
+    },
+    async logs(instance, tail) {
+      const { pod, role } = await findPod(instance);
+      const ns = guard(targets[role].namespace);
+      try {
+        const text = await core.readNamespacedPodLog({ name: instance, namespace: ns, container: targets[role].container, tailLines: tail });
+        return String(text)
+          .split("\n")
+          .filter((l) => l.length > 0);
+      } catch (err) {
+        return apiError(err, `logs ${pod.metadata?.name} -n ${ns} --tail ${tail}`);
+      }
+    },
+    async restart(instance) {
+      const { role } = await findPod(instance);
+      const ns = guard(targets[role].namespace);
+      try {
+        // the controller (ReplicaSet, StatefulSet) recreates it: `kubectl delete pod`
+        await core.deleteNamespacedPod({ name: instance, namespace: ns });
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return; // already gone: done
+        apiError(err, `delete pod ${instance} -n ${ns}`);
+      }
+      known.delete(instance);
+    },
+    async memoryLimit(instance) {
+      const { pod, role } = await findPod(instance);
+      const c = pod.spec?.containers.find((x) => x.name === targets[role].container) ?? pod.spec?.containers[0];
+      return parseQuantity(c?.resources?.limits?.["memory"]);
+    },
+    async setMemoryLimit(service, bytes) {
+      if (!Number.isInteger(bytes) || bytes <= 0) throw new PlatformError(`memory limit must be a positive whole number of bytes, got ${bytes}`, "refused", false);
+      const c = await containerOf(service);
+      const request = parseQuantity(c.resources?.requests?.["memory"]);
+      const resources: { limits: Record<string, string>; requests?: Record<string, string> } = { limits: { memory: String(bytes) } };
+      // a request above the limit is invalid: lower it with the limit
+      if (request !== null && request > bytes) resources.requests = { memory: String(bytes) };
+      await patchWorkload(service, { spec: { template: { spec: { containers: [{ name: c.name, resources }] } } } }, "set memory limit of");
+    },
+    async replicas(service) {
+      const w = await readWorkload(service);
+      return w.spec?.replicas ?? 1;
+    },
+    async scale(service, replicas) {
+      if (!Number.isInteger(replicas) || replicas < 0) throw new PlatformError(`replicas must be a whole number >= 0, got ${replicas}`, "refused", false);
+      const t = targets[service];
+      const ns = guard(t.namespace);
+      const h = await hpa(service);
+      if (h) {
+        // the runbook's "increase HPA min replicas": the HPA would undo a plain scale
+        try {
+          await autoscaling.patchNamespacedHorizontalPodAutoscaler(
+            { name: h.name, namespace: ns, body: { spec: { minReplicas: Math.max(1, replicas), maxReplicas: Math.max(h.maxReplicas, replicas) } }, fieldManager },
+            strategic,
+          );
+        } catch (err) {
+          apiError(err, `patch hpa/${h.name} -n ${ns}`);
+        }
+      }
+      try {
+        const body = { spec: { replicas } };
+        if (t.workload.kind === "Deployment") await apps.patchNamespacedDeploymentScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+        else await apps.patchNamespacedStatefulSetScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+      } catch (err) {
+        apiError(err, `scale ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns} --replicas ${replicas}`);
+      }
+    },
+    async poolSize(service) {
+      const c = await containerOf(service);
+      const v = c.env?.find((e) => e.name === "PG_POOL_MAX")?.value;
+      return v ? Number(v) : 10;
+    },
+    async setPoolSize(service, size) {
+      if (!Number.isInteger(size) || size < 1) throw new PlatformError(`pool size must be a whole number >= 1, got ${size}`, "refused", false);
+      const c = await containerOf(service);
+      // env merges by name under a strategic merge patch; the change rolls the pods out
+      await patchWorkload(service, { spec: { template: { spec: { containers: [{ name: c.name, env: [{ name: "PG_POOL_MAX", value: String(size) }] }] } } } }, "set PG_POOL_MAX of");
+    },
+    async rollouts(service): Promise<Rollout[]> {
+      return (await replicaSets(service)).map(({ rs, revision, depRevision }) => ({
+        service,
+        revision,
+        createdAt: rs.metadata?.creationTimestamp ? new Date(rs.metadata.creationTimestamp).toISOString() : "",
+        images: (rs.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? "?"),
+        changeCause: rs.metadata?.annotations?.["kubernetes.io/change-cause"] ?? null,
+        current: revision === depRevision,
+      }));
+    },
+    async rollback(service, toRevision) {
+      const sets = await replicaSets(service);
+      const current = sets.find((s) => s.revision === s.depRevision);
+      const target = toRevision === undefined ? sets.find((s) => s.revision !== current?.revision) : sets.find((s) => s.revision === toRevision);
+      if (!target?.rs.spec?.template) {
+        throw new PlatformError(
+          toRevision === undefined ? `${service} has no previous revision to roll back to` : `${service} has no revision ${toRevision} (has: ${sets.map((s) => s.revision).join(", ") || "none"})`,
+          "not-found",
+          false,
+        );
+      }
+      const t = targets[service];
+      const ns = guard(t.namespace);
+      try {
+        await apps.patchNamespacedDeployment(
+          { name: t.workload.name, namespace: ns, body: [{ op: "replace", path: "/spec/template", value: templateForRollback(target.rs.spec.template) }], fieldManager },
+          jsonPatch,
+        );
+      } catch (err) {
+        apiError(err, `rollout undo deployment/${t.workload.name} -n ${ns}`);
+      }
+      return target.revision;
+    },
+  };
+}
