@@ -84,7 +84,8 @@ export function createSignals(cfg: SignalsConfig) {
   };
 }
 
-async function instances(platform: PlatformPort): Promise<InstanceSignal[]> {
+/** Every instance of every service, kafka and postgres, as the platform port reports it. */
+export async function instances(platform: PlatformPort): Promise<InstanceSignal[]> {
   const roles = ["ingest-api", "event-processor-service", "stats-api", "kafka", "postgres"] as const;
   const lists = await Promise.all(roles.map((r) => platform.listInstances(r)));
   return lists.flat().map((i) => ({

@@ -15,10 +15,12 @@ import { classify } from "@gm/runbook/classify";
 import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableError, type Ports } from "@gm/runbook/ports";
-import { emptySnapshot, type InstanceSignal, type Snapshot } from "@gm/runbook/snapshot";
+import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
+import { instances } from "@gm/signals/snapshot";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import { REPORT_SCHEMA_VERSION, type Check, type DrillPhase, type DrillReport, type StepRecord, type TimelineEvent } from "@gm/report/schema";
 import { removeJournal, writeJournal, type Journal } from "./journal.js";
+import { incidentsSeen, runRemediation } from "./remediate.js";
 import type { DrillProgress } from "./run.js";
 import type { FaultSpec, FaultType, Scenario } from "./scenario.js";
 
@@ -100,22 +102,8 @@ export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): 
 /** A snapshot of what the API server shows: every pod as an instance, the brokers as Kafka's. */
 export async function platformSnapshot(k8s: PlatformPort, brokersExpected: number, minInsyncReplicas: number): Promise<Snapshot> {
   const s = emptySnapshot(new Date().toISOString());
-  const roles = ["ingest-api", "event-processor-service", "stats-api", "kafka", "postgres"] as const;
   try {
-    const lists = await Promise.all(roles.map((r) => k8s.listInstances(r)));
-    s.instances = lists.flat().map(
-      (i): InstanceSignal => ({
-        service: i.service,
-        instance: i.name,
-        running: i.running,
-        restarts: i.restarts,
-        exitCode: i.exitCode,
-        oomKilled: i.oomKilled,
-        oomKilledAt: null,
-        memoryUsageBytes: i.memoryUsageBytes,
-        memoryLimitBytes: i.memoryLimitBytes,
-      }),
-    );
+    s.instances = await instances(k8s);
     const brokers = s.instances.filter((i) => i.service === "kafka");
     s.kafka = {
       brokersExpected,
@@ -255,20 +243,18 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
     incident = detected.incidents.find((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity)!;
     say("detect", `detected ${incident.kind} ${incident.severity} on ${incident.subject} after ${secs(detected.at - injectedAt)} s`);
 
-    for (const step of sc.remediation === "none" ? [] : CATALOG[sc.expect.kind].steps) {
-      if (signal.aborted) throw new Error(`aborted: ${String(signal.reason?.message ?? signal.reason)}`);
-      if (step.advisory) {
-        steps.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date().toISOString(), seconds: 0, ok: true, output: ["advisory: left to a person"] });
-        continue;
-      }
-      const p: DrillPhase = step.phase === "verification" ? "recover" : "mitigate";
-      say(p, `step ${step.id}: ${step.title}`);
-      const t0 = Date.now();
-      const r = await step.run(ports, { incident, policy: o.policy }).catch((err: unknown) => ({ ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] }));
-      steps.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: r.ok, output: r.output });
-      say(p, `step ${step.id} ${r.ok ? "ok" : "NOT ok"} in ${secs(Date.now() - t0)} s${r.output[0] ? `: ${r.output[0]}` : ""}`);
-      if (step.phase !== "verification") mitigatedAt = Date.now();
-    }
+    await runRemediation({
+      steps: sc.remediation === "none" ? [] : CATALOG[sc.expect.kind].steps,
+      ports,
+      incident,
+      policy: o.policy,
+      records: steps,
+      say,
+      guard: () => {
+        if (signal.aborted) throw new Error(`aborted: ${String(signal.reason?.message ?? signal.reason)}`);
+      },
+      onMitigated: (t) => (mitigatedAt = t),
+    });
 
     say("recover", `waiting for steady state (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
     const back = await until(healthy, Math.max(0, injectedAt + sc.deadlines.recoverSeconds * 1000 - Date.now()));
@@ -300,12 +286,6 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
   } else cleanup = { ok: true, leftovers: [] };
   if (outcome !== "aborted" && checks.some((c) => !c.ok)) outcome = "failed";
   const rel = (t: number | null) => (t === null || injectedAt === null ? null : (t - injectedAt) / 1000);
-  const seen = new Map<string, DrillReport["incidentsSeen"][number]>();
-  for (const x of samples)
-    for (const i of x.incidents) {
-      const key = `${i.kind}|${i.severity}|${i.subject}`;
-      if (!seen.has(key)) seen.set(key, { kind: i.kind, severity: i.severity, subject: i.subject, firstSeenAt: new Date(x.at).toISOString() });
-    }
   say("cleanup", `drill ${outcome}${reasons.length ? `: ${reasons.join("; ")}` : ""}`);
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -329,7 +309,7 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
       deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
     },
     detected: incident ? { kind: incident.kind, severity: incident.severity, evidence: incident.evidence } : null,
-    incidentsSeen: [...seen.values()],
+    incidentsSeen: incidentsSeen(samples),
     steps,
     integrity: null,
     cleanup,

@@ -24,6 +24,7 @@ import { findK6, startK6Load } from "../load/k6.js";
 import { createFault } from "./faults.js";
 import { removeJournal, writeJournal, type Journal } from "./journal.js";
 import { createObserver, signalSample, type Observation } from "./observe.js";
+import { incidentsSeen, runRemediation } from "./remediate.js";
 import type { Scenario } from "./scenario.js";
 
 export interface DrillProgress {
@@ -147,24 +148,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     say("detect", `detected ${detectedIncident.kind} ${detectedIncident.severity} on ${detectedIncident.subject} after ${secs(detected.at - injectedAt)} s`);
 
     const runbookSteps = sc.remediation === "none" ? [] : (o.steps ?? CATALOG[sc.expect.kind].steps);
-    for (const step of runbookSteps) {
-      guard();
-      if (step.advisory) {
-        steps.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date().toISOString(), seconds: 0, ok: true, output: ["advisory: left to a person"] });
-        continue;
-      }
-      say(step.phase === "verification" ? "recover" : "mitigate", `step ${step.id}: ${step.title}`);
-      const t0 = Date.now();
-      let result: { ok: boolean; output: string[] };
-      try {
-        result = await step.run(ports, { incident: detectedIncident, policy: o.policy });
-      } catch (err) {
-        result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
-      }
-      steps.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: result.ok, output: result.output });
-      say(step.phase === "verification" ? "recover" : "mitigate", `step ${step.id} ${result.ok ? "ok" : "NOT ok"} in ${secs(Date.now() - t0)} s${result.output[0] ? `: ${result.output[0]}` : ""}`);
-      if (step.phase !== "verification") mitigatedAt = Date.now();
-    }
+    await runRemediation({ steps: runbookSteps, ports, incident: detectedIncident, policy: o.policy, records: steps, say, guard, onMitigated: (t) => (mitigatedAt = t) });
     if (runbookSteps.length === 0) say("mitigate", "no remediation (remediation: none)");
 
     say("recover", `waiting for steady state (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
@@ -241,11 +225,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 
   if (outcome !== "aborted" && checks.some((c) => !c.ok)) outcome = "failed";
   const rel = (t: number | null) => (t === null || injectedAt === null ? null : (t - injectedAt) / 1000);
-  const seen = new Map<string, DrillReport["incidentsSeen"][number]>();
-  for (const x of observer.samples) for (const i of x.incidents) {
-    const k = `${i.kind}|${i.severity}|${i.subject}`;
-    if (!seen.has(k)) seen.set(k, { kind: i.kind, severity: i.severity, subject: i.subject, firstSeenAt: new Date(x.at).toISOString() });
-  }
   say("cleanup", `drill ${outcome}${reasons.length ? `: ${reasons.join("; ")}` : ""}`);
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -269,7 +248,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
     },
     detected: detectedIncident ? { kind: detectedIncident.kind, severity: detectedIncident.severity, evidence: detectedIncident.evidence } : null,
-    incidentsSeen: [...seen.values()],
+    incidentsSeen: incidentsSeen(observer.samples),
     steps,
     integrity,
     cleanup,

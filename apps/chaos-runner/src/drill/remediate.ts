@@ -1,0 +1,53 @@
+/** What every drill does the same way, on the stack or on a namespace: the runbook's steps, and the incidents it saw. */
+import type { Incident } from "@gm/runbook/incident";
+import type { Policy } from "@gm/runbook/policy";
+import type { Ports } from "@gm/runbook/ports";
+import type { Step } from "@gm/runbook/steps";
+import type { DrillPhase, DrillReport, StepRecord } from "@gm/report/schema";
+
+/**
+ * Runs the remediation: each step timed and recorded into `records` as it ends (so an abort keeps
+ * what ran), advisory steps recorded as left to a person, a failing step recorded and passed.
+ * `guard` throws to abort between steps; `onMitigated` gets the end of each non-verification step.
+ */
+export async function runRemediation(o: {
+  steps: readonly Step[];
+  ports: Ports;
+  incident: Incident;
+  policy: Policy;
+  records: StepRecord[];
+  say: (phase: DrillPhase, message: string) => void;
+  guard: () => void;
+  onMitigated: (at: number) => void;
+}): Promise<void> {
+  for (const step of o.steps) {
+    o.guard();
+    if (step.advisory) {
+      o.records.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date().toISOString(), seconds: 0, ok: true, output: ["advisory: left to a person"] });
+      continue;
+    }
+    const phase: DrillPhase = step.phase === "verification" ? "recover" : "mitigate";
+    o.say(phase, `step ${step.id}: ${step.title}`);
+    const t0 = Date.now();
+    let result: { ok: boolean; output: string[] };
+    try {
+      result = await step.run(o.ports, { incident: o.incident, policy: o.policy });
+    } catch (err) {
+      result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
+    }
+    o.records.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: result.ok, output: result.output });
+    o.say(phase, `step ${step.id} ${result.ok ? "ok" : "NOT ok"} in ${((Date.now() - t0) / 1000).toFixed(1)} s${result.output[0] ? `: ${result.output[0]}` : ""}`);
+    if (step.phase !== "verification") o.onMitigated(Date.now());
+  }
+}
+
+/** Every incident seen in the samples, once, with when it first opened. */
+export function incidentsSeen(samples: readonly { at: number; incidents: Incident[] }[]): DrillReport["incidentsSeen"] {
+  const seen = new Map<string, DrillReport["incidentsSeen"][number]>();
+  for (const x of samples)
+    for (const i of x.incidents) {
+      const k = `${i.kind}|${i.severity}|${i.subject}`;
+      if (!seen.has(k)) seen.set(k, { kind: i.kind, severity: i.severity, subject: i.subject, firstSeenAt: new Date(x.at).toISOString() });
+    }
+  return [...seen.values()];
+}
