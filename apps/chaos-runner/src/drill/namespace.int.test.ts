@@ -69,6 +69,7 @@ describe("drills against a Kubernetes namespace", { timeout: 300_000 }, () => {
   it("service-oom: a limit below use OOM-kills the rollout's pod (P2); the runbook raises the limit and the service recovers", async () => {
     const [sc] = loadScenarios(["service-oom"], defaultScenariosDir(), defaultPolicy);
     const report = await runNamespaceDrill({ scenario: sc!, platform: platform(), target: target(), policy: defaultPolicy, pollMs: 300 });
+    console.log(report.steps.map((s) => `${s.id} ${s.ok ? "ok" : "NOT ok"} ${s.seconds.toFixed(1)} s: ${s.output[0] ?? ""}`).join("\n"));
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.detected).toMatchObject({ kind: "service-oom", severity: "P2" });

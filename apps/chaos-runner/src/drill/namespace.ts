@@ -11,6 +11,7 @@
  * by the runbook's classification → the runbook's steps → steady state again → undo → report.
  */
 import { CATALOG } from "@gm/runbook/catalog";
+import { SERVICE_NAMES } from "@gm/runbook/rules";
 import { classify } from "@gm/runbook/classify";
 import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
@@ -104,6 +105,11 @@ export async function platformSnapshot(k8s: PlatformPort, brokersExpected: numbe
   const s = emptySnapshot(new Date().toISOString());
   try {
     s.instances = await instances(k8s);
+    // a service's health as the API server shows it: each pod, ok while its container runs
+    s.services = SERVICE_NAMES.map((service) => ({
+      service,
+      instances: s.instances.filter((i) => i.service === service).map((i) => ({ url: `pod/${i.instance}`, ok: i.running, status: null, latencyMs: null })),
+    }));
     const brokers = s.instances.filter((i) => i.service === "kafka");
     s.kafka = {
       brokersExpected,
