@@ -33,9 +33,9 @@ alertmanager: { urls: [http://127.0.0.1:9093] }
   it("takes the kubernetes driver with its allowlist, and names what is missing or wrong in it", () => {
     const svc = "services: { stats-api: [http://stats-api.gm-staging:8080] }\n";
     const c = parseProberConfig(`${svc}
-platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: gm-staging }, allow: { contexts: [inCluster], namespaces: [kafka, gm-staging] } }
+platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: gm-staging }, allow: { contexts: [inClusterContext], namespaces: [kafka, gm-staging] } }
 `);
-    expect(c.platform).toEqual({ driver: "kubernetes", kubeconfig: "in-cluster", namespaces: { kafka: "kafka", platform: "gm-staging" }, allow: { contexts: ["inCluster"], namespaces: ["kafka", "gm-staging"] } });
+    expect(c.platform).toEqual({ driver: "kubernetes", kubeconfig: "in-cluster", namespaces: { kafka: "kafka", platform: "gm-staging" }, allow: { contexts: ["inClusterContext"], namespaces: ["kafka", "gm-staging"] } });
     expect(problems(`${svc}platform: { driver: kubernetes }`)).toEqual(["platform.allow: required for the kubernetes driver (contexts and namespaces it may read)"]);
     expect(problems(`${svc}platform: { driver: kubernetes, stackId: x, allow: { contexts: [], namespaces: [1] } }`)).toEqual([
       "platform.stackId: unknown key (expected one of driver, kubeconfig, context, namespaces, allow)",

@@ -102,12 +102,13 @@ class Checker {
 /**
  * `${NAME}` in the file is replaced by the environment variable NAME (upper case, digits, _), so
  * secrets such as the prober's PostgreSQL password come from a Secret while the file is a ConfigMap.
- * A variable that is not set is a problem naming it and its line.
+ * A variable that is not set is a problem naming it and its line. Comment lines are not expanded.
  */
 export function expandEnv(text: string, env: Record<string, string | undefined>): { text: string; problems: string[] } {
   const problems: string[] = [];
   const lines = text.split("\n").map((line, i) =>
-    line.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
+    // a comment line is left as it is: it may well explain the ${NAME} syntax
+    /^\s*#/.test(line) ? line : line.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
       if (v === undefined) {
         problems.push(`line ${i + 1}: environment variable ${name} is not set (referenced as \${${name}})`);

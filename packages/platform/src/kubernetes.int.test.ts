@@ -5,7 +5,10 @@
  * them, RBAC is checked by the API server with the ServiceAccounts' own tokens, and the allowlist
  * refuses before a request leaves the process.
  */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { type ControlPlane, kwokOomAnnotation, startControlPlane } from "@gm/kube-testenv/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -197,6 +200,31 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
       expect(String((err as Error).message)).toMatch(/HTTP 403.*system:serviceaccount:gamemetrics-ops:gm-prober.*cannot delete resource "pods"/);
       await expect(prober.scale("event-processor-service", 5)).rejects.toMatchObject({ code: "forbidden" });
       await expect(prober.setMemoryLimit("stats-api", 2 ** 30)).rejects.toMatchObject({ code: "forbidden" });
+    });
+
+    it("in a pod: in-cluster config from the service account's files, context inClusterContext, the prober's rights", async () => {
+      const root = mkdtempSync(join(tmpdir(), "gm-incluster-"));
+      const sa = join(root, "var/run/secrets/kubernetes.io/serviceaccount");
+      mkdirSync(sa, { recursive: true });
+      writeFileSync(join(sa, "token"), await token("gamemetrics-ops", "gm-prober"));
+      writeFileSync(join(sa, "ca.crt"), readFileSync(cp.caPath));
+      writeFileSync(join(sa, "namespace"), "gamemetrics-ops");
+      const url = new URL(cp.server);
+      const saved = { host: process.env["KUBERNETES_SERVICE_HOST"], port: process.env["KUBERNETES_SERVICE_PORT"] };
+      process.env["KUBERNETES_SERVICE_HOST"] = url.hostname;
+      process.env["KUBERNETES_SERVICE_PORT"] = url.port;
+      try {
+        expect(() => createKubernetesPlatform({ kubeconfig: "in-cluster", inClusterRoot: root, allow: { contexts: ["staging"], namespaces: PLATFORM_NS } })).toThrow(/context "inClusterContext"/);
+        const inPod = createKubernetesPlatform({ kubeconfig: "in-cluster", inClusterRoot: root, allow: { contexts: ["inClusterContext"], namespaces: PLATFORM_NS } });
+        expect(inPod.context).toBe("inClusterContext");
+        expect((await inPod.listInstances("kafka")).map((i) => i.name)).toEqual(["kafka-0", "kafka-1", "kafka-2"]);
+        await expect(inPod.restart("kafka-0")).rejects.toMatchObject({ code: "forbidden" });
+      } finally {
+        if (saved.host === undefined) delete process.env["KUBERNETES_SERVICE_HOST"];
+        else process.env["KUBERNETES_SERVICE_HOST"] = saved.host;
+        if (saved.port === undefined) delete process.env["KUBERNETES_SERVICE_PORT"];
+        else process.env["KUBERNETES_SERVICE_PORT"] = saved.port;
+      }
     });
 
     it("the game day's account acts in the drill namespaces only, and only on what drills touch", async () => {

@@ -44,7 +44,7 @@ export interface KubeTarget {
 export interface KubernetesPlatformOptions {
   /** a kubeconfig file; "in-cluster" for the pod's service account; absent: in-cluster inside a pod, else the default kubeconfig */
   kubeconfig?: string;
-  /** the context to use (default: the kubeconfig's current context; "inCluster" in a pod) */
+  /** the context to use (default: the kubeconfig's current context; "inClusterContext" in a pod) */
   context?: string;
   /** what the driver may act on; anything else is refused before a request is sent */
   allow: { contexts: string[]; namespaces: string[] };
@@ -54,6 +54,8 @@ export interface KubernetesPlatformOptions {
   targets?: Partial<Record<Role, Partial<KubeTarget>>>;
   /** an OOM kill counts while the container is down after it, or for this long after it (default 300 s) */
   oomWindowSeconds?: number;
+  /** where the pod's service-account files are (default: the root, /var/run/secrets/kubernetes.io/serviceaccount/) */
+  inClusterRoot?: string;
   /** the field manager recorded on every change (default "gm-chaos") */
   fieldManager?: string;
   now?: () => number;
@@ -154,9 +156,13 @@ function apiError(err: unknown, what: string): never {
 }
 
 /** Loads the kubeconfig the way kubectl and a pod do, and selects the context. */
-export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
+export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined, inClusterRoot?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (kubeconfig === "in-cluster" || (kubeconfig === undefined && process.env["KUBERNETES_SERVICE_HOST"])) kc.loadFromCluster();
+  if (kubeconfig === "in-cluster" || (kubeconfig === undefined && process.env["KUBERNETES_SERVICE_HOST"])) {
+    // the pod's service account; its context is named "inClusterContext"
+    if (!process.env["KUBERNETES_SERVICE_HOST"]) throw new PlatformError("kubeconfig in-cluster: KUBERNETES_SERVICE_HOST is not set (not in a pod?)", "refused", false);
+    kc.loadFromCluster(inClusterRoot);
+  }
   else if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
   if (context !== undefined) {
@@ -187,7 +193,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     const base = targets[role as Role];
     targets[role as Role] = { ...base, ...t, workload: { ...base.workload, ...t?.workload } };
   }
-  const kc = loadKubeConfig(opts.kubeconfig, opts.context);
+  const kc = loadKubeConfig(opts.kubeconfig, opts.context, opts.inClusterRoot);
   const context = kc.getCurrentContext();
   const refused = checkAllowlist(context, targets, opts.allow);
   if (refused.length > 0) {

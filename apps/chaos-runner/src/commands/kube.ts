@@ -9,7 +9,7 @@ export function kubernetesOptions<T>(y: Argv<T>) {
     .option("platform", { type: "string", choices: ["docker", "kubernetes"], default: "docker", describe: "docker: a testcontainers stack; kubernetes: the runbook's namespaces through the API server" })
     .option("kubeconfig", { type: "string", describe: "kubernetes: a kubeconfig file, or in-cluster (default: in-cluster inside a pod, else $KUBECONFIG or ~/.kube/config)" })
     .option("context", { type: "string", describe: "kubernetes: the kubeconfig context (default: its current context)" })
-    .option("allow-context", { type: "string", array: true, default: [] as string[], describe: "kubernetes: a context this runner may act on (required; in a pod: inCluster)" })
+    .option("allow-context", { type: "string", array: true, default: [] as string[], describe: "kubernetes: a context this runner may act on (required; in a pod: inClusterContext)" })
     .option("allow-namespace", { type: "string", array: true, default: [] as string[], describe: "kubernetes: a namespace this runner may act on (required: the Kafka and the platform namespace)" })
     .option("kafka-namespace", { type: "string", default: "kafka", describe: "kubernetes: Kafka's namespace" })
     .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" });
@@ -43,7 +43,7 @@ export async function kubernetesPlatformFor(a: KubernetesArgs): Promise<Kubernet
 export async function kubernetesPlatformOf(t: Omit<KubernetesTargetRecord, "context"> & { context: string | undefined }): Promise<KubernetesPlatform> {
   const { createKubernetesPlatform } = await import("@gm/platform/kubernetes");
   const { PlatformError } = await import("@gm/platform/errors");
-  if (t.allow.contexts.length === 0) throw new CliError("--platform kubernetes: name the context(s) this runner may act on with --allow-context (in a pod: inCluster)", 2);
+  if (t.allow.contexts.length === 0) throw new CliError("--platform kubernetes: name the context(s) this runner may act on with --allow-context (in a pod: inClusterContext)", 2);
   if (t.allow.namespaces.length === 0) throw new CliError(`--platform kubernetes: name the namespaces this runner may act on with --allow-namespace (the drills use ${t.namespaces.kafka} and ${t.namespaces.platform})`, 2);
   try {
     return createKubernetesPlatform({ ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}), ...(t.context ? { context: t.context } : {}), namespaces: t.namespaces, allow: t.allow });
