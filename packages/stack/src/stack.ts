@@ -101,7 +101,7 @@ function waitStrategyFor(spec: ContainerSpec, pgUser: string): ReturnType<typeof
   }
 }
 
-function buildContainer(spec: ContainerSpec, network: string, stackId: string, pgUser: string, timeoutMs: number): GenericContainer {
+function buildContainer(spec: ContainerSpec, network: string, stackId: string, pgUser: string, timeoutMs: number, tail?: string[]): GenericContainer {
   let c = new GenericContainer(spec.image)
     .withName(`gm-${stackId}-${spec.name}`)
     .withNetworkMode(network)
@@ -116,6 +116,15 @@ function buildContainer(spec: ContainerSpec, network: string, stackId: string, p
     .withPullPolicy({ shouldPull: () => false });
   if (spec.command) c = c.withCommand(spec.command);
   if (spec.memoryBytes) c = c.withResourcesQuota({ memory: spec.memoryBytes / 1024 ** 3 });
+  // testcontainers removes a container that fails its wait strategy, and its logs with it: keep the
+  // last lines here so that the failure can say why
+  if (tail)
+    c = c.withLogConsumer((stream) =>
+      stream.on("data", (line: Buffer | string) => {
+        tail.push(String(line).trimEnd());
+        if (tail.length > 30) tail.shift();
+      }),
+    );
   return c;
 }
 
@@ -146,7 +155,23 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const started: StackContainer[] = [];
   const startOne = async (spec: ContainerSpec) => {
     const t0 = Date.now();
-    const container = await buildContainer(spec, network, s.id, s.postgres.user, timeoutMs).start();
+    const attempt = async () => {
+      const tail: string[] = [];
+      try {
+        return await buildContainer(spec, network, s.id, s.postgres.user, timeoutMs, tail).start();
+      } catch (err) {
+        throw new Error(`${spec.name}: ${err instanceof Error ? err.message : String(err)}${tail.length ? `\n--- last lines of ${spec.name} ---\n${tail.join("\n")}` : ""}`, { cause: err });
+      }
+    };
+    let container: StartedTestContainer;
+    try {
+      container = await attempt();
+    } catch (err) {
+      // One more try, said out loud: a container that dies while it boots on a loaded machine should
+      // not cost a whole game day; a second failure is the stack's failure.
+      progress(`${spec.name} failed to start, retrying once: ${err instanceof Error ? err.message : String(err)}`);
+      container = await attempt();
+    }
     started.push({ name: spec.name, role: spec.role, id: container.getId(), container, spec });
     progress(`${spec.name} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   };
