@@ -19,9 +19,9 @@ import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableEr
 import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
 import { instances } from "@gm/signals/snapshot";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
-import { REPORT_SCHEMA_VERSION, type Check, type DrillPhase, type DrillReport, type StepRecord, type TimelineEvent } from "@gm/report/schema";
+import { type DrillReport, REPORT_SCHEMA_VERSION } from "@gm/report/schema";
 import { removeJournal, writeJournal, type Journal } from "./journal.js";
-import { incidentsSeen, runRemediation } from "./remediate.js";
+import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
 import type { DrillProgress } from "./run.js";
 import type { FaultSpec, FaultType, Scenario } from "./scenario.js";
 
@@ -176,21 +176,9 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
   const started = Date.now();
   const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
   const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
-  const timeline: TimelineEvent[] = [];
-  const checks: Check[] = [];
-  const reasons: string[] = [];
-  const steps: StepRecord[] = [];
+  const rec = drillRecorder(sc.name, started, o.onProgress);
+  const { timeline, checks, reasons, steps, say, check } = rec;
   const samples: Sample[] = [];
-  let phase: DrillPhase = "steady-state";
-  const say = (p: DrillPhase, message: string) => {
-    phase = p;
-    timeline.push({ at: new Date().toISOString(), phase: p, message });
-    o.onProgress?.({ scenario: sc.name, phase: p, elapsedSeconds: (Date.now() - started) / 1000, message });
-  };
-  const check = (name: string, ok: boolean, detail: string) => {
-    checks.push({ name, ok, detail });
-    if (!ok) reasons.push(`${name}: ${detail}`);
-  };
   const fault = createNamespaceFault(sc.fault, k8s);
   const brokersExpected = (await k8s.listInstances("kafka")).length;
   const observe = async (): Promise<Sample> => {
@@ -270,7 +258,7 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
     if (signal.aborted) outcome = "aborted";
     else if (!checks.some((c) => !c.ok)) outcome = "failed";
     reasons.push(err instanceof Error ? err.message : String(err));
-    say(phase, err instanceof Error ? err.message : String(err));
+    say(rec.phase, err instanceof Error ? err.message : String(err));
   } finally {
     if (undo) {
       say("cleanup", "undoing the fault");

@@ -3,7 +3,7 @@ import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
 import type { Step } from "@gm/runbook/steps";
-import type { DrillPhase, DrillReport, StepRecord } from "@gm/report/schema";
+import type { Check, DrillPhase, DrillReport, StepRecord, TimelineEvent } from "@gm/report/schema";
 
 /**
  * Runs the remediation: each step timed and recorded into `records` as it ends (so an abort keeps
@@ -50,4 +50,28 @@ export function incidentsSeen(samples: readonly { at: number; incidents: Inciden
       if (!seen.has(k)) seen.set(k, { kind: i.kind, severity: i.severity, subject: i.subject, firstSeenAt: new Date(x.at).toISOString() });
     }
   return [...seen.values()];
+}
+
+/**
+ * What a drill records as it goes: the timeline (each `say` is also reported as progress), the checks
+ * (a failed one is also a reason), the steps, and the phase it is in.
+ */
+export function drillRecorder(scenario: string, started: number, onProgress?: (p: { scenario: string; phase: DrillPhase; elapsedSeconds: number; message: string }) => void) {
+  const rec = {
+    timeline: [] as TimelineEvent[],
+    checks: [] as Check[],
+    reasons: [] as string[],
+    steps: [] as StepRecord[],
+    phase: "steady-state" as DrillPhase,
+    say: (p: DrillPhase, message: string) => {
+      rec.phase = p;
+      rec.timeline.push({ at: new Date().toISOString(), phase: p, message });
+      onProgress?.({ scenario, phase: p, elapsedSeconds: (Date.now() - started) / 1000, message });
+    },
+    check: (name: string, ok: boolean, detail: string) => {
+      rec.checks.push({ name, ok, detail });
+      if (!ok) rec.reasons.push(`${name}: ${detail}`);
+    },
+  };
+  return rec;
 }

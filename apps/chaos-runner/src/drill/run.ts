@@ -15,7 +15,7 @@ import { createDockerPlatform } from "@gm/platform/docker";
 import { createLokiLogs, withLokiLogs } from "@gm/platform/loki";
 import { createKafkaPort } from "@gm/platform/kafka";
 import { createDatabasePort } from "@gm/platform/postgres";
-import { REPORT_SCHEMA_VERSION, type Check, type DrillPhase, type DrillReport, type StepRecord, type TimelineEvent } from "@gm/report/schema";
+import { type DrillPhase, type DrillReport, REPORT_SCHEMA_VERSION } from "@gm/report/schema";
 import { checkStored } from "@gm/stack/load";
 import type { StackEndpoints } from "@gm/stack/stack";
 import { fileURLToPath } from "node:url";
@@ -24,7 +24,7 @@ import { findK6, startK6Load } from "../load/k6.js";
 import { createFault } from "./faults.js";
 import { removeJournal, writeJournal, type Journal } from "./journal.js";
 import { createObserver, signalSample, type Observation } from "./observe.js";
-import { incidentsSeen, runRemediation } from "./remediate.js";
+import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
 import type { Scenario } from "./scenario.js";
 
 export interface DrillProgress {
@@ -59,20 +59,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const started = Date.now();
   const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
   const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
-  const timeline: TimelineEvent[] = [];
-  const checks: Check[] = [];
-  const reasons: string[] = [];
-  const steps: StepRecord[] = [];
-  let phase: DrillPhase = "steady-state";
-  const say = (p: DrillPhase, message: string) => {
-    phase = p;
-    timeline.push({ at: new Date().toISOString(), phase: p, message });
-    o.onProgress?.({ scenario: sc.name, phase: p, elapsedSeconds: (Date.now() - started) / 1000, message });
-  };
-  const check = (name: string, ok: boolean, detail: string) => {
-    checks.push({ name, ok, detail });
-    if (!ok) reasons.push(`${name}: ${detail}`);
-  };
+  const rec = drillRecorder(sc.name, started, o.onProgress);
+  const { timeline, checks, reasons, steps, say, check } = rec;
   const guard = () => {
     if (signal.aborted) throw new DrillAbort(deadline.aborted ? `the drill's global deadline of ${sc.deadlines.drillSeconds} s passed` : `aborted: ${String(signal.reason?.message ?? signal.reason ?? "signal")}`);
   };
@@ -170,11 +158,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         outcome = "aborted";
         reasons.push(err.message);
       }
-      say(phase, err.message);
+      say(rec.phase, err.message);
     } else {
       outcome = "failed";
-      reasons.push(`drill error in ${phase}: ${err instanceof Error ? err.message : String(err)}`);
-      say(phase, `error: ${err instanceof Error ? err.message : String(err)}`);
+      reasons.push(`drill error in ${rec.phase}: ${err instanceof Error ? err.message : String(err)}`);
+      say(rec.phase, `error: ${err instanceof Error ? err.message : String(err)}`);
     }
   } finally {
     // Undo first (bounded: within 10 s of an abort), then stop the load, then integrity.
