@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 /** gm-prober: the synthetic monitor. `run` is the service; `once` is one classified snapshot. */
-import { readFileSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { createServer } from "node:http";
-import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
-import { ConfigError, parseProberConfig, type ProberConfig } from "./config.js";
-import type { AlertSink } from "./prober.js";
+import type { Policy } from "@gm/runbook/policy";
+import type { ProberConfig } from "@gm/monitor/config";
+import { buildProber, ConfigFileError, loadProberConfig } from "@gm/monitor/load";
 import { renderTable } from "./render.js";
 
 const TOOL = "gm-prober";
@@ -21,61 +20,12 @@ class UsageError extends Error {
 }
 
 function loadConfig(path: string): { config: ProberConfig; policy: Policy } {
-  let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    return loadProberConfig(path);
   } catch (err) {
-    throw new UsageError(`--config ${path}: cannot read: ${(err as Error).message}`);
-  }
-  let config: ProberConfig;
-  try {
-    config = parseProberConfig(text, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(`${path}: ${err.message}`);
+    if (err instanceof ConfigFileError) throw new UsageError(err.message);
     throw err;
   }
-  let policy = defaultPolicy;
-  if (config.policy) {
-    const file = resolve(dirname(path), config.policy);
-    let ptext: string;
-    try {
-      ptext = readFileSync(file, "utf8");
-    } catch (err) {
-      throw new UsageError(`policy ${file}: cannot read: ${(err as Error).message}`);
-    }
-    const parsed = parsePolicy(ptext);
-    if (!parsed.ok) throw new UsageError(`policy ${file}: invalid:\n  - ${parsed.problems.join("\n  - ")}`);
-    policy = parsed.policy;
-  }
-  return { config, policy };
-}
-
-async function buildProber(config: ProberConfig, policy: Policy) {
-  const { createProber } = await import("./prober.js");
-  const p = config.platform;
-  const platform =
-    p?.driver === "kubernetes"
-      ? (await import("@gm/platform/kubernetes")).createKubernetesPlatform({
-          ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
-          ...(p.context ? { context: p.context } : {}),
-          namespaces: p.namespaces,
-          allow: p.allow,
-        })
-      : p?.driver === "docker"
-        ? (await import("@gm/platform/docker")).createDockerPlatform({ stackId: p.stackId })
-        : undefined;
-  let logsFrom = platform;
-  if (platform && config.loki) {
-    // `loki`: the platform's logs are read from Loki, everything else from the driver.
-    const { createLokiLogs, withLokiLogs } = await import("@gm/platform/loki");
-    logsFrom = withLokiLogs(platform, createLokiLogs({ url: config.loki.url, timeoutMs: config.timeoutMs }));
-  }
-  let alerts: AlertSink | undefined;
-  if (config.alertmanager) {
-    const { createAlertmanagerSink } = await import("./alertmanager.js");
-    alerts = createAlertmanagerSink({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs, generatorURL: `http://${config.listen.host}:${config.listen.port}/metrics` });
-  }
-  return createProber({ config, policy, ...(logsFrom ? { platform: logsFrom } : {}), ...(alerts ? { alerts } : {}) });
 }
 
 export function buildCli(args: string[]) {
