@@ -10,6 +10,8 @@ import type { PlatformPort } from "@gm/runbook/ports";
 import { ConfigError, parseProberConfig, type ProberConfig } from "./config.js";
 import { type AlertSink, createProber, type ProberDeps } from "./prober.js";
 
+export type { AlertSink } from "./prober.js";
+
 /** A configuration or policy file that cannot be read or is invalid; the message names the file. */
 export class ConfigFileError extends Error {
   constructor(message: string) {

@@ -11,6 +11,7 @@ import type { Policy } from "@gm/runbook/policy";
 import type { Snapshot } from "@gm/runbook/snapshot";
 import { createAlertmanagerReader } from "@gm/signals/external-alerts";
 import { createPrometheusErrorRate } from "@gm/signals/prometheus";
+import type { ServiceUrls } from "@gm/signals/http-health";
 import { createSignals } from "@gm/signals/snapshot";
 import type { ProberConfig } from "./config.js";
 import { createIncidentTracker, type Transition } from "./hysteresis.js";
@@ -28,6 +29,8 @@ export interface ProberDeps {
   /** one JSON object per line */
   log?: (record: Record<string, unknown>) => void;
   now?: () => number;
+  /** instances found at each round (e.g. replicas a scale-up added), merged into the configured services */
+  discover?: () => Promise<ServiceUrls>;
 }
 
 export interface Round {
@@ -55,6 +58,7 @@ export function createProber(deps: ProberDeps) {
     ...(prom ? { extraErrorRates: () => prom.collect() } : {}),
     ...(config.alertmanager ? { externalAlerts: createAlertmanagerReader({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs }) } : {}),
     ...(deps.platform ? { platform: deps.platform } : {}),
+    ...(deps.discover ? { discover: deps.discover } : {}),
   });
   const collectors = ["http-health", "service-metrics", ...(config.kafka ? ["kafka"] : []), ...(config.postgres ? ["postgres"] : []), ...(config.synthetic ? ["synthetic"] : []), ...(config.security ? ["security"] : []), ...(prom ? ["prometheus"] : []), ...(deps.platform ? ["instances"] : []), ...(config.alertmanager ? ["external-alerts"] : [])];
   const tracker = createIncidentTracker(config.hysteresis.resolveAfter);

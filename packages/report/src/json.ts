@@ -14,7 +14,7 @@ interface Shape {
 
 const EVIDENCE: Shape = { keys: ["signal", "observed", "threshold"] };
 const REPORT_SHAPE: Shape = {
-  keys: ["schemaVersion", "drill", "startedAt", "finishedAt", "outcome", "reasons", "timings", "detected", "incidentsSeen", "steps", "integrity", "cleanup", "checks", "timeline", "signals"],
+  keys: ["schemaVersion", "drill", "startedAt", "finishedAt", "outcome", "reasons", "timings", "detected", "incidentsSeen", "observer", "incidentsOpen", "worstSeverity", "hypothesisChecks", "steps", "integrity", "cleanup", "checks", "timeline", "signals"],
   fields: {
     drill: {
       keys: ["scenario", "file", "hypothesis", "fault", "expected", "target"],
@@ -25,17 +25,20 @@ const REPORT_SHAPE: Shape = {
       },
     },
     timings: {
-      keys: ["detectSeconds", "mitigateSeconds", "recoverSeconds", "responseMinutes", "deadlines"],
+      keys: ["detectSeconds", "pageSeconds", "mitigateSeconds", "recoverSeconds", "responseMinutes", "deadlines"],
       fields: { deadlines: { keys: ["detectSeconds", "recoverSeconds"] } },
     },
     detected: { keys: ["kind", "severity", "evidence"], fields: { evidence: EVIDENCE } },
     incidentsSeen: { keys: ["kind", "severity", "subject", "firstSeenAt"] },
-    steps: { keys: ["id", "title", "runbookAction", "phase", "mutates", "startedAt", "seconds", "ok", "output"] },
+    observer: { keys: ["source", "intervalSeconds", "timeoutMs", "windowSeconds", "resolveAfterRounds", "alertmanager"] },
+    incidentsOpen: { keys: ["kind", "severity", "subject", "firstSeenAt", "page", "verdict", "reason"] },
+    hypothesisChecks: { keys: ["claim", "signal", "service", "during", "max", "observed", "ok", "detail"] },
+    steps: { keys: ["id", "title", "runbookAction", "phase", "mutates", "startedAt", "seconds", "ok", "finding", "output"] },
     integrity: { keys: ["acknowledged", "found", "lost", "duplicates", "lostSample"] },
     cleanup: { keys: ["ok", "leftovers"] },
     checks: { keys: ["name", "ok", "detail"] },
     timeline: { keys: ["at", "phase", "message"] },
-    signals: { keys: ["at", "errorRate", "lag", "poolUsage", "healthy", "services", "incidents"] },
+    signals: { keys: ["at", "startedAt", "errorRate", "lag", "poolUsage", "healthy", "services", "incidents"] },
   },
 };
 

@@ -3,7 +3,7 @@
  * (JUnit, Markdown, HTML/SVG) and `gm-chaos report compare` read. Times are ISO 8601; durations are
  * seconds. Bump REPORT_SCHEMA_VERSION on any incompatible change.
  */
-import type { Evidence, IncidentKind, Severity } from "@gm/runbook/incident";
+import type { Escalation, Evidence, IncidentKind, Severity } from "@gm/runbook/incident";
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
 
@@ -25,7 +25,35 @@ export interface StepRecord {
   startedAt: string;
   seconds: number;
   ok: boolean;
+  /** what the step found or did: triage "problem" / "healthy", mitigation "acted" / "not-needed" */
+  finding?: "problem" | "healthy" | "acted" | "not-needed";
   output: string[];
+}
+
+/** An incident the prober had open during the drill, judged against the drill file. */
+export interface IncidentOpen {
+  kind: IncidentKind;
+  /** its worst severity */
+  severity: Severity;
+  subject: string;
+  firstSeenAt: string;
+  /** what the runbook's escalation would have done: the page it would have caused */
+  page: Escalation;
+  /** expected: the drill's incident; collateral: listed in alsoExpected; worse / unexpected: fail the drill */
+  verdict: "expected" | "collateral" | "worse" | "unexpected";
+  reason: string;
+}
+
+/** One measurable claim of the hypothesis, with what was observed. */
+export interface ToleranceResult {
+  claim: string;
+  signal: string;
+  service?: string;
+  during: "fault" | "after";
+  max: number;
+  observed: number | null;
+  ok: boolean;
+  detail: string;
 }
 
 export interface Check {
@@ -37,7 +65,10 @@ export interface Check {
 
 /** One sample of the signals the report plots. */
 export interface SignalSample {
+  /** the end of the prober round: when its classification existed */
   at: string;
+  /** when the round began */
+  startedAt?: string;
   /** worst error rate over the sources, 0..1, null when unknown */
   errorRate: number | null;
   /** total consumer lag of the platform's group */
@@ -72,6 +103,8 @@ export interface DrillReport {
     detectSeconds: number | null;
     mitigateSeconds: number | null;
     recoverSeconds: number | null;
+    /** from injection to the expected alert reaching a receiver through Alertmanager; null when not paged or not measured */
+    pageSeconds?: number | null;
     /** the expected severity's response time, from the policy */
     responseMinutes: number;
     deadlines: { detectSeconds: number; recoverSeconds: number };
@@ -79,6 +112,14 @@ export interface DrillReport {
   detected: { kind: IncidentKind; severity: Severity; evidence: Evidence[] } | null;
   /** every incident seen during the drill, with when it opened */
   incidentsSeen: { kind: IncidentKind; severity: Severity; subject: string; firstSeenAt: string }[];
+  /** how the drill observed: the prober's settings */
+  observer?: { source: string; intervalSeconds: number; timeoutMs: number; windowSeconds: number; resolveAfterRounds: number; alertmanager: string | null };
+  /** every incident open from the injection on, judged: expected, collateral (with its page), worse, unexpected */
+  incidentsOpen?: IncidentOpen[];
+  /** the worst severity open from the injection on */
+  worstSeverity?: Severity | null;
+  /** the hypothesis's measurable claims */
+  hypothesisChecks?: ToleranceResult[];
   steps: StepRecord[];
   integrity: { acknowledged: number; found: number; lost: number; duplicates: number; lostSample: string[] } | null;
   cleanup: { ok: boolean; leftovers: string[] };

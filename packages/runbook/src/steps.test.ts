@@ -124,7 +124,7 @@ describe("Kafka broker down steps", () => {
   it("check broker status reports the down broker and the stopped instance", async () => {
     const p = fake({ brokers: brokers(true, false, true), instances: kafkaInstances });
     const r = await run(STEPS.kafkaCheckBrokerStatus, p, "kafka-broker-down", "kafka");
-    expect(r.ok).toBe(false);
+    expect(r).toMatchObject({ ok: true, finding: "problem" });
     expect(r.data).toEqual({ down: [2], notRunning: ["kafka-2"] });
     expect(r.output).toContain("broker 2 kafka-2:9092: DOWN");
     expect(r.output).toContain("kafka-2: not running (exit 137), restarts 0");
@@ -153,7 +153,7 @@ describe("Kafka broker down steps", () => {
     const r = await run(STEPS.kafkaRestartBroker, p, "kafka-broker-down", "kafka");
     expect(STEPS.kafkaRestartBroker.mutates).toBe(true);
     expect(p.calls).toEqual(["restart kafka-2", "restart kafka-4"]);
-    expect(r).toEqual({ ok: true, output: ["restarted kafka-2", "restarted kafka-4"], data: { restarted: ["kafka-2", "kafka-4"] } });
+    expect(r).toEqual({ ok: true, finding: "acted", output: ["restarted kafka-2", "restarted kafka-4"], data: { restarted: ["kafka-2", "kafka-4"] } });
   });
 
   it("restart does nothing when every broker runs (idempotent)", async () => {
@@ -269,7 +269,7 @@ describe("database pool steps", () => {
     expect((await run(STEPS.dbCheckActiveConnections, p, "db-pool-exhausted", "postgres")).ok).toBe(true);
     const q = fake({ connections: [...conns, row(5, "active", "x")].slice(0, 5), max: { max: 5, reserved: 0 } });
     // 4/5 = 80% ok; 5/5 = 100% not
-    expect((await run(STEPS.dbCheckActiveConnections, q, "db-pool-exhausted", "postgres")).ok).toBe(false);
+    expect((await run(STEPS.dbCheckActiveConnections, q, "db-pool-exhausted", "postgres"))).toMatchObject({ ok: true, finding: "problem" });
   });
 
   it("scale up database is advice only: it says what would be needed and changes nothing", async () => {
@@ -295,7 +295,7 @@ describe("database pool steps", () => {
     const p = fake({ connections: conns, snapshots: [pgSnap(0.95, 3)], replicas: { "stats-api": 5, "ingest-api": 5 }, poolSizes: { "stats-api": 10, "ingest-api": 10 } });
     const r = await run(STEPS.dbIncreasePoolSize, p, "db-pool-exhausted", "postgres");
     expect(p.calls).toEqual([]);
-    expect(r.ok).toBe(false);
+    expect(r).toMatchObject({ ok: true, finding: "not-needed" });
     expect(r.output).toContain("stats-api: pool 10 already at the bound; scale up the database instead");
   });
 
@@ -303,7 +303,7 @@ describe("database pool steps", () => {
     const p = fake({ terminated: [2, 4] });
     const r = await run(STEPS.dbKillIdleConnections, p, "db-pool-exhausted", "postgres");
     expect(p.calls).toEqual([`terminateIdle ${JSON.stringify({ minIdleSeconds: 30, protect: ["gm-prober"] })}`]);
-    expect(r).toEqual({ ok: true, output: ["terminated 2 session(s) idle >= 30 s: 2, 4 (protected: gm-prober)"], data: { pids: [2, 4] } });
+    expect(r).toEqual({ ok: true, finding: "acted", output: ["terminated 2 session(s) idle >= 30 s: 2, 4 (protected: gm-prober)"], data: { pids: [2, 4] } });
   });
 
   it("kill idle connections keeps gm-prober protected even when the policy's list omits it", async () => {
@@ -349,13 +349,13 @@ describe("consumer lag steps", () => {
   it("check consumer status lists instances and group members", async () => {
     const p = fake({ instances: consumers, members: 1 });
     const r = await run(STEPS.lagCheckConsumerStatus, p, "high-consumer-lag", "event-processor-service");
-    expect(r).toMatchObject({ ok: false, data: { members: 1, running: 1, instances: 2 } });
+    expect(r).toMatchObject({ ok: true, finding: "problem", data: { members: 1, running: 1, instances: 2 } });
     expect(r.output.at(-1)).toBe("group event-processor-service: 1 member(s), 1/2 instance(s) running");
   });
 
   it("check consumer status fails with no group member", async () => {
     const p = fake({ instances: [instance("ep-1", "event-processor-service")], members: 0 });
-    expect((await run(STEPS.lagCheckConsumerStatus, p, "high-consumer-lag", "event-processor-service")).ok).toBe(false);
+    expect((await run(STEPS.lagCheckConsumerStatus, p, "high-consumer-lag", "event-processor-service"))).toMatchObject({ ok: true, finding: "problem" });
   });
 
   it("check processing errors counts error lines per consumer", async () => {
@@ -367,7 +367,7 @@ describe("consumer lag steps", () => {
       },
     });
     const r = await run(STEPS.lagCheckProcessingErrors, p, "high-consumer-lag", "event-processor-service");
-    expect(r.ok).toBe(false);
+    expect(r).toMatchObject({ ok: true, finding: "problem" });
     expect(r.data).toEqual({ errorLines: { "ep-1": 2, "ep-2": 0 } });
   });
 
@@ -375,14 +375,14 @@ describe("consumer lag steps", () => {
     const p = fake({ replicas: { "event-processor-service": 2 }, snapshots: [groupSnap(3)] });
     const r = await run(STEPS.lagScaleUpConsumers, p, "high-consumer-lag", "event-processor-service");
     expect(p.calls).toEqual(["scale event-processor-service 3"]);
-    expect(r).toEqual({ ok: true, output: ["event-processor-service: scaled 2 → 3 replica(s)"], data: { replicas: 3, bound: 3 } });
+    expect(r).toEqual({ ok: true, finding: "acted", output: ["event-processor-service: scaled 2 → 3 replica(s)"], data: { replicas: 3, bound: 3 } });
   });
 
   it("scale up consumers stops at the partition count", async () => {
     const p = fake({ replicas: { "event-processor-service": 3 }, snapshots: [groupSnap(3)] });
     const r = await run(STEPS.lagScaleUpConsumers, p, "high-consumer-lag", "event-processor-service");
     expect(p.calls).toEqual([]);
-    expect(r.ok).toBe(false);
+    expect(r).toMatchObject({ ok: true, finding: "not-needed" });
     expect(r.output).toEqual(["event-processor-service: already at 3 replica(s), bound 3 (3 partition(s), maxReplicas 6)"]);
   });
 
@@ -410,14 +410,14 @@ describe("service OOM steps", () => {
 
   it("check memory limits reports limit, usage and kills", async () => {
     const r = await run(STEPS.oomCheckMemoryLimits, fake({ instances: stats() }), "service-oom", "stats-api");
-    expect(r.ok).toBe(false);
+    expect(r).toMatchObject({ ok: true, finding: "problem" });
     expect(r.output).toEqual(["stats-1: limit 512 MiB, usage 500 MiB (98%), oomKilled true, restarts 2", "stats-2: limit 512 MiB, usage 100 MiB (20%), oomKilled false, restarts 0"]);
   });
 
   it("check memory leaks finds heap errors in the logs", async () => {
     const p = fake({ instances: stats(), logs: { "stats-1": ["FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"] } });
     const r = await run(STEPS.oomCheckMemoryLeaks, p, "service-oom", "stats-api");
-    expect(r).toMatchObject({ ok: false, data: { lines: 1 } });
+    expect(r).toMatchObject({ ok: true, finding: "problem", data: { lines: 1 } });
   });
 
   it("increase memory limits doubles the limit", async () => {
@@ -482,7 +482,7 @@ describe("general steps", () => {
   it("check health endpoints reports each instance of the incident's service", async () => {
     const p = fake({ snapshots: [snap({ services: [health("stats-api", true, false), health("ingest-api", false)] })] });
     const r = await run(STEPS.checkHealthEndpoints, p, "service-down", "stats-api");
-    expect(r).toEqual({ ok: false, output: ["stats-api http://stats-api-0: ok (status 200, 2 ms)", "stats-api http://stats-api-1: FAIL (status 503, 2 ms)"], data: { failing: ["http://stats-api-1"] } });
+    expect(r).toEqual({ ok: true, finding: "problem", output: ["stats-api http://stats-api-0: ok (status 200, 2 ms)", "stats-api http://stats-api-1: FAIL (status 503, 2 ms)"], data: { failing: ["http://stats-api-1"] } });
   });
 
   it("restart failing instances restarts only stopped instances while some are healthy", async () => {
@@ -531,7 +531,7 @@ describe("general steps", () => {
         }),
       ],
     });
-    expect(await run(STEPS.identifyAffectedServices, p, "high-error-rate", "all")).toMatchObject({ ok: false, data: { services: ["stats-api"] } });
+    expect(await run(STEPS.identifyAffectedServices, p, "high-error-rate", "all")).toMatchObject({ ok: true, finding: "problem", data: { services: ["stats-api"] } });
   });
 
   it("scale up services scales the services above the threshold for subject all", async () => {
@@ -564,9 +564,10 @@ describe("general steps", () => {
         }),
       ],
     });
-    expect((await run(STEPS.checkCanary, p, "data-loss", "event-pipeline")).ok).toBe(false);
+    expect((await run(STEPS.checkCanary, p, "data-loss", "event-pipeline"))).toMatchObject({ ok: true, finding: "problem" });
     expect(await run(STEPS.checkSecurityExposure, p, "security-exposure", "security")).toEqual({
-      ok: false,
+      ok: true,
+      finding: "problem",
       output: ["/admin: expected 401 without a token, observed 200", "/debug: leaks secret PG_PASSWORD"],
     });
   });

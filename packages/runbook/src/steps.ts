@@ -18,11 +18,19 @@ export interface StepContext {
 }
 
 /**
- * The outcome of a step. `ok` means — triage: the aspect checked is healthy; mitigation: the action was
- * taken or not needed; verification: recovery was observed before the deadline.
+ * What a step found or did: triage "problem" (it found the fault) or "healthy"; mitigation "acted" or
+ * "not-needed" (it judged the action would not help, and says why).
+ */
+export type StepFinding = "problem" | "healthy" | "acted" | "not-needed";
+
+/**
+ * The outcome of a step. `ok` means the step did its job — triage: it could look (whatever it found,
+ * which `finding` says); mitigation: the action was taken or judged not needed; verification: recovery
+ * was observed before the deadline. `ok: false` is a step that could not do its job (a drill fails on it).
  */
 export interface StepResult {
   ok: boolean;
+  finding?: StepFinding;
   output: string[];
   data?: Record<string, unknown>;
 }
@@ -52,6 +60,8 @@ const LEAK_LINE = /heap out of memory|allocation failed|out of memory|outofmemor
 const isServiceName = (s: string): s is ServiceName => (SERVICE_NAMES as readonly string[]).includes(s);
 /** The incident's service, or every service when its subject is not one (e.g. "all"). */
 const servicesOf = (ctx: StepContext): ServiceName[] => (isServiceName(ctx.incident.subject) ? [ctx.incident.subject] : [...SERVICE_NAMES]);
+/** A triage result: the check could look; `problem` says whether it found the fault. */
+const looked = (problem: boolean, output: string[], data?: Record<string, unknown>): StepResult => ({ ok: true, finding: problem ? "problem" : "healthy", output, ...(data ? { data } : {}) });
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const mib = (b: number | null): string => (b === null ? "none" : `${Math.round(b / 1024 ** 2)} MiB`);
 /** Where the platform's logs come from ("docker", "loki" …), for the output of the log steps; nothing when unknown. */
@@ -123,7 +133,7 @@ const checkHealthEndpoints: Step = {
         if (!i.ok) failing.push(i.url);
       }
     }
-    return { ok: failing.length === 0, output, data: { failing } };
+    return looked(failing.length > 0, output, { failing });
   },
 };
 
@@ -168,7 +178,7 @@ const checkConsumerLag: Step = {
     if (!s.kafka) return { ok: false, output: ["Kafka was not observed (collector failed)"] };
     const above = ctx.policy.thresholds.consumerLag.above;
     const output = s.kafka.groups.map((g) => `${g.group} on ${g.topic}: lag ${g.totalLag}${g.totalLag > above ? ` (> ${above})` : ""}`);
-    return { ok: s.kafka.groups.every((g) => g.totalLag <= above), output };
+    return looked(s.kafka.groups.some((g) => g.totalLag > above), output);
   },
 };
 
@@ -197,7 +207,7 @@ function connectionsStep(id: string, runbookAction: string, title: string): Step
         ...Object.entries(byState).map(([s, n]) => `state ${s}: ${n}`),
         ...Object.entries(byApplication).map(([a, n]) => `application ${a}: ${n}`),
       ];
-      return { ok: usage < ctx.policy.thresholds.dbPool.usageAtLeast, output, data: { total: rows.length, usable, byState, byApplication } };
+      return looked(usage >= ctx.policy.thresholds.dbPool.usageAtLeast, output, { total: rows.length, usable, byState, byApplication });
     },
   };
 }
@@ -225,7 +235,7 @@ const identifyAffectedServices: Step = {
       output.push(f.summary);
     }
     if (output.length === 0) output.push("no service above the error-rate threshold or down");
-    return { ok: affected.size === 0, output, data: { services: [...affected].sort() } };
+    return looked(affected.size > 0, output, { services: [...affected].sort() });
   },
 };
 
@@ -254,7 +264,7 @@ const restartFailingInstances: Step = {
         restarted.push(i.name);
       }
     }
-    return { ok: true, output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["no failing instance; nothing restarted"], data: { restarted } };
+    return { ok: true, finding: restarted.length > 0 ? "acted" : "not-needed", output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["no failing instance; nothing restarted"], data: { restarted } };
   },
 };
 
@@ -364,7 +374,8 @@ const kafkaCheckBrokerStatus: Step = {
       ...brokers.map((b) => `broker ${b.nodeId} ${b.address}: ${b.up ? "up" : "DOWN"}`),
       ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
     ];
-    return { ok: down.length === 0 && notRunning.length === 0 && brokers.length > 0, output, data: { down, notRunning } };
+    if (brokers.length === 0 && instances.length === 0) return { ok: false, output: ["no broker in the metadata and no broker instance on the platform: nothing to check"] };
+    return looked(down.length > 0 || notRunning.length > 0 || brokers.length === 0, output, { down, notRunning });
   },
 };
 
@@ -404,7 +415,7 @@ const kafkaRestartBroker: Step = {
     const targets = (await ports.platform.listInstances("kafka")).filter((i) => !i.running);
     for (const i of targets) await ports.platform.restart(i.name);
     const restarted = targets.map((i) => i.name);
-    return { ok: true, output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["every broker instance is running; nothing restarted"], data: { restarted } };
+    return { ok: true, finding: restarted.length > 0 ? "acted" : "not-needed", output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["every broker instance is running; nothing restarted"], data: { restarted } };
   },
 };
 
@@ -530,7 +541,9 @@ const dbIncreasePoolSize: Step = {
       raised[s.service] = target;
       output.push(`${s.service}: pool ${s.size} → ${target}`);
     }
-    return { ok: Object.keys(raised).length > 0, output, data: { raised, bound } };
+    // Not raising a pool that is at its bound is the step's judgement (a bigger pool would only move the
+    // queue into PostgreSQL), not a failure; the database-scaling advice says what would help.
+    return { ok: true, finding: Object.keys(raised).length > 0 ? "acted" : "not-needed", output, data: { raised, bound } };
   },
 };
 
@@ -547,6 +560,7 @@ const dbKillIdleConnections: Step = {
     const pids = await ports.database.terminateIdle({ minIdleSeconds, protect: all });
     return {
       ok: true,
+      finding: pids.length > 0 ? "acted" : "not-needed",
       output: [`terminated ${pids.length} session(s) idle >= ${minIdleSeconds} s${pids.length > 0 ? `: ${pids.join(", ")}` : ""} (protected: ${all.join(", ")})`],
       data: { pids },
     };
@@ -588,7 +602,7 @@ const lagCheckConsumerStatus: Step = {
       ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
       `group ${ctx.incident.subject}: ${members} member(s), ${running}/${instances.length} instance(s) running`,
     ];
-    return { ok: instances.length > 0 && running === instances.length && members > 0, output, data: { members, running, instances: instances.length } };
+    return looked(!(instances.length > 0 && running === instances.length && members > 0), output, { members, running, instances: instances.length });
   },
 };
 
@@ -608,7 +622,7 @@ const lagCheckProcessingErrors: Step = {
       errorLines[i.name] = hits.length;
       output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
     }
-    return { ok: Object.values(errorLines).every((n) => n === 0), output, data: { errorLines, ...src.data } };
+    return looked(Object.values(errorLines).some((n) => n > 0), output, { errorLines, ...src.data });
   },
 };
 
@@ -626,7 +640,9 @@ const lagScaleUpConsumers: Step = {
     // A consumer beyond the partition count gets no partition and only adds rebalances.
     const bound = partitions > 0 ? Math.min(partitions, max) : max;
     const r = await scaleBy(ports, ctx.policy, CONSUMER_SERVICE, bound, partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`);
-    return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null, bound } };
+    // One consumer per partition already: another would get no partition, so not scaling is the judgement.
+    if (!r.ok && partitions > 0 && bound === partitions) return { ok: true, finding: "not-needed", output: [r.line], data: { replicas: null, bound } };
+    return { ok: r.ok, ...(r.ok ? { finding: "acted" as const } : {}), output: [r.line], data: { replicas: r.to ?? null, bound } };
   },
 };
 
@@ -649,13 +665,13 @@ const oomCheckMemoryLimits: Step = {
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const list = await ports.platform.listInstances(service);
     const at = ctx.policy.thresholds.memory.usageAtLeast;
-    let ok = true;
+    let problem = false;
     const output = list.map((i) => {
       const usage = i.memoryUsageBytes !== null && i.memoryLimitBytes ? i.memoryUsageBytes / i.memoryLimitBytes : null;
-      if (i.oomKilled || (usage !== null && usage >= at)) ok = false;
+      if (i.oomKilled || (usage !== null && usage >= at)) problem = true;
       return `${i.name}: limit ${mib(i.memoryLimitBytes)}, usage ${mib(i.memoryUsageBytes)}${usage === null ? "" : ` (${Math.round(usage * 100)}%)`}, oomKilled ${i.oomKilled}, restarts ${i.restarts}`;
     });
-    return { ok, output };
+    return looked(problem, output);
   },
 };
 
@@ -677,7 +693,7 @@ const oomCheckMemoryLeaks: Step = {
       total += hits.length;
       output.push(`${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
     }
-    return { ok: total === 0, output, data: { lines: total, ...src.data } };
+    return looked(total > 0, output, { lines: total, ...src.data });
   },
 };
 
@@ -760,11 +776,7 @@ const checkCanary: Step = {
   async run(ports) {
     const c = (await ports.observe.snapshot()).canary;
     if (!c) return { ok: false, output: ["canary not observed (collector failed)"] };
-    return {
-      ok: c.lost === 0,
-      output: [`canaries sent ${c.sent}, lost ${c.lost}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`],
-      data: { ...c },
-    };
+    return looked(c.lost > 0, [`canaries sent ${c.sent}, lost ${c.lost}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`], { ...c });
   },
 };
 
@@ -782,7 +794,7 @@ const checkSecurityExposure: Step = {
       ...(s.security?.leakedSecrets ?? []).map((l) => `${l.endpoint}: leaks secret ${l.secret}`),
       ...s.externalAlerts.filter((a) => a.security).map((a) => `alert ${a.name} (security)`),
     ];
-    return { ok: output.length === 0, output: output.length > 0 ? output : ["no security finding"] };
+    return looked(output.length > 0, output.length > 0 ? output : ["no security finding"]);
   },
 };
 

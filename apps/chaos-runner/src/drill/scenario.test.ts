@@ -28,7 +28,7 @@ describe("drill files", () => {
     expect(oom.kubernetes).toEqual({ expect: { kind: "service-oom", severity: "P2" } });
     const base = "name: x\nincident: service-oom\nhypothesis: h\nfault: { type: memory-limit, params: { service: stats-api, bytes: 1 } }\nexpect: { kind: service-oom, severity: P1 }\n";
     expect(problems(`${base}kubernetes: { expect: { kind: oom, severity: P9 }, extra: 1 }`)).toEqual([
-      "kubernetes.extra: unknown key (expected one of expect)",
+      "kubernetes.extra: unknown key (expected one of expect, alsoExpected)",
       "kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got \"oom\"",
       'kubernetes.expect.severity: expected one of P0, P1, P2, P3, got "P9"',
     ]);
@@ -46,7 +46,7 @@ deadlines: { detectSeconds: 9999 }
 extra: 1
 `),
     ).toEqual([
-      "extra: unknown key (expected one of name, incident, hypothesis, stack, fault, expect, remediation, load, deadlines, kubernetes)",
+      "extra: unknown key (expected one of name, incident, hypothesis, stack, fault, expect, alsoExpected, tolerances, mayFail, remediation, load, deadlines, kubernetes)",
       'name: expected lower-case words joined by dashes, got "Bad Name"',
       'incident: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got "meteor-strike"',
       'hypothesis: expected a non-empty string, got ""',
@@ -61,5 +61,46 @@ extra: 1
     const base = "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
     expect(parseScenario(base, "x.yaml", minutes).deadlines).toMatchObject({ detectSeconds: 3600, recoverSeconds: 3600 });
     expect(problems(`${base}deadlines: { recoverSeconds: 3601 }`)).toEqual(["deadlines.recoverSeconds: expected at most 3600 (the P2 response time), got 3601"]);
+  });
+});
+
+describe("drill files: verdict fields", () => {
+  const base = "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
+
+  it("checks stack and load too, in the same run as everything else (never silently a default)", () => {
+    expect(problems(`${base}stack: { pgPoolMax: 0, processorReplicas: 99 }\nload: { rate: -5 }\nextra: 1\n`)).toEqual([
+      "extra: unknown key (expected one of name, incident, hypothesis, stack, fault, expect, alsoExpected, tolerances, mayFail, remediation, load, deadlines, kubernetes)",
+      "stack.processorReplicas: expected an integer from 1 to 8, got 99",
+      "stack.pgPoolMax: expected an integer from 1 to 200, got 0",
+      "load.rate: expected a number from 1 to 500, got -5",
+    ]);
+  });
+
+  it("takes collateral, tolerances and steps that may fail, each validated", () => {
+    const sc = parseScenario(
+      `${base}alsoExpected: [{ kind: service-down, severity: P0, subject: event-processor-service, reason: every replica is paused }]
+tolerances: [{ claim: producing keeps succeeding, signal: 5xx-share, service: ingest-api, max: 0.01 }]
+mayFail: [{ step: lag-scale-up-consumers, reason: one partition }]
+`,
+      "x.yaml",
+      minutes,
+    );
+    expect(sc.alsoExpected).toEqual([{ kind: "service-down", severity: "P0", subject: "event-processor-service", reason: "every replica is paused" }]);
+    expect(sc.tolerances).toEqual([{ claim: "producing keeps succeeding", signal: "5xx-share", service: "ingest-api", during: "fault", max: 0.01 }]);
+    expect(sc.mayFail).toEqual([{ step: "lag-scale-up-consumers", reason: "one partition" }]);
+    expect(
+      problems(`${base}alsoExpected: [{ kind: service-down, severity: P7, subject: x }]
+tolerances: [{ claim: c, signal: latency, max: 2 }, { claim: c, signal: 5xx-share }]
+mayFail: [{ step: restart-the-world, reason: r }]
+`),
+    ).toEqual([
+      'alsoExpected[0].severity: expected one of P0, P1, P2, P3, got "P7"',
+      "alsoExpected[0].reason: expected a non-empty string, got undefined",
+      'tolerances[0].signal: expected one of 5xx-share, error-rate, lag, got "latency"',
+      "tolerances[0].max: expected a number from 0 to 1, got 2",
+      "tolerances[1].service: required for signal 5xx-share (the service whose requests are measured)",
+      "tolerances[1].max: required (the tolerance: the most the signal may reach)",
+      'mayFail[0].step: expected one of the high-consumer-lag steps (lag-check-consumer-status, lag-check-processing-errors, lag-scale-up-consumers, verify-kafka-broker-health, verify-lag-drains), got "restart-the-world"',
+    ]);
   });
 });

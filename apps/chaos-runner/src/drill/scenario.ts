@@ -2,6 +2,7 @@
  * Drill files (scenarios/*.yaml): typed, validated once at the edge, one clear message per problem.
  */
 import { parse } from "yaml";
+import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, SEVERITIES, type IncidentKind, type Severity } from "@gm/runbook/incident";
 
 export const FAULT_TYPES = ["kill-broker", "hold-connections", "lock-table", "pause-consumers", "memory-limit"] as const;
@@ -10,6 +11,35 @@ export type FaultType = (typeof FAULT_TYPES)[number];
 export interface FaultSpec {
   type: FaultType;
   params: Record<string, number | string | boolean>;
+}
+
+/** Signals a hypothesis tolerance can be measured on. */
+export const TOLERANCE_SIGNALS = ["5xx-share", "error-rate", "lag"] as const;
+export type ToleranceSignal = (typeof TOLERANCE_SIGNALS)[number];
+/** "fault": from injection until recovery is verified; "after": the hold after recovery (load still running). */
+export const TOLERANCE_WINDOWS = ["fault", "after"] as const;
+
+/**
+ * A measurable claim of the hypothesis (Chaos Toolkit's steady-state probe with a tolerance):
+ * `5xx-share` = share of the drill load's requests to `service` answered 5xx or not at all (what users
+ * saw); `error-rate` = the prober's error rate of `service` (worst round); `lag` = the prober's total
+ * consumer lag (worst round). A claim that does not hold fails the drill with the observed value.
+ */
+export interface Tolerance {
+  claim: string;
+  signal: ToleranceSignal;
+  service?: string;
+  during: (typeof TOLERANCE_WINDOWS)[number];
+  max: number;
+}
+
+/** An incident the fault is known to cause besides the expected one: shown as collateral, with its page. */
+export interface ExpectedCollateral {
+  kind: IncidentKind;
+  /** the worst severity it may reach */
+  severity: Severity;
+  subject: string;
+  reason: string;
 }
 
 export interface Scenario {
@@ -26,8 +56,14 @@ export interface Scenario {
   /** batches/s of `batch` events to ingest-api, and player-stats reads/s against stats-api */
   load: { rate: number; batch: number; reads: number };
   deadlines: { detectSeconds: number; recoverSeconds: number; drillSeconds: number };
+  /** incidents besides the expected one that the fault causes by design; any other fails the drill */
+  alsoExpected: ExpectedCollateral[];
+  /** the hypothesis's measurable claims */
+  tolerances: Tolerance[];
+  /** steps allowed to end NOT ok in this drill, each with why */
+  mayFail: { step: string; reason: string }[];
   /** what a drill against a Kubernetes namespace expects instead, where the platform makes it differ */
-  kubernetes?: { expect: { kind: IncidentKind; severity: Severity } };
+  kubernetes?: { expect: { kind: IncidentKind; severity: Severity }; alsoExpected?: ExpectedCollateral[] };
 }
 
 const FAULT_PARAMS: Record<FaultType, Record<string, "number" | "string">> = {
@@ -62,7 +98,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     throw new ScenarioError(file, [`(file): not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
   }
   if (!isObj(raw)) throw new ScenarioError(file, ["(file): expected a mapping"]);
-  const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "remediation", "load", "deadlines", "kubernetes"];
+  const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "alsoExpected", "tolerances", "mayFail", "remediation", "load", "deadlines", "kubernetes"];
   for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${k}: unknown key (expected one of ${known.join(", ")})`);
   const str = (v: unknown, path: string): string => {
     if (typeof v !== "string" || v.trim() === "") {
@@ -85,6 +121,14 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
       return allowed[0]!;
     }
     return v as T;
+  };
+  const list = (v: unknown, path: string): unknown[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) {
+      problems.push(`${path}: expected a list, got ${show(v)}`);
+      return [];
+    }
+    return v;
   };
   const obj = (v: unknown, path: string, keys: string[], required: boolean): Obj => {
     if (v === undefined) {
@@ -121,9 +165,39 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   }
   const e = obj(raw["expect"], "expect", ["kind", "severity"], true);
   const expect = { kind: oneOf(e["kind"], "expect.kind", INCIDENT_KINDS), severity: oneOf(e["severity"], "expect.severity", SEVERITIES) };
-  const k = obj(raw["kubernetes"], "kubernetes", ["expect"], false);
+  const collateral = (v: unknown, path: string): ExpectedCollateral[] =>
+    list(v, path).map((x, i) => {
+      const c = obj(x, `${path}[${i}]`, ["kind", "severity", "subject", "reason"], true);
+      return {
+        kind: oneOf(c["kind"], `${path}[${i}].kind`, INCIDENT_KINDS),
+        severity: oneOf(c["severity"], `${path}[${i}].severity`, SEVERITIES),
+        subject: str(c["subject"], `${path}[${i}].subject`),
+        reason: str(c["reason"], `${path}[${i}].reason`),
+      };
+    });
+  const alsoExpected = collateral(raw["alsoExpected"], "alsoExpected");
+  const tolerances: Tolerance[] = list(raw["tolerances"], "tolerances").map((x, i) => {
+    const path = `tolerances[${i}]`;
+    const t = obj(x, path, ["claim", "signal", "service", "during", "max"], true);
+    const signal = oneOf(t["signal"], `${path}.signal`, TOLERANCE_SIGNALS);
+    const service = t["service"] === undefined ? undefined : str(t["service"], `${path}.service`);
+    if (signal !== "lag" && service === undefined && (TOLERANCE_SIGNALS as readonly unknown[]).includes(t["signal"])) problems.push(`${path}.service: required for signal ${signal} (the service whose requests are measured)`);
+    if (t["max"] === undefined) problems.push(`${path}.max: required (the tolerance: the most the signal may reach)`);
+    const max = num(t["max"], `${path}.max`, 0, 0, signal === "lag" ? 1e12 : 1, false);
+    return { claim: str(t["claim"], `${path}.claim`), signal, ...(service !== undefined ? { service } : {}), during: t["during"] === undefined ? "fault" : oneOf(t["during"], `${path}.during`, TOLERANCE_WINDOWS), max };
+  });
+  const mayFail = list(raw["mayFail"], "mayFail").map((x, i) => {
+    const m = obj(x, `mayFail[${i}]`, ["step", "reason"], true);
+    return { step: str(m["step"], `mayFail[${i}].step`), reason: str(m["reason"], `mayFail[${i}].reason`) };
+  });
+  const stepIds = CATALOG[expect.kind].steps.map((x) => x.id);
+  mayFail.forEach((m, i) => {
+    if (m.step && !stepIds.includes(m.step)) problems.push(`mayFail[${i}].step: expected one of the ${expect.kind} steps (${stepIds.join(", ")}), got ${show(m.step)}`);
+  });
+  const k = obj(raw["kubernetes"], "kubernetes", ["expect", "alsoExpected"], false);
   const ke = k["expect"] === undefined ? undefined : obj(k["expect"], "kubernetes.expect", ["kind", "severity"], true);
-  const kubernetes = ke ? { expect: { kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS), severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES) } } : undefined;
+  const kAlso = k["alsoExpected"] === undefined ? undefined : collateral(k["alsoExpected"], "kubernetes.alsoExpected");
+  const kubernetes = ke ? { expect: { kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS), severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES) }, ...(kAlso ? { alsoExpected: kAlso } : {}) } : undefined;
   const remediation = raw["remediation"] === undefined ? "runbook" : oneOf(raw["remediation"], "remediation", ["runbook", "none"] as const);
   const l = obj(raw["load"], "load", ["rate", "batch", "reads"], false);
   const d = obj(raw["deadlines"], "deadlines", ["detectSeconds", "recoverSeconds", "drillSeconds"], false);
@@ -136,23 +210,14 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   // The runbook's response time is the loosest a drill may be; a file can only tighten it.
   if (deadlines.detectSeconds > limit) problems.push(`deadlines.detectSeconds: expected at most ${limit} (the ${expect.severity} response time), got ${deadlines.detectSeconds}`);
   if (deadlines.recoverSeconds > limit) problems.push(`deadlines.recoverSeconds: expected at most ${limit} (the ${expect.severity} response time), got ${deadlines.recoverSeconds}`);
-  if (problems.length) throw new ScenarioError(file, problems);
-  return {
-    name,
-    file,
-    incident,
-    hypothesis,
-    stack: {
-      brokers: brokers as 1 | 3,
-      processorReplicas: num(st["processorReplicas"], "stack.processorReplicas", 1, 1, 8),
-      pgPoolMax: num(st["pgPoolMax"], "stack.pgPoolMax", 10, 1, 200),
-      maxConnections: num(st["maxConnections"], "stack.maxConnections", 100, 10, 1000),
-    },
-    fault: { type, params },
-    expect,
-    remediation,
-    load: { rate: num(l["rate"], "load.rate", 10, 1, 500, false), batch: num(l["batch"], "load.batch", 50, 1, 1000), reads: num(l["reads"], "load.reads", 5, 0, 500, false) },
-    deadlines,
-    ...(kubernetes ? { kubernetes } : {}),
+  // Every field is checked before anything is refused, so one run names every problem.
+  const stack = {
+    brokers: brokers as 1 | 3,
+    processorReplicas: num(st["processorReplicas"], "stack.processorReplicas", 1, 1, 8),
+    pgPoolMax: num(st["pgPoolMax"], "stack.pgPoolMax", 10, 1, 200),
+    maxConnections: num(st["maxConnections"], "stack.maxConnections", 100, 10, 1000),
   };
+  const load = { rate: num(l["rate"], "load.rate", 10, 1, 500, false), batch: num(l["batch"], "load.batch", 50, 1, 1000), reads: num(l["reads"], "load.reads", 5, 0, 500, false) };
+  if (problems.length) throw new ScenarioError(file, problems);
+  return { name, file, incident, hypothesis, stack, fault: { type, params }, expect, alsoExpected, tolerances, mayFail, remediation, load, deadlines, ...(kubernetes ? { kubernetes } : {}) };
 }
