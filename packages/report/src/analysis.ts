@@ -28,7 +28,7 @@ export function injectedAt(report: DrillReport): string {
 }
 
 export interface TimingRow {
-  phase: "detect" | "mitigate" | "recover";
+  phase: "detect" | "page" | "mitigate" | "recover";
   label: string;
   /** seconds from injection, null when never reached */
   seconds: number | null;
@@ -57,6 +57,7 @@ export function timingRows(report: DrillReport): TimingRow[] {
   };
   return [
     row("detect", "Time to detect", t.detectSeconds, t.deadlines.detectSeconds),
+    ...(t.pageSeconds !== undefined ? [row("page", "Time to page", t.pageSeconds, null)] : []),
     row("mitigate", "Time to mitigate", t.mitigateSeconds, null),
     row("recover", "Time to recover", t.recoverSeconds, t.deadlines.recoverSeconds),
   ];

@@ -58,7 +58,27 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     ),
   );
 
-  section("Hypothesis", `> ${escapeMdInline(d.hypothesis).replace(/\n/g, "\n> ")}`);
+  const hyp = report.hypothesisChecks ?? [];
+  section(
+    "Hypothesis",
+    `> ${escapeMdInline(d.hypothesis).replace(/\n/g, "\n> ")}`,
+    ...(hyp.length > 0
+      ? [
+          "Its measurable claims:",
+          table(
+            ["Claim", "Signal", "During", "Tolerance", "Observed", "Held"],
+            hyp.map((h) => [escapeMdCell(h.claim), `${h.signal}${h.service ? ` of ${escapeMdCell(h.service)}` : ""}`, h.during, `≤ ${h.max}`, h.observed === null ? "not measured" : String(h.observed), `${yes(h.ok)} ${escapeMdCell(h.detail)}`]),
+          ),
+        ]
+      : []),
+  );
+  if (report.observer) {
+    const ob = report.observer;
+    section(
+      "How it was observed",
+      `${escapeMdInline(ob.source)}: every ${ob.intervalSeconds} s, collector timeout ${ob.timeoutMs} ms, error-rate window ${ob.windowSeconds} s, an incident resolves after ${ob.resolveAfterRounds} clean round(s). Times to detect are taken at the end of the round that showed the incident.${ob.alertmanager ? ` Alerts went to a real Alertmanager (${escapeMdInline(ob.alertmanager)}) with the committed routing; time to page is when its receiver got the notification.` : " No Alertmanager: time to page not measured."}`,
+    );
+  }
 
   const params = Object.entries(d.fault.params).sort(([a], [b]) => a.localeCompare(b));
   section(
@@ -68,6 +88,18 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   );
 
   const det = report.detected;
+  const pageText = { page: "page on-call", "ticket-and-notify": "ticket + notify team", ticket: "ticket" } as const;
+  const verdictText = { expected: "✅ expected", collateral: "✅ expected collateral", worse: "❌ worse than expected", unexpected: "❌ unexpected" } as const;
+  const opened =
+    report.incidentsOpen && report.incidentsOpen.length > 0
+      ? [
+          `What the prober had open from the injection on (worst: ${report.worstSeverity ?? "none"}), and the page each would have caused:`,
+          table(
+            ["Incident", "Worst severity", "Subject", "Opened", "Page", "Verdict", "Why"],
+            report.incidentsOpen.map((i) => [i.kind, i.severity, escapeMdCell(i.subject), offset(secondsBetween(inject, i.firstSeenAt)), pageText[i.page], verdictText[i.verdict], escapeMdCell(i.reason)]),
+          ),
+        ]
+      : [];
   const seen =
     report.incidentsSeen.length > 0
       ? table(
@@ -88,6 +120,7 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
         : "No evidence recorded.",
       "Every incident seen during the drill:",
       seen,
+      ...opened,
     );
   } else section("Detected incident", "❌ **Not detected.**", "Every incident seen during the drill:", seen);
 
@@ -113,7 +146,7 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     section(
       "Remediation",
       table(
-        ["#", "Step", "Runbook action", "Phase", "Started", "Seconds", "OK"],
+        ["#", "Step", "Runbook action", "Phase", "Started", "Seconds", "Did its job", "Finding"],
         report.steps.map((s, i) => [
           String(i + 1),
           `${escapeMdCell(s.title)} (\`${s.id}\`)${s.mutates ? " · mutating" : ""}`,
@@ -122,6 +155,7 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
           offset(secondsBetween(inject, s.startedAt)),
           String(Math.round(s.seconds * 10) / 10),
           yes(s.ok),
+          s.finding ?? "—",
         ]),
       ),
       ...details,

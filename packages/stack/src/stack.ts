@@ -312,23 +312,42 @@ async function createProberRole(adminUrl: string, password: string): Promise<voi
   }
 }
 
+/** Runs `f` until it resolves, retrying KafkaJSBrokerNotFound (stale metadata) until `ms` passed. */
+async function retryUntil(ms: number, f: () => Promise<unknown>): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      await f();
+      return;
+    } catch (err) {
+      if ((err as Error).name !== "KafkaJSBrokerNotFound" || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<void> {
   const kafka = new Kafka({ clientId: "gm-stack", brokers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 3_000 } });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      // kafkajs' own waitForLeaders asks one broker, which may not know the topic yet right after a
-      // KRaft cluster formed (UNKNOWN_TOPIC_OR_PARTITION): wait below instead.
-      waitForLeaders: false,
-      topics: [
-        {
-          topic: s.topic,
-          numPartitions: s.topicPartitions,
-          replicationFactor: s.replicationFactor,
-          configEntries: [{ name: "min.insync.replicas", value: String(s.minInsyncReplicas) }],
-        },
-      ],
+    // Right after a KRaft cluster formed, the broker kafkajs asks may not list every broker yet, and
+    // createTopics (sent to the controller) fails with KafkaJSBrokerNotFound, which kafkajs does not
+    // retry: a loaded 2-core machine hit it at stack start. Retry with fresh metadata until a deadline.
+    await retryUntil(30_000, async () => {
+      await admin.createTopics({
+        // kafkajs' own waitForLeaders asks one broker, which may not know the topic yet right after a
+        // KRaft cluster formed (UNKNOWN_TOPIC_OR_PARTITION): wait below instead.
+        waitForLeaders: false,
+        topics: [
+          {
+            topic: s.topic,
+            numPartitions: s.topicPartitions,
+            replicationFactor: s.replicationFactor,
+            configEntries: [{ name: "min.insync.replicas", value: String(s.minInsyncReplicas) }],
+          },
+        ],
+      });
     });
     await waitUntil(
       async () => {

@@ -1,10 +1,12 @@
 /** `gm-chaos drill <scenario…|all>`: game-day drills against a stack this runner started (or an allowed one). */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
 import { LokiOptionError, parseLokiUrl } from "@gm/platform/loki";
 import type { DrillReport } from "@gm/report/schema";
+import type { ProberConfig } from "@gm/monitor/config";
+import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
 import { haltFile } from "../drill/journal.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
@@ -26,6 +28,9 @@ export function drillOptions(y: Argv) {
     .option("load", { type: "string", choices: ["builtin", "k6"], default: "builtin", describe: "load generator: built in, or scenarios/k6/ingest-load.ts through a k6 binary (GM_K6_BIN or PATH)" })
     .option("keep", { type: "boolean", default: false, describe: "leave the stack this runner started running afterwards" })
     .option("loki-url", { type: "string", describe: LOKI_URL_HELP })
+    .option("prober-config", { type: "string", describe: "observe with this gm-prober configuration (interval, timeout, window, hysteresis; default: the one the stack writes for gm-prober, i.e. its defaults)" })
+    .option("alertmanager", { type: "boolean", default: false, describe: "start a real Alertmanager (prometheus-alertmanager, or ALERTMANAGER_BIN) with the committed routing; the prober alerts it and time to page is measured at its receivers" })
+    .option("alertmanager-routing", { type: "string", describe: "routing for --alertmanager (default: deploy/alertmanager/alertmanager.yml)" })
     .option("json", { type: "boolean", default: false, describe: "progress and results as JSON lines" });
 }
 
@@ -64,7 +69,21 @@ export function loadPolicy(path: string | undefined): Policy {
 }
 
 export async function runDrillCommand(
-  argv: { scenarios?: string[]; load?: string; "scenarios-dir"?: string; "report-dir"?: string; "stack-id"?: string; allow: string[]; policy?: string; keep: boolean; json: boolean; "loki-url"?: string } & Partial<KubernetesArgs>,
+  argv: {
+    scenarios?: string[];
+    load?: string;
+    "scenarios-dir"?: string;
+    "report-dir"?: string;
+    "stack-id"?: string;
+    allow: string[];
+    policy?: string;
+    keep: boolean;
+    json: boolean;
+    "loki-url"?: string;
+    "prober-config"?: string;
+    alertmanager?: boolean;
+    "alertmanager-routing"?: string;
+  } & Partial<KubernetesArgs>,
   out: Out,
 ): Promise<void> {
   if (existsSync(haltFile())) fail(`drills are halted (gm-chaos halt); run \`gm-chaos resume\` first`, 3);
@@ -79,7 +98,43 @@ export async function runDrillCommand(
     throw err;
   }
   const emit = (e: Record<string, unknown>) => (argv.json ? out.line(JSON.stringify(e)) : undefined);
-  if (argv.platform === "kubernetes") return runNamespaceDrills(argv as typeof argv & KubernetesArgs, names, scenarios, policy, out, emit);
+  const proberFile = argv["prober-config"] ? readProberConfigFile(argv["prober-config"]) : undefined;
+  const am = argv.alertmanager ? await startDrillAlertmanager(argv["alertmanager-routing"], out) : undefined;
+  try {
+    if (argv.platform === "kubernetes") return await runNamespaceDrills(argv as typeof argv & KubernetesArgs, names, scenarios, policy, out, emit, am);
+    await runStackDrills(argv, scenarios, policy, lokiUrl, proberFile, am, out, emit);
+  } finally {
+    await am?.stop();
+  }
+}
+
+function readProberConfigFile(path: string): { text: string; where: string; baseDir: string } {
+  try {
+    return { text: readFileSync(path, "utf8"), where: path, baseDir: dirname(resolve(path)) };
+  } catch (err) {
+    throw new CliError(`--prober-config ${path}: cannot read: ${(err as Error).message}`, 2);
+  }
+}
+
+async function startDrillAlertmanager(routing: string | undefined, out: Out) {
+  const { alertmanagerBinary, startAlertmanager } = await import("@gm/monitor/alertmanager-run");
+  if (!alertmanagerBinary()) fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
+  if (routing && !existsSync(routing)) fail(`--alertmanager-routing ${routing}: no such file`, 2);
+  const am = await startAlertmanager(routing ? { routing } : {});
+  out.progress(`alertmanager: ${am.url} with ${routing ?? "the committed routing (deploy/alertmanager/alertmanager.yml)"}; receivers on loopback record time to page`);
+  return am;
+}
+
+async function runStackDrills(
+  argv: Parameters<typeof runDrillCommand>[0],
+  scenarios: Scenario[],
+  policy: Policy,
+  lokiUrl: string | undefined,
+  proberFile: { text: string; where: string; baseDir: string } | undefined,
+  am: RunningAlertmanager | undefined,
+  out: Out,
+  emit: (e: Record<string, unknown>) => void,
+): Promise<void> {
   const { runDrill } = await import("../drill/run.js");
   const { startStack } = await import("@gm/stack/stack");
 
@@ -107,8 +162,17 @@ export async function runDrillCommand(
     stop = () => stack.stop();
   }
 
+  const { drillProberConfig } = await import("../drill/observe.js");
+  let proberConfig: ProberConfig;
+  try {
+    proberConfig = drillProberConfig(endpoints, { ...(proberFile ? { file: proberFile } : {}) }).config;
+  } catch (err) {
+    if (stop && !argv.keep) await stop();
+    if (err instanceof Error && err.name === "ConfigFileError") fail(err.message, 2);
+    throw err;
+  }
   await runEach(argv, scenarios, out, emit, stop, (scenario, signal, onProgress) =>
-    runDrill({ scenario, endpoints, brokers, policy, load: argv.load === "k6" ? "k6" : "builtin", ...(lokiUrl ? { lokiUrl } : {}), signal, onProgress }),
+    runDrill({ scenario, endpoints, brokers, policy, load: argv.load === "k6" ? "k6" : "builtin", ...(lokiUrl ? { lokiUrl } : {}), proberConfig, ...(am ? { alertmanager: am } : {}), signal, onProgress }),
   );
 }
 
@@ -120,6 +184,7 @@ async function runNamespaceDrills(
   policy: Policy,
   out: Out,
   emit: (e: Record<string, unknown>) => void,
+  am: RunningAlertmanager | undefined,
 ): Promise<void> {
   const { NAMESPACE_FAULTS, runNamespaceDrill } = await import("../drill/namespace.js");
   const unsupported = scenarios.filter((s) => !NAMESPACE_FAULTS.includes(s.fault.type));
@@ -134,7 +199,7 @@ async function runNamespaceDrills(
   const target = kubernetesTarget(argv, k8s.context);
   out.progress(`kubernetes: context ${k8s.context}, namespaces ${target.namespaces.kafka} and ${target.namespaces.platform}`);
   await runEach(argv, scenarios.filter((s) => NAMESPACE_FAULTS.includes(s.fault.type)), out, emit, undefined, (scenario, signal, onProgress) =>
-    runNamespaceDrill({ scenario, platform: k8s, target, policy, signal, onProgress }),
+    runNamespaceDrill({ scenario, platform: k8s, target, policy, signal, onProgress, ...(am ? { alertmanager: am } : {}) }),
   );
 }
 
@@ -162,8 +227,11 @@ async function runEach(
       reports.push(report);
       const t = report.timings;
       const f = (x: number | null) => (x === null ? "—" : `${x.toFixed(1)} s`);
-      if (argv.json) emit({ event: "result", scenario: scenario.name, outcome: report.outcome, timings: t, integrity: report.integrity, reasons: report.reasons });
-      else out.line(`${scenario.name}: ${report.outcome.toUpperCase()}  detect ${f(t.detectSeconds)}  mitigate ${f(t.mitigateSeconds)}  recover ${f(t.recoverSeconds)}  lost ${report.integrity?.lost ?? "—"}${report.reasons.length ? `  (${report.reasons.join("; ")})` : ""}`);
+      if (argv.json) emit({ event: "result", scenario: scenario.name, outcome: report.outcome, timings: t, worstSeverity: report.worstSeverity ?? null, intervalSeconds: report.observer?.intervalSeconds ?? null, integrity: report.integrity, reasons: report.reasons });
+      else
+        out.line(
+          `${scenario.name}: ${report.outcome.toUpperCase()}  detect ${f(t.detectSeconds)}${t.pageSeconds !== undefined ? `  page ${f(t.pageSeconds)}` : ""}  mitigate ${f(t.mitigateSeconds)}  recover ${f(t.recoverSeconds)}  worst ${report.worstSeverity ?? "—"}  lost ${report.integrity?.lost ?? "—"}  (every ${report.observer?.intervalSeconds ?? "?"} s)${report.reasons.length ? `  (${report.reasons.join("; ")})` : ""}`,
+        );
       if (argv["report-dir"]) {
         const dir = resolve(argv["report-dir"], scenario.name);
         const { writeReportFiles } = await import("@gm/report/write");

@@ -113,11 +113,11 @@ export async function recoverAll(out: Out, force = true): Promise<number> {
 }
 
 async function waitSteady(out: Out, seconds: number): Promise<void> {
-  const { createObserver } = await import("../drill/observe.js");
+  const { createStackObserver } = await import("../drill/observe.js");
   const { createDockerPlatform } = await import("@gm/platform/docker");
   const { defaultPolicy } = await import("@gm/runbook/policy");
   for (const rec of loadStacks()) {
-    const obs = createObserver({ endpoints: rec.endpoints, policy: defaultPolicy, platform: createDockerPlatform({ stackId: rec.stackId }) });
+    const obs = await createStackObserver({ endpoints: rec.endpoints, policy: defaultPolicy, platform: createDockerPlatform({ stackId: rec.stackId }) });
     obs.start();
     const ok = await obs.until((o) => o.incidents.length === 0, seconds * 1000);
     await obs.stop();
@@ -191,12 +191,12 @@ export function runbookCommand(y: Argv, out: Out) {
       const records = loadStacks();
       const rec = argv["stack-id"] ? records.find((r) => r.stackId === argv["stack-id"]) : records[0];
       if (!rec) fail(argv["stack-id"] ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)` : "no stack recorded; start one with gm-chaos stack up", 2);
-      const { createObserver } = await import("../drill/observe.js");
+      const { createStackObserver } = await import("../drill/observe.js");
       const { createDockerPlatform } = await import("@gm/platform/docker");
       const { createKafkaPort } = await import("@gm/platform/kafka");
       const { createDatabasePort } = await import("@gm/platform/postgres");
       const platform = createDockerPlatform({ stackId: rec.stackId });
-      const observer = createObserver({ endpoints: rec.endpoints, policy, platform });
+      const observer = await createStackObserver({ endpoints: rec.endpoints, policy, platform });
       const kafka = createKafkaPort({ brokers: rec.endpoints.kafkaBootstrapServers, topic: rec.endpoints.topic });
       const database = createDatabasePort({ url: rec.endpoints.postgresUrl });
       const loki = lokiUrl ? await import("@gm/platform/loki") : undefined;

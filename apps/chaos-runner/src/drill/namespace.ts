@@ -10,19 +10,21 @@
  * Same lifecycle as the stack drill: steady state → the undo written durably → the fault → detection
  * by the runbook's classification → the runbook's steps → steady state again → undo → report.
  */
-import { CATALOG } from "@gm/runbook/catalog";
 import { SERVICE_NAMES } from "@gm/runbook/rules";
 import { classify } from "@gm/runbook/classify";
-import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableError, type Ports } from "@gm/runbook/ports";
 import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
 import { instances } from "@gm/signals/snapshot";
+import type { Fault } from "./faults.js";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
-import { type DrillReport, REPORT_SCHEMA_VERSION } from "@gm/report/schema";
-import { removeJournal, writeJournal, type Journal } from "./journal.js";
-import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
-import type { DrillProgress } from "./run.js";
+import type { DrillReport } from "@gm/report/schema";
+import { createAlertmanagerSink } from "@gm/monitor/alertmanager";
+import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
+import { parseProberConfig } from "@gm/monitor/config";
+import { createIncidentTracker } from "@gm/monitor/hysteresis";
+import { type DrillProgress, type DrillTarget, runLifecycle } from "./lifecycle.js";
+import { createRoundObserver } from "./observe.js";
 import type { FaultSpec, FaultType, Scenario } from "./scenario.js";
 
 /** Faults a namespace drill can inject and observe through the API server alone. */
@@ -35,13 +37,8 @@ export interface KubernetesTargetRecord {
   allow: { contexts: string[]; namespaces: string[] };
 }
 
-export interface NamespaceFault {
-  describe(): string;
-  prepare(): Promise<Record<string, unknown>>;
-  apply(undo: Record<string, unknown>): Promise<void>;
-  recover(undo: Record<string, unknown>): Promise<void>;
-  leftovers(undo: Record<string, unknown>): Promise<string[]>;
-}
+/** A namespace fault has the same shape as the stack's (faults.ts). */
+export type NamespaceFault = Fault;
 
 /** The broker kill (`kubectl delete pod -n kafka`) and the lowered memory limit, each with its undo. */
 export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): NamespaceFault {
@@ -160,166 +157,48 @@ export interface NamespaceDrillOptions {
   policy: Policy;
   onProgress?: (p: DrillProgress) => void;
   signal?: AbortSignal;
-  /** observation interval (default 500 ms) */
+  /** round interval (default: the prober's, 5 s); tests shorten it */
   pollMs?: number;
+  /** rounds without an incident before it is resolved (default: the prober's hysteresis) */
+  resolveAfter?: number;
+  /** an Alertmanager the rounds alert (time to page) */
+  alertmanager?: RunningAlertmanager;
 }
 
-interface Sample {
-  at: number;
-  snapshot: Snapshot;
-  incidents: Incident[];
-}
-
+/**
+ * A drill against a namespace: the same lifecycle as the stack's, with the rounds built from what the
+ * API server shows (classified and tracked with the prober's hysteresis) and no load nor integrity.
+ */
 export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<DrillReport> {
-  const sc = o.scenario.kubernetes ? { ...o.scenario, expect: o.scenario.kubernetes.expect } : o.scenario;
   const k8s = o.platform;
-  const started = Date.now();
-  const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
-  const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
-  const rec = drillRecorder(sc.name, started, o.onProgress);
-  const { timeline, checks, reasons, steps, say, check } = rec;
-  const samples: Sample[] = [];
-  const fault = createNamespaceFault(sc.fault, k8s);
+  const defaults = parseProberConfig("services: {}\n");
+  const resolveAfter = o.resolveAfter ?? defaults.hysteresis.resolveAfter;
+  const intervalMs = o.pollMs ?? defaults.intervalSeconds * 1000;
   const brokersExpected = (await k8s.listInstances("kafka")).length;
-  const observe = async (): Promise<Sample> => {
+  const tracker = createIncidentTracker(resolveAfter);
+  const sink = o.alertmanager ? createAlertmanagerSink({ urls: [o.alertmanager.url], timeoutMs: defaults.timeoutMs, generatorURL: `http://${defaults.listen.host}:${defaults.listen.port}/metrics` }) : undefined;
+  const observer = createRoundObserver(async () => {
     const snapshot = await platformSnapshot(k8s, brokersExpected, Math.min(2, brokersExpected));
-    const x = { at: Date.now(), snapshot, incidents: classify(snapshot, o.policy) };
-    samples.push(x);
-    return x;
+    const incidents = classify(snapshot, o.policy);
+    const transitions = tracker.update(incidents);
+    const active = tracker.active();
+    await sink?.send(active, transitions.filter((x) => x.type === "resolved").map((x) => x.incident)).catch(() => undefined);
+    return { snapshot, incidents, active };
+  }, intervalMs);
+  const ports = { ...namespacePorts(k8s, brokersExpected), observe: observer.observe };
+  const target: DrillTarget = {
+    kind: "kubernetes",
+    name: `${o.target.context}/${o.target.namespaces.kafka},${o.target.namespaces.platform}`,
+    ports,
+    observer,
+    observerInfo: { source: "the API server's pods, classified by the runbook (namespace rounds)", intervalSeconds: intervalMs / 1000, timeoutMs: defaults.timeoutMs, windowSeconds: defaults.windowSeconds, resolveAfterRounds: resolveAfter, alertmanager: o.alertmanager?.url ?? null },
+    fault: createNamespaceFault(o.scenario.fault, k8s),
+    journal: { stackId: `k8s:${o.target.context}`, postgresUrl: "", kubernetes: o.target },
+    ...(o.scenario.kubernetes ? { expect: o.scenario.kubernetes.expect } : {}),
+    ...(o.scenario.kubernetes?.alsoExpected ? { alsoExpected: o.scenario.kubernetes.alsoExpected } : {}),
+    steady: (x) => x.snapshot.collectionErrors.length === 0,
+    steadyState: { timeoutMs: 90_000, what: `every pod in ${k8s.targets.kafka.namespace} and ${k8s.targets["stats-api"].namespace} to run with no incident` },
+    close: async () => {},
   };
-  const until = async (done: (x: Sample) => boolean, ms: number): Promise<Sample | null> => {
-    const end = Date.now() + ms;
-    while (Date.now() < end && !signal.aborted) {
-      const x = await observe();
-      if (done(x)) return x;
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
-    }
-    return null;
-  };
-  const healthy = (x: Sample) => x.incidents.length === 0 && x.snapshot.collectionErrors.length === 0;
-  const ports = namespacePorts(k8s, brokersExpected);
-  const drillId = `${sc.name}-${Date.now().toString(36)}`;
-  const journal: Journal = { drillId, stackId: `k8s:${o.target.context}`, postgresUrl: "", pid: process.pid, startedAt: new Date(started).toISOString(), entries: [], kubernetes: o.target };
-  let undo: Record<string, unknown> | undefined;
-  let injectedAt: number | null = null;
-  let detected: Sample | null = null;
-  let incident: Incident | undefined;
-  let mitigatedAt: number | null = null;
-  let recoveredAt: number | null = null;
-  let cleanup: DrillReport["cleanup"] = { ok: false, leftovers: ["not reached"] };
-  let outcome: DrillReport["outcome"] = "passed";
-  const secs = (ms: number) => (ms / 1000).toFixed(1);
-  const describe = (xs: Incident[] | undefined) => [...new Set((xs ?? []).map((i) => `${i.kind} ${i.severity} (${i.subject})`))].join(", ");
-
-  try {
-    say("steady-state", `waiting for every pod in ${k8s.targets.kafka.namespace} and ${k8s.targets["stats-api"].namespace} to run with no incident`);
-    const steady = await until(healthy, 90_000);
-    check("steady state before the fault", steady !== null, steady ? "no incident" : `incidents: ${describe(samples.at(-1)?.incidents)} ${JSON.stringify(samples.at(-1)?.snapshot.collectionErrors ?? [])}`);
-    if (!steady) throw new Error("steady state did not hold before the fault");
-
-    undo = await fault.prepare();
-    journal.entries.push({ fault: sc.fault, undo, state: "applying" });
-    writeJournal(journal); // the undo is durable before the fault acts
-    say("inject", `fault: ${fault.describe()}`);
-    injectedAt = Date.now();
-    await fault.apply(undo);
-    journal.entries[0]!.state = "applied";
-    writeJournal(journal);
-
-    say("detect", `waiting for ${sc.expect.kind} ${sc.expect.severity} (deadline ${sc.deadlines.detectSeconds} s)`);
-    detected = await until((x) => x.incidents.some((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity), sc.deadlines.detectSeconds * 1000);
-    check(
-      `detected ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s`,
-      detected !== null,
-      detected ? `after ${secs(detected.at - injectedAt)} s` : `not classified; seen: ${describe(samples.filter((x) => x.at >= injectedAt!).flatMap((x) => x.incidents)) || "nothing"}`,
-    );
-    if (!detected) throw new Error("the fault was not detected");
-    incident = detected.incidents.find((i) => i.kind === sc.expect.kind && i.severity === sc.expect.severity)!;
-    say("detect", `detected ${incident.kind} ${incident.severity} on ${incident.subject} after ${secs(detected.at - injectedAt)} s`);
-
-    await runRemediation({
-      steps: sc.remediation === "none" ? [] : CATALOG[sc.expect.kind].steps,
-      ports,
-      incident,
-      policy: o.policy,
-      records: steps,
-      say,
-      guard: () => {
-        if (signal.aborted) throw new Error(`aborted: ${String(signal.reason?.message ?? signal.reason)}`);
-      },
-      onMitigated: (t) => (mitigatedAt = t),
-    });
-
-    say("recover", `waiting for steady state (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
-    const back = await until(healthy, Math.max(0, injectedAt + sc.deadlines.recoverSeconds * 1000 - Date.now()));
-    recoveredAt = back?.at ?? null;
-    check(`recovered within ${sc.deadlines.recoverSeconds} s`, back !== null, back ? `steady state after ${secs(back.at - injectedAt)} s` : `still open: ${describe(samples.at(-1)?.incidents)}`);
-  } catch (err) {
-    if (signal.aborted) outcome = "aborted";
-    else if (!checks.some((c) => !c.ok)) outcome = "failed";
-    reasons.push(err instanceof Error ? err.message : String(err));
-    say(rec.phase, err instanceof Error ? err.message : String(err));
-  } finally {
-    if (undo) {
-      say("cleanup", "undoing the fault");
-      try {
-        await fault.recover(undo);
-        journal.entries[0]!.state = "recovered";
-        writeJournal(journal);
-      } catch (err) {
-        reasons.push(`undo failed: ${err instanceof Error ? err.message : String(err)} (the journal keeps it for gm-chaos recover)`);
-      }
-    }
-  }
-  checks.push({ name: "no acknowledged event lost", ok: true, detail: "not checked: a namespace drill sends no events (run the drill on the testcontainers stack for integrity)" });
-  if (undo) {
-    const leftovers = await fault.leftovers(undo).catch((err: unknown) => [`could not check: ${String(err)}`]);
-    cleanup = { ok: leftovers.length === 0, leftovers };
-    check("clean-up: nothing of the fault is left", leftovers.length === 0, leftovers.join("; ") || "no leftovers");
-    if (leftovers.length === 0) removeJournal(drillId);
-  } else cleanup = { ok: true, leftovers: [] };
-  if (outcome !== "aborted" && checks.some((c) => !c.ok)) outcome = "failed";
-  const rel = (t: number | null) => (t === null || injectedAt === null ? null : (t - injectedAt) / 1000);
-  say("cleanup", `drill ${outcome}${reasons.length ? `: ${reasons.join("; ")}` : ""}`);
-  return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    drill: {
-      scenario: sc.name,
-      file: sc.file,
-      hypothesis: sc.hypothesis,
-      fault: { type: sc.fault.type, params: sc.fault.params, description: fault.describe() },
-      expected: sc.expect,
-      target: { kind: "kubernetes", name: `${o.target.context}/${o.target.namespaces.kafka},${o.target.namespaces.platform}` },
-    },
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date().toISOString(),
-    outcome,
-    reasons,
-    timings: {
-      detectSeconds: rel(detected?.at ?? null),
-      mitigateSeconds: rel(mitigatedAt),
-      recoverSeconds: rel(recoveredAt),
-      responseMinutes: o.policy.severities[sc.expect.severity].responseMinutes,
-      deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
-    },
-    detected: incident ? { kind: incident.kind, severity: incident.severity, evidence: incident.evidence } : null,
-    incidentsSeen: incidentsSeen(samples),
-    steps,
-    integrity: null,
-    cleanup,
-    checks,
-    timeline,
-    signals: samples.map((x) => {
-      const roles = [...new Set(x.snapshot.instances.map((i) => i.service))];
-      return {
-        at: new Date(x.at).toISOString(),
-        errorRate: null,
-        lag: null,
-        poolUsage: null,
-        healthy: roles.filter((r) => x.snapshot.instances.filter((i) => i.service === r).every((i) => i.running && !i.oomKilled)).length,
-        services: roles.length,
-        incidents: x.incidents.map((i) => `${i.kind}:${i.severity}`),
-      };
-    }),
-  };
+  return runLifecycle({ scenario: o.scenario, target, policy: o.policy, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.alertmanager ? { alertmanager: o.alertmanager } : {}) });
 }

@@ -2,12 +2,13 @@
 import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
-import type { Step } from "@gm/runbook/steps";
+import type { Step, StepResult } from "@gm/runbook/steps";
 import type { Check, DrillPhase, DrillReport, StepRecord, TimelineEvent } from "@gm/report/schema";
 
 /**
  * Runs the remediation: each step timed and recorded into `records` as it ends (so an abort keeps
- * what ran), advisory steps recorded as left to a person, a failing step recorded and passed.
+ * what ran), advisory steps recorded as left to a person. A step that could not do its job is recorded
+ * and the next one runs (a later step may still mitigate); the verdict fails on it (verdict.ts).
  * `guard` throws to abort between steps; `onMitigated` gets the end of each non-verification step.
  */
 export async function runRemediation(o: {
@@ -29,14 +30,14 @@ export async function runRemediation(o: {
     const phase: DrillPhase = step.phase === "verification" ? "recover" : "mitigate";
     o.say(phase, `step ${step.id}: ${step.title}`);
     const t0 = Date.now();
-    let result: { ok: boolean; output: string[] };
+    let result: StepResult;
     try {
       result = await step.run(o.ports, { incident: o.incident, policy: o.policy });
     } catch (err) {
       result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
     }
-    o.records.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: result.ok, output: result.output });
-    o.say(phase, `step ${step.id} ${result.ok ? "ok" : "NOT ok"} in ${((Date.now() - t0) / 1000).toFixed(1)} s${result.output[0] ? `: ${result.output[0]}` : ""}`);
+    o.records.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: result.ok, ...(result.finding ? { finding: result.finding } : {}), output: result.output });
+    o.say(phase, `step ${step.id} ${result.ok ? "ok" : "NOT ok"}${result.finding ? ` (${result.finding})` : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s${result.output[0] ? `: ${result.output[0]}` : ""}`);
     if (step.phase !== "verification") o.onMitigated(Date.now());
   }
 }

@@ -6,6 +6,8 @@
  */
 export interface LoadResult {
   acknowledged: string[];
+  /** every request, when it was answered and how ("202", "503", "error"; "skipped": never sent) */
+  requests: { service: string; at: number; status: string }[];
   rejected: number;
   statusCounts: Record<string, number>;
 }
@@ -28,6 +30,7 @@ export function startHttpLoad(opts: {
 }): LoadRun {
   const acknowledged: string[] = [];
   const statusCounts: Record<string, number> = {};
+  const requests: LoadResult["requests"] = [];
   let rejected = 0;
   let seq = 0;
   let inFlight = 0;
@@ -39,6 +42,7 @@ export function startHttpLoad(opts: {
     if (inFlight >= maxInFlight) {
       // Overloaded target: count the batch as not sent rather than queueing without bound.
       statusCounts["skipped"] = (statusCounts["skipped"] ?? 0) + 1;
+      requests.push({ service: "ingest-api", at: Date.now(), status: "skipped" });
       return;
     }
     const n = seq++;
@@ -66,6 +70,7 @@ export function startHttpLoad(opts: {
         status = "error";
       }
       statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+      requests.push({ service: "ingest-api", at: Date.now(), status });
       if (status === "202") for (const e of events) acknowledged.push(e.id);
       else rejected += events.length;
     })().finally(() => {
@@ -82,9 +87,13 @@ export function startHttpLoad(opts: {
     reader = setInterval(() => {
       const player = `${opts.runId}-player-${r++ % 200}`;
       const p = fetch(`${statsUrl}/players/${player}/stats`, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(opts.timeoutMs ?? 15_000)]) })
-        .then((res) => res.arrayBuffer())
-        .catch(() => undefined)
-        .then(() => {
+        .then(async (res) => {
+          await res.arrayBuffer();
+          return String(res.status);
+        })
+        .catch(() => "error")
+        .then((status) => {
+          requests.push({ service: "stats-api", at: Date.now(), status });
           pending.delete(p);
         });
       pending.add(p);
@@ -98,7 +107,7 @@ export function startHttpLoad(opts: {
       clearInterval(reader);
       // Requests in flight finish (their answers decide what was acknowledged); none is abandoned.
       await Promise.all([...pending]);
-      return { acknowledged, rejected, statusCounts };
+      return { acknowledged, requests, rejected, statusCounts };
     },
   };
 }

@@ -1,0 +1,310 @@
+/**
+ * The one drill lifecycle, for every target (the testcontainers stack, a Kubernetes namespace):
+ * steady state → load (every acknowledged event remembered) → the fault's undo recorded durably, then
+ * the fault → detection by the prober's classification, at the end of the round that showed it (time to
+ * detect) and the page through Alertmanager (time to page) → the runbook's own steps (time to mitigate)
+ * → the prober resolves everything (time to recover) → the post-recovery hold → integrity → undo → report.
+ *
+ * The verdict is evidence: the expected incident within its deadline; nothing worse and nothing
+ * unexpected open (unless the drill file lists it, with why); the hypothesis's tolerances measured; every
+ * step that ran did its job; recovery, integrity and clean-up. Aborts (SIGINT/SIGTERM, the global
+ * deadline, `gm-chaos halt`) undo the fault first, bounded to 10 s.
+ */
+import { CATALOG } from "@gm/runbook/catalog";
+import { type Incident, SEVERITIES, type Severity } from "@gm/runbook/incident";
+import type { Policy } from "@gm/runbook/policy";
+import type { Ports } from "@gm/runbook/ports";
+import type { Step } from "@gm/runbook/steps";
+import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
+import { type DrillPhase, type DrillReport, REPORT_SCHEMA_VERSION } from "@gm/report/schema";
+import type { LoadRun } from "../load/http-load.js";
+import type { Fault } from "./faults.js";
+import { removeJournal, writeJournal, type Journal } from "./journal.js";
+import { type Observation, type Observer, signalSample } from "./observe.js";
+import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
+import type { ExpectedCollateral, Scenario } from "./scenario.js";
+import { judgeIncidents, measureTolerances, pagesCheck, type RequestOutcome, stepChecks } from "./verdict.js";
+
+export interface DrillProgress {
+  scenario: string;
+  phase: DrillPhase;
+  elapsedSeconds: number;
+  message: string;
+}
+
+/** Integrity as the target can check it: every acknowledged event stored exactly once. */
+export interface IntegrityResult {
+  expected: number;
+  found: number;
+  lost: string[];
+  duplicates: number;
+}
+
+/** What a drill runs against. */
+export interface DrillTarget {
+  kind: DrillReport["drill"]["target"]["kind"];
+  name: string;
+  /** the runbook's ports (their `observe` is the observer's) */
+  ports: Ports;
+  observer: Observer;
+  /** where the prober's rounds come from and with which settings, for the report */
+  observerInfo: NonNullable<DrillReport["observer"]>;
+  fault: Fault;
+  journal: Omit<Journal, "drillId" | "pid" | "startedAt" | "entries">;
+  /** the drill's load, where the target can take it */
+  startLoad?: (runId: string) => LoadRun;
+  /** integrity, where the target can read what was stored (waits for the consumers to catch up) */
+  checkIntegrity?: (acknowledged: string[]) => Promise<IntegrityResult>;
+  /** what the target expects instead of the scenario, where the platform makes it differ */
+  expect?: { kind: Incident["kind"]; severity: Severity };
+  alsoExpected?: ExpectedCollateral[];
+  /** steady state: the prober has nothing open (default), plus whatever the target adds */
+  steady?: (o: Observation) => boolean;
+  /** the steady-state wait, and what it waits for (said in progress) */
+  steadyState: { timeoutMs: number; what: string };
+  close(): Promise<void>;
+}
+
+export interface LifecycleOptions {
+  scenario: Scenario;
+  target: DrillTarget;
+  policy: Policy;
+  onProgress?: (p: DrillProgress) => void;
+  signal?: AbortSignal;
+  /** replaces the runbook's steps (tests prove that a broken remediation fails the drill) */
+  steps?: Step[];
+  /** called right after the fault was applied (tests make a service misbehave here) */
+  afterInject?: () => Promise<void>;
+  /** called after the load stopped and before integrity is checked (tests tamper here) */
+  beforeIntegrity?: () => Promise<void>;
+  /** the Alertmanager the prober's alerts go to, whose receivers record time to page */
+  alertmanager?: RunningAlertmanager;
+  /** seconds the load keeps running after recovery, for `during: after` tolerances (default: two prober intervals) */
+  afterSeconds?: number;
+}
+
+/** An abort of the drill: it undoes the fault and reports why. */
+export class DrillAbort extends Error {}
+
+const rank = (s: Severity) => SEVERITIES.indexOf(s);
+
+export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
+  const t = o.target;
+  const expect = t.expect ?? o.scenario.expect;
+  const sc: Scenario = { ...o.scenario, expect, alsoExpected: t.alsoExpected ?? o.scenario.alsoExpected };
+  const started = Date.now();
+  const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
+  const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+  const rec = drillRecorder(sc.name, started, o.onProgress);
+  const { timeline, checks, reasons, steps, say, check } = rec;
+  const guard = () => {
+    if (signal.aborted) throw new DrillAbort(deadline.aborted ? `the drill's global deadline of ${sc.deadlines.drillSeconds} s passed` : `aborted: ${String(signal.reason?.message ?? signal.reason ?? "signal")}`);
+  };
+  const { observer, fault } = t;
+  const drillId = `${sc.name}-${Date.now().toString(36)}`;
+  const journal: Journal = { ...t.journal, drillId, pid: process.pid, startedAt: new Date(started).toISOString(), entries: [] };
+  let undo: Record<string, unknown> | undefined;
+  let injectedAt: number | null = null;
+  let detected: Observation | null = null;
+  let detectedIncident: Incident | undefined;
+  let mitigatedAt: number | null = null;
+  let recoveredAt: number | null = null;
+  let afterUntil: number | null = null;
+  let integrity: DrillReport["integrity"] = null;
+  let cleanup: DrillReport["cleanup"] = { ok: false, leftovers: ["not reached"] };
+  let outcome: DrillReport["outcome"] = "passed";
+  let load: LoadRun | undefined;
+  let acknowledged: string[] = [];
+  let requests: RequestOutcome[] = [];
+  const nothingOpen = (x: Observation) => x.incidents.length === 0 && x.active.length === 0 && (t.steady?.(x) ?? true);
+  const isExpected = (i: Incident) => i.kind === expect.kind && i.severity === expect.severity;
+  /** While waiting, say every 10 s what is awaited and what the prober sees. */
+  const awaiting = (p: DrillPhase, what: string) => {
+    const timer = setInterval(() => say(p, `still waiting for ${what}; open: ${describe(observer.samples.at(-1)?.active) || "nothing"}`), 10_000);
+    return () => clearInterval(timer);
+  };
+
+  say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${o.alertmanager.url}` : ""}`);
+  observer.start();
+  try {
+    say("steady-state", `waiting for ${t.steadyState.what}`);
+    const doneSteady = awaiting("steady-state", "steady state");
+    const steady = await observer.until(nothingOpen, t.steadyState.timeoutMs, signal).finally(doneSteady);
+    guard();
+    const last = observer.samples.at(-1);
+    check("steady state before the fault", steady !== null, steady ? "no incident" : `open: ${describe(last?.active) || "nothing"}; collection errors: ${JSON.stringify(last?.snapshot.collectionErrors ?? [])}`);
+    if (!steady) throw new DrillAbort("steady state did not hold before the fault");
+
+    if (t.startLoad) {
+      say("load", `load: ${sc.load.rate} batches/s × ${sc.load.batch} events to ingest-api, ${sc.load.reads} stats reads/s`);
+      load = t.startLoad(drillId);
+      const firstAck = Date.now() + 30_000;
+      while (load.acknowledgedCount() === 0 && Date.now() < firstAck) {
+        guard();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } else say("load", `no load: a ${t.kind} target sends none (integrity is not checked)`);
+
+    undo = await fault.prepare();
+    journal.entries.push({ fault: sc.fault, undo, state: "applying" });
+    writeJournal(journal); // the undo is durable before the fault acts
+    guard();
+    say("inject", `fault: ${fault.describe()}`);
+    injectedAt = Date.now();
+    await fault.apply(undo);
+    journal.entries[0]!.state = "applied";
+    writeJournal(journal);
+    await o.afterInject?.();
+
+    say("detect", `waiting for ${expect.kind} ${expect.severity} (deadline ${sc.deadlines.detectSeconds} s)`);
+    const doneDetect = awaiting("detect", `${expect.kind} ${expect.severity}`);
+    detected = await observer.until((x) => x.incidents.some(isExpected), sc.deadlines.detectSeconds * 1000, signal).finally(doneDetect);
+    guard();
+    const seenKinds = describe(observer.samples.filter((x) => x.at >= injectedAt!).flatMap((x) => x.incidents));
+    check(`detected ${expect.kind} ${expect.severity} within ${sc.deadlines.detectSeconds} s`, detected !== null, detected ? `after ${secs(detected.at - injectedAt)} s (end of the round that showed it)` : `not detected; seen: ${seenKinds || "nothing"}`);
+    if (!detected) throw new DrillAbort("the fault was not detected");
+    detectedIncident = detected.incidents.find(isExpected)!;
+    say("detect", `detected ${detectedIncident.kind} ${detectedIncident.severity} on ${detectedIncident.subject} after ${secs(detected.at - injectedAt)} s`);
+
+    const runbookSteps = sc.remediation === "none" ? [] : (o.steps ?? CATALOG[expect.kind].steps);
+    await runRemediation({ steps: runbookSteps, ports: t.ports, incident: detectedIncident, policy: o.policy, records: steps, say, guard, onMitigated: (at) => (mitigatedAt = at) });
+    if (runbookSteps.length === 0) say("mitigate", "no remediation (remediation: none)");
+
+    say("recover", `waiting for the prober to resolve every incident (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
+    const remaining = injectedAt + sc.deadlines.recoverSeconds * 1000 - Date.now();
+    const doneBack = awaiting("recover", "steady state");
+    const back = remaining > 0 ? await observer.until(nothingOpen, remaining, signal).finally(doneBack) : null;
+    doneBack();
+    guard();
+    recoveredAt = back?.at ?? null;
+    check(`recovered within ${sc.deadlines.recoverSeconds} s`, back !== null, back ? `the prober resolved everything after ${secs(back.at - injectedAt)} s` : `still open: ${describe(observer.samples.at(-1)?.active)}`);
+    if (back) say("recover", `steady state again after ${secs(back.at - injectedAt)} s`);
+    if (back && load && sc.tolerances.some((x) => x.during === "after")) {
+      const hold = (o.afterSeconds ?? (2 * observer.intervalMs) / 1000) * 1000;
+      say("recover", `holding the load ${secs(hold)} s after recovery (tolerances measured after the fault)`);
+      await new Promise((r) => setTimeout(r, hold));
+      afterUntil = Date.now();
+    }
+  } catch (err) {
+    if (err instanceof DrillAbort) {
+      if (signal.aborted) {
+        outcome = "aborted";
+        reasons.push(err.message);
+      }
+      say(rec.phase, err.message);
+    } else {
+      outcome = "failed";
+      reasons.push(`drill error in ${rec.phase}: ${err instanceof Error ? err.message : String(err)}`);
+      say(rec.phase, `error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  } finally {
+    // Undo first (bounded: within 10 s of an abort), then stop the load, then integrity.
+    if (undo) {
+      say("cleanup", "undoing the fault");
+      try {
+        await withTimeout(fault.recover(undo), 10_000);
+        journal.entries[0]!.state = "recovered";
+        writeJournal(journal);
+      } catch (err) {
+        reasons.push(`undo failed: ${err instanceof Error ? err.message : String(err)} (the journal keeps it for gm-chaos recover)`);
+      }
+    }
+    if (load) {
+      const r = await load.stop();
+      acknowledged = r.acknowledged;
+      requests = r.requests;
+      say("integrity", `load stopped: ${r.acknowledged.length} events acknowledged, statuses ${JSON.stringify(r.statusCounts)}`);
+    }
+  }
+
+  if (t.checkIntegrity && acknowledged.length > 0 && outcome !== "aborted") {
+    await o.beforeIntegrity?.();
+    say("integrity", `checking that all ${acknowledged.length} acknowledged events are stored exactly once`);
+    const r = await t.checkIntegrity(acknowledged);
+    integrity = { acknowledged: r.expected, found: r.found, lost: r.lost.length, duplicates: r.duplicates, lostSample: r.lost.slice(0, 10) };
+    check("no acknowledged event lost", r.lost.length === 0, `${r.found}/${r.expected} found, ${r.lost.length} lost`);
+    check("no event stored twice", r.duplicates === 0, `${r.duplicates} duplicates`);
+  } else if (!t.checkIntegrity) {
+    checks.push({ name: "no acknowledged event lost", ok: true, detail: `not checked: a ${t.kind} drill sends no events (run the drill on the testcontainers stack for integrity)` });
+  }
+  if (undo) {
+    const leftovers = await fault.leftovers(undo).catch((err: unknown) => [`could not check: ${String(err)}`]);
+    cleanup = { ok: leftovers.length === 0, leftovers };
+    check("clean-up: nothing of the fault is left", leftovers.length === 0, leftovers.join("; ") || "no leftovers");
+    if (leftovers.length === 0) removeJournal(drillId);
+  } else cleanup = { ok: true, leftovers: [] };
+  await observer.stop();
+  await t.close();
+
+  // The verdict's evidence, measured on what the prober saw and what the load got.
+  const opened = injectedAt === null ? [] : judgeIncidents(observer.samples, injectedAt, expect, sc.alsoExpected, o.policy);
+  if (injectedAt !== null && detected) {
+    const c = pagesCheck(opened);
+    check(c.name, c.ok, c.detail);
+  }
+  const hypothesisChecks =
+    injectedAt === null || !detected
+      ? []
+      : measureTolerances(
+          sc.tolerances,
+          { fault: { from: injectedAt, to: recoveredAt ?? Date.now() }, after: recoveredAt !== null && afterUntil !== null ? { from: recoveredAt, to: afterUntil } : null },
+          observer.samples,
+          requests,
+        );
+  for (const h of hypothesisChecks) check(`hypothesis: ${h.claim}`, h.ok, h.detail);
+  for (const c of stepChecks(steps, sc.mayFail)) check(c.name, c.ok, c.detail);
+  const worstSeverity = opened.reduce<Severity | null>((w, x) => (w === null || rank(x.severity) < rank(w) ? x.severity : w), null);
+  let pageSeconds: number | null = null;
+  if (o.alertmanager && injectedAt !== null && detected) {
+    const page = o.alertmanager.firstFiring(expect.kind, expect.severity, injectedAt);
+    pageSeconds = page ? (page.at - injectedAt) / 1000 : null;
+    say("cleanup", page ? `paged: ${expect.kind} ${expect.severity} reached receiver ${page.receiver} after ${secs(page.at - injectedAt)} s` : `no notification of ${expect.kind} ${expect.severity} reached a receiver`);
+  }
+
+  if (outcome !== "aborted" && checks.some((c) => !c.ok)) outcome = "failed";
+  const rel = (at: number | null) => (at === null || injectedAt === null ? null : (at - injectedAt) / 1000);
+  say("cleanup", `drill ${outcome}${reasons.length ? `: ${reasons.join("; ")}` : ""}`);
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    drill: {
+      scenario: sc.name,
+      file: sc.file,
+      hypothesis: sc.hypothesis,
+      fault: { type: sc.fault.type, params: sc.fault.params, description: fault.describe() },
+      expected: expect,
+      target: { kind: t.kind, name: t.name },
+    },
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+    outcome,
+    reasons,
+    timings: {
+      detectSeconds: rel(detected?.at ?? null),
+      ...(o.alertmanager ? { pageSeconds } : {}),
+      mitigateSeconds: rel(mitigatedAt),
+      recoverSeconds: rel(recoveredAt),
+      responseMinutes: o.policy.severities[expect.severity].responseMinutes,
+      deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
+    },
+    detected: detectedIncident ? { kind: detectedIncident.kind, severity: detectedIncident.severity, evidence: detectedIncident.evidence } : null,
+    incidentsSeen: incidentsSeen(observer.samples),
+    observer: t.observerInfo,
+    incidentsOpen: opened,
+    worstSeverity,
+    hypothesisChecks,
+    steps,
+    integrity,
+    cleanup,
+    checks,
+    timeline,
+    signals: observer.samples.map(signalSample),
+  };
+}
+
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+const describe = (incidents: readonly Incident[] | undefined) => [...new Set((incidents ?? []).map((i) => `${i.kind} ${i.severity} (${i.subject})`))].join(", ");
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
