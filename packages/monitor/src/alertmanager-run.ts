@@ -30,6 +30,8 @@ export interface RunningAlertmanager {
   notifications: Notification[];
   /** the first notification carrying a firing alert of this kind and severity (any subject), or null */
   firstFiring(kind: string, severity: string, after?: number): Notification | null;
+  /** the first notification carrying any firing alert, or null */
+  firstAny(after?: number): Notification | null;
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,9 @@ export async function startAlertmanager(opts: { routing?: string; binary?: strin
     notifications,
     firstFiring(kind, severity, after = 0) {
       return notifications.find((n) => n.at >= after && n.alerts.some((a) => a.status === "firing" && a.labels["kind"] === kind && a.labels["severity"] === severity)) ?? null;
+    },
+    firstAny(after = 0) {
+      return notifications.find((n) => n.at >= after && n.alerts.some((a) => a.status === "firing")) ?? null;
     },
     stop,
   };

@@ -25,7 +25,7 @@ const REPORT_SHAPE: Shape = {
       },
     },
     timings: {
-      keys: ["detectSeconds", "pageSeconds", "mitigateSeconds", "recoverSeconds", "responseMinutes", "deadlines"],
+      keys: ["detectSeconds", "pageSeconds", "firstPage", "mitigateSeconds", "recoverSeconds", "responseMinutes", "deadlines"],
       fields: { deadlines: { keys: ["detectSeconds", "recoverSeconds"] } },
     },
     detected: { keys: ["kind", "severity", "evidence"], fields: { evidence: EVIDENCE } },

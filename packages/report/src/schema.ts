@@ -105,6 +105,8 @@ export interface DrillReport {
     recoverSeconds: number | null;
     /** from injection to the expected alert reaching a receiver through Alertmanager; null when not paged or not measured */
     pageSeconds?: number | null;
+    /** the first notification of any alert after the injection (another incident's page may come first, or inhibit the expected one) */
+    firstPage?: { alerts: string[]; receiver: string; seconds: number } | null;
     /** the expected severity's response time, from the policy */
     responseMinutes: number;
     deadlines: { detectSeconds: number; recoverSeconds: number };

@@ -130,9 +130,23 @@ describe("Kafka broker down steps", () => {
     expect(r.output).toContain("kafka-2: not running (exit 137), restarts 0");
   });
 
-  it("check broker status is ok when every broker is up and running", async () => {
+  it("check broker status finds nothing wrong when every broker is up and running", async () => {
     const p = fake({ brokers: brokers(true, true), instances: [instance("kafka-1", "kafka"), instance("kafka-2", "kafka")] });
-    expect((await run(STEPS.kafkaCheckBrokerStatus, p, "kafka-broker-down", "kafka")).ok).toBe(true);
+    expect(await run(STEPS.kafkaCheckBrokerStatus, p, "kafka-broker-down", "kafka")).toMatchObject({ ok: true, finding: "healthy" });
+  });
+
+  it("check broker status still does its job when the cluster answers no metadata (a majority down)", async () => {
+    const p = fake({ instances: kafkaInstances });
+    p.kafka.brokers = async () => {
+      throw new Error("Connection error: connect ECONNREFUSED 127.0.0.1:41231");
+    };
+    const r = await run(STEPS.kafkaCheckBrokerStatus, p, "kafka-broker-down", "kafka");
+    expect(r).toMatchObject({ ok: true, finding: "problem", data: { down: [], notRunning: ["kafka-2"] } });
+    expect(r.output[0]).toBe("Kafka metadata unavailable: Connection error: connect ECONNREFUSED 127.0.0.1:41231");
+    // nothing to look at, on either side: the step could not do its job
+    const none = fake({ instances: [] });
+    none.kafka.brokers = p.kafka.brokers;
+    expect(await run(STEPS.kafkaCheckBrokerStatus, none, "kafka-broker-down", "kafka")).toMatchObject({ ok: false });
   });
 
   it("check logs tails only the stopped brokers, with the policy's tail", async () => {

@@ -366,15 +366,22 @@ const kafkaCheckBrokerStatus: Step = {
   mutates: false,
   advisory: false,
   async run(ports) {
-    const brokers = await ports.kafka.brokers();
+    // With a majority of brokers down the cluster may not answer a metadata request at all: that is a
+    // finding, and the platform's view (`kubectl get pods -n kafka`) still tells which brokers are down.
+    let metadataError: string | null = null;
+    const brokers = await ports.kafka.brokers().catch((e: unknown) => {
+      metadataError = msg(e);
+      return [] as Awaited<ReturnType<Ports["kafka"]["brokers"]>>;
+    });
     const instances = await ports.platform.listInstances("kafka");
     const down = brokers.filter((b) => !b.up).map((b) => b.nodeId);
     const notRunning = instances.filter((i) => !i.running).map((i) => i.name);
     const output = [
+      ...(metadataError !== null ? [`Kafka metadata unavailable: ${metadataError}`] : []),
       ...brokers.map((b) => `broker ${b.nodeId} ${b.address}: ${b.up ? "up" : "DOWN"}`),
       ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
     ];
-    if (brokers.length === 0 && instances.length === 0) return { ok: false, output: ["no broker in the metadata and no broker instance on the platform: nothing to check"] };
+    if (brokers.length === 0 && instances.length === 0) return { ok: false, output: [...output, "no broker in the metadata and no broker instance on the platform: nothing to check"] };
     return looked(down.length > 0 || notRunning.length > 0 || brokers.length === 0, output, { down, notRunning });
   },
 };

@@ -1,8 +1,13 @@
 /**
- * Drills against a real stack, and proof that their checks can fail: a remediation that does nothing
- * fails the drill; an event deleted from PostgreSQL behind the runner's back fails integrity.
+ * Drills against a real stack, and proof that every part of the verdict can fail, naming its reason: a
+ * remediation that does nothing; a step that throws; ingest-api answering 503 to 30% of requests during
+ * the broker kill (the hypothesis's tolerance); collateral not declared in the drill file (an unexpected
+ * P0); a fault never injected ("not detected", never a time); an event deleted behind the runner's back.
  */
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import pg from "pg";
+import { CATALOG } from "@gm/runbook/catalog";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drillPolicy } from "../commands/drill.js";
 import type { Step } from "@gm/runbook/steps";
@@ -37,6 +42,72 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     expect(report.steps.map((s) => s.id)).toContain("kafka-restart-broker");
     expect(report.timings.detectSeconds).not.toBeNull();
     expect(report.signals.length).toBeGreaterThan(5);
+    // observed as gm-prober run observes: its default interval, detection at the end of the round
+    expect(report.observer).toMatchObject({ intervalSeconds: 5, timeoutMs: 2000, windowSeconds: 60, resolveAfterRounds: 3 });
+    expect(report.hypothesisChecks).toEqual([expect.objectContaining({ claim: "producing keeps succeeding", ok: true })]);
+    expect(report.incidentsOpen!.filter((i) => i.verdict === "worse" || i.verdict === "unexpected")).toEqual([]);
+  });
+
+  it("fails naming the step when a runbook step cannot do its job (it throws)", async () => {
+    const broken: Step = { ...CATALOG["kafka-broker-down"].steps.find((x) => x.id === "kafka-check-broker-logs")!, run: async () => { throw new Error("log backend unreachable"); } };
+    const steps = CATALOG["kafka-broker-down"].steps.map((x) => (x.id === broken.id ? broken : x));
+    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps, onProgress: log });
+    expect(report.outcome).toBe("failed");
+    expect(report.reasons).toEqual(["step kafka-check-broker-logs did its job: NOT ok: failed: log backend unreachable"]);
+    expect(report.cleanup.ok).toBe(true);
+  });
+
+  it("fails the hypothesis when ingest-api answers 503 to 30% of requests during the broker kill, with the observed share", async () => {
+    // ingest-api as its users reach it: a proxy in front of the real service that, once the broker is
+    // killed, answers every third-or-so POST /events with 503 instead of passing it on.
+    let failing = false;
+    let n = 0;
+    const upstream = new URL(stack.endpoints.services["ingest-api"]);
+    const proxy: Server = createServer((req, res) => {
+      if (failing && req.method === "POST" && n++ % 10 < 3) {
+        req.resume();
+        res.writeHead(503, { "content-type": "application/json" }).end('{"error":"injected by the test"}');
+        return;
+      }
+      const up = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on("error", () => res.writeHead(502).end());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const endpoints = { ...stack.endpoints, services: { ...stack.endpoints.services, "ingest-api": `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } };
+      const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints, brokers: 3, policy: defaultPolicy, onProgress: log, afterInject: async () => void (failing = true) });
+      expect(report.outcome).toBe("failed");
+      const claim = report.hypothesisChecks!.find((h) => h.claim === "producing keeps succeeding")!;
+      expect(claim.ok).toBe(false);
+      expect(claim.observed).toBeGreaterThan(0.25);
+      expect(report.reasons).toContainEqual(expect.stringMatching(/^hypothesis: producing keeps succeeding: \d+ of \d+ request\(s\) to ingest-api answered 5xx or not at all \(3\d\.\d%; tolerance 1\.00%\)$/));
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
+  it("fails on an unexpected P0 when high-consumer-lag does not declare the processor's service-down", async () => {
+    const sc = { ...scenario("high-consumer-lag"), alsoExpected: [] };
+    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, onProgress: log });
+    expect(report.outcome).toBe("failed");
+    expect(report.incidentsOpen).toContainEqual(expect.objectContaining({ kind: "service-down", severity: "P0", subject: "event-processor-service", verdict: "unexpected", page: "page" }));
+    expect(report.reasons).toEqual([expect.stringMatching(/^nothing worse or unexpected was open: service-down P0 on event-processor-service \(unexpected: .*would page on-call\)$/)]);
+    expect(report.integrity).toMatchObject({ lost: 0, duplicates: 0 });
+  });
+
+  it("a fault never injected is \"not detected\", never a time", async () => {
+    const sc = { ...scenario("kafka-broker-down"), deadlines: { detectSeconds: 15, recoverSeconds: 60, drillSeconds: 300 } };
+    const inert = { describe: () => "nothing (a fault that is never injected)", prepare: async () => ({}), apply: async () => {}, recover: async () => {}, leftovers: async () => [] };
+    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, fault: inert, onProgress: log });
+    expect(report.outcome).toBe("failed");
+    expect(report.timings.detectSeconds).toBeNull();
+    expect(report.detected).toBeNull();
+    expect(report.checks.find((c) => c.name.startsWith("detected kafka-broker-down P2"))).toMatchObject({ ok: false, detail: "not detected; seen: nothing" });
+    expect(report.steps).toEqual([]);
   });
 
   // k6 is not allowed in this workplace (AGPL, per its package list): this runs only where a binary exists.

@@ -58,6 +58,7 @@ export interface DrillTarget {
   /** what the target expects instead of the scenario, where the platform makes it differ */
   expect?: { kind: Incident["kind"]; severity: Severity };
   alsoExpected?: ExpectedCollateral[];
+  mayFail?: Scenario["mayFail"];
   /** steady state: the prober has nothing open (default), plus whatever the target adds */
   steady?: (o: Observation) => boolean;
   /** the steady-state wait, and what it waits for (said in progress) */
@@ -91,7 +92,7 @@ const rank = (s: Severity) => SEVERITIES.indexOf(s);
 export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   const t = o.target;
   const expect = t.expect ?? o.scenario.expect;
-  const sc: Scenario = { ...o.scenario, expect, alsoExpected: t.alsoExpected ?? o.scenario.alsoExpected };
+  const sc: Scenario = { ...o.scenario, expect, alsoExpected: t.alsoExpected ?? o.scenario.alsoExpected, mayFail: t.mayFail ?? o.scenario.mayFail };
   const started = Date.now();
   const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
   const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
@@ -158,7 +159,11 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
 
     say("detect", `waiting for ${expect.kind} ${expect.severity} (deadline ${sc.deadlines.detectSeconds} s)`);
     const doneDetect = awaiting("detect", `${expect.kind} ${expect.severity}`);
-    detected = await observer.until((x) => x.incidents.some(isExpected), sc.deadlines.detectSeconds * 1000, signal).finally(doneDetect);
+    // a round that ended since the injection counts too (it may have ended while the fault was applied)
+    detected =
+      observer.samples.find((x) => x.at >= injectedAt! && x.incidents.some(isExpected)) ??
+      (await observer.until((x) => x.incidents.some(isExpected), injectedAt + sc.deadlines.detectSeconds * 1000 - Date.now(), signal).finally(doneDetect));
+    doneDetect();
     guard();
     const seenKinds = describe(observer.samples.filter((x) => x.at >= injectedAt!).flatMap((x) => x.incidents));
     check(`detected ${expect.kind} ${expect.severity} within ${sc.deadlines.detectSeconds} s`, detected !== null, detected ? `after ${secs(detected.at - injectedAt)} s (end of the round that showed it)` : `not detected; seen: ${seenKinds || "nothing"}`);
@@ -255,10 +260,18 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   for (const c of stepChecks(steps, sc.mayFail)) check(c.name, c.ok, c.detail);
   const worstSeverity = opened.reduce<Severity | null>((w, x) => (w === null || rank(x.severity) < rank(w) ? x.severity : w), null);
   let pageSeconds: number | null = null;
-  if (o.alertmanager && injectedAt !== null && detected) {
+  let firstPage: NonNullable<DrillReport["timings"]["firstPage"]> | null = null;
+  if (o.alertmanager && injectedAt !== null) {
     const page = o.alertmanager.firstFiring(expect.kind, expect.severity, injectedAt);
     pageSeconds = page ? (page.at - injectedAt) / 1000 : null;
-    say("cleanup", page ? `paged: ${expect.kind} ${expect.severity} reached receiver ${page.receiver} after ${secs(page.at - injectedAt)} s` : `no notification of ${expect.kind} ${expect.severity} reached a receiver`);
+    const any = o.alertmanager.firstAny(injectedAt);
+    firstPage = any ? { alerts: any.alerts.filter((a) => a.status === "firing").map((a) => `${a.labels["kind"]} ${a.labels["severity"]} ${a.labels["subject"]}`), receiver: any.receiver, seconds: (any.at - injectedAt) / 1000 } : null;
+    // Alertmanager delivers after the route's group_wait; an incident resolved before it, or inhibited
+    // by a P0 on the same subject, is never notified: that is what the on-call engineer would have got.
+    say(
+      "cleanup",
+      `${page ? `paged: ${expect.kind} ${expect.severity} reached receiver ${page.receiver} after ${secs(page.at - injectedAt)} s` : `no notification of ${expect.kind} ${expect.severity} reached a receiver (resolved before the route's group_wait, or inhibited)`}${any ? `; first notification: ${firstPage!.alerts.join(", ")} to ${any.receiver} after ${secs(any.at - injectedAt)} s` : ""}`,
+    );
   }
 
   if (outcome !== "aborted" && checks.some((c) => !c.ok)) outcome = "failed";
@@ -280,7 +293,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     reasons,
     timings: {
       detectSeconds: rel(detected?.at ?? null),
-      ...(o.alertmanager ? { pageSeconds } : {}),
+      ...(o.alertmanager ? { pageSeconds, firstPage } : {}),
       mitigateSeconds: rel(mitigatedAt),
       recoverSeconds: rel(recoveredAt),
       responseMinutes: o.policy.severities[expect.severity].responseMinutes,

@@ -28,7 +28,7 @@ describe("drill files", () => {
     expect(oom.kubernetes).toEqual({ expect: { kind: "service-oom", severity: "P2" } });
     const base = "name: x\nincident: service-oom\nhypothesis: h\nfault: { type: memory-limit, params: { service: stats-api, bytes: 1 } }\nexpect: { kind: service-oom, severity: P1 }\n";
     expect(problems(`${base}kubernetes: { expect: { kind: oom, severity: P9 }, extra: 1 }`)).toEqual([
-      "kubernetes.extra: unknown key (expected one of expect, alsoExpected)",
+      "kubernetes.extra: unknown key (expected one of expect, alsoExpected, mayFail)",
       "kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got \"oom\"",
       'kubernetes.expect.severity: expected one of P0, P1, P2, P3, got "P9"',
     ]);

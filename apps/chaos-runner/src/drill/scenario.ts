@@ -63,7 +63,7 @@ export interface Scenario {
   /** steps allowed to end NOT ok in this drill, each with why */
   mayFail: { step: string; reason: string }[];
   /** what a drill against a Kubernetes namespace expects instead, where the platform makes it differ */
-  kubernetes?: { expect: { kind: IncidentKind; severity: Severity }; alsoExpected?: ExpectedCollateral[] };
+  kubernetes?: { expect?: { kind: IncidentKind; severity: Severity }; alsoExpected?: ExpectedCollateral[]; mayFail?: { step: string; reason: string }[] };
 }
 
 const FAULT_PARAMS: Record<FaultType, Record<string, "number" | "string">> = {
@@ -186,18 +186,27 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     const max = num(t["max"], `${path}.max`, 0, 0, signal === "lag" ? 1e12 : 1, false);
     return { claim: str(t["claim"], `${path}.claim`), signal, ...(service !== undefined ? { service } : {}), during: t["during"] === undefined ? "fault" : oneOf(t["during"], `${path}.during`, TOLERANCE_WINDOWS), max };
   });
-  const mayFail = list(raw["mayFail"], "mayFail").map((x, i) => {
-    const m = obj(x, `mayFail[${i}]`, ["step", "reason"], true);
-    return { step: str(m["step"], `mayFail[${i}].step`), reason: str(m["reason"], `mayFail[${i}].reason`) };
-  });
-  const stepIds = CATALOG[expect.kind].steps.map((x) => x.id);
-  mayFail.forEach((m, i) => {
-    if (m.step && !stepIds.includes(m.step)) problems.push(`mayFail[${i}].step: expected one of the ${expect.kind} steps (${stepIds.join(", ")}), got ${show(m.step)}`);
-  });
-  const k = obj(raw["kubernetes"], "kubernetes", ["expect", "alsoExpected"], false);
+  const stepsMayFail = (v: unknown, path: string) =>
+    list(v, path).map((x, i) => {
+      const m = obj(x, `${path}[${i}]`, ["step", "reason"], true);
+      return { step: str(m["step"], `${path}[${i}].step`), reason: str(m["reason"], `${path}[${i}].reason`) };
+    });
+  const mayFail = stepsMayFail(raw["mayFail"], "mayFail");
+  const k = obj(raw["kubernetes"], "kubernetes", ["expect", "alsoExpected", "mayFail"], false);
   const ke = k["expect"] === undefined ? undefined : obj(k["expect"], "kubernetes.expect", ["kind", "severity"], true);
+  const kExpect = ke ? { kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS), severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES) } : undefined;
   const kAlso = k["alsoExpected"] === undefined ? undefined : collateral(k["alsoExpected"], "kubernetes.alsoExpected");
-  const kubernetes = ke ? { expect: { kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS), severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES) }, ...(kAlso ? { alsoExpected: kAlso } : {}) } : undefined;
+  const kMayFail = k["mayFail"] === undefined ? undefined : stepsMayFail(k["mayFail"], "kubernetes.mayFail");
+  const kubernetes = kExpect || kAlso || kMayFail ? { ...(kExpect ? { expect: kExpect } : {}), ...(kAlso ? { alsoExpected: kAlso } : {}), ...(kMayFail ? { mayFail: kMayFail } : {}) } : undefined;
+  // a step that may fail must be one the drill runs: the expected incident's (on that target)
+  const checkSteps = (ms: { step: string }[], kind: IncidentKind, path: string) => {
+    const ids = CATALOG[kind].steps.map((x) => x.id);
+    ms.forEach((m, i) => {
+      if (m.step && !ids.includes(m.step)) problems.push(`${path}[${i}].step: expected one of the ${kind} steps (${ids.join(", ")}), got ${show(m.step)}`);
+    });
+  };
+  checkSteps(mayFail, expect.kind, "mayFail");
+  if (kMayFail) checkSteps(kMayFail, kExpect?.kind ?? expect.kind, "kubernetes.mayFail");
   const remediation = raw["remediation"] === undefined ? "runbook" : oneOf(raw["remediation"], "remediation", ["runbook", "none"] as const);
   const l = obj(raw["load"], "load", ["rate", "batch", "reads"], false);
   const d = obj(raw["deadlines"], "deadlines", ["detectSeconds", "recoverSeconds", "drillSeconds"], false);
