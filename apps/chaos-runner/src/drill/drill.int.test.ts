@@ -79,7 +79,10 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
     try {
       const endpoints = { ...stack.endpoints, services: { ...stack.endpoints.services, "ingest-api": `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } };
-      const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints, brokers: 3, policy: defaultPolicy, onProgress: log, afterInject: async () => void (failing = true) });
+      const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints, brokers: 3, policy: defaultPolicy, onProgress: log, afterInject: async () => {
+          failing = true;
+        },
+      });
       expect(report.outcome).toBe("failed");
       const claim = report.hypothesisChecks!.find((h) => h.claim === "producing keeps succeeding")!;
       expect(claim.ok).toBe(false);

@@ -90,7 +90,7 @@ export function measureTolerances(
   samples: readonly { at: number; snapshot: { errorRates: { service: string; rate: number | null }[]; kafka: { groups: { totalLag: number }[] } | null } }[],
   requests: readonly RequestOutcome[],
 ): ToleranceResult[] {
-  return tolerances.map((t) => {
+  return tolerances.map((t): ToleranceResult => {
     const w = windows[t.during];
     const base = { claim: t.claim, signal: t.signal, ...(t.service ? { service: t.service } : {}), during: t.during, max: t.max };
     if (!w) return { ...base, observed: null, ok: false, detail: `not measured: the drill never reached its ${t.during === "fault" ? "fault" : "post-recovery"} window` };
@@ -114,6 +114,10 @@ export function measureTolerances(
         if (lags.length === 0) return { ...base, observed: null, ok: false, detail: "not measured: the prober observed no consumer lag in the window" };
         const worst = Math.max(...lags);
         return { ...base, observed: worst, ok: worst <= t.max, detail: `worst total lag over ${lags.length} round(s): ${worst} (tolerance ${t.max})` };
+      }
+      default: {
+        const never: never = t.signal;
+        throw new Error(`unknown tolerance signal ${String(never)}`);
       }
     }
   });
