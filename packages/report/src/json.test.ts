@@ -77,3 +77,13 @@ describe("parseReport", () => {
     expect(() => parseReport("[]")).toThrow("report: expected an object");
   });
 });
+
+describe("report.json: the verdict's fields", () => {
+  it("are optional for older reports, and checked with the field's path when present", () => {
+    const r = JSON.parse(toJson(kafkaBrokerDownPassed())) as Record<string, unknown>;
+    expect(() => parseReport(JSON.stringify(r))).not.toThrow();
+    const withVerdict = { ...r, worstSeverity: "P0", incidentsOpen: [{ kind: "service-down", severity: "P0", subject: "stats-api", firstSeenAt: "2026-01-01T00:00:00Z", page: "pager", verdict: "collateral", reason: "r" }] };
+    expect(() => parseReport(JSON.stringify(withVerdict))).toThrow('report.incidentsOpen[0].page: expected one of "page", "ticket-and-notify", "ticket"');
+    expect(() => parseReport(JSON.stringify({ ...r, worstSeverity: "P9" }))).toThrow("report.worstSeverity: expected a severity or null");
+  });
+});

@@ -128,11 +128,19 @@ const arrayOf =
       c(item, `${p}[${i}]`);
     });
   };
+/** Fields added after v1 was first written: absent in older reports, checked when present. */
+const optionalChecks = new WeakSet<Check>();
+const optional = (c: Check): Check => {
+  const o: Check = (v, p) => c(v, p);
+  optionalChecks.add(o);
+  return o;
+};
 const obj =
   (fields: Record<string, Check>): Check =>
   (v, p) => {
     if (!isObj(v)) return fail(p, "an object");
     for (const [k, c] of Object.entries(fields)) {
+      if (!(k in v) && optionalChecks.has(c)) continue;
       if (!(k in v)) fail(`${p}.${k}`, "a value (required field missing)");
       c(v[k], `${p}.${k}`);
     }
@@ -164,6 +172,7 @@ const validateReport = obj({
   reasons: arrayOf(str),
   timings: obj({
     detectSeconds: numOrNull,
+    pageSeconds: optional(numOrNull),
     mitigateSeconds: numOrNull,
     recoverSeconds: numOrNull,
     responseMinutes: num,
@@ -171,6 +180,12 @@ const validateReport = obj({
   }),
   detected: nullable(obj({ kind, severity, evidence: arrayOf(obj({ signal: str, observed, threshold: str })) }), "an object"),
   incidentsSeen: arrayOf(obj({ kind, severity, subject: str, firstSeenAt: time })),
+  observer: optional(obj({ source: str, intervalSeconds: num, timeoutMs: num, windowSeconds: num, resolveAfterRounds: count, alertmanager: nullable(str, "a string") })),
+  incidentsOpen: optional(
+    arrayOf(obj({ kind, severity, subject: str, firstSeenAt: time, page: oneOf(["page", "ticket-and-notify", "ticket"]), verdict: oneOf(["expected", "collateral", "worse", "unexpected"]), reason: str })),
+  ),
+  worstSeverity: optional(nullable(severity, "a severity")),
+  hypothesisChecks: optional(arrayOf(obj({ claim: str, signal: str, during: oneOf(["fault", "after"]), max: num, observed: numOrNull, ok: bool, detail: str }))),
   steps: arrayOf(
     obj({
       id: str,
@@ -181,6 +196,7 @@ const validateReport = obj({
       startedAt: time,
       seconds: num,
       ok: bool,
+      finding: optional(oneOf(["problem", "healthy", "acted", "not-needed"])),
       output: arrayOf(str),
     }),
   ),

@@ -105,3 +105,20 @@ describe("toMarkdown: failed db-pool-exhausted", () => {
     expect(out).toContain("The incident was never detected");
   });
 });
+
+describe("toMarkdown: the verdict's evidence", () => {
+  it("shows how it observed, each claim with its observed value, each open incident with its page, and step findings", () => {
+    const r = kafkaBrokerDownPassed();
+    r.observer = { source: "gm-prober round", intervalSeconds: 5, timeoutMs: 2000, windowSeconds: 60, resolveAfterRounds: 3, alertmanager: "http://127.0.0.1:9093" };
+    r.hypothesisChecks = [{ claim: "producing keeps succeeding", signal: "5xx-share", service: "ingest-api", during: "fault", max: 0.01, observed: 0.3, ok: false, detail: "30 of 100 request(s)" }];
+    r.incidentsOpen = [{ kind: "service-down", severity: "P0", subject: "event-processor-service", firstSeenAt: r.startedAt, page: "page", verdict: "collateral", reason: "every replica is paused" }];
+    r.worstSeverity = "P0";
+    r.steps[0]!.finding = "problem";
+    const md = toMarkdown(r);
+    expect(md).toContain("| producing keeps succeeding | 5xx-share of ingest-api | fault | ≤ 0.01 | 0.3 | ❌ 30 of 100 request(s) |");
+    expect(md).toContain("every 5 s, collector timeout 2000 ms, error-rate window 60 s");
+    expect(md).toContain("(worst: P0)");
+    expect(md).toMatch(/\| service-down \| P0 \| event-processor-service \| .* \| page on-call \| ✅ expected collateral \| every replica is paused \|/);
+    expect(md).toMatch(/\| ✅ \| problem \|/);
+  });
+});
