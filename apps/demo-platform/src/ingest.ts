@@ -39,7 +39,7 @@ class ResilientProducer {
       // kafkajs retries a failed send only to brokers that did not answer the first attempt
       // (src/producer/sendMessages.js, `brokersWithoutResponse`): when a killed broker's partition moves
       // to a broker that already answered, its messages are dropped and send() still resolves — 202 for
-      // events that never reached Kafka, which our first broker-kill drill caught. So sendWhole() sends
+      // events that never reached Kafka, which our first broker-kill drill caught. So sendPartition() sends
       // one partition per send(): a single partition has a single leader, and a retry always reaches it.
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 } });
       const admin = kafka.admin();
@@ -76,52 +76,21 @@ class ResilientProducer {
     if (old) void old.disconnect().catch(() => undefined);
   }
 
-  private queue: { messages: Message[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private flushing = false;
+  /** One queue per partition: a partition whose leader is gone holds back only the requests that wait for it. */
+  private queues = new Map<number, { messages: Message[]; resolve: () => void; reject: (err: unknown) => void }[]>();
+  private flushing = new Set<number>();
 
   /**
-   * Requests that arrive while a send is in flight are coalesced into the next send (Kafka's linger,
-   * without a timer): with an idempotent producer only one request per broker is in flight, so this
-   * is what keeps throughput up under concurrent POSTs. Each caller learns its own send's outcome.
+   * Resolves when every message is acknowledged by Kafka. Messages go to their partition's queue
+   * (murmur2 of the key, as kafkajs' default partitioner, so a player's events keep their order);
+   * requests that arrive while a partition's send is in flight are coalesced into its next send
+   * (Kafka's linger, without a timer). Partitions send independently: when a broker dies, only the
+   * partitions it led wait for the new leader — before, one coalesced send waited for its slowest
+   * partition, so every request stalled behind the dead broker's (our first broker-kill drill under
+   * the prober's own settings saw every synthetic player time out).
    */
-  send(messages: Message[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ messages, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const group: typeof this.queue = [];
-        let count = 0;
-        while (this.queue.length > 0 && (group.length === 0 || count + this.queue[0]!.messages.length <= MAX_COALESCED)) {
-          const next = this.queue.shift()!;
-          group.push(next);
-          count += next.messages.length;
-        }
-        try {
-          await this.sendNow(group.flatMap((g) => g.messages));
-          for (const g of group) g.resolve();
-        } catch (err) {
-          for (const g of group) g.reject(err);
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  /**
-   * Sends with one send() per partition (see get()), partitions chosen as kafkajs' default partitioner
-   * does (murmur2 of the key), so a player's events keep their order. A partition that failed is retried
-   * alone, bounded by produceTimeoutMs; the idempotent producer dedups what a broker already has.
-   */
-  private async sendWhole(messages: Message[]): Promise<void> {
-    const deadline = Date.now() + this.cfg.produceTimeoutMs;
-    const producer = await this.get();
+  async send(messages: Message[]): Promise<void> {
+    await this.get();
     const byPartition = new Map<number, Message[]>();
     const meta = Array.from({ length: this.partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
     for (const m of messages) {
@@ -131,25 +100,68 @@ class ResilientProducer {
       byPartition.set(p, list);
     }
     await Promise.all(
-      [...byPartition].map(async ([partition, msgs]) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const left = Math.max(100, deadline - Date.now());
-            await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages: msgs.map((m) => ({ ...m, partition })) }), left, "produce");
-            return;
-          } catch (err) {
-            const wait = Math.min(200 * attempt, 1_000);
-            if ((err as { retriable?: boolean }).retriable === false || attempt >= 5 || Date.now() + wait >= deadline) throw err;
-            await sleep(wait);
-          }
-        }
-      }),
+      [...byPartition].map(
+        ([partition, msgs]) =>
+          new Promise<void>((resolve, reject) => {
+            const q = this.queues.get(partition) ?? [];
+            this.queues.set(partition, q);
+            q.push({ messages: msgs, resolve, reject });
+            if (!this.flushing.has(partition)) void this.flush(partition);
+          }),
+      ),
     );
   }
 
-  private async sendNow(messages: Message[]): Promise<void> {
+  private async flush(partition: number): Promise<void> {
+    this.flushing.add(partition);
+    const queue = this.queues.get(partition)!;
     try {
-      await this.sendWhole(messages);
+      while (queue.length > 0) {
+        const group: typeof queue = [];
+        let count = 0;
+        while (queue.length > 0 && (group.length === 0 || count + queue[0]!.messages.length <= MAX_COALESCED)) {
+          const next = queue.shift()!;
+          group.push(next);
+          count += next.messages.length;
+        }
+        try {
+          await this.sendNow(partition, group.flatMap((g) => g.messages));
+          for (const g of group) g.resolve();
+        } catch (err) {
+          for (const g of group) g.reject(err);
+        }
+      }
+    } finally {
+      this.flushing.delete(partition);
+    }
+  }
+
+  /**
+   * One partition's send, retried alone until produceTimeoutMs: after a leader dies, kafkajs refreshes
+   * its metadata on the error and the retry reaches the new leader; the idempotent producer dedups what
+   * a broker already has. One partition per send() because kafkajs retries a multi-partition send only
+   * to the brokers that did not answer (src/producer/sendMessages.js, `brokersWithoutResponse`), so when
+   * a partition moves to a broker that already answered its messages are dropped while send() resolves.
+   */
+  private async sendPartition(partition: number, msgs: Message[]): Promise<void> {
+    const deadline = Date.now() + this.cfg.produceTimeoutMs;
+    const producer = await this.get();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const left = Math.max(100, deadline - Date.now());
+        await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages: msgs.map((m) => ({ ...m, partition })) }), left, "produce");
+        return;
+      } catch (err) {
+        const wait = Math.min(200 * attempt, 1_000);
+        if ((err as { retriable?: boolean }).retriable === false || Date.now() + wait >= deadline) throw err;
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async sendNow(partition: number, messages: Message[]): Promise<void> {
+    try {
+      await this.sendPartition(partition, messages);
       this.failures = 0;
       this.lastSuccessAt = Date.now();
     } catch (err) {

@@ -36,7 +36,7 @@ export function createSignals(cfg: SignalsConfig) {
   const pg = cfg.postgres ? createPostgresCollector({ url: cfg.postgres.url, timeoutMs: cfg.timeoutMs }) : undefined;
   const ingest = cfg.services["ingest-api"]?.[0];
   const stats = cfg.services["stats-api"]?.[0];
-  const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs }) : undefined;
+  const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs, windowSeconds: cfg.windowSeconds }) : undefined;
   const t = cfg.timeoutMs;
   // Collectors that make several requests get a little more than one request's timeout.
   const slow = t * 2;

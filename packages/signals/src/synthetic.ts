@@ -4,7 +4,9 @@
  * "Users affected" is defined as the share of synthetic players whose journey failed in this round:
  * a journey posts one event to ingest-api and reads the player's stats from stats-api; a 5xx, a
  * timeout or a refused connection on either step fails it (a 404 for a player whose first event is not
- * processed yet is a correct answer). The same requests give the "synthetic" error rate.
+ * processed yet is a correct answer). The same requests give the "synthetic" error rate, over the
+ * prober's window like every other error rate: one round is only a handful of requests, so a single
+ * slow answer would otherwise read as a 12.5% error rate (P1).
  *
  * The canary is an event sent through ingest-api and read back from stats-api: its round trip and
  * freshness are measured; a canary acknowledged (202) but not readable after `lossDeadlineSeconds` is
@@ -17,6 +19,8 @@ export interface SyntheticOptions {
   statsUrl: string;
   players: number;
   timeoutMs: number;
+  /** the error rate's window (default: one round) */
+  windowSeconds?: number;
   lossDeadlineSeconds: number;
   /** distinguishes this prober's players and canaries */
   runId: string;
@@ -37,6 +41,7 @@ export function createSynthetic(opts: SyntheticOptions) {
   let lost = 0;
   let lastReadAt: number | null = null;
   let lastRoundTripMs: number | null = null;
+  const rounds: { at: number; requests: number; errors: number }[] = [];
 
   const call = async (url: string, init?: RequestInit): Promise<number | null> => {
     try {
@@ -103,9 +108,14 @@ export function createSynthetic(opts: SyntheticOptions) {
         } else pending.set(canaryId, now);
       }
 
+      rounds.push({ at: now, requests, errors });
+      const since = now - (opts.windowSeconds ?? 0) * 1000;
+      while (rounds.length > 1 && rounds[0]!.at < since) rounds.shift();
+      const wRequests = rounds.reduce((n, r) => n + r.requests, 0);
+      const wErrors = rounds.reduce((n, r) => n + r.errors, 0);
       return {
         users: { total: opts.players, failing: journeys.filter((ok) => !ok).length },
-        errorRate: { service: "all", source: "synthetic", windowSeconds: 0, requests, errors, rate: requests > 0 ? errors / requests : null },
+        errorRate: { service: "all", source: "synthetic", windowSeconds: opts.windowSeconds ?? 0, requests: wRequests, errors: wErrors, rate: wRequests > 0 ? wErrors / wRequests : null },
         canary: { sent, lost, lastRoundTripMs, freshnessSeconds: lastReadAt === null ? null : (now - lastReadAt) / 1000 },
       };
     },

@@ -189,6 +189,11 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
         KAFKA_AUTO_CREATE_TOPICS_ENABLE: "false",
         KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE: "false",
         KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: "0",
+        // A SIGKILLed broker leads its partitions until the controller fences it, when its session (no
+        // heartbeat) times out: Kafka's 9 s default held a third of the producers' partitions that long.
+        // 3 s (heartbeat every 1 s) fails over within a prober round and still tolerates a GC pause.
+        KAFKA_BROKER_SESSION_TIMEOUT_MS: "3000",
+        KAFKA_BROKER_HEARTBEAT_INTERVAL_MS: "1000",
         KAFKA_HEAP_OPTS: s.kafkaHeap,
       },
       ports: [{ container: PORTS.kafkaExternal, host: hostPort }],

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { createSynthetic } from "./synthetic.js";
+
+/** ingest-api and stats-api as fetch: every POST 202 unless `failPosts` says so, reads 200. */
+function fakeFetch(state: { failPosts: number }): typeof fetch {
+  return (async (url: string | URL, init?: RequestInit) => {
+    if (init?.method === "POST" && !String(init.body).includes("canary") && state.failPosts > 0) {
+      state.failPosts -= 1;
+      return new Response("{}", { status: 503 });
+    }
+    return new Response("{}", { status: init?.method === "POST" ? 202 : 200 });
+  }) as typeof fetch;
+}
+
+describe("synthetic players", () => {
+  it("measure the error rate over the prober's window, and users affected per round", async () => {
+    const state = { failPosts: 1 };
+    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
+    const r1 = await syn.round(0);
+    expect(r1.errorRate).toMatchObject({ requests: 8, errors: 1, rate: 0.125, windowSeconds: 60 });
+    expect(r1.users).toEqual({ total: 4, failing: 1 });
+    const r2 = await syn.round(5_000);
+    // one slow answer among the window's requests, not 12.5% for a whole round
+    expect(r2.errorRate).toMatchObject({ requests: 16, errors: 1, rate: 0.0625 });
+    expect(r2.users).toEqual({ total: 4, failing: 0 });
+    const r3 = await syn.round(70_000);
+    expect(r3.errorRate).toMatchObject({ requests: 8, errors: 0, rate: 0 });
+  });
+});
