@@ -9,7 +9,8 @@ function capture(): Out & { lines: string[] } {
   return { lines, line: (s) => void lines.push(s), raw: (s) => void lines.push(s), json: (v) => void lines.push(JSON.stringify(v)), progress: () => undefined };
 }
 
-describe("gm-chaos argument parsing", () => {
+// The first parse imports the drill commands lazily (kafkajs, pg, testcontainers): seconds on a busy 2-core machine.
+describe("gm-chaos argument parsing", { timeout: 30_000 }, () => {
   it("refuses a bad broker count naming the option, with exit code 2", async () => {
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {

@@ -3,19 +3,18 @@ import { stringify } from "yaml";
 import type { StackEndpoints } from "@gm/stack/stack";
 
 export function proberConfigFor(e: StackEndpoints, opts: { listenPort?: number; alertmanagerUrls?: string[] } = {}): string {
+  // Interval, timeout, window and hysteresis are gm-prober's defaults: what the drills observe with is
+  // what the service runs with. Thresholds come from the policy.
   const config = {
-    intervalSeconds: 5,
-    timeoutMs: 2000,
-    windowSeconds: 30,
     listen: `127.0.0.1:${opts.listenPort ?? 9464}`,
     services: {
       "ingest-api": [e.services["ingest-api"]],
       "event-processor-service": e.services["event-processor-service"],
       "stats-api": [e.services["stats-api"]],
     },
-    kafka: { brokers: e.kafkaBootstrapServers, expectedBrokers: e.kafkaBootstrapServers.length, topic: e.topic, groups: [e.consumerGroup], stallSeconds: 30 },
+    kafka: { brokers: e.kafkaBootstrapServers, expectedBrokers: e.kafkaBootstrapServers.length, topic: e.topic, groups: [e.consumerGroup] },
     postgres: { url: e.proberPostgresUrl },
-    synthetic: { players: 4, lossDeadlineSeconds: 60 },
+    synthetic: { players: 4 },
     security: {
       protected: [{ method: "DELETE", url: `${e.services["stats-api"]}/admin/players/gm-prober-nonexistent` }],
       public: [`${e.services["ingest-api"]}/health`, `${e.services["stats-api"]}/health`, `${e.services["ingest-api"]}/metrics`, `${e.services["stats-api"]}/metrics`],

@@ -25,7 +25,7 @@ alertmanager: { urls: [http://127.0.0.1:9093] }
       intervalSeconds: 5,
       listen: { host: "127.0.0.1", port: 9464 },
       services: { "ingest-api": ["http://127.0.0.1:8081"] },
-      kafka: { topic: "game-events", groups: ["event-processor-service"], expectedBrokers: 3, stallSeconds: 30 },
+      kafka: { topic: "game-events", groups: ["event-processor-service"], expectedBrokers: 3 },
       hysteresis: { resolveAfter: 3 },
     });
   });

@@ -11,9 +11,9 @@ export interface ProberConfig {
   windowSeconds: number;
   listen: { host: string; port: number };
   services: Partial<Record<ServiceName, string[]>>;
-  kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[]; stallSeconds: number };
+  kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[] };
   postgres?: { url: string };
-  synthetic?: { players: number; lossDeadlineSeconds: number };
+  synthetic?: { players: number };
   security?: { protected: { method: string; url: string }[]; public: string[]; secrets: Record<string, string> };
   prometheus?: { url: string };
   alertmanager?: { urls: string[] };
@@ -153,7 +153,16 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     services,
     hysteresis: { resolveAfter: 3 },
   };
-  const k = c.object(top["kafka"], "kafka", ["brokers", "expectedBrokers", "topic", "groups", "stallSeconds"]);
+  // Numbers that judge a signal live in the policy only (one source for the prober, the drills and
+  // docs/runbook.md); the prober's file says where to probe, not when a signal is bad.
+  const moved = (v: Record<string, unknown> | undefined, key: string, path: string, policyField: string) => {
+    if (v && key in v) c.problems.push(`${path}: not a prober setting; the policy's ${policyField} is the single source of this number (set it in the policy file the configuration names with \`policy:\`)`);
+  };
+  const kRaw = isObj(top["kafka"]) ? top["kafka"] : undefined;
+  moved(kRaw, "stallSeconds", "kafka.stallSeconds", "thresholds.consumerStall.seconds");
+  const sRaw = isObj(top["synthetic"]) ? top["synthetic"] : undefined;
+  moved(sRaw, "lossDeadlineSeconds", "synthetic.lossDeadlineSeconds", "thresholds.canary.lossDeadlineSeconds");
+  const k = c.object(kRaw ? Object.fromEntries(Object.entries(kRaw).filter(([x]) => x !== "stallSeconds")) : top["kafka"], "kafka", ["brokers", "expectedBrokers", "topic", "groups"]);
   if (k) {
     const brokers = c.list(k["brokers"], "kafka.brokers", (x, p) => {
       const s = c.string(x, p);
@@ -165,7 +174,6 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
       brokers: brokers ?? [],
       topic: c.string(k["topic"], "kafka.topic", "game-events")!,
       groups: c.list(k["groups"], "kafka.groups", (x, p) => c.string(x, p)) ?? ["event-processor-service"],
-      stallSeconds: c.number(k["stallSeconds"], "kafka.stallSeconds", 30, 1, 3600)!,
       ...(expectedBrokers !== undefined ? { expectedBrokers } : {}),
     };
   }
@@ -175,8 +183,8 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     if (url === undefined) c.problems.push("postgres.url: required");
     cfg.postgres = { url: url ?? "" };
   }
-  const syn = c.object(top["synthetic"], "synthetic", ["players", "lossDeadlineSeconds"]);
-  if (syn) cfg.synthetic = { players: c.number(syn["players"], "synthetic.players", 4, 1, 1000, true)!, lossDeadlineSeconds: c.number(syn["lossDeadlineSeconds"], "synthetic.lossDeadlineSeconds", 60, 1, 86_400)! };
+  const syn = c.object(sRaw ? Object.fromEntries(Object.entries(sRaw).filter(([x]) => x !== "lossDeadlineSeconds")) : top["synthetic"], "synthetic", ["players"]);
+  if (syn) cfg.synthetic = { players: c.number(syn["players"], "synthetic.players", 4, 1, 1000, true)! };
   const sec = c.object(top["security"], "security", ["protected", "public", "secrets"]);
   if (sec) {
     const secrets: Record<string, string> = {};

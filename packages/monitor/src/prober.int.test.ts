@@ -28,9 +28,9 @@ services:
   ingest-api: [${e.services["ingest-api"]}]
   event-processor-service: [${e.services["event-processor-service"].join(", ")}]
   stats-api: [${e.services["stats-api"]}]
-kafka: { brokers: [${e.kafkaBootstrapServers.join(", ")}], topic: ${e.topic}, groups: [${e.consumerGroup}], stallSeconds: 20 }
+kafka: { brokers: [${e.kafkaBootstrapServers.join(", ")}], topic: ${e.topic}, groups: [${e.consumerGroup}] }
 postgres: { url: "${e.proberPostgresUrl}" }
-synthetic: { players: 4, lossDeadlineSeconds: 60 }
+synthetic: { players: 4 }
 security:
   protected: [{ method: DELETE, url: "${e.services["stats-api"]}/admin/players/none" }]
   public: ["${e.services["stats-api"]}/metrics"]

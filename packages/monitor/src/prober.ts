@@ -42,18 +42,27 @@ export interface Round {
   transitions: Transition[];
 }
 
+/**
+ * The numbers the collectors judge by (the rest are compared by `classify`, which reads the policy
+ * itself): taken from the policy, never from the prober's file, so docs/runbook.md states what runs.
+ */
+export function collectorThresholds(policy: Policy): { stallSeconds: number; canaryLossDeadlineSeconds: number } {
+  return { stallSeconds: policy.thresholds.consumerStall.seconds, canaryLossDeadlineSeconds: policy.thresholds.canary.lossDeadlineSeconds };
+}
+
 export function createProber(deps: ProberDeps) {
   const { config } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
   const prom = config.prometheus ? createPrometheusErrorRate({ url: config.prometheus.url, timeoutMs: config.timeoutMs, windowSeconds: config.windowSeconds }) : undefined;
+  const judged = collectorThresholds(deps.policy);
   const signals = createSignals({
     timeoutMs: config.timeoutMs,
     windowSeconds: config.windowSeconds,
     services: config.services,
-    ...(config.kafka ? { kafka: config.kafka } : {}),
+    ...(config.kafka ? { kafka: { ...config.kafka, stallSeconds: judged.stallSeconds } } : {}),
     ...(config.postgres ? { postgres: config.postgres } : {}),
-    ...(config.synthetic ? { synthetic: { ...config.synthetic, runId: randomBytes(3).toString("hex") } } : {}),
+    ...(config.synthetic ? { synthetic: { ...config.synthetic, lossDeadlineSeconds: judged.canaryLossDeadlineSeconds, runId: randomBytes(3).toString("hex") } } : {}),
     ...(config.security ? { security: { protectedEndpoints: config.security.protected, publicEndpoints: config.security.public, secrets: config.security.secrets } } : {}),
     ...(prom ? { extraErrorRates: () => prom.collect() } : {}),
     ...(config.alertmanager ? { externalAlerts: createAlertmanagerReader({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs }) } : {}),

@@ -104,3 +104,10 @@ mayFail: [{ step: restart-the-world, reason: r }]
     ]);
   });
 });
+
+describe("the game-day policy", () => {
+  it("changes only the automated steps' timing: the thresholds drills are judged by are the runbook's (and docs/runbook.md's)", async () => {
+    const { drillPolicy } = await import("../commands/drill.js");
+    expect(drillPolicy(undefined, defaultScenariosDir()).thresholds).toEqual(defaultPolicy.thresholds);
+  });
+});
