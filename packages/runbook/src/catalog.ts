@@ -41,6 +41,8 @@ export interface CatalogEntry {
   escalationNote: string;
   /** snapshot.collectionErrors[].collector names whose failure is shown as evidence on this kind's incidents */
   collectors: string[];
+  /** the drill files that exercise it (scenarios/<name>.yaml; a test keeps this index true) */
+  drills: string[];
 }
 
 const S = STEPS;
@@ -61,6 +63,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.checkHealthEndpoints, S.reviewRecentDeployments, S.restartFailingInstances, S.rollbackIfRecentChange, S.verifyServiceHealthy],
     escalationNote: "If a restart does not bring the service back, roll back the most recent change.",
     collectors: ["http-health"],
+    drills: [],
   },
   "data-loss": {
     kind: "data-loss",
@@ -75,6 +78,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.checkCanary, S.checkHealthEndpoints, S.checkConsumerLag, S.reviewRecentDeployments],
     escalationNote: "No automated mitigation: restarting or rolling back can destroy the evidence of what was lost. Page and hand over.",
     collectors: ["synthetic"],
+    drills: [],
   },
   "security-exposure": {
     kind: "security-exposure",
@@ -89,6 +93,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.checkSecurityExposure, S.reviewRecentDeployments],
     escalationNote: "No automated mitigation: page, rotate the exposed secrets and close the endpoint by a reviewed change.",
     collectors: ["security", "external-alerts"],
+    drills: [],
   },
   "high-error-rate": {
     kind: "high-error-rate",
@@ -117,6 +122,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     ],
     escalationNote: "If triage points at Kafka, the database or memory, follow that incident's steps.",
     collectors: ["service-metrics", "synthetic", "prometheus"],
+    drills: [],
   },
   "kafka-broker-down": {
     kind: "kafka-broker-down",
@@ -132,6 +138,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.kafkaCheckBrokerStatus, S.kafkaCheckBrokerLogs, S.kafkaRestartBroker, S.kafkaVerifyReplication, S.verifyLagDrains],
     escalationNote: "If the broker does not rejoin, or partitions stay under-replicated, escalate to the Kafka owner.",
     collectors: ["kafka"],
+    drills: ["kafka-broker-down", "kafka-broker-down-majority"],
   },
   "db-pool-exhausted": {
     kind: "db-pool-exhausted",
@@ -148,6 +155,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.dbCheckActiveConnections, S.dbScaleUpDatabase, S.dbIncreasePoolSize, S.dbKillIdleConnections, S.dbVerifyErrorRate],
     escalationNote: "If the pools are at their bound and the database cannot take more connections, escalate to the database owner.",
     collectors: ["postgres", "service-metrics"],
+    drills: ["db-pool-exhausted", "db-pool-exhausted-lock"],
   },
   "high-consumer-lag": {
     kind: "high-consumer-lag",
@@ -163,6 +171,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.lagCheckConsumerStatus, S.lagCheckProcessingErrors, S.lagScaleUpConsumers, S.verifyKafkaBrokerHealth, S.verifyLagDrains],
     escalationNote: "If scaling is bounded by the partition count and lag still grows, escalate to the event-processor owner.",
     collectors: ["kafka"],
+    drills: ["high-consumer-lag"],
   },
   "service-oom": {
     kind: "service-oom",
@@ -178,6 +187,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     steps: [S.oomCheckMemoryLimits, S.oomCheckMemoryLeaks, S.oomIncreaseMemoryLimits, S.oomScaleHorizontally, S.oomVerifyNoOom],
     escalationNote: "If the limit is at its maximum or the logs show a leak, escalate to the service owner for a fix.",
     collectors: ["instances"],
+    drills: ["service-oom"],
   },
 };
 

@@ -114,6 +114,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
       .filter(([, sevs]) => sevs.length > 0)
       .map(([e, sevs]) => `${sevs.join("/")}: ${ESCALATION[e]}`);
     line("", `**Escalation**: ${esc.join("; ")}. ${c.escalationNote}`);
+    line("", `**Drills**: ${c.drills.length > 0 ? c.drills.map((d) => `[\`scenarios/${d}.yaml\`](../scenarios/${d}.yaml)`).join(", ") : "none yet"}`);
   }
 
   line(

@@ -111,3 +111,12 @@ describe("the game-day policy", () => {
     expect(drillPolicy(undefined, defaultScenariosDir()).thresholds).toEqual(defaultPolicy.thresholds);
   });
 });
+
+describe("the catalog's drill index", () => {
+  it("lists every drill file under its incident, and only files that exist", async () => {
+    const { CATALOG } = await import("@gm/runbook/catalog");
+    const all = loadScenarios(["all"], defaultScenariosDir(), defaultPolicy);
+    const indexed = Object.values(CATALOG).flatMap((c) => c.drills.map((d) => `${c.kind}/${d}`)).sort();
+    expect(indexed).toEqual(all.map((s) => `${s.incident}/${s.name}`).sort());
+  });
+});
