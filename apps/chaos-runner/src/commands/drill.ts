@@ -171,9 +171,16 @@ async function runStackDrills(
     if (err instanceof Error && err.name === "ConfigFileError") fail(err.message, 2);
     throw err;
   }
-  await runEach(argv, scenarios, out, emit, stop, (scenario, signal, onProgress) =>
-    runDrill({ scenario, endpoints, brokers, policy, load: argv.load === "k6" ? "k6" : "builtin", ...(lokiUrl ? { lokiUrl } : {}), proberConfig, ...(am ? { alertmanager: am } : {}), signal, onProgress }),
-  );
+  // One prober for the whole game day, running throughout as production's does.
+  const { startDrillObserver } = await import("../drill/run.js");
+  const observer = await startDrillObserver({ endpoints, policy, proberConfig, ...(am ? { alertmanager: am } : {}) });
+  try {
+    await runEach(argv, scenarios, out, emit, stop, (scenario, signal, onProgress) =>
+      runDrill({ scenario, endpoints, brokers, policy, load: argv.load === "k6" ? "k6" : "builtin", ...(lokiUrl ? { lokiUrl } : {}), proberConfig, ...(am ? { alertmanager: am } : {}), observer, signal, onProgress }),
+    );
+  } finally {
+    await observer.stop();
+  }
 }
 
 /** Drills against the runbook's namespaces of a cluster, through the Kubernetes driver. */

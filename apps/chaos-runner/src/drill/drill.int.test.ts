@@ -14,7 +14,8 @@ import type { Step } from "@gm/runbook/steps";
 import { startStack, type Stack } from "@gm/stack/stack";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
 import { findK6 } from "../load/k6.js";
-import { runDrill } from "./run.js";
+import type { Observer } from "./observe.js";
+import { runDrill, startDrillObserver } from "./run.js";
 
 const defaultPolicy = drillPolicy(undefined, defaultScenariosDir());
 const scenario = (name: string) => loadScenarios([name], defaultScenariosDir(), defaultPolicy)[0]!;
@@ -22,17 +23,21 @@ const log = (p: { scenario: string; phase: string; message: string }) => console
 
 describe("drills against a real stack", { timeout: 600_000 }, () => {
   let stack: Stack;
+  // one prober for the file's drills, running throughout as production's does
+  let observer: Observer;
 
   beforeAll(async () => {
     stack = await startStack({ brokers: 3, id: `t-drill-${Date.now().toString(36)}` });
+    observer = await startDrillObserver({ endpoints: stack.endpoints, policy: defaultPolicy });
   }, 300_000);
 
   afterAll(async () => {
+    await observer?.stop();
     await stack?.stop();
   }, 60_000);
 
   it("kafka-broker-down passes: detected, remediated by the runbook, recovered, nothing lost, nothing left", async () => {
-    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, onProgress: log });
+    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, observer, onProgress: log });
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.detected).toMatchObject({ kind: "kafka-broker-down", severity: "P2" });
@@ -51,7 +56,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
   it("fails naming the step when a runbook step cannot do its job (it throws)", async () => {
     const broken: Step = { ...CATALOG["kafka-broker-down"].steps.find((x) => x.id === "kafka-check-broker-logs")!, run: async () => { throw new Error("log backend unreachable"); } };
     const steps = CATALOG["kafka-broker-down"].steps.map((x) => (x.id === broken.id ? broken : x));
-    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps, onProgress: log });
+    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps, observer, onProgress: log });
     expect(report.outcome).toBe("failed");
     expect(report.reasons).toEqual(["step kafka-check-broker-logs did its job: NOT ok: failed: log backend unreachable"]);
     expect(report.cleanup.ok).toBe(true);
@@ -79,9 +84,8 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
     try {
       const endpoints = { ...stack.endpoints, services: { ...stack.endpoints.services, "ingest-api": `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } };
-      // the prober's players go through the proxy too, so it never recovers: a short recovery deadline
-      const sc = { ...scenario("kafka-broker-down"), deadlines: { detectSeconds: 30, recoverSeconds: 60, drillSeconds: 300 } };
-      const report = await runDrill({ scenario: sc, endpoints, brokers: 3, policy: defaultPolicy, onProgress: log, afterInject: async () => {
+      // only the load goes through the proxy; the prober keeps probing the real service
+      const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints, brokers: 3, policy: defaultPolicy, observer, onProgress: log, afterInject: async () => {
           failing = true;
         },
       });
@@ -97,7 +101,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
 
   it("fails on an unexpected P0 when high-consumer-lag does not declare the processor's service-down", async () => {
     const sc = { ...scenario("high-consumer-lag"), alsoExpected: [] };
-    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, onProgress: log });
+    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, observer, onProgress: log });
     expect(report.outcome).toBe("failed");
     expect(report.incidentsOpen).toContainEqual(expect.objectContaining({ kind: "service-down", severity: "P0", subject: "event-processor-service", verdict: "unexpected", page: "page" }));
     expect(report.reasons).toEqual([expect.stringMatching(/^nothing worse or unexpected was open: service-down P0 on event-processor-service \(unexpected: .*would page on-call\)$/)]);
@@ -107,7 +111,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
   it("a fault never injected is \"not detected\", never a time", async () => {
     const sc = { ...scenario("kafka-broker-down"), deadlines: { detectSeconds: 15, recoverSeconds: 60, drillSeconds: 300 } };
     const inert = { describe: () => "nothing (a fault that is never injected)", prepare: async () => ({}), apply: async () => {}, recover: async () => {}, leftovers: async () => [] };
-    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, fault: inert, onProgress: log });
+    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, fault: inert, observer, onProgress: log });
     expect(report.outcome).toBe("failed");
     expect(report.timings.detectSeconds).toBeNull();
     expect(report.detected).toBeNull();
@@ -117,7 +121,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
 
   // k6 is not allowed in this workplace (AGPL, per its package list): this runs only where a binary exists.
   it.skipIf(!findK6())("runs with k6 as the load (scenarios/k6/ingest-load.ts) where a k6 binary exists", async () => {
-    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, load: "k6", onProgress: log });
+    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, load: "k6", observer, onProgress: log });
     expect(report.outcome).toBe("passed");
     expect(report.integrity!.acknowledged).toBeGreaterThan(0);
     expect(report.integrity!.lost).toBe(0);
@@ -126,7 +130,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
   it("fails when the remediation does nothing, and still undoes the fault", async () => {
     const noop: Step = { id: "do-nothing", phase: "mitigation", title: "Do nothing", runbookAction: "(a broken runbook)", mutates: false, advisory: false, run: async () => ({ ok: true, output: ["did nothing"] }) };
     const sc = { ...scenario("kafka-broker-down"), deadlines: { detectSeconds: 30, recoverSeconds: 45, drillSeconds: 300 } };
-    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps: [noop], onProgress: log });
+    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps: [noop], observer, onProgress: log });
     expect(report.outcome).toBe("failed");
     expect(report.checks.find((c) => c.name.startsWith("recovered within"))).toMatchObject({ ok: false });
     // the drill's own undo restarted the broker: nothing left behind
@@ -141,6 +145,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       endpoints: stack.endpoints,
       brokers: 3,
       policy: defaultPolicy,
+      observer,
       onProgress: log,
       beforeIntegrity: async () => {
         const c = new pg.Client({ connectionString: stack.endpoints.postgresUrl });

@@ -8,7 +8,8 @@ import { type RunningAlertmanager, startAlertmanager } from "@gm/monitor/alertma
 import { startStack, type Stack } from "@gm/stack/stack";
 import { drillPolicy } from "../commands/drill.js";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
-import { runDrill } from "./run.js";
+import type { Observer } from "./observe.js";
+import { runDrill, startDrillObserver } from "./run.js";
 
 const policy = drillPolicy(undefined, defaultScenariosDir());
 const scenarios = loadScenarios(["all"], defaultScenariosDir(), policy);
@@ -16,12 +17,16 @@ const scenarios = loadScenarios(["all"], defaultScenariosDir(), policy);
 describe("game day: every drill passes", { timeout: 900_000 }, () => {
   let stack: Stack;
   let alertmanager: RunningAlertmanager;
+  // one prober for the game day, running throughout as production's does
+  let observer: Observer;
 
   beforeAll(async () => {
     [stack, alertmanager] = await Promise.all([startStack({ brokers: 3, id: `t-gd-${Date.now().toString(36)}` }), startAlertmanager()]);
+    observer = await startDrillObserver({ endpoints: stack.endpoints, policy, alertmanager });
   }, 300_000);
 
   afterAll(async () => {
+    await observer?.stop();
     await Promise.all([stack?.stop(), alertmanager?.stop()]);
   }, 60_000);
 
@@ -32,6 +37,7 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
       brokers: 3,
       policy,
       alertmanager,
+      observer,
       onProgress: (p) => console.log(`${p.scenario} [${p.phase}] ${p.message}`),
     });
     const t = report.timings;

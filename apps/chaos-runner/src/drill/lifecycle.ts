@@ -47,6 +47,8 @@ export interface DrillTarget {
   /** the runbook's ports (their `observe` is the observer's) */
   ports: Ports;
   observer: Observer;
+  /** the observer outlives the drill (one continuous prober for a game day, as in production): not stopped here */
+  sharedObserver?: boolean;
   /** where the prober's rounds come from and with which settings, for the report */
   observerInfo: NonNullable<DrillReport["observer"]>;
   fault: Fault;
@@ -118,6 +120,12 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   let acknowledged: string[] = [];
   let requests: RequestOutcome[] = [];
   const nothingOpen = (x: Observation) => x.incidents.length === 0 && x.active.length === 0 && (t.steady?.(x) ?? true);
+  // Rates are over the prober's window: before it is full, one slow answer among a few requests reads as
+  // a high error rate, which a prober that has been running (production's) would not see. So the fault
+  // waits until the prober has a full window behind it (at once on a game day's continuous prober).
+  const windowMs = t.observerInfo.windowSeconds * 1000;
+  const observingSince = () => observer.samples[0]?.startedAt ?? Date.now();
+  const steadyAndWarm = (x: Observation) => nothingOpen(x) && x.at - observingSince() >= windowMs;
   const isExpected = (i: Incident) => i.kind === expect.kind && i.severity === expect.severity;
   /** While waiting, say every 10 s what is awaited and what the prober sees. */
   const awaiting = (p: DrillPhase, what: string) => {
@@ -130,7 +138,8 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   try {
     say("steady-state", `waiting for ${t.steadyState.what}`);
     const doneSteady = awaiting("steady-state", "steady state");
-    const steady = await observer.until(nothingOpen, t.steadyState.timeoutMs, signal).finally(doneSteady);
+    if (Date.now() - observingSince() < windowMs) say("steady-state", `the prober's window (${t.observerInfo.windowSeconds} s) fills before the fault, as it is in production`);
+    const steady = await observer.until(steadyAndWarm, t.steadyState.timeoutMs + windowMs, signal).finally(doneSteady);
     guard();
     const last = observer.samples.at(-1);
     check("steady state before the fault", steady !== null, steady ? "no incident" : `open: ${describe(last?.active) || "nothing"}; collection errors: ${JSON.stringify(last?.snapshot.collectionErrors ?? [])}`);
@@ -238,11 +247,13 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     check("clean-up: nothing of the fault is left", leftovers.length === 0, leftovers.join("; ") || "no leftovers");
     if (leftovers.length === 0) removeJournal(drillId);
   } else cleanup = { ok: true, leftovers: [] };
-  await observer.stop();
+  if (!t.sharedObserver) await observer.stop();
+  // a shared observer holds the drills before this one too: this drill's record starts with it
+  const samples = observer.samples.filter((x) => x.at >= started);
   await t.close();
 
   // The verdict's evidence, measured on what the prober saw and what the load got.
-  const opened = injectedAt === null ? [] : judgeIncidents(observer.samples, injectedAt, expect, sc.alsoExpected, o.policy);
+  const opened = injectedAt === null ? [] : judgeIncidents(samples, injectedAt, expect, sc.alsoExpected, o.policy);
   if (injectedAt !== null && detected) {
     const c = pagesCheck(opened);
     check(c.name, c.ok, c.detail);
@@ -253,7 +264,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       : measureTolerances(
           sc.tolerances,
           { fault: { from: injectedAt, to: recoveredAt ?? Date.now() }, after: recoveredAt !== null && afterUntil !== null ? { from: recoveredAt, to: afterUntil } : null },
-          observer.samples,
+          samples,
           requests,
         );
   for (const h of hypothesisChecks) {
@@ -306,7 +317,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
     },
     detected: detectedIncident ? { kind: detectedIncident.kind, severity: detectedIncident.severity, evidence: detectedIncident.evidence } : null,
-    incidentsSeen: incidentsSeen(observer.samples),
+    incidentsSeen: incidentsSeen(samples),
     observer: t.observerInfo,
     incidentsOpen: opened,
     worstSeverity,
@@ -316,7 +327,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     cleanup,
     checks,
     timeline,
-    signals: observer.samples.map(signalSample),
+    signals: samples.map(signalSample),
   };
 }
 

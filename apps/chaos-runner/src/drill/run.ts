@@ -20,7 +20,7 @@ import { startHttpLoad } from "../load/http-load.js";
 import { findK6, startK6Load } from "../load/k6.js";
 import { createFault, type Fault } from "./faults.js";
 import { type DrillProgress, type DrillTarget, type IntegrityResult, runLifecycle } from "./lifecycle.js";
-import { createStackObserver, drillProberConfig } from "./observe.js";
+import { createStackObserver, drillProberConfig, type Observer } from "./observe.js";
 import type { Scenario } from "./scenario.js";
 
 export type { DrillProgress } from "./lifecycle.js";
@@ -49,6 +49,8 @@ export interface DrillOptions {
   proberConfig?: ProberConfig;
   /** an Alertmanager the prober alerts (with the committed routing, its receivers recording): time to page */
   alertmanager?: RunningAlertmanager;
+  /** a running prober to observe with (createStackObserver), kept running across drills like production's; default: one for this drill */
+  observer?: Observer;
 }
 
 /** Everything acknowledged is in PostgreSQL exactly once: waits until the processor caught up (lag 0) or all are there. */
@@ -67,6 +69,23 @@ async function storedOnce(e: StackEndpoints, kafka: ReturnType<typeof createKafk
   return r;
 }
 
+/** The prober configuration drills observe with; its Alertmanager sink (built by buildProber) points at the drill's. */
+function observingConfig(o: { endpoints: StackEndpoints; proberConfig?: ProberConfig; alertmanager?: RunningAlertmanager }): ProberConfig {
+  const given = o.proberConfig ?? drillProberConfig(o.endpoints).config;
+  return o.alertmanager ? { ...given, alertmanager: { urls: [o.alertmanager.url] } } : given;
+}
+
+/**
+ * One prober for a series of drills on a stack, started now and running until stopped — as the
+ * production prober runs continuously: its windows and hysteresis carry from one drill to the next.
+ * Pass it to each runDrill (with the same proberConfig and alertmanager).
+ */
+export async function startDrillObserver(o: { endpoints: StackEndpoints; policy: Policy; proberConfig?: ProberConfig; alertmanager?: RunningAlertmanager }): Promise<Observer> {
+  const observer = await createStackObserver({ endpoints: o.endpoints, policy: o.policy, platform: createDockerPlatform({ stackId: o.endpoints.stackId }), config: observingConfig(o) });
+  observer.start();
+  return observer;
+}
+
 export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const sc = o.scenario;
   const e = o.endpoints;
@@ -75,10 +94,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const platform = createDockerPlatform({ stackId: e.stackId });
   const kafka = createKafkaPort({ brokers: e.kafkaBootstrapServers, topic: e.topic });
   const database = createDatabasePort({ url: e.postgresUrl });
-  const given = o.proberConfig ?? drillProberConfig(e).config;
-  // The prober's own Alertmanager sink (built by buildProber from the configuration), pointed at the drill's.
-  const config: ProberConfig = o.alertmanager ? { ...given, alertmanager: { urls: [o.alertmanager.url] } } : given;
-  const observer = await createStackObserver({ endpoints: e, policy: o.policy, platform, config });
+  const config = observingConfig(o);
+  const observer = o.observer ?? (await createStackObserver({ endpoints: e, policy: o.policy, platform, config }));
   const stepPlatform = o.lokiUrl ? withLokiLogs(platform, createLokiLogs({ url: o.lokiUrl })) : platform;
   const ports: Ports = { platform: stepPlatform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
   const target: DrillTarget = {
@@ -86,6 +103,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     name: e.stackId,
     ports,
     observer,
+    ...(o.observer ? { sharedObserver: true } : {}),
     observerInfo: {
       source: "gm-prober round (@gm/monitor createProber)",
       intervalSeconds: config.intervalSeconds,
