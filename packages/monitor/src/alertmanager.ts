@@ -3,8 +3,10 @@
  * (`POST /api/v2/alerts`, https://github.com/prometheus/alertmanager/blob/v0.25.0/api/v2/openapi.yaml).
  * Like Prometheus, it posts to every instance of an HA cluster (alerts are not gossiped) and re-sends
  * every active alert on each call, since Alertmanager resolves an alert that is not re-sent within
- * `resolve_timeout`. Routing by severity lives in deploy/alertmanager/alertmanager.yml.
+ * `resolve_timeout`. Routing by severity lives in deploy/alertmanager/alertmanager.yml. The HTTP call
+ * itself is packages/platform/src/alertmanager.ts's, shared with the reader of external alerts.
  */
+import { alertsEndpoint, postAlerts } from "@gm/platform/alertmanager";
 import type { Incident, IncidentKind } from "@gm/runbook/incident";
 import type { ServiceName } from "@gm/runbook/snapshot";
 
@@ -134,7 +136,7 @@ export function toAlert(
 /** Creates the sink. Options are checked here; `send` never throws. */
 export function createAlertmanagerSink(options: AlertmanagerSinkOptions): AlertmanagerSink {
   if (!Array.isArray(options.urls) || options.urls.length === 0) throw new AlertmanagerOptionError("urls", "at least one Alertmanager URL", options.urls);
-  const endpoints = options.urls.map((u, i) => ({ url: u, endpoint: new URL("api/v2/alerts", baseUrl(`urls[${i}]`, u)) }));
+  const endpoints = options.urls.map((u, i) => ({ url: u, endpoint: alertsEndpoint(baseUrl(`urls[${i}]`, u)) }));
   baseUrl("generatorURL", options.generatorURL);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new AlertmanagerOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
@@ -143,21 +145,7 @@ export function createAlertmanagerSink(options: AlertmanagerSinkOptions): Alertm
   /** When each alert was first sent, so startsAt stays put across re-sends (and Alertmanager restarts). */
   const firstSeen = new Map<string, Date>();
 
-  async function post(url: string, endpoint: URL, body: string): Promise<AlertmanagerResult> {
-    try {
-      const res = await doFetch(endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await res.text();
-      if (res.ok) return { url, ok: true, status: res.status };
-      return { url, ok: false, status: res.status, error: `HTTP ${res.status}: ${text.slice(0, 300)}` };
-    } catch (err) {
-      return { url, ok: false, error: `POST ${endpoint.href}: ${describeError(err, timeoutMs)}` };
-    }
-  }
+  const post = async (url: string, endpoint: URL, body: string): Promise<AlertmanagerResult> => ({ url, ...(await postAlerts(endpoint, body, { timeoutMs, fetch: doFetch })) });
 
   return {
     async send(incidents, resolved) {
@@ -210,17 +198,5 @@ function baseUrl(field: string, raw: unknown): URL {
     u = undefined;
   }
   if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw new AlertmanagerOptionError(field, "an http(s) URL such as http://127.0.0.1:9093", raw);
-  if (!u.pathname.endsWith("/")) u.pathname += "/";
   return u;
-}
-
-function describeError(err: unknown, timeoutMs: number): string {
-  if (!(err instanceof Error)) return String(err);
-  if (err.name === "TimeoutError" || err.name === "AbortError") return `no answer within ${timeoutMs} ms`;
-  const cause = err.cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${err.message}: ${typeof code === "string" ? `${code} ` : ""}${cause.message}`;
-  }
-  return err.message;
 }

@@ -4,7 +4,8 @@
  */
 import { GenericContainer, type StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerode, removeStack } from "@gm/stack/docker";
+import { dockerode } from "@gm/docker-engine/docker";
+import { removeStack } from "@gm/stack/docker";
 import { resolveImages } from "@gm/stack/images";
 import { waitUntil } from "@gm/stack/stack";
 import { createDockerPlatform } from "./docker.js";
@@ -59,5 +60,24 @@ describe("docker platform driver", { timeout: 180_000 }, () => {
     await platform.restart("hog");
     const after = (await platform.listInstances("stats-api")).find((i) => i.name === "hog")!;
     expect(after).toMatchObject({ running: true, oomKilled: false, memoryLimitBytes: 512 * 1024 * 1024 });
+  });
+
+  it("kills, pauses, unpauses and starts an instance, each idempotent; a missing one is not-found", async () => {
+    await platform.start("victim"); // the SIGKILL above left it stopped
+    expect(await platform.state("victim")).toEqual({ running: true, paused: false });
+    await platform.pause("victim");
+    await platform.pause("victim");
+    expect(await platform.state("victim")).toEqual({ running: true, paused: true });
+    await platform.unpause("victim");
+    await platform.unpause("victim");
+    expect(await platform.state("victim")).toEqual({ running: true, paused: false });
+    await platform.kill("victim");
+    await platform.kill("victim");
+    expect(await platform.state("victim")).toEqual({ running: false, paused: false });
+    await platform.start("victim");
+    await platform.start("victim");
+    expect(await platform.state("victim")).toEqual({ running: true, paused: false });
+    expect(await platform.state("nope")).toBeNull();
+    await expect(platform.kill("nope")).rejects.toMatchObject({ name: "PlatformError", code: "not-found" });
   });
 });

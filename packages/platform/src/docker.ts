@@ -4,13 +4,16 @@
  * OOM: exit code 137 alone does not mean OOM (a plain SIGKILL gives it too) and Docker's
  * State.OOMKilled is known to be unreliable (moby#38768, #41163), so an OOM kill is confirmed by the
  * engine's `oom` event for the container, after its current start.
+ *
+ * Besides the port, the driver has the engine's own verbs a fault needs (kill, pause, unpause, start,
+ * state), each idempotent in the Chaos Mesh way: acting on a container already in the wanted state does
+ * nothing, and an instance that does not exist is a PlatformError with code "not-found".
  */
 import type Dockerode from "dockerode";
 import type { InstanceInfo, PlatformPort } from "@gm/runbook/ports";
 import type { ServiceName } from "@gm/runbook/snapshot";
-import { LABEL } from "@gm/stack/definition";
-import { demuxDockerLogs, freePort } from "@gm/stack/stack";
-import { dockerode } from "@gm/stack/docker";
+import { demuxDockerLogs, dockerode, isNotFound, isNotModified, LABEL } from "@gm/docker-engine/docker";
+import { freePort } from "@gm/docker-engine/net";
 import { PlatformError } from "./errors.js";
 
 type Role = InstanceInfo["service"];
@@ -23,13 +26,32 @@ export interface DockerPlatformOptions {
   oomLookbackSeconds?: number;
 }
 
-export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort & {
+/** Whether an instance's container is running and whether it is frozen (`docker pause`). */
+export interface ContainerState {
+  running: boolean;
+  paused: boolean;
+}
+
+/** The Docker driver: the platform port and the engine verbs faults act through. */
+export interface DockerPlatform extends PlatformPort {
   /** container ids with an `oom` event at or after `sinceMs`, with the event time */
   oomEvents(sinceMs: number): Promise<Map<string, number>>;
   containerName(instance: string): string;
   /** base URLs (host side) of a service's instances, for probing the ones a scale-up added */
   instanceUrls(service: Role, containerPort?: number): Promise<string[]>;
-} {
+  /** `docker kill --signal` (SIGKILL by default); nothing when the container is not running */
+  kill(instance: string, signal?: string): Promise<void>;
+  /** `docker pause`: frozen by the cgroup freezer; nothing when already paused or not running */
+  pause(instance: string): Promise<void>;
+  /** `docker unpause`; nothing when not paused */
+  unpause(instance: string): Promise<void>;
+  /** `docker start`; nothing when already running */
+  start(instance: string): Promise<void>;
+  /** the container's state now; null when the instance does not exist */
+  state(instance: string): Promise<ContainerState | null>;
+}
+
+export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatform {
   const lookback = opts.oomLookbackSeconds ?? 3600;
   const prefix = `gm-${opts.stackId}-`;
   const d = async (): Promise<Dockerode> => dockerode();
@@ -39,11 +61,33 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
     if (role) labels.push(`${LABEL.role}=${role}`);
     return (await d()).listContainers({ all: true, filters: { label: labels } });
   };
-  const byInstance = async (instance: string): Promise<Dockerode.Container> => {
+  const findInstance = async (instance: string): Promise<Dockerode.Container | undefined> => {
     const list = await (await d()).listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`, `${LABEL.instance}=${instance}`] } });
     const c = list[0];
-    if (!c) throw new PlatformError(`no instance "${instance}" in stack ${opts.stackId}`, "not-found", false);
-    return (await d()).getContainer(c.Id);
+    return c ? (await d()).getContainer(c.Id) : undefined;
+  };
+  const missing = (instance: string, cause?: unknown) => new PlatformError(`no instance "${instance}" in stack ${opts.stackId}`, "not-found", false, { cause });
+  const byInstance = async (instance: string): Promise<Dockerode.Container> => {
+    const c = await findInstance(instance);
+    if (!c) throw missing(instance);
+    return c;
+  };
+  /**
+   * One engine verb on an instance, made idempotent: skipped when `done` says the state is already the
+   * wanted one; the engine's 304 and its "not running" / "already paused" conflicts (a race with the
+   * container's own exit) count as done; its 404 (removed in between) is "not-found".
+   */
+  const act = async (instance: string, done: (s: ContainerState) => boolean, verb: (c: Dockerode.Container) => Promise<unknown>, alreadyDone: RegExp) => {
+    const c = await byInstance(instance);
+    try {
+      const st = (await c.inspect()).State;
+      if (done({ running: st.Running, paused: st.Paused })) return;
+      await verb(c);
+    } catch (err) {
+      if (isNotFound(err)) throw missing(instance, err);
+      if (isNotModified(err) || alreadyDone.test(String((err as Error).message))) return;
+      throw new PlatformError(`docker: ${instance}: ${(err as Error).message}`, "docker", true, { cause: err });
+    }
   };
 
   const oomEvents = async (sinceMs: number): Promise<Map<string, number>> => {
@@ -142,6 +186,25 @@ export function createDockerPlatform(opts: DockerPlatformOptions): PlatformPort 
   return {
     logSource: "docker",
     oomEvents,
+    kill: (instance, signal = "SIGKILL") =>
+      act(instance, (s) => !s.running, (c) => c.kill({ signal }), /is not running/),
+    pause: (instance) =>
+      act(instance, (s) => s.paused || !s.running, (c) => c.pause(), /already paused|is not running/),
+    unpause: (instance) =>
+      act(instance, (s) => !s.paused, (c) => c.unpause(), /is not paused/),
+    start: (instance) =>
+      act(instance, (s) => s.running, (c) => c.start(), /already started|already running/),
+    async state(instance) {
+      const c = await findInstance(instance);
+      if (!c) return null;
+      try {
+        const st = (await c.inspect()).State;
+        return { running: st.Running, paused: st.Paused };
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    },
     containerName: (instance) => `${prefix}${instance}`,
     async instanceUrls(service, containerPort = 8080) {
       const list = await containersOf(service);

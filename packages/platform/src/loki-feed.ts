@@ -5,8 +5,7 @@
  * container by (`logs("ingest-api", …)`), `container` the Docker name. One call pushes what is there;
  * `startDockerLogFeed` repeats it on an interval, each container from where the last pass stopped.
  */
-import { demuxDockerLogs } from "@gm/stack/stack";
-import { dockerode, listStackContainers } from "@gm/stack/docker";
+import { demuxDockerLogs, dockerode, listStackContainers } from "@gm/docker-engine/docker";
 import { compareNs, type LokiLogs, type LokiStream } from "./loki.js";
 
 export interface FeedOptions {

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InstanceInfo, PlatformPort } from "@gm/runbook/ports";
-import { freePort } from "@gm/stack/stack";
+import { freePort } from "@gm/docker-engine/net";
 import { dockerLogsToStreams, levelOf, rfc3339ToNs } from "./loki-feed.js";
 import { type LokiTestDouble, startLokiTestDouble } from "./loki-test-double.js";
 import { createLokiLogs, LokiError, LokiOptionError, withLokiLogs } from "./loki.js";

@@ -4,12 +4,8 @@
  * the two cannot drift apart.
  */
 
-export const LABEL = {
-  managed: "io.gamemetrics.managed",
-  stack: "io.gamemetrics.stack",
-  role: "io.gamemetrics.role",
-  instance: "io.gamemetrics.instance",
-} as const;
+// The label contract lives in packages/docker-engine, shared with the platform driver that finds containers by it.
+import { LABEL } from "@gm/docker-engine/docker";
 
 export type Role = "kafka" | "postgres" | "ingest-api" | "event-processor-service" | "stats-api";
 export const SERVICE_ROLES = ["ingest-api", "event-processor-service", "stats-api"] as const;

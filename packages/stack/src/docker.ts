@@ -1,37 +1,10 @@
-/** Docker access through testcontainers' runtime client (dockerode): labels, networks, clean-up. */
-import type Dockerode from "dockerode";
-import { getContainerRuntimeClient } from "testcontainers";
-import { LABEL } from "./definition.js";
+/** A stack's lifecycle on the Docker engine: its network, and clean-up by label. */
+import { dockerode, isNotFound, LABEL, listStackContainers } from "@gm/docker-engine/docker";
 
-export async function dockerode(): Promise<Dockerode> {
-  return (await getContainerRuntimeClient()).container.dockerode;
-}
-
-export interface LabelledContainer {
-  id: string;
-  name: string;
-  stack: string;
-  role: string;
-  instance: string;
-  state: string;
-  status: string;
-}
-
-/** Containers of one stack (or of all stacks) found by label: also those a crashed run left behind. */
-export async function listStackContainers(stackId?: string): Promise<LabelledContainer[]> {
-  const d = await dockerode();
-  const filters = { label: [stackId ? `${LABEL.stack}=${stackId}` : `${LABEL.managed}=true`] };
-  const list = await d.listContainers({ all: true, filters });
-  return list.map((c) => ({
-    id: c.Id,
-    name: (c.Names[0] ?? "").replace(/^\//, ""),
-    stack: c.Labels[LABEL.stack] ?? "",
-    role: c.Labels[LABEL.role] ?? "",
-    instance: c.Labels[LABEL.instance] ?? "",
-    state: c.State,
-    status: c.Status,
-  }));
-}
+// Finding a stack's containers by label lives in packages/docker-engine (the platform driver does it
+// too); the stack's callers keep taking it from here.
+export { listStackContainers };
+export type { LabelledContainer } from "@gm/docker-engine/docker";
 
 /** Removes every container and network of a stack, by label. "Not found" counts as removed. */
 export async function removeStack(stackId: string): Promise<{ containers: number; networks: number }> {
@@ -42,8 +15,8 @@ export async function removeStack(stackId: string): Promise<{ containers: number
       d
         .getContainer(c.id)
         .remove({ force: true, v: true })
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
         }),
     ),
   );
@@ -53,8 +26,8 @@ export async function removeStack(stackId: string): Promise<{ containers: number
       d
         .getNetwork(n.Id)
         .remove()
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
         }),
     ),
   );

@@ -3,7 +3,6 @@
  * demo services on one labelled Docker network, and hands back endpoints and container handles.
  */
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import type { ContainerInspectInfo } from "dockerode";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
@@ -19,7 +18,9 @@ import {
   type Role,
   type StackOptions,
 } from "./definition.js";
-import { createNetwork, dockerode, listStackContainers, removeStack } from "./docker.js";
+import { demuxDockerLogs, dockerode, listStackContainers } from "@gm/docker-engine/docker";
+import { freePort } from "@gm/docker-engine/net";
+import { createNetwork, removeStack } from "./docker.js";
 import { ensurePlatformImage, resolveImages } from "./images.js";
 
 // Ryuk would remove a `gm-chaos stack up` stack as soon as the CLI exits, and its image cannot be
@@ -77,17 +78,8 @@ export interface StartOptions extends StackOptions {
 
 const random = () => randomBytes(16).toString("hex");
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
+// Lives in packages/docker-engine (the platform driver allocates host ports too); exported here as well for the tests that take it with the stack.
+export { freePort };
 
 function waitStrategyFor(spec: ContainerSpec, pgUser: string): ReturnType<typeof Wait.forLogMessage> {
   switch (spec.role) {
@@ -260,17 +252,6 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   return stack;
 }
 
-/** Docker multiplexes stdout and stderr of a non-TTY container into frames with an 8-byte header. */
-export function demuxDockerLogs(buf: Buffer): string {
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length && buf[i]! <= 2 && buf[i + 1] === 0) {
-    const size = buf.readUInt32BE(i + 4);
-    out.push(buf.subarray(i + 8, i + 8 + size));
-    i += 8 + size;
-  }
-  return i === 0 ? buf.toString("utf8") : Buffer.concat(out).toString("utf8");
-}
 
 /** The last log lines of every container that is not running: why a start failed. */
 async function exitedContainerLogs(stackId: string): Promise<string> {

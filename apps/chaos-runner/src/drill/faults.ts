@@ -1,12 +1,12 @@
 /**
  * Faults a drill injects, each with `apply` and `recover`, both safe to call twice; the undo is
- * recorded before anything changes; "not found" while recovering means already recovered.
+ * recorded before anything changes; "not found" while recovering means already recovered. They act
+ * through the platform's drivers (packages/platform: Docker, PostgreSQL), not the engine or SQL directly.
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { createDockerPlatform } from "@gm/platform/docker";
-import { LABEL } from "@gm/stack/definition";
-import { dockerode } from "@gm/stack/docker";
+import { createDockerPlatform, PlatformError } from "@gm/platform/docker";
+import { createDatabasePort, type DatabaseDriver } from "@gm/platform/postgres";
 import type { FaultSpec } from "./scenario.js";
 
 export interface FaultTarget {
@@ -30,31 +30,33 @@ export interface Fault {
 export const FAULT_ROLE = "gm_chaos_fault";
 export const FAULT_APPLICATION = "gm-chaos-fault";
 
-const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
-const notModified = (err: unknown) => (err as { statusCode?: number }).statusCode === 304;
-
-async function containerByInstance(stackId: string, instance: string) {
-  const d = await dockerode();
-  const [c] = await d.listContainers({ all: true, filters: { label: [`${LABEL.stack}=${stackId}`, `${LABEL.instance}=${instance}`] } });
-  return c ? d.getContainer(c.Id) : undefined;
+/** An instance that no longer exists: nothing to act on (when applying) or already recovered (when recovering). */
+async function unlessGone(action: Promise<void>): Promise<void> {
+  try {
+    await action;
+  } catch (err) {
+    if (!(err instanceof PlatformError && err.code === "not-found")) throw err;
+  }
 }
 
-async function adminQuery(url: string, sql: string, params: unknown[] = []) {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, application_name: "gm-chaos" });
-  await c.connect();
+/** One administrative statement (or a few) on a short-lived session through the PostgreSQL driver. */
+async function withAdmin<T>(url: string, fn: (db: DatabaseDriver) => Promise<T>): Promise<T> {
+  const db = createDatabasePort({ url, applicationName: "gm-chaos" });
   try {
-    return await c.query(sql, params);
+    return await fn(db);
   } finally {
-    await c.end();
+    await db.close();
   }
 }
 
 /** Creates (or re-keys) the fault role; returns a URL that logs in as it. */
 async function faultRoleUrl(adminUrl: string, grantUpdateOn?: string): Promise<string> {
   const password = randomBytes(12).toString("hex");
-  const exists = (await adminQuery(adminUrl, "SELECT 1 FROM pg_roles WHERE rolname = $1", [FAULT_ROLE])).rowCount;
-  await adminQuery(adminUrl, `${exists ? "ALTER" : "CREATE"} ROLE ${FAULT_ROLE} LOGIN NOSUPERUSER PASSWORD '${password}'`);
-  if (grantUpdateOn) await adminQuery(adminUrl, `GRANT UPDATE ON ${grantUpdateOn} TO ${FAULT_ROLE}`);
+  await withAdmin(adminUrl, async (db) => {
+    const exists = (await db.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [FAULT_ROLE])).length > 0;
+    await db.query(`${exists ? "ALTER" : "CREATE"} ROLE ${FAULT_ROLE} LOGIN NOSUPERUSER PASSWORD '${password}'`);
+    if (grantUpdateOn) await db.query(`GRANT UPDATE ON ${grantUpdateOn} TO ${FAULT_ROLE}`);
+  });
   const u = new URL(adminUrl);
   u.username = FAULT_ROLE;
   u.password = password;
@@ -62,13 +64,11 @@ async function faultRoleUrl(adminUrl: string, grantUpdateOn?: string): Promise<s
 }
 
 async function terminateFaultSessions(adminUrl: string): Promise<number> {
-  const r = await adminQuery(adminUrl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [FAULT_ROLE]);
-  return r.rowCount ?? 0;
+  return (await withAdmin(adminUrl, (db) => db.terminateRole(FAULT_ROLE))).length;
 }
 
 async function faultSessions(adminUrl: string): Promise<number> {
-  const r = await adminQuery(adminUrl, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1", [FAULT_ROLE]);
-  return (r.rows[0] as { n: number }).n;
+  return (await withAdmin(adminUrl, (db) => db.connections())).filter((c) => c.user === FAULT_ROLE).length;
 }
 
 export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
@@ -81,26 +81,16 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
         describe: () => `SIGKILL ${count} of ${target.brokers} Kafka broker(s)${count > target.brokers / 2 ? " (a majority)" : ""}`,
         prepare: async () => ({ instances: Array.from({ length: count }, (_, i) => `kafka-${target.brokers - i}`) }),
         async apply(undo) {
-          for (const inst of undo["instances"] as string[]) {
-            const c = await containerByInstance(target.stackId, inst);
-            await c?.kill({ signal: "SIGKILL" }).catch((err: unknown) => {
-              if (!notFound(err) && !/is not running/.test(String(err))) throw err;
-            });
-          }
+          for (const inst of undo["instances"] as string[]) await unlessGone(platform.kill(inst, "SIGKILL"));
         },
         async recover(undo) {
-          for (const inst of undo["instances"] as string[]) {
-            const c = await containerByInstance(target.stackId, inst);
-            await c?.start().catch((err: unknown) => {
-              if (!notFound(err) && !notModified(err)) throw err;
-            });
-          }
+          for (const inst of undo["instances"] as string[]) await unlessGone(platform.start(inst));
         },
         async leftovers(undo) {
           const out: string[] = [];
           for (const inst of undo["instances"] as string[]) {
-            const ins = await (await containerByInstance(target.stackId, inst))?.inspect();
-            if (ins && !ins.State.Running) out.push(`${inst} is not running`);
+            const st = await platform.state(inst);
+            if (st && !st.running) out.push(`${inst} is not running`);
           }
           return out;
         },
@@ -155,30 +145,17 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           return { instances: list.map((i) => i.name), replicas: list.length };
         },
         async apply(undo) {
-          for (const inst of undo["instances"] as string[]) {
-            const c = await containerByInstance(target.stackId, inst);
-            await c?.pause().catch((err: unknown) => {
-              if (!notFound(err) && !/already paused/.test(String(err))) throw err;
-            });
-          }
+          for (const inst of undo["instances"] as string[]) await unlessGone(platform.pause(inst));
         },
         async recover(undo) {
-          for (const inst of undo["instances"] as string[]) {
-            const c = await containerByInstance(target.stackId, inst);
-            if (!c) continue;
-            const ins = await c.inspect();
-            if (ins.State.Paused) await c.unpause();
-          }
+          for (const inst of undo["instances"] as string[]) await unlessGone(platform.unpause(inst));
           // Replicas the remediation added are removed: the stack returns to its own shape.
           await platform.scale("event-processor-service", undo["replicas"] as number);
         },
         async leftovers(undo) {
           const out: string[] = [];
           const list = await platform.listInstances("event-processor-service");
-          for (const inst of undo["instances"] as string[]) {
-            const ins = await (await containerByInstance(target.stackId, inst))?.inspect();
-            if (ins?.State.Paused) out.push(`${inst} is paused`);
-          }
+          for (const inst of undo["instances"] as string[]) if ((await platform.state(inst))?.paused) out.push(`${inst} is paused`);
           if (list.length !== undo["replicas"]) out.push(`event-processor-service has ${list.length} replicas, not ${String(undo["replicas"])}`);
           return out;
         },
