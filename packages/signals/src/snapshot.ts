@@ -60,6 +60,9 @@ export function createSignals(cfg: SignalsConfig) {
         cfg.externalAlerts ? collect("external-alerts", slow, cfg.externalAlerts) : undefined,
         cfg.platform ? collect("instances", slow * 2, () => instances(cfg.platform!)) : undefined,
       ]);
+      // the next rounds' synthetic players sample every partition (see spreadPlayers)
+      const partitions = k?.value?.kafka?.groups[0]?.partitions.length ?? 0;
+      if (synthetic && partitions > 0) synthetic.spreadOver(partitions);
       const errors: Snapshot["collectionErrors"] = [];
       for (const c of [health, svc, k, p, syn, sec, extra, ext, inst]) if (c?.error) errors.push({ collector: c.collector, error: c.error });
       for (const f of svc.value?.failures ?? []) errors.push({ collector: "service-metrics", error: `${f.url}: ${f.error}` });

@@ -27,3 +27,15 @@ describe("synthetic players", () => {
     expect(r3.errorRate).toMatchObject({ requests: 8, errors: 0, rate: 0 });
   });
 });
+
+describe("synthetic players spread over the partitions", () => {
+  it("lands one player per chosen partition, as ingest-api's producer partitions their events", async () => {
+    const { Partitioners } = await import("kafkajs");
+    const { spreadPlayers } = await import("./synthetic.js");
+    const p = Partitioners.DefaultPartitioner();
+    const meta = Array.from({ length: 6 }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
+    const ids = spreadPlayers("run1", 4, 6);
+    expect(ids.map((id) => p({ topic: "", partitionMetadata: meta, message: { key: id, value: null } }))).toEqual([0, 1, 3, 4]);
+    // so one broker of three (two partitions) holds at most half of them: never "> 50% of users"
+  });
+});

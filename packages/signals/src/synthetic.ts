@@ -12,6 +12,7 @@
  * freshness are measured; a canary acknowledged (202) but not readable after `lossDeadlineSeconds` is
  * counted as lost — data loss, P0.
  */
+import { Partitioners } from "kafkajs";
 import type { CanarySignal, ErrorRateSignal, UsersSignal } from "@gm/runbook/snapshot";
 
 export interface SyntheticOptions {
@@ -31,6 +32,30 @@ function event(id: string, playerId: string, type: string) {
   return { id, playerId, type, ts: new Date().toISOString(), payload: { synthetic: true } };
 }
 
+/**
+ * Player ids whose events land on partitions spread evenly over the topic's `partitions` (murmur2 of
+ * the key, as ingest-api's producer partitions them). With ids drawn at random, four players could all
+ * hash onto the partitions of one broker, and that broker's failover would read as "every user
+ * affected" (P1) when a third of them are; spread, they sample the partitions as users do.
+ */
+export function spreadPlayers(runId: string, players: number, partitions: number): string[] {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const meta = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
+  const want = Array.from({ length: players }, (_, i) => Math.floor((i * partitions) / players));
+  const out: string[] = [];
+  for (const [i, target] of want.entries()) {
+    for (let k = 0; k < 10_000; k++) {
+      const id = `gm-synthetic-${runId}-${i}-${k}`;
+      if (partitioner({ topic: "", partitionMetadata: meta, message: { key: id, value: null } }) === target) {
+        out.push(id);
+        break;
+      }
+    }
+    if (out.length === i) out.push(`gm-synthetic-${runId}-${i}`);
+  }
+  return out;
+}
+
 export function createSynthetic(opts: SyntheticOptions) {
   const fetchFn = opts.fetch ?? fetch;
   const pending = new Map<string, number>(); // canary id → acknowledged at (ms)
@@ -42,6 +67,8 @@ export function createSynthetic(opts: SyntheticOptions) {
   let lastReadAt: number | null = null;
   let lastRoundTripMs: number | null = null;
   const rounds: { at: number; requests: number; errors: number }[] = [];
+  let ids = Array.from({ length: opts.players }, (_, i) => `gm-synthetic-${opts.runId}-${i}`);
+  let spreadOver = 0;
 
   const call = async (url: string, init?: RequestInit): Promise<number | null> => {
     try {
@@ -56,13 +83,20 @@ export function createSynthetic(opts: SyntheticOptions) {
   const failed = (status: number | null) => status === null || status >= 500;
 
   return {
+    /** the topic's partition count, once known: players are spread over the partitions from then on */
+    spreadOver(partitions: number) {
+      if (partitions > 0 && partitions !== spreadOver) {
+        spreadOver = partitions;
+        ids = spreadPlayers(opts.runId, opts.players, partitions);
+      }
+    },
     async round(now = Date.now()): Promise<{ users: UsersSignal; errorRate: ErrorRateSignal; canary: CanarySignal }> {
       seq += 1;
       let requests = 0;
       let errors = 0;
       const journeys = await Promise.all(
         Array.from({ length: opts.players }, async (_, i) => {
-          const player = `gm-synthetic-${opts.runId}-${i}`;
+          const player = ids[i]!;
           const s1 = await post([event(`${player}-${seq}`, player, "synthetic_probe")]);
           const s2 = await call(`${opts.statsUrl}/players/${player}/stats`);
           requests += 2;
