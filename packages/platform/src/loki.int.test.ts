@@ -98,7 +98,7 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
     expect(fromLoki.data).toMatchObject({ source: "loki" });
     expect(fromLoki.output[0]).toMatch(new RegExp(`^${consumer}: \\d+ error line\\(s\\) in the last ${defaultPolicy.actions.logTail}, from loki$`));
     expect(fromLoki.output).toContain(marker);
-    expect(fromLoki.ok).toBe(false);
+    expect(fromLoki).toMatchObject({ ok: true, finding: "problem" });
 
     const fromDocker = await errors.run(portsWith(docker), ctx);
     expect(fromDocker.data).toMatchObject({ source: "docker" });
