@@ -79,14 +79,23 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
    */
   const act = async (instance: string, done: (s: ContainerState) => boolean, verb: (c: Dockerode.Container) => Promise<unknown>, alreadyDone: RegExp) => {
     const c = await byInstance(instance);
-    try {
-      const st = (await c.inspect()).State;
-      if (done({ running: st.Running, paused: st.Paused })) return;
-      await verb(c);
-    } catch (err) {
-      if (isNotFound(err)) throw missing(instance, err);
-      if (isNotModified(err) || alreadyDone.test(String((err as Error).message))) return;
-      throw new PlatformError(`docker: ${instance}: ${(err as Error).message}`, "docker", true, { cause: err });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const st = (await c.inspect()).State;
+        if (done({ running: st.Running, paused: st.Paused })) return;
+        await verb(c);
+        return;
+      } catch (err) {
+        if (isNotFound(err)) throw missing(instance, err);
+        if (isNotModified(err) || alreadyDone.test(String((err as Error).message))) return;
+        // runc's freezer gives up when a task does not freeze in time ("unable to freeze"), as right after
+        // a start: transient, so a few tries before it is an error.
+        if (/unable to freeze/.test(String((err as Error).message)) && attempt < 5) {
+          await new Promise((r) => setTimeout(r, 300 * attempt));
+          continue;
+        }
+        throw new PlatformError(`docker: ${instance}: ${(err as Error).message}`, "docker", true, { cause: err });
+      }
     }
   };
 
