@@ -1,4 +1,6 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { CATALOG, PROCESS, stepById } from "./catalog.js";
 import { INCIDENT_KINDS } from "./incident.js";
 import type { Step } from "./steps.js";
@@ -67,5 +69,20 @@ describe("catalog", () => {
   it("links the process's automated items to existing steps", () => {
     expect(PROCESS.map((p) => `${p.name}:${p.items.length}`)).toEqual(["Detection:3", "Triage:5", "Mitigation:4", "Resolution:4", "Post-Incident:4"]);
     for (const item of PROCESS.flatMap((p) => p.items)) if (item.stepId) expect(stepById(item.stepId), item.stepId).toBeDefined();
+  });
+});
+
+describe("the catalog's drill index", () => {
+  // Beside the index it guards (the drill loader's own test in apps/chaos-runner checks it too, through
+  // the scenario parser): a new file in scenarios/ or a renamed one fails here until the catalog says so.
+  it("lists each scenarios/*.yaml under the incident its `incident:` names, and only files that exist", () => {
+    const dir = new URL("../../../scenarios/", import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") && f !== "policy.yaml");
+    expect(files.length).toBeGreaterThan(0);
+    const onDisk = files.map((f) => `${(parse(readFileSync(new URL(f, dir), "utf8")) as { incident?: unknown }).incident}/${f.replace(/\.yaml$/, "")}`).sort();
+    const indexed = Object.values(CATALOG)
+      .flatMap((c) => c.drills.map((d) => `${c.kind}/${d}`))
+      .sort();
+    expect(indexed).toEqual(onDisk);
   });
 });

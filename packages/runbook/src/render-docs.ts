@@ -55,7 +55,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
     `| Users affected (synthetic players failing) | > ${pct(t.usersAffected.p1Above)} → P1; any, up to ${pct(t.usersAffected.p1Above)} included → P2 |`,
     `| Consumer group lag | > ${t.consumerLag.above} messages |`,
     `| Consumer stalled | committed offsets frozen ≥ ${t.consumerStall.seconds} s while lagging |`,
-    `| PostgreSQL connections | ≥ ${pct(t.dbPool.usageAtLeast)} of max_connections − reserved, or pool waiting > ${t.dbPool.waitingAbove} with timeouts > ${t.dbPool.timeoutsPerSecondAbove}/s |`,
+    `| PostgreSQL connections | ≥ ${pct(t.dbPool.usageAtLeast)} of max_connections − reserved; or a service pool with every connection in use and waiting > ${t.dbPool.waitingAbove}; or pool connection timeouts > ${t.dbPool.timeoutsPerSecondAbove}/s |`,
     `| Memory | ≥ ${pct(t.memory.usageAtLeast)} of the limit |`,
     `| Canary loss deadline | ${t.canary.lossDeadlineSeconds} s |`,
     "",
