@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { renderCompose } from "./compose.js";
-import { containerSpecs, resolveOptions, StackOptionError } from "./definition.js";
+import { containerSpecs, kraftClusterId, resolveOptions, StackOptionError } from "./definition.js";
 
 const images = { kafka: "k:1", postgres: "p:1", platform: "d:1" };
 let n = 0;
@@ -23,6 +23,9 @@ describe("stack definition", () => {
     });
     expect(kafka[1]!.ports).toEqual([{ container: 9094, host: 41002 }]);
     expect(s.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // an id starting with "-" reads as an option to kafka-storage format: every broker would exit
+    expect(kraftClusterId("f8".repeat(16))).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    expect(Buffer.from("f8".repeat(16), "hex").toString("base64url")).toMatch(/^-/);
   });
 
   it("labels every container with the stack id and its role", () => {

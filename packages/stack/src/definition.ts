@@ -120,10 +120,20 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
     pgConnectionTimeoutMs: o.pgConnectionTimeoutMs ?? 2_000,
     adminToken: o.adminToken ?? random() + random(),
     kafkaHeap: o.kafkaHeap ?? "-Xmx512m -Xms256m",
-    // KRaft cluster id: 16 bytes, base64url without padding (22 characters).
-    clusterId: Buffer.from((random() + random()).slice(0, 32), "hex").toString("base64url"),
+    clusterId: kraftClusterId(random() + random()),
     serviceEnv: o.serviceEnv ?? {},
   };
+}
+
+/**
+ * KRaft cluster id: 16 bytes, base64url without padding (22 characters), never starting with "-":
+ * the image formats its storage with `kafka-storage format -t $CLUSTER_ID`, whose argument parser
+ * takes such an id for an option ("argument --cluster-id/-t: expected one argument") and every broker
+ * exits — one stack start in 64 failed so. Kafka's own Uuid.randomUuid() avoids them the same way.
+ */
+export function kraftClusterId(hex: string): string {
+  const id = Buffer.from(hex.slice(0, 32), "hex").toString("base64url");
+  return id.startsWith("-") ? `A${id.slice(1)}` : id;
 }
 
 export function kafkaName(n: number): string {
