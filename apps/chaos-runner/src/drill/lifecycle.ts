@@ -11,7 +11,7 @@
  * deadline, `gm-chaos halt`) undo the fault first, bounded to 10 s.
  */
 import { CATALOG } from "@gm/runbook/catalog";
-import { type Incident, SEVERITIES, type Severity } from "@gm/runbook/incident";
+import type { Incident, Severity } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
 import type { Step } from "@gm/runbook/steps";
@@ -23,7 +23,7 @@ import { removeJournal, writeJournal, type Journal } from "./journal.js";
 import { type Observation, type Observer, signalSample } from "./observe.js";
 import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
 import type { ExpectedCollateral, Scenario } from "./scenario.js";
-import { judgeIncidents, measureTolerances, pagesCheck, type RequestOutcome, stepChecks } from "./verdict.js";
+import { judgeIncidents, measureTolerances, pagesCheck, type RequestOutcome, stepChecks, worstSeverity } from "./verdict.js";
 
 export interface DrillProgress {
   scenario: string;
@@ -89,7 +89,6 @@ export interface LifecycleOptions {
 /** An abort of the drill: it undoes the fault and reports why. */
 export class DrillAbort extends Error {}
 
-const rank = (s: Severity) => SEVERITIES.indexOf(s);
 
 export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   const t = o.target;
@@ -275,7 +274,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     } else check(`hypothesis: ${h.claim}`, h.ok, h.detail);
   }
   for (const c of stepChecks(steps, sc.mayFail)) check(c.name, c.ok, c.detail);
-  const worstSeverity = opened.reduce<Severity | null>((w, x) => (w === null || rank(x.severity) < rank(w) ? x.severity : w), null);
+  const worst = worstSeverity(opened);
   let pageSeconds: number | null = null;
   let firstPage: NonNullable<DrillReport["timings"]["firstPage"]> | null = null;
   if (o.alertmanager && injectedAt !== null) {
@@ -320,7 +319,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     incidentsSeen: incidentsSeen(samples),
     observer: t.observerInfo,
     incidentsOpen: opened,
-    worstSeverity,
+    worstSeverity: worst,
     hypothesisChecks,
     steps,
     integrity,

@@ -57,10 +57,15 @@ export function judgeIncidents(
   });
 }
 
+/** The worst severity among the incidents open, or null. */
+export function worstSeverity(open: readonly IncidentOpen[]): Severity | null {
+  return open.reduce<Severity | null>((w, o) => (w === null || rank(o.severity) < rank(w) ? o.severity : w), null);
+}
+
 /** The check of the pages: fails naming every incident that was worse than or not in the drill file. */
 export function pagesCheck(open: readonly IncidentOpen[]): Check {
   const bad = open.filter((o) => o.verdict === "worse" || o.verdict === "unexpected");
-  const worst = open.reduce<Severity | null>((w, o) => (w === null || rank(o.severity) < rank(w) ? o.severity : w), null);
+  const worst = worstSeverity(open);
   return {
     name: "nothing worse or unexpected was open",
     ok: bad.length === 0,
