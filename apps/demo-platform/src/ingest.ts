@@ -16,7 +16,23 @@ type Message = { key: string; value: string };
 /** Upper bound of events in one coalesced produce request (keeps record batches well under 1 MB). */
 const MAX_COALESCED = 5_000;
 
-/** A producer that rebuilds its client after repeated failures instead of staying stuck. */
+/**
+ * Whether a failed send may be tried again before the produce deadline. kafkajs gives up after its own
+ * retries (5 here, about 5 s) with KafkaJSNumberOfRetriesExceeded, which it marks non-retriable
+ * (kafkajs src/retry/index.js) although its cause — a leader that is gone, metadata not yet moved — is
+ * retriable. When the killed broker is also KRaft's active controller, the quorum first elects a new
+ * controller (controller.quorum.fetch.timeout.ms, 2 s) and only then fences the broker (its session, 3 s),
+ * which outlasts kafkajs' budget: giving up then answered 503 and rebuilt the producer under every
+ * other partition's send.
+ */
+export function retriableWithinDeadline(err: unknown): boolean {
+  const e = err as { name?: string; retriable?: boolean; cause?: { retriable?: boolean; name?: string } } | null;
+  if (!e || typeof e !== "object") return true;
+  if (e.name === "KafkaJSNumberOfRetriesExceeded") return e.cause?.retriable !== false && !["RangeError", "ReferenceError", "SyntaxError", "TypeError"].includes(e.cause?.name ?? "");
+  return e.retriable !== false;
+}
+
+/** A producer that rebuilds its client when it is broken or stuck instead of staying so. */
 class ResilientProducer {
   private kafka: Kafka | undefined;
   private producer: Producer | undefined;
@@ -145,15 +161,16 @@ class ResilientProducer {
    */
   private async sendPartition(partition: number, msgs: Message[]): Promise<void> {
     const deadline = Date.now() + this.cfg.produceTimeoutMs;
-    const producer = await this.get();
     for (let attempt = 1; ; attempt++) {
       try {
+        // the current producer at each attempt: another partition's failure may have rebuilt it
+        const producer = await this.get();
         const left = Math.max(100, deadline - Date.now());
         await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages: msgs.map((m) => ({ ...m, partition })) }), left, "produce");
         return;
       } catch (err) {
         const wait = Math.min(200 * attempt, 1_000);
-        if ((err as { retriable?: boolean }).retriable === false || Date.now() + wait >= deadline) throw err;
+        if (!retriableWithinDeadline(err) || Date.now() + wait >= deadline) throw err;
         await sleep(wait);
       }
     }
@@ -167,8 +184,11 @@ class ResilientProducer {
     } catch (err) {
       this.failures += 1;
       this.lastFailureAt = Date.now();
-      const retriable = (err as { retriable?: boolean }).retriable;
-      if (retriable === false || this.failures >= 3) this.rebuild(err instanceof Error ? err.message : String(err));
+      // Rebuild only a producer that is broken (a fatal error) or stuck (nothing acknowledged on any
+      // partition for a whole produce timeout): one partition whose leader is still moving is not that,
+      // and a rebuild disconnects the producer under every other partition's send.
+      const stuck = Date.now() - this.lastSuccessAt > this.cfg.produceTimeoutMs;
+      if (!retriableWithinDeadline(err) || (this.failures >= 3 && stuck)) this.rebuild(err instanceof Error ? err.message : String(err));
       throw err;
     }
   }
