@@ -31,6 +31,16 @@ describe("loadConfig", () => {
     expect(problems({}, "nope")[0]).toMatch(/^SERVICE: expected one of ingest-api, event-processor-service, stats-api/);
   });
 
+  it("takes the processor's dead-letter topic, by default the topic's name with .dlq", () => {
+    expect(loadConfig(base, "event-processor-service")).toMatchObject({ dlqTopic: "game-events.dlq" });
+    expect(loadConfig({ ...base, KAFKA_TOPIC: "t" }, "event-processor-service")).toMatchObject({ dlqTopic: "t.dlq" });
+    expect(loadConfig({ ...base, KAFKA_DLQ_TOPIC: "poison_1" }, "event-processor-service")).toMatchObject({ dlqTopic: "poison_1" });
+    expect(problems({ ...base, KAFKA_DLQ_TOPIC: "dead letters" }, "event-processor-service")).toEqual([
+      "KAFKA_DLQ_TOPIC: expected a Kafka topic name (letters, digits, '.', '_', '-'; at most 249), got \"dead letters\"",
+    ]);
+    expect(problems({ ...base, KAFKA_DLQ_TOPIC: "game-events" }, "event-processor-service")).toEqual(['KAFKA_DLQ_TOPIC: expected a topic other than KAFKA_TOPIC ("game-events")']);
+  });
+
   it("lists every problem at once", () => {
     expect(problems({ PORT: "0" }, "event-processor-service")).toHaveLength(3);
   });

@@ -46,6 +46,8 @@ export interface ProcessorConfig extends CommonConfig {
   kafka: KafkaConfig;
   pg: PgConfig;
   groupId: string;
+  /** Where messages PostgreSQL can never take go (poison), instead of blocking their partition. */
+  dlqTopic: string;
   /** A consumer that has not fetched for this long is rebuilt (kafkajs#267, #1163). */
   stallTimeoutMs: number;
   maxRestartBackoffMs: number;
@@ -184,17 +186,24 @@ export function loadConfig(env: Env, serviceArg?: string): ServiceConfig {
         produceTimeoutMs: r.int("PRODUCE_TIMEOUT_MS", 10_000, 100, 300_000),
       };
       break;
-    case "event-processor-service":
+    case "event-processor-service": {
+      const kafka = kafkaConfig(r, service);
+      const dlqTopic = r.string("KAFKA_DLQ_TOPIC", `${kafka.topic}.dlq`);
+      // Kafka's rule for topic names (legal characters, at most 249); the DLQ must not be the topic it drains.
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(dlqTopic)) r.problems.push(`KAFKA_DLQ_TOPIC: expected a Kafka topic name (letters, digits, '.', '_', '-'; at most 249), got "${dlqTopic}"`);
+      else if (dlqTopic === kafka.topic) r.problems.push(`KAFKA_DLQ_TOPIC: expected a topic other than KAFKA_TOPIC ("${kafka.topic}")`);
       cfg = {
         ...common,
         service,
-        kafka: kafkaConfig(r, service),
+        kafka,
         pg: pgConfig(r),
         groupId: r.string("CONSUMER_GROUP", "event-processor-service"),
+        dlqTopic,
         stallTimeoutMs: r.int("CONSUMER_STALL_TIMEOUT_MS", 30_000, 1_000, 3_600_000),
         maxRestartBackoffMs: r.int("CONSUMER_MAX_RESTART_BACKOFF_MS", 10_000, 100, 600_000),
       };
       break;
+    }
     case "stats-api": {
       const adminToken = r.string("ADMIN_TOKEN");
       if (adminToken !== "" && adminToken.length < 16) {

@@ -20,11 +20,33 @@ export const LIMITS = {
   playerIdLength: 128,
   typeLength: 64,
   payloadBytes: 4096,
+  /** levels of nested objects and arrays in a payload, the payload itself being level 1 */
+  payloadDepth: 32,
+  /** problems named per payload; past it, one more says how many were left out */
+  payloadProblems: 10,
 } as const;
 
 const KNOWN_KEYS = new Set(["id", "playerId", "type", "ts", "payload"]);
 // Date and time with an explicit offset: RFC 3339, the profile of ISO 8601 that JSON APIs use.
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
+const TS_FORMAT = "expected an ISO 8601 timestamp with time zone, e.g. 2026-11-27T10:00:00Z";
+
+/**
+ * What PostgreSQL refuses in a string, or cannot store as sent: NUL (text and jsonb cannot hold it:
+ * SQLSTATE 22021 / 22P05) and a lone UTF-16 surrogate (not Unicode: encoded as UTF-8 it becomes
+ * U+FFFD in text, so two ids differing only there are stored as one; jsonb refuses it, 22P02).
+ * With the `u` flag a lone surrogate is a code point of its own, which \p{Cs} matches; a pair is not.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The first unstorable character of `v`, said; undefined when there is none. */
+function unstorable(v: string): string | undefined {
+  const nul = v.indexOf("\u0000");
+  const lone = LONE_SURROGATE.exec(v);
+  if (nul >= 0 && (!lone || nul < lone.index)) return `contains a NUL character (\\u0000) at index ${nul}, which PostgreSQL cannot store`;
+  if (lone) return `contains a lone UTF-16 surrogate (\\u${lone[0].charCodeAt(0).toString(16)}) at index ${lone.index}: not valid Unicode, cannot be stored`;
+  return undefined;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -36,6 +58,100 @@ function checkString(obj: Record<string, unknown>, key: string, max: number, at:
   else if (typeof v !== "string") out.push({ path: `${at}.${key}`, message: `expected a string, got ${kind(v)}` });
   else if (v.trim() === "") out.push({ path: `${at}.${key}`, message: "expected a non-empty string" });
   else if (v.length > max) out.push({ path: `${at}.${key}`, message: `expected at most ${max} characters, got ${v.length}` });
+  else {
+    const bad = unstorable(v);
+    if (bad) out.push({ path: `${at}.${key}`, message: bad });
+  }
+}
+
+const daysIn = (year: number, month: number): number =>
+  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+
+/**
+ * An RFC 3339 timestamp that PostgreSQL's timestamptz takes as it is: JavaScript's Date.parse accepts
+ * year 0000 (PostgreSQL: 22008), 2026-02-30 (rolled over to March 2; PostgreSQL: 22008) and offsets up
+ * to ±23:59 (PostgreSQL: at most ±15:59, 22009). Returns the problem, or undefined.
+ */
+function checkTimestamp(ts: unknown): string | undefined {
+  if (typeof ts !== "string") return TS_FORMAT;
+  const m = ISO_8601.exec(ts);
+  if (!m || Number.isNaN(Date.parse(ts))) return TS_FORMAT;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (year < 1) return `year ${m[1]} is out of range: expected 0001 to 9999`;
+  if (month < 1 || month > 12) return `month ${m[2]} is out of range: expected 01 to 12`;
+  if (day < 1 || day > daysIn(year, month)) return `day ${m[3]} does not exist in ${m[1]}-${m[2]}`;
+  if (hour > 23 || minute > 59 || second > 59) return `time ${m[4]}:${m[5]}:${m[6]} is out of range: expected 00:00:00 to 23:59:59`;
+  if (m[9] !== undefined && (Number(m[9]) > 15 || Number(m[10]) > 59)) return `time zone offset ${m[8]} is out of range: expected at most ±15:59 (PostgreSQL's limit)`;
+  return undefined;
+}
+
+/** A payload key as a path segment: `.score` when it reads as a name, `["any key"]` otherwise (JSON-escaped). */
+const keyPath = (k: string): string => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
+
+/**
+ * Walks a payload without recursion (a deep one must not overflow the stack: JSON.stringify of a
+ * 10,000-deep object throws RangeError), refusing nesting past LIMITS.payloadDepth and every key or
+ * string PostgreSQL cannot store. Returns false when the payload was refused.
+ */
+function checkPayload(payload: Record<string, unknown>, at: string, out: FieldProblem[]): boolean {
+  const found: FieldProblem[] = [];
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: payload, path: at, depth: 1 }];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === "string") {
+      const bad = unstorable(value);
+      if (bad) found.push({ path, message: bad });
+      continue;
+    }
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > LIMITS.payloadDepth) {
+      out.push({ path, message: `expected at most ${LIMITS.payloadDepth} levels of nested objects and arrays in payload, got more` });
+      return false;
+    }
+    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value).map(([k, v]) => [keyPath(k), v]);
+    if (!Array.isArray(value)) {
+      for (const k of Object.keys(value)) {
+        const bad = unstorable(k);
+        if (bad) found.push({ path: `${path}${keyPath(k)}`, message: `key ${bad}` });
+      }
+    }
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], path: `${path}${entries[i]![0]}`, depth: depth + 1 });
+  }
+  out.push(...found.slice(0, LIMITS.payloadProblems));
+  if (found.length > LIMITS.payloadProblems) out.push({ path: at, message: `${found.length - LIMITS.payloadProblems} more unstorable key(s) or string(s) not listed` });
+  return found.length === 0;
+}
+
+/**
+ * One event's problems, each with its path under `at` (`[3]` in a batch): the checks ingest-api
+ * applies before acknowledging, and the processor again on what it reads from Kafka.
+ */
+export function checkEvent(item: unknown, at: string, problems: FieldProblem[]): item is GameEvent {
+  const before = problems.length;
+  if (!isPlainObject(item)) {
+    problems.push({ path: at, message: `expected an event object, got ${kind(item)}` });
+    return false;
+  }
+  for (const key of Object.keys(item)) {
+    if (!KNOWN_KEYS.has(key)) problems.push({ path: `${at}.${key}`, message: "unknown field" });
+  }
+  checkString(item, "id", LIMITS.idLength, at, problems);
+  checkString(item, "playerId", LIMITS.playerIdLength, at, problems);
+  checkString(item, "type", LIMITS.typeLength, at, problems);
+  const ts = item["ts"];
+  if (ts === undefined) problems.push({ path: `${at}.ts`, message: "required" });
+  else {
+    const bad = checkTimestamp(ts);
+    if (bad) problems.push({ path: `${at}.ts`, message: bad });
+  }
+  const payload = item["payload"];
+  if (payload === undefined) problems.push({ path: `${at}.payload`, message: "required" });
+  else if (!isPlainObject(payload)) problems.push({ path: `${at}.payload`, message: `expected an object, got ${kind(payload)}` });
+  else if (checkPayload(payload, `${at}.payload`, problems)) {
+    const size = Buffer.byteLength(JSON.stringify(payload));
+    if (size > LIMITS.payloadBytes) problems.push({ path: `${at}.payload`, message: `expected at most ${LIMITS.payloadBytes} bytes, got ${size}` });
+  }
+  return problems.length === before;
 }
 
 function kind(v: unknown): string {
@@ -58,28 +174,8 @@ export function validateBatch(body: unknown, maxEvents: number): { ok: true; eve
   const seen = new Map<string, number>();
   body.forEach((item, i) => {
     const at = `[${i}]`;
-    if (!isPlainObject(item)) {
-      problems.push({ path: at, message: `expected an event object, got ${kind(item)}` });
-      return;
-    }
-    for (const key of Object.keys(item)) {
-      if (!KNOWN_KEYS.has(key)) problems.push({ path: `${at}.${key}`, message: "unknown field" });
-    }
-    checkString(item, "id", LIMITS.idLength, at, problems);
-    checkString(item, "playerId", LIMITS.playerIdLength, at, problems);
-    checkString(item, "type", LIMITS.typeLength, at, problems);
-    const ts = item["ts"];
-    if (ts === undefined) problems.push({ path: `${at}.ts`, message: "required" });
-    else if (typeof ts !== "string" || !ISO_8601.test(ts) || Number.isNaN(Date.parse(ts))) {
-      problems.push({ path: `${at}.ts`, message: "expected an ISO 8601 timestamp with time zone, e.g. 2026-11-27T10:00:00Z" });
-    }
-    const payload = item["payload"];
-    if (payload === undefined) problems.push({ path: `${at}.payload`, message: "required" });
-    else if (!isPlainObject(payload)) problems.push({ path: `${at}.payload`, message: `expected an object, got ${kind(payload)}` });
-    else {
-      const size = Buffer.byteLength(JSON.stringify(payload));
-      if (size > LIMITS.payloadBytes) problems.push({ path: `${at}.payload`, message: `expected at most ${LIMITS.payloadBytes} bytes, got ${size}` });
-    }
+    checkEvent(item, at, problems);
+    if (!isPlainObject(item)) return;
     const id = item["id"];
     if (typeof id === "string") {
       const first = seen.get(id);

@@ -1,18 +1,20 @@
 /**
  * event-processor-service: a kafkajs consumer group on `game-events` writing into PostgreSQL,
- * idempotently by event id, committing offsets only after the database commit.
+ * idempotently by event id, committing offsets only after the database commit. A poison message (not
+ * an event, or content PostgreSQL refuses) goes to the dead-letter topic instead of blocking its
+ * partition; an infrastructure failure (connection lost, timeout) has the batch redelivered.
  *
  * kafkajs 2.2.4 is unmaintained and has recovery bugs drills hit: consumers that stop after a broker
  * restart (kafkajs#267), hang on a silently dropped connection (#1163) or restart endlessly (#1721).
  * So kafkajs never restarts the consumer itself (restartOnFailure → false); a supervisor rebuilds the
  * whole client on a crash or when no fetch happened for `stallTimeoutMs`, with a capped backoff.
  */
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ProcessorConfig } from "./config.js";
 import { createDb, migrate, type Db } from "./db.js";
-import type { GameEvent } from "./events.js";
-import { createKafka, sleep, withTimeout } from "./kafka.js";
+import { checkEvent, type FieldProblem, type GameEvent } from "./events.js";
+import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 import { Router } from "./http.js";
@@ -56,14 +58,73 @@ export async function storeEvents(db: Db, rows: Row[]): Promise<number> {
   });
 }
 
-function parseEvent(value: Buffer | null): GameEvent | undefined {
-  if (!value) return undefined;
+/** Why a message can never be stored: the `reason` label of the metrics, and the words of the log line and DLQ header. */
+export type PoisonKind = "unparseable" | "invalid" | "refused_by_database";
+export interface Poison {
+  kind: PoisonKind;
+  reason: string;
+}
+
+/**
+ * A message's event, or why it is poison: not JSON, or not an event ingest-api would have acknowledged
+ * (the same checkEvent: fields, and nothing PostgreSQL cannot store). Another producer may write
+ * straight to the topic, so nothing read from Kafka is trusted.
+ */
+export function parseMessage(value: Buffer | null): { event: GameEvent } | Poison {
+  if (!value) return { kind: "unparseable", reason: "message has no value" };
+  let parsed: unknown;
   try {
-    const e = JSON.parse(value.toString("utf8")) as GameEvent;
-    if (typeof e.id !== "string" || typeof e.playerId !== "string" || typeof e.type !== "string" || typeof e.ts !== "string") return undefined;
-    return e;
-  } catch {
-    return undefined;
+    parsed = JSON.parse(value.toString("utf8"));
+  } catch (err) {
+    return { kind: "unparseable", reason: `not valid JSON: ${(err as Error).message}` };
+  }
+  const problems: FieldProblem[] = [];
+  if (checkEvent(parsed, "$", problems)) return { event: parsed };
+  return { kind: "invalid", reason: `invalid event: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` };
+}
+
+/**
+ * SQLSTATEs that say PostgreSQL refuses the row's content (https://www.postgresql.org/docs/15/errcodes-appendix.html):
+ * class 22, data exception, and the two integrity checks on a value. Storing the row again can never
+ * succeed, so it is poison; anything else (a lost connection, 57014 statement timeout, 57P01 a
+ * terminated session, a pool timeout) is the infrastructure's and is retried by redelivery.
+ */
+const REFUSED_CONTENT: Record<string, string> = {
+  "22001": "string_data_right_truncation",
+  "22003": "numeric_value_out_of_range",
+  "22007": "invalid_datetime_format",
+  "22008": "datetime_field_overflow",
+  "22009": "invalid_time_zone_displacement_value",
+  "22021": "character_not_in_repertoire",
+  "22P02": "invalid_text_representation",
+  "22P05": "untranslatable_character",
+  "23502": "not_null_violation",
+  "23514": "check_violation",
+};
+
+/** The reason when `err` is PostgreSQL refusing a row's content; undefined for an infrastructure failure. */
+export function refusedContent(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !(code in REFUSED_CONTENT || code.startsWith("22"))) return undefined;
+  return `PostgreSQL refused the row: SQLSTATE ${code} ${REFUSED_CONTENT[code] ?? "data_exception"}: ${(err as Error).message}`;
+}
+
+/**
+ * storeEvents, and when PostgreSQL refuses a row's content, the rows it refuses found by halving the
+ * batch (each half its own transaction, so about 2·log2(n) statements for one poison row among n)
+ * while every other row is stored. Infrastructure failures are thrown, as from storeEvents.
+ */
+export async function storeIsolating(db: Db, rows: Row[]): Promise<{ inserted: number; refused: { row: Row; reason: string }[] }> {
+  try {
+    return { inserted: await storeEvents(db, rows), refused: [] };
+  } catch (err) {
+    const reason = refusedContent(err);
+    if (reason === undefined) throw err;
+    if (rows.length === 1) return { inserted: 0, refused: [{ row: rows[0]!, reason }] };
+    const half = Math.ceil(rows.length / 2);
+    const a = await storeIsolating(db, rows.slice(0, half));
+    const b = await storeIsolating(db, rows.slice(half));
+    return { inserted: a.inserted + b.inserted, refused: [...a.refused, ...b.refused] };
   }
 }
 
@@ -72,6 +133,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
   const inserted = new Counter({ name: "events_inserted_total", help: "Events newly inserted (not duplicates)", registers: [registry] });
   const errors = new Counter({ name: "processing_errors_total", help: "Processing errors by reason", labelNames: ["reason"] as const, registers: [registry] });
   const restarts = new Counter({ name: "kafka_consumer_restarts_total", help: "Consumer rebuilds by reason", labelNames: ["reason"] as const, registers: [registry] });
+  const deadLettered = new Counter({
+    name: "processing_dead_lettered_total",
+    help: "Poison messages (never storable) written to the dead-letter topic instead of blocking their partition, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
   const batchSeconds = new Histogram({ name: "processor_batch_duration_seconds", help: "Time to store and commit one batch", buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
   const db = createDb(cfg.pg, registry, log, cfg.service);
 
@@ -79,8 +146,54 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
   let joined = false;
   let migrated = false;
   let stopping = false;
-  let current: { kafka: Kafka; consumer: Consumer } | undefined;
+  let current: { kafka: Kafka; consumer: Consumer; dlq?: Promise<Producer> } | undefined;
   let wake: ((reason: string) => void) | undefined;
+  let dlqTopicReady = false;
+
+  /** The dead-letter topic, created like the main topic (its partitions and replication factor); once it exists, never asked again. */
+  async function ensureDlqTopic(): Promise<void> {
+    if (dlqTopicReady) return;
+    await ensureTopic(createKafka(cfg.kafka, log, "-admin"), { ...cfg.kafka, topic: cfg.dlqTopic }, log);
+    dlqTopicReady = true;
+  }
+
+  /** The dead-letter producer of the current client, connected on first use (acks=all, idempotent, like ingest-api's). */
+  function dlqProducer(run: NonNullable<typeof current>): Promise<Producer> {
+    run.dlq ??= (async () => {
+      await ensureDlqTopic();
+      const producer = run.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      await withTimeout(producer.connect(), cfg.kafka.requestTimeoutMs * 2, "dead-letter producer connect");
+      return producer;
+    })().catch((err: unknown) => {
+      run.dlq = undefined;
+      throw err;
+    });
+    return run.dlq;
+  }
+
+  /**
+   * Writes poison messages to the dead-letter topic (key, value and headers as read, plus where they
+   * came from and why) and resolves once Kafka acknowledged them; throws otherwise, so the batch is
+   * redelivered and its offset not committed.
+   */
+  async function deadLetter(run: NonNullable<typeof current>, topic: string, partition: number, poison: { message: KafkaMessage; kind: PoisonKind; reason: string }[]): Promise<void> {
+    const producer = await dlqProducer(run);
+    await producer.send({
+      topic: cfg.dlqTopic,
+      acks: -1,
+      timeout: cfg.kafka.requestTimeoutMs,
+      messages: poison.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: { ...(message.headers as IHeaders | undefined), "gm-dlq-reason": reason, "gm-dlq-source": `${topic}/${partition}/${message.offset}` },
+      })),
+    });
+    for (const { message, kind, reason } of poison) {
+      deadLettered.inc({ reason: kind });
+      errors.inc({ reason: kind });
+      log.error("poison message dead-lettered", { topic, partition, offset: message.offset, dlqTopic: cfg.dlqTopic, reason });
+    }
+  }
 
   new Gauge({
     name: "kafka_consumer_last_fetch_age_seconds",
@@ -94,28 +207,43 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
 
   async function eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const run = current;
+    if (!run) return;
     const end = batchSeconds.startTimer();
     const rows: Row[] = [];
+    const byOffset = new Map<string, KafkaMessage>();
+    // A poison message can never be stored and must not block its partition: it goes to the dead-letter
+    // topic, with its reason, before the batch's offset is committed.
+    const poison: { message: KafkaMessage; kind: PoisonKind; reason: string }[] = [];
     for (const m of batch.messages) {
-      const event = parseEvent(m.value);
-      if (event) rows.push({ event, partition: batch.partition, offset: m.offset });
-      else {
-        // A poison message is logged and skipped: it can never be stored, and must not block the partition.
-        errors.inc({ reason: "unparseable" });
-        log.error("unparseable message skipped", { partition: batch.partition, offset: m.offset });
-      }
+      const parsed = parseMessage(m.value);
+      if ("event" in parsed) {
+        rows.push({ event: parsed.event, partition: batch.partition, offset: m.offset });
+        byOffset.set(m.offset, m);
+      } else poison.push({ message: m, ...parsed });
     }
     try {
-      inserted.inc(await storeEvents(db, rows));
+      const stored = await storeIsolating(db, rows);
+      inserted.inc(stored.inserted);
+      for (const { row, reason } of stored.refused) poison.push({ message: byOffset.get(row.offset)!, kind: "refused_by_database", reason });
     } catch (err) {
       errors.inc({ reason: "database" });
       log.warn("database write failed; batch will be redelivered", { partition: batch.partition, err });
       throw err;
     }
+    if (poison.length > 0) {
+      try {
+        await deadLetter(run, batch.topic, batch.partition, poison);
+      } catch (err) {
+        errors.inc({ reason: "dead_letter" });
+        log.warn("dead-letter write failed; batch will be redelivered", { partition: batch.partition, dlqTopic: cfg.dlqTopic, err });
+        throw err;
+      }
+    }
     const last = batch.messages[batch.messages.length - 1]!;
     resolveOffset(last.offset);
-    // Offsets are committed only after the database commit above.
-    await current?.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+    // Offsets are committed only after the database commit and the dead-letter write above.
+    await run.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
     await heartbeat();
     processed.inc(batch.messages.length);
     lastActivity = Date.now();
@@ -165,6 +293,8 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       joined = false;
       wake = undefined;
       await withTimeout(consumer.disconnect(), 5_000, "consumer disconnect").catch(() => undefined);
+      const dlq = current?.dlq;
+      if (dlq) await withTimeout(dlq.then((p) => p.disconnect()), 5_000, "dead-letter producer disconnect").catch(() => undefined);
     }
   }
 
@@ -182,6 +312,9 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       }
     }
     backoff = 250;
+    // Created at start (in the background: the consumer does not wait for it), so it exists before the
+    // first poison message; if Kafka cannot yet, the first dead-letter write creates it.
+    void ensureDlqTopic().catch((err: unknown) => log.warn("dead-letter topic check failed; retried on first use", { topic: cfg.dlqTopic, err }));
     while (!stopping) {
       const started = Date.now();
       const reason = await runOnce();

@@ -285,9 +285,11 @@ async function createProberRole(adminUrl: string, password: string): Promise<voi
   try {
     const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [PROBER_ROLE]);
     const verb = exists.rowCount ? "ALTER" : "CREATE";
-    await client.query(`${verb} ROLE ${PROBER_ROLE} LOGIN PASSWORD '${password.replace(/'/g, "''")}' NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-    await client.query(`GRANT pg_monitor TO ${PROBER_ROLE}`);
-    await client.query(`ALTER ROLE ${PROBER_ROLE} SET default_transaction_read_only = on`);
+    // DDL takes no bind parameters: identifier and literal quoted by node-postgres, never interpolated raw.
+    const role = pg.escapeIdentifier(PROBER_ROLE);
+    await client.query(`${verb} ROLE ${role} LOGIN PASSWORD ${pg.escapeLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    await client.query(`GRANT pg_monitor TO ${role}`);
+    await client.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
   } finally {
     await client.end();
   }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createDockerPlatform, PlatformError } from "@gm/platform/docker";
 import { createDatabasePort, type DatabaseDriver } from "@gm/platform/postgres";
-import type { FaultSpec } from "./scenario.js";
+import { isTableName, type FaultSpec } from "./scenario.js";
 
 export interface FaultTarget {
   stackId: string;
@@ -49,13 +49,30 @@ async function withAdmin<T>(url: string, fn: (db: DatabaseDriver) => Promise<T>)
   }
 }
 
+/**
+ * A drill file's table name as SQL: checked again here (a spec may not come through parseScenario) and
+ * every part quoted, never interpolated raw — the statements run as the superuser, and without bind
+ * parameters node-postgres sends them in the simple protocol, where `;` starts another statement.
+ * Folded to lower case first, as PostgreSQL folds an unquoted name, so `Events` still means `events`.
+ */
+export function quoteTableName(table: string): string {
+  if (!isTableName(table)) throw new Error(`fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified), got ${JSON.stringify(table)}`);
+  return table
+    .toLowerCase()
+    .split(".")
+    .map((part) => pg.escapeIdentifier(part))
+    .join(".");
+}
+
 /** Creates (or re-keys) the fault role; returns a URL that logs in as it. */
 async function faultRoleUrl(adminUrl: string, grantUpdateOn?: string): Promise<string> {
   const password = randomBytes(12).toString("hex");
+  // DDL takes no bind parameters: the role is quoted as an identifier and the password as a literal.
+  const role = pg.escapeIdentifier(FAULT_ROLE);
   await withAdmin(adminUrl, async (db) => {
     const exists = (await db.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [FAULT_ROLE])).length > 0;
-    await db.query(`${exists ? "ALTER" : "CREATE"} ROLE ${FAULT_ROLE} LOGIN NOSUPERUSER PASSWORD '${password}'`);
-    if (grantUpdateOn) await db.query(`GRANT UPDATE ON ${grantUpdateOn} TO ${FAULT_ROLE}`);
+    await db.query(`${exists ? "ALTER" : "CREATE"} ROLE ${role} LOGIN NOSUPERUSER PASSWORD ${pg.escapeLiteral(password)}`);
+    if (grantUpdateOn) await db.query(`GRANT UPDATE ON ${quoteTableName(grantUpdateOn)} TO ${role}`);
   });
   const u = new URL(adminUrl);
   u.username = FAULT_ROLE;
@@ -107,6 +124,8 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
             : `a leaking client opens and holds connections until max_connections (less the reserved ones) is reached${spec.params["count"] ? ` (at most ${spec.params["count"]})` : ""}`,
         prepare: async () => ({ role: FAULT_ROLE }),
         async apply() {
+          // A bad name is refused before anything changes (no role created, no connection held).
+          const quoted = lock ? quoteTableName(table) : undefined;
           const url = await faultRoleUrl(target.postgresUrl, lock ? table : undefined);
           const max = lock ? 1 : Number(spec.params["count"] ?? 10_000);
           for (let i = 0; i < max; i++) {
@@ -123,7 +142,7 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
             const c = held[0];
             if (!c) throw new Error("could not open the lock-holding connection");
             await c.query("BEGIN");
-            await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+            await c.query(`LOCK TABLE ${quoted} IN ACCESS EXCLUSIVE MODE`);
           }
         },
         async recover() {

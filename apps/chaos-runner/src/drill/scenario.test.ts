@@ -57,6 +57,18 @@ extra: 1
     ]);
   });
 
+  it("takes only a plain table name for lock-table: the name reaches SQL run as the superuser", () => {
+    const base = "name: x\nincident: db-pool-exhausted\nhypothesis: h\nexpect: { kind: db-pool-exhausted, severity: P2 }\n";
+    const lock = (table: string) => `${base}fault: { type: lock-table, params: { table: ${JSON.stringify(table)} } }\n`;
+    for (const ok of ["events", "public.events", "_t1", "Events_2", "a".repeat(63)]) {
+      expect(parseScenario(lock(ok), "x.yaml", minutes).fault.params).toEqual({ table: ok });
+    }
+    const expected = "expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified, at most 63 characters each)";
+    for (const bad of ["events TO PUBLIC; DROP TABLE events; --", 'events"; DROP TABLE events; --', "events;", "1events", "a.b.c", "public.", "ev ents", "events\u0000", "a".repeat(64), ""]) {
+      expect(problems(lock(bad))).toEqual([`fault.params.table: ${expected}, got ${JSON.stringify(bad)}`]);
+    }
+  });
+
   it("may tighten the runbook's response time, never loosen it", () => {
     const base = "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
     expect(parseScenario(base, "x.yaml", minutes).deadlines).toMatchObject({ detectSeconds: 3600, recoverSeconds: 3600 });

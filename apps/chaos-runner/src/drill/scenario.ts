@@ -84,6 +84,10 @@ export class ScenarioError extends Error {
   }
 }
 
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+/** A plain SQL identifier, optionally schema-qualified (`events`, `public.events`): nothing to quote away. */
+export const isTableName = (v: string): boolean => TABLE_NAME.test(v);
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const show = (v: unknown) => JSON.stringify(v);
@@ -159,6 +163,11 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     if (v === undefined) continue;
     if (typeof v !== kind) problems.push(`fault.params.${k}: expected a ${kind}, got ${show(v)}`);
     else params[k] = v as number | string;
+  }
+  // The table name reaches SQL run as the superuser: only a plain identifier (or schema.identifier)
+  // passes, and faults.ts quotes it as well. 63: PostgreSQL truncates longer names (NAMEDATALEN − 1).
+  if (type === "lock-table" && typeof params["table"] === "string" && !isTableName(params["table"])) {
+    problems.push(`fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified, at most 63 characters each), got ${show(params["table"])}`);
   }
   if (type === "kill-broker" && typeof params["count"] === "number" && (params["count"] < 1 || params["count"] > brokers)) {
     problems.push(`fault.params.count: expected 1 to ${brokers} (the stack's brokers), got ${params["count"]}`);

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { DbUnavailable } from "./db.js";
+import { parseMessage, refusedContent } from "./processor.js";
+
+const event = { id: "e-1", playerId: "p-1", type: "match_end", ts: "2026-11-27T10:00:00.000Z", payload: { score: 1 } };
+const msg = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v));
+
+describe("parseMessage: what the processor reads from Kafka is checked like ingest-api's input", () => {
+  it("takes an event", () => {
+    expect(parseMessage(msg(event))).toEqual({ event });
+  });
+
+  it("says why a message is poison: no value, not JSON, not an event, or content PostgreSQL cannot store", () => {
+    expect(parseMessage(null)).toEqual({ kind: "unparseable", reason: "message has no value" });
+    expect(parseMessage(msg("{nope"))).toMatchObject({ kind: "unparseable", reason: expect.stringMatching(/^not valid JSON: /) });
+    expect(parseMessage(msg({ ...event, payload: undefined }))).toEqual({ kind: "invalid", reason: "invalid event: $.payload: required" });
+    expect(parseMessage(msg({ ...event, id: "e-\u0000" }))).toEqual({ kind: "invalid", reason: "invalid event: $.id: contains a NUL character (\\u0000) at index 2, which PostgreSQL cannot store" });
+    expect(parseMessage(msg({ ...event, ts: "0000-01-01T00:00:00Z", payload: { ["k\ud800"]: 1 } }))).toEqual({
+      kind: "invalid",
+      reason: 'invalid event: $.ts: year 0000 is out of range: expected 0001 to 9999; $.payload["k\\ud800"]: key contains a lone UTF-16 surrogate (\\ud800) at index 1: not valid Unicode, cannot be stored',
+    });
+  });
+});
+
+describe("refusedContent: poison (PostgreSQL refuses the row) versus infrastructure (retry)", () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it("names the SQLSTATE of a refused row: class 22 and the value checks", () => {
+    expect(refusedContent(pgError("22P05", "unsupported Unicode escape sequence"))).toBe("PostgreSQL refused the row: SQLSTATE 22P05 untranslatable_character: unsupported Unicode escape sequence");
+    for (const code of ["22021", "22007", "22008", "22009", "22P02", "23502", "22023"]) expect(refusedContent(pgError(code, "x")), code).toMatch(`SQLSTATE ${code} `);
+  });
+
+  it("leaves every other failure to redelivery", () => {
+    for (const err of [
+      pgError("57014", "canceling statement due to statement timeout"),
+      pgError("57P01", "terminating connection due to administrator command"),
+      pgError("08006", "connection failure"),
+      pgError("40P01", "deadlock detected"),
+      new DbUnavailable("database unavailable: timeout exceeded when trying to connect"),
+      Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+      new Error("Connection terminated unexpectedly"),
+      undefined,
+    ]) {
+      expect(refusedContent(err), String(err)).toBeUndefined();
+    }
+  });
+});
