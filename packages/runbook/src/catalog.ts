@@ -102,7 +102,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     symptoms: ["High error rates (> 10%)", "Moderate error rates (5-10%)", "Service degradation affecting > 50% users", "Service degradation affecting < 50% users"],
     detect: detectHighErrorRate,
     rule: (p) =>
-      `Per service and source (metrics, prometheus, synthetic): errors / requests ≥ ${pct(p.thresholds.errorRate.p2AtLeast)}; windows without requests are ignored; the worst source wins. ` +
+      `Per service and source (metrics, prometheus, synthetic): errors / requests ≥ ${pct(p.thresholds.errorRate.p2AtLeast)} over the prober's window and, where the source keeps one, over its last round too (multiwindow: the errors must still be happening); windows without requests are ignored; the worst source wins. ` +
       `Also (subject "all"): any synthetic user failing.`,
     severities: ["P1", "P2"],
     severity: (p) =>

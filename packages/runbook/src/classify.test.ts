@@ -87,6 +87,33 @@ describe("classify", () => {
       expect(sevOf(withRate(0, 0), "high-error-rate")).toEqual([]);
     });
 
+    describe("over two windows (multiwindow): the prober's window and its last round", () => {
+      const twoWindows = (errors: number, requests: number, recentErrors: number, recentRequests: number) => ({
+        ...healthy(),
+        errorRates: [{ ...rate("stats-api", errors, requests), recent: { windowSeconds: 5, requests: recentRequests, errors: recentErrors, rate: recentRequests > 0 ? recentErrors / recentRequests : null } }],
+      });
+      it.each([
+        ["both above 10% is P1", 30, 100, 3, 10, ["stats-api:P1"]],
+        ["the errors stopped in the last round: nothing, though the window still averages 30%", 30, 100, 0, 10, []],
+        ["the last round at 7% lowers a 30% window to P2", 30, 100, 7, 100, ["stats-api:P2"]],
+        ["a burst in the last round alone does not page: the window is at 3%", 3, 100, 3, 3, []],
+        ["no request in the last round: the window judges alone", 30, 100, 0, 0, ["stats-api:P1"]],
+      ])("%s", (_, errors, requests, recentErrors, recentRequests, expected) => {
+        expect(sevOf(twoWindows(errors, requests, recentErrors, recentRequests), "high-error-rate")).toEqual(expected);
+      });
+      it("shows both windows as evidence", () => {
+        expect(only(twoWindows(30, 100, 5, 10), "high-error-rate")[0]?.evidence).toEqual([
+          { signal: "errorRates[stats-api/metrics].rate", observed: 0.3, threshold: "> 0.1" },
+          { signal: "errorRates[stats-api/metrics].rate.recent", observed: 0.5, threshold: "> 0.1 (the last 5 s too)" },
+        ]);
+      });
+      it("sets a pool incident's severity by the judged rate", () => {
+        const s = twoWindows(30, 100, 0, 10);
+        s.postgres!.usage = 0.95;
+        expect(sevOf(s, "db-pool-exhausted")).toEqual(["postgres:P3"]);
+      });
+    });
+
     it("keeps the worst source per service and merges the evidence", () => {
       const s = { ...healthy(), errorRates: [rate("ingest-api", 6, 100, "metrics"), rate("ingest-api", 20, 100, "synthetic"), rate("ingest-api", 1, 100, "prometheus")] };
       const [i] = only(s, "high-error-rate");

@@ -123,7 +123,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
     "",
     "- A collector that fails (Kafka, PostgreSQL, health probes …) raises no incident by itself: a prober fault must not page anyone. Its error is shown as evidence on the incidents that depend on it.",
     "- A service with no probed instance is unknown, not down.",
-    "- An error-rate window with no requests is ignored.",
+    "- An error-rate window with no requests is ignored. A window's rate above a threshold whose last round is below it is not an incident (the errors stopped): the rate is judged over both windows.",
     "",
   );
   return out.join("\n");

@@ -65,6 +65,16 @@ export const detectSecurityExposure: Rule = (s) => {
   return evidence.length === 0 ? [] : [{ severity: "P0", subject: "security", summary: `${evidence.length} security finding(s)`, evidence }];
 };
 
+/**
+ * The rate that judges an error-rate signal: its window's, or the short window's when that saw requests
+ * and is lower. Both windows must be above a threshold (multiwindow): the long one keeps a blip from
+ * paging, the short one ends the incident as soon as the errors stop instead of a whole window later.
+ */
+export function judgedRate(e: ErrorRateSignal): number | null {
+  if (e.rate === null) return null;
+  return e.recent && e.recent.rate !== null ? Math.min(e.rate, e.recent.rate) : e.rate;
+}
+
 /** Severity of an error rate by the policy, or null when below the P2 threshold. */
 export function errorRateSeverity(rate: number, p: Policy): "P1" | "P2" | null {
   const t = p.thresholds.errorRate;
@@ -84,14 +94,17 @@ const rateThreshold = (sev: "P1" | "P2", p: Policy): string =>
 export const detectHighErrorRate: Rule = (s, p) => {
   const out: Finding[] = [];
   for (const e of s.errorRates) {
-    if (e.rate === null) continue;
-    const sev = errorRateSeverity(e.rate, p);
+    const rate = judgedRate(e);
+    if (rate === null || e.rate === null) continue;
+    const sev = errorRateSeverity(rate, p);
     if (sev === null) continue;
+    const evidence: Evidence[] = [{ signal: rateSignal(e), observed: e.rate, threshold: rateThreshold(sev, p) }];
+    if (e.recent && e.recent.rate !== null) evidence.push({ signal: `${rateSignal(e)}.recent`, observed: e.recent.rate, threshold: `${rateThreshold(sev, p)} (the last ${e.recent.windowSeconds} s too)` });
     out.push({
       severity: sev,
       subject: e.service,
-      summary: `${e.service}: error rate ${pct(e.rate)} (${e.errors}/${e.requests} over ${e.windowSeconds} s, ${e.source})`,
-      evidence: [{ signal: rateSignal(e), observed: e.rate, threshold: rateThreshold(sev, p) }],
+      summary: `${e.service}: error rate ${pct(e.rate)} (${e.errors}/${e.requests} over ${e.windowSeconds} s, ${e.source})${e.recent && e.recent.rate !== null ? `, ${pct(e.recent.rate)} over the last ${e.recent.windowSeconds} s` : ""}`,
+      evidence,
     });
   }
   const u = s.users;
@@ -140,10 +153,13 @@ export const detectKafkaBrokerDown: Rule = (s) => {
   ];
 };
 
-/** Worst error rate in the snapshot, or null when none is known. */
-function worstErrorRate(s: Snapshot): ErrorRateSignal | null {
-  let worst: ErrorRateSignal | null = null;
-  for (const e of s.errorRates) if (e.rate !== null && (worst === null || e.rate > (worst.rate ?? 0))) worst = e;
+/** Worst error rate in the snapshot (as judged: see judgedRate), or null when none is known. */
+function worstErrorRate(s: Snapshot): { signal: ErrorRateSignal; rate: number } | null {
+  let worst: { signal: ErrorRateSignal; rate: number } | null = null;
+  for (const e of s.errorRates) {
+    const rate = judgedRate(e);
+    if (rate !== null && (worst === null || rate > worst.rate)) worst = { signal: e, rate };
+  }
   return worst;
 }
 
@@ -171,9 +187,9 @@ export const detectDbPoolExhausted: Rule = (s, p) => {
   }
   if (evidence.length === 0) return [];
   const worst = worstErrorRate(s);
-  const sev = worst?.rate != null ? errorRateSeverity(worst.rate, p) : null;
-  if (worst?.rate != null) {
-    evidence.push({ signal: rateSignal(worst), observed: worst.rate, threshold: sev ? `${rateThreshold(sev, p)} → ${sev}` : `< ${p.thresholds.errorRate.p2AtLeast} → P3` });
+  const sev = worst ? errorRateSeverity(worst.rate, p) : null;
+  if (worst) {
+    evidence.push({ signal: rateSignal(worst.signal), observed: worst.rate, threshold: sev ? `${rateThreshold(sev, p)} → ${sev}` : `< ${p.thresholds.errorRate.p2AtLeast} → P3` });
   }
   return [
     {

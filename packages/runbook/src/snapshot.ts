@@ -31,6 +31,12 @@ export interface ErrorRateSignal {
   errors: number;
   /** errors / requests; null when there were no requests in the window */
   rate: number | null;
+  /**
+   * The same over the last round(s) only — the short window of a multiwindow rule (Google SRE Workbook,
+   * "Alerting on SLOs", multiwindow alerts): when the errors stopped, the long window still averages them
+   * in for a whole window, the short one no longer does. Absent when the source keeps no short window.
+   */
+  recent?: { windowSeconds: number; requests: number; errors: number; rate: number | null };
 }
 
 /** "Users affected": the share of synthetic players whose journey (post an event, read stats) failed. */

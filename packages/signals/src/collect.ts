@@ -49,6 +49,14 @@ export class Series {
     return { first, last };
   }
 
+  /** Change over the last `n` intervals between samples (the newest n+1 points, fewer when fewer exist), and their span. */
+  recent(n: number): { delta: number; ms: number } | null {
+    const last = this.points[this.points.length - 1];
+    const from = this.points[Math.max(0, this.points.length - 1 - n)];
+    if (!last || !from || from === last) return null;
+    return { delta: last.v - from.v, ms: last.t - from.t };
+  }
+
   /** Change per second over the window; null with fewer than two points. */
   slopePerSecond(): number | null {
     const s = this.span();

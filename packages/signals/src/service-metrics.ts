@@ -36,7 +36,15 @@ export interface ServiceMetricsResult {
   failures: { url: string; error: string }[];
 }
 
-export function createServiceMetricsCollector(opts: { services: ServiceUrls; windowSeconds: number; timeoutMs: number; fetch?: typeof fetch }) {
+export function createServiceMetricsCollector(opts: {
+  services: ServiceUrls;
+  windowSeconds: number;
+  /** the short window of the multiwindow error rate, in rounds (default 1: the last round) */
+  recentRounds?: number;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}) {
+  const recentRounds = opts.recentRounds ?? 1;
   const fetchFn = opts.fetch ?? fetch;
   const windowMs = opts.windowSeconds * 1000;
   const state = new Map<string, InstanceState>();
@@ -64,7 +72,8 @@ export function createServiceMetricsCollector(opts: { services: ServiceUrls; win
     async collect(now = Date.now()): Promise<ServiceMetricsResult> {
       const failures: { url: string; error: string }[] = [];
       const pools: ServicePoolSignal[] = [];
-      const perService = new Map<ServiceName, { requests: number; errors: number }>();
+      type Agg = { requests: number; errors: number; recentRequests: number; recentErrors: number; recentMs: number };
+      const perService = new Map<ServiceName, Agg>();
       const entries = Object.entries(opts.services) as [ServiceName, string[]][];
       await Promise.all(
         entries.flatMap(([service, urls]) =>
@@ -83,9 +92,16 @@ export function createServiceMetricsCollector(opts: { services: ServiceUrls; win
             const s = stateOf(url);
             s.reqSeries.add(now, s.requests.update(sum(samples, "http_requests_total", business)));
             s.errSeries.add(now, s.errors.update(sum(samples, "http_requests_total", (l) => business(l) && (l["code"] ?? "").startsWith("5"))));
-            const agg = perService.get(service) ?? { requests: 0, errors: 0 };
+            const agg = perService.get(service) ?? { requests: 0, errors: 0, recentRequests: 0, recentErrors: 0, recentMs: 0 };
             agg.requests += delta(s.reqSeries);
             agg.errors += delta(s.errSeries);
+            const rr = s.reqSeries.recent(recentRounds);
+            const re = s.errSeries.recent(recentRounds);
+            if (rr && re) {
+              agg.recentRequests += rr.delta;
+              agg.recentErrors += re.delta;
+              agg.recentMs = Math.max(agg.recentMs, rr.ms);
+            }
             perService.set(service, agg);
             const max = first(samples, "pg_pool_max");
             if (max !== null) {
@@ -104,14 +120,25 @@ export function createServiceMetricsCollector(opts: { services: ServiceUrls; win
         ),
       );
       const errorRates: ErrorRateSignal[] = [];
-      let allReq = 0;
-      let allErr = 0;
-      for (const [service, { requests, errors }] of perService) {
-        errorRates.push({ service, source: "metrics", windowSeconds: opts.windowSeconds, requests, errors, rate: requests > 0 ? errors / requests : null });
-        allReq += requests;
-        allErr += errors;
+      const all: Agg = { requests: 0, errors: 0, recentRequests: 0, recentErrors: 0, recentMs: 0 };
+      const signal = (service: ErrorRateSignal["service"], a: Agg): ErrorRateSignal => ({
+        service,
+        source: "metrics",
+        windowSeconds: opts.windowSeconds,
+        requests: a.requests,
+        errors: a.errors,
+        rate: a.requests > 0 ? a.errors / a.requests : null,
+        ...(a.recentMs > 0 ? { recent: { windowSeconds: Math.round(a.recentMs / 100) / 10, requests: a.recentRequests, errors: a.recentErrors, rate: a.recentRequests > 0 ? a.recentErrors / a.recentRequests : null } } : {}),
+      });
+      for (const [service, a] of perService) {
+        errorRates.push(signal(service, a));
+        all.requests += a.requests;
+        all.errors += a.errors;
+        all.recentRequests += a.recentRequests;
+        all.recentErrors += a.recentErrors;
+        all.recentMs = Math.max(all.recentMs, a.recentMs);
       }
-      errorRates.push({ service: "all", source: "metrics", windowSeconds: opts.windowSeconds, requests: allReq, errors: allErr, rate: allReq > 0 ? allErr / allReq : null });
+      errorRates.push(signal("all", all));
       return { errorRates, pools, failures };
     },
   };

@@ -15,6 +15,8 @@ import { createSynthetic } from "./synthetic.js";
 export interface SignalsConfig {
   timeoutMs: number;
   windowSeconds: number;
+  /** the short window of the multiwindow error rates, in rounds (default 1: the last round) */
+  recentRounds?: number;
   services: ServiceUrls;
   kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[]; stallSeconds: number };
   postgres?: { url: string };
@@ -31,12 +33,12 @@ export interface SignalsConfig {
 
 export function createSignals(cfg: SignalsConfig) {
   const services: ServiceUrls = { ...cfg.services };
-  const metrics = createServiceMetricsCollector({ services, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs });
+  const metrics = createServiceMetricsCollector({ services, windowSeconds: cfg.windowSeconds, recentRounds: cfg.recentRounds, timeoutMs: cfg.timeoutMs });
   const kafka = cfg.kafka ? createKafkaCollector({ ...cfg.kafka, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs }) : undefined;
   const pg = cfg.postgres ? createPostgresCollector({ url: cfg.postgres.url, timeoutMs: cfg.timeoutMs }) : undefined;
   const ingest = cfg.services["ingest-api"]?.[0];
   const stats = cfg.services["stats-api"]?.[0];
-  const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs, windowSeconds: cfg.windowSeconds }) : undefined;
+  const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs, windowSeconds: cfg.windowSeconds, recentRounds: cfg.recentRounds }) : undefined;
   const t = cfg.timeoutMs;
   // Collectors that make several requests get a little more than one request's timeout.
   const slow = t * 2;

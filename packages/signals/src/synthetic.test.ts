@@ -26,6 +26,17 @@ describe("synthetic players", () => {
     const r3 = await syn.round(70_000);
     expect(r3.errorRate).toMatchObject({ requests: 8, errors: 0, rate: 0 });
   });
+
+  it("keep the last round as the short window of the multiwindow rate", async () => {
+    const state = { failPosts: 0 };
+    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
+    // the first round has no round before it: no short window yet
+    expect((await syn.round(0)).errorRate.recent).toBeUndefined();
+    state.failPosts = 4;
+    expect((await syn.round(5_000)).errorRate).toMatchObject({ requests: 16, errors: 4, rate: 0.25, recent: { windowSeconds: 5, requests: 8, errors: 4, rate: 0.5 } });
+    // the errors stopped: the window still averages them in, the last round does not
+    expect((await syn.round(10_000)).errorRate).toMatchObject({ requests: 24, errors: 4, recent: { windowSeconds: 5, requests: 8, errors: 0, rate: 0 } });
+  });
 });
 
 describe("synthetic players spread over the partitions", () => {

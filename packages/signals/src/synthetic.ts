@@ -22,6 +22,8 @@ export interface SyntheticOptions {
   timeoutMs: number;
   /** the error rate's window (default: one round) */
   windowSeconds?: number;
+  /** the short window of the multiwindow error rate, in rounds (default 1: the last round) */
+  recentRounds?: number;
   lossDeadlineSeconds: number;
   /** distinguishes this prober's players and canaries */
   runId: string;
@@ -147,9 +149,23 @@ export function createSynthetic(opts: SyntheticOptions) {
       while (rounds.length > 1 && rounds[0]!.at < since) rounds.shift();
       const wRequests = rounds.reduce((n, r) => n + r.requests, 0);
       const wErrors = rounds.reduce((n, r) => n + r.errors, 0);
+      const recent = rounds.slice(-(opts.recentRounds ?? 1));
+      const rRequests = recent.reduce((n, r) => n + r.requests, 0);
+      const rErrors = recent.reduce((n, r) => n + r.errors, 0);
+      // the span the recent rounds cover: from the round before the first of them (or one interval's worth when unknown)
+      const before = rounds[rounds.length - recent.length - 1];
+      const recentSeconds = before ? (now - before.at) / 1000 : null;
       return {
         users: { total: opts.players, failing: journeys.filter((ok) => !ok).length },
-        errorRate: { service: "all", source: "synthetic", windowSeconds: opts.windowSeconds ?? 0, requests: wRequests, errors: wErrors, rate: wRequests > 0 ? wErrors / wRequests : null },
+        errorRate: {
+          service: "all",
+          source: "synthetic",
+          windowSeconds: opts.windowSeconds ?? 0,
+          requests: wRequests,
+          errors: wErrors,
+          rate: wRequests > 0 ? wErrors / wRequests : null,
+          ...(recentSeconds !== null ? { recent: { windowSeconds: Math.round(recentSeconds * 10) / 10, requests: rRequests, errors: rErrors, rate: rRequests > 0 ? rErrors / rRequests : null } } : {}),
+        },
         canary: { sent, lost, lastRoundTripMs, freshnessSeconds: lastReadAt === null ? null : (now - lastReadAt) / 1000 },
       };
     },
