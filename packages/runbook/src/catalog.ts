@@ -103,10 +103,10 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     detect: detectHighErrorRate,
     rule: (p) =>
       `Per service and source (metrics, prometheus, synthetic): errors / requests ≥ ${pct(p.thresholds.errorRate.p2AtLeast)} over the prober's window and, where the source keeps one, over its last round too (multiwindow: the errors must still be happening); windows without requests are ignored; the worst source wins. ` +
-      `Also (subject "all"): any synthetic user failing.`,
+      `Also (subject "all"): any synthetic user failing in the last round; as "> ${pct(p.thresholds.usersAffected.p1Above)} of users" only when the share of failed journeys over the prober's window is above too.`,
     severities: ["P1", "P2"],
     severity: (p) =>
-      `P1 when the error rate is > ${pct(p.thresholds.errorRate.p1Above)} or > ${pct(p.thresholds.usersAffected.p1Above)} of synthetic users fail; ` +
+      `P1 when the error rate is > ${pct(p.thresholds.errorRate.p1Above)} or > ${pct(p.thresholds.usersAffected.p1Above)} of synthetic users fail (in the last round and over the window); ` +
       `P2 when it is ${pct(p.thresholds.errorRate.p2AtLeast)}–${pct(p.thresholds.errorRate.p1Above)} (both included) or up to ${pct(p.thresholds.usersAffected.p1Above)} of users fail; below ${pct(p.thresholds.errorRate.p2AtLeast)} no incident.`,
     why: "The runbook's P1 is \"> 10%\" and \"> 50% users\", its P2 \"5-10%\" and \"< 50% users\": exactly 10% and exactly 50% are therefore not P1. It gives no lower bound for users, so any failing user is P2.",
     steps: [

@@ -143,6 +143,25 @@ describe("classify", () => {
       expect(sevOf(withUsers(failing, total), "high-error-rate")).toEqual(expected);
     });
 
+    describe("over the window too (multiwindow): one round of every player failing is a blip, not > 50% of users", () => {
+      const withWindow = (failing: number, total: number, failed: number, journeys: number) => ({ ...healthy(), users: { total, failing, window: { windowSeconds: 60, journeys, failed } } });
+      it.each([
+        ["every player failing in the last round, 4 of 48 journeys over the window: P2", 4, 4, 4, 48, ["all:P2"]],
+        ["more than half failing now and over the window: P1", 3, 4, 25, 48, ["all:P1"]],
+        ["exactly half of the window's journeys is not above: P2", 4, 4, 24, 48, ["all:P2"]],
+        ["the window above but nobody failing now: nothing", 0, 4, 30, 48, []],
+        ["an empty window: the round judges alone", 3, 4, 0, 0, ["all:P1"]],
+      ])("%s", (_, failing, total, failed, journeys, expected) => {
+        expect(sevOf(withWindow(failing, total, failed, journeys), "high-error-rate")).toEqual(expected);
+      });
+      it("shows the window's share as evidence", () => {
+        expect(only(withWindow(4, 4, 4, 48), "high-error-rate")[0]?.evidence).toEqual([
+          { signal: "users.failing/users.total", observed: 1, threshold: "> 0.5" },
+          { signal: "users.window.failed/users.window.journeys", observed: 4 / 48, threshold: "> 0.5 over 60 s too → P1" },
+        ]);
+      });
+    });
+
     it("merges with the 'all' error rate and the worst wins", () => {
       const s = { ...withUsers(600, 1000), errorRates: [rate("all", 6, 100)] };
       const [i] = only(s, "high-error-rate");

@@ -110,18 +110,19 @@ export const detectHighErrorRate: Rule = (s, p) => {
   const u = s.users;
   if (u && u.total > 0 && u.failing > 0) {
     const share = u.failing / u.total;
-    const sev: Severity = share > p.thresholds.usersAffected.p1Above ? "P1" : "P2";
+    const above = p.thresholds.usersAffected.p1Above;
+    // multiwindow, as error rates: P1 only when the window's share of failed journeys is above too
+    const windowShare = u.window && u.window.journeys > 0 ? u.window.failed / u.window.journeys : null;
+    const sev: Severity = share > above && (windowShare === null || windowShare > above) ? "P1" : "P2";
+    const evidence: Evidence[] = [{ signal: "users.failing/users.total", observed: share, threshold: share > above ? `> ${above}` : `> 0 and <= ${above}` }];
+    if (u.window && windowShare !== null) {
+      evidence.push({ signal: "users.window.failed/users.window.journeys", observed: windowShare, threshold: `> ${above} over ${u.window.windowSeconds} s too → P1` });
+    }
     out.push({
       severity: sev,
       subject: "all",
-      summary: `${u.failing} of ${u.total} synthetic users (${pct(share)}) failing`,
-      evidence: [
-        {
-          signal: "users.failing/users.total",
-          observed: share,
-          threshold: sev === "P1" ? `> ${p.thresholds.usersAffected.p1Above}` : `> 0 and <= ${p.thresholds.usersAffected.p1Above}`,
-        },
-      ],
+      summary: `${u.failing} of ${u.total} synthetic users (${pct(share)}) failing${windowShare !== null ? `; ${pct(windowShare)} of journeys over ${u.window!.windowSeconds} s` : ""}`,
+      evidence,
     });
   }
   return out;

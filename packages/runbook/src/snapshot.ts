@@ -42,7 +42,14 @@ export interface ErrorRateSignal {
 /** "Users affected": the share of synthetic players whose journey (post an event, read stats) failed. */
 export interface UsersSignal {
   total: number;
+  /** players whose journey failed in the last round */
   failing: number;
+  /**
+   * Journeys over the prober's window, as for error rates: a P1 ("> 50% of users") must hold over the
+   * window too, not for one round only — a broker's failover stalls every acks=all write for a few
+   * seconds, which one round of a handful of players reads as "every user". Absent: the round judges alone.
+   */
+  window?: { windowSeconds: number; journeys: number; failed: number };
 }
 
 export interface PartitionLag {

@@ -18,13 +18,24 @@ describe("synthetic players", () => {
     const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
     const r1 = await syn.round(0);
     expect(r1.errorRate).toMatchObject({ requests: 8, errors: 1, rate: 0.125, windowSeconds: 60 });
-    expect(r1.users).toEqual({ total: 4, failing: 1 });
+    expect(r1.users).toMatchObject({ total: 4, failing: 1 });
     const r2 = await syn.round(5_000);
     // one slow answer among the window's requests, not 12.5% for a whole round
     expect(r2.errorRate).toMatchObject({ requests: 16, errors: 1, rate: 0.0625 });
-    expect(r2.users).toEqual({ total: 4, failing: 0 });
+    expect(r2.users).toMatchObject({ total: 4, failing: 0 });
     const r3 = await syn.round(70_000);
     expect(r3.errorRate).toMatchObject({ requests: 8, errors: 0, rate: 0 });
+  });
+
+  it("count failed journeys over the window for users affected", async () => {
+    const state = { failPosts: 0 };
+    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
+    await syn.round(0);
+    state.failPosts = 4;
+    expect((await syn.round(5_000)).users).toEqual({ total: 4, failing: 4, window: { windowSeconds: 60, journeys: 8, failed: 4 } });
+    expect((await syn.round(10_000)).users).toEqual({ total: 4, failing: 0, window: { windowSeconds: 60, journeys: 12, failed: 4 } });
+    // the failed round leaves the window
+    expect((await syn.round(66_000)).users.window).toEqual({ windowSeconds: 60, journeys: 8, failed: 0 });
   });
 
   it("keep the last round as the short window of the multiwindow rate", async () => {

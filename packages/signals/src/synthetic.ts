@@ -1,7 +1,8 @@
 /**
  * Synthetic players and the end-to-end canary.
  *
- * "Users affected" is defined as the share of synthetic players whose journey failed in this round:
+ * "Users affected" is defined as the share of synthetic players whose journey failed in this round
+ * (and, for "> 50% of users", the share of failed journeys over the prober's window as well):
  * a journey posts one event to ingest-api and reads the player's stats from stats-api; a 5xx, a
  * timeout or a refused connection on either step fails it (a 404 for a player whose first event is not
  * processed yet is a correct answer). The same requests give the "synthetic" error rate, over the
@@ -68,7 +69,7 @@ export function createSynthetic(opts: SyntheticOptions) {
   let lost = 0;
   let lastReadAt: number | null = null;
   let lastRoundTripMs: number | null = null;
-  const rounds: { at: number; requests: number; errors: number }[] = [];
+  const rounds: { at: number; requests: number; errors: number; failedJourneys: number }[] = [];
   let ids = Array.from({ length: opts.players }, (_, i) => `gm-synthetic-${opts.runId}-${i}`);
   let spreadOver = 0;
 
@@ -144,7 +145,8 @@ export function createSynthetic(opts: SyntheticOptions) {
         } else pending.set(canaryId, now);
       }
 
-      rounds.push({ at: now, requests, errors });
+      const failing = journeys.filter((ok) => !ok).length;
+      rounds.push({ at: now, requests, errors, failedJourneys: failing });
       const since = now - (opts.windowSeconds ?? 0) * 1000;
       while (rounds.length > 1 && rounds[0]!.at < since) rounds.shift();
       const wRequests = rounds.reduce((n, r) => n + r.requests, 0);
@@ -156,7 +158,7 @@ export function createSynthetic(opts: SyntheticOptions) {
       const before = rounds[rounds.length - recent.length - 1];
       const recentSeconds = before ? (now - before.at) / 1000 : null;
       return {
-        users: { total: opts.players, failing: journeys.filter((ok) => !ok).length },
+        users: { total: opts.players, failing, window: { windowSeconds: opts.windowSeconds ?? 0, journeys: rounds.length * opts.players, failed: rounds.reduce((n, r) => n + r.failedJourneys, 0) } },
         errorRate: {
           service: "all",
           source: "synthetic",

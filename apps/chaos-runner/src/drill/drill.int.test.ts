@@ -15,11 +15,10 @@ import { startStack, type Stack } from "@gm/stack/stack";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
 import { findK6 } from "../load/k6.js";
 import type { Observer } from "./observe.js";
-import { withKnownOpen } from "./known-open.js";
 import { runDrill, startDrillObserver } from "./run.js";
 
 const defaultPolicy = drillPolicy(undefined, defaultScenariosDir());
-const scenario = (name: string) => withKnownOpen(loadScenarios([name], defaultScenariosDir(), defaultPolicy)[0]!);
+const scenario = (name: string) => loadScenarios([name], defaultScenariosDir(), defaultPolicy)[0]!;
 const log = (p: { scenario: string; phase: string; message: string }) => console.log(`${p.scenario} [${p.phase}] ${p.message}`);
 
 describe("drills against a real stack", { timeout: 600_000 }, () => {

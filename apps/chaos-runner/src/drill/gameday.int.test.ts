@@ -9,11 +9,10 @@ import { startStack, type Stack } from "@gm/stack/stack";
 import { drillPolicy } from "../commands/drill.js";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
 import type { Observer } from "./observe.js";
-import { withKnownOpen } from "./known-open.js";
 import { runDrill, startDrillObserver } from "./run.js";
 
 const policy = drillPolicy(undefined, defaultScenariosDir());
-const scenarios = loadScenarios(["all"], defaultScenariosDir(), policy).map(withKnownOpen);
+const scenarios = loadScenarios(["all"], defaultScenariosDir(), policy);
 
 describe("game day: every drill passes", { timeout: 900_000 }, () => {
   let stack: Stack;
