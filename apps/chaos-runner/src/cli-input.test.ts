@@ -52,6 +52,11 @@ describe("gm-chaos refuses bad input with a message", { timeout: 60_000 }, () =>
     expect(c.status).toBe(2);
     expect(c.stderr).toContain(`--check ${join(dir, "missing.yml")}: cannot read: ENOENT`);
     noTrace(c.stderr);
+    const fifo = join(dir, "compose.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const f = gm(["stack", "compose", "--check", fifo], { timeout: 10_000 });
+    expect(f.status).toBe(2);
+    expect(f.stderr).toContain(`--check ${fifo}: expected a regular file, got a FIFO`);
   });
 
   it("plan on a directory, a FIFO, /dev/zero or an alias bomb as the policy", () => {

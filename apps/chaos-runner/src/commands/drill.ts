@@ -119,7 +119,13 @@ function readProberConfigFile(path: string): { text: string; where: string; base
 async function startDrillAlertmanager(routing: string | undefined, out: Out) {
   const { alertmanagerBinary, startAlertmanager } = await import("@gm/monitor/alertmanager-run");
   if (!alertmanagerBinary()) fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
-  if (routing && !existsSync(routing)) fail(`--alertmanager-routing ${routing}: no such file`, 2);
+  if (routing) {
+    try {
+      readConfigFile(routing, "--alertmanager-routing"); // a regular file of bounded size, or a message
+    } catch (err) {
+      fail((err as Error).message, 2);
+    }
+  }
   const am = await startAlertmanager(routing ? { routing } : {});
   out.progress(`alertmanager: ${am.url} with ${routing ?? "the committed routing (deploy/alertmanager/alertmanager.yml)"}; receivers on loopback record time to page`);
   return am;

@@ -1,5 +1,6 @@
 /** `gm-chaos stack up|status|down|compose`: the drill stack from the shell. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { readConfigFile } from "@gm/monitor/config-file";
 import type { Argv } from "yargs";
 import { renderCompose } from "@gm/stack/compose";
 import { checkStackId, forgetStack, loadStacks, printable, saveStack, type StackRecord } from "../state.js";
@@ -138,9 +139,9 @@ export function stackCommand(y: Argv, out: Out): Argv {
         if (argv.check) {
           let current: string;
           try {
-            current = readFileSync(argv.check, "utf8");
+            current = readConfigFile(argv.check, "--check");
           } catch (err) {
-            return fail(`--check ${argv.check}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+            return fail((err as Error).message, 2);
           }
           if (current !== text) return fail(`${argv.check} has drifted from the stack definition; run \`npm run compose:generate\``, 1);
           out.line(`${argv.check} matches the stack definition`);
