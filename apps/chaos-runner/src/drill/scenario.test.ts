@@ -131,4 +131,10 @@ describe("the catalog's drill index", () => {
     expect(problems(`${ok}load: { reads: .inf }\n`)).toEqual(["load.reads: expected a number from 0 to 500, got Infinity"]);
     expect(problems(ok)).toEqual([]);
   });
+
+  it("never quotes the lines of a file that is not a drill", () => {
+    const shadow = "root:$y$j9T$hunter2:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";
+    expect(problems(shadow)).toEqual([expect.stringMatching(/^\(file\): not a drill file: none of its keys is name, incident/)]);
+    expect(problems(`name: x\n'root:hunter2:1': y\n`).join("\n")).not.toContain("hunter2");
+  });
 });

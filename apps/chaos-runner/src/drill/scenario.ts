@@ -1,7 +1,7 @@
 /**
  * Drill files (scenarios/*.yaml): typed, validated once at the edge, one clear message per problem.
  */
-import { parseYamlText } from "@gm/runbook/yaml-text";
+import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, SEVERITIES, type IncidentKind, type Severity } from "@gm/runbook/incident";
 
@@ -105,7 +105,9 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   const raw: unknown = parsed.value;
   if (!isObj(raw)) throw new ScenarioError(file, ["(file): expected a mapping"]);
   const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "alsoExpected", "tolerances", "mayFail", "remediation", "load", "deadlines", "kubernetes"];
-  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${k}: unknown key (expected one of ${known.join(", ")})`);
+  // a file that is not a drill (gm-chaos plan /etc/shadow): its lines are never quoted as keys
+  if (!Object.keys(raw).some((k) => known.includes(k)) && Object.keys(raw).some((k) => showKey(k) !== `"${k}"`)) throw new ScenarioError(file, [`(file): not a drill file: none of its keys is ${known.join(", ")}`]);
+  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${showKey(k) === `"${k}"` ? k : showKey(k)}: unknown key (expected one of ${known.join(", ")})`);
   const str = (v: unknown, path: string): string => {
     if (typeof v !== "string" || v.trim() === "") {
       problems.push(`${path}: expected a non-empty string, got ${show(v)}`);
