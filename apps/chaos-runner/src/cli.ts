@@ -2,7 +2,8 @@
 /** gm-chaos: game-day drills and the drill stack. */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
+import { redactText } from "@gm/runbook/redact";
+import { debugRequested, exitAfterFlush, requireNode24, silenceKafkajsTimeoutWarning, unexpectedError } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { drillOptions, runDrillCommand } from "./commands/drill.js";
@@ -31,6 +32,7 @@ export function buildCli(args: string[], out: Out = createOut()) {
       (y) => drillOptions(y),
       (argv) => runDrillCommand(argv as never, out),
     )
+    .option("debug", { type: "boolean", default: false, describe: "print the stack trace of an unexpected error (or GM_DEBUG=1)" })
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .exitProcess(false)
@@ -44,16 +46,24 @@ export function buildCli(args: string[], out: Out = createOut()) {
     });
 }
 
+/** Errors that mean the input was bad (exit 2), by name: ConfigFileError (@gm/monitor), ScenarioError, ReportLoadError (@gm/report), StackOptionError (@gm/stack), LokiOptionError (@gm/platform). */
+const KNOWN_INPUT_ERRORS = ["ConfigFileError", "ScenarioError", "ReportLoadError", "StackOptionError", "LokiOptionError"];
+
 export async function run(args: string[], out: Out = createOut()): Promise<number> {
   try {
     await buildCli(args, out).parseAsync();
     return 0;
   } catch (err) {
     if (err instanceof CliError) {
-      process.stderr.write(`gm-chaos: ${err.message}\n`);
+      process.stderr.write(`gm-chaos: ${redactText(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`gm-chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // Known bad input from the packages: a file, a drill, a report. Its message names what and where.
+    if (err instanceof Error && KNOWN_INPUT_ERRORS.includes(err.name)) {
+      process.stderr.write(`gm-chaos: ${redactText(err.message)}\n`);
+      return 2;
+    }
+    process.stderr.write(`${redactText(unexpectedError(TOOL, err, debugRequested(args)))}\n`);
     return 1;
   }
 }
@@ -63,5 +73,5 @@ const isMain = entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === 
 if (isMain) {
   requireNode24(TOOL);
   silenceKafkajsTimeoutWarning();
-  run(hideBin(process.argv)).then((code) => process.exit(code));
+  run(hideBin(process.argv)).then(exitAfterFlush);
 }

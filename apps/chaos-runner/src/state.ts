@@ -2,7 +2,10 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { STACK_ID_PATTERN } from "@gm/stack/definition";
 import type { StackEndpoints } from "@gm/stack/stack";
+import { redactDeep } from "@gm/runbook/redact";
+import { CliError } from "./output.js";
 
 export interface StackRecord {
   stackId: string;
@@ -23,7 +26,26 @@ function stacksDir(): string {
   return dir;
 }
 
+/** Refuses a stack id that is not one (`--id ../../x` named a file outside the state directory); exit 2 naming the option. */
+export function checkStackId(id: string, option = "--id"): string {
+  if (!STACK_ID_PATTERN.test(id)) throw new CliError(`${option}: expected a stack id (lower-case letters, digits and dashes, at most 31, matching ${STACK_ID_PATTERN.source}), got ${JSON.stringify(id)}`, 2);
+  return id;
+}
+
+/** A state file's JSON; a corrupt one is a message naming the file, not a stack trace. */
+export function readStateFile<T>(file: string, what: string, valid: (v: unknown) => boolean): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new CliError(`${file}: not a readable ${what} (${err instanceof SyntaxError ? "invalid JSON" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message)}); move it away if nothing uses it`, 2);
+  }
+  if (!valid(v)) throw new CliError(`${file}: not a ${what} (fields missing); move it away if nothing uses it`, 2);
+  return v as T;
+}
+
 export function saveStack(rec: StackRecord): string {
+  checkStackId(rec.stackId);
   const file = join(stacksDir(), `${rec.stackId}.json`);
   // It holds the database password and the admin token of a throwaway stack: owner only.
   writeFileSync(file, JSON.stringify(rec, null, 2) + "\n", { mode: 0o600 });
@@ -36,9 +58,27 @@ export function loadStacks(): StackRecord[] {
     .filter((f) => f.endsWith(".json"))
     .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
     .sort((a, b) => b.t - a.t)
-    .map(({ f }) => JSON.parse(readFileSync(join(dir, f), "utf8")) as StackRecord);
+    .map(({ f }) => readStateFile<StackRecord>(join(dir, f), "stack record", (v) => typeof v === "object" && v !== null && typeof (v as StackRecord).stackId === "string" && typeof (v as StackRecord).endpoints === "object"));
 }
 
 export function forgetStack(stackId: string): void {
+  checkStackId(stackId);
   rmSync(join(stacksDir(), `${stackId}.json`), { force: true });
+}
+
+/** The secrets of a stack: its admin token and its PostgreSQL passwords (the record keeps them, owner-only). */
+export function stackSecrets(e: Partial<StackEndpoints>): string[] {
+  const password = (u: string | undefined) => {
+    try {
+      return u ? decodeURIComponent(new URL(u).password) : "";
+    } catch {
+      return "";
+    }
+  };
+  return [e.adminToken ?? "", password(e.postgresUrl), password(e.proberPostgresUrl)].filter((x) => x.length > 0);
+}
+
+/** `value` as it may be printed: URL passwords and the stack's secrets replaced by `***`. */
+export function printable<T>(value: T, endpoints: Partial<StackEndpoints>[]): T {
+  return redactDeep(value, endpoints.flatMap(stackSecrets));
 }

@@ -27,7 +27,7 @@ describe("loadConfig", () => {
     expect(problems({ ...base, PG_POOL_MAX: "0" }, "stats-api")).toEqual(["PG_POOL_MAX: expected an integer between 1 and 1000, got 0"]);
     expect(problems({ ...base, KAFKA_BROKERS: "kafka-1" }, "ingest-api")[0]).toMatch(/^KAFKA_BROKERS: expected a comma-separated list of host:port/);
     expect(problems({ ...base, DATABASE_URL: "mysql://x" }, "stats-api")[0]).toMatch(/^DATABASE_URL: expected a postgres: or postgresql: URL/);
-    expect(problems({ ...base, ADMIN_TOKEN: "short" }, "stats-api")).toEqual(["ADMIN_TOKEN: expected at least 16 characters"]);
+    expect(problems({ ...base, ADMIN_TOKEN: "short" }, "stats-api")).toEqual(["ADMIN_TOKEN: expected at least 16 characters and no whitespace"]);
     expect(problems({}, "nope")[0]).toMatch(/^SERVICE: expected one of ingest-api, event-processor-service, stats-api/);
   });
 
@@ -43,5 +43,19 @@ describe("loadConfig", () => {
 
   it("lists every problem at once", () => {
     expect(problems({ PORT: "0" }, "event-processor-service")).toHaveLength(3);
+  });
+
+  it("refuses values that look set but are not usable", () => {
+    expect(problems({ ...base, KAFKA_BROKERS: "," }, "ingest-api")).toEqual(["KAFKA_BROKERS: expected a comma-separated list of host:port, got no broker"]);
+    expect(problems({ ...base, KAFKA_BROKERS: "kafka-1:19092,host:99999" }, "ingest-api")).toEqual(['KAFKA_BROKERS: expected a port from 1 to 65535 in "host:99999"']);
+    expect(problems({ ...base, KAFKA_TOPIC: " " }, "ingest-api")).toEqual(['KAFKA_TOPIC: expected a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -), got " "']);
+    expect(problems({ ...base, KAFKA_TOPIC: "x".repeat(250) }, "ingest-api")[0]).toMatch(/^KAFKA_TOPIC: expected a Kafka topic name/);
+    expect(problems({ ...base, KAFKA_TOPIC: "__consumer_offsets" }, "event-processor-service")).toEqual([
+      'KAFKA_TOPIC: expected a topic of this platform, got Kafka\'s internal topic name "__consumer_offsets" (names starting with "__" are Kafka\'s own)',
+    ]);
+    expect(loadConfig({ ...base, KAFKA_TOPIC: "game.events_v2-a" }, "ingest-api")).toMatchObject({ kafka: { topic: "game.events_v2-a" } });
+    const spaces = problems({ ...base, ADMIN_TOKEN: " ".repeat(16) }, "stats-api");
+    expect(spaces).toEqual(["ADMIN_TOKEN: expected at least 16 characters and no whitespace"]);
+    expect(problems({ ...base, DATABASE_URL: "postgres://" }, "stats-api")).toEqual(["DATABASE_URL: expected a URL with a host, such as postgres://user:pass@host:5432/db"]);
   });
 });

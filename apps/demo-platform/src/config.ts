@@ -119,12 +119,35 @@ class EnvReader {
     const raw = this.string(name);
     if (raw === "") return [];
     const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    if (list.length === 0) this.problems.push(`${name}: expected a comma-separated list of host:port, got no broker`);
     for (const b of list) {
-      if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(b)) {
+      const m = /^[A-Za-z0-9_.\-[\]:]+:(\d{1,5})$/.exec(b);
+      if (!m) {
         this.problems.push(`${name}: expected a comma-separated list of host:port, got "${b}"`);
+      } else if (Number(m[1]) < 1 || Number(m[1]) > 65535) {
+        this.problems.push(`${name}: expected a port from 1 to 65535 in "${b}"`);
       }
     }
     return list;
+  }
+
+  /**
+   * A Kafka topic name: Kafka's legal characters, 1 to 249 of them (kafka.common.internals.Topic), not
+   * "." or "..", and not an internal topic ("__consumer_offsets", "__transaction_state": names starting
+   * with "__" are Kafka's own).
+   */
+  topic(name: string, fallback: string): string {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(raw) || raw === "." || raw === "..") {
+      this.problems.push(`${name}: expected a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -), got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    if (raw.startsWith("__")) {
+      this.problems.push(`${name}: expected a topic of this platform, got Kafka's internal topic name "${raw}" (names starting with "__" are Kafka's own)`);
+      return fallback;
+    }
+    return raw;
   }
 
   url(name: string, protocols: string[]): string {
@@ -134,6 +157,8 @@ class EnvReader {
       const u = new URL(raw);
       if (!protocols.includes(u.protocol)) {
         this.problems.push(`${name}: expected a ${protocols.join(" or ")} URL, got protocol "${u.protocol}"`);
+      } else if (u.hostname === "") {
+        this.problems.push(`${name}: expected a URL with a host, such as postgres://user:pass@host:5432/db`);
       }
     } catch {
       this.problems.push(`${name}: expected a URL such as postgres://user:pass@host:5432/db`);
@@ -145,7 +170,7 @@ class EnvReader {
 function kafkaConfig(r: EnvReader, service: ServiceName): KafkaConfig {
   return {
     brokers: r.brokers("KAFKA_BROKERS"),
-    topic: r.string("KAFKA_TOPIC", "game-events"),
+    topic: r.topic("KAFKA_TOPIC", "game-events"),
     clientId: r.string("KAFKA_CLIENT_ID", service),
     topicPartitions: r.int("KAFKA_TOPIC_PARTITIONS", 6, 1, 1000),
     replicationFactor: r.int("KAFKA_REPLICATION_FACTOR", 1, 1, 7),
@@ -206,8 +231,9 @@ export function loadConfig(env: Env, serviceArg?: string): ServiceConfig {
     }
     case "stats-api": {
       const adminToken = r.string("ADMIN_TOKEN");
-      if (adminToken !== "" && adminToken.length < 16) {
-        r.problems.push("ADMIN_TOKEN: expected at least 16 characters");
+      // the token itself is never quoted; whitespace cannot be sent as "Authorization: Bearer <token>"
+      if (adminToken !== "" && (adminToken.length < 16 || /\s/.test(adminToken))) {
+        r.problems.push("ADMIN_TOKEN: expected at least 16 characters and no whitespace");
       }
       cfg = { ...common, service, pg: pgConfig(r), adminToken };
       break;

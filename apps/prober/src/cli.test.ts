@@ -1,5 +1,5 @@
 /** gm-prober as a process: bad input, and `run` against a real HTTP target it probes. */
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -66,5 +66,84 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     }
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     expect(code).toBe(0);
+  });
+
+  const prober = (args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}) =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: opts.timeout ?? 30_000, env: { ...process.env, GM_DEBUG: "", ...opts.env } });
+  const config = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const down = 'services: { stats-api: ["http://127.0.0.1:1"] }\n';
+
+  it("refuses bad numbers on the command line, naming the option", () => {
+    const file = config("ok.yaml", down);
+    for (const [args, message] of [
+      [["once", "--settle", "abc"], "--settle: expected a number of seconds from 0 to 3600, got something that is not a number"],
+      [["once", "--settle", "-1"], "--settle: expected a number of seconds from 0 to 3600, got -1"],
+      [["run", "--rounds", "-1"], "--rounds: expected a whole number of rounds ≥ 1, got -1"],
+      [["run", "--rounds", "1.5"], "--rounds: expected a whole number of rounds ≥ 1, got 1.5"],
+    ] as const) {
+      const r = prober([...args, "--config", file]);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
+  it("refuses a listen port above 65535 and a configuration that probes nothing", () => {
+    const r = prober(["run", "--rounds", "1", "--config", config("port.yaml", `${down}listen: 127.0.0.1:99999\n`)]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('listen: expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const e = prober(["once", "--settle", "0", "--config", config("empty.yaml", "services: {}\n")]);
+    expect(e.status).toBe(2);
+    expect(e.stderr).toContain("services: expected at least one of");
+    expect(e.stdout).not.toContain("healthy");
+  });
+
+  it("says which listen address is in use, exit 2, no stack trace", async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = prober(["run", "--rounds", "1", "--config", config("busy.yaml", `${down}listen: "127.0.0.1:${port}"\n`)]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`listen: cannot listen on 127.0.0.1:${port}: the address is already in use (EADDRINUSE)`);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it("once --json prints one whole JSON document on a pipe, also beyond 64 KiB and with an incident open", () => {
+    let text = "timeoutMs: 200\nservices:\n  stats-api:\n";
+    for (let i = 0; i < 600; i++) text += `    - http://127.0.0.1:1/instance-${i}\n`;
+    const r = prober(["once", "--json", "--settle", "0", "--config", config("many.yaml", text)], { timeout: 60_000 });
+    expect(r.status).toBe(1); // service-down is open
+    expect(r.stdout.length).toBeGreaterThan(64 * 1024);
+    const doc = JSON.parse(r.stdout) as { incidents: { kind: string }[] };
+    expect(doc.incidents.map((i) => i.kind)).toContain("service-down");
+    expect(r.stderr).toContain('"event":"incident_opened"');
+  });
+
+  it("refuses a FIFO as the configuration at once, and never prints a policy file's lines", () => {
+    const fifo = join(dir, "config.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const f = prober(["once", "--config", fifo], { timeout: 10_000 });
+    expect(f.status).toBe(2);
+    expect(f.stderr).toContain(`--config ${fifo}: expected a regular file, got a FIFO`);
+    const shadow = config("shadow", "root:$y$j9T$hunter2:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n");
+    const p = prober(["once", "--config", config("shadow.yaml", `${down}policy: ${shadow}\n`)]);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toContain(`policy ${shadow}: invalid`);
+    expect(p.stderr).not.toContain("hunter2");
+  });
+
+  it("keeps a URL's password out of a configuration error", () => {
+    const r = prober(["once", "--config", config("pw.yaml", `${down}postgres: { url: "postgres://gm:\${PGPW}@pg/gm" }\n`)], { env: { PGPW: "pa#ss-s3cret" } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("postgres://gm:***@pg/gm");
+    expect(r.stderr).not.toContain("s3cret");
   });
 });

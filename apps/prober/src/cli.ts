@@ -3,10 +3,11 @@
 import { realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
+import { debugRequested, exitAfterFlush, requireNode24, silenceKafkajsTimeoutWarning, unexpectedError } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { Policy } from "@gm/runbook/policy";
+import { redactText } from "@gm/runbook/redact";
 import type { ProberConfig } from "@gm/monitor/config";
 import { buildProber, ConfigFileError, loadProberConfig } from "@gm/monitor/load";
 import { renderTable } from "./render.js";
@@ -33,6 +34,7 @@ export function buildCli(args: string[]) {
     .scriptName("gm-prober")
     .usage("$0 <command> --config prober.yaml\n\nSynthetic monitoring of GameMetrics Pro: health, error rates, consumer lag, pool usage → P0–P3.")
     .option("config", { type: "string", demandOption: true, describe: "prober configuration (YAML); `gm-chaos stack up --prober-config FILE` writes one" })
+    .option("debug", { type: "boolean", default: false, describe: "print the stack trace of an unexpected error (or GM_DEBUG=1)" })
     .command(
       "once",
       "Take one snapshot, classify it and print it; exit 0 when healthy, 1 when any incident is open",
@@ -40,10 +42,16 @@ export function buildCli(args: string[]) {
         y
           .option("json", { type: "boolean", default: false, describe: "print {snapshot, incidents} as JSON" })
           .option("format", { type: "string", choices: ["json", "table"], describe: "output format (default: table, or json with --json)" })
-          .option("settle", { type: "number", default: 2, describe: "seconds between the priming round and the classified one (rates need two samples)" }),
+          .option("settle", { type: "number", default: 2, describe: "seconds between the priming round and the classified one (rates need two samples)" })
+          .check((a) => {
+            if (!Number.isFinite(a.settle) || a.settle < 0 || a.settle > 3600) throw new UsageError(`--settle: expected a number of seconds from 0 to 3600, got ${Number.isNaN(a.settle) ? "something that is not a number" : a.settle}`);
+            return true;
+          }),
       async (argv) => {
         const { config, policy } = loadConfig(argv.config);
-        const prober = await buildProber({ ...config, hysteresis: { resolveAfter: 1 } }, policy);
+        // stdout is the result (a JSON document with --json); an incident's log line goes to stderr
+        const log = (r: Record<string, unknown>) => void process.stderr.write(`${JSON.stringify(r)}\n`);
+        const prober = await buildProber({ ...config, hysteresis: { resolveAfter: 1 } }, policy, { log });
         try {
           await prober.round();
           await new Promise((r) => setTimeout(r, argv.settle * 1000));
@@ -61,7 +69,11 @@ export function buildCli(args: string[]) {
     .command(
       "run",
       "Probe every interval; serve /metrics and /healthz; log incidents as JSON lines; alert Alertmanager",
-      (y) => y.option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" }),
+      (y) =>
+        y.option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" }).check((a) => {
+          if (a.rounds !== undefined && (!Number.isInteger(a.rounds) || a.rounds < 1)) throw new UsageError(`--rounds: expected a whole number of rounds ≥ 1, got ${Number.isNaN(a.rounds) ? "something that is not a number" : a.rounds}`);
+          return true;
+        }),
       async (argv) => {
         const { config, policy } = loadConfig(argv.config);
         const prober = await buildProber(config, policy);
@@ -79,7 +91,20 @@ export function buildCli(args: string[]) {
             res.writeHead(404).end();
           }
         });
-        await new Promise<void>((r) => server.listen(config.listen.port, config.listen.host, r));
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(config.listen.port, config.listen.host, () => {
+              server.off("error", reject);
+              resolve();
+            });
+          });
+        } catch (err) {
+          await prober.close();
+          const code = (err as NodeJS.ErrnoException).code;
+          const why = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : code === "EADDRNOTAVAIL" ? "no such local address" : (err as Error).message;
+          throw new UsageError(`listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}${code ? ` (${code})` : ""}`);
+        }
         process.stderr.write(`gm-prober: listening on http://${config.listen.host}:${config.listen.port} (/metrics, /healthz), every ${config.intervalSeconds} s\n`);
         lastRoundAt = Date.now();
         let stop = false;
@@ -116,10 +141,10 @@ export async function run(args: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`gm-prober: ${err.message}\n`);
+      process.stderr.write(`gm-prober: ${redactText(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`gm-prober: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`${redactText(unexpectedError(TOOL, err, debugRequested(args)))}\n`);
     return 1;
   }
 }
@@ -128,5 +153,5 @@ const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
 if (entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry) {
   requireNode24(TOOL);
   silenceKafkajsTimeoutWarning();
-  run(hideBin(process.argv)).then((code) => process.exit(code));
+  run(hideBin(process.argv)).then(exitAfterFlush);
 }

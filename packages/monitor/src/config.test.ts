@@ -45,10 +45,49 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
     expect(problems(`${svc}platform: { driver: nomad, stackId: s }`)).toEqual(['platform.driver: expected "docker" or "kubernetes", got "nomad"']);
   });
 
-  it("takes ${NAME} from the environment, and names a variable that is not set with its line", () => {
+  it("takes ${NAME} from the environment, and names a variable that is not set with its field", () => {
     const yaml = "services: { stats-api: [http://s:8080] }\npostgres: { url: \"postgres://gm_prober:${PROBER_PG_PASSWORD}@pg:5432/gm\" }\n";
     expect(parseProberConfig(yaml, { PROBER_PG_PASSWORD: "s3cret" }).postgres).toEqual({ url: "postgres://gm_prober:s3cret@pg:5432/gm" });
-    expect(() => parseProberConfig(yaml, {})).toThrow("line 2: environment variable PROBER_PG_PASSWORD is not set (referenced as ${PROBER_PG_PASSWORD})");
+    expect(() => parseProberConfig(yaml, {})).toThrow("postgres.url: environment variable PROBER_PG_PASSWORD is not set (referenced as ${PROBER_PG_PASSWORD})");
+    // a comment may explain the syntax without the variable being set
+    expect(parseProberConfig(`# \${NOT_SET} is read from the environment\n${yaml}`, { PROBER_PG_PASSWORD: "x" }).postgres?.url).toBe("postgres://gm_prober:x@pg:5432/gm");
+  });
+
+  it("substitutes ${NAME} in values: an environment value with a newline and ': ' cannot add a key", () => {
+    const yaml = "services: { stats-api: [http://s:8080] }\nsecurity:\n  secrets:\n    ADMIN_TOKEN: ${TOKEN}\n";
+    const token = "0123456789abcdef\nlisten: 0.0.0.0:1\nintervalSeconds: 3000";
+    const c = parseProberConfig(yaml, { TOKEN: token });
+    expect(c.listen).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(c.intervalSeconds).toBe(5);
+    expect(c.security?.secrets).toEqual({ ADMIN_TOKEN: token });
+    // and a value that has to be a URL stays invalid instead of becoming keys
+    expect(() => parseProberConfig("services: { stats-api: [\"${U}\"] }\n", { U: "http://s:8080\nlisten: 0.0.0.0:1" })).toThrow(/services\.stats-api\[0\]: expected a URL/);
+  });
+
+  it("never echoes a URL's password, also one with # in it", () => {
+    const ps = problems('services: { stats-api: ["http://s:8080"] }\npostgres: { url: "postgres://gm:pa#ss@pg:5432/gm" }\n');
+    expect(ps).toEqual(['postgres.url: expected a URL, got "postgres://gm:***@pg:5432/gm"']);
+    expect(ps.join("\n")).not.toContain("pa#ss");
+  });
+
+  it("refuses a listen port above 65535, and services that probe nothing", () => {
+    expect(problems('services: { stats-api: ["http://s:8080"] }\nlisten: 127.0.0.1:99999\n')).toEqual(['listen: expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"']);
+    expect(problems("services: {}\n")).toEqual(["services: expected at least one of ingest-api, event-processor-service, stats-api with a list of base URLs, got none"]);
+  });
+
+  it("does not quote a file that is not a configuration", () => {
+    const ps = problems("root:$y$j9T$hunter2hash:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n");
+    expect(ps).toEqual([expect.stringMatching(/^\(file\): not a prober configuration: none of its keys is intervalSeconds, /)]);
+    expect(problems("SECRET=hunter2\u0000HOME=/root\u0000")).toEqual(["(file): expected a mapping (a prober configuration), got string"]);
+    const keys = problems("services: { stats-api: [http://s] }\n'root:hunter2:1': x\n");
+    expect(keys.join("\n")).not.toContain("hunter2");
+  });
+
+  it("refuses duplicate keys and alias bombs with a message", () => {
+    expect(problems("services: { stats-api: [http://s] }\nservices: {}\n")).toEqual(['(file): duplicate key "services" (line 2): each key may appear once in a mapping']);
+    let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+    for (let i = 1; i <= 12; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    expect(problems(bomb)[0]).toMatch(/^\(file\): more than 100 aliases/);
   });
 
   it("names the path of every bad field", () => {

@@ -2,8 +2,9 @@
  * gm-prober's configuration file (YAML), parsed and validated once at the edge: every problem is
  * reported with the path of its field and what was expected.
  */
-import { parse } from "yaml";
+import { redactText } from "@gm/runbook/redact";
 import type { ServiceName } from "@gm/runbook/snapshot";
+import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
 
 export interface ProberConfig {
   intervalSeconds: number;
@@ -46,7 +47,12 @@ export class ConfigError extends Error {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const show = (v: unknown) => JSON.stringify(v);
+// A value quoted in a message: a URL's password never (postgres://gm:***@…), nor a long text that may be
+// a file's content rather than a value.
+const show = (v: unknown) => {
+  const s = redactText(JSON.stringify(v) ?? String(v));
+  return s.length <= 200 ? s : `${typeof v === "string" ? "a string" : "a value"} of ${s.length} characters`;
+};
 
 class Checker {
   readonly problems: string[] = [];
@@ -56,7 +62,7 @@ class Checker {
       this.problems.push(`${path}: expected a mapping, got ${show(v)}`);
       return undefined;
     }
-    for (const k of Object.keys(v)) if (!keys.includes(k)) this.problems.push(`${path ? `${path}.` : ""}${k}: unknown key (expected one of ${keys.join(", ")})`);
+    for (const k of Object.keys(v)) if (!keys.includes(k)) this.problems.push(`${path ? `${path}.` : ""}${showKey(k) === `"${k}"` ? k : showKey(k)}: unknown key (expected one of ${keys.join(", ")})`);
     return v;
   }
   number(v: unknown, path: string, def: number | undefined, min: number, max: number, integer = false): number | undefined {
@@ -100,56 +106,64 @@ class Checker {
 }
 
 /**
- * `${NAME}` in the file is replaced by the environment variable NAME (upper case, digits, _), so
- * secrets such as the prober's PostgreSQL password come from a Secret while the file is a ConfigMap.
- * A variable that is not set is a problem naming it and its line. Comment lines are not expanded.
+ * `${NAME}` in a string value of the file is replaced by the environment variable NAME (upper case,
+ * digits, _), so secrets such as the prober's PostgreSQL password come from a Secret while the file is
+ * a ConfigMap. It is done in the parsed values, not in the text: a value with a newline and ": " stays
+ * one string and cannot add a key. A variable that is not set is a problem naming it and the field.
+ * Comments and keys are not expanded.
  */
-export function expandEnv(text: string, env: Record<string, string | undefined>): { text: string; problems: string[] } {
-  const problems: string[] = [];
-  const lines = text.split("\n").map((line, i) =>
-    // a comment line is left as it is: it may well explain the ${NAME} syntax
-    /^\s*#/.test(line) ? line : line.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
+export function expandEnv(value: unknown, env: Record<string, string | undefined>, path = "", problems: string[] = []): { value: unknown; problems: string[] } {
+  const at = (k: string | number) => (typeof k === "number" ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+  let out: unknown = value;
+  if (typeof value === "string") {
+    out = value.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
       if (v === undefined) {
-        problems.push(`line ${i + 1}: environment variable ${name} is not set (referenced as \${${name}})`);
+        problems.push(`${path || "(root)"}: environment variable ${name} is not set (referenced as \${${name}})`);
         return "";
       }
       return v;
-    }),
-  );
-  return { text: lines.join("\n"), problems };
+    });
+  } else if (Array.isArray(value)) out = value.map((x, i) => expandEnv(x, env, at(i), problems).value);
+  else if (isObj(value)) out = Object.fromEntries(Object.entries(value).map(([k, x]) => [k, expandEnv(x, env, at(k), problems).value]));
+  return { value: out, problems };
 }
 
 export function parseProberConfig(text: string, env?: Record<string, string | undefined>): ProberConfig {
+  const parsed = parseYamlText(text);
+  if (!parsed.ok) throw new ConfigError([`(file): ${parsed.problem}`]);
+  let raw: unknown = parsed.value;
   if (env) {
-    const expanded = expandEnv(text, env);
+    const expanded = expandEnv(raw, env);
     if (expanded.problems.length) throw new ConfigError(expanded.problems);
-    text = expanded.text;
+    raw = expanded.value;
   }
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (err) {
-    throw new ConfigError([`(file): not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
+  // the whole file as one string: not a prober configuration (say, /etc/shadow); never quote it
+  if (raw !== null && raw !== undefined && !isObj(raw)) throw new ConfigError([`(file): expected a mapping (a prober configuration), got ${Array.isArray(raw) ? "a list" : typeof raw}`]);
+  const keys = isObj(raw) ? Object.keys(raw) : [];
+  if (keys.length > 0 && !keys.some((k) => TOP.includes(k)) && keys.some((k) => showKey(k) !== `"${k}"`)) {
+    throw new ConfigError([`(file): not a prober configuration: none of its keys is ${TOP.join(", ")}`]);
   }
   const c = new Checker();
   const top = c.object(raw ?? {}, "", TOP) ?? {};
   const services: ProberConfig["services"] = {};
   const svc = c.object(top["services"], "services", SERVICES);
   if (!svc) c.problems.push("services: required (a mapping of service name to a list of base URLs)");
+  // a prober that probes nothing would report "healthy" forever
+  else if (!SERVICES.some((s) => svc[s] !== undefined)) c.problems.push(`services: expected at least one of ${SERVICES.join(", ")} with a list of base URLs, got none`);
   for (const s of SERVICES) {
     const urls = c.list(svc?.[s], `services.${s}`, (x, p) => c.url(x, p));
     if (urls) services[s] = urls;
   }
   const listenRaw = c.string(top["listen"], "listen", "127.0.0.1:9464")!;
   const lm = /^(.+):(\d{1,5})$/.exec(listenRaw);
-  if (!lm) c.problems.push(`listen: expected host:port, got ${show(listenRaw)}`);
+  if (!lm || Number(lm[2]) > 65535) c.problems.push(`listen: expected host:port with a port from 0 to 65535, got ${show(listenRaw)}`);
 
   const cfg: ProberConfig = {
     intervalSeconds: c.number(top["intervalSeconds"], "intervalSeconds", 5, 0.5, 3600)!,
     timeoutMs: c.number(top["timeoutMs"], "timeoutMs", 2000, 50, 60_000, true)!,
     windowSeconds: c.number(top["windowSeconds"], "windowSeconds", 60, 1, 3600)!,
-    listen: { host: lm?.[1] ?? "127.0.0.1", port: Number(lm?.[2] ?? 9464) },
+    listen: { host: lm?.[1] ?? "127.0.0.1", port: lm && Number(lm[2]) <= 65535 ? Number(lm[2]) : 9464 },
     services,
     hysteresis: { resolveAfter: 3 },
   };

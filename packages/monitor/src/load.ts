@@ -3,33 +3,22 @@
  * environment) and its policy file, then the platform driver, Loki and the Alertmanager sink it names.
  * One wiring for both, so a drill sees exactly what the service sees.
  */
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { defaultPolicy, parsePolicy, type Policy } from "@gm/runbook/policy";
 import type { PlatformPort } from "@gm/runbook/ports";
 import { ConfigError, parseProberConfig, type ProberConfig } from "./config.js";
+import { ConfigFileError, readConfigFile } from "./config-file.js";
 import { type AlertSink, createProber, type ProberDeps } from "./prober.js";
 
 export type { AlertSink } from "./prober.js";
 
-/** A configuration or policy file that cannot be read or is invalid; the message names the file. */
-export class ConfigFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigFileError";
-  }
-}
+export { ConfigFileError, readConfigFile } from "./config-file.js";
 
 /** Reads a policy override (YAML) onto the runbook's defaults. */
-export function loadPolicyFile(file: string): Policy {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigFileError(`policy ${file}: cannot read: ${(err as Error).message}`);
-  }
+export function loadPolicyFile(file: string, field = "policy"): Policy {
+  const text = readConfigFile(file, field);
   const parsed = parsePolicy(text);
-  if (!parsed.ok) throw new ConfigFileError(`policy ${file}: invalid:\n  - ${parsed.problems.join("\n  - ")}`);
+  if (!parsed.ok) throw new ConfigFileError(`${field} ${file}: invalid:\n  - ${parsed.problems.join("\n  - ")}`);
   return parsed.policy;
 }
 
@@ -48,13 +37,7 @@ export function loadProberConfigText(text: string, where: string, baseDir: strin
 
 /** Reads and validates a prober configuration file and its policy. */
 export function loadProberConfig(path: string, env: Record<string, string | undefined> = process.env): { config: ProberConfig; policy: Policy } {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new ConfigFileError(`--config ${path}: cannot read: ${(err as Error).message}`);
-  }
-  return loadProberConfigText(text, path, dirname(path), env);
+  return loadProberConfigText(readConfigFile(path, "--config"), path, dirname(path), env);
 }
 
 /** The platform driver the configuration names (with Loki for its logs when configured). */

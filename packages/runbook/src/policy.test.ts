@@ -63,9 +63,12 @@ actions:
     ["a scalar at the root", "42", "(root): expected a mapping, got 42"],
     ["a fractional lag", "thresholds: { consumerLag: { above: 10.5 } }", "thresholds.consumerLag.above: expected an integer ≥ 0, got 10.5"],
     ["a null", "thresholds: { consumerLag: { above: null } }", "thresholds.consumerLag.above: expected an integer ≥ 0, got null"],
-    ["a negative duration", "actions: { verify: { timeoutSeconds: -5 } }", "actions.verify.timeoutSeconds: expected a duration in seconds ≥ 0, got -5"],
-    ["a zero poll", "actions: { verify: { pollSeconds: 0 } }", "actions.verify.pollSeconds: expected a duration in seconds > 0, got 0"],
-    ["negative response minutes", "severities: { P3: { responseMinutes: -1 } }", "severities.P3.responseMinutes: expected a duration in minutes > 0, got -1"],
+    ["a negative duration", "actions: { verify: { timeoutSeconds: -5 } }", "actions.verify.timeoutSeconds: expected a duration in seconds from 0 to 604800 (a week), got -5"],
+    ["a zero poll", "actions: { verify: { pollSeconds: 0 } }", "actions.verify.pollSeconds: expected a duration in seconds > 0 and at most 604800 (a week), got 0"],
+    ["negative response minutes", "severities: { P3: { responseMinutes: -1 } }", "severities.P3.responseMinutes: expected a duration in minutes > 0 and at most 10080 (a week), got -1"],
+    // 2e11 minutes passed once and then crashed classify (a respondBy no Date can hold)
+    ["response minutes beyond a week", "severities: { P3: { responseMinutes: 2e11 } }", "severities.P3.responseMinutes: expected a duration in minutes > 0 and at most 10080 (a week), got 200000000000"],
+    ["a stall of a year", "thresholds: { consumerStall: { seconds: 31536000 } }", "thresholds.consumerStall.seconds: expected a duration in seconds > 0 and at most 604800 (a week), got 31536000"],
     ["an unknown escalation", "severities: { P2: { escalation: email } }", 'severities.P2.escalation: expected one of page, ticket-and-notify, ticket, got "email"'],
     ["a factor below 1", "actions: { memory: { factor: 0.5 } }", "actions.memory.factor: expected a factor ≥ 1, got 0.5"],
     ["a non-string in a list", "actions: { killIdle: { protect: [gm-prober, 3] } }", "actions.killIdle.protect: expected a list of strings, got a list"],
@@ -79,8 +82,25 @@ actions:
   });
 
   it("reports YAML errors with their position", () => {
-    expect(problems("thresholds: {}\nthresholds: {}\n")).toEqual(["(yaml): Map keys must be unique at line 2, column 1"]);
-    for (const p of problems("thresholds: { errorRate: [")) expect(p).toMatch(/^\(yaml\): .* at line 1, column 27$/);
+    expect(problems("thresholds: {}\nthresholds: {}\n")).toEqual(['(yaml): duplicate key "thresholds" (line 2): each key may appear once in a mapping']);
+    for (const p of problems("thresholds: { errorRate: [")) expect(p).toMatch(/^\(yaml\): not valid YAML \(line 1, column 27\): /);
+  });
+
+  it("never quotes a file that is not a policy (a secret among its lines)", () => {
+    const shadow = "root:$y$j9T$hunter2hash:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";
+    const environ = "DB_PASSWORD=hunter2\u0000HOME=/root\u0000";
+    for (const text of [shadow, environ, "password: hunter2\nroot:hunter2:x: y\n"]) {
+      const ps = problems(text);
+      expect(ps.join("\n")).not.toContain("hunter2");
+      expect(ps.length).toBeGreaterThan(0);
+    }
+    expect(problems(shadow)).toEqual(["(root): not a policy file: none of its keys is severities, thresholds, actions"]);
+  });
+
+  it("refuses an alias bomb with a message", () => {
+    let text = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+    for (let i = 1; i <= 12; i++) text += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    expect(problems(text)).toEqual(["(yaml): more than 100 aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)"]);
   });
 
   it("reports several problems at once, in file order", () => {
@@ -95,12 +115,12 @@ actions:
   verify: { timeoutSeconds: -1 }
 `),
     ).toEqual([
-      'severities.P1.responseMinutes: expected a duration in minutes > 0, got "fast"',
+      'severities.P1.responseMinutes: expected a duration in minutes > 0 and at most 10080 (a week), got "fast"',
       'severities.P1.escalation: expected one of page, ticket-and-notify, ticket, got "pager"',
       'thresholds.errorRate.p1Above: expected a number between 0 and 1, got "ten"',
       "thresholds.consumerLag.above: expected an integer ≥ 0, got -1",
       "thresholds.consumerLag.below: unknown key (expected one of above)",
-      "actions.verify.timeoutSeconds: expected a duration in seconds ≥ 0, got -1",
+      "actions.verify.timeoutSeconds: expected a duration in seconds from 0 to 604800 (a week), got -1",
     ]);
   });
 

@@ -4,7 +4,7 @@
  * validates the result with one message per problem, naming the field path.
  * Quotes in comments are from runbook.md (GameMetrics Pro incident runbook), section › line.
  */
-import { parseDocument } from "yaml";
+import { parseYamlText, showKey } from "./yaml-text.js";
 import { type Escalation, SEVERITIES, type Severity } from "./incident.js";
 
 /** Response time and escalation of one severity. */
@@ -136,9 +136,12 @@ const ratio: Spec = { type: "number", expected: "a number between 0 and 1", ok: 
 const count: Spec = { type: "number", expected: "an integer ≥ 0", ok: (n) => Number.isInteger(n) && n >= 0 };
 const positiveInt: Spec = { type: "number", expected: "an integer ≥ 1", ok: (n) => Number.isInteger(n) && n >= 1 };
 const rate: Spec = { type: "number", expected: "a number ≥ 0", ok: (n) => n >= 0 };
-const seconds: Spec = { type: "number", expected: "a duration in seconds ≥ 0", ok: (n) => n >= 0 };
-const positiveSeconds: Spec = { type: "number", expected: "a duration in seconds > 0", ok: (n) => n > 0 };
-const minutes: Spec = { type: "number", expected: "a duration in minutes > 0", ok: (n) => n > 0 };
+// Durations are bounded by a week: a response time of 2e11 minutes is a typo, and a date that far
+// away cannot even be represented (classify's respondBy threw a RangeError).
+const WEEK_SECONDS = 7 * 24 * 3600;
+const seconds: Spec = { type: "number", expected: `a duration in seconds from 0 to ${WEEK_SECONDS} (a week)`, ok: (n) => n >= 0 && n <= WEEK_SECONDS };
+const positiveSeconds: Spec = { type: "number", expected: `a duration in seconds > 0 and at most ${WEEK_SECONDS} (a week)`, ok: (n) => n > 0 && n <= WEEK_SECONDS };
+const minutes: Spec = { type: "number", expected: `a duration in minutes > 0 and at most ${WEEK_SECONDS / 60} (a week)`, ok: (n) => n > 0 && n <= WEEK_SECONDS / 60 };
 const factor: Spec = { type: "number", expected: "a factor ≥ 1", ok: (n) => n >= 1 };
 const obj = (fields: Record<string, Spec>): Spec => ({ type: "object", fields });
 const severity: Spec = obj({ responseMinutes: minutes, escalation: { type: "enum", values: ["page", "ticket-and-notify", "ticket"] satisfies Escalation[] } });
@@ -170,7 +173,8 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return JSON.stringify(v);
+  // a short word is quoted (a misspelt escalation); longer text may be a file's content, not a value
+  if (typeof v === "string") return /^[\w .:-]{0,40}$/.test(v) ? JSON.stringify(v) : `a string of ${v.length} characters`;
   return String(v);
 }
 
@@ -200,7 +204,8 @@ function merge(base: unknown, value: unknown, spec: Spec, path: string, problems
         const field = spec.fields[key];
         const p = path === "" ? key : `${path}.${key}`;
         if (!field) {
-          problems.push(`${p}: unknown key (expected one of ${Object.keys(spec.fields).join(", ")})`);
+          const shown = showKey(key) === `"${key}"` ? p : `${path === "" ? "" : `${path}.`}${showKey(key)}`;
+          problems.push(`${shown}: unknown key (expected one of ${Object.keys(spec.fields).join(", ")})`);
           continue;
         }
         out[key] = merge(out[key], v, field, p, problems);
@@ -235,11 +240,17 @@ export type ParsedPolicy = { ok: true; policy: Policy } | { ok: false; problems:
 
 /** Parses a YAML override (any subset of `Policy`) and merges it onto `defaultPolicy`. Empty text = defaults. */
 export function parsePolicy(yamlText: string): ParsedPolicy {
-  const doc = parseDocument(yamlText);
-  if (doc.errors.length > 0) return { ok: false, problems: doc.errors.map((e) => `(yaml): ${e.message.split("\n")[0]?.replace(/:$/, "")}`) };
-  const value: unknown = doc.toJS();
+  const parsed = parseYamlText(yamlText);
+  if (!parsed.ok) return { ok: false, problems: [`(yaml): ${parsed.problem}`] };
+  const value: unknown = parsed.value;
   if (value === null || value === undefined) return { ok: true, policy: structuredClone(defaultPolicy) };
   const problems: string[] = [];
+  // A file that is not a policy at all (someone's /etc/shadow): one message, none of its lines.
+  const fields = (POLICY_SPEC as { fields: Record<string, Spec> }).fields;
+  const keys = typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
+  if (keys.length > 0 && !keys.some((k) => k in fields) && keys.some((k) => showKey(k) !== `"${k}"`)) {
+    return { ok: false, problems: [`(root): not a policy file: none of its keys is ${Object.keys(fields).join(", ")}`] };
+  }
   const merged = merge(structuredClone(defaultPolicy), value, POLICY_SPEC, "", problems) as Policy;
   // Cross-field rules only make sense once every field is individually valid.
   if (problems.length === 0) crossCheck(merged, problems);

@@ -3,6 +3,7 @@
  * assembled into a Snapshot for `classify`.
  */
 import type { PlatformPort } from "@gm/runbook/ports";
+import { redactDeep } from "@gm/runbook/redact";
 import type { ErrorRateSignal, ExternalAlert, InstanceSignal, Snapshot } from "@gm/runbook/snapshot";
 import { collect } from "./collect.js";
 import { probeHealth, type ServiceUrls } from "./http-health.js";
@@ -68,7 +69,9 @@ export function createSignals(cfg: SignalsConfig) {
       const errors: Snapshot["collectionErrors"] = [];
       for (const c of [health, svc, k, p, syn, sec, extra, ext, inst]) if (c?.error) errors.push({ collector: c.collector, error: c.error });
       for (const f of svc.value?.failures ?? []) errors.push({ collector: "service-metrics", error: `${f.url}: ${f.error}` });
-      return {
+      // A URL's password (http://user:pass@host, postgres://…) never reaches the snapshot, so neither
+      // incidents' evidence, nor metrics labels, reports or logs built from it.
+      return redactDeep<Snapshot>({
         at: new Date(now).toISOString(),
         services: health.value ?? [],
         errorRates: [...(svc.value?.errorRates ?? []), ...(syn?.value ? [syn.value.errorRate] : []), ...(extra?.value ?? [])],
@@ -81,7 +84,7 @@ export function createSignals(cfg: SignalsConfig) {
         canary: syn?.value?.canary ?? null,
         externalAlerts: ext?.value ?? [],
         collectionErrors: errors,
-      };
+      });
     },
     async close() {
       await Promise.all([kafka?.close(), pg?.close()]);

@@ -88,6 +88,9 @@ export function defaultPublicImages(kafkaVersion: string): StackImages {
   return { kafka: `apache/kafka:${kafkaVersion}`, postgres: "postgres:15", platform: "gamemetrics/demo-platform:latest" };
 }
 
+/** A stack id: it names containers, labels and the state file `<id>.json`, so nothing that could leave a directory. */
+export const STACK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
 export function resolveOptions(o: StackOptions, random: () => string, images: StackImages): ResolvedStackOptions {
   const brokers = o.brokers ?? 1;
   if (brokers !== 1 && brokers !== 3) throw new StackOptionError("brokers", "1 or 3", brokers);
@@ -96,7 +99,7 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
   const partitions = o.topicPartitions ?? 6;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 256) throw new StackOptionError("topicPartitions", "an integer from 1 to 256", partitions);
   const id = o.id ?? random().slice(0, 8);
-  if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(id)) throw new StackOptionError("id", "lower-case letters, digits and dashes (at most 31)", id);
+  if (!STACK_ID_PATTERN.test(id)) throw new StackOptionError("id", "lower-case letters, digits and dashes (at most 31)", id);
   const kafkaVersion = o.kafkaVersion ?? "3.9.1";
   if (!/^\d+\.\d+\.\d+$/.test(kafkaVersion)) throw new StackOptionError("kafkaVersion", "a version such as 3.9.1", kafkaVersion);
   const rf = brokers === 3 ? 3 : 1;

@@ -23,3 +23,36 @@ export function requireNode24(tool: string): void {
     process.exit(2);
   }
 }
+
+/**
+ * Ends the process with `code` once everything written to stdout and stderr has been handed to the
+ * OS. `process.exit` right after a write cut piped output at 64 KiB (a pipe's buffer): writes to a
+ * pipe are asynchronous, and exit drops what is still queued.
+ */
+export function exitAfterFlush(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  // an empty write's callback runs after every earlier write on the stream has completed
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
+/** Whether the user asked for stack traces: `--debug` among the arguments, or GM_DEBUG set (not "0"). */
+export function debugRequested(args: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
+  return args.includes("--debug") || (env["GM_DEBUG"] !== undefined && env["GM_DEBUG"] !== "" && env["GM_DEBUG"] !== "0");
+}
+
+/**
+ * One line for an error the CLI did not expect: its message (first line) and code, no stack trace
+ * unless `debug`. A system error names its path (EACCES on a file, say).
+ */
+export function unexpectedError(tool: string, err: unknown, debug: boolean): string {
+  if (debug && err instanceof Error && err.stack) return `${tool}: ${err.stack}`;
+  const e = err as NodeJS.ErrnoException;
+  const first = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
+  const code = err instanceof Error && typeof e.code === "string" && !first.includes(e.code) ? ` (${e.code})` : "";
+  return `${tool}: ${first}${code}${debug ? "" : " [run with --debug or GM_DEBUG=1 for the stack trace]"}`;
+}

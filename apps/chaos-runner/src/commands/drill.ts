@@ -12,8 +12,8 @@ import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
 import type { StackEndpoints } from "@gm/stack/stack";
 import { CliError, fail, type Out } from "../output.js";
-import { loadStacks } from "../state.js";
-import { readFileSync } from "node:fs";
+import { checkStackId, loadStacks } from "../state.js";
+import { readConfigFile } from "@gm/monitor/config-file";
 import type { DrillProgress } from "../drill/run.js";
 import { type KubernetesArgs, kubernetesOptions, kubernetesPlatformFor, kubernetesTarget } from "./kube.js";
 
@@ -59,9 +59,9 @@ export function loadPolicy(path: string | undefined): Policy {
   if (!path) return defaultPolicy;
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readConfigFile(path, "--policy");
   } catch (err) {
-    throw new CliError(`--policy ${path}: cannot read: ${(err as Error).message}`, 2);
+    throw new CliError((err as Error).message, 2);
   }
   const parsed = parsePolicy(text);
   if (!parsed.ok) throw new CliError(`--policy ${path}: invalid:\n  - ${parsed.problems.join("\n  - ")}`, 2);
@@ -110,16 +110,22 @@ export async function runDrillCommand(
 
 function readProberConfigFile(path: string): { text: string; where: string; baseDir: string } {
   try {
-    return { text: readFileSync(path, "utf8"), where: path, baseDir: dirname(resolve(path)) };
+    return { text: readConfigFile(path, "--prober-config"), where: path, baseDir: dirname(resolve(path)) };
   } catch (err) {
-    throw new CliError(`--prober-config ${path}: cannot read: ${(err as Error).message}`, 2);
+    throw new CliError((err as Error).message, 2);
   }
 }
 
 async function startDrillAlertmanager(routing: string | undefined, out: Out) {
   const { alertmanagerBinary, startAlertmanager } = await import("@gm/monitor/alertmanager-run");
   if (!alertmanagerBinary()) fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
-  if (routing && !existsSync(routing)) fail(`--alertmanager-routing ${routing}: no such file`, 2);
+  if (routing) {
+    try {
+      readConfigFile(routing, "--alertmanager-routing"); // a regular file of bounded size, or a message
+    } catch (err) {
+      fail((err as Error).message, 2);
+    }
+  }
   const am = await startAlertmanager(routing ? { routing } : {});
   out.progress(`alertmanager: ${am.url} with ${routing ?? "the committed routing (deploy/alertmanager/alertmanager.yml)"}; receivers on loopback record time to page`);
   return am;
@@ -143,7 +149,7 @@ async function runStackDrills(
   let brokers: number;
   let stop: (() => Promise<void>) | undefined;
   if (argv["stack-id"]) {
-    const id = argv["stack-id"];
+    const id = checkStackId(argv["stack-id"], "--stack-id");
     const rec = loadStacks().find((r) => r.stackId === id);
     if (!rec && !argv.allow.includes(id)) fail(`refusing to act on stack "${id}": this runner did not start it and it is not allowed (--allow ${id})`, 2);
     if (!rec) fail(`stack "${id}" is allowed but has no record with its endpoints (start it with gm-chaos stack up)`, 2);

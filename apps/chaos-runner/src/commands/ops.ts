@@ -3,16 +3,16 @@
  * runner left), `halt` / `resume` (the emergency stop), `runbook <incident>` (the on-call mode) and
  * `report compare OLD NEW`.
  */
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Argv } from "yargs";
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/incident";
 import type { Ports } from "@gm/runbook/ports";
-import { haltFile, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
+import { haltFile, journalRunner, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
-import { fail, type Out } from "../output.js";
-import { loadStacks } from "../state.js";
+import { CliError, fail, type Out } from "../output.js";
+import { checkStackId, loadStacks } from "../state.js";
 import { drillPolicy, LOKI_URL_HELP, loadPolicy, lokiUrlOption } from "./drill.js";
 import type { Policy } from "@gm/runbook/policy";
 import { type KubernetesArgs, kubernetesOptions, kubernetesPlatformFor } from "./kube.js";
@@ -71,7 +71,12 @@ export function recoverCommand(y: Argv, out: Out) {
   return y.command(
     "recover",
     "Undo every fault a killed runner left behind (from the durable journal) and wait for steady state",
-    (a) => a.option("steady-timeout", { type: "number", default: 120, describe: "seconds to wait for steady state afterwards" }),
+    (a) =>
+      a.option("steady-timeout", { type: "number", default: 120, describe: "seconds to wait for steady state afterwards" }).check((x) => {
+        const t = x["steady-timeout"];
+        if (!Number.isFinite(t) || t < 0 || t > 3600) throw new CliError(`--steady-timeout: expected seconds from 0 to 3600, got ${Number.isNaN(t) ? "something that is not a number" : t}`, 2);
+        return true;
+      }),
     async (argv) => {
       const n = await recoverAll(out);
       out.line(n === 0 ? "nothing to recover" : `recovered ${n} fault(s)`);
@@ -135,16 +140,24 @@ export function haltCommands(y: Argv, out: Out) {
       async () => {
         writeFileSync(haltFile(), `${new Date().toISOString()}\n`);
         // Running drills undo their own fault on SIGTERM; then whatever is left is undone from the journal.
+        // A journal's pid is signalled only while it is still that drill's runner: the kernel reuses pids.
+        const signalled: number[] = [];
         for (const j of readJournals()) {
+          const runner = journalRunner(j);
+          if (!runner.running) {
+            out.progress(`drill ${j.drillId}: not signalling pid ${j.pid}: ${runner.why}`);
+            continue;
+          }
           try {
             process.kill(j.pid, "SIGTERM");
+            signalled.push(j.pid);
             out.progress(`asked drill ${j.drillId} (pid ${j.pid}) to stop`);
           } catch {
             // not running any more
           }
         }
         const deadline = Date.now() + 15_000;
-        while (readJournals().some((j) => alive(j.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        while (signalled.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
         const n = await recoverAll(out);
         out.line(`halted: ${n} fault(s) undone from the journal; new drills are refused until gm-chaos resume`);
       },
@@ -164,10 +177,17 @@ export function haltCommands(y: Argv, out: Out) {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return pid !== process.pid;
   } catch {
     return false;
   }
+  // a runner that exited but whose parent has not reaped it yet (a zombie) is done
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
+  } catch {
+    // no /proc: kill(0) is all we know
+  }
+  return pid !== process.pid;
 }
 
 export function runbookCommand(y: Argv, out: Out) {
@@ -188,6 +208,7 @@ export function runbookCommand(y: Argv, out: Out) {
       const lokiUrl = lokiUrlOption(argv["loki-url"]);
       const policy = loadPolicy(argv.policy);
       if (argv.platform === "kubernetes") return runbookOnNamespace(kind, argv, policy, lokiUrl, out);
+      if (argv["stack-id"] !== undefined) checkStackId(argv["stack-id"], "--stack-id");
       const records = loadStacks();
       const rec = argv["stack-id"] ? records.find((r) => r.stackId === argv["stack-id"]) : records[0];
       if (!rec) fail(argv["stack-id"] ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)` : "no stack recorded; start one with gm-chaos stack up", 2);
@@ -274,7 +295,13 @@ export function reportCommand(y: Argv, out: Out) {
               .positional("new", { type: "string", demandOption: true })
               .option("tolerance", { type: "number", default: 0.2, describe: "slower by more than this fraction (and --min-seconds) is a regression" })
               .option("min-seconds", { type: "number", default: 2 })
-              .option("format", { type: "string", choices: ["table", "markdown", "json"], default: "table" }),
+              .option("format", { type: "string", choices: ["table", "markdown", "json"], default: "table" })
+              .check((x) => {
+                const nan = (n: number) => (Number.isNaN(n) ? "something that is not a number" : n);
+                if (!Number.isFinite(x.tolerance) || x.tolerance < 0 || x.tolerance > 100) throw new CliError(`--tolerance: expected a fraction from 0 to 100 (0.2 = 20 % slower), got ${nan(x.tolerance)}`, 2);
+                if (!Number.isFinite(x["min-seconds"]) || x["min-seconds"] < 0 || x["min-seconds"] > 86_400) throw new CliError(`--min-seconds: expected seconds from 0 to 86400, got ${nan(x["min-seconds"])}`, 2);
+                return true;
+              }),
           async (argv) => {
             const { loadReports } = await import("@gm/report/load");
             const { compareReports, renderComparison } = await import("@gm/report/compare");

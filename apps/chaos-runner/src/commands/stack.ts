@@ -1,9 +1,19 @@
 /** `gm-chaos stack up|status|down|compose`: the drill stack from the shell. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { readConfigFile } from "@gm/monitor/config-file";
 import type { Argv } from "yargs";
 import { renderCompose } from "@gm/stack/compose";
-import { forgetStack, loadStacks, saveStack, type StackRecord } from "../state.js";
-import { fail, type Out } from "../output.js";
+import { checkStackId, forgetStack, loadStacks, printable, saveStack, type StackRecord } from "../state.js";
+import { CliError, fail, type Out } from "../output.js";
+
+/** Writes a file named by an option; a failure (EACCES, ENOENT, EISDIR …) is a message naming both, exit 2. */
+function writeFile(path: string, option: string, text: string, mode?: number): void {
+  try {
+    writeFileSync(path, text, mode === undefined ? undefined : { mode });
+  } catch (err) {
+    fail(`${option} ${path}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+  }
+}
 
 export function stackCommand(y: Argv, out: Out): Argv {
   return y
@@ -20,7 +30,12 @@ export function stackCommand(y: Argv, out: Out): Argv {
           .option("platform-image", { type: "string", describe: "demo-platform image (default: built from apps/demo-platform/Dockerfile)" })
           .option("id", { type: "string", describe: "stack id (default: random)" })
           .option("prober-config", { type: "string", describe: "write a gm-prober configuration for this stack to FILE" })
-          .option("json", { type: "boolean", default: false, describe: "print the endpoints as JSON" }),
+          .option("json", { type: "boolean", default: false, describe: "print the endpoints as JSON (passwords and the admin token as ***: the record file holds them)" })
+          .check((a) => {
+            if (a.id !== undefined) checkStackId(a.id);
+            if (!Number.isInteger(a.processors) || a.processors < 1 || a.processors > 8) throw new CliError(`--processors: expected a whole number from 1 to 8, got ${Number.isNaN(a.processors) ? "something that is not a number" : a.processors}`, 2);
+            return true;
+          }),
       async (argv) => {
         const { startStack } = await import("@gm/stack/stack");
         const stack = await startStack({
@@ -46,12 +61,13 @@ export function stackCommand(y: Argv, out: Out): Argv {
         const file = saveStack(rec);
         if (argv["prober-config"]) {
           const { proberConfigFor } = await import("../prober-config.js");
-          writeFileSync(argv["prober-config"], proberConfigFor(stack.endpoints), { mode: 0o600 });
+          writeFile(argv["prober-config"], "--prober-config", proberConfigFor(stack.endpoints), 0o600);
           out.progress(`prober configuration written to ${argv["prober-config"]}`);
         }
-        if (argv.json) out.json(stack.endpoints);
+        // what is printed ends up in terminals, CI logs and tickets: the secrets stay in the owner-only record
+        if (argv.json) out.json(printable(stack.endpoints, [stack.endpoints]));
         else {
-          const e = stack.endpoints;
+          const e = printable(stack.endpoints, [stack.endpoints]);
           out.line(`stack ${e.stackId} is up (record: ${file}); stop it with: gm-chaos stack down --id ${e.stackId}`);
           out.line(`  kafka bootstrap   ${e.kafkaBootstrapServers.join(",")}`);
           out.line(`  postgres          ${e.postgresUrl}`);
@@ -64,7 +80,11 @@ export function stackCommand(y: Argv, out: Out): Argv {
     .command(
       "status",
       "Show the stacks left running and the state of their containers (found by label)",
-      (a) => a.option("id", { type: "string", describe: "only this stack" }).option("json", { type: "boolean", default: false }),
+      (a) =>
+        a
+          .option("id", { type: "string", describe: "only this stack" })
+          .option("json", { type: "boolean", default: false, describe: "as JSON (passwords and the admin token as ***)" })
+          .check((x) => (x.id === undefined ? true : Boolean(checkStackId(x.id)))),
       async (argv) => {
         const { listStackContainers } = await import("@gm/stack/docker");
         const containers = await listStackContainers(argv.id);
@@ -75,7 +95,7 @@ export function stackCommand(y: Argv, out: Out): Argv {
           record: records.find((r) => r.stackId === id) ?? null,
           containers: containers.filter((c) => c.stack === id).map(({ name, role, instance, state, status }) => ({ name, role, instance, state, status })),
         }));
-        if (argv.json) out.json({ stacks });
+        if (argv.json) out.json(printable({ stacks }, records.map((r) => r.endpoints)));
         else if (stacks.length === 0) out.line("no stacks");
         else
           for (const s of stacks) {
@@ -91,7 +111,8 @@ export function stackCommand(y: Argv, out: Out): Argv {
       (a) =>
         a
           .option("id", { type: "string", describe: "stack id (default: the most recent one)" })
-          .option("all", { type: "boolean", default: false, describe: "every stack this tool labelled, also those left behind" }),
+          .option("all", { type: "boolean", default: false, describe: "every stack this tool labelled, also those left behind" })
+          .check((x) => (x.id === undefined ? true : Boolean(checkStackId(x.id)))),
       async (argv) => {
         const { listStackContainers, removeStack } = await import("@gm/stack/docker");
         let ids: string[];
@@ -116,11 +137,16 @@ export function stackCommand(y: Argv, out: Out): Argv {
       (argv) => {
         const text = renderCompose();
         if (argv.check) {
-          const current = readFileSync(argv.check, "utf8");
+          let current: string;
+          try {
+            current = readConfigFile(argv.check, "--check");
+          } catch (err) {
+            return fail((err as Error).message, 2);
+          }
           if (current !== text) return fail(`${argv.check} has drifted from the stack definition; run \`npm run compose:generate\``, 1);
           out.line(`${argv.check} matches the stack definition`);
         } else if (argv.write) {
-          writeFileSync(argv.write, text);
+          writeFile(argv.write, "--write", text);
           out.line(`wrote ${argv.write}`);
         } else out.raw(text);
       },

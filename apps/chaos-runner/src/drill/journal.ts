@@ -2,9 +2,10 @@
  * The durable record of faults: a fault's undo is written (and fsynced) before the fault is applied,
  * so `gm-chaos recover` can undo what a killed runner left behind. One file per drill.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
-import { stateDir } from "../state.js";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readStateFile, stateDir } from "../state.js";
 import type { FaultSpec } from "./scenario.js";
 
 export interface JournalEntry {
@@ -19,6 +20,8 @@ export interface Journal {
   stackId: string;
   postgresUrl: string;
   pid: number;
+  /** the runner's start time in clock ticks since boot (/proc/<pid>/stat), so a reused pid is told apart */
+  pidStart?: string;
   startedAt: string;
   entries: JournalEntry[];
   /** a drill against a Kubernetes namespace: where to undo it (stackId is then "k8s:<context>") */
@@ -49,7 +52,56 @@ export function readJournals(): Journal[] {
   const dir = journalDir();
   return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Journal);
+    .map((f) => readStateFile<Journal>(join(dir, f), "fault journal", (v) => typeof v === "object" && v !== null && typeof (v as Journal).drillId === "string" && Number.isInteger((v as Journal).pid) && Array.isArray((v as Journal).entries)));
+}
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined when unknown. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // the command name (field 2) is in parentheses and may hold spaces: count from the last ")"
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const realpathOr = (p: string) => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
+
+/** This tool's CLI as node runs it (dist/cli.js), and the name npm links to it. */
+const OWN_CLI = fileURLToPath(new URL("../cli.js", import.meta.url));
+
+/**
+ * Whether the journal's pid is still the drill runner that wrote it: the process runs gm-chaos's CLI
+ * with `drill`, and (when the journal recorded it) started when the runner did. A pid is reused by the
+ * kernel, so anything else gets no signal; `why` says what did not match.
+ */
+export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string = OWN_CLI): { running: true } | { running: false; why: string } {
+  if (!Number.isInteger(j.pid) || j.pid <= 1 || j.pid === process.pid) return { running: false, why: `pid ${j.pid} is not a drill runner's` };
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${j.pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return { running: false, why: `no process ${j.pid} (the runner is gone)` };
+  }
+  const own = realpathOr(cli);
+  let cwd = "/";
+  try {
+    cwd = readlinkSync(`/proc/${j.pid}/cwd`);
+  } catch {
+    // another user's process: its relative paths cannot be resolved, absolute ones still can
+  }
+  const at = args.findIndex((a) => a !== "" && (basename(a) === "gm-chaos" || realpathOr(isAbsolute(a) ? a : resolve(cwd, a)) === own));
+  if (at < 0 || !args.slice(at + 1).includes("drill")) return { running: false, why: `process ${j.pid} is not gm-chaos drill (${basename(args[0] ?? "?")} ${args.length > 1 ? "…" : ""}); its pid was reused` };
+  const started = processStartTime(j.pid);
+  if (j.pidStart !== undefined && started !== j.pidStart) return { running: false, why: `process ${j.pid} started at tick ${started}, the journal's runner at ${j.pidStart}: the pid was reused` };
+  return { running: true };
 }
 
 export function removeJournal(drillId: string): void {

@@ -19,7 +19,7 @@ import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
 import { type DrillPhase, type DrillReport, REPORT_SCHEMA_VERSION } from "@gm/report/schema";
 import type { LoadRun } from "../load/http-load.js";
 import type { Fault } from "./faults.js";
-import { removeJournal, writeJournal, type Journal } from "./journal.js";
+import { processStartTime, removeJournal, writeJournal, type Journal } from "./journal.js";
 import { type Observation, type Observer, signalSample } from "./observe.js";
 import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
 import type { ExpectedCollateral, Scenario } from "./scenario.js";
@@ -104,7 +104,8 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   };
   const { observer, fault } = t;
   const drillId = `${sc.name}-${Date.now().toString(36)}`;
-  const journal: Journal = { ...t.journal, drillId, pid: process.pid, startedAt: new Date(started).toISOString(), entries: [] };
+  const pidStart = processStartTime(process.pid);
+  const journal: Journal = { ...t.journal, drillId, pid: process.pid, ...(pidStart ? { pidStart } : {}), startedAt: new Date(started).toISOString(), entries: [] };
   let undo: Record<string, unknown> | undefined;
   let injectedAt: number | null = null;
   let detected: Observation | null = null;

@@ -1,5 +1,6 @@
 /** Finds and validates drill files: names (`kafka-broker-down`), paths, or `all`. */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { ConfigFileError, readConfigFile } from "@gm/monitor/config-file";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Policy } from "@gm/runbook/policy";
@@ -10,15 +11,23 @@ export function defaultScenariosDir(): string {
   return resolve(fileURLToPath(new URL(".", import.meta.url)), "../../../../scenarios");
 }
 
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    throw new ScenarioError(dir, [`--scenarios-dir: cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+}
+
 export function loadScenarios(names: string[], dir: string, policy: Policy): Scenario[] {
   const files: string[] = [];
   for (const n of names) {
     if (n === "all") {
-      for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").sort()) files.push(join(dir, f));
+      for (const f of listDir(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").sort()) files.push(join(dir, f));
     } else if (existsSync(n)) files.push(n);
     else if (existsSync(join(dir, `${n}.yaml`))) files.push(join(dir, `${n}.yaml`));
     else {
-      const known = readdirSync(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").map((x) => x.replace(/\.yaml$/, ""));
+      const known = listDir(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").map((x) => x.replace(/\.yaml$/, ""));
       throw new ScenarioError(n, [`no drill named "${n}" in ${dir} (known: ${known.join(", ")}, or all)`]);
     }
   }
@@ -26,9 +35,10 @@ export function loadScenarios(names: string[], dir: string, policy: Policy): Sce
   const out: Scenario[] = [];
   for (const f of [...new Set(files)]) {
     try {
-      out.push(parseScenario(readFileSync(f, "utf8"), f, (s) => policy.severities[s].responseMinutes));
+      // a directory, a FIFO or a huge file is refused before it is read, naming the path
+      out.push(parseScenario(readConfigFile(f, "drill"), f, (s) => policy.severities[s].responseMinutes));
     } catch (err) {
-      if (err instanceof ScenarioError) problems.push(err.message);
+      if (err instanceof ScenarioError || err instanceof ConfigFileError) problems.push(err.message);
       else throw err;
     }
   }

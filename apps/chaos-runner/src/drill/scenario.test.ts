@@ -131,4 +131,22 @@ describe("the catalog's drill index", () => {
     const indexed = Object.values(CATALOG).flatMap((c) => c.drills.map((d) => `${c.kind}/${d}`)).sort();
     expect(indexed).toEqual(all.map((s) => `${s.incident}/${s.name}`).sort());
   });
+
+  it("refuses fault parameters and load that are not what they say: fractions, negatives, paths, NaN", () => {
+    const head = "name: x\nincident: kafka-broker-down\nhypothesis: h\nexpect: { kind: kafka-broker-down, severity: P2 }\n";
+    expect(problems(`${head}fault: { type: kill-broker, params: { count: 1.5 } }\n`)).toEqual(["fault.params.count: expected a whole number from 1 to 10000, got 1.5"]);
+    expect(problems(`${head}fault: { type: hold-connections, params: { count: -3 } }\n`)).toEqual(["fault.params.count: expected a whole number from 1 to 10000, got -3"]);
+    expect(problems(`${head}fault: { type: memory-limit, params: { service: stats-api, bytes: -1 } }\n`)).toEqual(["fault.params.bytes: expected a whole number of bytes from 1 to 1099511627776 (1 TiB), got -1"]);
+    expect(problems(`${head}fault: { type: memory-limit, params: { service: ../../etc, bytes: 16777216 } }\n`)).toEqual(['fault.params.service: expected one of ingest-api, event-processor-service, stats-api, got "../../etc"']);
+    const ok = `${head}fault: { type: kill-broker, params: { count: 1 } }\n`;
+    expect(problems(`${ok}load: { rate: .nan }\n`)).toEqual(["load.rate: expected a number from 1 to 500, got NaN"]);
+    expect(problems(`${ok}load: { reads: .inf }\n`)).toEqual(["load.reads: expected a number from 0 to 500, got Infinity"]);
+    expect(problems(ok)).toEqual([]);
+  });
+
+  it("never quotes the lines of a file that is not a drill", () => {
+    const shadow = "root:$y$j9T$hunter2:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";
+    expect(problems(shadow)).toEqual([expect.stringMatching(/^\(file\): not a drill file: none of its keys is name, incident/)]);
+    expect(problems(`name: x\n'root:hunter2:1': y\n`).join("\n")).not.toContain("hunter2");
+  });
 });

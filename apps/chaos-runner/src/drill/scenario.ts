@@ -1,7 +1,7 @@
 /**
  * Drill files (scenarios/*.yaml): typed, validated once at the edge, one clear message per problem.
  */
-import { parse } from "yaml";
+import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, SEVERITIES, type IncidentKind, type Severity } from "@gm/runbook/incident";
 
@@ -74,6 +74,14 @@ const FAULT_PARAMS: Record<FaultType, Record<string, "number" | "string">> = {
   "memory-limit": { service: "string", bytes: "number" },
 };
 
+/** What a fault parameter may be, beyond its type: counts are whole, a service is one of the platform's. */
+const FAULT_SERVICES = ["ingest-api", "event-processor-service", "stats-api"];
+const FAULT_PARAM_RULES: Record<string, { expected: string; ok: (v: number | string) => boolean }> = {
+  count: { expected: "a whole number from 1 to 10000", ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10_000 },
+  bytes: { expected: "a whole number of bytes from 1 to 1099511627776 (1 TiB)", ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2 ** 40 },
+  service: { expected: `one of ${FAULT_SERVICES.join(", ")}`, ok: (v) => FAULT_SERVICES.includes(v as string) },
+};
+
 export class ScenarioError extends Error {
   constructor(
     readonly file: string,
@@ -95,15 +103,15 @@ const show = (v: unknown) => JSON.stringify(v);
 /** Parses one drill file; `responseMinutes` bounds the deadlines (the runbook's response time of the severity). */
 export function parseScenario(text: string, file: string, responseMinutes: (s: Severity) => number): Scenario {
   const problems: string[] = [];
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (err) {
-    throw new ScenarioError(file, [`(file): not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
-  }
+  // alias bombs and duplicate keys refused quickly, with a message (packages/runbook/src/yaml-text.ts)
+  const parsed = parseYamlText(text);
+  if (!parsed.ok) throw new ScenarioError(file, [`(file): ${parsed.problem}`]);
+  const raw: unknown = parsed.value;
   if (!isObj(raw)) throw new ScenarioError(file, ["(file): expected a mapping"]);
   const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "alsoExpected", "tolerances", "mayFail", "remediation", "load", "deadlines", "kubernetes"];
-  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${k}: unknown key (expected one of ${known.join(", ")})`);
+  // a file that is not a drill (gm-chaos plan /etc/shadow): its lines are never quoted as keys
+  if (!Object.keys(raw).some((k) => known.includes(k)) && Object.keys(raw).some((k) => showKey(k) !== `"${k}"`)) throw new ScenarioError(file, [`(file): not a drill file: none of its keys is ${known.join(", ")}`]);
+  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${showKey(k) === `"${k}"` ? k : showKey(k)}: unknown key (expected one of ${known.join(", ")})`);
   const str = (v: unknown, path: string): string => {
     if (typeof v !== "string" || v.trim() === "") {
       problems.push(`${path}: expected a non-empty string, got ${show(v)}`);
@@ -113,8 +121,9 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   };
   const num = (v: unknown, path: string, def: number, min: number, max: number, integer = true): number => {
     if (v === undefined) return def;
-    if (typeof v !== "number" || v < min || v > max || (integer && !Number.isInteger(v))) {
-      problems.push(`${path}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${show(v)}`);
+    // NaN (`.nan` in YAML) is neither below min nor above max: it must be refused by name
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      problems.push(`${path}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${typeof v === "number" && !Number.isFinite(v) ? String(v) : show(v)}`);
       return def;
     }
     return v;
@@ -162,6 +171,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     const v = p[k];
     if (v === undefined) continue;
     if (typeof v !== kind) problems.push(`fault.params.${k}: expected a ${kind}, got ${show(v)}`);
+    else if (FAULT_PARAM_RULES[k] && !FAULT_PARAM_RULES[k].ok(v as number | string)) problems.push(`fault.params.${k}: expected ${FAULT_PARAM_RULES[k].expected}, got ${show(v)}`);
     else params[k] = v as number | string;
   }
   // The table name reaches SQL run as the superuser: only a plain identifier (or schema.identifier)

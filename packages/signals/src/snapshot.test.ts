@@ -1,0 +1,24 @@
+import { classify } from "@gm/runbook/classify";
+import { defaultPolicy } from "@gm/runbook/policy";
+import { describe, expect, it } from "vitest";
+import { createSignals } from "./snapshot.js";
+
+describe("a snapshot", () => {
+  it("never carries a URL's password into collection errors or incident evidence", async () => {
+    const signals = createSignals({
+      timeoutMs: 500,
+      windowSeconds: 60,
+      // nothing listens on port 1: every collector fails, with the URL in its error
+      services: { "stats-api": ["http://probe:svc-s3cret@127.0.0.1:1"], "ingest-api": ["http://127.0.0.1:1"] },
+    });
+    try {
+      const snapshot = await signals.snapshot();
+      const text = JSON.stringify({ snapshot, incidents: classify(snapshot, defaultPolicy) });
+      expect(snapshot.collectionErrors.length).toBeGreaterThan(0);
+      expect(text).toContain("http://probe:***@127.0.0.1:1");
+      expect(text).not.toContain("svc-s3cret");
+    } finally {
+      await signals.close();
+    }
+  });
+});
