@@ -147,7 +147,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     symptoms: ["High error rates, connection timeouts"],
     detect: detectDbPoolExhausted,
     rule: (p) =>
-      `PostgreSQL connections ≥ ${pct(p.thresholds.dbPool.usageAtLeast)} of the usable ones (max_connections − reserved), or a service pool has every connection in use with more than ${p.thresholds.dbPool.waitingAbove} request(s) waiting, or requests time out waiting for a pooled connection (> ${p.thresholds.dbPool.timeoutsPerSecondAbove}/s).`,
+      `PostgreSQL connections ≥ ${pct(p.thresholds.dbPool.usageAtLeast)} of the usable ones (max_connections − reserved), or a service pool has every connection in use with more than ${p.thresholds.dbPool.waitingAbove} request(s) waiting, or requests time out waiting for a pooled connection (> ${p.thresholds.dbPool.timeoutsPerSecondAbove}/s over the window and in its last round).`,
     severities: ["P1", "P2", "P3"],
     severity: (p) =>
       `By the worst concurrent error rate: P1 when > ${pct(p.thresholds.errorRate.p1Above)}, P2 when ≥ ${pct(p.thresholds.errorRate.p2AtLeast)}, otherwise P3.`,

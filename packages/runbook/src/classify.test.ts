@@ -221,7 +221,7 @@ describe("classify", () => {
   });
 
   describe("db pool exhausted", () => {
-    const withPg = (usage: number, pool: { waiting: number; timeoutsPerSecond: number; total?: number } | null, errors = 0) => {
+    const withPg = (usage: number, pool: { waiting: number; timeoutsPerSecond: number; recentTimeoutsPerSecond?: number; total?: number } | null, errors = 0) => {
       const s = healthy();
       s.postgres!.usage = usage;
       s.postgres!.pools = pool ? [{ service: "stats-api", instance: "stats-api-1", max: 10, total: 10, idle: 0, ...pool }] : [];
@@ -234,6 +234,10 @@ describe("classify", () => {
     it("a full pool with a queue is an incident, without timeouts", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
     it("a queue while connections are still free is nothing", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0, total: 9 }), "db-pool-exhausted")).toEqual([]));
     it("connection timeouts alone are an incident", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("connection timeouts still happening in the last round are an incident", () =>
+      expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1, recentTimeoutsPerSecond: 0.4 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("connection timeouts that stopped in the last round are not, though the window still averages them in", () =>
+      expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1, recentTimeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
     it("no queue and no timeouts is nothing", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
     it("5% errors make it P2", () => expect(sevOf(withPg(0.95, null, 5), "db-pool-exhausted")).toEqual(["postgres:P2"]));
     it("exactly 10% errors is P2", () => expect(sevOf(withPg(0.95, null, 10), "db-pool-exhausted")).toEqual(["postgres:P2"]));

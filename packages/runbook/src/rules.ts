@@ -178,7 +178,8 @@ export const detectDbPoolExhausted: Rule = (s, p) => {
     // waiting for one (connection timeouts); either alone is enough: at a low request rate the queue
     // is rarely caught at the instant of a scrape, while the timeouts counter never misses.
     const saturated = pool.total >= pool.max && pool.waiting > t.waitingAbove;
-    const timingOut = pool.timeoutsPerSecond > t.timeoutsPerSecondAbove;
+    // over both windows, as error rates: timeouts that stopped in the last round no longer count
+    const timingOut = pool.timeoutsPerSecond > t.timeoutsPerSecondAbove && (pool.recentTimeoutsPerSecond === undefined || pool.recentTimeoutsPerSecond > t.timeoutsPerSecondAbove);
     if (saturated) {
       evidence.push({ signal: `postgres.pools[${pool.instance}].waiting`, observed: pool.waiting, threshold: `> ${t.waitingAbove} with all ${pool.max} connections in use` });
     }

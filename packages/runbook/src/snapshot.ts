@@ -115,6 +115,8 @@ export interface ServicePoolSignal {
   waiting: number;
   /** connection timeouts per second over the window (pg_pool_connection_timeouts_total rate) */
   timeoutsPerSecond: number;
+  /** the same over the last round (the short window, as for error rates); absent when unknown */
+  recentTimeoutsPerSecond?: number;
 }
 
 export interface PostgresSignal {

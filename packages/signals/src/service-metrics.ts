@@ -106,6 +106,7 @@ export function createServiceMetricsCollector(opts: {
             const max = first(samples, "pg_pool_max");
             if (max !== null) {
               s.timeoutSeries.add(now, s.timeouts.update(first(samples, "pg_pool_connection_timeouts_total") ?? 0));
+              const recentTimeouts = s.timeoutSeries.recent(recentRounds);
               pools.push({
                 service,
                 instance: url,
@@ -114,6 +115,7 @@ export function createServiceMetricsCollector(opts: {
                 idle: first(samples, "pg_pool_idle") ?? 0,
                 waiting: first(samples, "pg_pool_waiting") ?? 0,
                 timeoutsPerSecond: Math.max(0, s.timeoutSeries.slopePerSecond() ?? 0),
+                ...(recentTimeouts && recentTimeouts.ms > 0 ? { recentTimeoutsPerSecond: Math.max(0, recentTimeouts.delta / (recentTimeouts.ms / 1000)) } : {}),
               });
             }
           }),
