@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CATALOG } from "./catalog.js";
 import { classify } from "./classify.js";
+import { unsettledWindows } from "./rules.js";
 import type { Incident, IncidentKind } from "./incident.js";
 import { defaultPolicy, parsePolicy } from "./policy.js";
 import type { ErrorRateSignal, InstanceSignal, ServiceName, Snapshot } from "./snapshot.js";
@@ -418,5 +419,26 @@ describe("classify", () => {
       s.kafka!.groups[0]!.totalLag = 50_001;
       expect(classify(s, r.policy)[0]).toMatchObject({ severity: "P2", responseMinutes: 30, respondBy: "2025-01-01T12:30:00.000Z" });
     });
+  });
+});
+
+describe("unsettledWindows", () => {
+  it("names what the long windows still hold after the errors stopped, and nothing once they drained", () => {
+    const s = healthy();
+    s.errorRates = [{ ...rate("all", 20, 96, "synthetic"), recent: { windowSeconds: 5, requests: 8, errors: 0, rate: 0 } }];
+    s.postgres!.pools = [{ service: "stats-api", instance: "stats-api-1", max: 10, total: 2, idle: 2, waiting: 0, timeoutsPerSecond: 0.5, recentTimeoutsPerSecond: 0 }];
+    s.users = { total: 4, failing: 0, window: { windowSeconds: 60, journeys: 48, failed: 30 } };
+    // none of it is an incident any more (judged over both windows) ...
+    expect(classify(s).filter((i) => i.kind === "high-error-rate" || i.kind === "db-pool-exhausted")).toEqual([]);
+    // ... but a new fault's first round would add to it
+    expect(unsettledWindows(s, defaultPolicy)).toEqual([
+      "errorRates[all/synthetic].rate 20.83% over 60 s",
+      "postgres.pools[stats-api-1].timeoutsPerSecond 0.50/s over the window",
+      "users.window 62.5% of journeys failed over 60 s",
+    ]);
+    s.errorRates = [rate("all", 4, 96, "synthetic")];
+    s.postgres!.pools = [];
+    s.users = { total: 4, failing: 0, window: { windowSeconds: 60, journeys: 48, failed: 4 } };
+    expect(unsettledWindows(s, defaultPolicy)).toEqual([]);
   });
 });

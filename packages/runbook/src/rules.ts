@@ -266,3 +266,23 @@ export const SERVICE_NAMES = Object.keys({
   "event-processor-service": true,
   "stats-api": true,
 } satisfies Record<ServiceName, true>) as ServiceName[];
+
+/**
+ * What the prober's long windows still hold of an earlier fault, though its last round is clean: error
+ * rates at or above the P2 threshold, pool timeouts above theirs, more than the P1 share of users' journeys
+ * failed. Judged over both windows, none of these is an incident (the errors stopped); but a new fault's
+ * first round would combine with them — a drill's steady state waits until this is empty, so its verdict
+ * does not depend on the drill before it. Empty = settled.
+ */
+export function unsettledWindows(s: Snapshot, p: Policy): string[] {
+  const out: string[] = [];
+  for (const e of s.errorRates) {
+    if (e.rate !== null && errorRateSeverity(e.rate, p) !== null) out.push(`${rateSignal(e)} ${pct(e.rate)} over ${e.windowSeconds} s`);
+  }
+  for (const pool of s.postgres?.pools ?? []) {
+    if (pool.timeoutsPerSecond > p.thresholds.dbPool.timeoutsPerSecondAbove) out.push(`postgres.pools[${pool.instance}].timeoutsPerSecond ${pool.timeoutsPerSecond.toFixed(2)}/s over the window`);
+  }
+  const w = s.users?.window;
+  if (w && w.journeys > 0 && w.failed / w.journeys > p.thresholds.usersAffected.p1Above) out.push(`users.window ${pct(w.failed / w.journeys)} of journeys failed over ${w.windowSeconds} s`);
+  return out;
+}

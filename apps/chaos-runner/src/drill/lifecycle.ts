@@ -13,6 +13,7 @@
 import { CATALOG } from "@gm/runbook/catalog";
 import type { Incident, Severity } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
+import { unsettledWindows } from "@gm/runbook/rules";
 import type { Ports } from "@gm/runbook/ports";
 import type { Step } from "@gm/runbook/steps";
 import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
@@ -125,11 +126,18 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   // waits until the prober has a full window behind it (at once on a game day's continuous prober).
   const windowMs = t.observerInfo.windowSeconds * 1000;
   const observingSince = () => observer.samples[0]?.startedAt ?? Date.now();
-  const steadyAndWarm = (x: Observation) => nothingOpen(x) && x.at - observingSince() >= windowMs;
+  // Incidents are judged over two windows (the errors must still be happening), so an earlier fault's
+  // errors can still fill the long window with nothing open: the fault also waits until the windows
+  // settled, or its first round would add to them and the verdict would depend on the drill before it.
+  const steadyAndWarm = (x: Observation) => nothingOpen(x) && x.at - observingSince() >= windowMs && unsettledWindows(x.snapshot, o.policy).length === 0;
   const isExpected = (i: Incident) => i.kind === expect.kind && i.severity === expect.severity;
   /** While waiting, say every 10 s what is awaited and what the prober sees. */
   const awaiting = (p: DrillPhase, what: string) => {
-    const timer = setInterval(() => say(p, `still waiting for ${what}; open: ${describe(observer.samples.at(-1)?.active) || "nothing"}`), 10_000);
+    const timer = setInterval(() => {
+      const last = observer.samples.at(-1);
+      const unsettled = p === "steady-state" && last ? unsettledWindows(last.snapshot, o.policy) : [];
+      say(p, `still waiting for ${what}; open: ${describe(last?.active) || "nothing"}${unsettled.length > 0 ? `; the windows still hold ${unsettled.join(", ")}` : ""}`);
+    }, 10_000);
     return () => clearInterval(timer);
   };
 
@@ -142,7 +150,13 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     const steady = await observer.until(steadyAndWarm, t.steadyState.timeoutMs + windowMs, signal).finally(doneSteady);
     guard();
     const last = observer.samples.at(-1);
-    check("steady state before the fault", steady !== null, steady ? "no incident" : `open: ${describe(last?.active) || "nothing"}; collection errors: ${JSON.stringify(last?.snapshot.collectionErrors ?? [])}`);
+    check(
+      "steady state before the fault",
+      steady !== null,
+      steady
+        ? "no incident, the windows settled"
+        : `open: ${describe(last?.active) || "nothing"}; windows: ${(last ? unsettledWindows(last.snapshot, o.policy) : []).join(", ") || "settled"}; collection errors: ${JSON.stringify(last?.snapshot.collectionErrors ?? [])}`,
+    );
     if (!steady) throw new DrillAbort("steady state did not hold before the fault");
 
     if (t.startLoad) {
