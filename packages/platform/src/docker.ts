@@ -51,6 +51,9 @@ export interface DockerPlatform extends PlatformPort {
   state(instance: string): Promise<ContainerState | null>;
 }
 
+/** The instance-name suffix of a rolling update's temporary extra instance. */
+export const SURGE = "-surge";
+
 export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatform {
   const lookback = opts.oomLookbackSeconds ?? 3600;
   const prefix = `gm-${opts.stackId}-`;
@@ -192,6 +195,35 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     await created.start();
   };
 
+  /** Polls an instance's /health on its host port until it answers 200: a rolling update's readiness gate. */
+  const waitHealthy = async (instance: string, timeoutMs = 60_000, containerPort = 8080) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await findInstance(instance);
+      const ins = c ? await c.inspect().catch(() => null) : null;
+      const port = ins?.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0]?.HostPort;
+      if (port) {
+        const ok = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1_000) })
+          .then(async (r) => (await r.arrayBuffer(), r.status === 200))
+          .catch(() => false);
+        if (ok) return;
+      }
+      if (Date.now() > deadline) throw new PlatformError(`${instance} did not answer /health with 200 within ${timeoutMs / 1000} s of its restart`, "docker", true);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  /** Stops (SIGTERM, so a consumer leaves its group cleanly) and removes an instance; nothing when it is gone. */
+  const retire = async (instance: string) => {
+    const c = await findInstance(instance);
+    if (!c) return;
+    await c.stop({ t: 5 }).catch((err: unknown) => {
+      if (!isNotFound(err) && !isNotModified(err)) throw err;
+    });
+    await c.remove({ force: true }).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  };
+
   return {
     logSource: "docker",
     oomEvents,
@@ -287,8 +319,30 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       const v = ins.Config.Env.find((e) => e.startsWith("PG_POOL_MAX="));
       return v ? Number(v.split("=")[1]) : 10;
     },
+    /**
+     * A rolling update, as a Deployment's (maxSurge 1, maxUnavailable 0): a surge instance with the new
+     * size starts and answers /health before each instance is recreated in turn (and answers again), then
+     * the surge instance leaves. Recreating every instance at once left the service with none answering
+     * for a few seconds — the runbook's own step paged service-down P0 in the lock drill. The stack has no
+     * load balancer: a client of one instance's address still sees that instance restart.
+     */
     async setPoolSize(service, size) {
-      for (const c of await containersOf(service)) await recreate(c.Labels[LABEL.instance] ?? "", { PG_POOL_MAX: String(size) });
+      const env = { PG_POOL_MAX: String(size) };
+      const surge = `${service}${SURGE}`;
+      const originals = (await containersOf(service)).map((c) => c.Labels[LABEL.instance] ?? "").filter((i) => i !== "" && i !== surge);
+      const first = originals[0];
+      if (!first) throw new PlatformError(`service ${service} has no instance`, "not-found", false);
+      await retire(surge); // left by an earlier run that died here
+      await recreate(first, { ...env, KAFKA_CLIENT_ID: surge }, `${prefix}${surge}`, surge);
+      try {
+        await waitHealthy(surge);
+        for (const inst of originals) {
+          await recreate(inst, env);
+          await waitHealthy(inst);
+        }
+      } finally {
+        await retire(surge);
+      }
     },
   };
 }

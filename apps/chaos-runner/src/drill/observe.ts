@@ -147,7 +147,10 @@ export async function createStackObserver(opts: {
     ...(opts.alerts ? { alerts: opts.alerts } : {}),
     // The rounds are the drill's record; the prober's JSON lines would only repeat them on stdout.
     log: () => undefined,
-    ...(p.instanceUrls ? { discover: async () => ({ "event-processor-service": await p.instanceUrls!("event-processor-service") }) } : {}),
+    // instances a step added (a scale-up, a rolling update's surge instance) are probed as production's would be
+    ...(p.instanceUrls
+      ? { discover: async () => ({ "event-processor-service": await p.instanceUrls!("event-processor-service"), "stats-api": await p.instanceUrls!("stats-api") }) }
+      : {}),
   });
   return createRoundObserver(() => prober.round(), config.intervalSeconds * 1000, () => prober.close());
 }
