@@ -31,6 +31,12 @@ export interface PgConfig {
   connectionTimeoutMs: number;
   idleTimeoutMs: number;
   statementTimeoutMs: number;
+  /**
+   * PostgreSQL ends a session left idle inside a transaction this long (0 = never): a consumer frozen
+   * mid-batch (docker pause, a stopped node) otherwise holds its uncommitted rows, and every replica
+   * that takes over its partitions waits on them until its statement timeout, over and over.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 export interface IngestConfig extends CommonConfig {
@@ -186,6 +192,7 @@ function pgConfig(r: EnvReader): PgConfig {
     connectionTimeoutMs: r.int("PG_CONNECTION_TIMEOUT_MS", 2_000, 1, 120_000),
     idleTimeoutMs: r.int("PG_IDLE_TIMEOUT_MS", 10_000, 0, 3_600_000),
     statementTimeoutMs: r.int("PG_STATEMENT_TIMEOUT_MS", 5_000, 0, 3_600_000),
+    idleInTransactionTimeoutMs: r.int("PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10_000, 0, 3_600_000),
   };
 }
 

@@ -27,6 +27,7 @@ export function createDb(cfg: PgConfig, registry: Registry, log: Logger, applica
     connectionTimeoutMillis: cfg.connectionTimeoutMs,
     idleTimeoutMillis: cfg.idleTimeoutMs,
     statement_timeout: cfg.statementTimeoutMs || undefined,
+    idle_in_transaction_session_timeout: cfg.idleInTransactionTimeoutMs || undefined,
     application_name: applicationName,
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it kills the process.

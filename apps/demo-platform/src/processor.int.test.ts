@@ -169,4 +169,30 @@ describe("poison events", { timeout: 240_000 }, () => {
       await gone.end();
     }
   });
+
+  it("ends a session left idle in a transaction, so a replica taking over its rows is not blocked behind a frozen one", async () => {
+    const log = createLogger("test", "error", () => undefined);
+    // no statement timeout: without the frozen session's end, the takeover would wait for ever (the test's timeout fails it)
+    const cfg = { databaseUrl: stack.endpoints.postgresUrl, poolMax: 2, connectionTimeoutMs: 2_000, idleTimeoutMs: 10_000, statementTimeoutMs: 0 };
+    const frozen = createDb({ ...cfg, idleInTransactionTimeoutMs: 1_000 }, new Registry(), log, "frozen-test");
+    const takeover = createDb(cfg, new Registry(), log, "takeover-test");
+    const [event] = makeEvents(`${runId}-frozen`, 1);
+    const insert = "INSERT INTO events (id, player_id, type, ts, payload, kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5, 0, 0) ON CONFLICT (id) DO NOTHING";
+    const args = [event!.id, event!.playerId, event!.type, event!.ts, JSON.stringify(event!.payload)];
+    const held = await frozen.pool.connect();
+    held.on("error", () => undefined); // the server ends this session: expected
+    try {
+      // a replica frozen mid-batch: its insert done, its COMMIT never sent
+      await held.query("BEGIN");
+      await held.query(insert, args);
+      // the replica that takes over inserts the same event: it waits on the uncommitted row until PostgreSQL
+      // ends the frozen session (after 1 s idle in its transaction)
+      await takeover.pool.query(insert, args);
+      expect((await checkStored(stack.endpoints.postgresUrl, [event!.id])).found).toBe(1);
+      await expect(held.query("COMMIT")).rejects.toThrow(/idle-in-transaction|terminat|connection error/i);
+    } finally {
+      held.release(true);
+      await Promise.all([frozen.end(), takeover.end()]);
+    }
+  });
 });
