@@ -3,10 +3,20 @@
 # `docker info` fails), Prometheus and Alertmanager for the prober's tests, the npm dependencies (Node 24 comes with them), and the images (built locally
 # from Debian packages, Maven Central and npm, since no container registry may be reachable).
 # Idempotent: a second run skips everything already in place. Needs root for apt and dockerd.
+#   bash scripts/setup.sh          what `npm run gameday` and `npm run demo` need (a few minutes cold)
+#   bash scripts/setup.sh --k8s    also the Kubernetes control plane of the integration tests (`npm test`):
+#                                  `npm run k8s:build`, about 16 min cold on 2 cores, progress shown
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
-case "${1:-}" in -h|--help) sed -n '2,6p' "$0"; exit 0 ;; esac
+k8s=0
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --k8s) k8s=1 ;;
+    *) log "unknown option: $arg (see --help)"; exit 2 ;;
+  esac
+done
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
@@ -42,5 +52,10 @@ npm run -s images
 # The Kubernetes control plane of the integration tests: kube-apiserver, controller-manager, scheduler,
 # etcd 3.6 (Debian's 3.4 is too old for kube-apiserver 1.37's watches), kwok and kustomize, built from
 # the Go module proxy (about 16 min cold on 2 cores; skipped in a second when built from the same recipe).
-log "Kubernetes binaries (skipped when already built from the same recipe)"
-bash packages/kube-testenv/scripts/build.sh >/dev/null
+# Only the tests use it: not built unless asked (--k8s). Its progress goes to stderr; stdout is the bin dir.
+if [ $k8s = 1 ]; then
+  log "Kubernetes binaries (skipped when already built from the same recipe)"
+  bash packages/kube-testenv/scripts/build.sh >/dev/null
+else
+  log "Kubernetes binaries not built (only the integration tests need them: bash scripts/setup.sh --k8s, or npm run k8s:build)"
+fi

@@ -68,10 +68,13 @@ export async function run(args: string[], out: Out = createOut()): Promise<numbe
   }
 }
 
-const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
-const isMain = entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry;
-if (isMain) {
+/** The CLI as a process: `node dist/cli.js` and the launcher npm links, bin/gm-chaos.js, both end here. */
+export function main(args: string[] = hideBin(process.argv)): void {
   requireNode24(TOOL);
   silenceKafkajsTimeoutWarning();
-  run(hideBin(process.argv)).then(exitAfterFlush);
+  run(args).then(exitAfterFlush);
 }
+
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
+const isMain = entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry;
+if (isMain) main();

@@ -149,9 +149,12 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
-if (entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry) {
+/** The CLI as a process: `node dist/cli.js` and the launcher npm links, bin/gm-prober.js, both end here. */
+export function main(args: string[] = hideBin(process.argv)): void {
   requireNode24(TOOL);
   silenceKafkajsTimeoutWarning();
-  run(hideBin(process.argv)).then(exitAfterFlush);
+  run(args).then(exitAfterFlush);
 }
+
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : "";
+if (entry !== "" && realpathSync(fileURLToPath(import.meta.url)) === entry) main();

@@ -6,7 +6,8 @@
 # and no release download. Cold: about 15 minutes on 2 cores; a recipe change relinks from Go's cache.
 #   bash build.sh                 build (or skip) and print the bin dir on stdout
 #   bash build.sh --print-bin-dir print the bin dir only (used by src/control-plane.ts)
-# Output: ${GM_K8S_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gamemetrics/k8s/<recipe>/bin}. Progress on stderr.
+# Output: ${GM_K8S_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gamemetrics/k8s/<recipe>/bin}. Progress on stderr:
+# each component as it starts and ends, with the elapsed time, and a line a minute while one builds.
 set -euo pipefail
 
 K8S_VERSION=v1.37.2   # k8s.io/kubernetes; its staging modules k8s.io/* are pinned to v0.37.2
@@ -23,9 +24,36 @@ key="${K8S_VERSION}-kwok-${KWOK_VERSION}-${recipe_hash}"
 bin_dir="${GM_K8S_BIN:-$cache_root/$key/bin}"
 
 if [ "${1:-}" = "--print-bin-dir" ]; then printf '%s\n' "$bin_dir"; exit 0; fi
-case "${1:-}" in -h|--help) sed -n '2,7p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0"; exit 0 ;; esac
 
 log() { printf '[k8s-build] %s\n' "$*" >&2; }
+started=$(date +%s)
+elapsed() { local s=$(( $(date +%s) - started )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+progress_every=60
+# step WHAT CMD...: runs CMD with a line when it starts and ends and one every $progress_every s in
+# between (a cold `go build` prints nothing for many minutes). The ticker's sleep writes nowhere and is
+# killed with it, so nothing holds a caller's stderr pipe open after the step; it also ends when the
+# script does.
+step() {
+  local what=$1 t0 ticker rc=0
+  shift
+  t0=$(date +%s)
+  log "$what: started ($(elapsed) elapsed)"
+  (
+    trap 'kill "$pid" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep "$progress_every" >/dev/null 2>&1 & pid=$!
+      wait "$pid"
+      kill -0 $$ 2>/dev/null || exit 0 # the build was interrupted (a background subshell ignores SIGINT)
+      log "$what: still building, $(( ($(date +%s) - t0) / 60 )) min so far ($(elapsed) elapsed)"
+    done
+  ) &
+  ticker=$!
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+  if [ $rc = 0 ]; then log "$what: done in $(( $(date +%s) - t0 ))s ($(elapsed) elapsed)"; else log "$what: failed (exit $rc) after $(( $(date +%s) - t0 ))s"; fi
+  return $rc
+}
 
 # kwok's own node and pod stages, from the kwok module itself (not copied into the repo)
 copy_kwok_stages() {
@@ -56,7 +84,6 @@ go_bin=$(command -v go || true)
 [ -n "$go_bin" ] || go_bin=/usr/local/go/bin/go
 [ -x "$go_bin" ] || { log "no Go toolchain found (PATH or /usr/local/go/bin/go)"; exit 1; }
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=mod"
-started=$(date +%s)
 
 mkdir -p "$bin_dir"
 stage=$(mktemp -d "$bin_dir/../stage.XXXXXX")
@@ -86,23 +113,20 @@ log "$(grep -c ' => ' "$src/go.mod") staging modules pinned to ${staging_version
 version_ldflags="-X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1"
 version_ldflags+=" -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 version_ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-log "building kube-apiserver, kube-controller-manager, kube-scheduler (cold: several minutes on 2 cores)"
-(cd "$src" && "$go_bin" build -trimpath -ldflags="${LDFLAGS_BASE} ${version_ldflags}" -o "$stage/" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+step "kube-apiserver, kube-controller-manager, kube-scheduler (cold: most of the build)" \
+  "$go_bin" -C "$src" build -trimpath -ldflags="${LDFLAGS_BASE} ${version_ldflags}" -o "$stage/" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 
 # etcd's server module replaces its sibling modules with ../ paths, so `go install pkg@version` refuses
 # it: a throwaway module that requires it builds it with the versions it names.
 etcd_src="$cache_root/src-etcd-${ETCD_VERSION}"
 mkdir -p "$etcd_src"
 [ -f "$etcd_src/go.mod" ] || printf 'module gamemetrics.local/etcd-build\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" > "$etcd_src/go.mod"
-log "building etcd@${ETCD_VERSION}"
-(cd "$etcd_src" && "$go_bin" build -trimpath -ldflags="${LDFLAGS_BASE}" -o "$stage/etcd" go.etcd.io/etcd/server/v3)
+step "etcd@${ETCD_VERSION}" "$go_bin" -C "$etcd_src" build -trimpath -ldflags="${LDFLAGS_BASE}" -o "$stage/etcd" go.etcd.io/etcd/server/v3
 
-log "building kwok@${KWOK_VERSION}"
-(cd "$stage" && GOFLAGS= GOBIN="$stage" "$go_bin" install -trimpath -ldflags="${LDFLAGS_BASE}" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}")
+step "kwok@${KWOK_VERSION}" env GOFLAGS= GOBIN="$stage" "$go_bin" -C "$stage" install -trimpath -ldflags="${LDFLAGS_BASE}" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
 
-log "building kustomize@${KUSTOMIZE_VERSION}"
-(cd "$stage" && GOFLAGS= GOBIN="$stage" "$go_bin" install -trimpath -ldflags="${LDFLAGS_BASE}" "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}")
+step "kustomize@${KUSTOMIZE_VERSION}" env GOFLAGS= GOBIN="$stage" "$go_bin" -C "$stage" install -trimpath -ldflags="${LDFLAGS_BASE}" "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
 
 for b in "${BINARIES[@]}"; do mv -f "$stage/$b" "$bin_dir/$b"; done
 (cd "$stage" && copy_kwok_stages)
@@ -113,5 +137,5 @@ if [ -z "${GM_K8S_BIN:-}" ]; then
     [ "$old" = "$cache_root/$key" ] || { log "removing the binaries of another recipe: $old"; rm -rf "$old"; }
   done
 fi
-log "built in $(( $(date +%s) - started ))s: $bin_dir ($(du -sh "$bin_dir" | cut -f1))"
+log "built in $(elapsed): $bin_dir ($(du -sh "$bin_dir" | cut -f1))"
 printf '%s\n' "$bin_dir"

@@ -89,7 +89,7 @@ export function toolPath(name: KubeTool): string {
   if (!existsSync(p)) {
     throw new ControlPlaneError(
       `${name} not found in ${path.dirname(p)}: build the Kubernetes binaries first with \`npm run k8s:build\` ` +
-        `(bash packages/kube-testenv/scripts/build.sh; several minutes the first time, cached afterwards)`,
+        `or \`bash scripts/setup.sh --k8s\` (about 16 min the first time on 2 cores, cached afterwards)`,
     );
   }
   return p;
@@ -99,7 +99,7 @@ export function toolPath(name: KubeTool): string {
 function findEtcd(): { path: string; version: string } {
   const candidates = [process.env["GM_ETCD_BIN"], path.join(binDir(), "etcd"), "/usr/bin/etcd"].filter((c): c is string => !!c);
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new ControlPlaneError("etcd not found: run `npm run k8s:build` (it builds etcd), or install Debian's etcd-server");
+  if (!found) throw new ControlPlaneError("etcd not found: run `npm run k8s:build` or `bash scripts/setup.sh --k8s` (they build etcd), or install Debian's etcd-server");
   const out = execFileSync(found, ["--version"], { encoding: "utf8" });
   return { path: found, version: /etcd Version: (\S+)/.exec(out)?.[1] ?? "unknown" };
 }

@@ -74,15 +74,17 @@ const realpathOr = (p: string) => {
   }
 };
 
-/** This tool's CLI as node runs it (dist/cli.js), and the name npm links to it. */
+/** This tool's CLI as node runs it (dist/cli.js). */
 const OWN_CLI = fileURLToPath(new URL("../cli.js", import.meta.url));
+/** What npm links as node_modules/.bin/gm-chaos (bin/gm-chaos.js): it imports dist/cli.js, so a runner started through it shows only its own path. */
+const OWN_LAUNCHER = fileURLToPath(new URL("../../bin/gm-chaos.js", import.meta.url));
 
 /**
  * Whether the journal's pid is still the drill runner that wrote it: the process runs gm-chaos's CLI
  * with `drill`, and (when the journal recorded it) started when the runner did. A pid is reused by the
  * kernel, so anything else gets no signal; `why` says what did not match.
  */
-export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string = OWN_CLI): { running: true } | { running: false; why: string } {
+export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string = OWN_CLI, launcher: string = OWN_LAUNCHER): { running: true } | { running: false; why: string } {
   if (!Number.isInteger(j.pid) || j.pid <= 1 || j.pid === process.pid) return { running: false, why: `pid ${j.pid} is not a drill runner's` };
   let args: string[];
   try {
@@ -90,14 +92,14 @@ export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string 
   } catch {
     return { running: false, why: `no process ${j.pid} (the runner is gone)` };
   }
-  const own = realpathOr(cli);
+  const own = [realpathOr(cli), realpathOr(launcher)];
   let cwd = "/";
   try {
     cwd = readlinkSync(`/proc/${j.pid}/cwd`);
   } catch {
     // another user's process: its relative paths cannot be resolved, absolute ones still can
   }
-  const at = args.findIndex((a) => a !== "" && (basename(a) === "gm-chaos" || realpathOr(isAbsolute(a) ? a : resolve(cwd, a)) === own));
+  const at = args.findIndex((a) => a !== "" && (basename(a) === "gm-chaos" || own.includes(realpathOr(isAbsolute(a) ? a : resolve(cwd, a)))));
   if (at < 0 || !args.slice(at + 1).includes("drill")) return { running: false, why: `process ${j.pid} is not gm-chaos drill (${basename(args[0] ?? "?")} ${args.length > 1 ? "…" : ""}); its pid was reused` };
   const started = processStartTime(j.pid);
   if (j.pidStart !== undefined && started !== j.pidStart) return { running: false, why: `process ${j.pid} started at tick ${started}, the journal's runner at ${j.pidStart}: the pid was reused` };
