@@ -38,6 +38,9 @@ export interface ProberConfig {
 const SERVICES: ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
 const TOP = ["intervalSeconds", "timeoutMs", "windowSeconds", "listen", "services", "kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "loki", "platform", "policy", "hysteresis"];
 
+/** gm-prober's defaults, for observers that take its settings without a file (a namespace drill). */
+export const PROBER_DEFAULTS = { intervalSeconds: 5, timeoutMs: 2000, windowSeconds: 60, listen: { host: "127.0.0.1", port: 9464 }, hysteresis: { resolveAfter: 3 } } as const;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid prober configuration:\n  - ${problems.join("\n  - ")}`);
@@ -155,17 +158,17 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     const urls = c.list(svc?.[s], `services.${s}`, (x, p) => c.url(x, p));
     if (urls) services[s] = urls;
   }
-  const listenRaw = c.string(top["listen"], "listen", "127.0.0.1:9464")!;
+  const listenRaw = c.string(top["listen"], "listen", `${PROBER_DEFAULTS.listen.host}:${PROBER_DEFAULTS.listen.port}`)!;
   const lm = /^(.+):(\d{1,5})$/.exec(listenRaw);
   if (!lm || Number(lm[2]) > 65535) c.problems.push(`listen: expected host:port with a port from 0 to 65535, got ${show(listenRaw)}`);
 
   const cfg: ProberConfig = {
-    intervalSeconds: c.number(top["intervalSeconds"], "intervalSeconds", 5, 0.5, 3600)!,
-    timeoutMs: c.number(top["timeoutMs"], "timeoutMs", 2000, 50, 60_000, true)!,
-    windowSeconds: c.number(top["windowSeconds"], "windowSeconds", 60, 1, 3600)!,
+    intervalSeconds: c.number(top["intervalSeconds"], "intervalSeconds", PROBER_DEFAULTS.intervalSeconds, 0.5, 3600)!,
+    timeoutMs: c.number(top["timeoutMs"], "timeoutMs", PROBER_DEFAULTS.timeoutMs, 50, 60_000, true)!,
+    windowSeconds: c.number(top["windowSeconds"], "windowSeconds", PROBER_DEFAULTS.windowSeconds, 1, 3600)!,
     listen: { host: lm?.[1] ?? "127.0.0.1", port: lm && Number(lm[2]) <= 65535 ? Number(lm[2]) : 9464 },
     services,
-    hysteresis: { resolveAfter: 3 },
+    hysteresis: { resolveAfter: PROBER_DEFAULTS.hysteresis.resolveAfter },
   };
   // Numbers that judge a signal live in the policy only (one source for the prober, the drills and
   // docs/runbook.md); the prober's file says where to probe, not when a signal is bad.

@@ -21,7 +21,7 @@ import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { DrillReport } from "@gm/report/schema";
 import { createAlertmanagerSink } from "@gm/monitor/alertmanager";
 import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
-import { parseProberConfig } from "@gm/monitor/config";
+import { PROBER_DEFAULTS } from "@gm/monitor/config";
 import { createIncidentTracker } from "@gm/monitor/hysteresis";
 import { type DrillProgress, type DrillTarget, runLifecycle } from "./lifecycle.js";
 import { createRoundObserver } from "./observe.js";
@@ -171,7 +171,8 @@ export interface NamespaceDrillOptions {
  */
 export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<DrillReport> {
   const k8s = o.platform;
-  const defaults = parseProberConfig("services: {}\n");
+  // gm-prober's own defaults (a file with `services: {}` is refused: it would probe nothing)
+  const defaults = PROBER_DEFAULTS;
   const resolveAfter = o.resolveAfter ?? defaults.hysteresis.resolveAfter;
   const intervalMs = o.pollMs ?? defaults.intervalSeconds * 1000;
   const brokersExpected = (await k8s.listInstances("kafka")).length;
