@@ -16,6 +16,9 @@ type Message = { key: string; value: string };
 /** Upper bound of events in one coalesced produce request (keeps record batches well under 1 MB). */
 const MAX_COALESCED = 5_000;
 
+/** Causes kafkajs itself never retries (src/retry/index.js, UNRECOVERABLE_ERRORS): bugs, not a moving leader. */
+const UNRECOVERABLE = ["RangeError", "ReferenceError", "SyntaxError", "TypeError"];
+
 /**
  * Whether a failed send may be tried again before the produce deadline. kafkajs gives up after its own
  * retries (5 here, about 5 s) with KafkaJSNumberOfRetriesExceeded, which it marks non-retriable
@@ -28,7 +31,7 @@ const MAX_COALESCED = 5_000;
 export function retriableWithinDeadline(err: unknown): boolean {
   const e = err as { name?: string; retriable?: boolean; cause?: { retriable?: boolean; name?: string } } | null;
   if (!e || typeof e !== "object") return true;
-  if (e.name === "KafkaJSNumberOfRetriesExceeded") return e.cause?.retriable !== false && !["RangeError", "ReferenceError", "SyntaxError", "TypeError"].includes(e.cause?.name ?? "");
+  if (e.name === "KafkaJSNumberOfRetriesExceeded") return e.cause?.retriable !== false && !UNRECOVERABLE.includes(e.cause?.name ?? "");
   return e.retriable !== false;
 }
 

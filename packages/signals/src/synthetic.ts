@@ -154,7 +154,7 @@ export function createSynthetic(opts: SyntheticOptions) {
       const recent = rounds.slice(-(opts.recentRounds ?? 1));
       const rRequests = recent.reduce((n, r) => n + r.requests, 0);
       const rErrors = recent.reduce((n, r) => n + r.errors, 0);
-      // the span the recent rounds cover: from the round before the first of them (or one interval's worth when unknown)
+      // the span the recent rounds cover: from the round before the first of them (no short window until one exists)
       const before = rounds[rounds.length - recent.length - 1];
       const recentSeconds = before ? (now - before.at) / 1000 : null;
       return {
