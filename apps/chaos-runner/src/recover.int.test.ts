@@ -1,6 +1,9 @@
-/** SIGKILL of the runner in the middle of a fault, then `gm-chaos recover`: the stack is back to steady state. */
+/**
+ * SIGKILL of the runner in the middle of a fault, then `gm-chaos recover`: the stack is back to steady
+ * state. And with no one typing anything: the drill's watchdog undoes the fault once its lease lapses.
+ */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,7 +38,8 @@ load: { rate: 5, batch: 10, reads: 0 }
 deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
 `,
     );
-    const drill = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // a lease longer than the test: here `recover` undoes the fault, not the watchdog
+    const drill = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env: { ...env, GM_CHAOS_LEASE_SECONDS: "600" }, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     drill.stderr.on("data", (c: Buffer) => {
       err += c.toString();
@@ -56,6 +60,40 @@ deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
     expect(readdirSync(join(state, "faults")).filter((f) => f.endsWith(".json"))).toHaveLength(0);
     const after = spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" });
     expect(after.stdout.trim()).toBe("false");
+
+    // The dead-man's switch: SIGKILL, nobody runs recover; the watchdog undoes the fault once the 5 s lease lapses.
+    const dead = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env: { ...env, GM_CHAOS_LEASE_SECONDS: "5" }, stdio: ["ignore", "pipe", "pipe"] });
+    let err3 = "";
+    dead.stderr.on("data", (c: Buffer) => {
+      err3 += c.toString();
+    });
+    const d3 = Date.now() + 120_000;
+    while (!err3.includes("[detect]") && Date.now() < d3) await new Promise((r) => setTimeout(r, 250));
+    const dog = /watchdog pid (\d+) holds/.exec(err3);
+    expect(dog, err3).not.toBeNull();
+    dead.kill("SIGKILL");
+    await new Promise((r) => dead.on("exit", r));
+    const killedAt = Date.now();
+    const isPaused = () => spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" }).stdout.trim();
+    expect(isPaused()).toBe("true");
+    while (isPaused() === "true" && Date.now() - killedAt < 60_000) await new Promise((r) => setTimeout(r, 250));
+    expect(isPaused()).toBe("false");
+    console.log(`watchdog undid the fault ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the SIGKILL (lease 5 s)`);
+    // its record (written once it checked that nothing is left), the journal removed, the process gone
+    const gone = Date.now() + 15_000;
+    const undoneRecord = () =>
+      readdirSync(join(state, "watchdog"))
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => JSON.parse(readFileSync(join(state, "watchdog", f), "utf8")) as { outcome: string; why: string })
+        .find((r) => r.outcome === "undone");
+    while (!undoneRecord() && Date.now() < gone) await new Promise((r) => setTimeout(r, 250));
+    expect(undoneRecord()?.why).toMatch(/lapsed/);
+    while (readdirSync(join(state, "faults")).some((f) => f.endsWith(".json")) && Date.now() < gone) await new Promise((r) => setTimeout(r, 250));
+    expect(readdirSync(join(state, "faults")).filter((f) => f.endsWith(".json"))).toHaveLength(0);
+    const running = () => existsSync(`/proc/${dog![1]}`) && !readFileSync(`/proc/${dog![1]}/stat`, "utf8").includes(") Z");
+    while (running() && Date.now() < gone) await new Promise((r) => setTimeout(r, 250));
+    expect(running()).toBe(false);
+    expect(gm("recover").stdout).toMatch(/nothing to recover/);
 
     // SIGINT during a drill: the fault is undone within 10 s and the runner exits non-zero.
     const second = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env, stdio: ["ignore", "pipe", "pipe"] });

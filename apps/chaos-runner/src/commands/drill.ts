@@ -8,6 +8,7 @@ import type { DrillReport } from "@gm/report/schema";
 import type { ProberConfig } from "@gm/monitor/config";
 import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
 import { haltFile } from "../drill/journal.js";
+import { leaseSeconds } from "../drill/watchdog.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
 import type { StackEndpoints } from "@gm/stack/stack";
@@ -87,6 +88,11 @@ export async function runDrillCommand(
   out: Out,
 ): Promise<void> {
   if (existsSync(haltFile())) fail(`drills are halted (gm-chaos halt); run \`gm-chaos resume\` first`, 3);
+  try {
+    leaseSeconds(); // GM_CHAOS_LEASE_SECONDS, checked before anything starts
+  } catch (err) {
+    fail((err as Error).message, 2);
+  }
   const lokiUrl = lokiUrlOption(argv["loki-url"]);
   const policy = drillPolicy(argv.policy, argv["scenarios-dir"] ?? defaultScenariosDir());
   const names = argv.scenarios?.length ? argv.scenarios : fail("name at least one drill, or all", 2);

@@ -8,7 +8,7 @@ import type { Argv } from "yargs";
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/incident";
 import type { Ports } from "@gm/runbook/ports";
-import { haltFile, journalRunner, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
+import { haltFile, type Journal, type JournalEntry, journalRunner, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
 import { CliError, fail, type Out } from "../output.js";
@@ -87,34 +87,50 @@ export function recoverCommand(y: Argv, out: Out) {
 
 /** Undoes every journalled fault whose runner is gone (or all, when `force`). */
 export async function recoverAll(out: Out, force = true): Promise<number> {
-  const { createFault } = await import("../drill/faults.js");
   let n = 0;
   for (const j of readJournals()) {
-    for (const e of j.entries) {
-      if (e.state === "recovered") continue;
-      if (j.kubernetes) {
-        // a namespace drill: undone through the same driver, allowlist and context it ran with
-        const { createNamespaceFault } = await import("../drill/namespace.js");
-        const { kubernetesPlatformOf } = await import("./kube.js");
-        const fault = createNamespaceFault(e.fault, await kubernetesPlatformOf(j.kubernetes));
-        out.progress(`undoing ${e.fault.type} in ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
-        await fault.recover(e.undo);
-        e.state = "recovered";
-        writeJournal(j);
-        n++;
-        continue;
-      }
-      const rec = loadStacks().find((r) => r.stackId === j.stackId);
-      const fault = createFault(e.fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });
-      out.progress(`undoing ${e.fault.type} on stack ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
-      await fault.recover(e.undo);
-      e.state = "recovered";
-      writeJournal(j);
-      n++;
-    }
+    n += await recoverJournal(j, out);
     if (force) removeJournal(j.drillId);
   }
   return n;
+}
+
+/**
+ * Undoes one journal's pending faults through the driver they were applied with (Docker for a stack,
+ * the Kubernetes driver, allowlist and context for a namespace), marking each recovered as it goes.
+ * `recover`, `halt` and the watchdog (dead-man's switch) all undo through here.
+ */
+export async function recoverJournal(j: Journal, out: Out): Promise<number> {
+  const { createFault } = await import("../drill/faults.js");
+  let n = 0;
+  for (const e of j.entries) {
+    if (e.state === "recovered") continue;
+    const fault = await journalFault(j, e, createFault);
+    out.progress(`undoing ${e.fault.type} ${j.kubernetes ? "in" : "on stack"} ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
+    await fault.recover(e.undo);
+    e.state = "recovered";
+    writeJournal(j);
+    n++;
+  }
+  return n;
+}
+
+/** What is still left of a journal's faults (empty when none), as each fault checks it. */
+export async function journalLeftovers(j: Journal): Promise<string[]> {
+  const { createFault } = await import("../drill/faults.js");
+  const out: string[] = [];
+  for (const e of j.entries) out.push(...(await (await journalFault(j, e, createFault)).leftovers(e.undo)));
+  return out;
+}
+
+async function journalFault(j: Journal, e: JournalEntry, createFault: typeof import("../drill/faults.js").createFault) {
+  if (j.kubernetes) {
+    const { createNamespaceFault } = await import("../drill/namespace.js");
+    const { kubernetesPlatformOf } = await import("./kube.js");
+    return createNamespaceFault(e.fault, await kubernetesPlatformOf(j.kubernetes));
+  }
+  const rec = loadStacks().find((r) => r.stackId === j.stackId);
+  return createFault(e.fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });
 }
 
 async function waitSteady(out: Out, seconds: number): Promise<void> {
@@ -312,5 +328,40 @@ export function reportCommand(y: Argv, out: Out) {
           },
         )
         .demandCommand(1, "name a report command: compare"),
+  );
+}
+
+export function watchdogCommand(y: Argv, out: Out) {
+  return y.command(
+    "watchdog <drill-id>",
+    "The dead-man's switch a drill starts for itself (detached): undo the drill's fault once the runner stops renewing its lease",
+    (a) =>
+      a
+        .positional("drill-id", { type: "string", demandOption: true, describe: "the drill whose journal to watch (a file in the state directory's faults/)" })
+        .option("poll-ms", { type: "number", default: 1_000, describe: "how often to read the journal" })
+        .option("give-up-minutes", { type: "number", default: 30, describe: "stop retrying a failing undo after this long (gm-chaos recover remains)" })
+        .option("runner", { type: "string", describe: "PID[:START] of the drill runner: until the journal exists, wait while it lives" })
+        .check((x) => {
+          const id = String(x["drill-id"]);
+          if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id)) throw new CliError(`<drill-id>: expected a drill id (letters, digits, dashes and underscores, as in the state directory's faults/<drill-id>.json), got ${JSON.stringify(id)}`, 2);
+          if (x.runner !== undefined && !/^\d+(:\d+)?$/.test(x.runner)) throw new CliError(`--runner: expected PID or PID:START (the runner's start time in clock ticks), got ${JSON.stringify(x.runner)}`, 2);
+          if (!Number.isFinite(x["poll-ms"]) || x["poll-ms"] < 50 || x["poll-ms"] > 60_000) throw new CliError(`--poll-ms: expected milliseconds from 50 to 60000, got ${x["poll-ms"]}`, 2);
+          if (!Number.isFinite(x["give-up-minutes"]) || x["give-up-minutes"] <= 0 || x["give-up-minutes"] > 1440) throw new CliError(`--give-up-minutes: expected minutes from 0 to 1440, got ${x["give-up-minutes"]}`, 2);
+          return true;
+        }),
+    async (argv) => {
+      const { watchJournal } = await import("../drill/watchdog.js");
+      const log = (l: string) => out.line(`${new Date().toISOString()} ${l}`);
+      log(`watching drill ${argv["drill-id"]} (pid ${process.pid})`);
+      const r = await watchJournal(String(argv["drill-id"]), {
+        pollMs: argv["poll-ms"],
+        giveUpMs: argv["give-up-minutes"] * 60_000,
+        log,
+        undo: (j) => recoverJournal(j, { ...out, progress: log }),
+        leftovers: journalLeftovers,
+        ...(argv.runner ? { runner: { pid: Number(argv.runner.split(":")[0]), ...(argv.runner.includes(":") ? { pidStart: argv.runner.split(":")[1]! } : {}) } } : {}),
+      });
+      if (r.outcome === "gave-up") fail(`drill ${r.drillId}: the watchdog gave up (${r.why}); run gm-chaos recover`, 1);
+    },
   );
 }

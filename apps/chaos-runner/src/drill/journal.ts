@@ -2,7 +2,7 @@
  * The durable record of faults: a fault's undo is written (and fsynced) before the fault is applied,
  * so `gm-chaos recover` can undo what a killed runner left behind. One file per drill.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readStateFile, stateDir } from "../state.js";
@@ -26,6 +26,15 @@ export interface Journal {
   entries: JournalEntry[];
   /** a drill against a Kubernetes namespace: where to undo it (stackId is then "k8s:<context>") */
   kubernetes?: import("./namespace.js").KubernetesTargetRecord;
+  /**
+   * The dead-man's switch: the running drill renews the lease every third of its length; once it lapses
+   * (the runner was killed, hung or lost its machine's clock) the watchdog (watchdog.ts) undoes the fault.
+   */
+  lease?: { seconds: number; expiresAt: string };
+  /** the watchdog process that holds this drill's switch */
+  watchdog?: { pid: number; pidStart?: string };
+  /** who undid the fault when the runner did not: the watchdog (with when and why) */
+  undoneBy?: { by: "watchdog" | "recover"; at: string; why: string };
 }
 
 export function journalDir(): string {
@@ -36,8 +45,9 @@ export function journalDir(): string {
 
 /** Writes atomically and durably: a crash leaves the old or the new record, never half of one. */
 export function writeJournal(j: Journal): void {
-  const file = join(journalDir(), `${j.drillId}.json`);
-  const tmp = `${file}.tmp`;
+  const file = journalFile(j.drillId);
+  // per process: the runner (renewing its lease) and the watchdog (undoing) may write the same journal
+  const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, "w", 0o600);
   try {
     writeSync(fd, JSON.stringify(j, null, 2));
@@ -48,11 +58,36 @@ export function writeJournal(j: Journal): void {
   renameSync(tmp, file);
 }
 
+export function journalFile(drillId: string): string {
+  return join(journalDir(), `${drillId}.json`);
+}
+
+const isJournal = (v: unknown) => typeof v === "object" && v !== null && typeof (v as Journal).drillId === "string" && Number.isInteger((v as Journal).pid) && Array.isArray((v as Journal).entries);
+
+/** One drill's journal; undefined when there is none (the drill finished and removed it). */
+export function readJournal(drillId: string): Journal | undefined {
+  const file = journalFile(drillId);
+  if (!existsSync(file)) return undefined;
+  return readStateFile<Journal>(file, "fault journal", isJournal);
+}
+
+/** Whether the runner stopped renewing the journal's lease: true once `expiresAt` is past (a journal without a lease never lapses). */
+export function leaseLapsed(j: Pick<Journal, "lease">, now: number = Date.now()): boolean {
+  if (!j.lease) return false;
+  const at = Date.parse(j.lease.expiresAt);
+  return !Number.isFinite(at) || now >= at;
+}
+
+/** Whether any entry still needs its undo. */
+export function pendingEntries(j: Pick<Journal, "entries">): JournalEntry[] {
+  return j.entries.filter((e) => e.state !== "recovered");
+}
+
 export function readJournals(): Journal[] {
   const dir = journalDir();
   return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
-    .map((f) => readStateFile<Journal>(join(dir, f), "fault journal", (v) => typeof v === "object" && v !== null && typeof (v as Journal).drillId === "string" && Number.isInteger((v as Journal).pid) && Array.isArray((v as Journal).entries)));
+    .map((f) => readStateFile<Journal>(join(dir, f), "fault journal", isJournal));
 }
 
 /** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined when unknown. */
@@ -107,7 +142,7 @@ export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string 
 }
 
 export function removeJournal(drillId: string): void {
-  rmSync(join(journalDir(), `${drillId}.json`), { force: true });
+  rmSync(journalFile(drillId), { force: true });
 }
 
 /** `gm-chaos halt` leaves this file; no drill starts while it exists. */

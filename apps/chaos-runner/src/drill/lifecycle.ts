@@ -21,6 +21,7 @@ import { type DrillPhase, type DrillReport, REPORT_SCHEMA_VERSION } from "@gm/re
 import type { LoadRun } from "../load/http-load.js";
 import type { Fault } from "./faults.js";
 import { processStartTime, removeJournal, writeJournal, type Journal } from "./journal.js";
+import { leaseSeconds, processAlive, spawnWatchdog } from "./watchdog.js";
 import { type Observation, type Observer, signalSample } from "./observe.js";
 import { drillRecorder, incidentsSeen, runRemediation } from "./remediate.js";
 import type { ExpectedCollateral, Scenario } from "./scenario.js";
@@ -85,6 +86,10 @@ export interface LifecycleOptions {
   alertmanager?: RunningAlertmanager;
   /** seconds the load keeps running after recovery, for `during: after` tolerances (default: two prober intervals) */
   afterSeconds?: number;
+  /** the fault's lease (dead-man's switch) in seconds (default: GM_CHAOS_LEASE_SECONDS, else 10) */
+  leaseSeconds?: number;
+  /** false: no watchdog process (the lease is still written and renewed) */
+  watchdog?: false;
 }
 
 /** An abort of the drill: it undoes the fault and reports why. */
@@ -108,6 +113,8 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   const pidStart = processStartTime(process.pid);
   const journal: Journal = { ...t.journal, drillId, pid: process.pid, ...(pidStart ? { pidStart } : {}), startedAt: new Date(started).toISOString(), entries: [] };
   let undo: Record<string, unknown> | undefined;
+  const lease = leaseSeconds(o.leaseSeconds);
+  let renewal: NodeJS.Timeout | undefined;
   let injectedAt: number | null = null;
   let detected: Observation | null = null;
   let detectedIncident: Incident | undefined;
@@ -141,6 +148,8 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     return () => clearInterval(timer);
   };
 
+  // The dead-man's switch's holder starts first: whenever this runner dies after writing its journal, it is there.
+  const watchdog = o.watchdog === false ? undefined : spawnWatchdog(drillId);
   say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${o.alertmanager.url}` : ""}`);
   observer.start();
   try {
@@ -171,7 +180,20 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
 
     undo = await fault.prepare();
     journal.entries.push({ fault: sc.fault, undo, state: "applying" });
-    writeJournal(journal); // the undo is durable before the fault acts
+    // The dead-man's switch: the undo and the lease are durable before the fault acts, and the watchdog
+    // that undoes the fault once the lease lapses (this runner killed or hung) starts before it acts too.
+    journal.lease = { seconds: lease, expiresAt: new Date(Date.now() + lease * 1000).toISOString() };
+    if (watchdog) journal.watchdog = watchdog;
+    writeJournal(journal);
+    if (watchdog) say("inject", `watchdog pid ${watchdog.pid} holds the fault's lease (${lease} s, renewed every ${secs((lease * 1000) / 3)} s): it undoes the fault if this runner stops renewing it`);
+    renewal = setInterval(() => {
+      try {
+        journal.lease = { seconds: lease, expiresAt: new Date(Date.now() + lease * 1000).toISOString() };
+        writeJournal(journal);
+      } catch (err) {
+        say(rec.phase, `could not renew the fault's lease (the watchdog will undo the fault when it lapses): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }, (lease * 1000) / 3);
     guard();
     say("inject", `fault: ${fault.describe()}`);
     injectedAt = Date.now();
@@ -226,7 +248,9 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       say(rec.phase, `error: ${err instanceof Error ? err.message : String(err)}`);
     }
   } finally {
-    // Undo first (bounded: within 10 s of an abort), then stop the load, then integrity.
+    // Undo first (bounded: within 10 s of an abort), then stop the load, then integrity. The lease is no
+    // longer renewed: should this undo fail, the watchdog takes it over (and retries) once the lease lapses.
+    clearInterval(renewal);
     if (undo) {
       say("cleanup", "undoing the fault");
       try {
@@ -260,7 +284,17 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     cleanup = { ok: leftovers.length === 0, leftovers };
     check("clean-up: nothing of the fault is left", leftovers.length === 0, leftovers.join("; ") || "no leftovers");
     if (leftovers.length === 0) removeJournal(drillId);
-  } else cleanup = { ok: true, leftovers: [] };
+  } else {
+    cleanup = { ok: true, leftovers: [] };
+    // no journal was written: nothing for the watchdog to hold (it would wait for one while this process lives)
+    if (watchdog && processAlive(watchdog)) {
+      try {
+        process.kill(watchdog.pid, "SIGTERM");
+      } catch {
+        // gone already
+      }
+    }
+  }
   if (!t.sharedObserver) await observer.stop();
   // a shared observer holds the drills before this one too: this drill's record starts with it
   const samples = observer.samples.filter((x) => x.at >= started);
