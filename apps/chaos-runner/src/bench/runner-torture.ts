@@ -45,6 +45,8 @@ const argv = yargs(hideBin(process.argv))
   .option("drills", { type: "string", array: true, default: DRILLS, describe: "drills to kill" })
   .option("points", { type: "string", array: true, default: [...POINTS], choices: [...POINTS], describe: "kill points" })
   .option("lease-seconds", { type: "number", default: 10, describe: "the fault lease the drills run with (GM_CHAOS_LEASE_SECONDS)" })
+  .option("interval", { type: "number", default: 5, describe: "the drills' prober interval in seconds (gm-prober's default)" })
+  .option("window", { type: "number", default: 15, describe: "the drills' prober window in seconds (shorter than gm-prober's 60 s: the undo is tortured here, not detection)" })
   .option("seed", { type: "number", default: 20261202, describe: "seed of the random kill moments and order" })
   .option("stack-id", { type: "string", describe: "the stack id to start (default: torture-<time>)" })
   .option("json", { type: "string", describe: "write every run's record to this file" })
@@ -114,6 +116,7 @@ class DockerProxy {
 }
 
 const proxy = new DockerProxy();
+const running = new Set<ChildProcess>();
 const env = { ...process.env, GM_STATE_DIR: state, TESTCONTAINERS_RYUK_DISABLED: "true", GM_CHAOS_LEASE_SECONDS: String(lease) };
 const runnerEnv = { ...env, DOCKER_HOST: `unix://${proxy.path}` };
 const gm = (args: string[], timeoutMs = 600_000) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env, timeout: timeoutMs });
@@ -227,6 +230,8 @@ async function oneRun(n: number, drill: string, point: RunRecord["point"], signa
   const started = Date.now();
   const dogsBefore = new Set(existsSync(join(state, "watchdog")) ? readdirSync(join(state, "watchdog")) : []);
   const child: ChildProcess = spawn(process.execPath, [cli, "drill", drill, "--stack-id", stackId, "--prober-config", proberFile], { env: runnerEnv, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   let err = "";
   let phase = "started";
   const exited = new Promise<number | null>((r) => child.on("exit", (code, sig) => r(code ?? (sig ? 128 : null))));
@@ -292,12 +297,15 @@ async function oneRun(n: number, drill: string, point: RunRecord["point"], signa
   if (dogLog) {
     const result = join(state, "watchdog", dogLog.replace(/\.log$/, ".json"));
     const end = Date.now() + (lease + 90) * 1000;
-    while (!existsSync(result) && Date.now() < end) await sleep(200);
+    // the watchdog's pid is in its log's first line; a watchdog that is gone wrote its result or never will
+    const pid = Number(/\(pid (\d+)\)/.exec(readFileSync(join(state, "watchdog", dogLog), "utf8"))?.[1] ?? 0);
+    const alive = () => pid > 0 && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2).startsWith("Z");
+    while (!existsSync(result) && Date.now() < end && (alive() || Date.now() - killedAt < 3_000)) await sleep(200);
     if (existsSync(result)) {
       const r = JSON.parse(readFileSync(result, "utf8")) as { outcome: string; undoneAt?: string; attempts?: number };
       watchdog = r.outcome + (r.attempts && r.attempts > 1 ? ` (${r.attempts} attempts)` : "");
       if (r.outcome === "undone" && r.undoneAt) watchdogUndoSeconds = (Date.parse(r.undoneAt) - killedAt) / 1000;
-    } else watchdog = "no result (still running?)";
+    } else watchdog = alive() ? "no result after the lease + 90 s (still running)" : "exited without a result";
   }
   // Then the on-call engineer's `gm-chaos recover`, which also waits for steady state.
   const rec = gm(["recover", "--steady-timeout", "240"]);
@@ -358,7 +366,7 @@ async function main(): Promise<number> {
   // tortured here is the undo, not the detection (the game day measures that at the defaults).
   const proberFile = join(state, "prober.yaml");
   const { proberConfigFor } = await import("../prober-config.js");
-  writeFileSync(proberFile, `${proberConfigFor(e)}intervalSeconds: 2\nwindowSeconds: 10\n`, { mode: 0o600 });
+  writeFileSync(proberFile, `${proberConfigFor(e)}intervalSeconds: ${argv.interval}\nwindowSeconds: ${argv.window}\n`, { mode: 0o600 });
   const load = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `torture-${Date.now().toString(36)}`, rate: 4, batch: 10 });
   const records: RunRecord[] = [];
   let base: Baseline | undefined;
@@ -444,7 +452,8 @@ function summarize(records: RunRecord[], acknowledged: number, lost: number, dup
 }
 
 process.on("SIGINT", () => {
-  say("SIGINT: stopping after this run is not supported; removing the stack");
+  say("SIGINT: undoing what the running drill left and removing the stack");
+  for (const c of running) c.kill("SIGKILL");
   gm(["recover", "--steady-timeout", "0"]);
   gm(["stack", "down", "--id", stackId], 120_000);
   process.exit(130);

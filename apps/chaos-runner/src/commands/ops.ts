@@ -353,6 +353,12 @@ export function watchdogCommand(y: Argv, out: Out) {
       const { watchJournal } = await import("../drill/watchdog.js");
       const log = (l: string) => out.line(`${new Date().toISOString()} ${l}`);
       log(`watching drill ${argv["drill-id"]} (pid ${process.pid})`);
+      // The runner stops its watchdog when it ends without having recorded a fault. A SIGTERM while a
+      // fault is pending (from anyone: a stray pkill, a halt) is ignored: the switch stays held.
+      const { stopRequested } = await import("../drill/watchdog.js");
+      process.on("SIGTERM", () => {
+        if (stopRequested(String(argv["drill-id"]), log)) process.exit(0);
+      });
       const r = await watchJournal(String(argv["drill-id"]), {
         pollMs: argv["poll-ms"],
         giveUpMs: argv["give-up-minutes"] * 60_000,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Journal, journalFile, leaseLapsed, readJournal, removeJournal, writeJournal } from "./journal.js";
-import { leaseSeconds, watchdogResultFile, watchJournal } from "./watchdog.js";
+import { leaseSeconds, stopRequested, watchdogResultFile, watchJournal } from "./watchdog.js";
 
 const journal = (drillId: string, expiresInMs: number, state: "applying" | "applied" | "recovered" = "applied"): Journal => ({
   drillId,
@@ -85,6 +85,29 @@ describe("watchJournal", () => {
     const r = await watchJournal("d-give", { pollMs: 50, giveUpMs: 100, log, undo: async () => Promise.reject(new Error("no engine")), leftovers: async () => [] });
     expect(r.outcome).toBe("gave-up");
     expect(readJournal("d-give")?.entries[0]?.state).toBe("applied");
+  });
+});
+
+describe("stopRequested (SIGTERM to the watchdog)", () => {
+  let before: string | undefined;
+  beforeEach(() => {
+    before = process.env["GM_STATE_DIR"];
+    process.env["GM_STATE_DIR"] = mkdtempSync(join(tmpdir(), "gm-wd-"));
+  });
+  afterEach(() => {
+    if (before === undefined) delete process.env["GM_STATE_DIR"];
+    else process.env["GM_STATE_DIR"] = before;
+  });
+
+  it("is ignored while the drill's fault is pending, honoured (with a result) when none is", () => {
+    writeJournal(journal("d-term", 60_000));
+    expect(stopRequested("d-term", () => undefined)).toBe(false);
+    expect(existsSync(watchdogResultFile("d-term"))).toBe(false);
+    writeJournal(journal("d-term", 60_000, "recovered"));
+    expect(stopRequested("d-term", () => undefined)).toBe(true);
+    removeJournal("d-term");
+    expect(stopRequested("d-none", () => undefined)).toBe(true);
+    expect(JSON.parse(readFileSync(watchdogResultFile("d-none"), "utf8"))).toMatchObject({ outcome: "runner-finished" });
   });
 });
 

@@ -192,3 +192,23 @@ export async function watchJournal(drillId: string, o: WatchOptions): Promise<Wa
     }
   }
 }
+
+/**
+ * A SIGTERM to the watchdog: honoured (a result written, true returned) only when no fault of the drill
+ * is pending — the runner ending without having recorded one. Otherwise it is ignored and said.
+ */
+export function stopRequested(drillId: string, log: (l: string) => void): boolean {
+  let j: Journal | undefined;
+  try {
+    j = readJournal(drillId);
+  } catch {
+    j = undefined;
+  }
+  if (j && pendingEntries(j).length > 0) {
+    log(`drill ${drillId}: SIGTERM ignored: its fault is pending (the watchdog holds the switch until it is undone)`);
+    return false;
+  }
+  log(`drill ${drillId}: stopped by its runner (no fault pending)`);
+  writeFileSync(watchdogResultFile(drillId), `${JSON.stringify({ drillId, outcome: "runner-finished", why: "stopped by its runner: no fault pending" } satisfies WatchdogResult, null, 2)}\n`, { mode: 0o600 });
+  return true;
+}
