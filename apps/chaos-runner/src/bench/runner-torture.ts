@@ -47,6 +47,7 @@ const argv = yargs(hideBin(process.argv))
   .option("lease-seconds", { type: "number", default: 10, describe: "the fault lease the drills run with (GM_CHAOS_LEASE_SECONDS)" })
   .option("interval", { type: "number", default: 5, describe: "the drills' prober interval in seconds (gm-prober's default)" })
   .option("window", { type: "number", default: 15, describe: "the drills' prober window in seconds (shorter than gm-prober's 60 s: the undo is tortured here, not detection)" })
+  .option("timeout-ms", { type: "number", default: 5_000, describe: "the drills' prober collector timeout (2 s in production; a loaded shared machine answers slower, and a failed synthetic journey keeps steady state away)" })
   .option("seed", { type: "number", default: 20261202, describe: "seed of the random kill moments and order" })
   .option("stack-id", { type: "string", describe: "the stack id to start (default: torture-<time>)" })
   .option("json", { type: "string", describe: "write every run's record to this file" })
@@ -366,7 +367,7 @@ async function main(): Promise<number> {
   // tortured here is the undo, not the detection (the game day measures that at the defaults).
   const proberFile = join(state, "prober.yaml");
   const { proberConfigFor } = await import("../prober-config.js");
-  writeFileSync(proberFile, `${proberConfigFor(e)}intervalSeconds: ${argv.interval}\nwindowSeconds: ${argv.window}\n`, { mode: 0o600 });
+  writeFileSync(proberFile, `${proberConfigFor(e)}intervalSeconds: ${argv.interval}\nwindowSeconds: ${argv.window}\ntimeoutMs: ${argv["timeout-ms"]}\n`, { mode: 0o600 });
   const load = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `torture-${Date.now().toString(36)}`, rate: 4, batch: 10 });
   const records: RunRecord[] = [];
   let base: Baseline | undefined;
