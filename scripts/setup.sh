@@ -4,8 +4,8 @@
 # from Debian packages, Maven Central and npm, since no container registry may be reachable).
 # Idempotent: a second run skips everything already in place. Needs root for apt and dockerd.
 #   bash scripts/setup.sh          what `npm run gameday` and `npm run demo` need (a few minutes cold)
-#   bash scripts/setup.sh --k8s    also the Kubernetes control plane of the integration tests (`npm test`):
-#                                  `npm run k8s:build`, about 16 min cold on 2 cores, progress shown
+#   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
+#                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -33,6 +33,14 @@ if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]} from Debian"
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# The compose test (packages/stack/src/compose.int.test.ts) brings docker-compose.yml up with the Compose
+# a Debian machine can install: docker-compose 1.29 (bookworm packages no v2 plugin; either one will do).
+# Only the tests use it. Without recommends: they would add docker.io beside an engine installed otherwise.
+if [ $k8s = 1 ] && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  log "installing docker-compose from Debian (the compose test)"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
 fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd (log: /var/log/dockerd.log)"

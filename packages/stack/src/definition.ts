@@ -84,6 +84,9 @@ export class StackOptionError extends Error {
   }
 }
 
+/** The variables that choose each image, read by `gm-chaos stack up` and by docker-compose.yml alike. */
+export const IMAGE_VARIABLES: Record<keyof StackImages, string> = { kafka: "GM_KAFKA_IMAGE", postgres: "GM_POSTGRES_IMAGE", platform: "GM_PLATFORM_IMAGE" };
+
 export function defaultPublicImages(kafkaVersion: string): StackImages {
   return { kafka: `apache/kafka:${kafkaVersion}`, postgres: "postgres:15", platform: "gamemetrics/demo-platform:latest" };
 }

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getContainerRuntimeClient, ImageName } from "testcontainers";
-import { defaultPublicImages, type StackImages } from "./definition.js";
+import { defaultPublicImages, IMAGE_VARIABLES, type StackImages } from "./definition.js";
 
 export const LOCAL_IMAGES = {
   kafka: (v: string) => `gamemetrics/kafka:${v}-local`,
@@ -35,9 +35,9 @@ export async function resolveImages(kafkaVersion: string, env: NodeJS.ProcessEnv
   const kafkaLocal = LOCAL_IMAGES.kafka(kafkaVersion);
   const [hasKafka, hasPg, hasNode] = await Promise.all([imageExists(kafkaLocal), imageExists(LOCAL_IMAGES.postgres), imageExists(LOCAL_IMAGES.node)]);
   return {
-    kafka: env["GM_KAFKA_IMAGE"] || (hasKafka ? kafkaLocal : pub.kafka),
-    postgres: env["GM_POSTGRES_IMAGE"] || (hasPg ? LOCAL_IMAGES.postgres : pub.postgres),
-    platform: env["GM_PLATFORM_IMAGE"] || "",
+    kafka: env[IMAGE_VARIABLES.kafka] || (hasKafka ? kafkaLocal : pub.kafka),
+    postgres: env[IMAGE_VARIABLES.postgres] || (hasPg ? LOCAL_IMAGES.postgres : pub.postgres),
+    platform: env[IMAGE_VARIABLES.platform] || "",
     platformBase: env["GM_NODE_IMAGE"] || (hasNode ? LOCAL_IMAGES.node : PUBLIC_NODE_IMAGE),
   };
 }
