@@ -3,24 +3,18 @@
  * see every session (the pool-exhaustion signal needs other roles' states), and every write is refused
  * with "permission denied" even after the session turned its read-only default off.
  */
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERMISSION_DENIED, READ_ATTEMPTS, tryAsRole, WRITE_ATTEMPTS } from "./prober-role.js";
 import { PROBER_ROLE, startStack, type Stack } from "./stack.js";
 
 describe("the prober's PostgreSQL role", { timeout: 120_000 }, () => {
   let stack: Stack;
-  let superuser: pg.Client;
 
   beforeAll(async () => {
     stack = await startStack({ brokers: 1, processorReplicas: 0, id: `t-role-${Date.now().toString(36)}`, onProgress: (m) => console.log(m) });
-    // a session of another role (the services' superuser) for the prober to see and fail to end
-    superuser = new pg.Client({ connectionString: stack.endpoints.postgresUrl, application_name: "role-test-other" });
-    await superuser.connect();
   }, 300_000);
 
   afterAll(async () => {
-    await superuser?.end().catch(() => undefined);
     await stack?.stop();
   }, 60_000);
 
@@ -33,7 +27,8 @@ describe("the prober's PostgreSQL role", { timeout: 120_000 }, () => {
   });
 
   it("reads what the collector needs, other roles' sessions included", async () => {
-    const out = await tryAsRole(stack.endpoints.proberPostgresUrl, READ_ATTEMPTS);
+    // a session of the services' role (a superuser) held open meanwhile, for the prober to see
+    const out = await tryAsRole(stack.endpoints.proberPostgresUrl, READ_ATTEMPTS, { otherUrl: stack.endpoints.postgresUrl });
     expect(out.map((o) => [o.what, o.ok, o.code])).toEqual(READ_ATTEMPTS.map((a) => [a.what, true, undefined]));
     const seen = JSON.parse(out[1]!.message!) as { hidden: string; n: string };
     expect(Number(seen.hidden)).toBe(0);
@@ -41,7 +36,8 @@ describe("the prober's PostgreSQL role", { timeout: 120_000 }, () => {
   });
 
   it("is refused every write with permission denied, although the session turned read-only off", async () => {
-    const out = await tryAsRole(stack.endpoints.proberPostgresUrl, WRITE_ATTEMPTS);
+    // a session of the services' role held open meanwhile, for the prober to fail to terminate
+    const out = await tryAsRole(stack.endpoints.proberPostgresUrl, WRITE_ATTEMPTS, { otherUrl: stack.endpoints.postgresUrl });
     for (const o of out) console.log(`${o.what}: ${o.ok ? "ALLOWED" : `${o.code} ${o.message}`}`);
     expect(out.map((o) => [o.what, o.ok, o.code])).toEqual(WRITE_ATTEMPTS.map((a) => [a.what, false, PERMISSION_DENIED]));
   });

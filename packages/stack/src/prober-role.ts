@@ -10,6 +10,7 @@ import pg from "pg";
 export interface RoleAttempt {
   /** what is tried, in words */
   what: string;
+  /** `$1`, when present, is the pid of a session of another role (tryAsRole's `otherUrl`) */
   sql: string;
 }
 
@@ -40,7 +41,7 @@ export const WRITE_ATTEMPTS: readonly RoleAttempt[] = [
   { what: "CREATE INDEX on events", sql: "CREATE INDEX gm_prober_write ON events (type)" },
   { what: "a large object (lo_create)", sql: "SELECT lo_create(0)" },
   { what: "GRANT itself the services' role", sql: "GRANT gamemetrics TO gm_prober" },
-  { what: "terminate another session", sql: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" },
+  { what: "terminate a session of the services' role", sql: "SELECT pg_terminate_backend($1)" },
 ];
 
 /** The reads the prober's PostgreSQL collector makes (packages/platform/src/postgres.ts), and what they must see. */
@@ -52,18 +53,27 @@ export const READ_ATTEMPTS: readonly RoleAttempt[] = [
   },
 ];
 
-/** Runs each attempt as `url`'s role, each in its own transaction with read-only turned off first. */
-export async function tryAsRole(url: string, attempts: readonly RoleAttempt[], opts: { readOnlyOff?: boolean } = {}): Promise<RoleOutcome[]> {
+/**
+ * Runs each attempt as `url`'s role, each in its own transaction with read-only turned off first. With
+ * `otherUrl`, a session of that role is held open meanwhile and its pid is `$1` of the attempts that use it.
+ */
+export async function tryAsRole(url: string, attempts: readonly RoleAttempt[], opts: { readOnlyOff?: boolean; otherUrl?: string } = {}): Promise<RoleOutcome[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, statement_timeout: 10_000, application_name: "gm-role-check" });
   client.on("error", () => undefined);
+  const other = opts.otherUrl ? new pg.Client({ connectionString: opts.otherUrl, connectionTimeoutMillis: 10_000, application_name: "gm-role-check-other" }) : undefined;
+  other?.on("error", () => undefined);
   await client.connect();
   const out: RoleOutcome[] = [];
   try {
+    await other?.connect();
+    const otherPid = other ? (await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid : undefined;
     if (opts.readOnlyOff ?? true) await client.query("SET default_transaction_read_only = off");
     for (const a of attempts) {
       await client.query("BEGIN");
       try {
-        const res = await client.query(a.sql);
+        const usesPid = a.sql.includes("$1");
+        if (usesPid && otherPid === undefined) throw new Error(`${a.what}: needs a session of another role (otherUrl)`);
+        const res = await client.query(a.sql, usesPid ? [otherPid] : []);
         out.push({ ...a, ok: true, message: JSON.stringify(res.rows[0] ?? null) });
       } catch (err) {
         const e = err as { code?: string; message?: string };
@@ -75,6 +85,7 @@ export async function tryAsRole(url: string, attempts: readonly RoleAttempt[], o
     }
   } finally {
     await client.end().catch(() => undefined);
+    await other?.end().catch(() => undefined);
   }
   return out;
 }

@@ -12,6 +12,7 @@
  */
 import { CATALOG } from "@gm/runbook/catalog";
 import type { Incident, Severity } from "@gm/runbook/incident";
+import { redactUrl } from "@gm/runbook/redact";
 import type { Policy } from "@gm/runbook/policy";
 import { unsettledWindows } from "@gm/runbook/rules";
 import type { Ports } from "@gm/runbook/ports";
@@ -141,7 +142,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     return () => clearInterval(timer);
   };
 
-  say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${o.alertmanager.url}` : ""}`);
+  say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${redactUrl(o.alertmanager.url)}` : ""}`);
   observer.start();
   try {
     say("steady-state", `waiting for ${t.steadyState.what}`);
