@@ -66,8 +66,8 @@ export function forgetStack(stackId: string): void {
   rmSync(join(stacksDir(), `${stackId}.json`), { force: true });
 }
 
-/** The secrets of a stack: its admin token and its PostgreSQL passwords (the record keeps them, owner-only). */
-export function stackSecrets(e: Partial<StackEndpoints>): string[] {
+/** The secrets of a stack, by name: its admin token and its PostgreSQL passwords (the record keeps them, owner-only). */
+export function namedStackSecrets(e: Partial<StackEndpoints>): { name: string; value: string }[] {
   const password = (u: string | undefined) => {
     try {
       return u ? decodeURIComponent(new URL(u).password) : "";
@@ -75,7 +75,16 @@ export function stackSecrets(e: Partial<StackEndpoints>): string[] {
       return "";
     }
   };
-  return [e.adminToken ?? "", password(e.postgresUrl), password(e.proberPostgresUrl)].filter((x) => x.length > 0);
+  return [
+    { name: "ADMIN_TOKEN", value: e.adminToken ?? "" },
+    { name: "POSTGRES_PASSWORD", value: password(e.postgresUrl) },
+    { name: "PROBER_PG_PASSWORD", value: password(e.proberPostgresUrl) },
+  ].filter((x) => x.value.length > 0);
+}
+
+/** The secrets of a stack: its admin token and its PostgreSQL passwords. */
+export function stackSecrets(e: Partial<StackEndpoints>): string[] {
+  return namedStackSecrets(e).map((x) => x.value);
 }
 
 /** `value` as it may be printed: URL passwords and the stack's secrets replaced by `***`. */

@@ -58,4 +58,11 @@ describe("loadConfig", () => {
     expect(spaces).toEqual(["ADMIN_TOKEN: expected at least 16 characters and no whitespace"]);
     expect(problems({ ...base, DATABASE_URL: "postgres://" }, "stats-api")).toEqual(["DATABASE_URL: expected a URL with a host, such as postgres://user:pass@host:5432/db"]);
   });
+
+  it("bounds what one HTTP client can make a service hold, node:http's defaults unless set", () => {
+    expect(loadConfig(base, "ingest-api").http).toEqual({ maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(loadConfig({ ...base, HTTP_MAX_HEADER_BYTES: "8192", HTTP_HEADERS_TIMEOUT_MS: "2000", HTTP_REQUEST_TIMEOUT_MS: "4000" }, "stats-api").http).toEqual({ maxHeaderBytes: 8192, headersTimeoutMs: 2000, requestTimeoutMs: 4000 });
+    expect(problems({ ...base, HTTP_MAX_HEADER_BYTES: "0" }, "ingest-api")).toEqual(["HTTP_MAX_HEADER_BYTES: expected an integer between 1024 and 1048576, got 0"]);
+    expect(problems({ ...base, HTTP_HEADERS_TIMEOUT_MS: "20000", HTTP_REQUEST_TIMEOUT_MS: "5000" }, "ingest-api")).toEqual(["HTTP_REQUEST_TIMEOUT_MS: expected at least HTTP_HEADERS_TIMEOUT_MS (20000), got 5000"]);
+  });
 });

@@ -11,6 +11,18 @@ export interface CommonConfig {
   port: number;
   logLevel: "debug" | "info" | "warn" | "error";
   shutdownTimeoutMs: number;
+  http: HttpLimits;
+}
+
+/**
+ * What one client may make the HTTP server hold (node:http's server options): headers larger than
+ * `maxHeaderBytes` are answered 431, headers not complete within `headersTimeoutMs` and a request not
+ * received whole within `requestTimeoutMs` (slowloris) are answered 408 and the connection closed.
+ */
+export interface HttpLimits {
+  maxHeaderBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
 export interface KafkaConfig {
@@ -196,6 +208,20 @@ function pgConfig(r: EnvReader): PgConfig {
   };
 }
 
+function httpLimits(r: EnvReader): HttpLimits {
+  const limits = {
+    // node:http's own default (16 KiB), stated so it is a choice and can be lowered
+    maxHeaderBytes: r.int("HTTP_MAX_HEADER_BYTES", 16_384, 1_024, 1_048_576),
+    headersTimeoutMs: r.int("HTTP_HEADERS_TIMEOUT_MS", 10_000, 1_000, 300_000),
+    requestTimeoutMs: r.int("HTTP_REQUEST_TIMEOUT_MS", 30_000, 1_000, 600_000),
+  };
+  // node:http checks the headers' deadline only while the request's runs
+  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
+    r.problems.push(`HTTP_REQUEST_TIMEOUT_MS: expected at least HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}), got ${limits.requestTimeoutMs}`);
+  }
+  return limits;
+}
+
 /** Parse the environment for one service; throws ConfigError listing every problem. */
 export function loadConfig(env: Env, serviceArg?: string): ServiceConfig {
   const r = new EnvReader(serviceArg ? { ...env, SERVICE: serviceArg } : env);
@@ -205,6 +231,7 @@ export function loadConfig(env: Env, serviceArg?: string): ServiceConfig {
     port: r.int("PORT", 8080, 1, 65535),
     logLevel: r.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
     shutdownTimeoutMs: r.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    http: httpLimits(r),
   };
   let cfg: ServiceConfig;
   switch (service) {

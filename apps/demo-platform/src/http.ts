@@ -1,6 +1,13 @@
-/** A small HTTP layer on node:http: routing, JSON bodies with a size limit, and request metrics. */
+/**
+ * A small HTTP layer on node:http: routing, JSON bodies with a size limit, and request metrics. What a
+ * client can make a service hold is bounded: a body past its limit is answered 413 as soon as that is
+ * known (from Content-Length before reading any of it, else at the first byte past the limit) and the
+ * connection closed; headers past `maxHeaderBytes` get node:http's 431; headers or a request that
+ * arrive too slowly (slowloris) get its 408 and the connection closed.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Counter, Histogram, type Registry } from "prom-client";
+import type { HttpLimits } from "./config.js";
 import type { Logger } from "./log.js";
 
 export interface Reply {
@@ -23,6 +30,13 @@ export interface Request {
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
     super(`request body exceeds ${limit} bytes`);
+  }
+}
+
+/** The client went away (or was cut off at a deadline) before its body arrived: nobody to answer. */
+export class ClientGone extends Error {
+  constructor(cause: unknown) {
+    super(`request body not received: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
@@ -90,7 +104,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? "0");
     if (declared > limit) {
-      req.resume();
+      // not one byte read: the 413 goes out at once and the connection is closed after it (send)
       reject(new BodyTooLarge(limit));
       return;
     }
@@ -111,12 +125,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (!failed) resolve(Buffer.concat(chunks));
     });
     req.on("error", (e) => {
-      if (!failed) reject(e);
+      if (!failed) reject(new ClientGone(e));
     });
   });
 }
 
-function send(res: ServerResponse, reply: Reply): void {
+/**
+ * How long a connection whose request body was not read whole is kept after the answer: node:http
+ * reads and discards the rest after a `connection: close` answer (so the client, still sending, sees
+ * the answer rather than a reset), and a client that never stops would keep it busy for ever.
+ */
+const UNREAD_BODY_LINGER_MS = 1_000;
+
+function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   const headers: Record<string, string> = { ...reply.headers };
   let payload: string | undefined;
   if (reply.text !== undefined) {
@@ -127,12 +148,26 @@ function send(res: ServerResponse, reply: Reply): void {
     headers["content-type"] = "application/json";
   }
   res.writeHead(reply.status, headers);
-  res.end(payload);
+  res.end(payload, () => {
+    if (!req.complete) setTimeout(() => req.socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
+  });
 }
 
-export function startHttpServer(opts: { port: number; router: Router; registry: Registry; log: Logger }): Promise<Server> {
+/** node:http's defaults for what is not bounded in the environment (config.ts). */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
+
+export function startHttpServer(opts: { port: number; router: Router; registry: Registry; log: Logger; limits?: HttpLimits }): Promise<Server> {
   const metrics = createHttpMetrics(opts.registry);
-  const server = createServer(async (req, res) => {
+  const limits = opts.limits ?? DEFAULT_HTTP_LIMITS;
+  const serverOptions = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // how often node:http looks for connections past those deadlines (its default, 30 s, would let a
+    // slow client hold a connection up to 30 s longer than the limit says)
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  };
+  const server = createServer(serverOptions, async (req, res) => {
     const started = process.hrtime.bigint();
     const method = req.method ?? "GET";
     const path = (req.url ?? "/").split("?")[0] ?? "/";
@@ -151,12 +186,15 @@ export function startHttpServer(opts: { port: number; router: Router; registry: 
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         reply = { status: 413, body: { error: err.message }, headers: { connection: "close" } };
+      } else if (err instanceof ClientGone) {
+        opts.log.debug("client gone", { route, err });
+        reply = { status: 400, body: { error: err.message }, headers: { connection: "close" } };
       } else {
         opts.log.error("unhandled error", { route, err });
         reply = { status: 500, body: { error: "internal error" } };
       }
     }
-    send(res, reply);
+    send(req, res, reply);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.requests.inc({ route, method, code: String(reply.status) });
     metrics.duration.observe({ route, method }, seconds);

@@ -49,7 +49,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       return { status: ready ? 200 : 503, body: { ready, service: cfg.service, checks: r.checks } };
     })
     .add("GET", "/metrics", async () => ({ status: 200, text: await registry.metrics(), headers: { "content-type": registry.contentType } }));
-  const server = await startHttpServer({ port: cfg.port, router: service.router, registry, log });
+  const server = await startHttpServer({ port: cfg.port, router: service.router, registry, log, limits: cfg.http });
   log.info("listening", { port: cfg.port });
 
   const shutdown = async (signal: string) => {

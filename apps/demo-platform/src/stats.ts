@@ -2,7 +2,7 @@
  * stats-api: reads PostgreSQL through a bounded pool, so an exhausted pool answers 503 quickly
  * instead of hanging. DELETE /admin/players/:id erases a player's data and needs the bearer token.
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { StatsConfig } from "./config.js";
 import { createDb, DbUnavailable, migrate } from "./db.js";
@@ -11,11 +11,23 @@ import { sleep } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 
+// A key of this process only: the digests compared below mean nothing outside it.
+const DIGEST_KEY = randomBytes(32);
+const digest = (value: Buffer) => createHmac("sha256", DIGEST_KEY).update(value).digest();
+
+/**
+ * Whether an Authorization header carries `Bearer <token>`, in time independent of where the given
+ * value first differs and of its length: both sides are reduced to an HMAC-SHA256 of 32 bytes and
+ * those are compared with timingSafeEqual. Comparing the raw values needs equal lengths first
+ * (timingSafeEqual throws otherwise), and that early "no" tells a caller the token's length.
+ */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith("Bearer ")) return false;
-  const given = Buffer.from(header.slice("Bearer ".length));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  const raw = header ?? "";
+  const scheme = raw.slice(0, "Bearer ".length) === "Bearer ";
+  const given = digest(Buffer.from(scheme ? raw.slice("Bearer ".length) : raw));
+  const want = digest(Buffer.from(token));
+  // Always compare, so a header without the scheme takes the same path as a wrong token.
+  return timingSafeEqual(given, want) && scheme;
 }
 
 export async function startStats(cfg: StatsConfig, log: Logger, registry: Registry): Promise<Service> {

@@ -8,6 +8,7 @@
  */
 import { alertsEndpoint, postAlerts } from "@gm/platform/alertmanager";
 import type { Incident, IncidentKind } from "@gm/runbook/incident";
+import { redactText, redactUrl } from "@gm/runbook/redact";
 import type { ServiceName } from "@gm/runbook/snapshot";
 
 type Fetch = typeof globalThis.fetch;
@@ -70,7 +71,7 @@ export class AlertmanagerOptionError extends Error {
     expected: string,
     got: unknown,
   ) {
-    super(`alertmanager option ${field}: expected ${expected}, got ${JSON.stringify(got)}`);
+    super(`alertmanager option ${field}: expected ${expected}, got ${redactText(JSON.stringify(got) ?? String(got))}`);
     this.name = "AlertmanagerOptionError";
   }
 }
@@ -136,7 +137,8 @@ export function toAlert(
 /** Creates the sink. Options are checked here; `send` never throws. */
 export function createAlertmanagerSink(options: AlertmanagerSinkOptions): AlertmanagerSink {
   if (!Array.isArray(options.urls) || options.urls.length === 0) throw new AlertmanagerOptionError("urls", "at least one Alertmanager URL", options.urls);
-  const endpoints = options.urls.map((u, i) => ({ url: u, endpoint: alertsEndpoint(baseUrl(`urls[${i}]`, u)) }));
+  // `url` names the Alertmanager in results, without its password
+  const endpoints = options.urls.map((u, i) => ({ url: redactUrl(u), endpoint: alertsEndpoint(baseUrl(`urls[${i}]`, u)) }));
   baseUrl("generatorURL", options.generatorURL);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new AlertmanagerOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);

@@ -2,10 +2,25 @@
  * Alertmanager's v2 HTTP API (https://github.com/prometheus/alertmanager/blob/v0.25.0/api/v2/openapi.yaml),
  * both sides, in one place: reading the active alerts (the prober's external-alerts collector) and
  * posting alerts (the monitor's sink, which renders them). Base URLs may carry a path prefix
- * (`http://am:9093/prefix` → `http://am:9093/prefix/api/v2/alerts`).
+ * (`http://am:9093/prefix` → `http://am:9093/prefix/api/v2/alerts`) and credentials
+ * (`http://user:password@am:9093`, an Alertmanager behind basic auth): those are sent as an
+ * Authorization header, never in the URL — fetch refuses such a URL with a message that quotes it,
+ * password and all — and no message here ever carries them.
  */
 
+import { redactText } from "@gm/runbook/redact";
+
 type Fetch = typeof globalThis.fetch;
+
+/** `url` without user and password, and the Basic authorization header they make (none when it has none). */
+export function splitCredentials(url: URL): { url: URL; headers: Record<string, string> } {
+  if (url.username === "" && url.password === "") return { url, headers: {} };
+  const bare = new URL(url);
+  bare.username = "";
+  bare.password = "";
+  const basic = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64");
+  return { url: bare, headers: { authorization: `Basic ${basic}` } };
+}
 
 /** The alerts endpoint under a base URL, keeping its path prefix. */
 export function alertsEndpoint(base: string | URL): URL {
@@ -29,13 +44,14 @@ export async function getActiveAlerts(urls: string[], opts: { timeoutMs: number;
   let lastErr: unknown;
   for (const url of urls) {
     try {
-      const endpoint = alertsEndpoint(url);
+      const { url: endpoint, headers } = splitCredentials(alertsEndpoint(url));
       endpoint.search = "active=true&silenced=false&inhibited=false";
-      const res = await fetchFn(endpoint, { signal: AbortSignal.timeout(opts.timeoutMs) });
-      if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+      const res = await fetchFn(endpoint, { headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+      if (res.status !== 200) throw new Error(`${endpoint.origin}${endpoint.pathname}: HTTP ${res.status}`);
       return (await res.json()) as GettableAlert[];
     } catch (err) {
-      lastErr = err;
+      // fetch's own messages may quote the URL it was given
+      lastErr = err instanceof Error ? new Error(redactText(err.message), { cause: err.cause }) : err;
     }
   }
   throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
@@ -51,12 +67,13 @@ export interface PostResult {
 }
 
 /** `POST /api/v2/alerts` of a JSON array of PostableAlert. Never throws: a failure is a result. */
-export async function postAlerts(endpoint: URL, body: string, opts: { timeoutMs: number; fetch?: Fetch }): Promise<PostResult> {
+export async function postAlerts(target: URL, body: string, opts: { timeoutMs: number; fetch?: Fetch }): Promise<PostResult> {
   const fetchFn = opts.fetch ?? globalThis.fetch;
+  const { url: endpoint, headers } = splitCredentials(target);
   try {
     const res = await fetchFn(endpoint, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body,
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
@@ -64,7 +81,7 @@ export async function postAlerts(endpoint: URL, body: string, opts: { timeoutMs:
     if (res.ok) return { ok: true, status: res.status };
     return { ok: false, status: res.status, error: `HTTP ${res.status}: ${text.slice(0, 300)}` };
   } catch (err) {
-    return { ok: false, error: `POST ${endpoint.href}: ${describeError(err, opts.timeoutMs)}` };
+    return { ok: false, error: `POST ${endpoint.href}: ${redactText(describeError(err, opts.timeoutMs))}` };
   }
 }
 

@@ -171,7 +171,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // Kafka and PostgreSQL in parallel; then the topic; then the services in parallel.
     await Promise.all(specs.filter((x) => x.role === "kafka" || x.role === "postgres").map(startOne));
     const bootstrap = kafkaPorts.map((p) => `${host}:${p}`);
-    await Promise.all([createTopic(bootstrap, s), createProberRole(databaseUrl(s, host, pgHostPort(specs)), proberPassword)]);
+    await Promise.all([createTopic(bootstrap, s), createProberRole(databaseUrl(s, host, pgHostPort(specs)), proberPassword, s.postgres.database)]);
     progress(`topic ${s.topic}: ${s.topicPartitions} partitions, replication factor ${s.replicationFactor}, min.insync.replicas ${s.minInsyncReplicas}`);
     await Promise.all(specs.filter((x) => x.role !== "kafka" && x.role !== "postgres").map(startOne));
   } catch (err) {
@@ -277,9 +277,13 @@ function pgHostPort(specs: ContainerSpec[]): number {
 
 /**
  * The prober's role: may read pg_stat_activity of every session (pg_monitor) and nothing else; every
- * transaction is read-only by default. Idempotent.
+ * transaction is read-only by default. A session may turn that default off, so what keeps the role from
+ * writing is its privileges: none on the tables, and none of the two writes PostgreSQL grants every role
+ * by default — temporary tables (TEMPORARY on the database) and large objects (lo_create and kin) —
+ * revoked from PUBLIC (the services connect as the superuser, which needs neither grant). Idempotent.
+ * prober-role.int.test.ts tries every write as this role against the real server.
  */
-async function createProberRole(adminUrl: string, password: string): Promise<void> {
+async function createProberRole(adminUrl: string, password: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
@@ -290,6 +294,8 @@ async function createProberRole(adminUrl: string, password: string): Promise<voi
     await client.query(`${verb} ROLE ${role} LOGIN PASSWORD ${pg.escapeLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE`);
     await client.query(`GRANT pg_monitor TO ${role}`);
     await client.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
+    await client.query(`REVOKE TEMPORARY ON DATABASE ${pg.escapeIdentifier(database)} FROM PUBLIC`);
+    await client.query("REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC");
   } finally {
     await client.end();
   }

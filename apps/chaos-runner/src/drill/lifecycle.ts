@@ -12,6 +12,7 @@
  */
 import { CATALOG } from "@gm/runbook/catalog";
 import type { Incident, Severity } from "@gm/runbook/incident";
+import { redactUrl } from "@gm/runbook/redact";
 import type { Policy } from "@gm/runbook/policy";
 import { unsettledWindows } from "@gm/runbook/rules";
 import type { Ports } from "@gm/runbook/ports";
@@ -150,7 +151,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
 
   // The dead-man's switch's holder starts first: whenever this runner dies after writing its journal, it is there.
   const watchdog = o.watchdog === false ? undefined : spawnWatchdog(drillId);
-  say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${o.alertmanager.url}` : ""}`);
+  say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${redactUrl(o.alertmanager.url)}` : ""}`);
   observer.start();
   try {
     say("steady-state", `waiting for ${t.steadyState.what}`);

@@ -10,6 +10,7 @@
  * Same lifecycle as the stack drill: steady state → the undo written durably → the fault → detection
  * by the runbook's classification → the runbook's steps → steady state again → undo → report.
  */
+import { redactUrl } from "@gm/runbook/redact";
 import { SERVICE_NAMES } from "@gm/runbook/rules";
 import { classify } from "@gm/runbook/classify";
 import type { Policy } from "@gm/runbook/policy";
@@ -192,7 +193,7 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
     name: `${o.target.context}/${o.target.namespaces.kafka},${o.target.namespaces.platform}`,
     ports,
     observer,
-    observerInfo: { source: "the API server's pods, classified by the runbook (namespace rounds)", intervalSeconds: intervalMs / 1000, timeoutMs: defaults.timeoutMs, windowSeconds: defaults.windowSeconds, resolveAfterRounds: resolveAfter, alertmanager: o.alertmanager?.url ?? null },
+    observerInfo: { source: "the API server's pods, classified by the runbook (namespace rounds)", intervalSeconds: intervalMs / 1000, timeoutMs: defaults.timeoutMs, windowSeconds: defaults.windowSeconds, resolveAfterRounds: resolveAfter, alertmanager: o.alertmanager ? redactUrl(o.alertmanager.url) : null },
     fault: createNamespaceFault(o.scenario.fault, k8s),
     journal: { stackId: `k8s:${o.target.context}`, postgresUrl: "", kubernetes: o.target },
     ...(o.scenario.kubernetes?.expect ? { expect: o.scenario.kubernetes.expect } : {}),

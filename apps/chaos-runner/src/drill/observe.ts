@@ -38,6 +38,8 @@ export interface Observer {
   start(): void;
   stop(): Promise<void>;
   until(done: (o: Observation) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<Observation | null>;
+  /** the prober's /metrics text (Prometheus exposition), when the observer is gm-prober's own round */
+  metrics?(): Promise<string>;
 }
 
 export function signalSample(o: Observation): SignalSample {
@@ -139,6 +141,8 @@ export async function createStackObserver(opts: {
   platform: PlatformPort & { instanceUrls?(service: string): Promise<string[]> };
   config?: ProberConfig;
   alerts?: AlertSink;
+  /** the prober's JSON log lines (default: dropped — the rounds are the drill's record) */
+  log?: (record: Record<string, unknown>) => void;
 }): Promise<Observer> {
   const config = opts.config ?? drillProberConfig(opts.endpoints).config;
   const p = opts.platform;
@@ -146,11 +150,12 @@ export async function createStackObserver(opts: {
     platform: p,
     ...(opts.alerts ? { alerts: opts.alerts } : {}),
     // The rounds are the drill's record; the prober's JSON lines would only repeat them on stdout.
-    log: () => undefined,
+    log: opts.log ?? (() => undefined),
     // instances a step added (a scale-up, a rolling update's surge instance) are probed as production's would be
     ...(p.instanceUrls
       ? { discover: async () => ({ "event-processor-service": await p.instanceUrls!("event-processor-service"), "stats-api": await p.instanceUrls!("stats-api") }) }
       : {}),
   });
-  return createRoundObserver(() => prober.round(), config.intervalSeconds * 1000, () => prober.close());
+  const observer = createRoundObserver(() => prober.round(), config.intervalSeconds * 1000, () => prober.close());
+  return { ...observer, metrics: () => prober.registry.metrics() };
 }

@@ -4,6 +4,7 @@
  * and integrity read back from PostgreSQL.
  */
 import type { Policy } from "@gm/runbook/policy";
+import { redactUrl } from "@gm/runbook/redact";
 import type { Ports } from "@gm/runbook/ports";
 import type { Step } from "@gm/runbook/steps";
 import type { ProberConfig } from "@gm/monitor/config";
@@ -80,8 +81,21 @@ function observingConfig(o: { endpoints: StackEndpoints; proberConfig?: ProberCo
  * production prober runs continuously: its windows and hysteresis carry from one drill to the next.
  * Pass it to each runDrill (with the same proberConfig and alertmanager).
  */
-export async function startDrillObserver(o: { endpoints: StackEndpoints; policy: Policy; proberConfig?: ProberConfig; alertmanager?: RunningAlertmanager }): Promise<Observer> {
-  const observer = await createStackObserver({ endpoints: o.endpoints, policy: o.policy, platform: createDockerPlatform({ stackId: o.endpoints.stackId }), config: observingConfig(o) });
+export async function startDrillObserver(o: {
+  endpoints: StackEndpoints;
+  policy: Policy;
+  proberConfig?: ProberConfig;
+  alertmanager?: RunningAlertmanager;
+  /** the prober's JSON log lines (default: dropped) */
+  log?: (record: Record<string, unknown>) => void;
+}): Promise<Observer> {
+  const observer = await createStackObserver({
+    endpoints: o.endpoints,
+    policy: o.policy,
+    platform: createDockerPlatform({ stackId: o.endpoints.stackId }),
+    config: observingConfig(o),
+    ...(o.log ? { log: o.log } : {}),
+  });
   observer.start();
   return observer;
 }
@@ -110,7 +124,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       timeoutMs: config.timeoutMs,
       windowSeconds: config.windowSeconds,
       resolveAfterRounds: config.hysteresis.resolveAfter,
-      alertmanager: o.alertmanager?.url ?? null,
+      // an Alertmanager behind basic auth: named without its password
+      alertmanager: o.alertmanager ? redactUrl(o.alertmanager.url) : null,
     },
     fault: o.fault ?? createFault(sc.fault, { stackId: e.stackId, brokers: o.brokers, postgresUrl: e.postgresUrl }),
     journal: { stackId: e.stackId, postgresUrl: e.postgresUrl },
