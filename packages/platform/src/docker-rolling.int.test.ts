@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@gm/docker-engine/net";
 import { removeStack } from "@gm/stack/docker";
 import { resolveImages } from "@gm/stack/images";
-import { createDockerPlatform, SURGE } from "./docker.js";
+import { dockerode } from "@gm/docker-engine/docker";
+import { createDockerPlatform, NEXT, SURGE } from "./docker.js";
 
 const stackId = `t-roll-${Date.now().toString(36)}`;
 // a service that takes 1.5 s to listen after its start, as a Node service connecting to its dependencies does
@@ -74,5 +75,39 @@ describe("docker platform driver: rolling pool-size change", { timeout: 180_000 
     expect(names.some((n) => n.endsWith(SURGE))).toBe(false);
     // the instance keeps its address (the prober's configuration names it)
     expect(await platform.instanceUrls("stats-api")).toEqual(before);
+  });
+
+  it("settles what a crash left mid-replacement: a lost instance comes back, a stray replacement or surge goes", async () => {
+    const docker = await dockerode();
+    const name = `gm-${stackId}-stats-api`;
+    const original = await docker.getContainer(name).inspect();
+    const spec = {
+      Image: original.Config.Image,
+      Env: [...original.Config.Env.filter((e) => !e.startsWith("PG_POOL_MAX=")), "PG_POOL_MAX=44"],
+      Cmd: original.Config.Cmd,
+      Labels: original.Config.Labels,
+      HostConfig: { PortBindings: original.HostConfig.PortBindings, NetworkMode: original.HostConfig.NetworkMode },
+    };
+    // 1. killed after the replacement was created, before the original went: the replacement is dropped
+    await docker.createContainer({ ...spec, name: `${name}${NEXT}` });
+    expect((await platform.listInstances("stats-api")).map((i) => i.name)).toEqual(["stats-api"]);
+    expect(await platform.settle()).toEqual([`dropped ${name}${NEXT} (its original ${name} is in place)`]);
+    expect((await docker.listContainers({ all: true, filters: { name: [`${NEXT}$`] } })).length).toBe(0);
+    expect(await platform.poolSize("stats-api")).toBe(33);
+
+    // 2. killed after the original went, before the replacement took its place: the instance would be lost
+    await docker.createContainer({ ...spec, name: `${name}${NEXT}` });
+    await docker.getContainer(name).remove({ force: true });
+    expect(await platform.listInstances("stats-api")).toEqual([]);
+    expect(await platform.settle()).toEqual([`${name}${NEXT} took the place of ${name}, which a crash had removed`]);
+    const back = await platform.listInstances("stats-api");
+    expect(back.map((i) => [i.name, i.running])).toEqual([["stats-api", true]]);
+    expect(await platform.poolSize("stats-api")).toBe(44);
+
+    // 3. a surge instance of a rolling update that died: retired
+    await docker.createContainer({ ...spec, name: `gm-${stackId}-stats-api${SURGE}`, Labels: { ...spec.Labels, "io.gamemetrics.instance": `stats-api${SURGE}` }, HostConfig: { NetworkMode: original.HostConfig.NetworkMode } });
+    expect(await platform.settle()).toEqual([`retired stats-api${SURGE} (a rolling update's surge instance left behind)`]);
+    expect((await platform.listInstances("stats-api")).map((i) => i.name)).toEqual(["stats-api"]);
+    expect(await platform.settle()).toEqual([]);
   });
 });

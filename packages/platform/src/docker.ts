@@ -34,6 +34,8 @@ export interface ContainerState {
 
 /** The Docker driver: the platform port and the engine verbs faults act through. */
 export interface DockerPlatform extends PlatformPort {
+  /** finishes a replacement or rolling update that a crash interrupted (see createDockerPlatform); what it did */
+  settle(): Promise<string[]>;
   /** container ids with an `oom` event at or after `sinceMs`, with the event time */
   oomEvents(sinceMs: number): Promise<Map<string, number>>;
   containerName(instance: string): string;
@@ -53,21 +55,59 @@ export interface DockerPlatform extends PlatformPort {
 
 /** The instance-name suffix of a rolling update's temporary extra instance. */
 export const SURGE = "-surge";
+/** The container-name suffix of an instance's replacement before it takes the instance's place. */
+export const NEXT = "-next";
 
 export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatform {
   const lookback = opts.oomLookbackSeconds ?? 3600;
   const prefix = `gm-${opts.stackId}-`;
   const d = async (): Promise<Dockerode> => dockerode();
 
+  const nameOf = (c: Dockerode.ContainerInfo) => (c.Names[0] ?? "").replace(/^\//, "");
+  /** A replacement not yet in place (recreate's first step): not an instance until it is renamed. */
+  const isNext = (c: Dockerode.ContainerInfo) => nameOf(c).endsWith(NEXT);
   const containersOf = async (role?: Role) => {
     const labels = [`${LABEL.stack}=${opts.stackId}`];
     if (role) labels.push(`${LABEL.role}=${role}`);
-    return (await d()).listContainers({ all: true, filters: { label: labels } });
+    return (await (await d()).listContainers({ all: true, filters: { label: labels } })).filter((c) => !isNext(c));
   };
   const findInstance = async (instance: string): Promise<Dockerode.Container | undefined> => {
-    const list = await (await d()).listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`, `${LABEL.instance}=${instance}`] } });
+    const list = (await (await d()).listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`, `${LABEL.instance}=${instance}`] } })).filter((c) => !isNext(c));
     const c = list[0];
     return c ? (await d()).getContainer(c.Id) : undefined;
+  };
+  /**
+   * Finishes what a recreate interrupted by a crash left (a runner SIGKILLed between removing an instance
+   * and starting its replacement lost the instance for good): a replacement whose original is still there
+   * is dropped (rolled back), one whose original is gone takes its name and starts (rolled forward). Also
+   * retires a rolling update's surge instance left by a run that died mid-update. Returns what it did.
+   */
+  const settle = async (): Promise<string[]> => {
+    const docker = await d();
+    const all = await docker.listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`] } });
+    const names = new Set(all.map(nameOf));
+    const done: string[] = [];
+    for (const c of all.filter(isNext)) {
+      const final = nameOf(c).slice(0, -NEXT.length);
+      const next = docker.getContainer(c.Id);
+      if (names.has(final)) {
+        await next.remove({ force: true }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+        done.push(`dropped ${nameOf(c)} (its original ${final} is in place)`);
+      } else {
+        await next.rename({ name: final });
+        await next.start().catch((err: unknown) => {
+          if (!isNotModified(err)) throw err;
+        });
+        done.push(`${nameOf(c)} took the place of ${final}, which a crash had removed`);
+      }
+    }
+    for (const c of all.filter((x) => (x.Labels[LABEL.instance] ?? "").endsWith(SURGE))) {
+      await retire(c.Labels[LABEL.instance]!);
+      done.push(`retired ${c.Labels[LABEL.instance]} (a rolling update's surge instance left behind)`);
+    }
+    return done;
   };
   const missing = (instance: string, cause?: unknown) => new PlatformError(`no instance "${instance}" in stack ${opts.stackId}`, "not-found", false, { cause });
   const byInstance = async (instance: string): Promise<Dockerode.Container> => {
@@ -190,8 +230,19 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       },
       NetworkingConfig: network ? { EndpointsConfig: { [network]: { Aliases: newInstance ? [newInstance] : aliases } } } : undefined,
     };
-    if (!newName) await c.remove({ force: true });
-    const created = await docker.createContainer(create);
+    if (newName) {
+      await (await docker.createContainer(create)).start();
+      return;
+    }
+    // The same instance, replaced so that no crash between two steps loses it (settle() finishes any
+    // step): the replacement is created first under <name>-next (not started, so it holds no host port),
+    // then the original goes, then the replacement takes its name and starts.
+    const finalName = ins.Name.replace(/^\//, "");
+    const stale = (await docker.listContainers({ all: true, filters: { name: [`^/${finalName}${NEXT}$`] } }))[0];
+    if (stale) await docker.getContainer(stale.Id).remove({ force: true });
+    const created = await docker.createContainer({ ...create, name: `${finalName}${NEXT}` });
+    await c.remove({ force: true });
+    await created.rename({ name: finalName });
     await created.start();
   };
 
@@ -275,7 +326,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       const ins = await (await byInstance(instance)).inspect();
       return ins.HostConfig.Memory ? ins.HostConfig.Memory : null;
     },
+    settle,
     async setMemoryLimit(service, bytes) {
+      await settle();
       for (const c of await containersOf(service)) {
         try {
           // MemorySwap equal to Memory: no swap, so the limit is what the kernel enforces.
@@ -299,6 +352,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       return (await containersOf(service)).length;
     },
     async scale(service: ServiceName, replicas: number) {
+      await settle();
       const list = (await containersOf(service)).sort((a, b) => (a.Labels[LABEL.instance] ?? "").localeCompare(b.Labels[LABEL.instance] ?? "", undefined, { numeric: true }));
       const template = list[0];
       if (!template) throw new PlatformError(`service ${service} has no instance to scale from`, "not-found", false);
@@ -332,7 +386,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       const originals = (await containersOf(service)).map((c) => c.Labels[LABEL.instance] ?? "").filter((i) => i !== "" && i !== surge);
       const first = originals[0];
       if (!first) throw new PlatformError(`service ${service} has no instance`, "not-found", false);
-      await retire(surge); // left by an earlier run that died here
+      await settle(); // a replacement or a surge instance left by an earlier run that died here
       await recreate(first, { ...env, KAFKA_CLIENT_ID: surge }, `${prefix}${surge}`, surge);
       try {
         await waitHealthy(surge);

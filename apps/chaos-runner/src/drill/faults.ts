@@ -101,6 +101,7 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           for (const inst of undo["instances"] as string[]) await unlessGone(platform.kill(inst, "SIGKILL"));
         },
         async recover(undo) {
+          await platform.settle();
           for (const inst of undo["instances"] as string[]) await unlessGone(platform.start(inst));
         },
         async leftovers(undo) {
@@ -147,6 +148,8 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
         },
         async recover() {
           await Promise.all(held.splice(0).map((c) => c.end().catch(() => undefined)));
+          // a rolling update of the pool size (the runbook's step) that a killed runner left half done
+          await platform.settle();
           // Also what a killed runner left behind, by role.
           await terminateFaultSessions(target.postgresUrl);
         },
@@ -167,6 +170,7 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           for (const inst of undo["instances"] as string[]) await unlessGone(platform.pause(inst));
         },
         async recover(undo) {
+          await platform.settle();
           for (const inst of undo["instances"] as string[]) await unlessGone(platform.unpause(inst));
           // Replicas the remediation added are removed: the stack returns to its own shape.
           await platform.scale("event-processor-service", undo["replicas"] as number);
@@ -194,7 +198,8 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
         async recover(undo) {
           const limits = Object.values(undo["limits"] as Record<string, number | null>);
           const original = Math.max(...limits.map((l) => l ?? 0));
-          // Replicas the remediation added ("scale horizontally") go first: the stack returns to its shape.
+          // Replicas the remediation added ("scale horizontally") go first: the stack returns to its shape
+          // (scale settles first: an instance whose replacement a killed runner left half done is restored).
           await platform.scale(service, Number(undo["replicas"] ?? 1));
           if (original > 0) await platform.setMemoryLimit(service, original);
           for (const i of await platform.listInstances(service)) if (!i.running) await platform.restart(i.name);
