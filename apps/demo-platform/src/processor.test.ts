@@ -10,6 +10,13 @@ describe("parseMessage: what the processor reads from Kafka is checked like inge
     expect(parseMessage(msg(event))).toEqual({ event });
   });
 
+  it("dead-letters a number that would be stored as another one (another producer wrote 12345678901234567890)", () => {
+    expect(parseMessage(msg('{"id":"e-1","playerId":"p-1","type":"kill","ts":"2026-11-27T10:00:00Z","payload":{"big":12345678901234567890}}'))).toEqual({
+      kind: "invalid",
+      reason: "invalid event: $.payload.big: number 12345678901234567890 cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string",
+    });
+  });
+
   it("says why a message is poison: no value, not JSON, not an event, or content PostgreSQL cannot store", () => {
     expect(parseMessage(null)).toEqual({ kind: "unparseable", reason: "message has no value" });
     expect(parseMessage(msg("{nope"))).toMatchObject({ kind: "unparseable", reason: expect.stringMatching(/^not valid JSON: /) });

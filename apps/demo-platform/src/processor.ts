@@ -13,7 +13,7 @@ import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type K
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ProcessorConfig } from "./config.js";
 import { createDb, migrate, type Db } from "./db.js";
-import { checkEvent, type FieldProblem, type GameEvent } from "./events.js";
+import { checkEvent, type FieldProblem, type GameEvent, parseJson } from "./events.js";
 import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
@@ -74,7 +74,8 @@ export function parseMessage(value: Buffer | null): { event: GameEvent } | Poiso
   if (!value) return { kind: "unparseable", reason: "message has no value" };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString("utf8"));
+    // another producer may write a number a double cannot hold: invalid (dead-lettered), never stored altered
+    parsed = parseJson(value.toString("utf8"));
   } catch (err) {
     return { kind: "unparseable", reason: `not valid JSON: ${(err as Error).message}` };
   }
