@@ -31,6 +31,8 @@ interface PhaseRow {
   integrity: PhaseIntegrity;
   /** from the fault's undo to every event acknowledged so far stored; null when it never caught up */
   catchUpSeconds: number | null;
+  /** the longest time in the phase (its start to the catch-up) in which the processors stored no row at all */
+  stallSeconds: number | null;
   notes: string[];
 }
 
@@ -244,6 +246,20 @@ class Torture {
     return out;
   }
 
+  /** The longest time between `from` and `to` (epoch ms) in which no row was stored (stored_at). */
+  async longestStall(from: number, to: number): Promise<number | null> {
+    return this.withPg(async (c) => {
+      const r = await c.query<{ s: string | null }>(
+        `SELECT extract(epoch FROM max(gap))::text AS s FROM (
+           SELECT t - lag(t) OVER (ORDER BY t) AS gap FROM (
+             SELECT stored_at AS t FROM events WHERE stored_at > to_timestamp($1) AND stored_at < to_timestamp($2)
+             UNION ALL SELECT to_timestamp($1) UNION ALL SELECT to_timestamp($2)) points) gaps`,
+        [from / 1000, to / 1000],
+      );
+      return r.rows[0]?.s == null ? null : +Number(r.rows[0].s).toFixed(1);
+    }).catch(() => null);
+  }
+
   /** events_processed_total and events_inserted_total summed over the processors (each since its process started). */
   async processorCounters(): Promise<{ processed: number; inserted: number }> {
     let processed = 0;
@@ -455,7 +471,7 @@ const FAULTS: Record<PhaseName, (t: Torture) => Promise<PhaseOutcome>> = {
 };
 
 /** Closes the load's current phase, waits for its requests and for the processors, and judges it. */
-async function checkPhase(t: Torture, name: string, outcome: PhaseOutcome): Promise<PhaseRow> {
+async function checkPhase(t: Torture, name: string, outcome: PhaseOutcome, startedAt: number): Promise<PhaseRow> {
   const phase = t.load.currentPhase;
   t.load.nextPhase();
   await waitUntil(async () => t.load.inFlightOf(phase) === 0, 120_000, `the requests of phase ${name} to end`, 250);
@@ -464,13 +480,14 @@ async function checkPhase(t: Torture, name: string, outcome: PhaseOutcome): Prom
   if (outcome.afterCatchUp) notes.push(...(await outcome.afterCatchUp()));
   await t.readTopic();
   const integrity = judge(t.load.ledger, new Set([phase]), await t.rows(new Set([phase])), t.kafkaCopies);
-  const row: PhaseRow = { name, counts: t.load.counts[phase]!, integrity, catchUpSeconds: storedAt === null ? null : secs(Math.max(0, storedAt - outcome.undoneAt)), notes };
-  log(`${name}: ${JSON.stringify({ ...row.counts, ...row.integrity, examples: undefined, catchUpSeconds: row.catchUpSeconds })}`);
+  const stallSeconds = await t.longestStall(startedAt, storedAt ?? Date.now());
+  const row: PhaseRow = { name, counts: t.load.counts[phase]!, integrity, catchUpSeconds: storedAt === null ? null : secs(Math.max(0, storedAt - outcome.undoneAt)), stallSeconds, notes };
+  log(`${name}: ${JSON.stringify({ ...row.counts, ...row.integrity, examples: undefined, catchUpSeconds: row.catchUpSeconds, stallSeconds })}`);
   return row;
 }
 
 function render(rows: PhaseRow[], total: PhaseRow | undefined): string {
-  const head = ["phase", "acked", "202", "5xx", "other", "stored", "lost", "dup", "altered", "not-in-kafka", "kafka-dup", "unacked-stored", "catch-up s"];
+  const head = ["phase", "acked", "202", "5xx", "other", "stored", "lost", "dup", "altered", "not-in-kafka", "kafka-dup", "unacked-stored", "catch-up s", "stall s"];
   const line = (r: PhaseRow) => [
     r.name,
     r.integrity.acknowledged,
@@ -485,6 +502,7 @@ function render(rows: PhaseRow[], total: PhaseRow | undefined): string {
     r.integrity.kafkaCopiesOverOne,
     r.integrity.unackedStored,
     r.catchUpSeconds === null ? "never" : r.catchUpSeconds,
+    r.stallSeconds ?? "—",
   ].map(String);
   const all = [head, ...rows.map(line), ...(total ? [line(total)] : [])];
   const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
@@ -493,6 +511,7 @@ function render(rows: PhaseRow[], total: PhaseRow | undefined): string {
   for (const r of rows) out.push(fmt(line(r)));
   if (total) out.push(fmt(line(total)));
   out.push("", "  202/5xx/other: requests, retries included (other: 4xx, no answer in 15 s, refused); acked/stored/lost/dup/altered: events");
+  out.push("  catch-up s: from the fault's undo to every event acknowledged so far stored; stall s: the longest time in the phase in which no row at all was stored");
   out.push("  not-in-kafka: acknowledged but in neither the topic nor the table; kafka-dup: acknowledged events with more than one copy in the topic (each must still be one row)");
   for (const r of [...rows, ...(total ? [total] : [])]) {
     for (const n of r.notes) out.push(`  ${r.name}: ${n}`);
@@ -541,12 +560,14 @@ async function run(o: TortureOptions): Promise<number> {
     load.start();
     log(`load: ${o.rate} events/s in batches of ${o.batch}`);
 
+    const loadStart = Date.now();
     await sleep(o.baselineSeconds * 1000);
-    rows.push(await checkPhase(t, "baseline", { undoneAt: Date.now(), notes: [`${o.baselineSeconds} s of load, no fault`] }));
+    rows.push(await checkPhase(t, "baseline", { undoneAt: Date.now(), notes: [`${o.baselineSeconds} s of load, no fault`] }, loadStart));
     for (const name of o.phases) {
       log(`phase ${name}`);
+      const startedAt = Date.now();
       const outcome = await FAULTS[name](t);
-      rows.push(await checkPhase(t, name, outcome));
+      rows.push(await checkPhase(t, name, outcome, startedAt));
     }
 
     log("stopping the load; final check of every event");
@@ -556,7 +577,7 @@ async function run(o: TortureOptions): Promise<number> {
     await t.readTopic();
     const everything = new Set(Array.from({ length: last + 1 }, (_, i) => i));
     const sum = load.counts.reduce((a, c) => ({ requests: a.requests + c.requests, s202: a.s202 + c.s202, s5xx: a.s5xx + c.s5xx, other: a.other + c.other, throttled: a.throttled + c.throttled }));
-    total = { name: "TOTAL (rechecked)", counts: sum, integrity: judge(load.ledger, everything, await t.rows(everything), t.kafkaCopies), catchUpSeconds: storedAt === null ? null : 0, notes: [`${secs(Date.now() - t0)} s in all, stack start included`] };
+    total = { name: "TOTAL (rechecked)", counts: sum, integrity: judge(load.ledger, everything, await t.rows(everything), t.kafkaCopies), catchUpSeconds: storedAt === null ? null : 0, stallSeconds: null, notes: [`${secs(Date.now() - t0)} s in all, stack start included`] };
   } finally {
     await cleanup();
   }
