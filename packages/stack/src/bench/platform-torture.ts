@@ -395,18 +395,37 @@ async function redelivery(t: Torture): Promise<PhaseOutcome> {
   // to the others from their last committed offsets, and whatever it had written but not committed is
   // delivered again. Thawed, the zombie finishes its batch with a stale generation.
   const frozen = names[names.length - 1]!;
-  const frozenId = stack.container(frozen).id;
-  t.undo.set(`unpause ${frozen}`, async () => {
-    await d.getContainer(frozenId).unpause().catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 409 && err.statusCode !== 304) throw err; // 409: not paused
-    });
+  const container = d.getContainer(stack.container(frozen).id);
+  // docker pause (the cgroup freezer) can fail on a loaded machine ("unable to freeze"): tried three
+  // times, then SIGSTOP to the whole container, which freezes it as surely.
+  let how = "docker pause";
+  t.undo.set(`thaw ${frozen}`, async () => {
+    if (how === "docker pause") {
+      await container.unpause().catch((err: { statusCode?: number; message?: string }) => {
+        if (!/not paused/.test(err.message ?? "") && err.statusCode !== 409 && err.statusCode !== 304) throw err;
+      });
+    } else await container.kill({ signal: "SIGCONT" });
   });
-  await d.getContainer(frozenId).pause();
-  log(`redelivery: ${frozen} frozen (docker pause) for ${o.pauseSeconds} s`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await container.pause();
+      break;
+    } catch (err) {
+      log(`redelivery: docker pause of ${frozen} failed (${(err as Error).message.trim()})${attempt < 3 ? ", trying again" : ", sending SIGSTOP instead"}`);
+      if (attempt < 3) {
+        await sleep(1_000);
+        continue;
+      }
+      how = "SIGSTOP";
+      await container.kill({ signal: "SIGSTOP" });
+      break;
+    }
+  }
+  log(`redelivery: ${frozen} frozen (${how}) for ${o.pauseSeconds} s`);
   await sleep(o.pauseSeconds * 1000);
-  await t.undo.run(`unpause ${frozen}`);
+  await t.undo.run(`thaw ${frozen}`);
   await t.waitProcessorReady(frozen);
-  notes.push(`${frozen} frozen ${o.pauseSeconds} s (past its 15 s session: the group rebalanced), thawed, rejoined`);
+  notes.push(`${frozen} frozen (${how}) ${o.pauseSeconds} s (past its 15 s session: the group rebalanced), thawed, rejoined`);
 
   // 2. A redelivery that is certain: every processor stopped (the group empty), its committed offsets
   // moved back `rewind` messages per partition, the processors started again: they read those messages
@@ -550,6 +569,7 @@ async function run(o: TortureOptions): Promise<number> {
 
   const rows: PhaseRow[] = [];
   let total: PhaseRow | undefined;
+  let failure: string | undefined;
   const t0 = Date.now();
   try {
     log(`starting stack ${stackId}: 3 brokers, PostgreSQL, ${o.processors} processor(s)`);
@@ -578,10 +598,17 @@ async function run(o: TortureOptions): Promise<number> {
     const everything = new Set(Array.from({ length: last + 1 }, (_, i) => i));
     const sum = load.counts.reduce((a, c) => ({ requests: a.requests + c.requests, s202: a.s202 + c.s202, s5xx: a.s5xx + c.s5xx, other: a.other + c.other, throttled: a.throttled + c.throttled }));
     total = { name: "TOTAL (rechecked)", counts: sum, integrity: judge(load.ledger, everything, await t.rows(everything), t.kafkaCopies), catchUpSeconds: storedAt === null ? null : 0, stallSeconds: null, notes: [`${secs(Date.now() - t0)} s in all, stack start included`] };
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
   } finally {
     await cleanup();
   }
   process.stdout.write(render(rows, total));
+  if (failure !== undefined) {
+    process.stdout.write(`  the run stopped early: ${failure}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify({ phases: rows, total, failure })}\n`);
+    return 1;
+  }
   if (o.json) process.stdout.write(`${JSON.stringify({ phases: rows, total })}\n`);
   const bad = [...rows, ...(total ? [total] : [])].some((r) => broken(r.integrity) || r.catchUpSeconds === null);
   return bad ? 1 : 0;
