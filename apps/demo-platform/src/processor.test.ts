@@ -58,7 +58,10 @@ describe("restartBackoff: only a crash loop grows the wait before the consumer i
   it("doubles from 250 ms to its cap while runs never join their group", () => {
     const waits: number[] = [];
     let w = 0;
-    for (let i = 0; i < 8; i++) waits.push((w = restartBackoff(w, { joined: false, ranMs: 5_000 }, max)));
+    for (let i = 0; i < 8; i++) {
+      w = restartBackoff(w, { joined: false, ranMs: 5_000 }, max);
+      waits.push(w);
+    }
     expect(waits).toEqual([250, 500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
   });
 
