@@ -128,6 +128,13 @@ describe("parseJson: numbers that would not survive as sent", () => {
     for (const [text, value] of [["1.0", 1], ["1E2", 100], ["100e-2", 1], ["0.000", 0], ["-0.0e5", -0], ["000.5e1", 5]] as const) expect(exactNumber(text, value), text).toBe(true);
   });
 
+  it("parses a body nested 10,000 deep (the reviver alone overflows the stack), which validation then refuses for its depth", () => {
+    const deep = `[{"id":"e-1","playerId":"p","type":"t","ts":"2026-11-27T10:00:00Z","payload":${'{"a":'.repeat(10_000)}1e999${"}".repeat(10_000)}}]`;
+    const r = validateBatch(parseJson(deep), 10);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems).toEqual([{ path: `[0].payload${".a".repeat(32)}`, message: "expected at most 32 levels of nested objects and arrays in payload, got more" }]);
+  });
+
   it("refuses a marked number in a payload with its path, and anywhere else as a number", () => {
     const body = parseJson(`[{"id":"e-1","playerId":"p-1","type":"kill","ts":"2026-11-27T10:00:00Z","payload":{"a":[{"b":1e999}]}},{"id":1e999,"playerId":"p","type":"t","ts":"2026-11-27T10:00:00Z","payload":{}}]`);
     const r = validateBatch(body, 10);

@@ -84,8 +84,16 @@ export function exactNumber(source: string, value: number): boolean {
  * text of each number, Node 21+: JSON.parse source text access).
  */
 export function parseJson(text: string): unknown {
-  return JSON.parse(text, ((_key: string, value: unknown, context?: { source?: string }) =>
-    typeof value === "number" && context?.source !== undefined && !exactNumber(context.source, value) ? new InexactNumber(context.source) : value) as (this: unknown, key: string, value: unknown) => unknown);
+  try {
+    return JSON.parse(text, ((_key: string, value: unknown, context?: { source?: string }) =>
+      typeof value === "number" && context?.source !== undefined && !exactNumber(context.source, value) ? new InexactNumber(context.source) : value) as (this: unknown, key: string, value: unknown) => unknown);
+  } catch (err) {
+    // V8 walks a reviver recursively: a body nested thousands deep overflows the stack (RangeError)
+    // where JSON.parse alone does not. Validation refuses such a body for its depth anyway (no field
+    // may nest past LIMITS.payloadDepth), so it is parsed without the number check.
+    if (err instanceof RangeError) return JSON.parse(text);
+    throw err;
+  }
 }
 
 const inexact = (v: InexactNumber) =>
