@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { validateBatch } from "./events.js";
+import { exactNumber, InexactNumber, parseJson, validateBatch } from "./events.js";
 
 const good = (i: number) => ({ id: `e-${i}`, playerId: "p-1", type: "match_end", ts: "2026-11-27T10:00:00.000Z", payload: { score: i } });
 
@@ -111,5 +111,38 @@ describe("validateBatch", () => {
       expect(r.problems).toHaveLength(11);
       expect(r.problems[10]).toEqual({ path: "[0].payload", message: "5 more unstorable key(s) or string(s) not listed" });
     });
+  });
+});
+
+describe("parseJson: numbers that would not survive as sent", () => {
+  it("marks a number JSON.parse would change: past 2^53, past the double's range, more digits than it holds", () => {
+    for (const text of ["12345678901234567890", "9007199254740993", "1e400", "-1e400", "1e-400", "0.1000000000000000000001", "3.14159265358979323846264338327950288"]) {
+      expect(parseJson(`{"n":${text}}`), text).toEqual({ n: new InexactNumber(text) });
+    }
+  });
+
+  it("lets through every number a client's JSON.stringify writes, and the same value written otherwise", () => {
+    const doubles = [0, 0.1, 1 / 3, -2.5e-7, 1e21, 5e-324, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE, -Number.MAX_VALUE, 123456.789];
+    for (let i = 0; i < 2_000; i++) doubles.push((Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 40 - 20));
+    for (const x of doubles) expect(parseJson(JSON.stringify({ x })), String(x)).toEqual({ x });
+    for (const [text, value] of [["1.0", 1], ["1E2", 100], ["100e-2", 1], ["0.000", 0], ["-0.0e5", -0], ["000.5e1", 5]] as const) expect(exactNumber(text, value), text).toBe(true);
+  });
+
+  it("parses a body nested 10,000 deep (the reviver alone overflows the stack), which validation then refuses for its depth", () => {
+    const deep = `[{"id":"e-1","playerId":"p","type":"t","ts":"2026-11-27T10:00:00Z","payload":${'{"a":'.repeat(10_000)}1e999${"}".repeat(10_000)}}]`;
+    const r = validateBatch(parseJson(deep), 10);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems).toEqual([{ path: `[0].payload${".a".repeat(32)}`, message: "expected at most 32 levels of nested objects and arrays in payload, got more" }]);
+  });
+
+  it("refuses a marked number in a payload with its path, and anywhere else as a number", () => {
+    const body = parseJson(`[{"id":"e-1","playerId":"p-1","type":"kill","ts":"2026-11-27T10:00:00Z","payload":{"a":[{"b":1e999}]}},{"id":1e999,"playerId":"p","type":"t","ts":"2026-11-27T10:00:00Z","payload":{}}]`);
+    const r = validateBatch(body, 10);
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.problems).toEqual([
+        { path: "[0].payload.a[0].b", message: "number 1e999 cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string" },
+        { path: "[1].id", message: "expected a string, got a number" },
+      ]);
   });
 });

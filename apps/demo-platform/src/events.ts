@@ -48,8 +48,59 @@ function unstorable(v: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A JSON number that a double cannot hold as written: JSON.parse turns 12345678901234567890 into
+ * 12345678901234567000, 1e400 into Infinity (null once serialised again), 1e-400 into 0, and drops
+ * digits past the 17th; what went to Kafka and PostgreSQL was then another number than the one sent.
+ * parseJson leaves this marker in its place so that validation can refuse it by path.
+ */
+export class InexactNumber {
+  constructor(readonly source: string) {}
+}
+
+/** A JSON number's text as sign, significant digits and exponent ("-1234e-2"), zero as "0": equal texts are equal values. */
+function decimal(text: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return text;
+  const frac = m[3] ?? "";
+  let digits = (m[2]! + frac).replace(/^0+/, "");
+  let exp = Number(m[4] ?? 0) - frac.length;
+  if (digits === "") return "0";
+  const trailing = digits.length - digits.replace(/0+$/, "").length;
+  digits = digits.slice(0, digits.length - trailing);
+  exp += trailing;
+  return `${m[1]}${digits}e${exp}`;
+}
+
+/** Whether the double JSON.parse made of `source` is the number `source` says (the sign of zero aside: numeric has none). */
+export function exactNumber(source: string, value: number): boolean {
+  if (!Number.isFinite(value)) return false;
+  const sent = decimal(source);
+  return sent === decimal(String(value)) || (sent === "0" && value === 0);
+}
+
+/**
+ * JSON.parse that leaves an InexactNumber where a number would not survive as written (the source
+ * text of each number, Node 21+: JSON.parse source text access).
+ */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text, ((_key: string, value: unknown, context?: { source?: string }) =>
+      typeof value === "number" && context?.source !== undefined && !exactNumber(context.source, value) ? new InexactNumber(context.source) : value) as (this: unknown, key: string, value: unknown) => unknown);
+  } catch (err) {
+    // V8 walks a reviver recursively: a body nested thousands deep overflows the stack (RangeError)
+    // where JSON.parse alone does not. Validation refuses such a body for its depth anyway (no field
+    // may nest past LIMITS.payloadDepth), so it is parsed without the number check.
+    if (err instanceof RangeError) return JSON.parse(text);
+    throw err;
+  }
+}
+
+const inexact = (v: InexactNumber) =>
+  `number ${v.source.length > 40 ? `${v.source.slice(0, 40)}…` : v.source} cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string`;
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof InexactNumber);
 }
 
 function checkString(obj: Record<string, unknown>, key: string, max: number, at: string, out: FieldProblem[]): void {
@@ -98,6 +149,10 @@ function checkPayload(payload: Record<string, unknown>, at: string, out: FieldPr
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: payload, path: at, depth: 1 }];
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!;
+    if (value instanceof InexactNumber) {
+      found.push({ path, message: inexact(value) });
+      continue;
+    }
     if (typeof value === "string") {
       const bad = unstorable(value);
       if (bad) found.push({ path, message: bad });
@@ -156,6 +211,7 @@ export function checkEvent(item: unknown, at: string, problems: FieldProblem[]):
 
 function kind(v: unknown): string {
   if (v === null) return "null";
+  if (v instanceof InexactNumber) return "a number";
   if (Array.isArray(v)) return "an array";
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }

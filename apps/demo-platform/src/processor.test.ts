@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DbUnavailable } from "./db.js";
-import { parseMessage, refusedContent } from "./processor.js";
+import { parseMessage, refusedContent, restartBackoff } from "./processor.js";
 
 const event = { id: "e-1", playerId: "p-1", type: "match_end", ts: "2026-11-27T10:00:00.000Z", payload: { score: 1 } };
 const msg = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v));
@@ -8,6 +8,13 @@ const msg = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringi
 describe("parseMessage: what the processor reads from Kafka is checked like ingest-api's input", () => {
   it("takes an event", () => {
     expect(parseMessage(msg(event))).toEqual({ event });
+  });
+
+  it("dead-letters a number that would be stored as another one (another producer wrote 12345678901234567890)", () => {
+    expect(parseMessage(msg('{"id":"e-1","playerId":"p-1","type":"kill","ts":"2026-11-27T10:00:00Z","payload":{"big":12345678901234567890}}'))).toEqual({
+      kind: "invalid",
+      reason: "invalid event: $.payload.big: number 12345678901234567890 cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string",
+    });
   });
 
   it("says why a message is poison: no value, not JSON, not an event, or content PostgreSQL cannot store", () => {
@@ -43,5 +50,24 @@ describe("refusedContent: poison (PostgreSQL refuses the row) versus infrastruct
     ]) {
       expect(refusedContent(err), String(err)).toBeUndefined();
     }
+  });
+});
+
+describe("restartBackoff: only a crash loop grows the wait before the consumer is rebuilt", () => {
+  const max = 10_000;
+  it("doubles from 250 ms to its cap while runs never join their group", () => {
+    const waits: number[] = [];
+    let w = 0;
+    for (let i = 0; i < 8; i++) {
+      w = restartBackoff(w, { joined: false, ranMs: 5_000 }, max);
+      waits.push(w);
+    }
+    expect(waits).toEqual([250, 500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+  });
+
+  it("starts again at 250 ms after a run that joined its group, however short (a broker restarted every 20 s)", () => {
+    expect(restartBackoff(10_000, { joined: true, ranMs: 15_000 }, max)).toBe(250);
+    expect(restartBackoff(10_000, { joined: false, ranMs: 60_001 }, max)).toBe(250);
+    expect(restartBackoff(10_000, { joined: false, ranMs: 60_000 }, max)).toBe(10_000);
   });
 });

@@ -13,7 +13,7 @@ import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type K
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ProcessorConfig } from "./config.js";
 import { createDb, migrate, type Db } from "./db.js";
-import { checkEvent, type FieldProblem, type GameEvent } from "./events.js";
+import { checkEvent, type FieldProblem, type GameEvent, parseJson } from "./events.js";
 import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
@@ -74,7 +74,8 @@ export function parseMessage(value: Buffer | null): { event: GameEvent } | Poiso
   if (!value) return { kind: "unparseable", reason: "message has no value" };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString("utf8"));
+    // another producer may write a number a double cannot hold: invalid (dead-lettered), never stored altered
+    parsed = parseJson(value.toString("utf8"));
   } catch (err) {
     return { kind: "unparseable", reason: `not valid JSON: ${(err as Error).message}` };
   }
@@ -126,6 +127,22 @@ export async function storeIsolating(db: Db, rows: Row[]): Promise<{ inserted: n
     const b = await storeIsolating(db, rows.slice(half));
     return { inserted: a.inserted + b.inserted, refused: [...a.refused, ...b.refused] };
   }
+}
+
+/** The first wait before rebuilding the consumer, and where it starts again after a run that worked. */
+export const INITIAL_RESTART_BACKOFF_MS = 250;
+
+/**
+ * The wait before the next rebuild of the consumer, given the one before (0 for none) and how the
+ * run that just ended went. Only a crash loop grows it: a run that joined its group, or lasted a minute, worked, and a
+ * new fault ended it, so the next rebuild comes at once. Rolling broker restarts (one broker every
+ * 20 s, the cluster available throughout) crash a kafkajs consumer at every restart, so no run lasted
+ * a minute: with the minute as the only reset the wait stayed at its 10 s cap, a rebuild came after the
+ * next broker was already down, and the processors stored nothing for minutes (npm run torture:platform).
+ */
+export function restartBackoff(previousMs: number, run: { joined: boolean; ranMs: number }, maxMs: number): number {
+  if (run.joined || run.ranMs > 60_000) return INITIAL_RESTART_BACKOFF_MS;
+  return Math.min(Math.max(previousMs * 2, INITIAL_RESTART_BACKOFF_MS), maxMs);
 }
 
 export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry: Registry): Promise<Service> {
@@ -250,7 +267,9 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     end();
   }
 
-  async function runOnce(): Promise<string> {
+  /** One consumer's life: why it ended, and whether it ever joined its group. */
+  async function runOnce(): Promise<{ reason: string; joined: boolean }> {
+    let joinedThisRun = false;
     const kafka = createKafka(cfg.kafka, log);
     const consumer = kafka.consumer({
       groupId: cfg.groupId,
@@ -273,7 +292,7 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     });
     consumer.on(FETCH_START, () => { lastActivity = Date.now(); });
     consumer.on(HEARTBEAT, () => { lastActivity = Date.now(); });
-    consumer.on(GROUP_JOIN, (e) => { joined = true; lastActivity = Date.now(); log.info("joined consumer group", { memberId: e.payload.memberId, assignment: e.payload.memberAssignment }); });
+    consumer.on(GROUP_JOIN, (e) => { joined = true; joinedThisRun = true; lastActivity = Date.now(); log.info("joined consumer group", { memberId: e.payload.memberId, assignment: e.payload.memberAssignment }); });
     consumer.on(REBALANCING, () => { joined = false; });
     consumer.on(STOP, () => { joined = false; });
     const watchdog = setInterval(() => {
@@ -284,10 +303,10 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       await withTimeout(consumer.connect(), cfg.kafka.requestTimeoutMs * 2, "consumer connect");
       await withTimeout(consumer.subscribe({ topics: [cfg.kafka.topic], fromBeginning: true }), cfg.kafka.requestTimeoutMs * 2, "subscribe");
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 3, eachBatch });
-      return await ended;
+      return { reason: await ended, joined: joinedThisRun };
     } catch (err) {
       log.warn("consumer start failed", { err });
-      return "start_failed";
+      return { reason: "start_failed", joined: joinedThisRun };
     } finally {
       clearInterval(watchdog);
       joined = false;
@@ -311,20 +330,20 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
         backoff = Math.min(backoff * 2, cfg.maxRestartBackoffMs);
       }
     }
-    backoff = 250;
+    backoff = 0; // no rebuild yet: the first waits INITIAL_RESTART_BACKOFF_MS
     // Created at start (in the background: the consumer does not wait for it), so it exists before the
     // first poison message; if Kafka cannot yet, the first dead-letter write creates it.
     void ensureDlqTopic().catch((err: unknown) => log.warn("dead-letter topic check failed; retried on first use", { topic: cfg.dlqTopic, err }));
     while (!stopping) {
       const started = Date.now();
-      const reason = await runOnce();
+      const { reason, joined: worked } = await runOnce();
       if (stopping) break;
       restarts.inc({ reason });
-      // A run that lasted a while resets the backoff: only a crash loop grows it.
-      if (Date.now() - started > 60_000) backoff = 250;
-      log.warn("rebuilding Kafka consumer", { reason, backoffMs: backoff });
-      await sleep(backoff);
-      backoff = Math.min(backoff * 2, cfg.maxRestartBackoffMs);
+      // only a crash loop grows the wait: see restartBackoff
+      const wait = restartBackoff(backoff, { joined: worked, ranMs: Date.now() - started }, cfg.maxRestartBackoffMs);
+      log.warn("rebuilding Kafka consumer", { reason, backoffMs: wait });
+      await sleep(wait);
+      backoff = wait;
     }
   })();
 
