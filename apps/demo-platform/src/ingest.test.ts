@@ -36,6 +36,7 @@ describe("POST /events refuses a number it could not store as sent", () => {
     maxBatchEvents: 10,
     maxBodyBytes: 1_048_576,
     produceTimeoutMs: 300,
+    http: { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
   };
   const post = async (text: string) => {
     const svc = await startIngest(cfg, createLogger("ingest-api", "error", () => undefined), new Registry());
