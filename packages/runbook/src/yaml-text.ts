@@ -2,7 +2,7 @@
  * YAML configuration text parsed with limits, for every file a person hands the tools (prober
  * configuration, policy, drill files): messages name the problem and its line, never the file's text.
  */
-import { isMap, isScalar, LineCounter, parseDocument, visit } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 
 /** At most this many aliases are resolved: a "billion laughs" file is refused, not expanded. */
 export const MAX_ALIASES = 100;
@@ -22,12 +22,19 @@ export function parseYamlText(text: string): ParsedYaml {
     const at = first.pos ? lines.linePos(first.pos[0]) : undefined;
     return { ok: false, problem: `not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ""}: ${first.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}` };
   }
-  let duplicate: string | undefined;
+  let duplicate: string | undefined; // or a collection as a key
   visit(doc, {
     Map(_, map) {
       if (!isMap(map)) return;
       const seen = new Set<string>();
       for (const pair of map.items) {
+        // a mapping, a list, an alias or binary data as a key (`? {a: 1}`, `!!binary x: 1`): no configuration
+        // has one, and yaml would stringify it with a process warning that quotes the file's text on stderr
+        if (pair.key !== null && (!isScalar(pair.key) || (typeof pair.key.value === "object" && pair.key.value !== null))) {
+          const line = isNode(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]).line : undefined;
+          duplicate = `a key that is not a plain name (a mapping, a list, an alias or binary data)${line ? ` (line ${line})` : ""}: keys must be plain names`;
+          return visit.BREAK;
+        }
         if (!isScalar(pair.key)) continue;
         const key = String(pair.key.value);
         if (seen.has(key)) {
@@ -41,7 +48,8 @@ export function parseYamlText(text: string): ParsedYaml {
   });
   if (duplicate) return { ok: false, problem: duplicate };
   try {
-    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIASES }) };
+    // yaml refuses when its count reaches maxAliasCount, not when it passes it: + 1 for "more than"
+    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIASES + 1 }) };
   } catch (err) {
     if (err instanceof ReferenceError && /alias/i.test(err.message)) return { ok: false, problem: `more than ${MAX_ALIASES} aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)` };
     return { ok: false, problem: `not valid YAML: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}` };
