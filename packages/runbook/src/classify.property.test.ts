@@ -134,7 +134,7 @@ const snapshotArb: fc.Arbitrary<Snapshot> = fc
     return s;
   });
 
-describe("classify: a worse signal never lowers a severity", () => {
+describe("classify: a worse signal never lowers a severity", { timeout: 120_000 }, () => {
   it("the generated policies are ones parsePolicy accepts", () => {
     fc.assert(
       fc.property(policyArb, (p) => {
@@ -250,7 +250,7 @@ const pgWith = (usage: number, pool?: { total: number; max: number; waiting: num
   pools: pool ? [{ service: "stats-api", instance: "stats-api-1", idle: 0, ...pool }] : [],
 });
 
-describe("classify: every threshold of the policy is exact", () => {
+describe("classify: every threshold of the policy is exact", { timeout: 120_000 }, () => {
   it("error rate: P1 only above p1Above (> 10% in the runbook), P2 from p2AtLeast (5% itself is P2) up to p1Above itself", () => {
     fc.assert(
       fc.property(policyArb, (p) => {

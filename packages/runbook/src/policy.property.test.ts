@@ -95,7 +95,7 @@ const malformedArb = fc.oneof(
   }),
 );
 
-describe("parsePolicy, over generated input", () => {
+describe("parsePolicy, over generated input", { timeout: 120_000 }, () => {
   it("never throws: any text is a policy or a non-empty list of problems, each naming a field or the file", () => {
     fc.assert(
       fc.property(malformedArb, (text) => {

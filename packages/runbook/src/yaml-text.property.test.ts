@@ -11,7 +11,7 @@ import { MAX_ALIASES, parseYamlText } from "./yaml-text.js";
 // JSON values without -0 (YAML writes it "-0", which reads back as 0: not what this property is about)
 const jsonArb = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v), (_, x) => (Object.is(x, -0) ? 0 : x)) as unknown);
 
-describe("parseYamlText, over generated input", () => {
+describe("parseYamlText, over generated input", { timeout: 120_000 }, () => {
   it("never throws: any text, any bytes decoded, YAML of any value with lines spliced in", () => {
     const text = fc.oneof(
       fc.string({ maxLength: 500 }),
