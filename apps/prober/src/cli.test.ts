@@ -19,7 +19,16 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("intervalSeconds: expected a number from 0.5 to 3600, got -1");
     expect(r.stderr).toContain('services.ingest-api[0]: expected a http: or https: URL, got "ftp://x"');
-    for (const args of [["--help"], ["once", "--help"], ["run", "--help"]]) {
+    // check: the same validation, touching nothing
+    const c = spawnSync(process.execPath, [cli, "check", "--config", file], { encoding: "utf8" });
+    expect(c.status).toBe(2);
+    expect(c.stderr).toContain("intervalSeconds: expected a number from 0.5 to 3600, got -1");
+    const good = join(dir, "good.yaml");
+    writeFileSync(good, "services: { stats-api: [http://127.0.0.1:1] }\nkafka: { brokers: ['127.0.0.1:1'] }\n");
+    const ok = spawnSync(process.execPath, [cli, "check", "--config", good], { encoding: "utf8" });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toBe(`${good}: valid: probes stats-api (1); kafka; every 5 s; policy (the runbook's defaults) (P1 above 10% errors)\n`);
+    for (const args of [["--help"], ["once", "--help"], ["run", "--help"], ["check", "--help"]]) {
       const h = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
       expect(h.status, args.join(" ")).toBe(0);
       expect(h.stdout).toContain("--config");

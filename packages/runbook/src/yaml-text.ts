@@ -7,14 +7,27 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml
 /** At most this many aliases are resolved: a "billion laughs" file is refused, not expanded. */
 export const MAX_ALIASES = 100;
 
+/** At most this many lines, commas and opening brackets: the committed files have a few hundred. */
+export const MAX_ITEMS = 20_000;
+
 export type ParsedYaml = { ok: true; value: unknown } | { ok: false; problem: string };
 
 /**
- * Parses one YAML document; refuses syntax errors, duplicate keys and alias bombs with one message.
+ * Parses one YAML document; refuses syntax errors, duplicate keys, alias bombs and files of too many items
+ * with one message.
  * Duplicate keys are found here in one pass: yaml's own `uniqueKeys` check compares every key with
  * every earlier one, which takes minutes on a 1 MB mapping.
  */
 export function parseYamlText(text: string): ParsedYaml {
+  // yaml builds a node per item: a megabyte of `a: 1` lines (200,000 nodes) or of nested brackets takes
+  // seconds to compose, and deep nesting recurses. A configuration has a few hundred lines: count the
+  // characters that start an item first, in one pass, and refuse before parsing.
+  let items = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 44 || c === 91 || c === 123) items++; // \n , [ {
+  }
+  if (items > MAX_ITEMS) return { ok: false, problem: `more than ${MAX_ITEMS} lines and flow items: refused before parsing (a resource-exhaustion attack, or a file that is not a configuration)` };
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines, prettyErrors: false });
   const first = doc.errors[0];
