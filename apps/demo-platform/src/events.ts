@@ -48,6 +48,17 @@ function unstorable(v: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A path parameter that names a stored value (`GET /events/:id`, `/players/:id/stats`): the same bounds
+ * as the field it is compared with, so PostgreSQL is never asked about a value it refuses (a NUL made
+ * it answer 22021, and stats-api 500). Returns the problem, or undefined.
+ */
+export function checkPathId(value: string, max: number): string | undefined {
+  if (value.trim() === "") return "expected a non-empty id";
+  if (value.length > max) return `expected at most ${max} characters, got ${value.length}`;
+  return unstorable(value);
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
