@@ -136,6 +136,17 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     expect(r.stderr).toContain('"event":"incident_opened"');
   });
 
+  it("once --json never prints a configured secret's value (security.secrets), on stdout or stderr", () => {
+    const token = "adm-9f8e7d6c5b4a3210";
+    const text = `timeoutMs: 200\nservices:\n  stats-api: ["http://127.0.0.1:1/health-check?token=${token}"]\nsecurity:\n  secrets: { adminToken: "${token}" }\n`;
+    const r = prober(["once", "--json", "--settle", "0", "--config", config("secret.yaml", text)], { timeout: 60_000 });
+    expect(r.status).toBe(1); // service-down is open, its evidence naming the instance's URL
+    const doc = JSON.parse(r.stdout) as { incidents: { kind: string; evidence: { signal: string }[] }[] };
+    expect(doc.incidents.find((i) => i.kind === "service-down")?.evidence[0]?.signal).toBe("services[stats-api].instances[http://127.0.0.1:1/health-check?token=***].ok");
+    expect(r.stdout).not.toContain(token);
+    expect(r.stderr).not.toContain(token);
+  });
+
   it("refuses a FIFO as the configuration at once, and never prints a policy file's lines", () => {
     const fifo = join(dir, "config.fifo");
     execFileSync("mkfifo", [fifo]);
