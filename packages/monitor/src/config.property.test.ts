@@ -69,7 +69,8 @@ function fileOf(c: ProberConfig): string {
 }
 
 /** A problem names a field path (`kafka.brokers[0]`), a key that is not shown, or the file. */
-const NAMED = /^(\(file\)|\(root\)|[A-Za-z0-9_$-][A-Za-z0-9_.$[\]-]*(\.\(a key that is not a field name; not shown\))?|\(a key that is not a field name; not shown\)): /;
+// a key such as "." reads as a field name and is shown as one (".: unknown key")
+const NAMED = /^(\(file\)|\(root\)|[A-Za-z0-9_.$-][A-Za-z0-9_.$[\]-]*(\.\(a key that is not a field name; not shown\))?|\(a key that is not a field name; not shown\)): /;
 
 function parseOrProblems(t: string): ProberConfig | string[] {
   try {

@@ -82,7 +82,8 @@ const fileOf = (s: Scenario): string => {
   return stringify(doc);
 };
 
-const NAMED = /^(\(file\)|[A-Za-z0-9_$-][A-Za-z0-9_.$[\]-]*(\.\(a key that is not a field name; not shown\))?|\(a key that is not a field name; not shown\)): /;
+// a key such as "." reads as a field name and is shown as one (".: unknown key")
+const NAMED = /^(\(file\)|[A-Za-z0-9_.$-][A-Za-z0-9_.$[\]-]*(\.\(a key that is not a field name; not shown\))?|\(a key that is not a field name; not shown\)): /;
 
 function parseOrProblems(text: string): Scenario | string[] {
   try {
