@@ -1,6 +1,6 @@
 /** gm-chaos as a process given bad input: a message naming the option or file and an exit code, never a stack trace or a hang. */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,6 +94,47 @@ describe("gm-chaos refuses bad input with a message", { timeout: 60_000 }, () =>
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${join(state, "faults", "d.json")}: not a fault journal`);
     noTrace(r.stderr);
+  });
+
+  it("drill --alertmanager-routing with an alias bomb or a bad receiver: exit 2 naming the file, before anything starts", () => {
+    let bomb = "receivers: []\na0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+    for (let i = 1; i <= 12; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    const f = file("routing-bomb.yml", bomb);
+    const r = gm(["drill", "kafka-broker-down", "--alertmanager", "--alertmanager-routing", f]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`gm-chaos: --alertmanager-routing ${f}: more than 100 aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)\n`);
+    const g = file("routing-bad.yml", "receivers:\n  - name: page\n    webhook_configs: [{ url: 5 }]\n");
+    const b = gm(["drill", "kafka-broker-down", "--alertmanager", "--alertmanager-routing", g]);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toContain("receivers[0].webhook_configs[0].url: expected a http or https URL");
+    noTrace(b.stderr);
+  });
+
+  it("a FIFO, a directory or /dev/zero in the state directory is named at once, not read (a FIFO hung the CLI)", () => {
+    const state = join(dir, "fifo-state");
+    mkdirSync(join(state, "stacks"), { recursive: true });
+    mkdirSync(join(state, "faults"), { recursive: true });
+    const fifo = join(state, "stacks", "a.json");
+    execFileSync("mkfifo", [fifo]);
+    const s = gm(["stack", "down"], { state, timeout: 15_000 });
+    expect(s.error).toBeUndefined(); // no timeout
+    expect(s.status).toBe(2);
+    expect(s.stderr).toBe(`gm-chaos: stack record ${fifo}: expected a regular file, got a FIFO; move it away if nothing uses it\n`);
+    const journalFifo = join(state, "faults", "d.json");
+    execFileSync("mkfifo", [journalFifo]);
+    const r = gm(["recover"], { state, timeout: 15_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`fault journal ${journalFifo}: expected a regular file, got a FIFO`);
+    const other = join(dir, "zero-state");
+    mkdirSync(join(other, "stacks"), { recursive: true });
+    symlinkSync("/dev/zero", join(other, "stacks", "z.json"));
+    mkdirSync(join(other, "stacks", "d.json"));
+    const z = gm(["stack", "down"], { state: other, timeout: 15_000 });
+    expect(z.error).toBeUndefined();
+    expect(z.status).toBe(2);
+    expect(z.stderr).toMatch(/got a (character device|directory)/);
+    noTrace(z.stderr);
   });
 
   it("stack down --id ../../x is refused and deletes nothing outside the state directory", () => {

@@ -1,9 +1,10 @@
 /** Where `gm-chaos stack up` records the stacks it left running, so `status`/`down` find them. */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { STACK_ID_PATTERN } from "@gm/stack/definition";
 import type { StackEndpoints } from "@gm/stack/stack";
+import { ConfigFileError, readConfigFile } from "@gm/monitor/config-file";
 import { redactDeep } from "@gm/runbook/redact";
 import { CliError } from "./output.js";
 
@@ -32,13 +33,26 @@ export function checkStackId(id: string, option = "--id"): string {
   return id;
 }
 
-/** A state file's JSON; a corrupt one is a message naming the file, not a stack trace. */
+/** A stack record or a fault journal is a few KiB; a larger file under the state directory is not one. */
+export const MAX_STATE_BYTES = 1024 * 1024;
+
+/**
+ * A state file's JSON; a corrupt one is a message naming the file, not a stack trace. Only a regular file
+ * of at most MAX_STATE_BYTES is read: a FIFO left in the state directory hung every command that lists it.
+ */
 export function readStateFile<T>(file: string, what: string, valid: (v: unknown) => boolean): T {
+  let text: string;
+  try {
+    text = readConfigFile(file, what, MAX_STATE_BYTES, "JSON");
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new CliError(`${err.message}; move it away if nothing uses it`, 2);
+    throw err;
+  }
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new CliError(`${file}: not a readable ${what} (${err instanceof SyntaxError ? "invalid JSON" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message)}); move it away if nothing uses it`, 2);
+    v = JSON.parse(text);
+  } catch {
+    throw new CliError(`${file}: not a readable ${what} (invalid JSON); move it away if nothing uses it`, 2);
   }
   if (!valid(v)) throw new CliError(`${file}: not a ${what} (fields missing); move it away if nothing uses it`, 2);
   return v as T;

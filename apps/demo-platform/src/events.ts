@@ -99,6 +99,17 @@ export function parseJson(text: string): unknown {
 const inexact = (v: InexactNumber) =>
   `number ${v.source.length > 40 ? `${v.source.slice(0, 40)}…` : v.source} cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string`;
 
+/**
+ * A path parameter that names a stored value (`GET /events/:id`, `/players/:id/stats`): the same bounds
+ * as the field it is compared with, so PostgreSQL is never asked about a value it refuses (a NUL made
+ * it answer 22021, and stats-api 500). Returns the problem, or undefined.
+ */
+export function checkPathId(value: string, max: number): string | undefined {
+  if (value.trim() === "") return "expected a non-empty id";
+  if (value.length > max) return `expected at most ${max} characters, got ${value.length}`;
+  return unstorable(value);
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof InexactNumber);
 }

@@ -63,7 +63,11 @@ export class Router {
     this.routes.push({ method, pattern, regex, keys, handler });
     return this;
   }
-  match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } {
+  /**
+   * The route of a request and its decoded parameters; `badParam` when a parameter is not valid
+   * percent-encoding (`%ZZ`, or `%ED%A0%80`, a lone surrogate): decodeURIComponent throws URIError.
+   */
+  match(method: string, path: string): { route: Route; params: Record<string, string> } | { route: Route; badParam: string } | { allowed: string[] } {
     const allowed: string[] = [];
     for (const route of this.routes) {
       const m = route.regex.exec(path);
@@ -73,9 +77,13 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1] ?? "");
-      });
+      for (const [i, k] of route.keys.entries()) {
+        try {
+          params[k] = decodeURIComponent(m[i + 1] ?? "");
+        } catch {
+          return { route, badParam: k };
+        }
+      }
       return { route, params };
     }
     return { allowed };
@@ -175,7 +183,10 @@ export function startHttpServer(opts: { port: number; router: Router; registry: 
     let route = "unmatched";
     let reply: Reply;
     try {
-      if ("route" in found) {
+      if ("badParam" in found) {
+        route = found.route.pattern;
+        reply = { status: 400, body: { error: `${found.badParam}: expected a percent-encoded UTF-8 path segment`, path: found.badParam } };
+      } else if ("route" in found) {
         route = found.route.pattern;
         reply = await found.route.handler({ method, path, params: found.params, headers: req.headers, readBody: (l) => readBody(req, l) });
       } else if (found.allowed.length > 0) {

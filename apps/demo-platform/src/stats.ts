@@ -6,6 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { StatsConfig } from "./config.js";
 import { createDb, DbUnavailable, migrate } from "./db.js";
+import { checkPathId, LIMITS } from "./events.js";
 import { Router, type Reply, type Request } from "./http.js";
 import { sleep } from "./kafka.js";
 import type { Logger } from "./log.js";
@@ -60,9 +61,17 @@ export async function startStats(cfg: StatsConfig, log: Logger, registry: Regist
     }
   };
 
+  /** 400 naming the parameter, or undefined when PostgreSQL can be asked about it. */
+  const badId = (name: "id" | "playerId", value: string): Reply | undefined => {
+    const problem = checkPathId(value, name === "id" ? LIMITS.idLength : LIMITS.playerIdLength);
+    return problem ? { status: 400, body: { error: `${name} ${JSON.stringify(value.slice(0, 64))}: ${problem}`, path: name } } : undefined;
+  };
+
   const router = new Router()
     .add("GET", "/players/:id/stats", guard(async (req) => {
       const playerId = req.params["id"] ?? "";
+      const bad = badId("playerId", playerId);
+      if (bad) return bad;
       const res = await db.withClient((c) =>
         c.query<{ type: string; n: string; first: Date; last: Date }>(
           "SELECT type, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE player_id = $1 GROUP BY type ORDER BY type",
@@ -84,6 +93,8 @@ export async function startStats(cfg: StatsConfig, log: Logger, registry: Regist
     }))
     .add("GET", "/events/:id", guard(async (req) => {
       const id = req.params["id"] ?? "";
+      const bad = badId("id", id);
+      if (bad) return bad;
       const res = await db.withClient((c) =>
         c.query<{ id: string; player_id: string; type: string; ts: Date; payload: Record<string, unknown>; stored_at: Date }>(
           "SELECT id, player_id, type, ts, payload, stored_at FROM events WHERE id = $1",
@@ -99,6 +110,8 @@ export async function startStats(cfg: StatsConfig, log: Logger, registry: Regist
         return { status: 401, body: { error: "a valid bearer token is required" }, headers: { "www-authenticate": 'Bearer realm="stats-api"' } };
       }
       const playerId = req.params["id"] ?? "";
+      const bad = badId("playerId", playerId);
+      if (bad) return bad;
       const res = await db.withClient((c) => c.query("DELETE FROM events WHERE player_id = $1", [playerId]));
       log.info("player data erased", { playerId, events: res.rowCount });
       return { status: 200, body: { playerId, erasedEvents: res.rowCount ?? 0 } };

@@ -19,7 +19,16 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("intervalSeconds: expected a number from 0.5 to 3600, got -1");
     expect(r.stderr).toContain('services.ingest-api[0]: expected a http: or https: URL, got "ftp://x"');
-    for (const args of [["--help"], ["once", "--help"], ["run", "--help"]]) {
+    // check: the same validation, touching nothing
+    const c = spawnSync(process.execPath, [cli, "check", "--config", file], { encoding: "utf8" });
+    expect(c.status).toBe(2);
+    expect(c.stderr).toContain("intervalSeconds: expected a number from 0.5 to 3600, got -1");
+    const good = join(dir, "good.yaml");
+    writeFileSync(good, "services: { stats-api: [http://127.0.0.1:1] }\nkafka: { brokers: ['127.0.0.1:1'] }\n");
+    const ok = spawnSync(process.execPath, [cli, "check", "--config", good], { encoding: "utf8" });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toBe(`${good}: valid: probes stats-api (1); kafka; every 5 s; policy (the runbook's defaults) (P1 above 10% errors)\n`);
+    for (const args of [["--help"], ["once", "--help"], ["run", "--help"], ["check", "--help"]]) {
       const h = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
       expect(h.status, args.join(" ")).toBe(0);
       expect(h.stdout).toContain("--config");
@@ -125,6 +134,17 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     const doc = JSON.parse(r.stdout) as { incidents: { kind: string }[] };
     expect(doc.incidents.map((i) => i.kind)).toContain("service-down");
     expect(r.stderr).toContain('"event":"incident_opened"');
+  });
+
+  it("once --json never prints a configured secret's value (security.secrets), on stdout or stderr", () => {
+    const token = "adm-9f8e7d6c5b4a3210";
+    const text = `timeoutMs: 200\nservices:\n  stats-api: ["http://127.0.0.1:1/health-check?token=${token}"]\nsecurity:\n  secrets: { adminToken: "${token}" }\n`;
+    const r = prober(["once", "--json", "--settle", "0", "--config", config("secret.yaml", text)], { timeout: 60_000 });
+    expect(r.status).toBe(1); // service-down is open, its evidence naming the instance's URL
+    const doc = JSON.parse(r.stdout) as { incidents: { kind: string; evidence: { signal: string }[] }[] };
+    expect(doc.incidents.find((i) => i.kind === "service-down")?.evidence[0]?.signal).toBe("services[stats-api].instances[http://127.0.0.1:1/health-check?token=***].ok");
+    expect(r.stdout).not.toContain(token);
+    expect(r.stderr).not.toContain(token);
   });
 
   it("refuses a FIFO as the configuration at once, and never prints a policy file's lines", () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** gm-prober: the synthetic monitor. `run` is the service; `once` is one classified snapshot. */
+/** gm-prober: the synthetic monitor. `run` is the service; `once` is one classified snapshot; `check` validates a configuration. */
 import { realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,17 @@ export function buildCli(args: string[]) {
     .usage("$0 <command> --config prober.yaml\n\nSynthetic monitoring of GameMetrics Pro: health, error rates, consumer lag, pool usage → P0–P3.")
     .option("config", { type: "string", demandOption: true, describe: "prober configuration (YAML); `gm-chaos stack up --prober-config FILE` writes one" })
     .option("debug", { type: "boolean", default: false, describe: "print the stack trace of an unexpected error (or GM_DEBUG=1)" })
+    .command(
+      "check",
+      "Validate the configuration and its policy, touching nothing; exit 0 when valid, 2 with a message per problem otherwise",
+      (y) => y,
+      (argv) => {
+        const { config, policy } = loadConfig(argv.config);
+        const services = Object.entries(config.services).map(([s, urls]) => `${s} (${urls.length})`);
+        const parts = ["kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "loki", "platform"].filter((k) => config[k as keyof ProberConfig] !== undefined);
+        process.stdout.write(`${argv.config}: valid: probes ${services.join(", ")}${parts.length ? `; ${parts.join(", ")}` : ""}; every ${config.intervalSeconds} s; policy ${config.policy ?? "(the runbook's defaults)"} (P1 above ${policy.thresholds.errorRate.p1Above * 100}% errors)\n`);
+      },
+    )
     .command(
       "once",
       "Take one snapshot, classify it and print it; exit 0 when healthy, 1 when any incident is open",
@@ -124,7 +135,7 @@ export function buildCli(args: string[]) {
         await prober.close();
       },
     )
-    .demandCommand(1, "name a command: once or run")
+    .demandCommand(1, "name a command: check, once or run")
     .strict()
     .exitProcess(false)
     .help()

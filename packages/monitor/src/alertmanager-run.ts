@@ -13,7 +13,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse, stringify } from "yaml";
+import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
+import { stringify } from "yaml";
+import { ConfigFileError } from "./config-file.js";
 
 export const COMMITTED_ROUTING = fileURLToPath(new URL("../../../deploy/alertmanager/alertmanager.yml", import.meta.url));
 
@@ -41,9 +43,59 @@ export function alertmanagerBinary(env: NodeJS.ProcessEnv = process.env): string
   return existsSync(bin) ? bin : null;
 }
 
+/** What of an Alertmanager routing file is rewritten here: its receivers and their webhooks. */
+interface Routing {
+  receivers?: { name: string; webhook_configs?: { url: string }[] }[];
+  [key: string]: unknown;
+}
+
+/**
+ * An Alertmanager routing file, parsed with the limits of every configuration file (an alias bomb, a
+ * duplicate key or a syntax error is a message, not an exception), and its receivers checked as far as
+ * they are rewritten here. Throws ConfigFileError naming `where` and the field; Alertmanager itself
+ * checks the rest when it starts.
+ */
+export function parseRouting(text: string, where = "--alertmanager-routing"): Routing {
+  const parsed = parseYamlText(text);
+  if (!parsed.ok) throw new ConfigFileError(`${where}: ${parsed.problem}`);
+  const v = parsed.value;
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObj(v)) throw new ConfigFileError(`${where}: expected a mapping (an Alertmanager configuration), got ${Array.isArray(v) ? "a list" : v === null ? "nothing" : typeof v}`);
+  const problems: string[] = [];
+  const receivers = v["receivers"];
+  if (receivers !== undefined && !Array.isArray(receivers)) problems.push("receivers: expected a list of receivers");
+  for (const [i, r] of (Array.isArray(receivers) ? receivers : []).entries()) {
+    if (!isObj(r)) {
+      problems.push(`receivers[${i}]: expected a mapping with a name`);
+      continue;
+    }
+    if (typeof r["name"] !== "string" || r["name"] === "") problems.push(`receivers[${i}].name: expected a non-empty string`);
+    const hooks = r["webhook_configs"];
+    if (hooks === undefined) continue;
+    if (!Array.isArray(hooks)) {
+      problems.push(`receivers[${i}].webhook_configs: expected a list`);
+      continue;
+    }
+    for (const [j, h] of hooks.entries()) {
+      const url = isObj(h) ? h["url"] : undefined;
+      let ok = false;
+      try {
+        ok = typeof url === "string" && ["http:", "https:"].includes(new URL(url).protocol);
+      } catch {
+        ok = false;
+      }
+      if (!ok) problems.push(`receivers[${i}].webhook_configs[${j}].url: expected a http or https URL`);
+    }
+  }
+  const top = Object.keys(v).filter((k) => showKey(k) !== `"${k}"`);
+  if (top.length > 0 && receivers === undefined) problems.push("(file): not an Alertmanager configuration (no receivers)");
+  if (problems.length > 0) throw new ConfigFileError(`${where}: invalid Alertmanager configuration:\n  - ${problems.join("\n  - ")}`);
+  return v as Routing;
+}
+
 /** The routing file with every webhook receiver's URL moved to `origin` (path kept). */
-export function withReceiversAt(routingYaml: string, origin: string): string {
-  const config = parse(routingYaml) as { receivers?: { name: string; webhook_configs?: { url: string }[] }[] };
+export function withReceiversAt(routingYaml: string, origin: string, where?: string): string {
+  const config = parseRouting(routingYaml, where);
   for (const r of config.receivers ?? []) for (const hook of r.webhook_configs ?? []) hook.url = new URL(new URL(hook.url).pathname, origin).href;
   return stringify(config);
 }
@@ -78,7 +130,7 @@ export async function startAlertmanager(opts: { routing?: string; binary?: strin
   const origin = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
   const dir = await mkdtemp(join(tmpdir(), "gm-alertmanager-"));
   const configFile = join(dir, "alertmanager.yml");
-  await writeFile(configFile, withReceiversAt(await readFile(opts.routing ?? COMMITTED_ROUTING, "utf8"), origin));
+  await writeFile(configFile, withReceiversAt(await readFile(opts.routing ?? COMMITTED_ROUTING, "utf8"), origin, opts.routing ?? COMMITTED_ROUTING));
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
   const output: string[] = [];

@@ -19,8 +19,8 @@ export class ConfigFileError extends Error {
 const kindOf = (st: import("node:fs").Stats) =>
   st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() ? "a character device" : st.isBlockDevice() ? "a block device" : st.isSocket() ? "a socket" : "not a regular file";
 
-/** The text of `path`, named by `field` (e.g. "--config", "policy") in every message. */
-export function readConfigFile(path: string, field: string, maxBytes = MAX_CONFIG_BYTES): string {
+/** The text of `path`, named by `field` (e.g. "--config", "policy") in every message; `format` says what text it should be. */
+export function readConfigFile(path: string, field: string, maxBytes = MAX_CONFIG_BYTES, format = "YAML"): string {
   const where = `${field} ${path}`;
   let fd: number;
   try {
@@ -45,11 +45,11 @@ export function readConfigFile(path: string, field: string, maxBytes = MAX_CONFI
     }
     if (n > maxBytes) throw new ConfigFileError(`${where}: expected at most ${maxBytes} bytes, the file has more`);
     const bytes = buf.subarray(0, n);
-    if (bytes.includes(0)) throw new ConfigFileError(`${where}: expected a YAML text file, got binary content (NUL bytes)`);
+    if (bytes.includes(0)) throw new ConfigFileError(`${where}: expected a ${format} text file, got binary content (NUL bytes)`);
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
-      throw new ConfigFileError(`${where}: expected a YAML text file, got bytes that are not UTF-8`);
+      throw new ConfigFileError(`${where}: expected a ${format} text file, got bytes that are not UTF-8`);
     }
   } finally {
     closeSync(fd);

@@ -207,7 +207,8 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     const secrets: Record<string, string> = {};
     const sm = c.object(sec["secrets"], "security.secrets", Object.keys(isObj(sec["secrets"]) ? sec["secrets"] : {}));
     for (const [name, v] of Object.entries(sm ?? {})) {
-      const s = c.string(v, `security.secrets.${name}`);
+      // the name is the file's: quoted only when it reads as a field name
+      const s = c.string(v, `security.secrets.${showKey(name) === `"${name}"` ? name : showKey(name)}`);
       if (s) secrets[name] = s;
     }
     cfg.security = {

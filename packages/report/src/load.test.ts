@@ -50,3 +50,16 @@ describe("loadReports", () => {
     await expect(loadReports(["nope.json"], fs)).rejects.toBeInstanceOf(ReportLoadError);
   });
 });
+
+describe("loadReports on the real file system", () => {
+  it("refuses a FIFO and /dev/zero as a report at once, naming the file", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const fifo = join(mkdtempSync(join(tmpdir(), "gm-report-")), "report.json");
+    execFileSync("mkfifo", [fifo]);
+    await expect(loadReports([fifo])).rejects.toThrow(`${fifo}: cannot read (expected a regular file, got a FIFO)`);
+    await expect(loadReports(["/dev/zero"])).rejects.toThrow("/dev/zero: cannot read (expected a regular file, got a character device)");
+  });
+});

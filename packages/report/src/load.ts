@@ -3,7 +3,8 @@
  * directory searched recursively for `report.json` / `*.report.json`. The file system is injected,
  * so the logic is testable without disk; `nodeReportFs` is the real one.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseReport, ReportFormatError } from "./json.js";
 import type { DrillReport } from "./schema.js";
@@ -16,8 +17,28 @@ export interface ReportFs {
   isDirectory(path: string): Promise<boolean>;
 }
 
+/** A report.json is a few hundred KiB; past this it is not one, and reading it could exhaust memory. */
+export const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A regular file's text, at most MAX_REPORT_BYTES: a FIFO (which would wait for a writer for ever) or
+ * /dev/zero (endless) is refused before it is read.
+ */
+async function readRegularFile(path: string): Promise<string> {
+  // O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting for one
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`expected a regular file, got ${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() ? "a character device" : "something else"}`);
+    if (st.size > MAX_REPORT_BYTES) throw new Error(`expected at most ${MAX_REPORT_BYTES} bytes, the file has ${st.size}`);
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
 export const nodeReportFs: ReportFs = {
-  readFile: (p) => readFile(p, "utf8"),
+  readFile: readRegularFile,
   readdir: (p) => readdir(p),
   isDirectory: async (p) => (await stat(p)).isDirectory(),
 };

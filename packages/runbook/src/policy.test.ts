@@ -134,3 +134,12 @@ actions:
     ]);
   });
 });
+
+describe("parsePolicy and Object.prototype", () => {
+  it("refuses constructor, __proto__ and toString as unknown keys (they found Object.prototype's and passed unchecked)", () => {
+    for (const key of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      expect(problems(`severities:\n  P3:\n    ${key}: 1\n`)).toEqual([`severities.P3.${key}: unknown key (expected one of responseMinutes, escalation)`]);
+      expect(problems(`${key}: 1\n`)).toEqual([`${key}: unknown key (expected one of severities, thresholds, actions)`]);
+    }
+  });
+});

@@ -201,7 +201,8 @@ function merge(base: unknown, value: unknown, spec: Spec, path: string, problems
       }
       const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
       for (const [key, v] of Object.entries(value)) {
-        const field = spec.fields[key];
+        // own keys only: "constructor" or "__proto__" would find Object.prototype's and pass unchecked
+        const field = Object.hasOwn(spec.fields, key) ? spec.fields[key] : undefined;
         const p = path === "" ? key : `${path}.${key}`;
         if (!field) {
           const shown = showKey(key) === `"${key}"` ? p : `${path === "" ? "" : `${path}.`}${showKey(key)}`;
@@ -248,7 +249,7 @@ export function parsePolicy(yamlText: string): ParsedPolicy {
   // A file that is not a policy at all (someone's /etc/shadow): one message, none of its lines.
   const fields = (POLICY_SPEC as { fields: Record<string, Spec> }).fields;
   const keys = typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
-  if (keys.length > 0 && !keys.some((k) => k in fields) && keys.some((k) => showKey(k) !== `"${k}"`)) {
+  if (keys.length > 0 && !keys.some((k) => Object.hasOwn(fields, k)) && keys.some((k) => showKey(k) !== `"${k}"`)) {
     return { ok: false, problems: [`(root): not a policy file: none of its keys is ${Object.keys(fields).join(", ")}`] };
   }
   const merged = merge(structuredClone(defaultPolicy), value, POLICY_SPEC, "", problems) as Policy;

@@ -21,4 +21,26 @@ describe("a snapshot", () => {
       await signals.close();
     }
   });
+
+  it("never carries a configured secret's value (security.secrets), wherever it appears", async () => {
+    const token = "tok-0123456789abcdef";
+    const signals = createSignals({
+      timeoutMs: 500,
+      windowSeconds: 60,
+      // a token in a URL's query and path: nothing listens there, so it is in the instances, the
+      // collectors' errors and the service-down incident's evidence
+      services: { "stats-api": [`http://127.0.0.1:1/x?token=${token}`], "ingest-api": [`http://127.0.0.1:1/${token}`] },
+      security: { protectedEndpoints: [{ method: "DELETE", url: `http://127.0.0.1:1/admin?t=${token}` }], publicEndpoints: [], secrets: { adminToken: token, short: "0123" } },
+    });
+    try {
+      const snapshot = await signals.snapshot();
+      const incidents = classify(snapshot, defaultPolicy);
+      const text = JSON.stringify({ snapshot, incidents });
+      expect(incidents.map((i) => i.kind)).toContain("service-down");
+      expect(text).not.toContain(token);
+      expect(text).toContain("http://127.0.0.1:1/x?token=***");
+    } finally {
+      await signals.close();
+    }
+  });
 });

@@ -41,6 +41,8 @@ export function createSignals(cfg: SignalsConfig) {
   const stats = cfg.services["stats-api"]?.[0];
   const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs, windowSeconds: cfg.windowSeconds, recentRounds: cfg.recentRounds }) : undefined;
   const t = cfg.timeoutMs;
+  // every configured secret's value, longest first (one that contains another is replaced whole)
+  const secretValues = Object.values(cfg.security?.secrets ?? {}).filter((v) => v.length > 0).sort((a, b) => b.length - a.length);
   // Collectors that make several requests get a little more than one request's timeout.
   const slow = t * 2;
 
@@ -69,8 +71,9 @@ export function createSignals(cfg: SignalsConfig) {
       const errors: Snapshot["collectionErrors"] = [];
       for (const c of [health, svc, k, p, syn, sec, extra, ext, inst]) if (c?.error) errors.push({ collector: c.collector, error: c.error });
       for (const f of svc.value?.failures ?? []) errors.push({ collector: "service-metrics", error: `${f.url}: ${f.error}` });
-      // A URL's password (http://user:pass@host, postgres://…) never reaches the snapshot, so neither
-      // incidents' evidence, nor metrics labels, reports or logs built from it.
+      // A URL's password (http://user:pass@host, postgres://…) and the value of every configured secret
+      // (security.secrets: a token in a URL's query, in an error's text) never reach the snapshot, so
+      // neither incidents' evidence, nor `gm-prober once --json`, metrics labels, reports or logs built from it.
       return redactDeep<Snapshot>({
         at: new Date(now).toISOString(),
         services: health.value ?? [],
@@ -84,7 +87,7 @@ export function createSignals(cfg: SignalsConfig) {
         canary: syn?.value?.canary ?? null,
         externalAlerts: ext?.value ?? [],
         collectionErrors: errors,
-      });
+      }, secretValues);
     },
     async close() {
       await Promise.all([kafka?.close(), pg?.close()]);

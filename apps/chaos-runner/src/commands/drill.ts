@@ -123,15 +123,16 @@ function readProberConfigFile(path: string): { text: string; where: string; base
 }
 
 async function startDrillAlertmanager(routing: string | undefined, out: Out) {
-  const { alertmanagerBinary, startAlertmanager } = await import("@gm/monitor/alertmanager-run");
-  if (!alertmanagerBinary()) fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
+  const { alertmanagerBinary, parseRouting, startAlertmanager } = await import("@gm/monitor/alertmanager-run");
   if (routing) {
     try {
-      readConfigFile(routing, "--alertmanager-routing"); // a regular file of bounded size, or a message
+      // a regular file of bounded size, YAML within limits (an alias bomb was exit 1), receivers checked
+      parseRouting(readConfigFile(routing, "--alertmanager-routing"), `--alertmanager-routing ${routing}`);
     } catch (err) {
       fail((err as Error).message, 2);
     }
   }
+  if (!alertmanagerBinary()) fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
   const am = await startAlertmanager(routing ? { routing } : {});
   out.progress(`alertmanager: ${am.url} with ${routing ?? "the committed routing (deploy/alertmanager/alertmanager.yml)"}; receivers on loopback record time to page`);
   return am;

@@ -31,17 +31,19 @@ export function loadScenarios(names: string[], dir: string, policy: Policy): Sce
       throw new ScenarioError(n, [`no drill named "${n}" in ${dir} (known: ${known.join(", ")}, or all)`]);
     }
   }
-  const problems: string[] = [];
+  const failed: (ScenarioError | ConfigFileError)[] = [];
   const out: Scenario[] = [];
   for (const f of [...new Set(files)]) {
     try {
       // a directory, a FIFO or a huge file is refused before it is read, naming the path
       out.push(parseScenario(readConfigFile(f, "drill"), f, (s) => policy.severities[s].responseMinutes));
     } catch (err) {
-      if (err instanceof ScenarioError || err instanceof ConfigFileError) problems.push(err.message);
+      if (err instanceof ScenarioError || err instanceof ConfigFileError) failed.push(err);
       else throw err;
     }
   }
-  if (problems.length) throw new ScenarioError(names.join(" "), problems);
+  // one file: its own message, not "f: invalid drill: - f: invalid drill: …"
+  if (failed.length === 1) throw failed[0];
+  if (failed.length) throw new ScenarioError(names.join(" "), failed.map((e) => e.message));
   return out;
 }

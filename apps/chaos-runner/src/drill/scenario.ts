@@ -98,7 +98,13 @@ export const isTableName = (v: string): boolean => TABLE_NAME.test(v);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const show = (v: unknown) => JSON.stringify(v);
+// A value quoted in a message: a long text may be a file's content rather than a value, so only its length
+const show = (v: unknown) => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length <= 200 ? s : `${typeof v === "string" ? "a string" : "a value"} of ${s.length} characters`;
+};
+/** A key of the file as part of a field path: quoted only when it reads as a field name. */
+const keyName = (k: string) => (showKey(k) === `"${k}"` ? k : showKey(k));
 
 /** Parses one drill file; `responseMinutes` bounds the deadlines (the runbook's response time of the severity). */
 export function parseScenario(text: string, file: string, responseMinutes: (s: Severity) => number): Scenario {
@@ -111,7 +117,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "alsoExpected", "tolerances", "mayFail", "remediation", "load", "deadlines", "kubernetes"];
   // a file that is not a drill (gm-chaos plan /etc/shadow): its lines are never quoted as keys
   if (!Object.keys(raw).some((k) => known.includes(k)) && Object.keys(raw).some((k) => showKey(k) !== `"${k}"`)) throw new ScenarioError(file, [`(file): not a drill file: none of its keys is ${known.join(", ")}`]);
-  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${showKey(k) === `"${k}"` ? k : showKey(k)}: unknown key (expected one of ${known.join(", ")})`);
+  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${keyName(k)}: unknown key (expected one of ${known.join(", ")})`);
   const str = (v: unknown, path: string): string => {
     if (typeof v !== "string" || v.trim() === "") {
       problems.push(`${path}: expected a non-empty string, got ${show(v)}`);
@@ -152,7 +158,7 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
       problems.push(`${path}: expected a mapping, got ${show(v)}`);
       return {};
     }
-    for (const k of Object.keys(v)) if (!keys.includes(k)) problems.push(`${path}.${k}: unknown key (expected one of ${keys.join(", ")})`);
+    for (const k of Object.keys(v)) if (!keys.includes(k)) problems.push(`${path}.${keyName(k)}: unknown key (expected one of ${keys.join(", ")})`);
     return v;
   };
 
