@@ -19,12 +19,15 @@ describe("probeHealth", () => {
     await new Promise<void>((r) => server!.listen(0, "127.0.0.1", () => r()));
     const port = (server.address() as { port: number }).port;
     const url = `http://127.0.0.1:${port}`;
+    // the other collectors' requests (its /metrics, the synthetic players) leave connections idle in the pool
+    await Promise.all(Array.from({ length: 4 }, async () => (await fetch(`${url}/metrics`)).arrayBuffer()));
+    await idle();
     for (let i = 0; i < 3; i++) {
       const [h] = await probeHealth({ "stats-api": [url] }, 2_000);
       expect(h?.instances[0]).toMatchObject({ ok: true, status: 200 });
       await idle();
     }
-    expect(connections).toBe(3);
+    expect(connections).toBe(4 + 3);
   });
 
   it("a service that drops every new connection fails its probe, though a connection kept from an earlier probe would still be served", async () => {
@@ -38,6 +41,8 @@ describe("probeHealth", () => {
     const port = (server.address() as { port: number }).port;
     const url = `http://127.0.0.1:${port}`;
     expect((await probeHealth({ "stats-api": [url] }, 2_000))[0]?.instances[0]?.ok).toBe(true);
+    // the other collectors' requests (its /metrics, the synthetic players) leave a connection idle in the pool
+    await Promise.all(Array.from({ length: 4 }, async () => (await fetch(`${url}/metrics`)).arrayBuffer()));
     await idle();
     accepting = false;
     const [h] = await probeHealth({ "stats-api": [url] }, 2_000);
