@@ -27,7 +27,7 @@ import { parsePrometheusText, type Sample } from "@gm/signals/prom-text";
 import type { Stack } from "@gm/stack/stack";
 import { exitAfterFlush, requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
 import { createFault, type Fault } from "../drill/faults.js";
-import { startHttpLoad, type LoadRun } from "../load/http-load.js";
+import { type LoadResult, type LoadRun, startHttpLoad } from "../load/http-load.js";
 import { proberConfigFor } from "../prober-config.js";
 import { type FaultProxy, startFaultProxy } from "./fault-proxy.js";
 import { addHostsEntry, type HostsEntry } from "./hosts-entry.js";
@@ -333,6 +333,7 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
   let soakEnd = 0;
   let sampler: NodeJS.Timeout | undefined;
   let proberPort = 0;
+  let loadResult: LoadResult | null = null;
 
   // loaded here, not at the top: testcontainers' undici fails at import on Node < 24, before requireNode24 could say so
   const { freePort, startStack } = await import("@gm/stack/stack");
@@ -349,6 +350,13 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     proxies.push(statsProbe, procProbe, statsLoad);
     dns = addHostsEntry(`ingest-api.${id}.test`, { tag: `gm soak ${id}, removed when it ends` });
     const ingestPort = new URL(e.services["ingest-api"]).port;
+
+    // The platform warm first (its first produce connects the producer, seconds on a busy machine): the
+    // soak is about the prober against a running platform, not about the platform's cold start.
+    load = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `${id}-load`, rate: o.load.rate, batch: o.load.batch, reads: { statsUrl: statsLoad.url, rate: o.load.reads } });
+    const warm = Date.now() + 60_000;
+    while (load.acknowledgedCount() < 10 * o.load.batch && Date.now() < warm && !ac.signal.aborted) await sleep(500, ac.signal);
+    say(`platform warm: ${load.acknowledgedCount()} events acknowledged`);
 
     proberPort = await freePort();
     const configFile = join(work, "prober.yaml");
@@ -402,7 +410,6 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     const pid = child.pid!;
     say(`gm-prober run (pid ${pid}) serving ${metricsUrl}`);
 
-    load = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `${id}-load`, rate: o.load.rate, batch: o.load.batch, reads: { statsUrl: statsLoad.url, rate: o.load.reads } });
     const env: Env = {
       stack,
       statsProbe,
@@ -436,7 +443,7 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
       const quietBy = Date.now() + o.quietWaitSeconds * 1000;
       while (open.size > 0 && Date.now() < quietBy && !ac.signal.aborted) await sleep(1_000, ac.signal);
       // the last fault leaves room for its undo and the grace period before the end
-      if (ac.signal.aborted || Date.now() + holdMaxMs + Math.min(o.graceSeconds, 60) * 1000 > soakEnd) break;
+      if (ac.signal.aborted || Date.now() + holdMaxMs + o.graceSeconds * 1000 > soakEnd) break;
       if (proberExit !== null) {
         say("gm-prober exited: no more faults");
         break;
@@ -493,7 +500,7 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
       await within(30_000, "undo", current.fault.undo()).catch((err: unknown) => say(`undo failed: ${(err as Error).message}`));
       current.record.undoneAt ??= Date.now();
     }
-    if (load) await within(30_000, "load stop", load.stop()).catch(() => undefined);
+    if (load) loadResult = await within(30_000, "load stop", load.stop()).catch(() => null);
     if (prober && proberExit === null) {
       prober.kill("SIGTERM");
       const t = Date.now() + 15_000;
@@ -547,7 +554,7 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     rows.forEach((d, i) => {
       const exp = d ? `${d.kind}/${d.subject} ${d.expectedSeverity ?? ""}` : "(nothing: must stay quiet)";
       const head = i === 0 ? `${String(f.id).padStart(3)} ${at} ${f.name.padEnd(22)} ${hold}` : `${"".padEnd(3)} ${"".padEnd(5)} ${"".padEnd(22)} ${"".padEnd(4)}`;
-      const note = d && d.detectMs === null ? "MISSED" : d?.alreadyOpen ? "already open" : "";
+      const note = d && d.detectMs === null ? "MISSED" : d?.alreadyOpen ? "already open" : d && f.undoneAt !== null && d.resolveMs === null ? "not resolved by the end" : "";
       w(`  ${head}  ${exp.padEnd(38)} ${(d ? secs(d.detectMs) : "").padStart(6)} ${(d ? secs(d.resolveMs) : "").padStart(7)} ${(d?.worstSeverity ?? "").padEnd(5)}  ${note}${i === 0 && f.error ? ` error: ${f.error}` : ""}`);
     });
   }
@@ -557,13 +564,28 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
   }
   w(`  all expected incidents: recall ${pct(score.recall)}; detect median ${secs(score.detectMs.median)} s, max ${secs(score.detectMs.max)} s; resolve (from the undo) median ${secs(score.resolveMs.median)} s, max ${secs(score.resolveMs.max)} s`);
   for (const m of score.missed) w(`  missed: #${m.faultId} ${m.fault}: ${m.kind}/${m.subject}`);
-  for (const p of score.falsePages) w(`  false page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s, no fault active`);
+  // what the load's users saw just before a page no fault explains: the platform itself may have been failing
+  // (a shared machine under load): requests that failed or took longer than the prober's timeout
+  const usersSaw = (at: number) => {
+    const rs = (loadResult?.requests ?? []).filter((r) => r.at <= at && r.at > at - 30_000 && r.status !== "skipped");
+    const bad = rs.filter((r) => !/^2/.test(r.status) || (r.ms ?? 0) > PROBER_DEFAULTS.timeoutMs);
+    return { requests: rs.length, failedOrSlow: bad.length, slowestMs: rs.reduce((m, r) => Math.max(m, r.ms ?? 0), 0) };
+  };
+  for (const p of score.falsePages) {
+    const u = usersSaw(p.at);
+    w(`  false page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s, no fault active; the load's requests in the 30 s before: ${u.failedOrSlow} of ${u.requests} failed or slower than ${PROBER_DEFAULTS.timeoutMs / 1000} s (slowest ${(u.slowestMs / 1000).toFixed(1)} s)`);
+  }
   for (const p of score.unexpectedPages) w(`  unexpected page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s during ${p.during.join(", ")}`);
   for (const u of score.unexplained.filter((x) => !score.falsePages.some((p) => p.at === x.at) && !score.unexpectedPages.some((p) => p.at === x.at))) w(`  unexplained: ${u.kind} ${u.severity} ${u.subject} at ${((u.at - soakStart) / 1000).toFixed(0)} s`);
   for (const x of score.openAtEnd) w(`  open at the end: ${x.kind} ${x.severity} ${x.subject}`);
   w(`\n  prober process: RSS MiB first ${mib(rss.first)}, last ${mib(rss.last)}, max ${mib(rss.max)}; after the warm-up ${mib(rss.afterWarmup)} → ${mib(rss.atEnd)} at the end (${rss.growth === null ? "—" : `${(rss.growth * 100).toFixed(1)}%`})`);
   w(`  open handles (/proc/<pid>/fd): first ${fds.first ?? "—"}, last ${fds.last ?? "—"}, max ${fds.max ?? "—"}; after the warm-up ${fds.afterWarmup ?? "—"} → ${fds.atEnd ?? "—"} (${fds.growth === null ? "—" : `${(fds.growth * 100).toFixed(1)}%`}); ${proc.length} samples every 10 s`);
   w(`  rounds: ${roundsCount ?? "—"} (${Math.floor(wallSeconds / interval)} fit in the soak at ${interval} s), mean ${roundsCount && roundsSum !== null ? (roundsSum / roundsCount).toFixed(2) : "—"} s; overran the ${interval} s interval: ${overran ?? "—"}`);
+  if (loadResult) {
+    const rs = loadResult.requests.filter((r) => r.status !== "skipped");
+    const slow = rs.filter((r) => (r.ms ?? 0) > PROBER_DEFAULTS.timeoutMs).length;
+    w(`  load (the users): ${loadResult.acknowledged.length} events acknowledged; ingest-api answers ${Object.entries(loadResult.statusCounts).map(([k, n]) => `${k} ${n}`).join(", ")}; ${slow} of ${rs.length} slower than the prober's ${PROBER_DEFAULTS.timeoutMs / 1000} s timeout`);
+  }
   const downs = Object.entries(collectorDownScrapes);
   if (downs.length) w(`  collectors seen failing (scrapes of ${scrapes.length}): ${downs.map(([c, n]) => `${c} ${n}`).join(", ")}`);
   if (proberExit) w(`  gm-prober exited with ${(proberExit as { code: number | null }).code ?? (proberExit as { signal: string | null }).signal}`);
@@ -580,10 +602,11 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     intervalSeconds: interval,
     schedule: schedule.map((f) => ({ ...f, injectedAt: new Date(f.injectedAt).toISOString(), undoneAt: f.undoneAt === null ? null : new Date(f.undoneAt).toISOString() })),
     incidents: incidents.map((x) => ({ ...x, at: new Date(x.at).toISOString() })),
-    score: { ...score, falsePages: score.falsePages.map((p) => ({ ...p, at: new Date(p.at).toISOString() })), unexpectedPages: score.unexpectedPages.map((p) => ({ ...p, at: new Date(p.at).toISOString() })) },
+    score: { ...score, falsePages: score.falsePages.map((p) => ({ ...p, at: new Date(p.at).toISOString(), loadInThe30sBefore: usersSaw(p.at) })), unexpectedPages: score.unexpectedPages.map((p) => ({ ...p, at: new Date(p.at).toISOString() })) },
     process: { rssKiB: rss, fds, samples: proc.map((p) => ({ ...p, at: new Date(p.at).toISOString() })) },
     rounds: { count: roundsCount, overran, meanSeconds: roundsCount && roundsSum !== null ? roundsSum / roundsCount : null },
     collectorsFailingScrapes: collectorDownScrapes,
+    load: loadResult ? { acknowledgedEvents: loadResult.acknowledged.length, statusCounts: loadResult.statusCounts } : null,
     proberExit,
     goals,
     logs: work,
