@@ -1,5 +1,5 @@
 /** The prober's /metrics: probe results, every signal as a gauge, and incident_active. One registry per prober. */
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Incident } from "@gm/runbook/incident";
 import type { Snapshot } from "@gm/runbook/snapshot";
 
@@ -12,6 +12,9 @@ export function createProberMetrics() {
     collectorOk: g("gm_collector_success", "1 when the collector succeeded in the last round", ["collector"]),
     roundSeconds: g("gm_prober_round_duration_seconds", "Duration of the last prober round"),
     rounds: new Counter({ name: "gm_prober_rounds_total", help: "Prober rounds", registers: [registry] }),
+    // every round, not only the last: a round that overran the interval stays visible after the next one
+    // (buckets at whole seconds up to 10, so an interval of 1–10 s is a bucket boundary)
+    roundHistogram: new Histogram({ name: "gm_prober_round_seconds", help: "Duration of each prober round", buckets: [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 60], registers: [registry] }),
     errorRate: g("gm_error_rate", "Error rate (5xx / all) over the window", ["service", "source"]),
     requests: g("gm_requests_in_window", "Requests counted in the error-rate window", ["service", "source"]),
     usersFailing: g("gm_users_failing_ratio", "Share of synthetic players whose journey failed"),
@@ -49,6 +52,7 @@ export function createProberMetrics() {
       for (const x of Object.values(m)) if (x instanceof Gauge) x.reset();
       m.rounds.inc();
       m.roundSeconds.set(roundSeconds);
+      m.roundHistogram.observe(roundSeconds);
       const failed = new Set(s.collectionErrors.map((e) => e.collector));
       for (const c of collectors) m.collectorOk.set({ collector: c }, failed.has(c) ? 0 : 1);
       for (const svc of s.services)

@@ -88,6 +88,13 @@ export function createServiceMetricsCollector(opts: {
               return;
             }
             const samples = parsePrometheusText(text);
+            // An answer without the request counter (an error page with 200, garbage, another program on
+            // the port) is a failed scrape. Read as zero it was a counter reset, and the next good scrape
+            // put the service's whole history into the window: every 5xx it ever answered, in one round.
+            if (!samples.some((x) => x.name === "http_requests_total") && !/^# TYPE http_requests_total /m.test(text)) {
+              failures.push({ url, error: "no http_requests_total in the answer (not the service's metrics)" });
+              return;
+            }
             const business = (l: Record<string, string>) => !PROBE_ROUTES.has(l["route"] ?? "");
             const s = stateOf(url);
             s.reqSeries.add(now, s.requests.update(sum(samples, "http_requests_total", business)));

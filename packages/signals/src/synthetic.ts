@@ -108,23 +108,24 @@ export function createSynthetic(opts: SyntheticOptions) {
         }),
       );
 
-      // Canary: read back the pending ones, then send a new one.
+      // Canary: read back the pending ones, then send a new one. A round the collector's timeout gave up
+      // on still runs beside the next one (a long stats-api outage: each read waits its timeout), so a
+      // canary changes state only in the round that takes it out of its map: counted lost once, un-counted once.
       for (const [id, ackAt] of [...pending]) {
         const status = await call(`${opts.statsUrl}/events/${id}`);
         if (status === 200) {
-          pending.delete(id);
-          lastReadAt = now;
-          lastRoundTripMs = now - ackAt;
-        } else if (now - ackAt > opts.lossDeadlineSeconds * 1000) {
-          pending.delete(id);
+          if (pending.delete(id)) {
+            lastReadAt = now;
+            lastRoundTripMs = now - ackAt;
+          }
+        } else if (now - ackAt > opts.lossDeadlineSeconds * 1000 && pending.delete(id)) {
           overdue.set(id, ackAt);
           lost += 1;
         }
       }
       for (const [id, ackAt] of [...overdue]) {
         if ((await call(`${opts.statsUrl}/events/${id}`)) === 200) {
-          overdue.delete(id);
-          lost -= 1;
+          if (overdue.delete(id)) lost -= 1;
         } else if (now - ackAt > 10 * opts.lossDeadlineSeconds * 1000) overdue.delete(id); // lost for good
       }
       const canaryId = `gm-canary-${opts.runId}-${seq}`;

@@ -6,8 +6,8 @@
  */
 export interface LoadResult {
   acknowledged: string[];
-  /** every request, when it was answered and how ("202", "503", "error"; "skipped": never sent) */
-  requests: { service: string; at: number; status: string }[];
+  /** every request, when it was answered and how ("202", "503", "error"; "skipped": never sent), and how long it took */
+  requests: { service: string; at: number; status: string; ms?: number }[];
   rejected: number;
   statusCounts: Record<string, number>;
 }
@@ -55,6 +55,7 @@ export function startHttpLoad(opts: {
       payload: { n, k },
     }));
     inFlight++;
+    const sentAt = performance.now();
     const p = (async () => {
       let status = "error";
       try {
@@ -70,7 +71,7 @@ export function startHttpLoad(opts: {
         status = "error";
       }
       statusCounts[status] = (statusCounts[status] ?? 0) + 1;
-      requests.push({ service: "ingest-api", at: Date.now(), status });
+      requests.push({ service: "ingest-api", at: Date.now(), status, ms: Math.round(performance.now() - sentAt) });
       if (status === "202") for (const e of events) acknowledged.push(e.id);
       else rejected += events.length;
     })().finally(() => {
@@ -86,6 +87,7 @@ export function startHttpLoad(opts: {
     let r = 0;
     reader = setInterval(() => {
       const player = `${opts.runId}-player-${r++ % 200}`;
+      const sentAt = performance.now();
       const p = fetch(`${statsUrl}/players/${player}/stats`, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(opts.timeoutMs ?? 15_000)]) })
         .then(async (res) => {
           await res.arrayBuffer();
@@ -93,7 +95,7 @@ export function startHttpLoad(opts: {
         })
         .catch(() => "error")
         .then((status) => {
-          requests.push({ service: "stats-api", at: Date.now(), status });
+          requests.push({ service: "stats-api", at: Date.now(), status, ms: Math.round(performance.now() - sentAt) });
           pending.delete(p);
         });
       pending.add(p);
