@@ -173,7 +173,7 @@ export function haltCommands(y: Argv, out: Out) {
           }
         }
         const deadline = Date.now() + 15_000;
-        while (signalled.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        while ((await Promise.all(signalled.map(alive))).some(Boolean) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
         const n = await recoverAll(out);
         out.line(`halted: ${n} fault(s) undone from the journal; new drills are refused until gm-chaos resume`);
       },
@@ -190,20 +190,10 @@ export function haltCommands(y: Argv, out: Out) {
     );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // a runner that exited but whose parent has not reaped it yet (a zombie) is done
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
-  } catch {
-    // no /proc: kill(0) is all we know
-  }
-  return pid !== process.pid;
+/** A signalled runner still running (an exited one its parent has not reaped yet, a zombie, is done). */
+async function alive(pid: number): Promise<boolean> {
+  const { processAlive } = await import("../drill/watchdog.js");
+  return pid !== process.pid && processAlive({ pid });
 }
 
 export function runbookCommand(y: Argv, out: Out) {
