@@ -50,11 +50,11 @@ function ordered(value: unknown, shape: Shape | undefined): unknown {
   const rest = Object.keys(obj)
     .filter((k) => !known.includes(k))
     .sort();
-  const out: Record<string, unknown> = {};
-  for (const k of [...known, ...rest]) {
-    if (k in obj && obj[k] !== undefined) out[k] = ordered(obj[k], shape?.fields?.[k]);
-  }
-  return out;
+  // Object.fromEntries defines own properties, so a key such as "__proto__" (legal in fault params)
+  // stays a key instead of becoming the object's prototype.
+  return Object.fromEntries(
+    [...known, ...rest].filter((k) => Object.hasOwn(obj, k) && obj[k] !== undefined).map((k) => [k, ordered(obj[k], shape?.fields?.[k])]),
+  );
 }
 
 /** report.json's text: 2-space indented, stable key order, trailing newline. */

@@ -54,6 +54,13 @@ describe("report.json, over generated input", { timeout: 120_000 }, () => {
     );
   });
 
+  it("keeps a fault param named __proto__ (found by the property above on a CI run)", () => {
+    const r = kafkaBrokerDownPassed();
+    r.drill.fault.params = JSON.parse('{"__proto__": false}') as Record<string, unknown>;
+    const back = parseReport(toJson(r));
+    expect(Object.keys(back.drill.fault.params)).toEqual(["__proto__"]);
+  });
+
   it("no text throws anything but a ReportFormatError naming a field path under report", () => {
     const mutated = fc.tuple(reportArb, fc.array(fc.tuple(fc.nat(), fc.jsonValue()), { minLength: 1, maxLength: 3 })).map(([r, changes]) => {
       const doc = JSON.parse(toJson(r)) as unknown;
