@@ -8,7 +8,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { IngestConfig } from "./config.js";
 import { parseJson, validateBatch } from "./events.js";
 import { BodyTooLarge, Router } from "./http.js";
-import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
+import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka-clients.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 

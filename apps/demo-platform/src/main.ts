@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { ConfigError, loadConfig, type ServiceConfig } from "./config.js";
 import { startHttpServer } from "./http.js";
 import { startIngest } from "./ingest.js";
-import { withTimeout } from "./kafka.js";
+import { withTimeout } from "./kafka-clients.js";
 import { createLogger } from "./log.js";
 import { startProcessor } from "./processor.js";
 import type { Service } from "./service.js";

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { Kafka, logLevel, type KafkaMessage } from "kafkajs";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStored, makeEvents, waitStored } from "@gm/stack/load";
+import { checkStored, makeEvents, waitStored } from "@gm/stack/load-generator";
 import { startStack, waitFor, type Stack } from "@gm/stack/stack";
 import { createDb, DbUnavailable } from "./db.js";
 import { createLogger } from "./log.js";

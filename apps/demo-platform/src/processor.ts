@@ -14,7 +14,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ProcessorConfig } from "./config.js";
 import { createDb, migrate, type Db } from "./db.js";
 import { checkEvent, type FieldProblem, type GameEvent, parseJson } from "./events.js";
-import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka.js";
+import { createKafka, ensureTopic, sleep, withTimeout } from "./kafka-clients.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 import { Router } from "./http.js";

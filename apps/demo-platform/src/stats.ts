@@ -8,7 +8,7 @@ import type { StatsConfig } from "./config.js";
 import { createDb, DbUnavailable, migrate } from "./db.js";
 import { checkPathId, LIMITS } from "./events.js";
 import { Router, type Reply, type Request } from "./http.js";
-import { sleep } from "./kafka.js";
+import { sleep } from "./kafka-clients.js";
 import type { Logger } from "./log.js";
 import type { ReadyResult, Service } from "./service.js";
 

@@ -9,7 +9,7 @@ import { hideBin } from "yargs/helpers";
 import type { Policy } from "@gm/runbook/policy";
 import { redactText } from "@gm/runbook/redact";
 import type { ProberConfig } from "@gm/monitor/config";
-import { buildProber, ConfigFileError, loadProberConfig } from "@gm/monitor/load";
+import { buildProber, ConfigFileError, loadProberConfig } from "@gm/monitor/build-prober";
 import { renderTable } from "./render.js";
 
 const TOOL = "gm-prober";

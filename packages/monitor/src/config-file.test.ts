@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigFileError, MAX_CONFIG_BYTES, readConfigFile } from "./config-file.js";
-import { loadProberConfig } from "./load.js";
+import { loadProberConfig } from "./build-prober.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gm-config-file-"));
 const error = (f: () => unknown): string => {

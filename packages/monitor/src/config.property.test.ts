@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError, PROBER_DEFAULTS, parseProberConfig, type ProberConfig } from "./config.js";
 import { ConfigFileError } from "./config-file.js";
-import { loadProberConfig } from "./load.js";
+import { loadProberConfig } from "./build-prober.js";
 
 const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
 const host = fc.oneof(fc.constant("127.0.0.1"), fc.constant("localhost"), name.map((n) => `${n}.example`));

@@ -13,17 +13,17 @@ import { classify } from "@gm/runbook/classify";
 import type { IncidentKind } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import type { ServiceName, Snapshot } from "@gm/runbook/snapshot";
-import type { KafkaCollectorOptions } from "@gm/signals/kafka";
+import type { KafkaCollectorOptions } from "@gm/signals/kafka-signals";
 import { judgeProgress } from "@gm/signals/progress";
 import type { SyntheticOptions } from "@gm/signals/synthetic";
 import { ConfigError, parseProberConfig } from "./config.js";
-import { loadProberConfigText } from "./load.js";
+import { loadProberConfigText } from "./build-prober.js";
 import { createProber } from "./prober.js";
 
 // What createSignals (inside createProber) passes to the collectors that judge by a number.
 const seen = vi.hoisted(() => ({ kafka: [] as KafkaCollectorOptions[], synthetic: [] as SyntheticOptions[] }));
-vi.mock("@gm/signals/kafka", async (importOriginal) => {
-  const real = await importOriginal<typeof import("@gm/signals/kafka")>();
+vi.mock("@gm/signals/kafka-signals", async (importOriginal) => {
+  const real = await importOriginal<typeof import("@gm/signals/kafka-signals")>();
   const wrapped = (o: KafkaCollectorOptions) => {
     seen.kafka.push(o);
     return real.createKafkaCollector(o);

@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPolicy } from "@gm/runbook/policy";
 import { createDockerPlatform } from "@gm/platform/docker";
-import { makeEvents, postEvents } from "@gm/stack/load";
+import { makeEvents, postEvents } from "@gm/stack/load-generator";
 import { startStack, type Stack } from "@gm/stack/stack";
 import { parseProberConfig } from "./config.js";
 import { createProber, type Round } from "./prober.js";

@@ -12,7 +12,7 @@ import type { Snapshot } from "@gm/runbook/snapshot";
 import { createAlertmanagerReader } from "@gm/signals/external-alerts";
 import { createPrometheusErrorRate } from "@gm/signals/prometheus";
 import type { ServiceUrls } from "@gm/signals/http-health";
-import { createSignals } from "@gm/signals/snapshot";
+import { createSignals } from "@gm/signals/collect-round";
 import type { ProberConfig } from "./config.js";
 import { createIncidentTracker, type Transition } from "./hysteresis.js";
 import { createProberMetrics } from "./metrics.js";

@@ -7,7 +7,7 @@
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PORTS } from "./definition.js";
-import { makeEvents, postEvents, waitStored } from "./load.js";
+import { makeEvents, postEvents, waitStored } from "./load-generator.js";
 import { startStack, waitUntil, type Stack } from "./stack.js";
 
 async function replication(brokers: string[], topic: string) {

@@ -17,7 +17,7 @@ import { composeHostPorts, STACK_ID_VARIABLE } from "./compose.js";
 import { IMAGE_VARIABLES } from "./definition.js";
 import { removeStack } from "./docker.js";
 import { ensurePlatformImage, resolveImages } from "./images.js";
-import { makeEvents, postEvents, waitStored } from "./load.js";
+import { makeEvents, postEvents, waitStored } from "./load-generator.js";
 
 const COMPOSE_FILE = fileURLToPath(new URL("../../../docker-compose.yml", import.meta.url));
 const STARTUP = 420_000;

@@ -3,7 +3,7 @@
  * PostgreSQL → stats-api, bad input, and Kafka or PostgreSQL stopped underneath the services.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStored, makeEvents, postEvents, waitStored } from "./load.js";
+import { checkStored, makeEvents, postEvents, waitStored } from "./load-generator.js";
 import { startStack, waitUntil, type Stack } from "./stack.js";
 
 const STARTUP = 300_000;

@@ -28,7 +28,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { checkStored } from "@gm/stack/load";
+import { checkStored } from "@gm/stack/load-generator";
 import type { StackRecord } from "../state.js";
 import { startHttpLoad } from "../load/http-load.js";
 

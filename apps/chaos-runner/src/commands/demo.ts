@@ -17,7 +17,7 @@ export function demoCommand(y: Argv) {
 }
 
 export async function runDemo(argv: { brokers: number; events: number; "batch-size": number; keep: boolean; json: boolean }, out: Out): Promise<void> {
-  const { makeEvents, postEvents, waitStored } = await import("@gm/stack/load");
+  const { makeEvents, postEvents, waitStored } = await import("@gm/stack/load-generator");
   const { startStack } = await import("@gm/stack/stack");
   const t0 = Date.now();
   const stack = await startStack({ brokers: argv.brokers as 1 | 3, onProgress: (m) => out.progress(m) });

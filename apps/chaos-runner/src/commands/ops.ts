@@ -220,7 +220,7 @@ export function runbookCommand(y: Argv, out: Out) {
       if (!rec) fail(argv["stack-id"] ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)` : "no stack recorded; start one with gm-chaos stack up", 2);
       const { createStackObserver } = await import("../drill/observe.js");
       const { createDockerPlatform } = await import("@gm/platform/docker");
-      const { createKafkaPort } = await import("@gm/platform/kafka");
+      const { createKafkaPort } = await import("@gm/platform/kafka-admin");
       const { createDatabasePort } = await import("@gm/platform/postgres");
       const platform = createDockerPlatform({ stackId: rec.stackId });
       const observer = await createStackObserver({ endpoints: rec.endpoints, policy, platform });
@@ -309,7 +309,7 @@ export function reportCommand(y: Argv, out: Out) {
                 return true;
               }),
           async (argv) => {
-            const { loadReports } = await import("@gm/report/load");
+            const { loadReports } = await import("@gm/report/report-files");
             const { compareReports, renderComparison } = await import("@gm/report/compare");
             const load = async (p: string) => (await loadReports([p])).map((x) => x.report);
             const result = compareReports(await load(argv.old as string), await load(argv.new as string), { tolerance: argv.tolerance, minSeconds: argv["min-seconds"] });

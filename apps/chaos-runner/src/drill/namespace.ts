@@ -16,7 +16,7 @@ import { classify } from "@gm/runbook/classify";
 import type { Policy } from "@gm/runbook/policy";
 import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableError, type Ports } from "@gm/runbook/ports";
 import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
-import { instances } from "@gm/signals/snapshot";
+import { instances } from "@gm/signals/collect-round";
 import type { Fault } from "./faults.js";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { DrillReport } from "@gm/report/schema";

@@ -11,7 +11,7 @@ import type { ObservePort, PlatformPort } from "@gm/runbook/ports";
 import type { Snapshot } from "@gm/runbook/snapshot";
 import type { SignalSample } from "@gm/report/schema";
 import type { ProberConfig } from "@gm/monitor/config";
-import { type AlertSink, buildProber, loadProberConfigText } from "@gm/monitor/load";
+import { type AlertSink, buildProber, loadProberConfigText } from "@gm/monitor/build-prober";
 import type { StackEndpoints } from "@gm/stack/stack";
 import { proberConfigFor } from "../prober-config.js";
 

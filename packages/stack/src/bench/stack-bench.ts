@@ -4,7 +4,7 @@
  * asserts nothing. Options: BENCH_EVENTS (default 60000), BENCH_BROKERS (3), BENCH_CONCURRENCY (6),
  * BENCH_BATCH (500), BENCH_PROCESSORS (1).
  */
-import { checkStored, makeEvents, postEvents, waitStored } from "../load.js";
+import { checkStored, makeEvents, postEvents, waitStored } from "../load-generator.js";
 import { silenceKafkajsTimeoutWarning } from "../runtime.js";
 import { startStack, type Stack } from "../stack.js";
 

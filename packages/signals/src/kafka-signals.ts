@@ -5,7 +5,7 @@
  * The reads themselves (and the lag) are the Kafka module's of packages/platform; this file keeps what
  * only the prober needs: history, trends, lag in seconds and the progress verdict.
  */
-import { brokerStates, createKafkaAdmin, endOffsets, groupLag, minInsyncReplicas, partitionHealth, tcpReachable, totalLag } from "@gm/platform/kafka";
+import { brokerStates, createKafkaAdmin, endOffsets, groupLag, minInsyncReplicas, partitionHealth, tcpReachable, totalLag } from "@gm/platform/kafka-admin";
 import type { ConsumerProgress, GroupLag, KafkaSignal } from "@gm/runbook/snapshot";
 import { Series } from "./collect.js";
 import { judgeProgress, lagSeconds } from "./progress.js";

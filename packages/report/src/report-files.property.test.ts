@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseReport, ReportFormatError, toJson } from "./json.js";
-import { loadReports, ReportLoadError, type ReportFs } from "./load.js";
+import { loadReports, ReportLoadError, type ReportFs } from "./report-files.js";
 import type { DrillReport } from "./schema.js";
 import { dbPoolExhaustedFailed, kafkaBrokerDownPassed } from "./test-fixtures.js";
 

@@ -7,7 +7,7 @@ import { redactDeep } from "@gm/runbook/redact";
 import type { ErrorRateSignal, ExternalAlert, InstanceSignal, Snapshot } from "@gm/runbook/snapshot";
 import { collect } from "./collect.js";
 import { probeHealth, type ServiceUrls } from "./http-health.js";
-import { createKafkaCollector } from "./kafka.js";
+import { createKafkaCollector } from "./kafka-signals.js";
 import { createPostgresCollector } from "./postgres.js";
 import { createServiceMetricsCollector } from "./service-metrics.js";
 import { checkSecurity, type SecurityOptions } from "./security.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toJson } from "./json.js";
-import { loadReports, ReportLoadError, type ReportFs } from "./load.js";
+import { loadReports, ReportLoadError, type ReportFs } from "./report-files.js";
 import { dbPoolExhaustedFailed, kafkaBrokerDownPassed } from "./test-fixtures.js";
 
 /** An in-memory file system: keys are file paths; directories are implied by them. */

@@ -1,7 +1,7 @@
 import { classify } from "@gm/runbook/classify";
 import { defaultPolicy } from "@gm/runbook/policy";
 import { describe, expect, it } from "vitest";
-import { createSignals } from "./snapshot.js";
+import { createSignals } from "./collect-round.js";
 
 describe("a snapshot", () => {
   it("never carries a URL's password into collection errors or incident evidence", async () => {

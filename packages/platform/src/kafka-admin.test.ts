@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { partitionLag, totalLag } from "./kafka.js";
+import { partitionLag, totalLag } from "./kafka-admin.js";
 
 describe("partitionLag", () => {
   it("is end minus committed, sorted by partition; a partition never committed lags by what is retained", () => {
