@@ -13,7 +13,11 @@ let n = 0;
 /** gm-chaos with its own state directory; stderr never holds a stack trace unless asked. */
 function gm(args: string[], opts: { state?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}) {
   const state = opts.state ?? join(dir, `state-${n++}`);
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: opts.timeout ?? 30_000, env: { ...process.env, GM_DEBUG: "", GM_STATE_DIR: state, ...opts.env } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: "utf8",
+    timeout: opts.timeout ?? 30_000,
+    env: { ...process.env, GM_DEBUG: "", GM_STATE_DIR: state, ...opts.env },
+  });
   return { ...r, state };
 }
 const noTrace = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at /);
@@ -73,7 +77,10 @@ describe("gm-chaos refuses bad input with a message", { timeout: 60_000 }, () =>
     expect(z.status).toBe(2);
     expect(z.stderr).toContain("--policy /dev/zero: expected a regular file, got a character device");
     let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
-    for (let i = 1; i <= 12; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    for (let i = 1; i <= 12; i++)
+      bomb += `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(", ")}]\n`;
     const b = gm(["plan", "service-oom", "--policy", file("bomb.yaml", bomb)]);
     expect(b.status).toBe(2);
     expect(b.stderr).toContain("more than 100 aliases");
@@ -98,11 +105,16 @@ describe("gm-chaos refuses bad input with a message", { timeout: 60_000 }, () =>
 
   it("drill --alertmanager-routing with an alias bomb or a bad receiver: exit 2 naming the file, before anything starts", () => {
     let bomb = "receivers: []\na0: &a0 [x, x, x, x, x, x, x, x, x]\n";
-    for (let i = 1; i <= 12; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    for (let i = 1; i <= 12; i++)
+      bomb += `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(", ")}]\n`;
     const f = file("routing-bomb.yml", bomb);
     const r = gm(["drill", "kafka-broker-down", "--alertmanager", "--alertmanager-routing", f]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`gm-chaos: --alertmanager-routing ${f}: more than 100 aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)\n`);
+    expect(r.stderr).toBe(
+      `gm-chaos: --alertmanager-routing ${f}: more than 100 aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)\n`,
+    );
     const g = file("routing-bad.yml", "receivers:\n  - name: page\n    webhook_configs: [{ url: 5 }]\n");
     const b = gm(["drill", "kafka-broker-down", "--alertmanager", "--alertmanager-routing", g]);
     expect(b.status).toBe(2);
@@ -144,7 +156,7 @@ describe("gm-chaos refuses bad input with a message", { timeout: 60_000 }, () =>
     writeFileSync(outside, "{}\n");
     const r = gm(["stack", "down", "--id", "../../x"], { state });
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('--id: expected a stack id');
+    expect(r.stderr).toContain("--id: expected a stack id");
     expect(existsSync(outside)).toBe(true);
   });
 
@@ -166,7 +178,18 @@ describe("gm-chaos halt signals only its own drill runners", { timeout: 60_000 }
   };
   const journal = (state: string, drillId: string, pid: number, pidStart?: string) => {
     mkdirSync(join(state, "faults"), { recursive: true });
-    writeFileSync(join(state, "faults", `${drillId}.json`), JSON.stringify({ drillId, stackId: "s", postgresUrl: "postgres://x", pid, ...(pidStart ? { pidStart } : {}), startedAt: new Date().toISOString(), entries: [] }));
+    writeFileSync(
+      join(state, "faults", `${drillId}.json`),
+      JSON.stringify({
+        drillId,
+        stackId: "s",
+        postgresUrl: "postgres://x",
+        pid,
+        ...(pidStart ? { pidStart } : {}),
+        startedAt: new Date().toISOString(),
+        entries: [],
+      }),
+    );
   };
   const alive = (pid: number) => {
     try {
@@ -176,7 +199,8 @@ describe("gm-chaos halt signals only its own drill runners", { timeout: 60_000 }
       return false;
     }
   };
-  const exited = (child: ReturnType<typeof spawn>) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
+  const exited = (child: ReturnType<typeof spawn>) =>
+    new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
 
   it("refuses a pid that is another program or a reused pid, and stops a verified runner", async () => {
     const state = join(dir, "halt-state");

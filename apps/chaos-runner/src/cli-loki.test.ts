@@ -13,7 +13,9 @@ describe("gm-chaos --loki-url", () => {
         ["drill", "kafka-broker-down", "--loki-url", "ftp://127.0.0.1:3100"],
       ]) {
         expect(await run(args, quiet), args.join(" ")).toBe(2);
-        expect(String(err.mock.calls.at(-1)?.[0])).toMatch(/^gm-chaos: --loki-url: expected an http\(s\) URL such as http:\/\/127\.0\.0\.1:3100, got "(loki:3100|ftp:\/\/127\.0\.0\.1:3100)"\n$/);
+        expect(String(err.mock.calls.at(-1)?.[0])).toMatch(
+          /^gm-chaos: --loki-url: expected an http\(s\) URL such as http:\/\/127\.0\.0\.1:3100, got "(loki:3100|ftp:\/\/127\.0\.0\.1:3100)"\n$/,
+        );
       }
     } finally {
       err.mockRestore();

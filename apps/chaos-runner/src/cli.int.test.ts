@@ -22,7 +22,12 @@ describe("gm-chaos stack as a process", { timeout: 300_000 }, () => {
     const proberConfig = join(env.GM_STATE_DIR, "prober.yaml");
     const up = gm("stack", "up", "--brokers", "1", "--id", id, "--json", "--prober-config", proberConfig);
     expect(up.status, up.stderr).toBe(0);
-    const endpoints = JSON.parse(up.stdout) as { stackId: string; kafkaBootstrapServers: string[]; postgresUrl: string; services: Record<string, string | string[]> };
+    const endpoints = JSON.parse(up.stdout) as {
+      stackId: string;
+      kafkaBootstrapServers: string[];
+      postgresUrl: string;
+      services: Record<string, string | string[]>;
+    };
     expect(endpoints.stackId).toBe(id);
     expect(endpoints.kafkaBootstrapServers).toHaveLength(1);
     expect(endpoints.postgresUrl).toMatch(/^postgres:\/\//);
@@ -37,7 +42,11 @@ describe("gm-chaos stack as a process", { timeout: 300_000 }, () => {
     expect(res.status).toBe(202);
 
     // The configuration the stack wrote works as it is: one classified snapshot, healthy (exit 0).
-    const once = spawnSync(process.execPath, [prober, "once", "--config", proberConfig, "--json"], { encoding: "utf8", env, timeout: 60_000 });
+    const once = spawnSync(process.execPath, [prober, "once", "--config", proberConfig, "--json"], {
+      encoding: "utf8",
+      env,
+      timeout: 60_000,
+    });
     expect(once.status, once.stderr + once.stdout.slice(-2000)).toBe(0);
     const classified = JSON.parse(once.stdout) as { snapshot: { services: unknown[] }; incidents: unknown[] };
     expect(classified.incidents).toEqual([]);
@@ -47,7 +56,13 @@ describe("gm-chaos stack as a process", { timeout: 300_000 }, () => {
     expect(status.status, status.stderr).toBe(0);
     const st = JSON.parse(status.stdout) as { stacks: { stackId: string; containers: { state: string; role: string }[] }[] };
     expect(st.stacks).toHaveLength(1);
-    expect(st.stacks[0]!.containers.map((c) => c.role).sort()).toEqual(["event-processor-service", "ingest-api", "kafka", "postgres", "stats-api"]);
+    expect(st.stacks[0]!.containers.map((c) => c.role).sort()).toEqual([
+      "event-processor-service",
+      "ingest-api",
+      "kafka",
+      "postgres",
+      "stats-api",
+    ]);
     expect(st.stacks[0]!.containers.every((c) => c.state === "running")).toBe(true);
 
     const down = gm("stack", "down");

@@ -6,7 +6,13 @@ import type { Out } from "./output.js";
 
 function capture(): Out & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, line: (s) => void lines.push(s), raw: (s) => void lines.push(s), json: (v) => void lines.push(JSON.stringify(v)), progress: () => undefined };
+  return {
+    lines,
+    line: (s) => void lines.push(s),
+    raw: (s) => void lines.push(s),
+    json: (v) => void lines.push(JSON.stringify(v)),
+    progress: () => undefined,
+  };
 }
 
 // The first parse imports the drill commands lazily (kafkajs, pg, testcontainers): seconds on a busy 2-core machine.
@@ -37,7 +43,14 @@ describe("gm-chaos argument parsing", { timeout: 30_000 }, () => {
 describe("gm-chaos as a process", () => {
   it("has --help on every command and exits 0", { timeout: 60_000 }, () => {
     const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-    for (const args of [["--help"], ["stack", "--help"], ["stack", "up", "--help"], ["stack", "status", "--help"], ["stack", "down", "--help"], ["demo", "--help"]]) {
+    for (const args of [
+      ["--help"],
+      ["stack", "--help"],
+      ["stack", "up", "--help"],
+      ["stack", "status", "--help"],
+      ["stack", "down", "--help"],
+      ["demo", "--help"],
+    ]) {
       const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
       expect(r.status, args.join(" ")).toBe(0);
       expect(r.stdout).toMatch(/Options:/);

@@ -17,7 +17,10 @@ export function createOut(stdout: NodeJS.WritableStream = process.stdout, stderr
 }
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }

@@ -17,7 +17,12 @@ export function proberConfigFor(e: StackEndpoints, opts: { listenPort?: number; 
     synthetic: { players: 4 },
     security: {
       protected: [{ method: "DELETE", url: `${e.services["stats-api"]}/admin/players/gm-prober-nonexistent` }],
-      public: [`${e.services["ingest-api"]}/health`, `${e.services["stats-api"]}/health`, `${e.services["ingest-api"]}/metrics`, `${e.services["stats-api"]}/metrics`],
+      public: [
+        `${e.services["ingest-api"]}/health`,
+        `${e.services["stats-api"]}/health`,
+        `${e.services["ingest-api"]}/metrics`,
+        `${e.services["stats-api"]}/metrics`,
+      ],
       secrets: { ADMIN_TOKEN: e.adminToken, POSTGRES_PASSWORD: new URL(e.postgresUrl).password },
     },
     platform: { driver: "docker", stackId: e.stackId },

@@ -97,7 +97,10 @@ describe("the README's gm-chaos and gm-prober commands", { timeout: 60_000 }, ()
     // a fresh clone has no gm-chaos on PATH: `npx` finds the workspace's linked bin
     expect(c.npx, `"${c.line}" runs only where ${c.tool} is on PATH: write it as \`npx ${c.tool} …\``).toBe(true);
     const sub = subcommandPath(c);
-    expect(sub.unknown, `"${c.line}": ${[c.tool, ...sub.path].join(" ")} has no command "${sub.unknown}" (it has: ${sub.listed?.join(", ")})`).toBeUndefined();
+    expect(
+      sub.unknown,
+      `"${c.line}": ${[c.tool, ...sub.path].join(" ")} has no command "${sub.unknown}" (it has: ${sub.listed?.join(", ")})`,
+    ).toBeUndefined();
     expect(sub.path.length, `"${c.line}" names no command of ${c.tool}`).toBeGreaterThan(0);
     const r = help(c.tool, sub.path);
     expect(r.status, `${c.tool} ${sub.path.join(" ")} --help: ${r.stderr}`).toBe(0);
@@ -108,7 +111,8 @@ describe("the README's gm-chaos and gm-prober commands", { timeout: 60_000 }, ()
 
 describe("readmeCommands", () => {
   it("joins continued lines, drops comments and what is piped to another program", () => {
-    const md = "text\n```sh\nnpx gm-prober once --json | jq .   # stop\ngm-chaos drill a \\\n  --x y\necho gm-chaos\n```\nnpx gm-chaos outside\n";
+    const md =
+      "text\n```sh\nnpx gm-prober once --json | jq .   # stop\ngm-chaos drill a \\\n  --x y\necho gm-chaos\n```\nnpx gm-chaos outside\n";
     expect(readmeCommands(md).map((c) => [c.npx, c.tool, c.words.join(" ")])).toEqual([
       [true, "gm-prober", "once --json"],
       [false, "gm-chaos", "drill a --x y"],

@@ -39,7 +39,10 @@ deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
 `,
     );
     // a lease longer than the test: here `recover` undoes the fault, not the watchdog
-    const drill = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env: { ...env, GM_CHAOS_LEASE_SECONDS: "600" }, stdio: ["ignore", "pipe", "pipe"] });
+    const drill = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], {
+      env: { ...env, GM_CHAOS_LEASE_SECONDS: "600" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     drill.stderr.on("data", (c: Buffer) => {
       err += c.toString();
@@ -62,7 +65,10 @@ deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
     expect(after.stdout.trim()).toBe("false");
 
     // The dead-man's switch: SIGKILL, nobody runs recover; the watchdog undoes the fault once the 5 s lease lapses.
-    const dead = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], { env: { ...env, GM_CHAOS_LEASE_SECONDS: "5" }, stdio: ["ignore", "pipe", "pipe"] });
+    const dead = spawn(process.execPath, [cli, "drill", file, "--stack-id", id], {
+      env: { ...env, GM_CHAOS_LEASE_SECONDS: "5" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err3 = "";
     dead.stderr.on("data", (c: Buffer) => {
       err3 += c.toString();
@@ -74,7 +80,8 @@ deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
     dead.kill("SIGKILL");
     await new Promise((r) => dead.on("exit", r));
     const killedAt = Date.now();
-    const isPaused = () => spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" }).stdout.trim();
+    const isPaused = () =>
+      spawnSync("docker", ["inspect", "-f", "{{.State.Paused}}", `gm-${id}-event-processor-service`], { encoding: "utf8" }).stdout.trim();
     expect(isPaused()).toBe("true");
     while (isPaused() === "true" && Date.now() - killedAt < 60_000) await new Promise((r) => setTimeout(r, 250));
     expect(isPaused()).toBe("false");
@@ -88,7 +95,8 @@ deadlines: { detectSeconds: 600, recoverSeconds: 600, drillSeconds: 900 }
         .find((r) => r.outcome === "undone");
     while (!undoneRecord() && Date.now() < gone) await new Promise((r) => setTimeout(r, 250));
     expect(undoneRecord()?.why).toMatch(/lapsed/);
-    while (readdirSync(join(state, "faults")).some((f) => f.endsWith(".json")) && Date.now() < gone) await new Promise((r) => setTimeout(r, 250));
+    while (readdirSync(join(state, "faults")).some((f) => f.endsWith(".json")) && Date.now() < gone)
+      await new Promise((r) => setTimeout(r, 250));
     expect(readdirSync(join(state, "faults")).filter((f) => f.endsWith(".json"))).toHaveLength(0);
     const running = () => existsSync(`/proc/${dog![1]}`) && !readFileSync(`/proc/${dog![1]}/stat`, "utf8").includes(") Z");
     while (running() && Date.now() < gone) await new Promise((r) => setTimeout(r, 250));

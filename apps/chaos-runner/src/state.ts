@@ -29,7 +29,11 @@ function stacksDir(): string {
 
 /** Refuses a stack id that is not one (`--id ../../x` named a file outside the state directory); exit 2 naming the option. */
 export function checkStackId(id: string, option = "--id"): string {
-  if (!STACK_ID_PATTERN.test(id)) throw new CliError(`${option}: expected a stack id (lower-case letters, digits and dashes, at most 31, matching ${STACK_ID_PATTERN.source}), got ${JSON.stringify(id)}`, 2);
+  if (!STACK_ID_PATTERN.test(id))
+    throw new CliError(
+      `${option}: expected a stack id (lower-case letters, digits and dashes, at most 31, matching ${STACK_ID_PATTERN.source}), got ${JSON.stringify(id)}`,
+      2,
+    );
   return id;
 }
 
@@ -72,7 +76,17 @@ export function loadStacks(): StackRecord[] {
     .filter((f) => f.endsWith(".json"))
     .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
     .sort((a, b) => b.t - a.t)
-    .map(({ f }) => readStateFile<StackRecord>(join(dir, f), "stack record", (v) => typeof v === "object" && v !== null && typeof (v as StackRecord).stackId === "string" && typeof (v as StackRecord).endpoints === "object"));
+    .map(({ f }) =>
+      readStateFile<StackRecord>(
+        join(dir, f),
+        "stack record",
+        (v) =>
+          typeof v === "object" &&
+          v !== null &&
+          typeof (v as StackRecord).stackId === "string" &&
+          typeof (v as StackRecord).endpoints === "object",
+      ),
+    );
 }
 
 export function forgetStack(stackId: string): void {

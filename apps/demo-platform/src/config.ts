@@ -136,7 +136,10 @@ class EnvReader {
   brokers(name: string): string[] {
     const raw = this.string(name);
     if (raw === "") return [];
-    const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const list = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (list.length === 0) this.problems.push(`${name}: expected a comma-separated list of host:port, got no broker`);
     for (const b of list) {
       const m = /^[A-Za-z0-9_.\-[\]:]+:(\d{1,5})$/.exec(b);
@@ -162,7 +165,9 @@ class EnvReader {
       return fallback;
     }
     if (raw.startsWith("__")) {
-      this.problems.push(`${name}: expected a topic of this platform, got Kafka's internal topic name "${raw}" (names starting with "__" are Kafka's own)`);
+      this.problems.push(
+        `${name}: expected a topic of this platform, got Kafka's internal topic name "${raw}" (names starting with "__" are Kafka's own)`,
+      );
       return fallback;
     }
     return raw;
@@ -217,7 +222,9 @@ function httpLimits(r: EnvReader): HttpLimits {
   };
   // node:http checks the headers' deadline only while the request's runs
   if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
-    r.problems.push(`HTTP_REQUEST_TIMEOUT_MS: expected at least HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}), got ${limits.requestTimeoutMs}`);
+    r.problems.push(
+      `HTTP_REQUEST_TIMEOUT_MS: expected at least HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}), got ${limits.requestTimeoutMs}`,
+    );
   }
   return limits;
 }
@@ -249,7 +256,8 @@ export function loadConfig(env: Env, serviceArg?: string): ServiceConfig {
       const kafka = kafkaConfig(r, service);
       const dlqTopic = r.string("KAFKA_DLQ_TOPIC", `${kafka.topic}.dlq`);
       // Kafka's rule for topic names (legal characters, at most 249); the DLQ must not be the topic it drains.
-      if (!/^[A-Za-z0-9._-]{1,249}$/.test(dlqTopic)) r.problems.push(`KAFKA_DLQ_TOPIC: expected a Kafka topic name (letters, digits, '.', '_', '-'; at most 249), got "${dlqTopic}"`);
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(dlqTopic))
+        r.problems.push(`KAFKA_DLQ_TOPIC: expected a Kafka topic name (letters, digits, '.', '_', '-'; at most 249), got "${dlqTopic}"`);
       else if (dlqTopic === kafka.topic) r.problems.push(`KAFKA_DLQ_TOPIC: expected a topic other than KAFKA_TOPIC ("${kafka.topic}")`);
       cfg = {
         ...common,

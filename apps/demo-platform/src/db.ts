@@ -37,11 +37,43 @@ export function createDb(cfg: PgConfig, registry: Registry, log: Logger, applica
     help: "Times a request waited longer than the connection timeout for a pooled connection",
     registers: [registry],
   });
-  const errors = new Counter({ name: "pg_pool_connect_errors_total", help: "Failed attempts to get a pooled connection", registers: [registry] });
-  new Gauge({ name: "pg_pool_max", help: "Configured pool size", registers: [registry], collect() { this.set(cfg.poolMax); } });
-  new Gauge({ name: "pg_pool_total", help: "Connections open in the pool", registers: [registry], collect() { this.set(pool.totalCount); } });
-  new Gauge({ name: "pg_pool_idle", help: "Idle connections in the pool", registers: [registry], collect() { this.set(pool.idleCount); } });
-  new Gauge({ name: "pg_pool_waiting", help: "Requests waiting for a pooled connection", registers: [registry], collect() { this.set(pool.waitingCount); } });
+  const errors = new Counter({
+    name: "pg_pool_connect_errors_total",
+    help: "Failed attempts to get a pooled connection",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "pg_pool_max",
+    help: "Configured pool size",
+    registers: [registry],
+    collect() {
+      this.set(cfg.poolMax);
+    },
+  });
+  new Gauge({
+    name: "pg_pool_total",
+    help: "Connections open in the pool",
+    registers: [registry],
+    collect() {
+      this.set(pool.totalCount);
+    },
+  });
+  new Gauge({
+    name: "pg_pool_idle",
+    help: "Idle connections in the pool",
+    registers: [registry],
+    collect() {
+      this.set(pool.idleCount);
+    },
+  });
+  new Gauge({
+    name: "pg_pool_waiting",
+    help: "Requests waiting for a pooled connection",
+    registers: [registry],
+    collect() {
+      this.set(pool.waitingCount);
+    },
+  });
 
   return {
     pool,
@@ -101,7 +133,9 @@ export async function migrate(db: Db, log: Logger): Promise<number[]> {
   return db.withClient(async (c) => {
     await c.query("SELECT pg_advisory_lock(7345219)");
     try {
-      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await c.query(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
       const done = new Set((await c.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
       const applied: number[] = [];
       for (const m of MIGRATIONS) {

@@ -44,7 +44,8 @@ function unstorable(v: string): string | undefined {
   const nul = v.indexOf("\u0000");
   const lone = LONE_SURROGATE.exec(v);
   if (nul >= 0 && (!lone || nul < lone.index)) return `contains a NUL character (\\u0000) at index ${nul}, which PostgreSQL cannot store`;
-  if (lone) return `contains a lone UTF-16 surrogate (\\u${lone[0].charCodeAt(0).toString(16)}) at index ${lone.index}: not valid Unicode, cannot be stored`;
+  if (lone)
+    return `contains a lone UTF-16 surrogate (\\u${lone[0].charCodeAt(0).toString(16)}) at index ${lone.index}: not valid Unicode, cannot be stored`;
   return undefined;
 }
 
@@ -86,7 +87,9 @@ export function exactNumber(source: string, value: number): boolean {
 export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text, ((_key: string, value: unknown, context?: { source?: string }) =>
-      typeof value === "number" && context?.source !== undefined && !exactNumber(context.source, value) ? new InexactNumber(context.source) : value) as (this: unknown, key: string, value: unknown) => unknown);
+      typeof value === "number" && context?.source !== undefined && !exactNumber(context.source, value)
+        ? new InexactNumber(context.source)
+        : value) as (this: unknown, key: string, value: unknown) => unknown);
   } catch (err) {
     // V8 walks a reviver recursively: a body nested thousands deep overflows the stack (RangeError)
     // where JSON.parse alone does not. Validation refuses such a body for its depth anyway (no field
@@ -143,7 +146,8 @@ function checkTimestamp(ts: unknown): string | undefined {
   if (month < 1 || month > 12) return `month ${m[2]} is out of range: expected 01 to 12`;
   if (day < 1 || day > daysIn(year, month)) return `day ${m[3]} does not exist in ${m[1]}-${m[2]}`;
   if (hour > 23 || minute > 59 || second > 59) return `time ${m[4]}:${m[5]}:${m[6]} is out of range: expected 00:00:00 to 23:59:59`;
-  if (m[9] !== undefined && (Number(m[9]) > 15 || Number(m[10]) > 59)) return `time zone offset ${m[8]} is out of range: expected at most ±15:59 (PostgreSQL's limit)`;
+  if (m[9] !== undefined && (Number(m[9]) > 15 || Number(m[10]) > 59))
+    return `time zone offset ${m[8]} is out of range: expected at most ±15:59 (PostgreSQL's limit)`;
   return undefined;
 }
 
@@ -174,7 +178,9 @@ function checkPayload(payload: Record<string, unknown>, at: string, out: FieldPr
       out.push({ path, message: `expected at most ${LIMITS.payloadDepth} levels of nested objects and arrays in payload, got more` });
       return false;
     }
-    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value).map(([k, v]) => [keyPath(k), v]);
+    const entries: [string, unknown][] = Array.isArray(value)
+      ? value.map((v, i) => [`[${i}]`, v])
+      : Object.entries(value).map(([k, v]) => [keyPath(k), v]);
     if (!Array.isArray(value)) {
       for (const k of Object.keys(value)) {
         const bad = unstorable(k);
@@ -184,7 +190,8 @@ function checkPayload(payload: Record<string, unknown>, at: string, out: FieldPr
     for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], path: `${path}${entries[i]![0]}`, depth: depth + 1 });
   }
   out.push(...found.slice(0, LIMITS.payloadProblems));
-  if (found.length > LIMITS.payloadProblems) out.push({ path: at, message: `${found.length - LIMITS.payloadProblems} more unstorable key(s) or string(s) not listed` });
+  if (found.length > LIMITS.payloadProblems)
+    out.push({ path: at, message: `${found.length - LIMITS.payloadProblems} more unstorable key(s) or string(s) not listed` });
   return found.length === 0;
 }
 
@@ -215,7 +222,8 @@ export function checkEvent(item: unknown, at: string, problems: FieldProblem[]):
   else if (!isPlainObject(payload)) problems.push({ path: `${at}.payload`, message: `expected an object, got ${kind(payload)}` });
   else if (checkPayload(payload, `${at}.payload`, problems)) {
     const size = Buffer.byteLength(JSON.stringify(payload));
-    if (size > LIMITS.payloadBytes) problems.push({ path: `${at}.payload`, message: `expected at most ${LIMITS.payloadBytes} bytes, got ${size}` });
+    if (size > LIMITS.payloadBytes)
+      problems.push({ path: `${at}.payload`, message: `expected at most ${LIMITS.payloadBytes} bytes, got ${size}` });
   }
   return problems.length === before;
 }
@@ -231,11 +239,19 @@ function kind(v: unknown): string {
  * Validate a parsed request body: a non-empty array of game events with unique ids.
  * Returns the events when valid, otherwise every problem with the path of its field.
  */
-export function validateBatch(body: unknown, maxEvents: number): { ok: true; events: GameEvent[] } | { ok: false; tooLarge: boolean; problems: FieldProblem[] } {
-  if (!Array.isArray(body)) return { ok: false, tooLarge: false, problems: [{ path: "$", message: `expected a JSON array of events, got ${kind(body)}` }] };
+export function validateBatch(
+  body: unknown,
+  maxEvents: number,
+): { ok: true; events: GameEvent[] } | { ok: false; tooLarge: boolean; problems: FieldProblem[] } {
+  if (!Array.isArray(body))
+    return { ok: false, tooLarge: false, problems: [{ path: "$", message: `expected a JSON array of events, got ${kind(body)}` }] };
   if (body.length === 0) return { ok: false, tooLarge: false, problems: [{ path: "$", message: "expected at least one event" }] };
   if (body.length > maxEvents) {
-    return { ok: false, tooLarge: true, problems: [{ path: "$", message: `expected at most ${maxEvents} events per batch, got ${body.length}` }] };
+    return {
+      ok: false,
+      tooLarge: true,
+      problems: [{ path: "$", message: `expected at most ${maxEvents} events per batch, got ${body.length}` }],
+    };
   }
   const problems: FieldProblem[] = [];
   const seen = new Map<string, number>();

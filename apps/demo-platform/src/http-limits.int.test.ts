@@ -16,7 +16,12 @@ import { freePort, startStack, waitUntil, type Stack } from "@gm/stack/stack";
 const MAIN = fileURLToPath(new URL("../image/app/main.mjs", import.meta.url));
 const STARTUP = 300_000;
 // Short deadlines, so that a client still sending after them proves the server cut it off.
-const LIMITS = { HTTP_HEADERS_TIMEOUT_MS: "2000", HTTP_REQUEST_TIMEOUT_MS: "4000", HTTP_MAX_HEADER_BYTES: "16384", MAX_BODY_BYTES: "1048576" };
+const LIMITS = {
+  HTTP_HEADERS_TIMEOUT_MS: "2000",
+  HTTP_REQUEST_TIMEOUT_MS: "4000",
+  HTTP_MAX_HEADER_BYTES: "16384",
+  MAX_BODY_BYTES: "1048576",
+};
 
 interface Running {
   url: string;
@@ -27,14 +32,24 @@ interface Running {
 async function startService(service: string, env: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const output: string[] = [];
-  const proc = spawn(process.execPath, [MAIN], { env: { PATH: process.env["PATH"], SERVICE: service, PORT: String(port), ...LIMITS, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env["PATH"], SERVICE: service, PORT: String(port), ...LIMITS, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   proc.stdout?.on("data", (b: Buffer) => output.push(b.toString()));
   proc.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
   const url = `http://127.0.0.1:${port}`;
-  await waitUntil(async () => {
-    if (proc.exitCode !== null) throw new Error(`${service} exited with ${proc.exitCode}: ${output.join("").slice(-2000)}`);
-    return fetch(`${url}/ready`).then((r) => r.status === 200, () => false);
-  }, 60_000, `${service} /ready = 200`);
+  await waitUntil(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`${service} exited with ${proc.exitCode}: ${output.join("").slice(-2000)}`);
+      return fetch(`${url}/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+    },
+    60_000,
+    `${service} /ready = 200`,
+  );
   return { url, proc, output };
 }
 
@@ -45,7 +60,12 @@ describe("HTTP limits of the services", { timeout: 120_000 }, () => {
   const adminToken = randomBytes(16).toString("hex");
 
   beforeAll(async () => {
-    stack = await startStack({ brokers: 1, processorReplicas: 0, id: `t-limits-${Date.now().toString(36)}`, onProgress: (m) => console.log(m) });
+    stack = await startStack({
+      brokers: 1,
+      processorReplicas: 0,
+      id: `t-limits-${Date.now().toString(36)}`,
+      onProgress: (m) => console.log(m),
+    });
     [ingest, stats] = await Promise.all([
       startService("ingest-api", { KAFKA_BROKERS: stack.endpoints.kafkaBootstrapServers.join(","), KAFKA_TOPIC: stack.endpoints.topic }),
       startService("stats-api", { DATABASE_URL: stack.endpoints.postgresUrl, ADMIN_TOKEN: adminToken }),
@@ -96,7 +116,10 @@ describe("HTTP limits of the services", { timeout: 120_000 }, () => {
 
   it("erases only with the admin token: a wrong one of the same length, another length or none is 401", async () => {
     const erase = (auth?: string) =>
-      fetch(`${stats.url}/admin/players/limits-test-nobody`, { method: "DELETE", ...(auth !== undefined ? { headers: { authorization: auth } } : {}) }).then((r) => r.status);
+      fetch(`${stats.url}/admin/players/limits-test-nobody`, {
+        method: "DELETE",
+        ...(auth !== undefined ? { headers: { authorization: auth } } : {}),
+      }).then((r) => r.status);
     const sameLength = adminToken.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
     expect(await erase(`Bearer ${sameLength}`)).toBe(401);
     expect(await erase(`Bearer ${adminToken}0`)).toBe(401);

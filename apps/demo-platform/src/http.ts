@@ -55,10 +55,12 @@ export class Router {
   add(method: string, pattern: string, handler: Handler): this {
     const keys: string[] = [];
     const regex = new RegExp(
-      "^" + pattern.replace(/:[A-Za-z]+/g, (m) => {
-        keys.push(m.slice(1));
-        return "([^/]+)";
-      }) + "$",
+      "^" +
+        pattern.replace(/:[A-Za-z]+/g, (m) => {
+          keys.push(m.slice(1));
+          return "([^/]+)";
+        }) +
+        "$",
     );
     this.routes.push({ method, pattern, regex, keys, handler });
     return this;
@@ -67,7 +69,10 @@ export class Router {
    * The route of a request and its decoded parameters; `badParam` when a parameter is not valid
    * percent-encoding (`%ZZ`, or `%ED%A0%80`, a lone surrogate): decodeURIComponent throws URIError.
    */
-  match(method: string, path: string): { route: Route; params: Record<string, string> } | { route: Route; badParam: string } | { allowed: string[] } {
+  match(
+    method: string,
+    path: string,
+  ): { route: Route; params: Record<string, string> } | { route: Route; badParam: string } | { allowed: string[] } {
     const allowed: string[] = [];
     for (const route of this.routes) {
       const m = route.regex.exec(path);
@@ -164,7 +169,13 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
 /** node:http's defaults for what is not bounded in the environment (config.ts). */
 export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
 
-export function startHttpServer(opts: { port: number; router: Router; registry: Registry; log: Logger; limits?: HttpLimits }): Promise<Server> {
+export function startHttpServer(opts: {
+  port: number;
+  router: Router;
+  registry: Registry;
+  log: Logger;
+  limits?: HttpLimits;
+}): Promise<Server> {
   const metrics = createHttpMetrics(opts.registry);
   const limits = opts.limits ?? DEFAULT_HTTP_LIMITS;
   const serverOptions = {
@@ -190,7 +201,11 @@ export function startHttpServer(opts: { port: number; router: Router; registry: 
         route = found.route.pattern;
         reply = await found.route.handler({ method, path, params: found.params, headers: req.headers, readBody: (l) => readBody(req, l) });
       } else if (found.allowed.length > 0) {
-        reply = { status: 405, body: { error: `method ${method} not allowed`, allowed: found.allowed }, headers: { allow: found.allowed.join(", ") } };
+        reply = {
+          status: 405,
+          body: { error: `method ${method} not allowed`, allowed: found.allowed },
+          headers: { allow: found.allowed.join(", ") },
+        };
       } else {
         reply = { status: 404, body: { error: `no route for ${method} ${path}` } };
       }

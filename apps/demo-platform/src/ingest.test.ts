@@ -17,7 +17,9 @@ describe("retriableWithinDeadline", () => {
   });
 
   it("gives up on what no retry can fix", () => {
-    const tooLarge = new KafkaJSError("The request included a message larger than the max message size the server will accept", { retriable: false });
+    const tooLarge = new KafkaJSError("The request included a message larger than the max message size the server will accept", {
+      retriable: false,
+    });
     expect(retriableWithinDeadline(new KafkaJSNonRetriableError(tooLarge))).toBe(false);
     expect(retriableWithinDeadline(new KafkaJSNumberOfRetriesExceeded(tooLarge, { retryCount: 5, retryTime: 2_000 }))).toBe(false);
     const bug = new TypeError("Cannot read properties of undefined");
@@ -32,18 +34,36 @@ describe("POST /events refuses a number it could not store as sent", () => {
     port: 0,
     logLevel: "error",
     shutdownTimeoutMs: 1_000,
-    kafka: { brokers: ["127.0.0.1:1"], topic: "game-events", clientId: "test", topicPartitions: 1, replicationFactor: 1, requestTimeoutMs: 200, connectionTimeoutMs: 100 },
+    kafka: {
+      brokers: ["127.0.0.1:1"],
+      topic: "game-events",
+      clientId: "test",
+      topicPartitions: 1,
+      replicationFactor: 1,
+      requestTimeoutMs: 200,
+      connectionTimeoutMs: 100,
+    },
     maxBatchEvents: 10,
     maxBodyBytes: 1_048_576,
     produceTimeoutMs: 300,
     http: { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
   };
   const post = async (text: string) => {
-    const svc = await startIngest(cfg, createLogger("ingest-api", "error", () => undefined), new Registry());
+    const svc = await startIngest(
+      cfg,
+      createLogger("ingest-api", "error", () => undefined),
+      new Registry(),
+    );
     try {
       const found = svc.router.match("POST", "/events");
       if (!("route" in found)) throw new Error("no POST /events route");
-      return await found.route.handler({ method: "POST", path: "/events", params: {}, headers: {}, readBody: async () => Buffer.from(text) });
+      return await found.route.handler({
+        method: "POST",
+        path: "/events",
+        params: {},
+        headers: {},
+        readBody: async () => Buffer.from(text),
+      });
     } finally {
       await svc.stop();
     }

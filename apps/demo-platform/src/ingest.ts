@@ -60,11 +60,20 @@ class ResilientProducer {
       // to a broker that already answered, its messages are dropped and send() still resolves — 202 for
       // events that never reached Kafka, which our first broker-kill drill caught. So sendPartition() sends
       // one partition per send(): a single partition has a single leader, and a retry always reaches it.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 } });
+      const producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
+      });
       const admin = kafka.admin();
       try {
         await withTimeout(admin.connect(), this.cfg.produceTimeoutMs, "admin connect");
-        const meta = await withTimeout(admin.fetchTopicMetadata({ topics: [this.cfg.kafka.topic] }), this.cfg.produceTimeoutMs, "topic metadata");
+        const meta = await withTimeout(
+          admin.fetchTopicMetadata({ topics: [this.cfg.kafka.topic] }),
+          this.cfg.produceTimeoutMs,
+          "topic metadata",
+        );
         this.partitions = meta.topics[0]?.partitions.length ?? 0;
         if (this.partitions === 0) throw new Error(`topic ${this.cfg.kafka.topic} has no partitions`);
       } finally {
@@ -111,7 +120,14 @@ class ResilientProducer {
   async send(messages: Message[]): Promise<void> {
     await this.get();
     const byPartition = new Map<number, Message[]>();
-    const meta = Array.from({ length: this.partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
+    const meta = Array.from({ length: this.partitions }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+      replicas: [],
+      isr: [],
+      partitionErrorCode: 0,
+      offlineReplicas: [],
+    }));
     for (const m of messages) {
       const p = this.partitioner({ topic: this.cfg.kafka.topic, partitionMetadata: meta, message: m });
       const list = byPartition.get(p) ?? [];
@@ -144,7 +160,10 @@ class ResilientProducer {
           count += next.messages.length;
         }
         try {
-          await this.sendNow(partition, group.flatMap((g) => g.messages));
+          await this.sendNow(
+            partition,
+            group.flatMap((g) => g.messages),
+          );
           for (const g of group) g.resolve();
         } catch (err) {
           for (const g of group) g.reject(err);
@@ -169,7 +188,11 @@ class ResilientProducer {
         // the current producer at each attempt: another partition's failure may have rebuilt it
         const producer = await this.get();
         const left = Math.max(100, deadline - Date.now());
-        await withTimeout(producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages: msgs.map((m) => ({ ...m, partition })) }), left, "produce");
+        await withTimeout(
+          producer.send({ topic: this.cfg.kafka.topic, acks: -1, timeout: left, messages: msgs.map((m) => ({ ...m, partition })) }),
+          left,
+          "produce",
+        );
         return;
       } catch (err) {
         const wait = Math.min(200 * attempt, 1_000);
@@ -202,9 +225,22 @@ class ResilientProducer {
 }
 
 export async function startIngest(cfg: IngestConfig, log: Logger, registry: Registry): Promise<Service> {
-  const accepted = new Counter({ name: "ingest_events_accepted_total", help: "Events acknowledged by Kafka and answered 202", registers: [registry] });
-  const rejected = new Counter({ name: "ingest_events_rejected_total", help: "Batches refused, by reason", labelNames: ["reason"] as const, registers: [registry] });
-  const rebuilds = new Counter({ name: "kafka_producer_rebuilds_total", help: "Times the Kafka producer was rebuilt after failures", registers: [registry] });
+  const accepted = new Counter({
+    name: "ingest_events_accepted_total",
+    help: "Events acknowledged by Kafka and answered 202",
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: "ingest_events_rejected_total",
+    help: "Batches refused, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  const rebuilds = new Counter({
+    name: "kafka_producer_rebuilds_total",
+    help: "Times the Kafka producer was rebuilt after failures",
+    registers: [registry],
+  });
   const producer = new ResilientProducer(cfg, log, rebuilds);
   new Gauge({
     name: "kafka_producer_last_success_age_seconds",
@@ -248,14 +284,21 @@ export async function startIngest(cfg: IngestConfig, log: Logger, registry: Regi
     const result = validateBatch(body, cfg.maxBatchEvents);
     if (!result.ok) {
       rejected.inc({ reason: result.tooLarge ? "too_large" : "invalid" });
-      return { status: result.tooLarge ? 413 : 400, body: { error: result.tooLarge ? "batch too large" : "invalid events", problems: result.problems } };
+      return {
+        status: result.tooLarge ? 413 : 400,
+        body: { error: result.tooLarge ? "batch too large" : "invalid events", problems: result.problems },
+      };
     }
     try {
       await producer.send(result.events.map((e) => ({ key: e.playerId, value: JSON.stringify(e) })));
     } catch (err) {
       rejected.inc({ reason: "kafka_unavailable" });
       log.warn("produce failed", { events: result.events.length, err });
-      return { status: 503, body: { error: "Kafka cannot take events now; retry later", detail: (err as Error).message }, headers: { "retry-after": "1" } };
+      return {
+        status: 503,
+        body: { error: "Kafka cannot take events now; retry later", detail: (err as Error).message },
+        headers: { "retry-after": "1" },
+      };
     }
     accepted.inc(result.events.length);
     return { status: 202, body: { accepted: result.events.length } };
@@ -266,7 +309,9 @@ export async function startIngest(cfg: IngestConfig, log: Logger, registry: Regi
     async ready(): Promise<ReadyResult> {
       const kafkaOk = await withTimeout(
         (async () => {
-          const admin = createKafka({ ...cfg.kafka, requestTimeoutMs: 2_000, connectionTimeoutMs: 1_000 }, log, "-ready").admin({ retry: { retries: 0 } });
+          const admin = createKafka({ ...cfg.kafka, requestTimeoutMs: 2_000, connectionTimeoutMs: 1_000 }, log, "-ready").admin({
+            retry: { retries: 0 },
+          });
           try {
             await admin.connect();
             await admin.fetchTopicMetadata({ topics: [cfg.kafka.topic] });

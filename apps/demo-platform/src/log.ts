@@ -9,7 +9,11 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(service: string, level: Level = "info", out: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
+export function createLogger(
+  service: string,
+  level: Level = "info",
+  out: (line: string) => void = (l) => process.stdout.write(l + "\n"),
+): Logger {
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const rec: Record<string, unknown> = { ts: new Date().toISOString(), level: lvl, service, msg };

@@ -42,13 +42,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   }
   let shuttingDown = false;
   service.router
-    .add("GET", "/health", () => ({ status: shuttingDown ? 503 : 200, body: { status: shuttingDown ? "stopping" : "ok", service: cfg.service } }))
+    .add("GET", "/health", () => ({
+      status: shuttingDown ? 503 : 200,
+      body: { status: shuttingDown ? "stopping" : "ok", service: cfg.service },
+    }))
     .add("GET", "/ready", async () => {
       const r = await service.ready();
       const ready = r.ready && !shuttingDown;
       return { status: ready ? 200 : 503, body: { ready, service: cfg.service, checks: r.checks } };
     })
-    .add("GET", "/metrics", async () => ({ status: 200, text: await registry.metrics(), headers: { "content-type": registry.contentType } }));
+    .add("GET", "/metrics", async () => ({
+      status: 200,
+      text: await registry.metrics(),
+      headers: { "content-type": registry.contentType },
+    }));
   const server = await startHttpServer({ port: cfg.port, router: service.router, registry, log, limits: cfg.http });
   log.info("listening", { port: cfg.port });
 

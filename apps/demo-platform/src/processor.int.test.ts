@@ -47,12 +47,21 @@ describe("poison events", { timeout: 240_000 }, () => {
       ]),
     );
     expect(res.status).toBe(400);
-    expect(res.body.problems?.map((p) => p.path)).toEqual(["[0].id", '[0].payload["k\\u0000"]', "[0].payload.s", "[1].playerId", "[1].ts", "[2].ts"]);
+    expect(res.body.problems?.map((p) => p.path)).toEqual([
+      "[0].id",
+      '[0].payload["k\\u0000"]',
+      "[0].payload.s",
+      "[1].playerId",
+      "[1].ts",
+      "[2].ts",
+    ]);
     // A payload 10,000 levels deep: 400 naming the bound (it was a 500, RangeError, before).
     const deep = `[{"id":"${runId}-deep","playerId":"p","type":"t","ts":"2026-11-27T10:00:00Z","payload":${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}}]`;
     const tooDeep = await post(deep);
     expect(tooDeep.status).toBe(400);
-    expect(tooDeep.body.problems).toEqual([{ path: `[0].payload${".a".repeat(32)}`, message: "expected at most 32 levels of nested objects and arrays in payload, got more" }]);
+    expect(tooDeep.body.problems).toEqual([
+      { path: `[0].payload${".a".repeat(32)}`, message: "expected at most 32 levels of nested objects and arrays in payload, got more" },
+    ]);
     expect((await checkStored(stack.endpoints.postgresUrl, [a!.id, b!.id, c!.id, `${runId}-deep`])).found).toBe(0);
   });
 
@@ -68,7 +77,10 @@ describe("poison events", { timeout: 240_000 }, () => {
       { value: null, why: /^message has no value$/ },
       { value: JSON.stringify({ ...p1!, id: `${p1!.id}\u0000` }), why: /^invalid event: \$\.id: contains a NUL character/ },
       { value: JSON.stringify({ ...p2!, ts: "0000-01-01T00:00:00Z" }), why: /^invalid event: \$\.ts: year 0000 is out of range/ },
-      { value: JSON.stringify({ ...p3!, payload: { s: "x\ud800" } }), why: /^invalid event: \$\.payload\.s: contains a lone UTF-16 surrogate/ },
+      {
+        value: JSON.stringify({ ...p3!, payload: { s: "x\ud800" } }),
+        why: /^invalid event: \$\.payload\.s: contains a lone UTF-16 surrogate/,
+      },
     ];
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
@@ -86,12 +98,20 @@ describe("poison events", { timeout: 240_000 }, () => {
       });
       const base = BigInt(first[0]!.baseOffset!);
       for (let i = 0; i < poison.length; i++) offsets.push((base + BigInt(i)).toString());
-      await producer.send({ topic, acks: -1, messages: good.slice(10).map((e) => ({ key: e.playerId, value: JSON.stringify(e), partition: 0 })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: good.slice(10).map((e) => ({ key: e.playerId, value: JSON.stringify(e), partition: 0 })),
+      });
     } finally {
       await producer.disconnect();
     }
 
-    const stored = await waitStored(stack.endpoints.postgresUrl, good.map((e) => e.id), 60_000);
+    const stored = await waitStored(
+      stack.endpoints.postgresUrl,
+      good.map((e) => e.id),
+      60_000,
+    );
     expect(stored.lost).toEqual([]);
     expect(stored.duplicates).toBe(0);
 
@@ -122,8 +142,13 @@ describe("poison events", { timeout: 240_000 }, () => {
 
     // The metric counts them, by reason.
     const metrics = await (await fetch(`${processor}/metrics`)).text();
-    const count = (reason: string) => Number(new RegExp(`^processing_dead_lettered_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
-    expect({ unparseable: count("unparseable"), invalid: count("invalid"), refused_by_database: count("refused_by_database") }).toEqual({ unparseable: 2, invalid: 3, refused_by_database: 0 });
+    const count = (reason: string) =>
+      Number(new RegExp(`^processing_dead_lettered_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+    expect({ unparseable: count("unparseable"), invalid: count("invalid"), refused_by_database: count("refused_by_database") }).toEqual({
+      unparseable: 2,
+      invalid: 3,
+      refused_by_database: 0,
+    });
 
     // A JSON log line per poison message, naming topic, partition, offset and the reason.
     const id = stack.containers.find((c) => c.role === "event-processor-service")!.id;
@@ -132,9 +157,9 @@ describe("poison events", { timeout: 240_000 }, () => {
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l["msg"] === "poison message dead-lettered");
-    expect(lines.map((l) => ({ topic: l["topic"], partition: l["partition"], offset: l["offset"], dlqTopic: l["dlqTopic"], level: l["level"] }))).toEqual(
-      offsets.map((offset) => ({ topic, partition: 0, offset, dlqTopic, level: "error" })),
-    );
+    expect(
+      lines.map((l) => ({ topic: l["topic"], partition: l["partition"], offset: l["offset"], dlqTopic: l["dlqTopic"], level: l["level"] })),
+    ).toEqual(offsets.map((offset) => ({ topic, partition: 0, offset, dlqTopic, level: "error" })));
     lines.forEach((l, i) => {
       expect(String(l["reason"])).toMatch(poison[i]!.why);
     });
@@ -142,14 +167,22 @@ describe("poison events", { timeout: 240_000 }, () => {
 
   it("finds the rows PostgreSQL refuses in a batch, stores the rest, and leaves a lost database to redelivery", async () => {
     const log = createLogger("test", "error", () => undefined);
-    const db = createDb({ databaseUrl: stack.endpoints.postgresUrl, poolMax: 2, connectionTimeoutMs: 2_000, idleTimeoutMs: 1_000, statementTimeoutMs: 5_000 }, new Registry(), log, "poison-test");
+    const db = createDb(
+      { databaseUrl: stack.endpoints.postgresUrl, poolMax: 2, connectionTimeoutMs: 2_000, idleTimeoutMs: 1_000, statementTimeoutMs: 5_000 },
+      new Registry(),
+      log,
+      "poison-test",
+    );
     const events = makeEvents(`${runId}-iso`, 8);
     // Rows no validation has seen (as if a future check missed something): PostgreSQL itself refuses them.
     events[1] = { ...events[1]!, id: `${events[1]!.id}\u0000` };
     events[4] = { ...events[4]!, ts: "0000-01-01T00:00:00Z" };
     events[6] = { ...events[6]!, payload: { s: "x\ud800" } };
     try {
-      const r = await storeIsolating(db, events.map((event, i) => ({ event, partition: 0, offset: String(i) })));
+      const r = await storeIsolating(
+        db,
+        events.map((event, i) => ({ event, partition: 0, offset: String(i) })),
+      );
       expect(r.inserted).toBe(5);
       expect(r.refused.map((x) => [x.row.offset, /SQLSTATE (\w+)/.exec(x.reason)?.[1]])).toEqual([
         ["1", "22021"],
@@ -162,9 +195,22 @@ describe("poison events", { timeout: 240_000 }, () => {
       await db.end();
     }
     // No database at all: thrown (the batch is redelivered), never taken for poison.
-    const gone = createDb({ databaseUrl: "postgres://u:p@127.0.0.1:1/none", poolMax: 1, connectionTimeoutMs: 500, idleTimeoutMs: 1_000, statementTimeoutMs: 1_000 }, new Registry(), log, "poison-test");
+    const gone = createDb(
+      {
+        databaseUrl: "postgres://u:p@127.0.0.1:1/none",
+        poolMax: 1,
+        connectionTimeoutMs: 500,
+        idleTimeoutMs: 1_000,
+        statementTimeoutMs: 1_000,
+      },
+      new Registry(),
+      log,
+      "poison-test",
+    );
     try {
-      await expect(storeIsolating(gone, [{ event: makeEvents(`${runId}-gone`, 1)[0]!, partition: 0, offset: "0" }])).rejects.toBeInstanceOf(DbUnavailable);
+      await expect(storeIsolating(gone, [{ event: makeEvents(`${runId}-gone`, 1)[0]!, partition: 0, offset: "0" }])).rejects.toBeInstanceOf(
+        DbUnavailable,
+      );
     } finally {
       await gone.end();
     }
@@ -173,11 +219,18 @@ describe("poison events", { timeout: 240_000 }, () => {
   it("ends a session left idle in a transaction, so a replica taking over its rows is not blocked behind a frozen one", async () => {
     const log = createLogger("test", "error", () => undefined);
     // no statement timeout: without the frozen session's end, the takeover would wait for ever (the test's timeout fails it)
-    const cfg = { databaseUrl: stack.endpoints.postgresUrl, poolMax: 2, connectionTimeoutMs: 2_000, idleTimeoutMs: 10_000, statementTimeoutMs: 0 };
+    const cfg = {
+      databaseUrl: stack.endpoints.postgresUrl,
+      poolMax: 2,
+      connectionTimeoutMs: 2_000,
+      idleTimeoutMs: 10_000,
+      statementTimeoutMs: 0,
+    };
     const frozen = createDb({ ...cfg, idleInTransactionTimeoutMs: 1_000 }, new Registry(), log, "frozen-test");
     const takeover = createDb(cfg, new Registry(), log, "takeover-test");
     const [event] = makeEvents(`${runId}-frozen`, 1);
-    const insert = "INSERT INTO events (id, player_id, type, ts, payload, kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5, 0, 0) ON CONFLICT (id) DO NOTHING";
+    const insert =
+      "INSERT INTO events (id, player_id, type, ts, payload, kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5, 0, 0) ON CONFLICT (id) DO NOTHING";
     const args = [event!.id, event!.playerId, event!.type, event!.ts, JSON.stringify(event!.payload)];
     const held = await frozen.pool.connect();
     held.on("error", () => undefined); // the server ends this session: expected

@@ -11,9 +11,12 @@ describe("parseMessage: what the processor reads from Kafka is checked like inge
   });
 
   it("dead-letters a number that would be stored as another one (another producer wrote 12345678901234567890)", () => {
-    expect(parseMessage(msg('{"id":"e-1","playerId":"p-1","type":"kill","ts":"2026-11-27T10:00:00Z","payload":{"big":12345678901234567890}}'))).toEqual({
+    expect(
+      parseMessage(msg('{"id":"e-1","playerId":"p-1","type":"kill","ts":"2026-11-27T10:00:00Z","payload":{"big":12345678901234567890}}')),
+    ).toEqual({
       kind: "invalid",
-      reason: "invalid event: $.payload.big: number 12345678901234567890 cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string",
+      reason:
+        "invalid event: $.payload.big: number 12345678901234567890 cannot be stored exactly (a double holds about 17 significant digits, magnitudes from 5e-324 to 1.8e308): send it as a string",
     });
   });
 
@@ -21,10 +24,14 @@ describe("parseMessage: what the processor reads from Kafka is checked like inge
     expect(parseMessage(null)).toEqual({ kind: "unparseable", reason: "message has no value" });
     expect(parseMessage(msg("{nope"))).toMatchObject({ kind: "unparseable", reason: expect.stringMatching(/^not valid JSON: /) });
     expect(parseMessage(msg({ ...event, payload: undefined }))).toEqual({ kind: "invalid", reason: "invalid event: $.payload: required" });
-    expect(parseMessage(msg({ ...event, id: "e-\u0000" }))).toEqual({ kind: "invalid", reason: "invalid event: $.id: contains a NUL character (\\u0000) at index 2, which PostgreSQL cannot store" });
+    expect(parseMessage(msg({ ...event, id: "e-\u0000" }))).toEqual({
+      kind: "invalid",
+      reason: "invalid event: $.id: contains a NUL character (\\u0000) at index 2, which PostgreSQL cannot store",
+    });
     expect(parseMessage(msg({ ...event, ts: "0000-01-01T00:00:00Z", payload: { ["k\ud800"]: 1 } }))).toEqual({
       kind: "invalid",
-      reason: 'invalid event: $.ts: year 0000 is out of range: expected 0001 to 9999; $.payload["k\\ud800"]: key contains a lone UTF-16 surrogate (\\ud800) at index 1: not valid Unicode, cannot be stored',
+      reason:
+        'invalid event: $.ts: year 0000 is out of range: expected 0001 to 9999; $.payload["k\\ud800"]: key contains a lone UTF-16 surrogate (\\ud800) at index 1: not valid Unicode, cannot be stored',
     });
   });
 });
@@ -33,8 +40,11 @@ describe("refusedContent: poison (PostgreSQL refuses the row) versus infrastruct
   const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
   it("names the SQLSTATE of a refused row: class 22 and the value checks", () => {
-    expect(refusedContent(pgError("22P05", "unsupported Unicode escape sequence"))).toBe("PostgreSQL refused the row: SQLSTATE 22P05 untranslatable_character: unsupported Unicode escape sequence");
-    for (const code of ["22021", "22007", "22008", "22009", "22P02", "23502", "22023"]) expect(refusedContent(pgError(code, "x")), code).toMatch(`SQLSTATE ${code} `);
+    expect(refusedContent(pgError("22P05", "unsupported Unicode escape sequence"))).toBe(
+      "PostgreSQL refused the row: SQLSTATE 22P05 untranslatable_character: unsupported Unicode escape sequence",
+    );
+    for (const code of ["22021", "22007", "22008", "22009", "22P02", "23502", "22023"])
+      expect(refusedContent(pgError(code, "x")), code).toMatch(`SQLSTATE ${code} `);
   });
 
   it("leaves every other failure to redelivery", () => {

@@ -36,10 +36,21 @@ export async function storeEvents(db: Db, rows: Row[]): Promise<number> {
       let inserted = 0;
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         const chunk = rows.slice(i, i + INSERT_CHUNK);
-        const ids: string[] = [], players: string[] = [], types: string[] = [], ts: string[] = [], payloads: string[] = [], parts: number[] = [], offsets: string[] = [];
+        const ids: string[] = [],
+          players: string[] = [],
+          types: string[] = [],
+          ts: string[] = [],
+          payloads: string[] = [],
+          parts: number[] = [],
+          offsets: string[] = [];
         for (const r of chunk) {
-          ids.push(r.event.id); players.push(r.event.playerId); types.push(r.event.type); ts.push(r.event.ts);
-          payloads.push(JSON.stringify(r.event.payload)); parts.push(r.partition); offsets.push(r.offset);
+          ids.push(r.event.id);
+          players.push(r.event.playerId);
+          types.push(r.event.type);
+          ts.push(r.event.ts);
+          payloads.push(JSON.stringify(r.event.payload));
+          parts.push(r.partition);
+          offsets.push(r.offset);
         }
         const res = await c.query(
           `INSERT INTO events (id, player_id, type, ts, payload, kafka_partition, kafka_offset)
@@ -146,17 +157,36 @@ export function restartBackoff(previousMs: number, run: { joined: boolean; ranMs
 }
 
 export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry: Registry): Promise<Service> {
-  const processed = new Counter({ name: "events_processed_total", help: "Events read from Kafka and committed to PostgreSQL", registers: [registry] });
+  const processed = new Counter({
+    name: "events_processed_total",
+    help: "Events read from Kafka and committed to PostgreSQL",
+    registers: [registry],
+  });
   const inserted = new Counter({ name: "events_inserted_total", help: "Events newly inserted (not duplicates)", registers: [registry] });
-  const errors = new Counter({ name: "processing_errors_total", help: "Processing errors by reason", labelNames: ["reason"] as const, registers: [registry] });
-  const restarts = new Counter({ name: "kafka_consumer_restarts_total", help: "Consumer rebuilds by reason", labelNames: ["reason"] as const, registers: [registry] });
+  const errors = new Counter({
+    name: "processing_errors_total",
+    help: "Processing errors by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  const restarts = new Counter({
+    name: "kafka_consumer_restarts_total",
+    help: "Consumer rebuilds by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
   const deadLettered = new Counter({
     name: "processing_dead_lettered_total",
     help: "Poison messages (never storable) written to the dead-letter topic instead of blocking their partition, by reason",
     labelNames: ["reason"] as const,
     registers: [registry],
   });
-  const batchSeconds = new Histogram({ name: "processor_batch_duration_seconds", help: "Time to store and commit one batch", buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const batchSeconds = new Histogram({
+    name: "processor_batch_duration_seconds",
+    help: "Time to store and commit one batch",
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
   const db = createDb(cfg.pg, registry, log, cfg.service);
 
   let lastActivity = Date.now();
@@ -178,7 +208,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
   function dlqProducer(run: NonNullable<typeof current>): Promise<Producer> {
     run.dlq ??= (async () => {
       await ensureDlqTopic();
-      const producer = run.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = run.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await withTimeout(producer.connect(), cfg.kafka.requestTimeoutMs * 2, "dead-letter producer connect");
       return producer;
     })().catch((err: unknown) => {
@@ -193,7 +228,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
    * came from and why) and resolves once Kafka acknowledged them; throws otherwise, so the batch is
    * redelivered and its offset not committed.
    */
-  async function deadLetter(run: NonNullable<typeof current>, topic: string, partition: number, poison: { message: KafkaMessage; kind: PoisonKind; reason: string }[]): Promise<void> {
+  async function deadLetter(
+    run: NonNullable<typeof current>,
+    topic: string,
+    partition: number,
+    poison: { message: KafkaMessage; kind: PoisonKind; reason: string }[],
+  ): Promise<void> {
     const producer = await dlqProducer(run);
     await producer.send({
       topic: cfg.dlqTopic,
@@ -202,7 +242,11 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       messages: poison.map(({ message, reason }) => ({
         key: message.key,
         value: message.value,
-        headers: { ...(message.headers as IHeaders | undefined), "gm-dlq-reason": reason, "gm-dlq-source": `${topic}/${partition}/${message.offset}` },
+        headers: {
+          ...(message.headers as IHeaders | undefined),
+          "gm-dlq-reason": reason,
+          "gm-dlq-source": `${topic}/${partition}/${message.offset}`,
+        },
       })),
     });
     for (const { message, kind, reason } of poison) {
@@ -220,7 +264,14 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       this.set((Date.now() - lastActivity) / 1000);
     },
   });
-  new Gauge({ name: "kafka_consumer_joined", help: "1 when the consumer is a member of its group", registers: [registry], collect() { this.set(joined ? 1 : 0); } });
+  new Gauge({
+    name: "kafka_consumer_joined",
+    help: "1 when the consumer is a member of its group",
+    registers: [registry],
+    collect() {
+      this.set(joined ? 1 : 0);
+    },
+  });
 
   async function eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
@@ -242,7 +293,8 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     try {
       const stored = await storeIsolating(db, rows);
       inserted.inc(stored.inserted);
-      for (const { row, reason } of stored.refused) poison.push({ message: byOffset.get(row.offset)!, kind: "refused_by_database", reason });
+      for (const { row, reason } of stored.refused)
+        poison.push({ message: byOffset.get(row.offset)!, kind: "refused_by_database", reason });
     } catch (err) {
       errors.inc({ reason: "database" });
       log.warn("database write failed; batch will be redelivered", { partition: batch.partition, err });
@@ -290,18 +342,35 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       log.error("consumer crashed", { err: e.payload.error, restart: e.payload.restart });
       wake?.("crash");
     });
-    consumer.on(FETCH_START, () => { lastActivity = Date.now(); });
-    consumer.on(HEARTBEAT, () => { lastActivity = Date.now(); });
-    consumer.on(GROUP_JOIN, (e) => { joined = true; joinedThisRun = true; lastActivity = Date.now(); log.info("joined consumer group", { memberId: e.payload.memberId, assignment: e.payload.memberAssignment }); });
-    consumer.on(REBALANCING, () => { joined = false; });
-    consumer.on(STOP, () => { joined = false; });
+    consumer.on(FETCH_START, () => {
+      lastActivity = Date.now();
+    });
+    consumer.on(HEARTBEAT, () => {
+      lastActivity = Date.now();
+    });
+    consumer.on(GROUP_JOIN, (e) => {
+      joined = true;
+      joinedThisRun = true;
+      lastActivity = Date.now();
+      log.info("joined consumer group", { memberId: e.payload.memberId, assignment: e.payload.memberAssignment });
+    });
+    consumer.on(REBALANCING, () => {
+      joined = false;
+    });
+    consumer.on(STOP, () => {
+      joined = false;
+    });
     const watchdog = setInterval(() => {
       if (Date.now() - lastActivity > cfg.stallTimeoutMs) wake?.("stalled");
     }, 1_000);
     try {
       lastActivity = Date.now();
       await withTimeout(consumer.connect(), cfg.kafka.requestTimeoutMs * 2, "consumer connect");
-      await withTimeout(consumer.subscribe({ topics: [cfg.kafka.topic], fromBeginning: true }), cfg.kafka.requestTimeoutMs * 2, "subscribe");
+      await withTimeout(
+        consumer.subscribe({ topics: [cfg.kafka.topic], fromBeginning: true }),
+        cfg.kafka.requestTimeoutMs * 2,
+        "subscribe",
+      );
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 3, eachBatch });
       return { reason: await ended, joined: joinedThisRun };
     } catch (err) {
@@ -313,7 +382,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       wake = undefined;
       await withTimeout(consumer.disconnect(), 5_000, "consumer disconnect").catch(() => undefined);
       const dlq = current?.dlq;
-      if (dlq) await withTimeout(dlq.then((p) => p.disconnect()), 5_000, "dead-letter producer disconnect").catch(() => undefined);
+      if (dlq)
+        await withTimeout(
+          dlq.then((p) => p.disconnect()),
+          5_000,
+          "dead-letter producer disconnect",
+        ).catch(() => undefined);
     }
   }
 
@@ -333,7 +407,9 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     backoff = 0; // no rebuild yet: the first waits INITIAL_RESTART_BACKOFF_MS
     // Created at start (in the background: the consumer does not wait for it), so it exists before the
     // first poison message; if Kafka cannot yet, the first dead-letter write creates it.
-    void ensureDlqTopic().catch((err: unknown) => log.warn("dead-letter topic check failed; retried on first use", { topic: cfg.dlqTopic, err }));
+    void ensureDlqTopic().catch((err: unknown) =>
+      log.warn("dead-letter topic check failed; retried on first use", { topic: cfg.dlqTopic, err }),
+    );
     while (!stopping) {
       const started = Date.now();
       const { reason, joined: worked } = await runOnce();

@@ -32,7 +32,12 @@ describe("stats-api: ids PostgreSQL cannot take", { timeout: 180_000 }, () => {
       .withWaitStrategy(Wait.forSuccessfulCommand("pg_isready -h 127.0.0.1 -U gm"))
       .withPullPolicy({ shouldPull: () => false })
       .start();
-    const cfg = loadConfig({ SERVICE: "stats-api", DATABASE_URL: `postgres://gm:gm-password@127.0.0.1:${container.getMappedPort(5432)}/gm`, ADMIN_TOKEN: token, PORT: "1" }) as StatsConfig;
+    const cfg = loadConfig({
+      SERVICE: "stats-api",
+      DATABASE_URL: `postgres://gm:gm-password@127.0.0.1:${container.getMappedPort(5432)}/gm`,
+      ADMIN_TOKEN: token,
+      PORT: "1",
+    }) as StatsConfig;
     const registry = new Registry();
     const log = createLogger("stats-api", "info", (l) => lines.push(l));
     service = await startStats(cfg, log, registry);
@@ -58,7 +63,10 @@ describe("stats-api: ids PostgreSQL cannot take", { timeout: 180_000 }, () => {
 
   it("GET /events/%00 is 400 naming the id, not 500", async () => {
     const r = await get("/events/%00");
-    expect(r).toEqual({ status: 400, body: { error: 'id "\\u0000": contains a NUL character (\\u0000) at index 0, which PostgreSQL cannot store', path: "id" } });
+    expect(r).toEqual({
+      status: 400,
+      body: { error: 'id "\\u0000": contains a NUL character (\\u0000) at index 0, which PostgreSQL cannot store', path: "id" },
+    });
     expect(lines.filter((l) => l.includes("unhandled error"))).toEqual([]);
   });
 
@@ -70,7 +78,10 @@ describe("stats-api: ids PostgreSQL cannot take", { timeout: 180_000 }, () => {
   });
 
   it("a segment that is not percent-encoded UTF-8 (%ZZ, a lone surrogate) is 400 naming the parameter", async () => {
-    expect(await get("/events/%ZZ")).toEqual({ status: 400, body: { error: "id: expected a percent-encoded UTF-8 path segment", path: "id" } });
+    expect(await get("/events/%ZZ")).toEqual({
+      status: 400,
+      body: { error: "id: expected a percent-encoded UTF-8 path segment", path: "id" },
+    });
     expect((await get("/events/%ED%A0%80")).status).toBe(400);
     expect((await get(`/events/${"x".repeat(129)}`)).body.error).toMatch(/expected at most 128 characters, got 129$/);
   });

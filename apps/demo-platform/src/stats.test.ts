@@ -35,7 +35,14 @@ describe("bearerMatches", () => {
   });
 
   it("compares in constant time whatever the length given: one comparison of two 32-byte digests each time", () => {
-    const headers = [`Bearer ${TOKEN}`, `Bearer ${"x".repeat(TOKEN.length)}`, "Bearer x", `Bearer ${"x".repeat(10_000)}`, "Basic x", undefined];
+    const headers = [
+      `Bearer ${TOKEN}`,
+      `Bearer ${"x".repeat(TOKEN.length)}`,
+      "Bearer x",
+      `Bearer ${"x".repeat(10_000)}`,
+      "Basic x",
+      undefined,
+    ];
     compared.length = 0;
     for (const h of headers) bearerMatches(h, TOKEN);
     expect(compared).toEqual(headers.map(() => [32, 32]));

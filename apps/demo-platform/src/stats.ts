@@ -47,19 +47,29 @@ export async function startStats(cfg: StatsConfig, log: Logger, registry: Regist
     }
   })();
 
-  const guard = (fn: (req: Request) => Promise<Reply>) => async (req: Request): Promise<Reply> => {
-    try {
-      return await fn(req);
-    } catch (err) {
-      if (err instanceof DbUnavailable || (err as { code?: string }).code === "57014") {
-        return { status: 503, body: { error: "database unavailable; retry later", detail: (err as Error).message }, headers: { "retry-after": "1" } };
+  const guard =
+    (fn: (req: Request) => Promise<Reply>) =>
+    async (req: Request): Promise<Reply> => {
+      try {
+        return await fn(req);
+      } catch (err) {
+        if (err instanceof DbUnavailable || (err as { code?: string }).code === "57014") {
+          return {
+            status: 503,
+            body: { error: "database unavailable; retry later", detail: (err as Error).message },
+            headers: { "retry-after": "1" },
+          };
+        }
+        if (err instanceof Error && /ECONNREFUSED|terminat|Connection/i.test(err.message)) {
+          return {
+            status: 503,
+            body: { error: "database unavailable; retry later", detail: err.message },
+            headers: { "retry-after": "1" },
+          };
+        }
+        throw err;
       }
-      if (err instanceof Error && /ECONNREFUSED|terminat|Connection/i.test(err.message)) {
-        return { status: 503, body: { error: "database unavailable; retry later", detail: err.message }, headers: { "retry-after": "1" } };
-      }
-      throw err;
-    }
-  };
+    };
 
   /** 400 naming the parameter, or undefined when PostgreSQL can be asked about it. */
   const badId = (name: "id" | "playerId", value: string): Reply | undefined => {
@@ -68,54 +78,83 @@ export async function startStats(cfg: StatsConfig, log: Logger, registry: Regist
   };
 
   const router = new Router()
-    .add("GET", "/players/:id/stats", guard(async (req) => {
-      const playerId = req.params["id"] ?? "";
-      const bad = badId("playerId", playerId);
-      if (bad) return bad;
-      const res = await db.withClient((c) =>
-        c.query<{ type: string; n: string; first: Date; last: Date }>(
-          "SELECT type, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE player_id = $1 GROUP BY type ORDER BY type",
-          [playerId],
-        ),
-      );
-      if (res.rows.length === 0) return { status: 404, body: { error: `no events for player ${playerId}` } };
-      const byType: Record<string, number> = {};
-      let total = 0;
-      let first: Date | undefined;
-      let last: Date | undefined;
-      for (const r of res.rows) {
-        byType[r.type] = Number(r.n);
-        total += Number(r.n);
-        if (!first || r.first < first) first = r.first;
-        if (!last || r.last > last) last = r.last;
-      }
-      return { status: 200, body: { playerId, totalEvents: total, byType, firstEventAt: first?.toISOString(), lastEventAt: last?.toISOString() } };
-    }))
-    .add("GET", "/events/:id", guard(async (req) => {
-      const id = req.params["id"] ?? "";
-      const bad = badId("id", id);
-      if (bad) return bad;
-      const res = await db.withClient((c) =>
-        c.query<{ id: string; player_id: string; type: string; ts: Date; payload: Record<string, unknown>; stored_at: Date }>(
-          "SELECT id, player_id, type, ts, payload, stored_at FROM events WHERE id = $1",
-          [id],
-        ),
-      );
-      const row = res.rows[0];
-      if (!row) return { status: 404, body: { error: `no event ${id}` } };
-      return { status: 200, body: { id: row.id, playerId: row.player_id, type: row.type, ts: row.ts.toISOString(), payload: row.payload, storedAt: row.stored_at.toISOString() } };
-    }))
-    .add("DELETE", "/admin/players/:id", guard(async (req) => {
-      if (!bearerMatches(req.headers.authorization, cfg.adminToken)) {
-        return { status: 401, body: { error: "a valid bearer token is required" }, headers: { "www-authenticate": 'Bearer realm="stats-api"' } };
-      }
-      const playerId = req.params["id"] ?? "";
-      const bad = badId("playerId", playerId);
-      if (bad) return bad;
-      const res = await db.withClient((c) => c.query("DELETE FROM events WHERE player_id = $1", [playerId]));
-      log.info("player data erased", { playerId, events: res.rowCount });
-      return { status: 200, body: { playerId, erasedEvents: res.rowCount ?? 0 } };
-    }));
+    .add(
+      "GET",
+      "/players/:id/stats",
+      guard(async (req) => {
+        const playerId = req.params["id"] ?? "";
+        const bad = badId("playerId", playerId);
+        if (bad) return bad;
+        const res = await db.withClient((c) =>
+          c.query<{ type: string; n: string; first: Date; last: Date }>(
+            "SELECT type, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE player_id = $1 GROUP BY type ORDER BY type",
+            [playerId],
+          ),
+        );
+        if (res.rows.length === 0) return { status: 404, body: { error: `no events for player ${playerId}` } };
+        const byType: Record<string, number> = {};
+        let total = 0;
+        let first: Date | undefined;
+        let last: Date | undefined;
+        for (const r of res.rows) {
+          byType[r.type] = Number(r.n);
+          total += Number(r.n);
+          if (!first || r.first < first) first = r.first;
+          if (!last || r.last > last) last = r.last;
+        }
+        return {
+          status: 200,
+          body: { playerId, totalEvents: total, byType, firstEventAt: first?.toISOString(), lastEventAt: last?.toISOString() },
+        };
+      }),
+    )
+    .add(
+      "GET",
+      "/events/:id",
+      guard(async (req) => {
+        const id = req.params["id"] ?? "";
+        const bad = badId("id", id);
+        if (bad) return bad;
+        const res = await db.withClient((c) =>
+          c.query<{ id: string; player_id: string; type: string; ts: Date; payload: Record<string, unknown>; stored_at: Date }>(
+            "SELECT id, player_id, type, ts, payload, stored_at FROM events WHERE id = $1",
+            [id],
+          ),
+        );
+        const row = res.rows[0];
+        if (!row) return { status: 404, body: { error: `no event ${id}` } };
+        return {
+          status: 200,
+          body: {
+            id: row.id,
+            playerId: row.player_id,
+            type: row.type,
+            ts: row.ts.toISOString(),
+            payload: row.payload,
+            storedAt: row.stored_at.toISOString(),
+          },
+        };
+      }),
+    )
+    .add(
+      "DELETE",
+      "/admin/players/:id",
+      guard(async (req) => {
+        if (!bearerMatches(req.headers.authorization, cfg.adminToken)) {
+          return {
+            status: 401,
+            body: { error: "a valid bearer token is required" },
+            headers: { "www-authenticate": 'Bearer realm="stats-api"' },
+          };
+        }
+        const playerId = req.params["id"] ?? "";
+        const bad = badId("playerId", playerId);
+        if (bad) return bad;
+        const res = await db.withClient((c) => c.query("DELETE FROM events WHERE player_id = $1", [playerId]));
+        log.info("player data erased", { playerId, events: res.rowCount });
+        return { status: 200, body: { playerId, erasedEvents: res.rowCount ?? 0 } };
+      }),
+    );
 
   return {
     router,

@@ -27,7 +27,9 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     writeFileSync(good, "services: { stats-api: [http://127.0.0.1:1] }\nkafka: { brokers: ['127.0.0.1:1'] }\n");
     const ok = spawnSync(process.execPath, [cli, "check", "--config", good], { encoding: "utf8" });
     expect(ok.status).toBe(0);
-    expect(ok.stdout).toBe(`${good}: valid: probes stats-api (1); kafka; every 5 s; policy (the runbook's defaults) (P1 above 10% errors)\n`);
+    expect(ok.stdout).toBe(
+      `${good}: valid: probes stats-api (1); kafka; every 5 s; policy (the runbook's defaults) (P1 above 10% errors)\n`,
+    );
     for (const args of [["--help"], ["once", "--help"], ["run", "--help"], ["check", "--help"]]) {
       const h = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
       expect(h.status, args.join(" ")).toBe(0);
@@ -46,7 +48,10 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     const port = (target.address() as AddressInfo).port;
     const listen = 20_000 + Math.floor(Math.random() * 20_000);
     const file = join(dir, "run.yaml");
-    writeFileSync(file, `intervalSeconds: 0.5\nlisten: "127.0.0.1:${listen}"\nhysteresis: { resolveAfter: 1 }\nservices:\n  stats-api: ["http://127.0.0.1:${port}"]\n`);
+    writeFileSync(
+      file,
+      `intervalSeconds: 0.5\nlisten: "127.0.0.1:${listen}"\nhysteresis: { resolveAfter: 1 }\nservices:\n  stats-api: ["http://127.0.0.1:${port}"]\n`,
+    );
     const child = spawn(process.execPath, [cli, "run", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => {
@@ -60,13 +65,21 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
       }
     };
     try {
-      await until("probe_success 1", async () => (await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text()).includes(`probe_success{service="stats-api",target="http://127.0.0.1:${port}"} 1`));
+      await until("probe_success 1", async () =>
+        (await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text()).includes(
+          `probe_success{service="stats-api",target="http://127.0.0.1:${port}"} 1`,
+        ),
+      );
       expect((await fetch(`http://127.0.0.1:${listen}/healthz`)).status).toBe(200);
       healthy = false;
       await until("incident_opened", () => stdout.includes('"event":"incident_opened"'));
       const line = JSON.parse(stdout.split("\n").find((l) => l.includes("incident_opened"))!) as Record<string, unknown>;
       expect(line).toMatchObject({ kind: "service-down", severity: "P0", subject: "stats-api", escalation: "page" });
-      await until("incident_active", async () => (await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text()).includes('incident_active{kind="service-down",severity="P0",subject="stats-api"} 1'));
+      await until("incident_active", async () =>
+        (await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text()).includes(
+          'incident_active{kind="service-down",severity="P0",subject="stats-api"} 1',
+        ),
+      );
       healthy = true;
       await until("incident_resolved", () => stdout.includes('"event":"incident_resolved"'));
     } finally {
@@ -78,7 +91,12 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
   });
 
   const prober = (args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}) =>
-    spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: opts.timeout ?? 30_000, env: { ...process.env, GM_DEBUG: "", ...opts.env } });
+    spawnSync(process.execPath, [cli, ...args], {
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: opts.timeout ?? 30_000,
+      env: { ...process.env, GM_DEBUG: "", ...opts.env },
+    });
   const config = (name: string, text: string) => {
     const file = join(dir, name);
     writeFileSync(file, text);
@@ -142,7 +160,9 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     const r = prober(["once", "--json", "--settle", "0", "--config", config("secret.yaml", text)], { timeout: 60_000 });
     expect(r.status).toBe(1); // service-down is open, its evidence naming the instance's URL
     const doc = JSON.parse(r.stdout) as { incidents: { kind: string; evidence: { signal: string }[] }[] };
-    expect(doc.incidents.find((i) => i.kind === "service-down")?.evidence[0]?.signal).toBe("services[stats-api].instances[http://127.0.0.1:1/health-check?token=***].ok");
+    expect(doc.incidents.find((i) => i.kind === "service-down")?.evidence[0]?.signal).toBe(
+      "services[stats-api].instances[http://127.0.0.1:1/health-check?token=***].ok",
+    );
     expect(r.stdout).not.toContain(token);
     expect(r.stderr).not.toContain(token);
   });
@@ -161,7 +181,9 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
   });
 
   it("keeps a URL's password out of a configuration error", () => {
-    const r = prober(["once", "--config", config("pw.yaml", `${down}postgres: { url: "postgres://gm:\${PGPW}@pg/gm" }\n`)], { env: { PGPW: "pa#ss-s3cret" } });
+    const r = prober(["once", "--config", config("pw.yaml", `${down}postgres: { url: "postgres://gm:\${PGPW}@pg/gm" }\n`)], {
+      env: { PGPW: "pa#ss-s3cret" },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("postgres://gm:***@pg/gm");
     expect(r.stderr).not.toContain("s3cret");

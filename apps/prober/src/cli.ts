@@ -15,7 +15,10 @@ import { renderTable } from "./render.js";
 const TOOL = "gm-prober";
 
 class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
   }
 }
@@ -32,8 +35,14 @@ function loadConfig(path: string): { config: ProberConfig; policy: Policy } {
 export function buildCli(args: string[]) {
   return yargs(args)
     .scriptName("gm-prober")
-    .usage("$0 <command> --config prober.yaml\n\nSynthetic monitoring of GameMetrics Pro: health, error rates, consumer lag, pool usage → P0–P3.")
-    .option("config", { type: "string", demandOption: true, describe: "prober configuration (YAML); `gm-chaos stack up --prober-config FILE` writes one" })
+    .usage(
+      "$0 <command> --config prober.yaml\n\nSynthetic monitoring of GameMetrics Pro: health, error rates, consumer lag, pool usage → P0–P3.",
+    )
+    .option("config", {
+      type: "string",
+      demandOption: true,
+      describe: "prober configuration (YAML); `gm-chaos stack up --prober-config FILE` writes one",
+    })
     .option("debug", { type: "boolean", default: false, describe: "print the stack trace of an unexpected error (or GM_DEBUG=1)" })
     .command(
       "check",
@@ -42,8 +51,12 @@ export function buildCli(args: string[]) {
       (argv) => {
         const { config, policy } = loadConfig(argv.config);
         const services = Object.entries(config.services).map(([s, urls]) => `${s} (${urls.length})`);
-        const parts = ["kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "loki", "platform"].filter((k) => config[k as keyof ProberConfig] !== undefined);
-        process.stdout.write(`${argv.config}: valid: probes ${services.join(", ")}${parts.length ? `; ${parts.join(", ")}` : ""}; every ${config.intervalSeconds} s; policy ${config.policy ?? "(the runbook's defaults)"} (P1 above ${policy.thresholds.errorRate.p1Above * 100}% errors)\n`);
+        const parts = ["kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "loki", "platform"].filter(
+          (k) => config[k as keyof ProberConfig] !== undefined,
+        );
+        process.stdout.write(
+          `${argv.config}: valid: probes ${services.join(", ")}${parts.length ? `; ${parts.join(", ")}` : ""}; every ${config.intervalSeconds} s; policy ${config.policy ?? "(the runbook's defaults)"} (P1 above ${policy.thresholds.errorRate.p1Above * 100}% errors)\n`,
+        );
       },
     )
     .command(
@@ -53,9 +66,16 @@ export function buildCli(args: string[]) {
         y
           .option("json", { type: "boolean", default: false, describe: "print {snapshot, incidents} as JSON" })
           .option("format", { type: "string", choices: ["json", "table"], describe: "output format (default: table, or json with --json)" })
-          .option("settle", { type: "number", default: 2, describe: "seconds between the priming round and the classified one (rates need two samples)" })
+          .option("settle", {
+            type: "number",
+            default: 2,
+            describe: "seconds between the priming round and the classified one (rates need two samples)",
+          })
           .check((a) => {
-            if (!Number.isFinite(a.settle) || a.settle < 0 || a.settle > 3600) throw new UsageError(`--settle: expected a number of seconds from 0 to 3600, got ${Number.isNaN(a.settle) ? "something that is not a number" : a.settle}`);
+            if (!Number.isFinite(a.settle) || a.settle < 0 || a.settle > 3600)
+              throw new UsageError(
+                `--settle: expected a number of seconds from 0 to 3600, got ${Number.isNaN(a.settle) ? "something that is not a number" : a.settle}`,
+              );
             return true;
           }),
       async (argv) => {
@@ -82,7 +102,10 @@ export function buildCli(args: string[]) {
       "Probe every interval; serve /metrics and /healthz; log incidents as JSON lines; alert Alertmanager",
       (y) =>
         y.option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" }).check((a) => {
-          if (a.rounds !== undefined && (!Number.isInteger(a.rounds) || a.rounds < 1)) throw new UsageError(`--rounds: expected a whole number of rounds ≥ 1, got ${Number.isNaN(a.rounds) ? "something that is not a number" : a.rounds}`);
+          if (a.rounds !== undefined && (!Number.isInteger(a.rounds) || a.rounds < 1))
+            throw new UsageError(
+              `--rounds: expected a whole number of rounds ≥ 1, got ${Number.isNaN(a.rounds) ? "something that is not a number" : a.rounds}`,
+            );
           return true;
         }),
       async (argv) => {
@@ -113,10 +136,19 @@ export function buildCli(args: string[]) {
         } catch (err) {
           await prober.close();
           const code = (err as NodeJS.ErrnoException).code;
-          const why = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : code === "EADDRNOTAVAIL" ? "no such local address" : (err as Error).message;
+          const why =
+            code === "EADDRINUSE"
+              ? "the address is already in use"
+              : code === "EACCES"
+                ? "permission denied"
+                : code === "EADDRNOTAVAIL"
+                  ? "no such local address"
+                  : (err as Error).message;
           throw new UsageError(`listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}${code ? ` (${code})` : ""}`);
         }
-        process.stderr.write(`gm-prober: listening on http://${config.listen.host}:${config.listen.port} (/metrics, /healthz), every ${config.intervalSeconds} s\n`);
+        process.stderr.write(
+          `gm-prober: listening on http://${config.listen.host}:${config.listen.port} (/metrics, /healthz), every ${config.intervalSeconds} s\n`,
+        );
         lastRoundAt = Date.now();
         let stop = false;
         const onSignal = () => {

@@ -12,14 +12,23 @@ export function renderTable(s: Snapshot, incidents: Incident[]): string {
     const er = s.errorRates.find((e) => e.service === svc.service && e.source === "metrics");
     lines.push(`${svc.service.padEnd(26)}${`${up}/${svc.instances.length}`.padEnd(15)}${pct(er?.rate ?? null)}`);
   }
-  for (const e of s.errorRates.filter((x) => x.service === "all")) lines.push(`error rate (${e.source}, all): ${pct(e.rate)} of ${e.requests} requests`);
+  for (const e of s.errorRates.filter((x) => x.service === "all"))
+    lines.push(`error rate (${e.source}, all): ${pct(e.rate)} of ${e.requests} requests`);
   if (s.users) lines.push(`synthetic players failing: ${s.users.failing}/${s.users.total}`);
   if (s.kafka) {
-    lines.push(`kafka: ${s.kafka.brokers.filter((b) => b.up).length}/${s.kafka.brokersExpected} brokers up, ${s.kafka.underReplicatedPartitions} under-replicated, ${s.kafka.offlinePartitions} offline partitions`);
-    for (const g of s.kafka.groups) lines.push(`  group ${g.group}: lag ${g.totalLag} (${g.lagSeconds === null ? "?" : g.lagSeconds.toFixed(1)} s behind), trend ${g.trendPerSecond === null ? "?" : g.trendPerSecond.toFixed(1)}/s`);
+    lines.push(
+      `kafka: ${s.kafka.brokers.filter((b) => b.up).length}/${s.kafka.brokersExpected} brokers up, ${s.kafka.underReplicatedPartitions} under-replicated, ${s.kafka.offlinePartitions} offline partitions`,
+    );
+    for (const g of s.kafka.groups)
+      lines.push(
+        `  group ${g.group}: lag ${g.totalLag} (${g.lagSeconds === null ? "?" : g.lagSeconds.toFixed(1)} s behind), trend ${g.trendPerSecond === null ? "?" : g.trendPerSecond.toFixed(1)}/s`,
+      );
   }
   for (const c of s.consumers) lines.push(`  consumer ${c.group}: ${c.status}`);
-  if (s.postgres) lines.push(`postgres: ${s.postgres.totalConnections} connections of ${s.postgres.maxConnections - s.postgres.reservedConnections} usable (${pct(s.postgres.usage)}), ${JSON.stringify(s.postgres.byState)}`);
+  if (s.postgres)
+    lines.push(
+      `postgres: ${s.postgres.totalConnections} connections of ${s.postgres.maxConnections - s.postgres.reservedConnections} usable (${pct(s.postgres.usage)}), ${JSON.stringify(s.postgres.byState)}`,
+    );
   if (s.canary) lines.push(`canary: sent ${s.canary.sent}, lost ${s.canary.lost}, round trip ${s.canary.lastRoundTripMs ?? "?"} ms`);
   for (const e of s.collectionErrors) lines.push(`collector ${e.collector} failed: ${e.error}`);
   lines.push("");

@@ -3,7 +3,16 @@
  * started on this machine, driven through @kubernetes/client-node with the admin's client certificate
  * and with a ServiceAccount's token from the TokenRequest API.
  */
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, kwokNodeAnnotation, kwokOomAnnotation, startControlPlane } from "./control-plane.js";
@@ -26,7 +35,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
-const isReady = (p: V1Pod) => p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+const isReady = (p: V1Pod) =>
+  p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 
 function alive(pid: number): boolean {
   try {
@@ -43,7 +53,8 @@ describe("a real Kubernetes control plane with kwok nodes", { timeout: 120_000 }
   let apps: AppsV1Api;
   let rbac: RbacAuthorizationV1Api;
 
-  const pods = async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${APP}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const pods = async () =>
+    (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${APP}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -83,7 +94,15 @@ describe("a real Kubernetes control plane with kwok nodes", { timeout: 120_000 }
           selector: { matchLabels: { app: APP } },
           template: {
             metadata: { labels: { app: APP } },
-            spec: { containers: [{ name: "app", image: "gamemetrics/demo-platform:any", resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } } }] },
+            spec: {
+              containers: [
+                {
+                  name: "app",
+                  image: "gamemetrics/demo-platform:any",
+                  resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                },
+              ],
+            },
           },
         },
       },
@@ -160,7 +179,11 @@ describe("a real Kubernetes control plane with kwok nodes", { timeout: 120_000 }
         subjects: [{ kind: "ServiceAccount", name: "reader", namespace: NS }],
       },
     });
-    const tr = await core.createNamespacedServiceAccountToken({ name: "reader", namespace: NS, body: { spec: { audiences: [], expirationSeconds: 600 } } });
+    const tr = await core.createNamespacedServiceAccountToken({
+      name: "reader",
+      namespace: NS,
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
     const token = tr.status?.token ?? "";
     expect(token.split(".")).toHaveLength(3); // a signed JWT
 

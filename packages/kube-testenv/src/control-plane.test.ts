@@ -24,7 +24,9 @@ describe("finding the binaries", () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), "gm-kube-empty-"));
     try {
       process.env["GM_K8S_BIN"] = empty;
-      expect(() => toolPath("kube-apiserver")).toThrow(/kube-apiserver not found in .*gm-kube-empty-.*npm run k8s:build.*bash scripts\/setup\.sh --k8s/);
+      expect(() => toolPath("kube-apiserver")).toThrow(
+        /kube-apiserver not found in .*gm-kube-empty-.*npm run k8s:build.*bash scripts\/setup\.sh --k8s/,
+      );
       await expect(startControlPlane()).rejects.toThrow(/npm run k8s:build.*bash scripts\/setup\.sh --k8s/);
     } finally {
       rmSync(empty, { recursive: true, force: true });

@@ -99,7 +99,10 @@ export function toolPath(name: KubeTool): string {
 function findEtcd(): { path: string; version: string } {
   const candidates = [process.env["GM_ETCD_BIN"], path.join(binDir(), "etcd"), "/usr/bin/etcd"].filter((c): c is string => !!c);
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new ControlPlaneError("etcd not found: run `npm run k8s:build` or `bash scripts/setup.sh --k8s` (they build etcd), or install Debian's etcd-server");
+  if (!found)
+    throw new ControlPlaneError(
+      "etcd not found: run `npm run k8s:build` or `bash scripts/setup.sh --k8s` (they build etcd), or install Debian's etcd-server",
+    );
   const out = execFileSync(found, ["--version"], { encoding: "utf8" });
   return { path: found, version: /etcd Version: (\S+)/.exec(out)?.[1] ?? "unknown" };
 }
@@ -204,7 +207,8 @@ async function waitFor(what: string, main: Proc, procs: Proc[], timeoutMs: numbe
     } catch (err) {
       lastErr = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > deadline) throw failure(main, `timed out after ${timeoutMs / 1000}s waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ""}`);
+    if (Date.now() > deadline)
+      throw failure(main, `timed out after ${timeoutMs / 1000}s waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ""}`);
     await sleep(100);
   }
 }
@@ -216,7 +220,10 @@ interface TlsOptions {
   insecure?: boolean;
 }
 
-function request(url: string, opts: { method?: string; body?: unknown; tls?: TlsOptions; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+function request(
+  url: string,
+  opts: { method?: string; body?: unknown; tls?: TlsOptions; timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   const common = {
@@ -238,7 +245,10 @@ function request(url: string, opts: { method?: string; body?: unknown; tls?: Tls
     };
     const req =
       u.protocol === "https:"
-        ? https.request({ ...common, ca: opts.tls?.ca, cert: opts.tls?.cert, key: opts.tls?.key, rejectUnauthorized: !opts.tls?.insecure }, onResponse)
+        ? https.request(
+            { ...common, ca: opts.tls?.ca, cert: opts.tls?.cert, key: opts.tls?.key, rejectUnauthorized: !opts.tls?.insecure },
+            onResponse,
+          )
         : http.request(common, onResponse);
     req.on("timeout", () => req.destroy(new Error(`${common.method} ${url}: timeout`)));
     req.on("error", reject);
@@ -286,10 +296,44 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
 
 /** A leaf certificate signed by the CA: an EC P-256 key, `subject` like /O=system:masters/CN=admin. */
 async function leafCert(pki: string, name: string, subject: string, ext: string[]): Promise<void> {
-  await openssl(pki, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
-  await writeFile(path.join(pki, `${name}.ext`), `${["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment", ...ext].join("\n")}\n`);
+  await openssl(pki, [
+    "req",
+    "-new",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    subject,
+  ]);
+  await writeFile(
+    path.join(pki, `${name}.ext`),
+    `${["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment", ...ext].join("\n")}\n`,
+  );
   const serial = `0x${randomBytes(16).toString("hex")}`;
-  await openssl(pki, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", serial, "-days", "365", "-out", `${name}.crt`, "-extfile", `${name}.ext`]);
+  await openssl(pki, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-set_serial",
+    serial,
+    "-days",
+    "365",
+    "-out",
+    `${name}.crt`,
+    "-extfile",
+    `${name}.ext`,
+  ]);
 }
 
 async function makePki(pki: string): Promise<void> {
@@ -299,9 +343,25 @@ async function makePki(pki: string): Promise<void> {
     await openssl(pki, ["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   })();
   await openssl(pki, [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-    "-days", "3650", "-subj", "/CN=gm-kube-testenv-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=gm-kube-testenv-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
   ]);
   const client = ["extendedKeyUsage=clientAuth"];
   await Promise.all([
@@ -342,9 +402,13 @@ function kubeconfigYaml(server: string, ca: string, user: string, creds: Record<
 }
 
 async function certKubeconfig(dir: string, pki: string, server: string, user: string, certName: string): Promise<string> {
-  const [ca, cert, key] = await Promise.all(["ca.crt", `${certName}.crt`, `${certName}.key`].map((f) => readFile(path.join(pki, f), "utf8")));
+  const [ca, cert, key] = await Promise.all(
+    ["ca.crt", `${certName}.crt`, `${certName}.key`].map((f) => readFile(path.join(pki, f), "utf8")),
+  );
   const file = path.join(dir, `${certName}.kubeconfig`);
-  await writeFile(file, kubeconfigYaml(server, ca!, user, { "client-certificate-data": b64(cert!), "client-key-data": b64(key!) }), { mode: 0o600 });
+  await writeFile(file, kubeconfigYaml(server, ca!, user, { "client-certificate-data": b64(cert!), "client-key-data": b64(key!) }), {
+    mode: 0o600,
+  });
   return file;
 }
 
@@ -402,7 +466,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const procs: Proc[] = [];
   try {
     await makePki(pki);
-    const [ca, adminCert, adminKey] = await Promise.all(["ca.crt", "admin.crt", "admin.key"].map((f) => readFile(path.join(pki, f), "utf8")));
+    const [ca, adminCert, adminKey] = await Promise.all(
+      ["ca.crt", "admin.crt", "admin.key"].map((f) => readFile(path.join(pki, f), "utf8")),
+    );
     const adminTls: TlsOptions = { ca: ca!, cert: adminCert!, key: adminKey! };
     progress("certificates made (CA, API server, admin, controller-manager, scheduler, service-account key)");
 
@@ -462,7 +528,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       logs,
     );
     procs.push(apiserver);
-    await waitFor("kube-apiserver /readyz", apiserver, procs, 90_000, async () => (await request(`${server}/readyz`, { tls: adminTls })).status === 200);
+    await waitFor(
+      "kube-apiserver /readyz",
+      apiserver,
+      procs,
+      90_000,
+      async () => (await request(`${server}/readyz`, { tls: adminTls })).status === 200,
+    );
     progress(`kube-apiserver ready on ${server}`);
 
     const [kubeconfigPath, cmKubeconfig, schedKubeconfig] = await Promise.all([
@@ -558,7 +630,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         const list = JSON.parse(r.body) as { items: Node[] };
         // Ready (kwok's node-initialize stage), and the node lifecycle controller has lifted its
         // node.kubernetes.io/not-ready taint: pods schedule from now on
-        const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && !n.spec?.taints?.length);
+        const ready = list.items.filter(
+          (n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && !n.spec?.taints?.length,
+        );
         return ready.length >= nodeCount;
       }),
     ]);
@@ -573,7 +647,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       nodes,
       processes: procs.map((p) => ({ name: p.name, pid: p.child.pid ?? -1 })),
       kubeconfigFor(user) {
-        if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/.test(user.name)) throw new ControlPlaneError(`invalid user name for a kubeconfig: ${q(user.name)}`);
+        if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/.test(user.name))
+          throw new ControlPlaneError(`invalid user name for a kubeconfig: ${q(user.name)}`);
         const file = path.join(dir, `token-${user.name.replace(/[^A-Za-z0-9._-]/g, "_")}.kubeconfig`);
         writeFileSync(file, kubeconfigYaml(user.server ?? server, ca!, user.name, { token: user.token }), { mode: 0o600 });
         return file;

@@ -60,7 +60,10 @@ export function parseRouting(text: string, where = "--alertmanager-routing"): Ro
   if (!parsed.ok) throw new ConfigFileError(`${where}: ${parsed.problem}`);
   const v = parsed.value;
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
-  if (!isObj(v)) throw new ConfigFileError(`${where}: expected a mapping (an Alertmanager configuration), got ${Array.isArray(v) ? "a list" : v === null ? "nothing" : typeof v}`);
+  if (!isObj(v))
+    throw new ConfigFileError(
+      `${where}: expected a mapping (an Alertmanager configuration), got ${Array.isArray(v) ? "a list" : v === null ? "nothing" : typeof v}`,
+    );
   const problems: string[] = [];
   const receivers = v["receivers"];
   if (receivers !== undefined && !Array.isArray(receivers)) problems.push("receivers: expected a list of receivers");
@@ -96,7 +99,8 @@ export function parseRouting(text: string, where = "--alertmanager-routing"): Ro
 /** The routing file with every webhook receiver's URL moved to `origin` (path kept). */
 export function withReceiversAt(routingYaml: string, origin: string, where?: string): string {
   const config = parseRouting(routingYaml, where);
-  for (const r of config.receivers ?? []) for (const hook of r.webhook_configs ?? []) hook.url = new URL(new URL(hook.url).pathname, origin).href;
+  for (const r of config.receivers ?? [])
+    for (const hook of r.webhook_configs ?? []) hook.url = new URL(new URL(hook.url).pathname, origin).href;
   return stringify(config);
 }
 
@@ -109,7 +113,9 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 /** Starts Alertmanager with `routing` (default: the committed file) and the recording webhook. */
-export async function startAlertmanager(opts: { routing?: string; binary?: string; readyTimeoutMs?: number } = {}): Promise<RunningAlertmanager> {
+export async function startAlertmanager(
+  opts: { routing?: string; binary?: string; readyTimeoutMs?: number } = {},
+): Promise<RunningAlertmanager> {
   const bin = opts.binary ?? alertmanagerBinary();
   if (!bin) throw new Error("no Alertmanager binary: install prometheus-alertmanager (scripts/setup.sh does) or set ALERTMANAGER_BIN");
   const notifications: Notification[] = [];
@@ -119,7 +125,12 @@ export async function startAlertmanager(opts: { routing?: string; binary?: strin
     req.on("end", () => {
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString()) as { receiver: string; alerts: Notification["alerts"] };
-        notifications.push({ at: Date.now(), path: req.url ?? "", receiver: body.receiver, alerts: body.alerts.map((a) => ({ status: a.status, labels: a.labels })) });
+        notifications.push({
+          at: Date.now(),
+          path: req.url ?? "",
+          receiver: body.receiver,
+          alerts: body.alerts.map((a) => ({ status: a.status, labels: a.labels })),
+        });
       } catch {
         // not a webhook payload: ignored
       }
@@ -130,13 +141,26 @@ export async function startAlertmanager(opts: { routing?: string; binary?: strin
   const origin = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
   const dir = await mkdtemp(join(tmpdir(), "gm-alertmanager-"));
   const configFile = join(dir, "alertmanager.yml");
-  await writeFile(configFile, withReceiversAt(await readFile(opts.routing ?? COMMITTED_ROUTING, "utf8"), origin, opts.routing ?? COMMITTED_ROUTING));
+  await writeFile(
+    configFile,
+    withReceiversAt(await readFile(opts.routing ?? COMMITTED_ROUTING, "utf8"), origin, opts.routing ?? COMMITTED_ROUTING),
+  );
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
   const output: string[] = [];
-  const child: ChildProcess = spawn(bin, [`--config.file=${configFile}`, `--storage.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address=", "--log.level=warn"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    bin,
+    [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--cluster.listen-address=",
+      "--log.level=warn",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   child.stdout?.on("data", (b: Buffer) => output.push(b.toString()));
   child.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
   const stop = async () => {
@@ -156,7 +180,10 @@ export async function startAlertmanager(opts: { routing?: string; binary?: strin
       await stop();
       throw new Error(`alertmanager exited with ${child.exitCode}: ${output.join("").slice(-1000)}`);
     }
-    const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       await stop();
@@ -168,7 +195,12 @@ export async function startAlertmanager(opts: { routing?: string; binary?: strin
     url,
     notifications,
     firstFiring(kind, severity, after = 0) {
-      return notifications.find((n) => n.at >= after && n.alerts.some((a) => a.status === "firing" && a.labels["kind"] === kind && a.labels["severity"] === severity)) ?? null;
+      return (
+        notifications.find(
+          (n) =>
+            n.at >= after && n.alerts.some((a) => a.status === "firing" && a.labels["kind"] === kind && a.labels["severity"] === severity),
+        ) ?? null
+      );
     },
     firstAny(after = 0) {
       return notifications.find((n) => n.at >= after && n.alerts.some((a) => a.status === "firing")) ?? null;

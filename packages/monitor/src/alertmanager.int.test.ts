@@ -25,7 +25,8 @@ const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus
 const AMTOOL_BIN = process.env["AMTOOL_BIN"] ?? "/usr/bin/amtool";
 const DEPLOY_CONFIG = fileURLToPath(new URL("../../../deploy/alertmanager/alertmanager.yml", import.meta.url));
 const DEADLINE_MS = 60_000;
-const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) => waitForWithin(what, check, timeoutMs, 200);
+const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) =>
+  waitForWithin(what, check, timeoutMs, 200);
 const execFileAsync = promisify(execFile);
 
 interface WebhookAlert {
@@ -122,7 +123,13 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     amUrl = `http://127.0.0.1:${port}`;
     alertmanager = spawn(
       ALERTMANAGER_BIN,
-      [`--config.file=${configFile}`, `--storage.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address=", "--log.level=warn"],
+      [
+        `--config.file=${configFile}`,
+        `--storage.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--cluster.listen-address=",
+        "--log.level=warn",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     alertmanager.stdout?.on("data", (b: Buffer) => output.push(b.toString()));
@@ -166,7 +173,11 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     const byName = new Map(listed.map((a) => [a.labels["alertname"], a]));
     expect(byName.get("GameMetricsServiceDown")).toMatchObject({
       labels: { kind: "service-down", severity: "P0", subject: "ingest-api", escalation: "page", service: "ingest-api" },
-      annotations: { summary: "service-down on ingest-api", runbook: "docs/runbook.md#service-down-service-down", respond_by: down.respondBy },
+      annotations: {
+        summary: "service-down on ingest-api",
+        runbook: "docs/runbook.md#service-down-service-down",
+        respond_by: down.respondBy,
+      },
       status: { state: "active" },
       receivers: [{ name: "oncall-page" }],
     });
@@ -184,7 +195,9 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     // The webhooks receive each severity on its receiver's path.
     const page = await waitFor("the P0 page", () => notified("/page", "firing", "GameMetricsServiceDown"));
     expect(page.body.receiver).toBe("oncall-page");
-    const ticketNotify = await waitFor("the P2 ticket-and-notify", () => notified("/ticket-notify", "firing", "GameMetricsHighConsumerLag"));
+    const ticketNotify = await waitFor("the P2 ticket-and-notify", () =>
+      notified("/ticket-notify", "firing", "GameMetricsHighConsumerLag"),
+    );
     expect(ticketNotify.body.receiver).toBe("team-ticket-notify");
     const ticket = await waitFor("the P3 ticket", () => notified("/ticket", "firing", "GameMetricsServiceOom"));
     expect(ticket.body.receiver).toBe("ticket-business-hours");
@@ -194,7 +207,9 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     const before = Date.now();
     const resolved = await sink.send([errors, lag, oom], [down]);
     expect(resolved.ok).toBe(true);
-    const resolvedCall = await waitFor("the P0 resolved on the page receiver", () => notified("/page", "resolved", "GameMetricsServiceDown"));
+    const resolvedCall = await waitFor("the P0 resolved on the page receiver", () =>
+      notified("/page", "resolved", "GameMetricsServiceDown"),
+    );
     const endedAt = Date.parse(resolvedCall.body.alerts.find((a) => a.labels["alertname"] === "GameMetricsServiceDown")?.endsAt ?? "");
     expect(endedAt).toBeGreaterThanOrEqual(before - 1_000);
     expect(endedAt).toBeLessThanOrEqual(Date.now());
@@ -210,7 +225,9 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     const res = await fetch(`${amUrl}/api/v2/alerts`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify([{ labels: { alertname: "WafIntrusionDetected", incident: "security", severity: "critical" }, annotations: {} }]),
+      body: JSON.stringify([
+        { labels: { alertname: "WafIntrusionDetected", incident: "security", severity: "critical" }, annotations: {} },
+      ]),
     });
     expect(res.status).toBe(200);
     const read = createAlertmanagerReader({ urls: ["http://127.0.0.1:1", amUrl], timeoutMs: 2_000 });

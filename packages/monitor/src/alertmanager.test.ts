@@ -59,7 +59,12 @@ describe("createAlertmanagerSink", () => {
   it("posts to every Alertmanager, keeps startsAt across re-sends and ends resolved alerts now", async () => {
     const { fetch, posts } = recordingFetch();
     let t = new Date("2025-01-01T10:05:00Z");
-    const sink = createAlertmanagerSink({ urls: ["http://am-1:9093", "http://am-2:9093/prefix"], generatorURL: "http://prober/", fetch, now: () => t });
+    const sink = createAlertmanagerSink({
+      urls: ["http://am-1:9093", "http://am-2:9093/prefix"],
+      generatorURL: "http://prober/",
+      fetch,
+      now: () => t,
+    });
     const first = await sink.send([lag], []);
     expect(first).toEqual({
       ok: true,
@@ -75,7 +80,9 @@ describe("createAlertmanagerSink", () => {
 
     t = new Date("2025-01-01T10:10:00Z");
     await sink.send([{ ...lag, respondBy: "2025-01-01T11:09:00.000Z" }], []);
-    expect(posts[2]?.body).toMatchObject([{ startsAt: "2025-01-01T10:00:00.000Z", annotations: { respond_by: "2025-01-01T11:09:00.000Z" } }]);
+    expect(posts[2]?.body).toMatchObject([
+      { startsAt: "2025-01-01T10:00:00.000Z", annotations: { respond_by: "2025-01-01T11:09:00.000Z" } },
+    ]);
     expect((posts[2]?.body as { endsAt?: string }[] | undefined)?.[0]?.endsAt).toBeUndefined();
 
     await sink.send([], [lag]);
@@ -83,8 +90,16 @@ describe("createAlertmanagerSink", () => {
   });
 
   it("reports rejections and unreachable Alertmanagers as results instead of throwing", async () => {
-    const rejected = await createAlertmanagerSink({ urls: ["http://am:9093"], generatorURL: "http://p/", fetch: recordingFetch(400).fetch }).send([lag], []);
-    expect(rejected).toEqual({ ok: false, alerts: 1, results: [{ url: "http://am:9093", ok: false, status: 400, error: "HTTP 400: bad alert" }] });
+    const rejected = await createAlertmanagerSink({
+      urls: ["http://am:9093"],
+      generatorURL: "http://p/",
+      fetch: recordingFetch(400).fetch,
+    }).send([lag], []);
+    expect(rejected).toEqual({
+      ok: false,
+      alerts: 1,
+      results: [{ url: "http://am:9093", ok: false, status: 400, error: "HTTP 400: bad alert" }],
+    });
 
     const failing: Fetch = async () => {
       throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
@@ -96,7 +111,11 @@ describe("createAlertmanagerSink", () => {
 
   it("posts nothing when there is nothing to say", async () => {
     const { fetch, posts } = recordingFetch();
-    expect(await createAlertmanagerSink({ urls: ["http://am:9093"], generatorURL: "http://p/", fetch }).send([], [])).toEqual({ ok: true, alerts: 0, results: [] });
+    expect(await createAlertmanagerSink({ urls: ["http://am:9093"], generatorURL: "http://p/", fetch }).send([], [])).toEqual({
+      ok: true,
+      alerts: 0,
+      results: [],
+    });
     expect(posts).toEqual([]);
   });
 
@@ -115,7 +134,14 @@ describe("RUNBOOK_ANCHORS", () => {
       runbook
         .split("\n")
         .filter((l) => l.startsWith("#"))
-        .map((l) => l.replace(/^#+\s*/, "").trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, "").replace(/ /g, "-")),
+        .map((l) =>
+          l
+            .replace(/^#+\s*/, "")
+            .trim()
+            .toLowerCase()
+            .replace(/[^\p{L}\p{N}\- _]/gu, "")
+            .replace(/ /g, "-"),
+        ),
     );
     for (const [kind, anchor] of Object.entries(RUNBOOK_ANCHORS)) expect(slugs.has(anchor), `${kind} → #${anchor}`).toBe(true);
   });

@@ -136,18 +136,23 @@ export function toAlert(
 
 /** Creates the sink. Options are checked here; `send` never throws. */
 export function createAlertmanagerSink(options: AlertmanagerSinkOptions): AlertmanagerSink {
-  if (!Array.isArray(options.urls) || options.urls.length === 0) throw new AlertmanagerOptionError("urls", "at least one Alertmanager URL", options.urls);
+  if (!Array.isArray(options.urls) || options.urls.length === 0)
+    throw new AlertmanagerOptionError("urls", "at least one Alertmanager URL", options.urls);
   // `url` names the Alertmanager in results, without its password
   const endpoints = options.urls.map((u, i) => ({ url: redactUrl(u), endpoint: alertsEndpoint(baseUrl(`urls[${i}]`, u)) }));
   baseUrl("generatorURL", options.generatorURL);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new AlertmanagerOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new AlertmanagerOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
   const doFetch = options.fetch ?? globalThis.fetch;
   const now = options.now ?? (() => new Date());
   /** When each alert was first sent, so startsAt stays put across re-sends (and Alertmanager restarts). */
   const firstSeen = new Map<string, Date>();
 
-  const post = async (url: string, endpoint: URL, body: string): Promise<AlertmanagerResult> => ({ url, ...(await postAlerts(endpoint, body, { timeoutMs, fetch: doFetch })) });
+  const post = async (url: string, endpoint: URL, body: string): Promise<AlertmanagerResult> => ({
+    url,
+    ...(await postAlerts(endpoint, body, { timeoutMs, fetch: doFetch })),
+  });
 
   return {
     async send(incidents, resolved) {
@@ -199,6 +204,7 @@ function baseUrl(field: string, raw: unknown): URL {
   } catch {
     u = undefined;
   }
-  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw new AlertmanagerOptionError(field, "an http(s) URL such as http://127.0.0.1:9093", raw);
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:"))
+    throw new AlertmanagerOptionError(field, "an http(s) URL such as http://127.0.0.1:9093", raw);
   return u;
 }

@@ -23,7 +23,12 @@ export function loadPolicyFile(file: string, field = "policy"): Policy {
 }
 
 /** Parses a prober configuration text; its `policy` (relative to `baseDir`) replaces the defaults. */
-export function loadProberConfigText(text: string, where: string, baseDir: string, env: Record<string, string | undefined> = process.env): { config: ProberConfig; policy: Policy } {
+export function loadProberConfigText(
+  text: string,
+  where: string,
+  baseDir: string,
+  env: Record<string, string | undefined> = process.env,
+): { config: ProberConfig; policy: Policy } {
   let config: ProberConfig;
   try {
     config = parseProberConfig(text, env);
@@ -36,7 +41,10 @@ export function loadProberConfigText(text: string, where: string, baseDir: strin
 }
 
 /** Reads and validates a prober configuration file and its policy. */
-export function loadProberConfig(path: string, env: Record<string, string | undefined> = process.env): { config: ProberConfig; policy: Policy } {
+export function loadProberConfig(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): { config: ProberConfig; policy: Policy } {
   return loadProberConfigText(readConfigFile(path, "--config"), path, dirname(path), env);
 }
 
@@ -68,7 +76,11 @@ export async function buildProber(config: ProberConfig, policy: Policy, override
   let alerts: AlertSink | undefined = overrides.alerts;
   if (!alerts && config.alertmanager) {
     const { createAlertmanagerSink } = await import("./alertmanager.js");
-    alerts = createAlertmanagerSink({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs, generatorURL: `http://${config.listen.host}:${config.listen.port}/metrics` });
+    alerts = createAlertmanagerSink({
+      urls: config.alertmanager.urls,
+      timeoutMs: config.timeoutMs,
+      generatorURL: `http://${config.listen.host}:${config.listen.port}/metrics`,
+    });
   }
   return createProber({ ...overrides, config, policy, ...(platform ? { platform } : {}), ...(alerts ? { alerts } : {}) });
 }

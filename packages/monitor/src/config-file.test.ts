@@ -37,7 +37,9 @@ describe("readConfigFile", () => {
     const d = join(dir, "adir");
     mkdirSync(d);
     expect(error(() => readConfigFile(d, "--policy"))).toBe(`--policy ${d}: expected a regular file, got a directory`);
-    expect(error(() => readConfigFile(join(dir, "missing.yaml"), "--config"))).toBe(`--config ${join(dir, "missing.yaml")}: cannot read: ENOENT`);
+    expect(error(() => readConfigFile(join(dir, "missing.yaml"), "--config"))).toBe(
+      `--config ${join(dir, "missing.yaml")}: cannot read: ENOENT`,
+    );
   });
 
   it("refuses a file over the bound before reading it, and binary content, quoting none of it", () => {

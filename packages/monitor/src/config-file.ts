@@ -17,7 +17,17 @@ export class ConfigFileError extends Error {
 }
 
 const kindOf = (st: import("node:fs").Stats) =>
-  st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() ? "a character device" : st.isBlockDevice() ? "a block device" : st.isSocket() ? "a socket" : "not a regular file";
+  st.isDirectory()
+    ? "a directory"
+    : st.isFIFO()
+      ? "a FIFO"
+      : st.isCharacterDevice()
+        ? "a character device"
+        : st.isBlockDevice()
+          ? "a block device"
+          : st.isSocket()
+            ? "a socket"
+            : "not a regular file";
 
 /** The text of `path`, named by `field` (e.g. "--config", "policy") in every message; `format` says what text it should be. */
 export function readConfigFile(path: string, field: string, maxBytes = MAX_CONFIG_BYTES, format = "YAML"): string {

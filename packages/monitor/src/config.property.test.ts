@@ -15,9 +15,15 @@ import { ConfigFileError } from "./config-file.js";
 import { loadProberConfig } from "./build-prober.js";
 
 const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
-const host = fc.oneof(fc.constant("127.0.0.1"), fc.constant("localhost"), name.map((n) => `${n}.example`));
+const host = fc.oneof(
+  fc.constant("127.0.0.1"),
+  fc.constant("localhost"),
+  name.map((n) => `${n}.example`),
+);
 const port = fc.integer({ min: 1, max: 65535 });
-const httpUrl = fc.tuple(fc.constantFrom("http", "https"), host, port, fc.constantFrom("", "/api", "/a/b")).map(([s, h, p, path]) => `${s}://${h}:${p}${path}`);
+const httpUrl = fc
+  .tuple(fc.constantFrom("http", "https"), host, port, fc.constantFrom("", "/api", "/a/b"))
+  .map(([s, h, p, path]) => `${s}://${h}:${p}${path}`);
 const urls = fc.array(httpUrl, { minLength: 1, maxLength: 3 });
 const text = fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("${") && s.trim() === s && s !== "");
 
@@ -29,9 +35,24 @@ const configArb: fc.Arbitrary<ProberConfig> = fc
       timeoutMs: fc.integer({ min: 50, max: 60_000 }),
       windowSeconds: fc.double({ min: 1, max: 3600, noNaN: true }),
       listen: fc.record({ host, port: fc.integer({ min: 0, max: 65535 }) }),
-      services: fc.record({ "ingest-api": urls, "event-processor-service": urls, "stats-api": urls }, { requiredKeys: [] }).filter((s) => Object.keys(s).length > 0),
-      kafka: fc.record({ brokers: fc.array(fc.tuple(host, port).map(([h, p]) => `${h}:${p}`), { minLength: 1, maxLength: 3 }), topic: text, groups: fc.array(text, { minLength: 1, maxLength: 3 }), expectedBrokers: fc.integer({ min: 1, max: 100 }) }, { requiredKeys: ["brokers", "topic", "groups"] }),
-      postgres: fc.record({ url: fc.tuple(fc.constantFrom("postgres", "postgresql"), name, host, port).map(([s, u, h, p]) => `${s}://${u}@${h}:${p}/gm`) }),
+      services: fc
+        .record({ "ingest-api": urls, "event-processor-service": urls, "stats-api": urls }, { requiredKeys: [] })
+        .filter((s) => Object.keys(s).length > 0),
+      kafka: fc.record(
+        {
+          brokers: fc.array(
+            fc.tuple(host, port).map(([h, p]) => `${h}:${p}`),
+            { minLength: 1, maxLength: 3 },
+          ),
+          topic: text,
+          groups: fc.array(text, { minLength: 1, maxLength: 3 }),
+          expectedBrokers: fc.integer({ min: 1, max: 100 }),
+        },
+        { requiredKeys: ["brokers", "topic", "groups"] },
+      ),
+      postgres: fc.record({
+        url: fc.tuple(fc.constantFrom("postgres", "postgresql"), name, host, port).map(([s, u, h, p]) => `${s}://${u}@${h}:${p}/gm`),
+      }),
       synthetic: fc.record({ players: fc.integer({ min: 1, max: 1000 }) }),
       security: fc.record({
         protected: fc.array(fc.record({ method: fc.constantFrom("GET", "DELETE", "POST"), url: httpUrl })),
@@ -48,7 +69,10 @@ const configArb: fc.Arbitrary<ProberConfig> = fc
             kubeconfig: text,
             context: text,
             namespaces: fc.record({ kafka: name, platform: name }),
-            allow: fc.record({ contexts: fc.array(text, { minLength: 1, maxLength: 2 }), namespaces: fc.array(name, { minLength: 1, maxLength: 2 }) }),
+            allow: fc.record({
+              contexts: fc.array(text, { minLength: 1, maxLength: 2 }),
+              namespaces: fc.array(name, { minLength: 1, maxLength: 2 }),
+            }),
           },
           { requiredKeys: ["driver", "namespaces", "allow"] },
         ),
@@ -64,13 +88,19 @@ const configArb: fc.Arbitrary<ProberConfig> = fc
 function fileOf(c: ProberConfig): string {
   const { listen, security, ...rest } = c;
   const doc: Record<string, unknown> = { ...rest, listen: `${listen.host}:${listen.port}` };
-  if (security) doc["security"] = { ...(security.protected.length ? { protected: security.protected } : {}), ...(security.public.length ? { public: security.public } : {}), secrets: security.secrets };
+  if (security)
+    doc["security"] = {
+      ...(security.protected.length ? { protected: security.protected } : {}),
+      ...(security.public.length ? { public: security.public } : {}),
+      secrets: security.secrets,
+    };
   return stringify(doc);
 }
 
 /** A problem names a field path (`kafka.brokers[0]`), a key that is not shown, or the file. */
 // a key such as "." reads as a field name and is shown as one (".: unknown key")
-const NAMED = /^(\(file\)|\(root\)|[A-Za-z0-9_.$-][A-Za-z0-9_.$[\]-]*(\.\(a key that is not a field name; not shown\))?|\(a key that is not a field name; not shown\)): /;
+const NAMED =
+  /^(\(file\)|\(root\)|[A-Za-z0-9_.$-][A-Za-z0-9_.$[\]-]*(\.\(a key that is not a field name; not shown\))?|\(a key that is not a field name; not shown\)): /;
 
 function parseOrProblems(t: string): ProberConfig | string[] {
   try {
@@ -101,7 +131,11 @@ describe("parseProberConfig, over generated input", { timeout: 120_000 }, () => 
   });
 
   it("never throws anything but a ConfigError, and every problem names a field or the file", () => {
-    const leaf = fc.oneof(fc.jsonValue(), fc.string({ unit: "binary", maxLength: 50 }), fc.constantFrom("127.0.0.1:99999", "http://", "postgres://", "ftp://x", "", " ", ".nan", "$" + "{HOME}"));
+    const leaf = fc.oneof(
+      fc.jsonValue(),
+      fc.string({ unit: "binary", maxLength: 50 }),
+      fc.constantFrom("127.0.0.1:99999", "http://", "postgres://", "ftp://x", "", " ", ".nan", "$" + "{HOME}"),
+    );
     const mutated = fc.tuple(configArb, fc.array(fc.tuple(fc.nat(), leaf), { minLength: 1, maxLength: 4 })).map(([c, changes]) => {
       // replace generated leaves of a valid file by random values: wrong types, out of range, unknown keys
       const doc = JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
@@ -121,7 +155,13 @@ describe("parseProberConfig, over generated input", { timeout: 120_000 }, () => 
       }
       return stringify(doc);
     });
-    const anyText = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: "binary", maxLength: 300 }), fc.jsonValue().map((v) => stringify(v)), mutated, mutated);
+    const anyText = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: "binary", maxLength: 300 }),
+      fc.jsonValue().map((v) => stringify(v)),
+      mutated,
+      mutated,
+    );
     fc.assert(
       fc.property(anyText, (t) => {
         const r = parseOrProblems(t);
@@ -157,7 +197,11 @@ describe("loadProberConfig, over generated files", { timeout: 120_000 }, () => {
           loadProberConfig(file, {});
         } catch (err) {
           expect(err).toBeInstanceOf(ConfigFileError);
-          expect((err as Error).message.startsWith(file) || (err as Error).message.startsWith(`--config ${file}`) || (err as Error).message.startsWith("policy ")).toBe(true);
+          expect(
+            (err as Error).message.startsWith(file) ||
+              (err as Error).message.startsWith(`--config ${file}`) ||
+              (err as Error).message.startsWith("policy "),
+          ).toBe(true);
         }
       }),
       { numRuns: 500 },

@@ -35,22 +35,35 @@ alertmanager: { urls: [http://127.0.0.1:9093] }
     const c = parseProberConfig(`${svc}
 platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: gm-staging }, allow: { contexts: [inClusterContext], namespaces: [kafka, gm-staging] } }
 `);
-    expect(c.platform).toEqual({ driver: "kubernetes", kubeconfig: "in-cluster", namespaces: { kafka: "kafka", platform: "gm-staging" }, allow: { contexts: ["inClusterContext"], namespaces: ["kafka", "gm-staging"] } });
-    expect(problems(`${svc}platform: { driver: kubernetes }`)).toEqual(["platform.allow: required for the kubernetes driver (contexts and namespaces it may read)"]);
+    expect(c.platform).toEqual({
+      driver: "kubernetes",
+      kubeconfig: "in-cluster",
+      namespaces: { kafka: "kafka", platform: "gm-staging" },
+      allow: { contexts: ["inClusterContext"], namespaces: ["kafka", "gm-staging"] },
+    });
+    expect(problems(`${svc}platform: { driver: kubernetes }`)).toEqual([
+      "platform.allow: required for the kubernetes driver (contexts and namespaces it may read)",
+    ]);
     expect(problems(`${svc}platform: { driver: kubernetes, stackId: x, allow: { contexts: [], namespaces: [1] } }`)).toEqual([
       "platform.stackId: unknown key (expected one of driver, kubeconfig, context, namespaces, allow)",
       "platform.allow.contexts: expected a non-empty list, got []",
       "platform.allow.namespaces[0]: expected a non-empty string, got 1",
     ]);
-    expect(problems(`${svc}platform: { driver: nomad, stackId: s }`)).toEqual(['platform.driver: expected "docker" or "kubernetes", got "nomad"']);
+    expect(problems(`${svc}platform: { driver: nomad, stackId: s }`)).toEqual([
+      'platform.driver: expected "docker" or "kubernetes", got "nomad"',
+    ]);
   });
 
   it("takes ${NAME} from the environment, and names a variable that is not set with its field", () => {
-    const yaml = "services: { stats-api: [http://s:8080] }\npostgres: { url: \"postgres://gm_prober:${PROBER_PG_PASSWORD}@pg:5432/gm\" }\n";
+    const yaml = 'services: { stats-api: [http://s:8080] }\npostgres: { url: "postgres://gm_prober:${PROBER_PG_PASSWORD}@pg:5432/gm" }\n';
     expect(parseProberConfig(yaml, { PROBER_PG_PASSWORD: "s3cret" }).postgres).toEqual({ url: "postgres://gm_prober:s3cret@pg:5432/gm" });
-    expect(() => parseProberConfig(yaml, {})).toThrow("postgres.url: environment variable PROBER_PG_PASSWORD is not set (referenced as ${PROBER_PG_PASSWORD})");
+    expect(() => parseProberConfig(yaml, {})).toThrow(
+      "postgres.url: environment variable PROBER_PG_PASSWORD is not set (referenced as ${PROBER_PG_PASSWORD})",
+    );
     // a comment may explain the syntax without the variable being set
-    expect(parseProberConfig(`# \${NOT_SET} is read from the environment\n${yaml}`, { PROBER_PG_PASSWORD: "x" }).postgres?.url).toBe("postgres://gm_prober:x@pg:5432/gm");
+    expect(parseProberConfig(`# \${NOT_SET} is read from the environment\n${yaml}`, { PROBER_PG_PASSWORD: "x" }).postgres?.url).toBe(
+      "postgres://gm_prober:x@pg:5432/gm",
+    );
   });
 
   it("substitutes ${NAME} in values: an environment value with a newline and ': ' cannot add a key", () => {
@@ -61,7 +74,9 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
     expect(c.intervalSeconds).toBe(5);
     expect(c.security?.secrets).toEqual({ ADMIN_TOKEN: token });
     // and a value that has to be a URL stays invalid instead of becoming keys
-    expect(() => parseProberConfig("services: { stats-api: [\"${U}\"] }\n", { U: "http://s:8080\nlisten: 0.0.0.0:1" })).toThrow(/services\.stats-api\[0\]: expected a URL/);
+    expect(() => parseProberConfig('services: { stats-api: ["${U}"] }\n', { U: "http://s:8080\nlisten: 0.0.0.0:1" })).toThrow(
+      /services\.stats-api\[0\]: expected a URL/,
+    );
   });
 
   it("never echoes a URL's password, also one with # in it", () => {
@@ -71,8 +86,12 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
   });
 
   it("refuses a listen port above 65535, and services that probe nothing", () => {
-    expect(problems('services: { stats-api: ["http://s:8080"] }\nlisten: 127.0.0.1:99999\n')).toEqual(['listen: expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"']);
-    expect(problems("services: {}\n")).toEqual(["services: expected at least one of ingest-api, event-processor-service, stats-api with a list of base URLs, got none"]);
+    expect(problems('services: { stats-api: ["http://s:8080"] }\nlisten: 127.0.0.1:99999\n')).toEqual([
+      'listen: expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"',
+    ]);
+    expect(problems("services: {}\n")).toEqual([
+      "services: expected at least one of ingest-api, event-processor-service, stats-api with a list of base URLs, got none",
+    ]);
   });
 
   it("does not quote a file that is not a configuration", () => {
@@ -84,9 +103,14 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
   });
 
   it("refuses duplicate keys and alias bombs with a message", () => {
-    expect(problems("services: { stats-api: [http://s] }\nservices: {}\n")).toEqual(['(file): duplicate key "services" (line 2): each key may appear once in a mapping']);
+    expect(problems("services: { stats-api: [http://s] }\nservices: {}\n")).toEqual([
+      '(file): duplicate key "services" (line 2): each key may appear once in a mapping',
+    ]);
     let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
-    for (let i = 1; i <= 12; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    for (let i = 1; i <= 12; i++)
+      bomb += `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(", ")}]\n`;
     expect(problems(bomb)[0]).toMatch(/^\(file\): more than 100 aliases/);
   });
 

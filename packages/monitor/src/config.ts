@@ -36,10 +36,32 @@ export interface ProberConfig {
 }
 
 const SERVICES: ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
-const TOP = ["intervalSeconds", "timeoutMs", "windowSeconds", "listen", "services", "kafka", "postgres", "synthetic", "security", "prometheus", "alertmanager", "loki", "platform", "policy", "hysteresis"];
+const TOP = [
+  "intervalSeconds",
+  "timeoutMs",
+  "windowSeconds",
+  "listen",
+  "services",
+  "kafka",
+  "postgres",
+  "synthetic",
+  "security",
+  "prometheus",
+  "alertmanager",
+  "loki",
+  "platform",
+  "policy",
+  "hysteresis",
+];
 
 /** gm-prober's defaults, for observers that take its settings without a file (a namespace drill). */
-export const PROBER_DEFAULTS = { intervalSeconds: 5, timeoutMs: 2000, windowSeconds: 60, listen: { host: "127.0.0.1", port: 9464 }, hysteresis: { resolveAfter: 3 } } as const;
+export const PROBER_DEFAULTS = {
+  intervalSeconds: 5,
+  timeoutMs: 2000,
+  windowSeconds: 60,
+  listen: { host: "127.0.0.1", port: 9464 },
+  hysteresis: { resolveAfter: 3 },
+} as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -65,7 +87,11 @@ class Checker {
       this.problems.push(`${path}: expected a mapping, got ${show(v)}`);
       return undefined;
     }
-    for (const k of Object.keys(v)) if (!keys.includes(k)) this.problems.push(`${path ? `${path}.` : ""}${showKey(k) === `"${k}"` ? k : showKey(k)}: unknown key (expected one of ${keys.join(", ")})`);
+    for (const k of Object.keys(v))
+      if (!keys.includes(k))
+        this.problems.push(
+          `${path ? `${path}.` : ""}${showKey(k) === `"${k}"` ? k : showKey(k)}: unknown key (expected one of ${keys.join(", ")})`,
+        );
     return v;
   }
   number(v: unknown, path: string, def: number | undefined, min: number, max: number, integer = false): number | undefined {
@@ -115,7 +141,12 @@ class Checker {
  * one string and cannot add a key. A variable that is not set is a problem naming it and the field.
  * Comments and keys are not expanded.
  */
-export function expandEnv(value: unknown, env: Record<string, string | undefined>, path = "", problems: string[] = []): { value: unknown; problems: string[] } {
+export function expandEnv(
+  value: unknown,
+  env: Record<string, string | undefined>,
+  path = "",
+  problems: string[] = [],
+): { value: unknown; problems: string[] } {
   const at = (k: string | number) => (typeof k === "number" ? `${path}[${k}]` : path ? `${path}.${k}` : k);
   let out: unknown = value;
   if (typeof value === "string") {
@@ -142,7 +173,8 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     raw = expanded.value;
   }
   // the whole file as one string: not a prober configuration (say, /etc/shadow); never quote it
-  if (raw !== null && raw !== undefined && !isObj(raw)) throw new ConfigError([`(file): expected a mapping (a prober configuration), got ${Array.isArray(raw) ? "a list" : typeof raw}`]);
+  if (raw !== null && raw !== undefined && !isObj(raw))
+    throw new ConfigError([`(file): expected a mapping (a prober configuration), got ${Array.isArray(raw) ? "a list" : typeof raw}`]);
   const keys = isObj(raw) ? Object.keys(raw) : [];
   if (keys.length > 0 && !keys.some((k) => TOP.includes(k)) && keys.some((k) => showKey(k) !== `"${k}"`)) {
     throw new ConfigError([`(file): not a prober configuration: none of its keys is ${TOP.join(", ")}`]);
@@ -153,7 +185,8 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
   const svc = c.object(top["services"], "services", SERVICES);
   if (!svc) c.problems.push("services: required (a mapping of service name to a list of base URLs)");
   // a prober that probes nothing would report "healthy" forever
-  else if (!SERVICES.some((s) => svc[s] !== undefined)) c.problems.push(`services: expected at least one of ${SERVICES.join(", ")} with a list of base URLs, got none`);
+  else if (!SERVICES.some((s) => svc[s] !== undefined))
+    c.problems.push(`services: expected at least one of ${SERVICES.join(", ")} with a list of base URLs, got none`);
   for (const s of SERVICES) {
     const urls = c.list(svc?.[s], `services.${s}`, (x, p) => c.url(x, p));
     if (urls) services[s] = urls;
@@ -173,19 +206,32 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
   // Numbers that judge a signal live in the policy only (one source for the prober, the drills and
   // docs/runbook.md); the prober's file says where to probe, not when a signal is bad.
   const moved = (v: Record<string, unknown> | undefined, key: string, path: string, policyField: string) => {
-    if (v && key in v) c.problems.push(`${path}: not a prober setting; the policy's ${policyField} is the single source of this number (set it in the policy file the configuration names with \`policy:\`)`);
+    if (v && key in v)
+      c.problems.push(
+        `${path}: not a prober setting; the policy's ${policyField} is the single source of this number (set it in the policy file the configuration names with \`policy:\`)`,
+      );
   };
   const kRaw = isObj(top["kafka"]) ? top["kafka"] : undefined;
   moved(kRaw, "stallSeconds", "kafka.stallSeconds", "thresholds.consumerStall.seconds");
   const sRaw = isObj(top["synthetic"]) ? top["synthetic"] : undefined;
   moved(sRaw, "lossDeadlineSeconds", "synthetic.lossDeadlineSeconds", "thresholds.canary.lossDeadlineSeconds");
-  const k = c.object(kRaw ? Object.fromEntries(Object.entries(kRaw).filter(([x]) => x !== "stallSeconds")) : top["kafka"], "kafka", ["brokers", "expectedBrokers", "topic", "groups"]);
+  const k = c.object(kRaw ? Object.fromEntries(Object.entries(kRaw).filter(([x]) => x !== "stallSeconds")) : top["kafka"], "kafka", [
+    "brokers",
+    "expectedBrokers",
+    "topic",
+    "groups",
+  ]);
   if (k) {
-    const brokers = c.list(k["brokers"], "kafka.brokers", (x, p) => {
-      const s = c.string(x, p);
-      if (s && !/^[^:\s]+:\d{1,5}$/.test(s)) c.problems.push(`${p}: expected host:port, got ${show(s)}`);
-      return s;
-    }, true);
+    const brokers = c.list(
+      k["brokers"],
+      "kafka.brokers",
+      (x, p) => {
+        const s = c.string(x, p);
+        if (s && !/^[^:\s]+:\d{1,5}$/.test(s)) c.problems.push(`${p}: expected host:port, got ${show(s)}`);
+        return s;
+      },
+      true,
+    );
     const expectedBrokers = c.number(k["expectedBrokers"], "kafka.expectedBrokers", undefined, 1, 100, true);
     cfg.kafka = {
       brokers: brokers ?? [],
@@ -200,7 +246,11 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     if (url === undefined) c.problems.push("postgres.url: required");
     cfg.postgres = { url: url ?? "" };
   }
-  const syn = c.object(sRaw ? Object.fromEntries(Object.entries(sRaw).filter(([x]) => x !== "lossDeadlineSeconds")) : top["synthetic"], "synthetic", ["players"]);
+  const syn = c.object(
+    sRaw ? Object.fromEntries(Object.entries(sRaw).filter(([x]) => x !== "lossDeadlineSeconds")) : top["synthetic"],
+    "synthetic",
+    ["players"],
+  );
   if (syn) cfg.synthetic = { players: c.number(syn["players"], "synthetic.players", 4, 1, 1000, true)! };
   const sec = c.object(top["security"], "security", ["protected", "public", "secrets"]);
   if (sec) {
@@ -246,7 +296,10 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
       driver: "kubernetes",
       ...(kubeconfig ? { kubeconfig } : {}),
       ...(context ? { context } : {}),
-      namespaces: { kafka: c.string(ns["kafka"], "platform.namespaces.kafka", "kafka")!, platform: c.string(ns["platform"], "platform.namespaces.platform", "gamemetrics")! },
+      namespaces: {
+        kafka: c.string(ns["kafka"], "platform.namespaces.kafka", "kafka")!,
+        platform: c.string(ns["platform"], "platform.namespaces.platform", "gamemetrics")!,
+      },
       allow: {
         contexts: c.list(allow?.["contexts"], "platform.allow.contexts", (x, pth) => c.string(x, pth), allow !== undefined) ?? [],
         namespaces: c.list(allow?.["namespaces"], "platform.allow.namespaces", (x, pth) => c.string(x, pth), allow !== undefined) ?? [],

@@ -16,8 +16,15 @@ interface Panel {
 
 describe("the Grafana dashboard", () => {
   const dash = JSON.parse(readFileSync(DASHBOARD, "utf8")) as { uid: string; panels: Panel[]; annotations: { list: { expr?: string }[] } };
-  const exported = new Set(createProberMetrics().registry.getMetricsAsArray().map((m) => m.name));
-  const exprs = [...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: p.title, expr: t.expr }))), ...dash.annotations.list.filter((a) => a.expr).map((a) => ({ where: "annotation", expr: a.expr! }))];
+  const exported = new Set(
+    createProberMetrics()
+      .registry.getMetricsAsArray()
+      .map((m) => m.name),
+  );
+  const exprs = [
+    ...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: p.title, expr: t.expr }))),
+    ...dash.annotations.list.filter((a) => a.expr).map((a) => ({ where: "annotation", expr: a.expr! })),
+  ];
 
   it("queries only metrics the prober exports", () => {
     const FUNCS = new Set(["sum", "min", "max", "or", "and", "vector", "changes", "rate", "by", "on"]);
@@ -32,7 +39,15 @@ describe("the Grafana dashboard", () => {
 
   it("shows the runbook's signals: incidents, error rate, lag, pool use, health, OOM", () => {
     const all = exprs.map((e) => e.expr).join(" ");
-    for (const m of ["incident_active", "gm_error_rate", "gm_kafka_consumer_lag", "gm_pg_connection_usage_ratio", "probe_success", "gm_instance_oom_killed"]) expect(all).toContain(m);
+    for (const m of [
+      "incident_active",
+      "gm_error_rate",
+      "gm_kafka_consumer_lag",
+      "gm_pg_connection_usage_ratio",
+      "probe_success",
+      "gm_instance_oom_killed",
+    ])
+      expect(all).toContain(m);
     expect(dash.uid).toBe("gamemetrics-prober");
   });
 });

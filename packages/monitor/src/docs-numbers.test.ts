@@ -49,7 +49,10 @@ interface Num {
 }
 /** The numbers of a text with their unit; "P1", "5xx" or "min.insync.replicas" are not numbers. */
 const numbers = (s: string): Num[] =>
-  [...s.matchAll(/(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:\s?(%|\/s|s|messages))?(?![\w])/g)].map((m) => ({ n: Number(m[1]!.replace(/,/g, "")), unit: m[2] ?? "" }));
+  [...s.matchAll(/(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:\s?(%|\/s|s|messages))?(?![\w])/g)].map((m) => ({
+    n: Number(m[1]!.replace(/,/g, "")),
+    unit: m[2] ?? "",
+  }));
 const pct = (r: number): Num => ({ n: Math.round(r * 10_000) / 100, unit: "%" });
 const key = (x: Num) => `${x.n}${x.unit}`;
 
@@ -111,7 +114,9 @@ const severities = (policy: Policy, kind: IncidentKind, change: (s: Snapshot) =>
     .map((i) => i.severity);
 };
 const errorRate = (rate: number) => (s: Snapshot) => {
-  s.errorRates = [{ service: "stats-api", source: "metrics", windowSeconds: 60, requests: 1_000_000, errors: Math.round(rate * 1_000_000), rate }];
+  s.errorRates = [
+    { service: "stats-api", source: "metrics", windowSeconds: 60, requests: 1_000_000, errors: Math.round(rate * 1_000_000), rate },
+  ];
 };
 const EPS = 1e-6;
 
@@ -130,7 +135,11 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
       "Consumer group lag": [{ n: t.consumerLag.above, unit: "messages" }],
       // what the Kafka collector judges "stalled" by, as createProber handed it over
       "Consumer stalled": [{ n: deployed.kafka.stallSeconds, unit: "s" }],
-      "PostgreSQL connections": [pct(t.dbPool.usageAtLeast), { n: t.dbPool.waitingAbove, unit: "" }, { n: t.dbPool.timeoutsPerSecondAbove, unit: "/s" }],
+      "PostgreSQL connections": [
+        pct(t.dbPool.usageAtLeast),
+        { n: t.dbPool.waitingAbove, unit: "" },
+        { n: t.dbPool.timeoutsPerSecondAbove, unit: "/s" },
+      ],
       Memory: [pct(t.memory.usageAtLeast)],
       // after how long the canary collector calls an acknowledged canary lost, as createProber handed it over
       "Canary loss deadline": [{ n: deployed.synthetic.lossDeadlineSeconds, unit: "s" }],
@@ -152,7 +161,9 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
   it("the README's incident table states the same numbers", () => {
     const table = new Set(Object.values(rows).flat().map(key));
     const section = readme.split("| incident | severity |")[1]?.split("\n\n")[0] ?? "";
-    const stated = numbers(section).filter((x) => x.unit !== "").map(key);
+    const stated = numbers(section)
+      .filter((x) => x.unit !== "")
+      .map(key);
     expect(stated.length).toBeGreaterThan(5);
     expect(stated.filter((x) => !table.has(x))).toEqual([]);
   });
@@ -180,8 +191,19 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
     expect(severities(p, "high-consumer-lag", lagOf(lag))).toEqual([]);
 
     const [usage, waiting, timeouts] = rows["PostgreSQL connections"]!.map((x) => x.n);
-    const pg = (u: number, pools: NonNullable<Snapshot["postgres"]>["pools"] = []) => (s: Snapshot) => void Object.assign(s.postgres!, { usage: u, pools });
-    const pool = (w: number, tps: number) => ({ service: "stats-api" as const, instance: "stats-api-1", max: 10, total: 10, idle: 0, waiting: w, timeoutsPerSecond: tps });
+    const pg =
+      (u: number, pools: NonNullable<Snapshot["postgres"]>["pools"] = []) =>
+      (s: Snapshot) =>
+        void Object.assign(s.postgres!, { usage: u, pools });
+    const pool = (w: number, tps: number) => ({
+      service: "stats-api" as const,
+      instance: "stats-api-1",
+      max: 10,
+      total: 10,
+      idle: 0,
+      waiting: w,
+      timeoutsPerSecond: tps,
+    });
     expect(severities(p, "db-pool-exhausted", pg(usage! / 100))).toEqual(["P3"]);
     expect(severities(p, "db-pool-exhausted", pg(usage! / 100 - EPS))).toEqual([]);
     expect(severities(p, "db-pool-exhausted", pg(0, [pool(waiting! + 1, 0)]))).toEqual(["P3"]);
@@ -190,7 +212,17 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
 
     const memory = rows.Memory![0]!.n / 100;
     const mem = (used: number) => (s: Snapshot) =>
-      void s.instances.push({ service: "stats-api", instance: "stats-api-1", running: true, restarts: 0, exitCode: null, oomKilled: false, oomKilledAt: null, memoryUsageBytes: used, memoryLimitBytes: 1_000_000 });
+      void s.instances.push({
+        service: "stats-api",
+        instance: "stats-api-1",
+        running: true,
+        restarts: 0,
+        exitCode: null,
+        oomKilled: false,
+        oomKilledAt: null,
+        memoryUsageBytes: used,
+        memoryLimitBytes: 1_000_000,
+      });
     expect(severities(p, "service-oom", mem(memory * 1_000_000))).toEqual(["P3"]);
     expect(severities(p, "service-oom", mem(memory * 1_000_000 - 1))).toEqual([]);
   });
@@ -198,7 +230,18 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
   it("the Kafka collector, as createProber configured it, calls a group stalled at the stated seconds", () => {
     expect(stall?.unit).toBe("s");
     const at = (seconds: number) =>
-      judgeProgress({ group: "g", members: 1, committed: [{ t: 0, v: 5 }, { t: 1000, v: 5 }], totalLag: 10, lagTrend: 1, stallSeconds: deployed.kafka.stallSeconds, now: seconds * 1000 }).status;
+      judgeProgress({
+        group: "g",
+        members: 1,
+        committed: [
+          { t: 0, v: 5 },
+          { t: 1000, v: 5 },
+        ],
+        totalLag: 10,
+        lagTrend: 1,
+        stallSeconds: deployed.kafka.stallSeconds,
+        now: seconds * 1000,
+      }).status;
     expect(at(stall!.n)).toBe("stalled");
     expect(at(stall!.n - 0.001)).toBe("ok");
   });
@@ -207,7 +250,8 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
     expect(deadline?.unit).toBe("s");
     const { createSynthetic } = await vi.importActual<typeof import("@gm/signals/synthetic")>("@gm/signals/synthetic");
     // ingest-api acknowledges, stats-api never finds the canary; a short read-back wait keeps the test quick.
-    const unread = (async (_u: string | URL, init?: RequestInit) => new Response("{}", { status: init?.method === "POST" ? 202 : 404 })) as typeof fetch;
+    const unread = (async (_u: string | URL, init?: RequestInit) =>
+      new Response("{}", { status: init?.method === "POST" ? 202 : 404 })) as typeof fetch;
     const canary = createSynthetic({ ...deployed.synthetic, players: 1, timeoutMs: 50, fetch: unread });
     await canary.round(0);
     expect((await canary.round(deadline!.n * 1000)).canary.lost).toBe(0);
@@ -216,7 +260,10 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
 
   it("a policy file is the one way to change them, and the collectors follow it", () => {
     writeFileSync(join(tmp, "policy.yaml"), "thresholds: { consumerStall: { seconds: 45 }, canary: { lossDeadlineSeconds: 300 } }\n");
-    const own = proberFrom("policy: ./policy.yaml\nservices: { ingest-api: [http://i:1], stats-api: [http://s:1] }\nkafka: { brokers: [k:9092] }\nsynthetic: { players: 2 }\n", tmp);
+    const own = proberFrom(
+      "policy: ./policy.yaml\nservices: { ingest-api: [http://i:1], stats-api: [http://s:1] }\nkafka: { brokers: [k:9092] }\nsynthetic: { players: 2 }\n",
+      tmp,
+    );
     expect(own.kafka.stallSeconds).toBe(45);
     expect(own.synthetic.lossDeadlineSeconds).toBe(300);
   });
@@ -224,7 +271,9 @@ describe("docs/runbook.md states the numbers the prober runs with", () => {
   it("the prober's file cannot set them: it names the policy field instead", () => {
     const problems = (() => {
       try {
-        parseProberConfig("services: { ingest-api: [http://a] }\nkafka: { brokers: [k:9092], stallSeconds: 30 }\nsynthetic: { players: 2, lossDeadlineSeconds: 60 }\n");
+        parseProberConfig(
+          "services: { ingest-api: [http://a] }\nkafka: { brokers: [k:9092], stallSeconds: 30 }\nsynthetic: { players: 2, lossDeadlineSeconds: 60 }\n",
+        );
       } catch (err) {
         if (err instanceof ConfigError) return err.problems;
       }

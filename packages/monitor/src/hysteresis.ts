@@ -49,7 +49,14 @@ export function createIncidentTracker(resolveAfter: number) {
             t.incident = inc;
             t.lowerFor = 0;
             out.push({ type: "changed", incident: inc, from });
-          } else t.incident = { ...inc, severity: from, responseMinutes: t.incident.responseMinutes, respondBy: t.incident.respondBy, escalation: t.incident.escalation };
+          } else
+            t.incident = {
+              ...inc,
+              severity: from,
+              responseMinutes: t.incident.responseMinutes,
+              respondBy: t.incident.respondBy,
+              escalation: t.incident.escalation,
+            };
         } else {
           t.lowerFor = 0;
           t.incident = { ...inc, respondBy: t.incident.respondBy };

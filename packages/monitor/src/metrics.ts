@@ -5,7 +5,8 @@ import type { Snapshot } from "@gm/runbook/snapshot";
 
 export function createProberMetrics() {
   const registry = new Registry();
-  const g = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const g = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge({ name, help, labelNames, registers: [registry] });
   const m = {
     probeSuccess: g("probe_success", "1 when the target's GET /health answered 200", ["service", "target"]),
     probeDuration: g("probe_duration_seconds", "Duration of the target's health probe", ["service", "target"]),
@@ -14,7 +15,12 @@ export function createProberMetrics() {
     rounds: new Counter({ name: "gm_prober_rounds_total", help: "Prober rounds", registers: [registry] }),
     // every round, not only the last: a round that overran the interval stays visible after the next one
     // (buckets at whole seconds up to 10, so an interval of 1–10 s is a bucket boundary)
-    roundHistogram: new Histogram({ name: "gm_prober_round_seconds", help: "Duration of each prober round", buckets: [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 60], registers: [registry] }),
+    roundHistogram: new Histogram({
+      name: "gm_prober_round_seconds",
+      help: "Duration of each prober round",
+      buckets: [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 60],
+      registers: [registry],
+    }),
     errorRate: g("gm_error_rate", "Error rate (5xx / all) over the window", ["service", "source"]),
     requests: g("gm_requests_in_window", "Requests counted in the error-rate window", ["service", "source"]),
     usersFailing: g("gm_users_failing_ratio", "Share of synthetic players whose journey failed"),

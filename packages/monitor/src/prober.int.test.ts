@@ -38,7 +38,12 @@ security:
 platform: { driver: docker, stackId: ${stack.options.id} }
 hysteresis: { resolveAfter: 2 }
 `);
-    prober = createProber({ config, policy: defaultPolicy, platform: createDockerPlatform({ stackId: stack.options.id }), log: (r) => void logs.push(r) });
+    prober = createProber({
+      config,
+      policy: defaultPolicy,
+      platform: createDockerPlatform({ stackId: stack.options.id }),
+      log: (r) => void logs.push(r),
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -55,7 +60,9 @@ hysteresis: { resolveAfter: 2 }
       if (done(r)) return r;
       await new Promise((res) => setTimeout(res, 500));
     }
-    throw new Error(`timed out waiting for ${what}; last incidents: ${JSON.stringify(r?.incidents.map((i) => [i.kind, i.severity, i.subject]))}; errors: ${JSON.stringify(r?.snapshot.collectionErrors)}`);
+    throw new Error(
+      `timed out waiting for ${what}; last incidents: ${JSON.stringify(r?.incidents.map((i) => [i.kind, i.severity, i.subject]))}; errors: ${JSON.stringify(r?.snapshot.collectionErrors)}`,
+    );
   }
 
   it("classifies the fresh stack as healthy and exposes every signal", async () => {
@@ -64,7 +71,13 @@ hysteresis: { resolveAfter: 2 }
     expect(r.snapshot.kafka).toMatchObject({ brokersExpected: 1, underReplicatedPartitions: 0 });
     expect(r.snapshot.postgres!.maxConnections).toBe(40);
     expect(r.snapshot.security!.checks).toEqual([expect.objectContaining({ ok: true, observed: "HTTP 401" })]);
-    expect(r.snapshot.instances.map((i) => i.service).sort()).toEqual(["event-processor-service", "ingest-api", "kafka", "postgres", "stats-api"]);
+    expect(r.snapshot.instances.map((i) => i.service).sort()).toEqual([
+      "event-processor-service",
+      "ingest-api",
+      "kafka",
+      "postgres",
+      "stats-api",
+    ]);
     const metrics = await prober.registry.metrics();
     expect(metrics).toContain(`probe_success{service="ingest-api",target="${stack.endpoints.services["ingest-api"]}"} 1`);
     expect(metrics).toMatch(/gm_kafka_consumer_lag\{group="event-processor-service",topic="game-events"\} \d+/);
@@ -74,15 +87,23 @@ hysteresis: { resolveAfter: 2 }
     await stack.stopContainer("event-processor-service");
     const sent = await postEvents(stack.endpoints.services["ingest-api"], makeEvents(`lag-${Date.now().toString(36)}`, 12_000));
     expect(sent.acknowledged).toHaveLength(12_000);
-    const r = await roundsUntil("high-consumer-lag P1", (x) => x.incidents.some((i) => i.kind === "high-consumer-lag" && i.severity === "P1"));
+    const r = await roundsUntil("high-consumer-lag P1", (x) =>
+      x.incidents.some((i) => i.kind === "high-consumer-lag" && i.severity === "P1"),
+    );
     const lag = r.incidents.find((i) => i.kind === "high-consumer-lag")!;
     expect(lag.subject).toBe("event-processor-service");
     expect(lag.evidence).toContainEqual(expect.objectContaining({ threshold: "> 10000" }));
     expect(logs).toContainEqual(expect.objectContaining({ event: "incident_opened", kind: "high-consumer-lag" }));
-    expect(await prober.registry.metrics()).toMatch(/incident_active\{kind="high-consumer-lag",severity="P1",subject="event-processor-service"\} 1/);
+    expect(await prober.registry.metrics()).toMatch(
+      /incident_active\{kind="high-consumer-lag",severity="P1",subject="event-processor-service"\} 1/,
+    );
 
     await stack.startContainer("event-processor-service");
-    await roundsUntil("lag resolved", (x) => x.transitions.some((t) => t.type === "resolved" && t.incident.kind === "high-consumer-lag"), 120_000);
+    await roundsUntil(
+      "lag resolved",
+      (x) => x.transitions.some((t) => t.type === "resolved" && t.incident.kind === "high-consumer-lag"),
+      120_000,
+    );
   });
 
   it("keeps reading PostgreSQL through its own connection while every connection is taken, and reports the exhaustion", async () => {

@@ -54,7 +54,9 @@ export function createProber(deps: ProberDeps) {
   const { config } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
-  const prom = config.prometheus ? createPrometheusErrorRate({ url: config.prometheus.url, timeoutMs: config.timeoutMs, windowSeconds: config.windowSeconds }) : undefined;
+  const prom = config.prometheus
+    ? createPrometheusErrorRate({ url: config.prometheus.url, timeoutMs: config.timeoutMs, windowSeconds: config.windowSeconds })
+    : undefined;
   const judged = collectorThresholds(deps.policy);
   const signals = createSignals({
     timeoutMs: config.timeoutMs,
@@ -62,14 +64,36 @@ export function createProber(deps: ProberDeps) {
     services: config.services,
     ...(config.kafka ? { kafka: { ...config.kafka, stallSeconds: judged.stallSeconds } } : {}),
     ...(config.postgres ? { postgres: config.postgres } : {}),
-    ...(config.synthetic ? { synthetic: { ...config.synthetic, lossDeadlineSeconds: judged.canaryLossDeadlineSeconds, runId: randomBytes(3).toString("hex") } } : {}),
-    ...(config.security ? { security: { protectedEndpoints: config.security.protected, publicEndpoints: config.security.public, secrets: config.security.secrets } } : {}),
+    ...(config.synthetic
+      ? { synthetic: { ...config.synthetic, lossDeadlineSeconds: judged.canaryLossDeadlineSeconds, runId: randomBytes(3).toString("hex") } }
+      : {}),
+    ...(config.security
+      ? {
+          security: {
+            protectedEndpoints: config.security.protected,
+            publicEndpoints: config.security.public,
+            secrets: config.security.secrets,
+          },
+        }
+      : {}),
     ...(prom ? { extraErrorRates: () => prom.collect() } : {}),
-    ...(config.alertmanager ? { externalAlerts: createAlertmanagerReader({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs }) } : {}),
+    ...(config.alertmanager
+      ? { externalAlerts: createAlertmanagerReader({ urls: config.alertmanager.urls, timeoutMs: config.timeoutMs }) }
+      : {}),
     ...(deps.platform ? { platform: deps.platform } : {}),
     ...(deps.discover ? { discover: deps.discover } : {}),
   });
-  const collectors = ["http-health", "service-metrics", ...(config.kafka ? ["kafka"] : []), ...(config.postgres ? ["postgres"] : []), ...(config.synthetic ? ["synthetic"] : []), ...(config.security ? ["security"] : []), ...(prom ? ["prometheus"] : []), ...(deps.platform ? ["instances"] : []), ...(config.alertmanager ? ["external-alerts"] : [])];
+  const collectors = [
+    "http-health",
+    "service-metrics",
+    ...(config.kafka ? ["kafka"] : []),
+    ...(config.postgres ? ["postgres"] : []),
+    ...(config.synthetic ? ["synthetic"] : []),
+    ...(config.security ? ["security"] : []),
+    ...(prom ? ["prometheus"] : []),
+    ...(deps.platform ? ["instances"] : []),
+    ...(config.alertmanager ? ["external-alerts"] : []),
+  ];
   const tracker = createIncidentTracker(config.hysteresis.resolveAfter);
   const metrics = createProberMetrics();
 
@@ -99,7 +123,11 @@ export function createProber(deps: ProberDeps) {
     }
     if (deps.alerts) {
       const resolved = transitions.filter((t) => t.type === "resolved").map((t) => t.incident);
-      await deps.alerts.send(active, resolved).catch((err: unknown) => log({ ts: new Date(now()).toISOString(), level: "error", msg: "alert delivery failed", error: String(err) }));
+      await deps.alerts
+        .send(active, resolved)
+        .catch((err: unknown) =>
+          log({ ts: new Date(now()).toISOString(), level: "error", msg: "alert delivery failed", error: String(err) }),
+        );
     }
     return { snapshot, incidents, active, transitions };
   }

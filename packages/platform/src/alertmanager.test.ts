@@ -15,8 +15,13 @@ describe("alertmanager API", () => {
       if (url.hostname === "down") throw new TypeError("fetch failed");
       return new Response(JSON.stringify([{ labels: { alertname: "X" } }]), { status: 200 });
     }) as unknown as typeof globalThis.fetch;
-    expect(await getActiveAlerts(["http://down:9093", "http://up:9093"], { timeoutMs: 1000, fetch })).toEqual([{ labels: { alertname: "X" } }]);
-    expect(asked).toEqual(["http://down:9093/api/v2/alerts?active=true&silenced=false&inhibited=false", "http://up:9093/api/v2/alerts?active=true&silenced=false&inhibited=false"]);
+    expect(await getActiveAlerts(["http://down:9093", "http://up:9093"], { timeoutMs: 1000, fetch })).toEqual([
+      { labels: { alertname: "X" } },
+    ]);
+    expect(asked).toEqual([
+      "http://down:9093/api/v2/alerts?active=true&silenced=false&inhibited=false",
+      "http://up:9093/api/v2/alerts?active=true&silenced=false&inhibited=false",
+    ]);
     await expect(getActiveAlerts(["http://down:9093"], { timeoutMs: 1000, fetch })).rejects.toThrow("fetch failed");
   });
 
@@ -29,7 +34,8 @@ describe("alertmanager API", () => {
     const seen: { url: string; auth: string | null }[] = [];
     const fetch = (async (url: URL, init?: RequestInit) => {
       seen.push({ url: String(url), auth: new Headers(init?.headers).get("authorization") });
-      if (url.hostname === "down") throw new TypeError("fetch failed", { cause: new Error(`connect ECONNREFUSED; tried http://gm:s3cr3tpw@down:9093`) });
+      if (url.hostname === "down")
+        throw new TypeError("fetch failed", { cause: new Error(`connect ECONNREFUSED; tried http://gm:s3cr3tpw@down:9093`) });
       return new Response("[]", { status: 200 });
     }) as unknown as typeof globalThis.fetch;
     const basic = `Basic ${Buffer.from("gm:s3cr3tpw").toString("base64")}`;

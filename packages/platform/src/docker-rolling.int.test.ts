@@ -26,7 +26,12 @@ describe("docker platform driver: rolling pool-size change", { timeout: 180_000 
     const host = await freePort();
     await new GenericContainer(platformBase)
       .withName(`gm-${stackId}-stats-api`)
-      .withLabels({ "io.gamemetrics.managed": "true", "io.gamemetrics.stack": stackId, "io.gamemetrics.role": "stats-api", "io.gamemetrics.instance": "stats-api" })
+      .withLabels({
+        "io.gamemetrics.managed": "true",
+        "io.gamemetrics.stack": stackId,
+        "io.gamemetrics.role": "stats-api",
+        "io.gamemetrics.instance": "stats-api",
+      })
       .withEnvironment({ PG_POOL_MAX: "10" })
       .withExposedPorts({ container: 8080, host })
       .withNetwork(network)
@@ -44,7 +49,14 @@ describe("docker platform driver: rolling pool-size change", { timeout: 180_000 
   it("keeps an instance answering while every instance takes the new size, and leaves no surge instance", async () => {
     const healthy = async () => {
       const urls = await platform.instanceUrls("stats-api");
-      const answers = await Promise.all(urls.map((u) => fetch(`${u}/health`, { signal: AbortSignal.timeout(500) }).then((r) => r.status === 200, () => false)));
+      const answers = await Promise.all(
+        urls.map((u) =>
+          fetch(`${u}/health`, { signal: AbortSignal.timeout(500) }).then(
+            (r) => r.status === 200,
+            () => false,
+          ),
+        ),
+      );
       return answers.some(Boolean);
     };
     await expect.poll(healthy, { timeout: 30_000, interval: 200 }).toBe(true);
@@ -105,7 +117,12 @@ describe("docker platform driver: rolling pool-size change", { timeout: 180_000 
     expect(await platform.poolSize("stats-api")).toBe(44);
 
     // 3. a surge instance of a rolling update that died: retired
-    await docker.createContainer({ ...spec, name: `gm-${stackId}-stats-api${SURGE}`, Labels: { ...spec.Labels, "io.gamemetrics.instance": `stats-api${SURGE}` }, HostConfig: { NetworkMode: original.HostConfig.NetworkMode } });
+    await docker.createContainer({
+      ...spec,
+      name: `gm-${stackId}-stats-api${SURGE}`,
+      Labels: { ...spec.Labels, "io.gamemetrics.instance": `stats-api${SURGE}` },
+      HostConfig: { NetworkMode: original.HostConfig.NetworkMode },
+    });
     expect(await platform.settle()).toEqual([`retired stats-api${SURGE} (a rolling update's surge instance left behind)`]);
     expect((await platform.listInstances("stats-api")).map((i) => i.name)).toEqual(["stats-api"]);
     expect(await platform.settle()).toEqual([]);

@@ -11,7 +11,12 @@ import { waitUntil } from "@gm/stack/stack";
 import { createDockerPlatform } from "./docker.js";
 
 const stackId = `t-plat-${Date.now().toString(36)}`;
-const labels = (instance: string) => ({ "io.gamemetrics.managed": "true", "io.gamemetrics.stack": stackId, "io.gamemetrics.role": "stats-api", "io.gamemetrics.instance": instance });
+const labels = (instance: string) => ({
+  "io.gamemetrics.managed": "true",
+  "io.gamemetrics.stack": stackId,
+  "io.gamemetrics.role": "stats-api",
+  "io.gamemetrics.instance": instance,
+});
 
 describe("docker platform driver", { timeout: 180_000 }, () => {
   let hog: StartedTestContainer;
@@ -29,7 +34,10 @@ describe("docker platform driver", { timeout: 180_000 }, () => {
         .withPullPolicy({ shouldPull: () => false })
         .start();
     [hog, killed] = await Promise.all([
-      start("hog", "console.log('hog ready');const a=[];setInterval(()=>{},1000);process.on('SIGUSR2',()=>setInterval(()=>a.push(Buffer.alloc(16<<20,1)),20))"),
+      start(
+        "hog",
+        "console.log('hog ready');const a=[];setInterval(()=>{},1000);process.on('SIGUSR2',()=>setInterval(()=>a.push(Buffer.alloc(16<<20,1)),20))",
+      ),
       start("victim", "console.log('victim ready');setInterval(()=>{},1000)"),
     ]);
   }, 120_000);

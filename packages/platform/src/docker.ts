@@ -72,7 +72,11 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     return (await (await d()).listContainers({ all: true, filters: { label: labels } })).filter((c) => !isNext(c));
   };
   const findInstance = async (instance: string): Promise<Dockerode.Container | undefined> => {
-    const list = (await (await d()).listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`, `${LABEL.instance}=${instance}`] } })).filter((c) => !isNext(c));
+    const list = (
+      await (
+        await d()
+      ).listContainers({ all: true, filters: { label: [`${LABEL.stack}=${opts.stackId}`, `${LABEL.instance}=${instance}`] } })
+    ).filter((c) => !isNext(c));
     const c = list[0];
     return c ? (await d()).getContainer(c.Id) : undefined;
   };
@@ -109,7 +113,8 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     }
     return done;
   };
-  const missing = (instance: string, cause?: unknown) => new PlatformError(`no instance "${instance}" in stack ${opts.stackId}`, "not-found", false, { cause });
+  const missing = (instance: string, cause?: unknown) =>
+    new PlatformError(`no instance "${instance}" in stack ${opts.stackId}`, "not-found", false, { cause });
   const byInstance = async (instance: string): Promise<Dockerode.Container> => {
     const c = await findInstance(instance);
     if (!c) throw missing(instance);
@@ -120,7 +125,12 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
    * wanted one; the engine's 304 and its "not running" / "already paused" conflicts (a race with the
    * container's own exit) count as done; its 404 (removed in between) is "not-found".
    */
-  const act = async (instance: string, done: (s: ContainerState) => boolean, verb: (c: Dockerode.Container) => Promise<unknown>, alreadyDone: RegExp) => {
+  const act = async (
+    instance: string,
+    done: (s: ContainerState) => boolean,
+    verb: (c: Dockerode.Container) => Promise<unknown>,
+    alreadyDone: RegExp,
+  ) => {
     const c = await byInstance(instance);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -147,7 +157,11 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     const since = Math.floor(sinceMs / 1000);
     const until = Math.ceil(Date.now() / 1000);
     // A bounded query (since/until) returns the buffered events and ends, unlike a stream.
-    const raw = (await docker.getEvents({ since, until, filters: { event: ["oom"], label: [`${LABEL.stack}=${opts.stackId}`] } })) as unknown;
+    const raw = (await docker.getEvents({
+      since,
+      until,
+      filters: { event: ["oom"], label: [`${LABEL.stack}=${opts.stackId}`] },
+    })) as unknown;
     const text = await new Promise<string>((resolve, reject) => {
       if (Buffer.isBuffer(raw)) return resolve(raw.toString("utf8"));
       const stream = raw as NodeJS.ReadableStream;
@@ -179,7 +193,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     const oomKilled = oomAt !== undefined && (startedAt === null || oomAt >= Date.parse(startedAt) - 1000) && !running;
     let usage: number | null = null;
     if (running) {
-      const stats = (await docker.getContainer(c.Id).stats({ stream: false, "one-shot": true } as never)) as unknown as { memory_stats?: { usage?: number; stats?: { cache?: number } } };
+      const stats = (await docker.getContainer(c.Id).stats({ stream: false, "one-shot": true } as never)) as unknown as {
+        memory_stats?: { usage?: number; stats?: { cache?: number } };
+      };
       const u = stats.memory_stats?.usage;
       usage = u === undefined ? null : u - (stats.memory_stats?.stats?.cache ?? 0);
     }
@@ -209,7 +225,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     const aliases = network ? (ins.NetworkSettings.Networks[network]?.Aliases ?? []).filter((a: string) => !/^[0-9a-f]{12}$/.test(a)) : [];
     const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const [port, binds] of Object.entries(ins.HostConfig.PortBindings ?? {})) {
-      portBindings[port] = newName ? [{ HostIp: "", HostPort: String(await freePort()) }] : ((binds as { HostIp: string; HostPort: string }[]) ?? []);
+      portBindings[port] = newName
+        ? [{ HostIp: "", HostPort: String(await freePort()) }]
+        : ((binds as { HostIp: string; HostPort: string }[]) ?? []);
     }
     const labels = { ...ins.Config.Labels };
     if (newInstance) labels[LABEL.instance] = newInstance;
@@ -259,7 +277,8 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
           .catch(() => false);
         if (ok) return;
       }
-      if (Date.now() > deadline) throw new PlatformError(`${instance} did not answer /health with 200 within ${timeoutMs / 1000} s of its restart`, "docker", true);
+      if (Date.now() > deadline)
+        throw new PlatformError(`${instance} did not answer /health with 200 within ${timeoutMs / 1000} s of its restart`, "docker", true);
       await new Promise((r) => setTimeout(r, 250));
     }
   };
@@ -279,13 +298,33 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     logSource: "docker",
     oomEvents,
     kill: (instance, signal = "SIGKILL") =>
-      act(instance, (s) => !s.running, (c) => c.kill({ signal }), /is not running/),
+      act(
+        instance,
+        (s) => !s.running,
+        (c) => c.kill({ signal }),
+        /is not running/,
+      ),
     pause: (instance) =>
-      act(instance, (s) => s.paused || !s.running, (c) => c.pause(), /already paused|is not running/),
+      act(
+        instance,
+        (s) => s.paused || !s.running,
+        (c) => c.pause(),
+        /already paused|is not running/,
+      ),
     unpause: (instance) =>
-      act(instance, (s) => !s.paused, (c) => c.unpause(), /is not paused/),
+      act(
+        instance,
+        (s) => !s.paused,
+        (c) => c.unpause(),
+        /is not paused/,
+      ),
     start: (instance) =>
-      act(instance, (s) => s.running, (c) => c.start(), /already started|already running/),
+      act(
+        instance,
+        (s) => s.running,
+        (c) => c.start(),
+        /already started|already running/,
+      ),
     async state(instance) {
       const c = await findInstance(instance);
       if (!c) return null;
@@ -313,7 +352,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     async logs(instance, tail) {
       const c = await byInstance(instance);
       const buf = (await c.logs({ stdout: true, stderr: true, tail })) as unknown as Buffer;
-      return demuxDockerLogs(buf).split("\n").filter((l) => l.length > 0);
+      return demuxDockerLogs(buf)
+        .split("\n")
+        .filter((l) => l.length > 0);
     },
     async restart(instance) {
       const c = await byInstance(instance);
@@ -353,7 +394,9 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     },
     async scale(service: ServiceName, replicas: number) {
       await settle();
-      const list = (await containersOf(service)).sort((a, b) => (a.Labels[LABEL.instance] ?? "").localeCompare(b.Labels[LABEL.instance] ?? "", undefined, { numeric: true }));
+      const list = (await containersOf(service)).sort((a, b) =>
+        (a.Labels[LABEL.instance] ?? "").localeCompare(b.Labels[LABEL.instance] ?? "", undefined, { numeric: true }),
+      );
       const template = list[0];
       if (!template) throw new PlatformError(`service ${service} has no instance to scale from`, "not-found", false);
       for (let n = list.length + 1; n <= replicas; n++) {

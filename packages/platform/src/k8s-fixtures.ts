@@ -44,7 +44,13 @@ export async function dryRunCreate(kc: KubeConfig, o: KubernetesObject): Promise
   const [gv, plural, namespaced] = r;
   const server = new URL(kc.getCurrentCluster()!.server);
   const path = `/${gv}/${namespaced ? `namespaces/${o.metadata?.namespace ?? "default"}/` : ""}${plural}?dryRun=All&fieldValidation=Strict&fieldManager=gm-test`;
-  const opts: https.RequestOptions = { method: "POST", hostname: server.hostname, port: server.port, path, headers: { "content-type": "application/json" } };
+  const opts: https.RequestOptions = {
+    method: "POST",
+    hostname: server.hostname,
+    port: server.port,
+    path,
+    headers: { "content-type": "application/json" },
+  };
   await kc.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {
     const req = https.request(opts, (res) => {
@@ -57,15 +63,23 @@ export async function dryRunCreate(kc: KubeConfig, o: KubernetesObject): Promise
   });
 }
 
-
 /** Creates every object (namespaces first); `volumes` hostPath PersistentVolumes for the StatefulSets' claims. */
 export async function applyAll(kc: KubeConfig, objects: KubernetesObject[], volumes = 0): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const o of [...objects.filter((x) => x.kind === "Namespace"), ...objects.filter((x) => x.kind !== "Namespace")]) await api.create(o, undefined, undefined, "gm-test");
+  for (const o of [...objects.filter((x) => x.kind === "Namespace"), ...objects.filter((x) => x.kind !== "Namespace")])
+    await api.create(o, undefined, undefined, "gm-test");
   const core = kc.makeApiClient(CoreV1Api);
   for (let i = 0; i < volumes; i++) {
     await core.createPersistentVolume({
-      body: { metadata: { name: `gm-pv-${i}` }, spec: { capacity: { storage: "10Gi" }, accessModes: ["ReadWriteOnce"], hostPath: { path: `/tmp/gm-pv-${i}` }, persistentVolumeReclaimPolicy: "Retain" } },
+      body: {
+        metadata: { name: `gm-pv-${i}` },
+        spec: {
+          capacity: { storage: "10Gi" },
+          accessModes: ["ReadWriteOnce"],
+          hostPath: { path: `/tmp/gm-pv-${i}` },
+          persistentVolumeReclaimPolicy: "Retain",
+        },
+      },
     });
   }
 }

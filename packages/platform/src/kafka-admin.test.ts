@@ -9,7 +9,13 @@ describe("partitionLag", () => {
       { partition: 1, low: 3, high: 7 },
     ];
     // kafkajs reports -1 for a partition the group has not committed
-    const parts = partitionLag(ends, new Map([[0, 30], [1, -1]]));
+    const parts = partitionLag(
+      ends,
+      new Map([
+        [0, 30],
+        [1, -1],
+      ]),
+    );
     expect(parts).toEqual([
       { partition: 0, committedOffset: 30, endOffset: 40, lag: 10 },
       { partition: 1, committedOffset: null, endOffset: 7, lag: 4 },

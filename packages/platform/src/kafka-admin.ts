@@ -69,7 +69,11 @@ export async function brokerStates(a: Admin, bootstrap: string[], expected: numb
 }
 
 /** Partitions of `topic` whose ISR is smaller than their replica set, and those whose leader is none of `alive` (node ids). */
-export async function partitionHealth(a: Admin, topic: string, alive?: ReadonlySet<number>): Promise<{ underReplicated: number; offline: number }> {
+export async function partitionHealth(
+  a: Admin,
+  topic: string,
+  alive?: ReadonlySet<number>,
+): Promise<{ underReplicated: number; offline: number }> {
   const meta = await a.fetchTopicMetadata({ topics: [topic] });
   const partitions = meta.topics[0]?.partitions ?? [];
   return {
@@ -80,7 +84,10 @@ export async function partitionHealth(a: Admin, topic: string, alive?: ReadonlyS
 
 /** The topic's `min.insync.replicas` (1 when the broker does not say). */
 export async function minInsyncReplicas(a: Admin, topic: string): Promise<number> {
-  const cfg = await a.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topic, configNames: ["min.insync.replicas"] }] });
+  const cfg = await a.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: 2, name: topic, configNames: ["min.insync.replicas"] }],
+  });
   return Number(cfg.resources[0]?.configEntries.find((e) => e.configName === "min.insync.replicas")?.configValue ?? 1);
 }
 

@@ -9,7 +9,17 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { type ControlPlane, kwokOomAnnotation, startControlPlane } from "@gm/kube-testenv/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformError } from "./errors.js";
@@ -43,7 +53,9 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
 
   const running = async (ns: string, selector: string, n: number) =>
     until(`${n} running pod(s) ${selector} in ${ns}`, async () => {
-      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.filter((p) => !p.metadata?.deletionTimestamp);
+      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.filter(
+        (p) => !p.metadata?.deletionTimestamp,
+      );
       return pods.length === n && pods.every((p) => p.status?.phase === "Running") ? pods : undefined;
     });
 
@@ -64,7 +76,21 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     const objects = renderDeploy();
     const api = KubernetesObjectApi.makeApiClient(admin);
     const kinds = new Set(objects.map((o) => o.kind));
-    expect([...kinds].sort()).toEqual(["ClusterRole", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount", "StatefulSet"]);
+    expect([...kinds].sort()).toEqual([
+      "ClusterRole",
+      "ConfigMap",
+      "CronJob",
+      "Deployment",
+      "HorizontalPodAutoscaler",
+      "Namespace",
+      "PodDisruptionBudget",
+      "Role",
+      "RoleBinding",
+      "Secret",
+      "Service",
+      "ServiceAccount",
+      "StatefulSet",
+    ]);
     // Namespaces first, for real (a dry-run creates nothing, and the namespaced objects need them).
     for (const o of objects.filter((x) => x.kind === "Namespace")) {
       expect(await dryRunCreate(admin, o)).toMatchObject({ status: 201 });
@@ -79,7 +105,10 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     // the check can fail: a field the API does not know is refused, and so is an invalid value
     const dep = objects.find((o) => o.kind === "Deployment")!;
     const typo = { ...dep, spec: { ...(dep as { spec: object }).spec, replica: 3 } } as KubernetesObject;
-    expect(await dryRunCreate(admin, typo)).toMatchObject({ status: 400, body: expect.stringContaining('unknown field \\"spec.replica\\"') });
+    expect(await dryRunCreate(admin, typo)).toMatchObject({
+      status: 400,
+      body: expect.stringContaining('unknown field \\"spec.replica\\"'),
+    });
     const invalid = { ...dep, metadata: { ...dep.metadata, name: "Not_A_Name" } } as KubernetesObject;
     expect(await dryRunCreate(admin, invalid)).toMatchObject({ status: 422 });
 
@@ -87,7 +116,15 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     // the StatefulSets' volume claims bind to volumes made for them (the cluster has no provisioner)
     for (let i = 0; i < 4; i++) {
       await core.createPersistentVolume({
-        body: { metadata: { name: `gm-pv-${i}` }, spec: { capacity: { storage: "10Gi" }, accessModes: ["ReadWriteOnce"], hostPath: { path: `/tmp/gm-pv-${i}` }, persistentVolumeReclaimPolicy: "Retain" } },
+        body: {
+          metadata: { name: `gm-pv-${i}` },
+          spec: {
+            capacity: { storage: "10Gi" },
+            accessModes: ["ReadWriteOnce"],
+            hostPath: { path: `/tmp/gm-pv-${i}` },
+            persistentVolumeReclaimPolicy: "Retain",
+          },
+        },
       });
     }
     await running("kafka", "app=kafka", 3);
@@ -112,7 +149,13 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     let seen = "";
     const after = await until("kafka-1 recreated and running", async () => {
       const p = await core.readNamespacedPod({ name: "kafka-1", namespace: "kafka" });
-      seen = JSON.stringify({ uid: p.metadata?.uid, deleting: p.metadata?.deletionTimestamp, finalizers: p.metadata?.finalizers, node: p.spec?.nodeName, status: p.status });
+      seen = JSON.stringify({
+        uid: p.metadata?.uid,
+        deleting: p.metadata?.deletionTimestamp,
+        finalizers: p.metadata?.finalizers,
+        node: p.spec?.nodeName,
+        status: p.status,
+      });
       return p.metadata?.uid !== before && p.status?.phase === "Running" ? p : undefined;
     }).catch((err: Error) => Promise.reject(new Error(`${err.message}; last: ${seen.slice(0, 1500)}`)));
     expect(after.metadata?.uid).not.toBe(before);
@@ -125,7 +168,9 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
       { name: pod!.name, namespace: "gamemetrics", body: { metadata: { annotations: { [kwokOomAnnotation]: "true" } } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
-    const seen = await until("OOMKilled in the pod's status", async () => (await k8s.listInstances("stats-api")).find((i) => i.name === pod!.name && i.oomKilled));
+    const seen = await until("OOMKilled in the pod's status", async () =>
+      (await k8s.listInstances("stats-api")).find((i) => i.name === pod!.name && i.oomKilled),
+    );
     expect(seen).toMatchObject({ oomKilled: true, exitCode: seen.running ? null : 137 });
     expect(seen.restarts).toBeGreaterThanOrEqual(1);
     const raw = (await k8s.pods("stats-api")).find((p: V1Pod) => p.metadata?.name === pod!.name);
@@ -158,7 +203,9 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
   it("scales through the HPA's minReplicas (the runbook's 'increase HPA min replicas') and the pods follow", async () => {
     expect(await k8s.replicas("event-processor-service")).toBe(2);
     await k8s.scale("event-processor-service", 4);
-    const hpa = await admin.makeApiClient(AutoscalingV2Api).readNamespacedHorizontalPodAutoscaler({ name: "event-processor-service", namespace: "gamemetrics" });
+    const hpa = await admin
+      .makeApiClient(AutoscalingV2Api)
+      .readNamespacedHorizontalPodAutoscaler({ name: "event-processor-service", namespace: "gamemetrics" });
     expect(hpa.spec?.minReplicas).toBe(4);
     expect(await k8s.replicas("event-processor-service")).toBe(4);
     await running("gamemetrics", "app=event-processor-service", 4);
@@ -187,17 +234,28 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
 
   describe("RBAC, decided by the API server with the ServiceAccounts' own tokens", () => {
     const token = async (ns: string, sa: string) =>
-      (await core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? "";
+      (
+        await core.createNamespacedServiceAccountToken({
+          name: sa,
+          namespace: ns,
+          body: { spec: { audiences: [], expirationSeconds: 600 } },
+        })
+      ).status?.token ?? "";
 
     it("the prober's account reads pods and logs' metadata but may not delete a pod", async () => {
       const kc = new KubeConfig();
       kc.loadFromFile(cp.kubeconfigFor({ name: "gm-prober", token: await token("gamemetrics-ops", "gm-prober") }));
-      const prober = createKubernetesPlatform({ kubeconfig: cp.kubeconfigFor({ name: "gm-prober", token: await token("gamemetrics-ops", "gm-prober") }), allow: { contexts: [kc.getCurrentContext()], namespaces: PLATFORM_NS } });
+      const prober = createKubernetesPlatform({
+        kubeconfig: cp.kubeconfigFor({ name: "gm-prober", token: await token("gamemetrics-ops", "gm-prober") }),
+        allow: { contexts: [kc.getCurrentContext()], namespaces: PLATFORM_NS },
+      });
       expect((await prober.listInstances("kafka")).length).toBe(3);
       const err = await prober.restart("kafka-0").catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PlatformError);
       expect(err).toMatchObject({ code: "forbidden" });
-      expect(String((err as Error).message)).toMatch(/HTTP 403.*system:serviceaccount:gamemetrics-ops:gm-prober.*cannot delete resource "pods"/);
+      expect(String((err as Error).message)).toMatch(
+        /HTTP 403.*system:serviceaccount:gamemetrics-ops:gm-prober.*cannot delete resource "pods"/,
+      );
       await expect(prober.scale("event-processor-service", 5)).rejects.toMatchObject({ code: "forbidden" });
       await expect(prober.setMemoryLimit("stats-api", 2 ** 30)).rejects.toMatchObject({ code: "forbidden" });
     });
@@ -214,8 +272,18 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
       process.env["KUBERNETES_SERVICE_HOST"] = url.hostname;
       process.env["KUBERNETES_SERVICE_PORT"] = url.port;
       try {
-        expect(() => createKubernetesPlatform({ kubeconfig: "in-cluster", inClusterRoot: root, allow: { contexts: ["staging"], namespaces: PLATFORM_NS } })).toThrow(/context "inClusterContext"/);
-        const inPod = createKubernetesPlatform({ kubeconfig: "in-cluster", inClusterRoot: root, allow: { contexts: ["inClusterContext"], namespaces: PLATFORM_NS } });
+        expect(() =>
+          createKubernetesPlatform({
+            kubeconfig: "in-cluster",
+            inClusterRoot: root,
+            allow: { contexts: ["staging"], namespaces: PLATFORM_NS },
+          }),
+        ).toThrow(/context "inClusterContext"/);
+        const inPod = createKubernetesPlatform({
+          kubeconfig: "in-cluster",
+          inClusterRoot: root,
+          allow: { contexts: ["inClusterContext"], namespaces: PLATFORM_NS },
+        });
         expect(inPod.context).toBe("inClusterContext");
         expect((await inPod.listInstances("kafka")).map((i) => i.name)).toEqual(["kafka-0", "kafka-1", "kafka-2"]);
         await expect(inPod.restart("kafka-0")).rejects.toMatchObject({ code: "forbidden" });
@@ -233,14 +301,34 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
       kc.loadFromFile(cp.kubeconfigFor({ name: "gm-gameday", token: t }));
       const c = kc.makeApiClient(CoreV1Api);
       const a = kc.makeApiClient(AppsV1Api);
-      const gameday = createKubernetesPlatform({ kubeconfig: cp.kubeconfigFor({ name: "gm-gameday", token: t }), allow: { contexts: [kc.getCurrentContext()], namespaces: PLATFORM_NS } });
+      const gameday = createKubernetesPlatform({
+        kubeconfig: cp.kubeconfigFor({ name: "gm-gameday", token: t }),
+        allow: { contexts: [kc.getCurrentContext()], namespaces: PLATFORM_NS },
+      });
       await gameday.restart("kafka-2"); // allowed: the broker kill
       await gameday.scale("event-processor-service", 3);
-      const status = async (p: Promise<unknown>) => p.then(() => 200, (e: { code?: number }) => e.code);
+      const status = async (p: Promise<unknown>) =>
+        p.then(
+          () => 200,
+          (e: { code?: number }) => e.code,
+        );
       expect(await status(c.listNamespacedPod({ namespace: "kube-system" }))).toBe(403);
       expect(await status(c.listNamespacedPod({ namespace: "gamemetrics-ops" }))).toBe(403);
       expect(await status(c.listNamespacedSecret({ namespace: "gamemetrics" }))).toBe(403);
-      expect(await status(a.createNamespacedDeployment({ namespace: "gamemetrics", body: { metadata: { name: "x" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "x", image: "x" }] } } } } }))).toBe(403);
+      expect(
+        await status(
+          a.createNamespacedDeployment({
+            namespace: "gamemetrics",
+            body: {
+              metadata: { name: "x" },
+              spec: {
+                selector: { matchLabels: { a: "b" } },
+                template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "x", image: "x" }] } },
+              },
+            },
+          }),
+        ),
+      ).toBe(403);
       expect(await status(c.deleteNamespace({ name: "gamemetrics" }))).toBe(403);
     });
   });
@@ -265,9 +353,15 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
         const kc = new KubeConfig();
         kc.loadFromFile(path);
         const ctx = kc.getCurrentContext();
-        expect(() => createKubernetesPlatform({ kubeconfig: path, allow: { contexts: ["staging"], namespaces: PLATFORM_NS } })).toThrow(`refused: not on the allowlist: context "${ctx}" (allowed: staging)`);
-        expect(() => createKubernetesPlatform({ kubeconfig: path, allow: { contexts: [ctx], namespaces: ["kafka"] } })).toThrow(/targets\.ingest-api\.namespace "gamemetrics" \(allowed: kafka\)/);
-        expect(() => createKubernetesPlatform({ kubeconfig: path, context: "prod", allow: { contexts: ["prod"], namespaces: PLATFORM_NS } })).toThrow(/context "prod" is not in the kubeconfig/);
+        expect(() => createKubernetesPlatform({ kubeconfig: path, allow: { contexts: ["staging"], namespaces: PLATFORM_NS } })).toThrow(
+          `refused: not on the allowlist: context "${ctx}" (allowed: staging)`,
+        );
+        expect(() => createKubernetesPlatform({ kubeconfig: path, allow: { contexts: [ctx], namespaces: ["kafka"] } })).toThrow(
+          /targets\.ingest-api\.namespace "gamemetrics" \(allowed: kafka\)/,
+        );
+        expect(() =>
+          createKubernetesPlatform({ kubeconfig: path, context: "prod", allow: { contexts: ["prod"], namespaces: PLATFORM_NS } }),
+        ).toThrow(/context "prod" is not in the kubeconfig/);
         // allowed: the first request reaches the server
         const ok = createKubernetesPlatform({ kubeconfig: path, allow: { contexts: [ctx], namespaces: PLATFORM_NS } });
         expect(srv.connections()).toBe(0);

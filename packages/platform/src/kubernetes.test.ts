@@ -29,13 +29,22 @@ describe("checkAllowlist", () => {
   it("names the context and every namespace that is not allowed", () => {
     expect(checkAllowlist("prod", t, { contexts: ["staging"], namespaces: ["kafka"] })).toEqual([
       { field: "context", value: "prod", allowed: ["staging"] },
-      ...["ingest-api", "event-processor-service", "stats-api", "postgres"].map((r) => ({ field: `targets.${r}.namespace`, value: "gamemetrics", allowed: ["kafka"] })),
+      ...["ingest-api", "event-processor-service", "stats-api", "postgres"].map((r) => ({
+        field: `targets.${r}.namespace`,
+        value: "gamemetrics",
+        allowed: ["kafka"],
+      })),
     ]);
   });
   it("follows moved namespaces", () => {
     const moved = defaultTargets({ kafka: "drill-kafka", platform: "drill" });
     expect(moved["kafka"].namespace).toBe("drill-kafka");
-    expect(moved["stats-api"]).toEqual({ namespace: "drill", selector: "app=stats-api", workload: { kind: "Deployment", name: "stats-api" }, container: "stats-api" });
+    expect(moved["stats-api"]).toEqual({
+      namespace: "drill",
+      selector: "app=stats-api",
+      workload: { kind: "Deployment", name: "stats-api" },
+      container: "stats-api",
+    });
     expect(checkAllowlist("c", moved, { contexts: ["c"], namespaces: ["kafka", "gamemetrics"] })).toHaveLength(5);
   });
 });
@@ -49,31 +58,95 @@ describe("instanceFromPod", () => {
   });
   it("a running pod: running, its limit, no OOM", () => {
     const i = instanceFromPod(
-      pod({ phase: "Running", startTime: new Date("2026-11-27T11:00:00Z"), containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: { startedAt: new Date("2026-11-27T11:00:01Z") } } }] }),
+      pod({
+        phase: "Running",
+        startTime: new Date("2026-11-27T11:00:00Z"),
+        containerStatuses: [
+          {
+            name: "event-processor-service",
+            image: "x",
+            imageID: "",
+            ready: true,
+            restartCount: 0,
+            state: { running: { startedAt: new Date("2026-11-27T11:00:01Z") } },
+          },
+        ],
+      }),
       "event-processor-service",
       "event-processor-service",
       now,
       300,
     );
-    expect(i).toEqual({ name: "event-processor-service-abc", service: "event-processor-service", running: true, restarts: 0, exitCode: null, oomKilled: false, memoryLimitBytes: 256 * 2 ** 20, memoryUsageBytes: null, startedAt: "2026-11-27T11:00:01.000Z" });
+    expect(i).toEqual({
+      name: "event-processor-service-abc",
+      service: "event-processor-service",
+      running: true,
+      restarts: 0,
+      exitCode: null,
+      oomKilled: false,
+      memoryLimitBytes: 256 * 2 ** 20,
+      memoryUsageBytes: null,
+      startedAt: "2026-11-27T11:00:01.000Z",
+    });
   });
   const oomLast = (finishedAt: string, state: object) => ({
     phase: "Running",
-    containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: false, restartCount: 3, state, lastState: { terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: new Date(finishedAt) } } }],
+    containerStatuses: [
+      {
+        name: "event-processor-service",
+        image: "x",
+        imageID: "",
+        ready: false,
+        restartCount: 3,
+        state,
+        lastState: { terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: new Date(finishedAt) } },
+      },
+    ],
   });
   it("OOMKilled in the last state counts while the container waits in CrashLoopBackOff", () => {
-    const i = instanceFromPod(pod(oomLast("2026-11-27T10:00:00Z", { waiting: { reason: "CrashLoopBackOff" } })), "event-processor-service", "event-processor-service", now, 300);
+    const i = instanceFromPod(
+      pod(oomLast("2026-11-27T10:00:00Z", { waiting: { reason: "CrashLoopBackOff" } })),
+      "event-processor-service",
+      "event-processor-service",
+      now,
+      300,
+    );
     expect(i).toMatchObject({ running: false, oomKilled: true, exitCode: 137, restarts: 3 });
   });
   it("OOMKilled counts for the window after it while running again, and is history after that", () => {
-    const recent = instanceFromPod(pod(oomLast("2026-11-27T11:58:00Z", { running: { startedAt: new Date("2026-11-27T11:58:01Z") } })), "event-processor-service", "event-processor-service", now, 300);
+    const recent = instanceFromPod(
+      pod(oomLast("2026-11-27T11:58:00Z", { running: { startedAt: new Date("2026-11-27T11:58:01Z") } })),
+      "event-processor-service",
+      "event-processor-service",
+      now,
+      300,
+    );
     expect(recent).toMatchObject({ running: true, oomKilled: true });
-    const old = instanceFromPod(pod(oomLast("2026-11-27T11:50:00Z", { running: { startedAt: new Date("2026-11-27T11:50:01Z") } })), "event-processor-service", "event-processor-service", now, 300);
+    const old = instanceFromPod(
+      pod(oomLast("2026-11-27T11:50:00Z", { running: { startedAt: new Date("2026-11-27T11:50:01Z") } })),
+      "event-processor-service",
+      "event-processor-service",
+      now,
+      300,
+    );
     expect(old).toMatchObject({ running: true, oomKilled: false });
   });
   it("exit 137 without OOMKilled is a kill, not an OOM", () => {
     const i = instanceFromPod(
-      pod({ phase: "Running", containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: false, restartCount: 1, state: { waiting: {} }, lastState: { terminated: { exitCode: 137, reason: "Error" } } }] }),
+      pod({
+        phase: "Running",
+        containerStatuses: [
+          {
+            name: "event-processor-service",
+            image: "x",
+            imageID: "",
+            ready: false,
+            restartCount: 1,
+            state: { waiting: {} },
+            lastState: { terminated: { exitCode: 137, reason: "Error" } },
+          },
+        ],
+      }),
       "event-processor-service",
       "event-processor-service",
       now,
@@ -82,7 +155,12 @@ describe("instanceFromPod", () => {
     expect(i).toMatchObject({ running: false, oomKilled: false, exitCode: 137 });
   });
   it("a pod being deleted is not running", () => {
-    const p = pod({ phase: "Running", containerStatuses: [{ name: "event-processor-service", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: {} } }] });
+    const p = pod({
+      phase: "Running",
+      containerStatuses: [
+        { name: "event-processor-service", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: {} } },
+      ],
+    });
     p.metadata!.deletionTimestamp = new Date(now);
     expect(instanceFromPod(p, "event-processor-service", "event-processor-service", now, 300).running).toBe(false);
   });
@@ -90,7 +168,12 @@ describe("instanceFromPod", () => {
 
 describe("templateForRollback", () => {
   it("drops the ReplicaSet's pod-template-hash and keeps the rest", () => {
-    expect(templateForRollback({ metadata: { labels: { app: "stats-api", "pod-template-hash": "abc" }, annotations: { a: "b" } }, spec: { containers: [{ name: "c", image: "i:1" }] } })).toEqual({
+    expect(
+      templateForRollback({
+        metadata: { labels: { app: "stats-api", "pod-template-hash": "abc" }, annotations: { a: "b" } },
+        spec: { containers: [{ name: "c", image: "i:1" }] },
+      }),
+    ).toEqual({
       metadata: { labels: { app: "stats-api" }, annotations: { a: "b" } },
       spec: { containers: [{ name: "c", image: "i:1" }] },
     });

@@ -85,7 +85,11 @@ export function defaultTargets(namespaces: KubernetesPlatformOptions["namespaces
 }
 
 /** Every check of the allowlist, pure: the refusals (empty when allowed). */
-export function checkAllowlist(context: string, targets: Record<Role, KubeTarget>, allow: KubernetesPlatformOptions["allow"]): RefusedTarget[] {
+export function checkAllowlist(
+  context: string,
+  targets: Record<Role, KubeTarget>,
+  allow: KubernetesPlatformOptions["allow"],
+): RefusedTarget[] {
   const refused: RefusedTarget[] = [];
   if (!allow.contexts.includes(context)) refused.push({ field: "context", value: context, allowed: allow.contexts });
   for (const role of ROLES) {
@@ -102,14 +106,31 @@ export function parseQuantity(q: string | undefined): number | null {
   if (!m) throw new PlatformError(`memory quantity "${q}" is not a Kubernetes quantity (such as 512Mi or 1G)`, "kubernetes", false);
   const n = Number(m[1]);
   const unit = m[2] ?? "";
-  const pow: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+  const pow: Record<string, number> = {
+    "": 1,
+    m: 1e-3,
+    k: 1e3,
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+  };
   return Math.round(n * (pow[unit] ?? 1));
 }
 
 /** The runbook's view of one pod, pure: running, restarts, OOMKilled from the (last) terminated state, limits. */
 export function instanceFromPod(pod: V1Pod, role: Role, container: string, nowMs: number, oomWindowSeconds: number): InstanceInfo {
   const spec = pod.spec?.containers.find((c) => c.name === container) ?? pod.spec?.containers[0];
-  const status: V1ContainerStatus | undefined = pod.status?.containerStatuses?.find((c) => c.name === (spec?.name ?? container)) ?? pod.status?.containerStatuses?.[0];
+  const status: V1ContainerStatus | undefined =
+    pod.status?.containerStatuses?.find((c) => c.name === (spec?.name ?? container)) ?? pod.status?.containerStatuses?.[0];
   const running = pod.metadata?.deletionTimestamp === undefined && pod.status?.phase === "Running" && status?.state?.running !== undefined;
   const terminated = status?.state?.terminated;
   const last = status?.lastState?.terminated;
@@ -152,7 +173,12 @@ function apiError(err: unknown, what: string): never {
     /* the raw message stays */
   }
   const code = e.code === 404 ? "not-found" : e.code === 403 ? "forbidden" : "kubernetes";
-  throw new PlatformError(`${what}: ${e.code ? `HTTP ${e.code}: ` : ""}${detail}`, code, e.code === undefined || e.code >= 500 || e.code === 429, { cause: err });
+  throw new PlatformError(
+    `${what}: ${e.code ? `HTTP ${e.code}: ` : ""}${detail}`,
+    code,
+    e.code === undefined || e.code >= 500 || e.code === 429,
+    { cause: err },
+  );
 }
 
 /** Loads the kubeconfig the way kubectl and a pod do, and selects the context. */
@@ -160,14 +186,23 @@ export function loadKubeConfig(kubeconfig: string | undefined, context: string |
   const kc = new KubeConfig();
   if (kubeconfig === "in-cluster" || (kubeconfig === undefined && process.env["KUBERNETES_SERVICE_HOST"])) {
     // the pod's service account; its context is named "inClusterContext"
-    if (!process.env["KUBERNETES_SERVICE_HOST"]) throw new PlatformError("kubeconfig in-cluster: KUBERNETES_SERVICE_HOST is not set (not in a pod?)", "refused", false);
+    if (!process.env["KUBERNETES_SERVICE_HOST"])
+      throw new PlatformError("kubeconfig in-cluster: KUBERNETES_SERVICE_HOST is not set (not in a pod?)", "refused", false);
     kc.loadFromCluster(inClusterRoot);
-  }
-  else if (kubeconfig) kc.loadFromFile(kubeconfig);
+  } else if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
   if (context !== undefined) {
     if (!kc.getContexts().some((c) => c.name === context)) {
-      throw new PlatformError(`context "${context}" is not in the kubeconfig (has: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`, "refused", false);
+      throw new PlatformError(
+        `context "${context}" is not in the kubeconfig (has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        })`,
+        "refused",
+        false,
+      );
     }
     kc.setCurrentContext(context);
   }
@@ -189,7 +224,8 @@ export type KubernetesPlatform = PlatformPort &
 export function createKubernetesPlatform(opts: KubernetesPlatformOptions): KubernetesPlatform {
   const targets = defaultTargets(opts.namespaces);
   for (const [role, t] of Object.entries(opts.targets ?? {})) {
-    if (!ROLES.includes(role as Role)) throw new PlatformError(`targets.${role}: unknown service (expected one of ${ROLES.join(", ")})`, "refused", false);
+    if (!ROLES.includes(role as Role))
+      throw new PlatformError(`targets.${role}: unknown service (expected one of ${ROLES.join(", ")})`, "refused", false);
     const base = targets[role as Role];
     targets[role as Role] = { ...base, ...t, workload: { ...base.workload, ...t?.workload } };
   }
@@ -217,7 +253,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
 
   const guard = (ns: string) => {
     // the targets were checked at creation; this is the last line, on every request
-    if (!opts.allow.namespaces.includes(ns)) throw new PlatformError(`refused: namespace "${ns}" is not on the allowlist (${opts.allow.namespaces.join(", ")})`, "refused", false);
+    if (!opts.allow.namespaces.includes(ns))
+      throw new PlatformError(`refused: namespace "${ns}" is not on the allowlist (${opts.allow.namespaces.join(", ")})`, "refused", false);
     return ns;
   };
 
@@ -260,7 +297,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     const t = targets[role];
     const ns = guard(t.namespace);
     try {
-      if (t.workload.kind === "Deployment") await apps.patchNamespacedDeployment({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+      if (t.workload.kind === "Deployment")
+        await apps.patchNamespacedDeployment({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
       else await apps.patchNamespacedStatefulSet({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
     } catch (err) {
       apiError(err, `${what} ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns}`);
@@ -282,7 +320,12 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       const list = await autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns });
       const h = list.items.find((x) => x.spec?.scaleTargetRef.kind === t.workload.kind && x.spec.scaleTargetRef.name === t.workload.name);
       if (!h?.metadata?.name || !h.spec) return null;
-      return { name: h.metadata.name, minReplicas: h.spec.minReplicas ?? 1, maxReplicas: h.spec.maxReplicas, currentReplicas: h.status?.currentReplicas ?? 0 };
+      return {
+        name: h.metadata.name,
+        minReplicas: h.spec.minReplicas ?? 1,
+        maxReplicas: h.spec.maxReplicas,
+        currentReplicas: h.status?.currentReplicas ?? 0,
+      };
     } catch (err) {
       return apiError(err, `list hpa -n ${ns}`);
     }
@@ -291,7 +334,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
   /** ReplicaSets of a Deployment with their revision, newest first. */
   const replicaSets = async (service: ServiceName) => {
     const t = targets[service];
-    if (t.workload.kind !== "Deployment") throw new PlatformError(`${service} is a ${t.workload.kind}: rollouts are tracked for Deployments`, "refused", false);
+    if (t.workload.kind !== "Deployment")
+      throw new PlatformError(`${service} is a ${t.workload.kind}: rollouts are tracked for Deployments`, "refused", false);
     const ns = guard(t.namespace);
     const dep = await readWorkload(service);
     const match = dep.spec?.selector.matchLabels ?? {};
@@ -326,7 +370,12 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       const { pod, role } = await findPod(instance);
       const ns = guard(targets[role].namespace);
       try {
-        const text = await core.readNamespacedPodLog({ name: instance, namespace: ns, container: targets[role].container, tailLines: tail });
+        const text = await core.readNamespacedPodLog({
+          name: instance,
+          namespace: ns,
+          container: targets[role].container,
+          tailLines: tail,
+        });
         return String(text)
           .split("\n")
           .filter((l) => l.length > 0);
@@ -352,7 +401,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       return parseQuantity(c?.resources?.limits?.["memory"]);
     },
     async setMemoryLimit(service, bytes) {
-      if (!Number.isInteger(bytes) || bytes <= 0) throw new PlatformError(`memory limit must be a positive whole number of bytes, got ${bytes}`, "refused", false);
+      if (!Number.isInteger(bytes) || bytes <= 0)
+        throw new PlatformError(`memory limit must be a positive whole number of bytes, got ${bytes}`, "refused", false);
       const c = await containerOf(service);
       const request = parseQuantity(c.resources?.requests?.["memory"]);
       const resources: { limits: Record<string, string>; requests?: Record<string, string> } = { limits: { memory: String(bytes) } };
@@ -365,7 +415,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       return w.spec?.replicas ?? 1;
     },
     async scale(service, replicas) {
-      if (!Number.isInteger(replicas) || replicas < 0) throw new PlatformError(`replicas must be a whole number >= 0, got ${replicas}`, "refused", false);
+      if (!Number.isInteger(replicas) || replicas < 0)
+        throw new PlatformError(`replicas must be a whole number >= 0, got ${replicas}`, "refused", false);
       const t = targets[service];
       const ns = guard(t.namespace);
       const h = await hpa(service);
@@ -373,7 +424,12 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
         // the runbook's "increase HPA min replicas": the HPA would undo a plain scale
         try {
           await autoscaling.patchNamespacedHorizontalPodAutoscaler(
-            { name: h.name, namespace: ns, body: { spec: { minReplicas: Math.max(1, replicas), maxReplicas: Math.max(h.maxReplicas, replicas) } }, fieldManager },
+            {
+              name: h.name,
+              namespace: ns,
+              body: { spec: { minReplicas: Math.max(1, replicas), maxReplicas: Math.max(h.maxReplicas, replicas) } },
+              fieldManager,
+            },
             strategic,
           );
         } catch (err) {
@@ -382,7 +438,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       }
       try {
         const body = { spec: { replicas } };
-        if (t.workload.kind === "Deployment") await apps.patchNamespacedDeploymentScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+        if (t.workload.kind === "Deployment")
+          await apps.patchNamespacedDeploymentScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
         else await apps.patchNamespacedStatefulSetScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
       } catch (err) {
         apiError(err, `scale ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns} --replicas ${replicas}`);
@@ -394,10 +451,15 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       return v ? Number(v) : 10;
     },
     async setPoolSize(service, size) {
-      if (!Number.isInteger(size) || size < 1) throw new PlatformError(`pool size must be a whole number >= 1, got ${size}`, "refused", false);
+      if (!Number.isInteger(size) || size < 1)
+        throw new PlatformError(`pool size must be a whole number >= 1, got ${size}`, "refused", false);
       const c = await containerOf(service);
       // env merges by name under a strategic merge patch; the change rolls the pods out
-      await patchWorkload(service, { spec: { template: { spec: { containers: [{ name: c.name, env: [{ name: "PG_POOL_MAX", value: String(size) }] }] } } } }, "set PG_POOL_MAX of");
+      await patchWorkload(
+        service,
+        { spec: { template: { spec: { containers: [{ name: c.name, env: [{ name: "PG_POOL_MAX", value: String(size) }] }] } } } },
+        "set PG_POOL_MAX of",
+      );
     },
     async rollouts(service): Promise<Rollout[]> {
       return (await replicaSets(service)).map(({ rs, revision, depRevision }) => ({
@@ -412,10 +474,13 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     async rollback(service, toRevision) {
       const sets = await replicaSets(service);
       const current = sets.find((s) => s.revision === s.depRevision);
-      const target = toRevision === undefined ? sets.find((s) => s.revision !== current?.revision) : sets.find((s) => s.revision === toRevision);
+      const target =
+        toRevision === undefined ? sets.find((s) => s.revision !== current?.revision) : sets.find((s) => s.revision === toRevision);
       if (!target?.rs.spec?.template) {
         throw new PlatformError(
-          toRevision === undefined ? `${service} has no previous revision to roll back to` : `${service} has no revision ${toRevision} (has: ${sets.map((s) => s.revision).join(", ") || "none"})`,
+          toRevision === undefined
+            ? `${service} has no previous revision to roll back to`
+            : `${service} has no revision ${toRevision} (has: ${sets.map((s) => s.revision).join(", ") || "none"})`,
           "not-found",
           false,
         );
@@ -424,7 +489,12 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       const ns = guard(t.namespace);
       try {
         await apps.patchNamespacedDeployment(
-          { name: t.workload.name, namespace: ns, body: [{ op: "replace", path: "/spec/template", value: templateForRollback(target.rs.spec.template) }], fieldManager },
+          {
+            name: t.workload.name,
+            namespace: ns,
+            body: [{ op: "replace", path: "/spec/template", value: templateForRollback(target.rs.spec.template) }],
+            fieldManager,
+          },
           jsonPatch,
         );
       } catch (err) {

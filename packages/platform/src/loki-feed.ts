@@ -49,7 +49,11 @@ export function levelOf(line: string): string | null {
  * `docker logs --timestamps` text → Loki streams (one per level), entries after `afterNs` only,
  * oldest first. Lines without a timestamp prefix or with nothing after it are left out.
  */
-export function dockerLogsToStreams(text: string, labels: Record<string, string>, afterNs?: string): { streams: LokiStream[]; lastNs: string | null; count: number } {
+export function dockerLogsToStreams(
+  text: string,
+  labels: Record<string, string>,
+  afterNs?: string,
+): { streams: LokiStream[]; lastNs: string | null; count: number } {
   const byLevel = new Map<string, [string, string][]>();
   let lastNs: string | null = null;
   let count = 0;
@@ -81,7 +85,9 @@ async function feedOnce(o: FeedOptions, cursors: Map<string, string>): Promise<F
     const after = cursors.get(c.id) ?? sinceNs;
     // The engine's `since` has whole seconds; the cursor drops what was already pushed.
     const sinceSeconds = after === undefined ? 0 : Number(BigInt(after) / 1_000_000_000n);
-    const buf = (await d.getContainer(c.id).logs({ stdout: true, stderr: true, timestamps: true, since: sinceSeconds })) as unknown as Buffer;
+    const buf = (await d
+      .getContainer(c.id)
+      .logs({ stdout: true, stderr: true, timestamps: true, since: sinceSeconds })) as unknown as Buffer;
     const instance = c.instance || c.name;
     const labels = { instance, container: c.name, service: c.role || instance, stack: o.stackId };
     const { streams, lastNs, count } = dockerLogsToStreams(demuxDockerLogs(buf), labels, after);

@@ -70,14 +70,17 @@ export function parseLogQuery(q: string): { matchers: Matcher[]; filters: LineFi
     if (q[i] === ",") i++;
   }
   if (!matchers.some((m) => (m.op === "=" && m.value !== "") || (m.op === "=~" && !new RegExp(`^(?:${m.value})$`).test("")))) {
-    throw new ParseError("parse error : queries require at least one regexp or equality matcher that does not have an empty-compatible value");
+    throw new ParseError(
+      "parse error : queries require at least one regexp or equality matcher that does not have an empty-compatible value",
+    );
   }
   const filters: LineFilter[] = [];
   for (;;) {
     ws();
     if (i >= q.length) break;
     const op = (["|=", "!=", "|~", "!~"] as const).find((o) => q.startsWith(o, i));
-    if (!op) throw new ParseError(`parse error at line 1, col ${i + 1}: not supported by the Loki test double (only selectors and line filters)`);
+    if (!op)
+      throw new ParseError(`parse error at line 1, col ${i + 1}: not supported by the Loki test double (only selectors and line filters)`);
     i += op.length;
     filters.push({ op, value: str() });
   }
@@ -90,7 +93,13 @@ const matches = (labels: Record<string, string>, m: Matcher): boolean => {
   return m.op === "=" ? v === m.value : m.op === "!=" ? v !== m.value : m.op === "=~" ? re().test(v) : !re().test(v);
 };
 const passes = (line: string, f: LineFilter): boolean =>
-  f.op === "|=" ? line.includes(f.value) : f.op === "!=" ? !line.includes(f.value) : f.op === "|~" ? new RegExp(f.value).test(line) : !new RegExp(f.value).test(line);
+  f.op === "|="
+    ? line.includes(f.value)
+    : f.op === "!="
+      ? !line.includes(f.value)
+      : f.op === "|~"
+        ? new RegExp(f.value).test(line)
+        : !new RegExp(f.value).test(line);
 
 /** Loki's time parameters: nanoseconds, or seconds with a fraction, or RFC 3339. */
 function parseTime(v: string | null, def: bigint): bigint {
@@ -105,7 +114,8 @@ export async function startLokiTestDouble(): Promise<LokiTestDouble> {
   const requests: string[] = [];
   const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
-  const text = (res: ServerResponse, status: number, body: string) => res.writeHead(status, { "content-type": "text/plain; charset=utf-8" }).end(`${body}\n`);
+  const text = (res: ServerResponse, status: number, body: string) =>
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8" }).end(`${body}\n`);
   const readBody = (req: IncomingMessage) =>
     new Promise<string>((resolve, reject) => {
       const parts: Buffer[] = [];
@@ -126,7 +136,8 @@ export async function startLokiTestDouble(): Promise<LokiTestDouble> {
         return text(res, 400, `loghttp.PushRequest: ${(err as Error).message}`);
       }
       for (const s of body.streams ?? []) {
-        for (const k of Object.keys(s.stream ?? {})) if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) return text(res, 400, `error parsing labels: invalid label name ${k}`);
+        for (const k of Object.keys(s.stream ?? {}))
+          if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) return text(res, 400, `error parsing labels: invalid label name ${k}`);
         const key = keyOf(s.stream);
         const held = streams.get(key) ?? { labels: { ...s.stream }, values: [] };
         streams.set(key, held);
@@ -155,9 +166,10 @@ export async function startLokiTestDouble(): Promise<LokiTestDouble> {
       const hits: { key: string; ts: bigint; line: string }[] = [];
       for (const [key, s] of streams) {
         if (!parsed.matchers.every((m) => matches(s.labels, m))) continue;
-        for (const v of s.values) if (v.ts >= start && v.ts < end && parsed.filters.every((f) => passes(v.line, f))) hits.push({ key, ...v });
+        for (const v of s.values)
+          if (v.ts >= start && v.ts < end && parsed.filters.every((f) => passes(v.line, f))) hits.push({ key, ...v });
       }
-      hits.sort((a, b) => (a.ts === b.ts ? 0 : (a.ts < b.ts) === backward ? 1 : -1));
+      hits.sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts === backward ? 1 : -1));
       const byStream = new Map<string, [string, string][]>();
       for (const h of hits.slice(0, limit)) byStream.set(h.key, [...(byStream.get(h.key) ?? []), [h.ts.toString(), h.line]]);
       const result = [...byStream].map(([key, values]) => ({ stream: streams.get(key)!.labels, values }));

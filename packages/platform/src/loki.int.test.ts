@@ -41,7 +41,17 @@ function step(kind: IncidentKind, id: string) {
   return s;
 }
 
-const incident = (kind: IncidentKind, subject: string): Incident => ({ kind, subject, severity: "P2", summary: "", evidence: [], responseMinutes: 60, respondBy: "", escalation: "ticket", steps: [] });
+const incident = (kind: IncidentKind, subject: string): Incident => ({
+  kind,
+  subject,
+  severity: "P2",
+  summary: "",
+  evidence: [],
+  responseMinutes: 60,
+  respondBy: "",
+  escalation: "ticket",
+  steps: [],
+});
 
 describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
   let stack: Stack;
@@ -66,7 +76,8 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
     // Labels: instance (what the platform port calls it), container, service, stack, and the JSON level.
     const labels = (await client.query('{instance="ingest-api"}', { limit: 1000 })).map((e) => e.labels);
     expect(labels.length).toBe(fed.lines["ingest-api"]);
-    for (const l of labels) expect(l).toMatchObject({ instance: "ingest-api", container: `gm-${stackId}-ingest-api`, service: "ingest-api", stack: stackId });
+    for (const l of labels)
+      expect(l).toMatchObject({ instance: "ingest-api", container: `gm-${stackId}-ingest-api`, service: "ingest-api", stack: stackId });
     expect(new Set(labels.map((l) => l.level))).toContain("info");
 
     const docker = createDockerPlatform({ stackId });
@@ -89,14 +100,26 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
     const docker = createDockerPlatform({ stackId });
     const consumer = (await docker.listInstances("event-processor-service"))[0]!.name;
     // A line only Loki has: proof that the step read Loki, not the container.
-    const marker = JSON.stringify({ ts: new Date().toISOString(), level: "error", service: "event-processor-service", msg: "unparseable message skipped (only in Loki)" });
-    await client.push([{ stream: { instance: consumer, service: "event-processor-service", stack: stackId, level: "error" }, values: [[(BigInt(Date.now()) * 1_000_000n).toString(), marker]] }]);
+    const marker = JSON.stringify({
+      ts: new Date().toISOString(),
+      level: "error",
+      service: "event-processor-service",
+      msg: "unparseable message skipped (only in Loki)",
+    });
+    await client.push([
+      {
+        stream: { instance: consumer, service: "event-processor-service", stack: stackId, level: "error" },
+        values: [[(BigInt(Date.now()) * 1_000_000n).toString(), marker]],
+      },
+    ]);
 
     const errors = step("high-consumer-lag", "lag-check-processing-errors");
     const ctx = { incident: incident("high-consumer-lag", stack.endpoints.consumerGroup), policy: defaultPolicy };
     const fromLoki = await errors.run(portsWith(withLokiLogs(docker, client)), ctx);
     expect(fromLoki.data).toMatchObject({ source: "loki" });
-    expect(fromLoki.output[0]).toMatch(new RegExp(`^${consumer}: \\d+ error line\\(s\\) in the last ${defaultPolicy.actions.logTail}, from loki$`));
+    expect(fromLoki.output[0]).toMatch(
+      new RegExp(`^${consumer}: \\d+ error line\\(s\\) in the last ${defaultPolicy.actions.logTail}, from loki$`),
+    );
     expect(fromLoki.output).toContain(marker);
     expect(fromLoki).toMatchObject({ ok: true, finding: "problem" });
 
@@ -105,7 +128,10 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
     expect(fromDocker.output).not.toContain(marker);
 
     // Kafka's lines are plain text (no level label): the broker-logs step reads them from Loki too.
-    const brokerLogs = await step("kafka-broker-down", "kafka-check-broker-logs").run(portsWith(withLokiLogs(docker, client)), { incident: incident("kafka-broker-down", "kafka"), policy: defaultPolicy });
+    const brokerLogs = await step("kafka-broker-down", "kafka-check-broker-logs").run(portsWith(withLokiLogs(docker, client)), {
+      incident: incident("kafka-broker-down", "kafka"),
+      policy: defaultPolicy,
+    });
     expect(brokerLogs.data).toMatchObject({ source: "loki" });
     expect(brokerLogs.output[0]).toMatch(/^== kafka-1 \(last \d+ of \d+ lines, from loki\)$/);
     expect(brokerLogs.output[1]).toMatch(/^\[[\d-]+ [\d:,]+\] (INFO|WARN|ERROR) /);
@@ -123,7 +149,8 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
       await stack.startContainer("stats-api");
       await waitFor(
         "stats-api's restart lines in Loki",
-        async () => ((await client.query('{instance="stats-api"} |= "listening"', { start: since, limit: 10 })).length >= 1 ? true : undefined),
+        async () =>
+          (await client.query('{instance="stats-api"} |= "listening"', { start: since, limit: 10 })).length >= 1 ? true : undefined,
         60_000,
         500,
       );

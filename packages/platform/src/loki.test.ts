@@ -29,8 +29,14 @@ describe("createLokiLogs", () => {
     const client = createLokiLogs({ url: loki.url });
     // Two streams (levels) of one instance, interleaved in time, and a second instance.
     await client.push([
-      { stream: { instance: "ingest-api", level: "info" }, values: [1, 3, 4, 6].map((i) => [ns(10_000 - i * 100), json("info", `line ${i}`)] as [string, string]) },
-      { stream: { instance: "ingest-api", level: "error" }, values: [2, 5].map((i) => [ns(10_000 - i * 100), json("error", `line ${i}`)] as [string, string]) },
+      {
+        stream: { instance: "ingest-api", level: "info" },
+        values: [1, 3, 4, 6].map((i) => [ns(10_000 - i * 100), json("info", `line ${i}`)] as [string, string]),
+      },
+      {
+        stream: { instance: "ingest-api", level: "error" },
+        values: [2, 5].map((i) => [ns(10_000 - i * 100), json("error", `line ${i}`)] as [string, string]),
+      },
       { stream: { instance: "stats-api" }, values: [[ns(500), "stats line"]] },
       { stream: { instance: "old" }, values: [[ns(7_200_000), "two hours ago"]] },
     ]);
@@ -45,7 +51,12 @@ describe("createLokiLogs", () => {
     expect(await client.logs("nobody", 5)).toEqual([]);
     expect(await client.logs("ingest-api", 0)).toEqual([]);
     // Backward from now, the tail as the limit, within the lookback (the 2-hour-old line is out).
-    const last = new URL(`http://x${loki.requests.filter((r) => r.includes("limit=100")).at(-1)?.replace(/^GET /, "")}`);
+    const last = new URL(
+      `http://x${loki.requests
+        .filter((r) => r.includes("limit=100"))
+        .at(-1)
+        ?.replace(/^GET /, "")}`,
+    );
     expect(Object.fromEntries(last.searchParams)).toMatchObject({ query: '{instance="ingest-api"}', limit: "100", direction: "backward" });
     expect(Number(BigInt(last.searchParams.get("start")!) / 1_000_000n)).toBeGreaterThan(Date.now() - 3_600_000 - 60_000);
     expect(await createLokiLogs({ url: loki.url }).logs("old", 5)).toEqual([]);
@@ -68,7 +79,9 @@ describe("createLokiLogs", () => {
     const err = await client.query("{instance=}").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LokiError);
     expect(err).toMatchObject({ code: "http-status", status: 400, retriable: false });
-    expect((err as Error).message).toBe(`loki ${loki.url}: query "{instance=}" failed: HTTP 400: parse error at line 1, col 11: syntax error: expecting STRING`);
+    expect((err as Error).message).toBe(
+      `loki ${loki.url}: query "{instance=}" failed: HTTP 400: parse error at line 1, col 11: syntax error: expecting STRING`,
+    );
     await expect(client.query("{}")).rejects.toThrow(/HTTP 400: parse error : queries require at least one regexp or equality matcher/);
     await expect(client.logs("x", 6000)).rejects.toThrow(/max entries limit per query exceeded/);
   });
@@ -77,14 +90,24 @@ describe("createLokiLogs", () => {
     const seen: string[] = [];
     const { server, url } = await listen((req, res) => {
       seen.push(req.url ?? "");
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "success", data: { resultType: "streams", result: [] } }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: "success", data: { resultType: "streams", result: [] } }));
     });
     try {
       const q = '{service="event-processor-service"} | json | level="error"';
-      expect(await createLokiLogs({ url: `${url}/loki-prefix` }).query(q, { limit: 7, start: new Date(1_000), end: new Date(2_000) })).toEqual([]);
+      expect(
+        await createLokiLogs({ url: `${url}/loki-prefix` }).query(q, { limit: 7, start: new Date(1_000), end: new Date(2_000) }),
+      ).toEqual([]);
       const u = new URL(`http://x${seen[0]}`);
       expect(u.pathname).toBe("/loki-prefix/loki/api/v1/query_range");
-      expect(Object.fromEntries(u.searchParams)).toEqual({ query: q, limit: "7", direction: "backward", start: "1000000000", end: "2000000000" });
+      expect(Object.fromEntries(u.searchParams)).toEqual({
+        query: q,
+        limit: "7",
+        direction: "backward",
+        start: "1000000000",
+        end: "2000000000",
+      });
     } finally {
       server.close();
     }
@@ -92,7 +115,9 @@ describe("createLokiLogs", () => {
 
   it("refuses a metric query's matrix and a malformed answer, naming the query", async () => {
     const { server, url } = await listen((req, res) => {
-      const body = req.url?.includes("rate") ? { status: "success", data: { resultType: "matrix", result: [] } } : { status: "success", data: { resultType: "streams", result: [{ stream: {}, values: [[1, "x"]] }] } };
+      const body = req.url?.includes("rate")
+        ? { status: "success", data: { resultType: "matrix", result: [] } }
+        : { status: "success", data: { resultType: "streams", result: [{ stream: {}, values: [[1, "x"]] }] } };
       res.writeHead(200).end(JSON.stringify(body));
     });
     try {
@@ -111,7 +136,8 @@ describe("createLokiLogs", () => {
       req.on("data", (c: Buffer) => (b += c.toString()));
       req.on("end", () => {
         bodies.push(`${req.method} ${req.url} ${req.headers["content-type"]} ${b}`);
-        if (b.includes("too old")) res.writeHead(400).end("entry for stream '{instance=\"x\"}' has timestamp too old: 1970-01-01T00:00:00Z\n");
+        if (b.includes("too old"))
+          res.writeHead(400).end("entry for stream '{instance=\"x\"}' has timestamp too old: 1970-01-01T00:00:00Z\n");
         else res.writeHead(204).end();
       });
     });
@@ -121,9 +147,13 @@ describe("createLokiLogs", () => {
       await client.push([{ stream: { a: "b" }, values: [] }]);
       expect(bodies).toEqual([]);
       await client.push([{ stream: { instance: "x" }, values: [["1700000000000000001", "hello"]] }]);
-      expect(bodies).toEqual([`POST /loki/api/v1/push application/json {"streams":[{"stream":{"instance":"x"},"values":[["1700000000000000001","hello"]]}]}`]);
+      expect(bodies).toEqual([
+        `POST /loki/api/v1/push application/json {"streams":[{"stream":{"instance":"x"},"values":[["1700000000000000001","hello"]]}]}`,
+      ]);
       await expect(client.push([{ stream: { "bad-name": "x" }, values: [["1", "l"]] }])).rejects.toThrow(LokiOptionError);
-      await expect(client.push([{ stream: { instance: "x" }, values: [["1", "too old"]] }])).rejects.toThrow(`loki ${url}: push of 1 entry in 1 stream(s) failed: HTTP 400: entry for stream '{instance="x"}' has timestamp too old`);
+      await expect(client.push([{ stream: { instance: "x" }, values: [["1", "too old"]] }])).rejects.toThrow(
+        `loki ${url}: push of 1 entry in 1 stream(s) failed: HTTP 400: entry for stream '{instance="x"}' has timestamp too old`,
+      );
     } finally {
       server.close();
     }
@@ -132,11 +162,19 @@ describe("createLokiLogs", () => {
   it("refuses a bad URL or option naming the field and the expected form", () => {
     for (const bad of ["", "loki:3100", "ftp://127.0.0.1:3100", "not a url", "http://127.0.0.1:3100/?x=1"]) {
       expect(() => createLokiLogs({ url: bad })).toThrow(LokiOptionError);
-      expect(() => createLokiLogs({ url: bad })).toThrow(`loki.url: expected an http(s) URL such as http://127.0.0.1:3100, got ${JSON.stringify(bad)}`);
+      expect(() => createLokiLogs({ url: bad })).toThrow(
+        `loki.url: expected an http(s) URL such as http://127.0.0.1:3100, got ${JSON.stringify(bad)}`,
+      );
     }
-    expect(() => createLokiLogs({ url: undefined as unknown as string })).toThrow("loki.url: expected an http(s) URL such as http://127.0.0.1:3100, got undefined");
-    expect(() => createLokiLogs({ url: "http://127.0.0.1:3100", timeoutMs: 0 })).toThrow("loki.timeoutMs: expected a positive number of milliseconds, got 0");
-    expect(() => createLokiLogs({ url: "http://127.0.0.1:3100", lookbackSeconds: -1 })).toThrow("loki.lookbackSeconds: expected a positive number of seconds, got -1");
+    expect(() => createLokiLogs({ url: undefined as unknown as string })).toThrow(
+      "loki.url: expected an http(s) URL such as http://127.0.0.1:3100, got undefined",
+    );
+    expect(() => createLokiLogs({ url: "http://127.0.0.1:3100", timeoutMs: 0 })).toThrow(
+      "loki.timeoutMs: expected a positive number of milliseconds, got 0",
+    );
+    expect(() => createLokiLogs({ url: "http://127.0.0.1:3100", lookbackSeconds: -1 })).toThrow(
+      "loki.lookbackSeconds: expected a positive number of seconds, got -1",
+    );
   });
 
   it("fails fast and clearly when nothing listens, and within the timeout when Loki hangs", async () => {
@@ -171,7 +209,17 @@ describe("createLokiLogs", () => {
 describe("withLokiLogs", () => {
   it("reads logs from Loki and everything else from the wrapped driver, and says so", async () => {
     const calls: string[] = [];
-    const inst: InstanceInfo = { name: "a", service: "stats-api", running: true, restarts: 0, exitCode: null, oomKilled: false, memoryLimitBytes: null, memoryUsageBytes: null, startedAt: null };
+    const inst: InstanceInfo = {
+      name: "a",
+      service: "stats-api",
+      running: true,
+      restarts: 0,
+      exitCode: null,
+      oomKilled: false,
+      memoryLimitBytes: null,
+      memoryUsageBytes: null,
+      startedAt: null,
+    };
     const driver: PlatformPort & { extra(): string } = {
       logSource: "docker",
       extra: () => "kept",

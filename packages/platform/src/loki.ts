@@ -21,7 +21,10 @@ export class LokiError extends Error {
   /** HTTP status, when Loki answered */
   readonly status: number | null;
 
-  constructor(init: { code: LokiErrorCode; retriable: boolean; url: string; request: string; status?: number | null; detail: string }, options?: { cause?: unknown }) {
+  constructor(
+    init: { code: LokiErrorCode; retriable: boolean; url: string; request: string; status?: number | null; detail: string },
+    options?: { cause?: unknown },
+  ) {
     super(`loki ${init.url}: ${init.request} failed: ${init.detail}`, options);
     this.name = "LokiError";
     this.code = init.code;
@@ -116,7 +119,8 @@ export function parseLokiUrl(raw: unknown, field = "loki.url"): URL {
   } catch {
     throw new LokiOptionError(field, expected, raw);
   }
-  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.search !== "" || u.hash !== "") throw new LokiOptionError(field, expected, raw);
+  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.search !== "" || u.hash !== "")
+    throw new LokiOptionError(field, expected, raw);
   if (!u.pathname.endsWith("/")) u.pathname += "/";
   return u;
 }
@@ -128,15 +132,21 @@ export function createLokiLogs(opts: LokiLogsOptions): LokiLogs {
   const base = parseLokiUrl(opts.url);
   const url = opts.url.replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new LokiOptionError("loki.timeoutMs", "a positive number of milliseconds", opts.timeoutMs);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new LokiOptionError("loki.timeoutMs", "a positive number of milliseconds", opts.timeoutMs);
   const lookbackSeconds = opts.lookbackSeconds ?? DEFAULT_LOOKBACK_SECONDS;
-  if (!Number.isFinite(lookbackSeconds) || lookbackSeconds <= 0) throw new LokiOptionError("loki.lookbackSeconds", "a positive number of seconds", opts.lookbackSeconds);
+  if (!Number.isFinite(lookbackSeconds) || lookbackSeconds <= 0)
+    throw new LokiOptionError("loki.lookbackSeconds", "a positive number of seconds", opts.lookbackSeconds);
   const selector = opts.selector ?? defaultSelector;
   if (typeof selector !== "function") throw new LokiOptionError("loki.selector", "a function of the instance name", selector);
   const doFetch = opts.fetch ?? globalThis.fetch;
 
   /** One request, bounded by the timeout from connect to the last byte of the body. */
-  async function request(what: string, path: string, init: { method: "GET" | "POST"; params?: Record<string, string>; body?: string }): Promise<{ status: number; text: string }> {
+  async function request(
+    what: string,
+    path: string,
+    init: { method: "GET" | "POST"; params?: Record<string, string>; body?: string },
+  ): Promise<{ status: number; text: string }> {
     const endpoint = new URL(path, base);
     for (const [k, v] of Object.entries(init.params ?? {})) endpoint.searchParams.set(k, v);
     const fail = (code: LokiErrorCode, retriable: boolean, detail: string, extra: { status?: number; cause?: unknown } = {}) =>
@@ -146,7 +156,8 @@ export function createLokiLogs(opts: LokiLogsOptions): LokiLogs {
     try {
       res = await doFetch(endpoint, {
         method: init.method,
-        headers: init.body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+        headers:
+          init.body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
         ...(init.body === undefined ? {} : { body: init.body }),
         signal,
       });
@@ -158,9 +169,17 @@ export function createLokiLogs(opts: LokiLogsOptions): LokiLogs {
     try {
       text = await res.text();
     } catch (err) {
-      throw fail(isAbort(err) ? "timeout" : "unreachable", true, isAbort(err) ? `response not read within ${timeoutMs} ms` : `reading the response: ${describeNetworkError(err)}`, { status: res.status, cause: err });
+      throw fail(
+        isAbort(err) ? "timeout" : "unreachable",
+        true,
+        isAbort(err) ? `response not read within ${timeoutMs} ms` : `reading the response: ${describeNetworkError(err)}`,
+        { status: res.status, cause: err },
+      );
     }
-    if (!res.ok) throw fail("http-status", res.status >= 500 || res.status === 429, `HTTP ${res.status}: ${lokiMessage(text)}`, { status: res.status });
+    if (!res.ok)
+      throw fail("http-status", res.status >= 500 || res.status === 429, `HTTP ${res.status}: ${lokiMessage(text)}`, {
+        status: res.status,
+      });
     return { status: res.status, text };
   }
 
@@ -181,8 +200,12 @@ export function createLokiLogs(opts: LokiLogsOptions): LokiLogs {
       throw bad(`HTTP ${status} with a body that is not JSON: ${snippet(text)}`);
     }
     const data = isRecord(body) && body["status"] === "success" ? body["data"] : undefined;
-    if (!isRecord(data) || !Array.isArray(data["result"])) throw bad(`expected {status:"success", data:{resultType, result}}, got ${snippet(text)}`);
-    if (data["resultType"] !== "streams") throw bad(`expected a log query (resultType streams), got a ${String(data["resultType"])}: query() runs log queries, not metric queries`);
+    if (!isRecord(data) || !Array.isArray(data["result"]))
+      throw bad(`expected {status:"success", data:{resultType, result}}, got ${snippet(text)}`);
+    if (data["resultType"] !== "streams")
+      throw bad(
+        `expected a log query (resultType streams), got a ${String(data["resultType"])}: query() runs log queries, not metric queries`,
+      );
     const entries: LokiEntry[] = [];
     for (const s of data["result"] as unknown[]) {
       const labels = isRecord(s) ? s["stream"] : undefined;
@@ -191,7 +214,8 @@ export function createLokiLogs(opts: LokiLogsOptions): LokiLogs {
       const l: Record<string, string> = {};
       for (const [k, v] of Object.entries(labels)) if (typeof v === "string") l[k] = v;
       for (const v of values) {
-        if (!Array.isArray(v) || typeof v[0] !== "string" || typeof v[1] !== "string" || !/^\d+$/.test(v[0])) throw bad(`malformed entry ${snippet(JSON.stringify(v))}`);
+        if (!Array.isArray(v) || typeof v[0] !== "string" || typeof v[1] !== "string" || !/^\d+$/.test(v[0]))
+          throw bad(`malformed entry ${snippet(JSON.stringify(v))}`);
         entries.push({ ts: v[0], labels: l, line: v[1] });
       }
     }
@@ -213,11 +237,16 @@ export function createLokiLogs(opts: LokiLogsOptions): LokiLogs {
       const nonEmpty = streams.filter((s) => s.values.length > 0);
       if (nonEmpty.length === 0) return;
       for (const s of nonEmpty) {
-        for (const k of Object.keys(s.stream)) if (!LABEL_NAME.test(k)) throw new LokiOptionError("stream label name", "[a-zA-Z_][a-zA-Z0-9_]*", k);
-        for (const [ts] of s.values) if (!/^\d+$/.test(ts)) throw new LokiOptionError("entry timestamp", "nanoseconds since the epoch as a decimal string", ts);
+        for (const k of Object.keys(s.stream))
+          if (!LABEL_NAME.test(k)) throw new LokiOptionError("stream label name", "[a-zA-Z_][a-zA-Z0-9_]*", k);
+        for (const [ts] of s.values)
+          if (!/^\d+$/.test(ts)) throw new LokiOptionError("entry timestamp", "nanoseconds since the epoch as a decimal string", ts);
       }
       const n = nonEmpty.reduce((sum, s) => sum + s.values.length, 0);
-      await request(`push of ${n} entr${n === 1 ? "y" : "ies"} in ${nonEmpty.length} stream(s)`, "loki/api/v1/push", { method: "POST", body: JSON.stringify({ streams: nonEmpty }) });
+      await request(`push of ${n} entr${n === 1 ? "y" : "ies"} in ${nonEmpty.length} stream(s)`, "loki/api/v1/push", {
+        method: "POST",
+        body: JSON.stringify({ streams: nonEmpty }),
+      });
     },
     async ready() {
       try {

@@ -52,7 +52,13 @@ describe("postgres database port", { timeout: 120_000 }, () => {
     const superuser = await open(admin, "psql");
     const prober = await open(user, "gm-prober");
     const busy = await open(user, "worker");
-    const pids = { idle: await pidOf(idle), idleInTx: await pidOf(idleInTx), superuser: await pidOf(superuser), prober: await pidOf(prober), busy: await pidOf(busy) };
+    const pids = {
+      idle: await pidOf(idle),
+      idleInTx: await pidOf(idleInTx),
+      superuser: await pidOf(superuser),
+      prober: await pidOf(prober),
+      busy: await pidOf(busy),
+    };
     const sleeping = busy.query("SELECT pg_sleep(4)");
     await new Promise((r) => setTimeout(r, 1_500));
 
@@ -63,7 +69,9 @@ describe("postgres database port", { timeout: 120_000 }, () => {
       const killed = await db.terminateIdle({ minIdleSeconds: 1, protect: ["gm-prober"] });
       expect(killed.sort()).toEqual([pids.idle, pids.idleInTx].sort());
       // pg_terminate_backend only signals the backend: on a loaded machine it leaves a moment later
-      await expect.poll(async () => (await db.connections()).map((r) => r.pid), { timeout: 10_000, interval: 200 }).not.toContain(pids.idle);
+      await expect
+        .poll(async () => (await db.connections()).map((r) => r.pid), { timeout: 10_000, interval: 200 })
+        .not.toContain(pids.idle);
       const alive = (await db.connections()).map((r) => r.pid);
       expect(alive).toEqual(expect.arrayContaining([pids.superuser, pids.prober, pids.busy]));
       await sleeping; // the active session was left alone

@@ -76,7 +76,14 @@ export async function connectionLimits(query: Query): Promise<{ max: number; res
  * has been in its state. `includeOwn`: the asking session too (it takes a slot like any other).
  */
 export async function clientConnections(query: Query, opts: { includeOwn: boolean }): Promise<ConnectionRow[]> {
-  const rows = await query<{ pid: number; state: string | null; application: string; user: string; superuser: boolean; state_seconds: number }>(
+  const rows = await query<{
+    pid: number;
+    state: string | null;
+    application: string;
+    user: string;
+    superuser: boolean;
+    state_seconds: number;
+  }>(
     `SELECT a.pid, a.state, a.application_name AS application, coalesce(a.usename, '') AS user,
             coalesce(r.rolsuper, false) AS superuser,
             coalesce(extract(epoch FROM now() - a.state_change), 0)::float AS state_seconds
@@ -84,7 +91,14 @@ export async function clientConnections(query: Query, opts: { includeOwn: boolea
       WHERE a.backend_type = 'client backend' AND ($1 OR a.pid <> pg_backend_pid())`,
     [opts.includeOwn],
   );
-  return rows.map((r) => ({ pid: r.pid, state: r.state ?? "unknown", application: r.application, user: r.user, superuser: r.superuser, stateSeconds: r.state_seconds }));
+  return rows.map((r) => ({
+    pid: r.pid,
+    state: r.state ?? "unknown",
+    application: r.application,
+    user: r.user,
+    superuser: r.superuser,
+    stateSeconds: r.state_seconds,
+  }));
 }
 
 /** Connection use as the runbook measures it: sessions by state against max_connections less the reserved ones. */
@@ -102,7 +116,13 @@ export async function connectionUsage(query: Query): Promise<ConnectionUsage> {
   const [{ max, reserved }, rows] = await Promise.all([connectionLimits(query), clientConnections(query, { includeOwn: true })]);
   const byState: Record<string, number> = {};
   for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
-  return { maxConnections: max, reservedConnections: reserved, byState, totalConnections: rows.length, usage: rows.length / Math.max(1, max - reserved) };
+  return {
+    maxConnections: max,
+    reservedConnections: reserved,
+    byState,
+    totalConnections: rows.length,
+    usage: rows.length / Math.max(1, max - reserved),
+  };
 }
 
 /**

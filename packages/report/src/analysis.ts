@@ -92,11 +92,21 @@ export function followUps(report: DrillReport): FollowUp[] {
     );
   }
   if (integ && integ.duplicates > 0) {
-    add("P2", "data-integrity", false, `${integ.duplicates} events were stored more than once: make the consumer's write idempotent (upsert on the event id).`);
+    add(
+      "P2",
+      "data-integrity",
+      false,
+      `${integ.duplicates} events were stored more than once: make the consumer's write idempotent (upsert on the event id).`,
+    );
   }
 
   if (t.detectSeconds === null) {
-    add(expected.severity, "detection", false, `The incident was never detected: add or fix the detection of ${kind} (rule, thresholds, collector) so it fires for "${report.drill.fault.description}".`);
+    add(
+      expected.severity,
+      "detection",
+      false,
+      `The incident was never detected: add or fix the detection of ${kind} (rule, thresholds, collector) so it fires for "${report.drill.fault.description}".`,
+    );
   } else if (t.detectSeconds > t.deadlines.detectSeconds) {
     add(
       expected.severity,
@@ -107,28 +117,57 @@ export function followUps(report: DrillReport): FollowUp[] {
   }
   const d = report.detected;
   if (d && (d.kind !== expected.kind || d.severity !== expected.severity)) {
-    add("P2", "classification", true, `Review classification: expected ${expected.kind} ${expected.severity}, detected ${d.kind} ${d.severity}. Fix the rule or the drill's expectation, and the runbook's severity criteria if they were wrong.`);
+    add(
+      "P2",
+      "classification",
+      true,
+      `Review classification: expected ${expected.kind} ${expected.severity}, detected ${d.kind} ${d.severity}. Fix the rule or the drill's expectation, and the runbook's severity criteria if they were wrong.`,
+    );
   }
 
   if (t.recoverSeconds === null) {
-    add(expected.severity, "recovery", true, `The platform did not recover: find the missing mitigation for ${kind} and add it to the runbook.`);
+    add(
+      expected.severity,
+      "recovery",
+      true,
+      `The platform did not recover: find the missing mitigation for ${kind} and add it to the runbook.`,
+    );
   } else if (t.recoverSeconds > t.deadlines.recoverSeconds || t.recoverSeconds > t.responseMinutes * 60) {
     const limit = Math.min(t.deadlines.recoverSeconds, t.responseMinutes * 60);
-    add(expected.severity, "recovery", false, `Speed up recovery: it took ${formatSeconds(t.recoverSeconds)} against ${formatSeconds(limit)}; automate the slowest step or make it need fewer retries.`);
+    add(
+      expected.severity,
+      "recovery",
+      false,
+      `Speed up recovery: it took ${formatSeconds(t.recoverSeconds)} against ${formatSeconds(limit)}; automate the slowest step or make it need fewer retries.`,
+    );
   }
 
   for (const s of report.steps.filter((s) => !s.ok)) {
     const last = s.output.at(-1);
-    add("P2", "runbook", true, `Update runbooks: step ${s.id} ("${s.runbookAction}") failed${last ? `: ${last}` : ""}. Fix the step or document the manual fallback.`);
+    add(
+      "P2",
+      "runbook",
+      true,
+      `Update runbooks: step ${s.id} ("${s.runbookAction}") failed${last ? `: ${last}` : ""}. Fix the step or document the manual fallback.`,
+    );
   }
 
   if (!report.cleanup.ok || report.cleanup.leftovers.length > 0) {
     const what = report.cleanup.leftovers.length > 0 ? report.cleanup.leftovers.join(", ") : "clean-up reported failure";
-    add("P3", "cleanup", false, `Remove the drill's leftovers (${what}) and make the fault's recover idempotent so clean-up cannot leave them.`);
+    add(
+      "P3",
+      "cleanup",
+      false,
+      `Remove the drill's leftovers (${what}) and make the fault's recover idempotent so clean-up cannot leave them.`,
+    );
   }
 
   // Checks not already covered by one of the items above.
-  const covered: Record<string, FollowUpArea> = { "detected within deadline": "detection", "recovered within deadline": "recovery", "no acknowledged event lost": "data-integrity" };
+  const covered: Record<string, FollowUpArea> = {
+    "detected within deadline": "detection",
+    "recovered within deadline": "recovery",
+    "no acknowledged event lost": "data-integrity",
+  };
   for (const c of report.checks.filter((c) => !c.ok)) {
     const area = covered[c.name];
     if (area && out.some((f) => f.area === area)) continue;
@@ -136,11 +175,19 @@ export function followUps(report: DrillReport): FollowUp[] {
   }
 
   if (report.outcome === "aborted") {
-    add("P3", "drill", false, `The drill was aborted (${report.reasons.join("; ") || "no reason given"}): fix the cause and run it again; nothing was proven.`);
+    add(
+      "P3",
+      "drill",
+      false,
+      `The drill was aborted (${report.reasons.join("; ") || "no reason given"}): fix the cause and run it again; nothing was proven.`,
+    );
   }
 
   const rank = (p: Severity) => ["P0", "P1", "P2", "P3"].indexOf(p);
-  return out.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f.priority) - rank(b.f.priority) || a.i - b.i).map(({ f }) => f);
+  return out
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank(a.f.priority) - rank(b.f.priority) || a.i - b.i)
+    .map(({ f }) => f);
 }
 
 /** Whether the drill calls for a post-mortem meeting: always for failures, and for any follow-up above P3. */

@@ -45,7 +45,9 @@ describe("toSvg", () => {
   });
 
   it("markers: inject red, detected orange, one blue per step with its id, recovered green", () => {
-    const markers = [...kafka.matchAll(/<g class="marker" data-marker="(\w+)">\n<line[^>]*stroke="([^"]+)"[^>]*\/>\n<text[^>]*>([^<]*)<\/text>/g)].map((m) => [m[1], m[2], m[3]]);
+    const markers = [
+      ...kafka.matchAll(/<g class="marker" data-marker="(\w+)">\n<line[^>]*stroke="([^"]+)"[^>]*\/>\n<text[^>]*>([^<]*)<\/text>/g),
+    ].map((m) => [m[1], m[2], m[3]]);
     expect(markers).toEqual([
       ["inject", MARKER_COLORS.inject, "inject"],
       ["detected", MARKER_COLORS.detected, "detected +12 s"],

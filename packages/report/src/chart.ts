@@ -238,7 +238,9 @@ export function toSvg(report: DrillReport, opts: ChartOptions = {}): string {
       out.push(`<text x="${left - 4}" y="${r1(ly)}" text-anchor="end" fill="#666">${escapeXml(t.label)}</text>`);
     }
     if (!hasData) {
-      out.push(`<text x="${r1(left + plotW / 2)}" y="${r1(top + panelH / 2 + 4)}" text-anchor="middle" fill="#999" font-style="italic">no data</text>`);
+      out.push(
+        `<text x="${r1(left + plotW / 2)}" y="${r1(top + panelH / 2 + 4)}" text-anchor="middle" fill="#999" font-style="italic">no data</text>`,
+      );
     } else {
       if (p.threshold) {
         const ty = r1(y(p.threshold.v));

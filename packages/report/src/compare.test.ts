@@ -83,7 +83,10 @@ describe("compareReports", () => {
 });
 
 describe("renderComparison", () => {
-  const res = compareReports([kafkaBrokerDownPassed(), dbPoolExhaustedFailed()], [withTimings(kafkaBrokerDownPassed(), { detectSeconds: 30 }), withTimings(dbPoolExhaustedFailed(), { recoverSeconds: 100 })]);
+  const res = compareReports(
+    [kafkaBrokerDownPassed(), dbPoolExhaustedFailed()],
+    [withTimings(kafkaBrokerDownPassed(), { detectSeconds: 30 }), withTimings(dbPoolExhaustedFailed(), { recoverSeconds: 100 })],
+  );
 
   it("table: aligned columns, summary and why", () => {
     const t = renderComparison(res, "table");
@@ -99,13 +102,23 @@ describe("renderComparison", () => {
   it("markdown: a GitHub table with verdict icons", () => {
     const md = renderComparison(res, "markdown");
     expect(md).toContain("| scenario | verdict | outcome | detect s | mitigate s | recover s |\n|---|---|---|---|---|---|");
-    expect(md).toContain("| kafka-broker-down | ❌ regression | passed → passed | 12 → 30 (+18, +150%) | 41 → 41 (0, 0%) | 78 → 78 (0, 0%) |");
+    expect(md).toContain(
+      "| kafka-broker-down | ❌ regression | passed → passed | 12 → 30 (+18, +150%) | 41 → 41 (0, 0%) | 78 → 78 (0, 0%) |",
+    );
     expect(md).toContain("| db-pool-exhausted | ✅ improvement |");
   });
 
   it("json: parseable, stable, with the regressions count", () => {
     const j = renderComparison(res, "json");
     expect(JSON.parse(j).regressions).toBe(1);
-    expect(j).toBe(renderComparison(compareReports([kafkaBrokerDownPassed(), dbPoolExhaustedFailed()], [withTimings(kafkaBrokerDownPassed(), { detectSeconds: 30 }), withTimings(dbPoolExhaustedFailed(), { recoverSeconds: 100 })]), "json"));
+    expect(j).toBe(
+      renderComparison(
+        compareReports(
+          [kafkaBrokerDownPassed(), dbPoolExhaustedFailed()],
+          [withTimings(kafkaBrokerDownPassed(), { detectSeconds: 30 }), withTimings(dbPoolExhaustedFailed(), { recoverSeconds: 100 })],
+        ),
+        "json",
+      ),
+    );
   });
 });

@@ -95,8 +95,17 @@ export function compareReports(oldReports: DrillReport[], newReports: DrillRepor
   const scenarios = names.map((scenario): ScenarioComparison => {
     const o = olds.get(scenario);
     const n = news.get(scenario);
-    if (!o) return { scenario, verdict: "new", oldOutcome: null, newOutcome: n?.outcome ?? null, metrics: null, reasons: ["only in the new reports"] };
-    if (!n) return { scenario, verdict: "missing", oldOutcome: o.outcome, newOutcome: null, metrics: null, reasons: ["only in the old reports"] };
+    if (!o)
+      return {
+        scenario,
+        verdict: "new",
+        oldOutcome: null,
+        newOutcome: n?.outcome ?? null,
+        metrics: null,
+        reasons: ["only in the new reports"],
+      };
+    if (!n)
+      return { scenario, verdict: "missing", oldOutcome: o.outcome, newOutcome: null, metrics: null, reasons: ["only in the old reports"] };
     const metrics = Object.fromEntries(
       METRICS.map((m) => [m, compareMetric(o.timings[SECONDS_KEY[m]], n.timings[SECONDS_KEY[m]], tolerance, minSeconds)]),
     ) as Record<Metric, MetricComparison>;
@@ -183,7 +192,9 @@ export function renderComparison(result: ComparisonResult, format: "table" | "ma
           return `| ${cells.join(" | ")} |`;
         }),
       ];
-      const why = result.scenarios.filter((s) => s.verdict === "regression").flatMap((s) => s.reasons.map((x) => `- **${escapeMdCell(s.scenario)}**: ${escapeMdCell(x)}`));
+      const why = result.scenarios
+        .filter((s) => s.verdict === "regression")
+        .flatMap((s) => s.reasons.map((x) => `- **${escapeMdCell(s.scenario)}**: ${escapeMdCell(x)}`));
       return [...lines, "", `**${summary(result)}**`, ...(why.length > 0 ? ["", ...why] : []), ""].join("\n");
     }
     case "table": {

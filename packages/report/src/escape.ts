@@ -5,7 +5,12 @@
  * tab, LF and CR (ANSI colour codes in command output are the usual culprit), lone surrogates, U+FFFE/F.
  */
 function forbiddenInXml(code: number): boolean {
-  return (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || (code >= 0xd800 && code <= 0xdfff) || code === 0xfffe || code === 0xffff;
+  return (
+    (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) ||
+    (code >= 0xd800 && code <= 0xdfff) ||
+    code === 0xfffe ||
+    code === 0xffff
+  );
 }
 
 // ANSI CSI sequences (colours, cursor moves) as written by CLIs to a terminal: ESC [ params final-byte.

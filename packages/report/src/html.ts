@@ -39,7 +39,9 @@ const mark = (ok: boolean): string => (ok ? '<span class="ok">✅</span>' : '<sp
 
 function table(head: string[], rows: string[][], numeric: number[] = []): string {
   const th = head.map((c) => `<th>${h(c)}</th>`).join("");
-  const trs = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ""}>${c}</td>`).join("")}</tr>`).join("\n");
+  const trs = rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ""}>${c}</td>`).join("")}</tr>`)
+    .join("\n");
   return `<table>\n<thead><tr>${th}</tr></thead>\n<tbody>\n${trs}\n</tbody>\n</table>`;
 }
 
@@ -69,7 +71,13 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
       .join("")}</div>`,
     table(
       ["", "From injection", "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
-      rows.map((r) => [h(r.label), h(formatSeconds(r.seconds)), h(r.deadlineSeconds === null ? "—" : formatSeconds(r.deadlineSeconds)), h(formatSeconds(r.responseSeconds)), `${mark(r.ok)} ${h(r.note)}`]),
+      rows.map((r) => [
+        h(r.label),
+        h(formatSeconds(r.seconds)),
+        h(r.deadlineSeconds === null ? "—" : formatSeconds(r.deadlineSeconds)),
+        h(formatSeconds(r.responseSeconds)),
+        `${mark(r.ok)} ${h(r.note)}`,
+      ]),
       [1, 2, 3],
     ),
   );
@@ -82,7 +90,12 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
   section(
     "Root cause",
     `<p>Injected fault: <strong>${h(d.fault.description)}</strong> (<code>${h(d.fault.type)}</code>) at ${h(inject)}. Expected incident: <strong>${h(`${d.expected.kind} ${d.expected.severity}`)}</strong>.</p>`,
-    params.length > 0 ? table(["Parameter", "Value"], params.map(([k, v]) => [h(k), `<code>${h(typeof v === "string" ? v : (JSON.stringify(v) ?? "undefined"))}</code>`])) : "<p>The fault has no parameters.</p>",
+    params.length > 0
+      ? table(
+          ["Parameter", "Value"],
+          params.map(([k, v]) => [h(k), `<code>${h(typeof v === "string" ? v : (JSON.stringify(v) ?? "undefined"))}</code>`]),
+        )
+      : "<p>The fault has no parameters.</p>",
   );
 
   const det = report.detected;
@@ -105,7 +118,13 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
       "<p>Every incident seen during the drill:</p>",
       seen,
     );
-  } else section("Detected incident", `<p>${mark(false)} <strong>Not detected.</strong></p>`, "<p>Every incident seen during the drill:</p>", seen);
+  } else
+    section(
+      "Detected incident",
+      `<p>${mark(false)} <strong>Not detected.</strong></p>`,
+      "<p>Every incident seen during the drill:</p>",
+      seen,
+    );
 
   section(
     "Timeline",
@@ -144,7 +163,11 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
     integ
       ? [
           `<p>${mark(integ.lost === 0 && integ.duplicates === 0)} ${integ.lost === 0 ? "No acknowledged event was lost." : `<strong>${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.</strong>`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}</p>`,
-          table(["Acknowledged", "Found", "Lost", "Duplicates"], [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]], [0, 1, 2, 3]),
+          table(
+            ["Acknowledged", "Found", "Lost", "Duplicates"],
+            [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]],
+            [0, 1, 2, 3],
+          ),
           integ.lostSample.length > 0 ? `<p>Lost, for example: ${integ.lostSample.map((x) => `<code>${h(x)}</code>`).join(", ")}</p>` : "",
         ].join("\n")
       : "<p>Not checked in this drill.</p>",
@@ -158,10 +181,21 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
       : `<p>${mark(false)} Clean-up ${c.ok ? "finished" : "failed"}; leftovers:</p><ul>${(c.leftovers.length > 0 ? c.leftovers : ["(none listed)"]).map((l) => `<li>${h(l)}</li>`).join("")}</ul>`,
   );
 
-  section("Checks", report.checks.length > 0 ? table(["Check", "Result", "Detail"], report.checks.map((k) => [h(k.name), mark(k.ok), h(k.detail)])) : "<p>No checks recorded.</p>");
+  section(
+    "Checks",
+    report.checks.length > 0
+      ? table(
+          ["Check", "Result", "Detail"],
+          report.checks.map((k) => [h(k.name), mark(k.ok), h(k.detail)]),
+        )
+      : "<p>No checks recorded.</p>",
+  );
 
   const items = followUps(report);
-  const li = (list: typeof items) => (list.length > 0 ? `<ul>${list.map((f) => `<li><span class="prio">${h(f.priority)}</span> (${h(f.area)}) ${h(f.text)}</li>`).join("")}</ul>` : "");
+  const li = (list: typeof items) =>
+    list.length > 0
+      ? `<ul>${list.map((f) => `<li><span class="prio">${h(f.priority)}</span> (${h(f.area)}) ${h(f.text)}</li>`).join("")}</ul>`
+      : "";
   const runbook = items.filter((f) => f.runbook);
   const preventive = items.filter((f) => !f.runbook);
   section(

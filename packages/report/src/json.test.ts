@@ -26,7 +26,9 @@ describe("toJson", () => {
   });
 
   it("stableJson sorts keys recursively", () => {
-    expect(stableJson({ b: 1, a: { d: 1, c: [{ f: 1, e: 2 }] } })).toBe('{\n  "a": {\n    "c": [\n      {\n        "e": 2,\n        "f": 1\n      }\n    ],\n    "d": 1\n  },\n  "b": 1\n}\n');
+    expect(stableJson({ b: 1, a: { d: 1, c: [{ f: 1, e: 2 }] } })).toBe(
+      '{\n  "a": {\n    "c": [\n      {\n        "e": 2,\n        "f": 1\n      }\n    ],\n    "d": 1\n  },\n  "b": 1\n}\n',
+    );
   });
 });
 
@@ -82,8 +84,24 @@ describe("report.json: the verdict's fields", () => {
   it("are optional for older reports, and checked with the field's path when present", () => {
     const r = JSON.parse(toJson(kafkaBrokerDownPassed())) as Record<string, unknown>;
     expect(() => parseReport(JSON.stringify(r))).not.toThrow();
-    const withVerdict = { ...r, worstSeverity: "P0", incidentsOpen: [{ kind: "service-down", severity: "P0", subject: "stats-api", firstSeenAt: "2026-01-01T00:00:00Z", page: "pager", verdict: "collateral", reason: "r" }] };
-    expect(() => parseReport(JSON.stringify(withVerdict))).toThrow('report.incidentsOpen[0].page: expected one of "page", "ticket-and-notify", "ticket"');
+    const withVerdict = {
+      ...r,
+      worstSeverity: "P0",
+      incidentsOpen: [
+        {
+          kind: "service-down",
+          severity: "P0",
+          subject: "stats-api",
+          firstSeenAt: "2026-01-01T00:00:00Z",
+          page: "pager",
+          verdict: "collateral",
+          reason: "r",
+        },
+      ],
+    };
+    expect(() => parseReport(JSON.stringify(withVerdict))).toThrow(
+      'report.incidentsOpen[0].page: expected one of "page", "ticket-and-notify", "ticket"',
+    );
     expect(() => parseReport(JSON.stringify({ ...r, worstSeverity: "P9" }))).toThrow("report.worstSeverity: expected a severity or null");
   });
 });

@@ -14,7 +14,27 @@ interface Shape {
 
 const EVIDENCE: Shape = { keys: ["signal", "observed", "threshold"] };
 const REPORT_SHAPE: Shape = {
-  keys: ["schemaVersion", "drill", "startedAt", "finishedAt", "outcome", "reasons", "timings", "detected", "incidentsSeen", "observer", "incidentsOpen", "worstSeverity", "hypothesisChecks", "steps", "integrity", "cleanup", "checks", "timeline", "signals"],
+  keys: [
+    "schemaVersion",
+    "drill",
+    "startedAt",
+    "finishedAt",
+    "outcome",
+    "reasons",
+    "timings",
+    "detected",
+    "incidentsSeen",
+    "observer",
+    "incidentsOpen",
+    "worstSeverity",
+    "hypothesisChecks",
+    "steps",
+    "integrity",
+    "cleanup",
+    "checks",
+    "timeline",
+    "signals",
+  ],
   fields: {
     drill: {
       keys: ["scenario", "file", "hypothesis", "fault", "expected", "target"],
@@ -149,7 +169,8 @@ const anyObj: Check = (v, p) => {
   if (!isObj(v)) fail(p, "an object");
 };
 const observed: Check = (v, p) => {
-  if (typeof v !== "string" && typeof v !== "boolean" && (typeof v !== "number" || !Number.isFinite(v))) fail(p, "a number, string or boolean");
+  if (typeof v !== "string" && typeof v !== "boolean" && (typeof v !== "number" || !Number.isFinite(v)))
+    fail(p, "a number, string or boolean");
 };
 
 const kind = oneOf(INCIDENT_KINDS);
@@ -180,12 +201,33 @@ const validateReport = obj({
   }),
   detected: nullable(obj({ kind, severity, evidence: arrayOf(obj({ signal: str, observed, threshold: str })) }), "an object"),
   incidentsSeen: arrayOf(obj({ kind, severity, subject: str, firstSeenAt: time })),
-  observer: optional(obj({ source: str, intervalSeconds: num, timeoutMs: num, windowSeconds: num, resolveAfterRounds: count, alertmanager: nullable(str, "a string") })),
+  observer: optional(
+    obj({
+      source: str,
+      intervalSeconds: num,
+      timeoutMs: num,
+      windowSeconds: num,
+      resolveAfterRounds: count,
+      alertmanager: nullable(str, "a string"),
+    }),
+  ),
   incidentsOpen: optional(
-    arrayOf(obj({ kind, severity, subject: str, firstSeenAt: time, page: oneOf(["page", "ticket-and-notify", "ticket"]), verdict: oneOf(["expected", "collateral", "worse", "unexpected"]), reason: str })),
+    arrayOf(
+      obj({
+        kind,
+        severity,
+        subject: str,
+        firstSeenAt: time,
+        page: oneOf(["page", "ticket-and-notify", "ticket"]),
+        verdict: oneOf(["expected", "collateral", "worse", "unexpected"]),
+        reason: str,
+      }),
+    ),
   ),
   worstSeverity: optional(nullable(severity, "a severity")),
-  hypothesisChecks: optional(arrayOf(obj({ claim: str, signal: str, during: oneOf(["fault", "after"]), max: num, observed: numOrNull, ok: bool, detail: str }))),
+  hypothesisChecks: optional(
+    arrayOf(obj({ claim: str, signal: str, during: oneOf(["fault", "after"]), max: num, observed: numOrNull, ok: bool, detail: str })),
+  ),
   steps: arrayOf(
     obj({
       id: str,
@@ -225,7 +267,10 @@ export function validateReportValue(value: unknown): DrillReport {
   if (!isObj(value)) fail("report", "an object");
   const v = value as Record<string, unknown>;
   if (v["schemaVersion"] !== REPORT_SCHEMA_VERSION) {
-    fail("report.schemaVersion", `${REPORT_SCHEMA_VERSION} (this reader understands DrillReport v${REPORT_SCHEMA_VERSION}), got ${JSON.stringify(v["schemaVersion"]) ?? "nothing"}`);
+    fail(
+      "report.schemaVersion",
+      `${REPORT_SCHEMA_VERSION} (this reader understands DrillReport v${REPORT_SCHEMA_VERSION}), got ${JSON.stringify(v["schemaVersion"]) ?? "nothing"}`,
+    );
   }
   validateReport(v, "report");
   return v as unknown as DrillReport;

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { toJUnit } from "./junit.js";
 import { dbPoolExhaustedFailed, kafkaBrokerDownPassed, xmlProblems } from "./test-fixtures.js";
 
-const attr = (xml: string, element: string, name: string): string | undefined => new RegExp(`<${element}\\b[^>]*\\s${name}="([^"]*)"`).exec(xml)?.[1];
+const attr = (xml: string, element: string, name: string): string | undefined =>
+  new RegExp(`<${element}\\b[^>]*\\s${name}="([^"]*)"`).exec(xml)?.[1];
 
 describe("toJUnit", () => {
   const xml = toJUnit([kafkaBrokerDownPassed(), dbPoolExhaustedFailed()], { suiteName: "game-day 2025-03" });
@@ -33,7 +34,9 @@ describe("toJUnit", () => {
 
   it("escapes <, &, and quotes in messages and details", () => {
     // check detail: 'detected after 95 s > 60 s: "db-pool-exhausted" <P1> & late'
-    expect(xml).toContain('<failure message="detected after 95 s &gt; 60 s: &quot;db-pool-exhausted&quot; &lt;P1&gt; &amp; late" type="CheckFailed">');
+    expect(xml).toContain(
+      '<failure message="detected after 95 s &gt; 60 s: &quot;db-pool-exhausted&quot; &lt;P1&gt; &amp; late" type="CheckFailed">',
+    );
     expect(xml).not.toContain("<P1>");
     expect(xml).not.toMatch(/& late/);
   });
@@ -53,7 +56,9 @@ describe("toJUnit", () => {
     const out = toJUnit([r]);
     expect(attr(out, "testsuites", "failures")).toBe("0");
     expect(attr(out, "testsuites", "skipped")).toBe("3");
-    expect(out).toContain('<testcase name="drill db-pool-exhausted" classname="gameday.db-pool-exhausted" time="240.000">\n      <skipped message="steady state not met: 2/4 services healthy"/>');
+    expect(out).toContain(
+      '<testcase name="drill db-pool-exhausted" classname="gameday.db-pool-exhausted" time="240.000">\n      <skipped message="steady state not met: 2/4 services healthy"/>',
+    );
   });
 
   it("an empty list is an empty, valid <testsuites>", () => {

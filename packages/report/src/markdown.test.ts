@@ -15,7 +15,19 @@ describe("toMarkdown: passed kafka-broker-down", () => {
   it("has the title, the outcome and every section in order", () => {
     expect(md.startsWith("# Incident report: kafka-broker-down drill — ✅ passed\n")).toBe(true);
     expect(md).toContain("**Outcome: ✅ passed** — the hypothesis held.");
-    const order = ["Summary", "Hypothesis", "Root cause", "Detected incident", "Signals", "Timeline", "Remediation", "Data integrity", "Clean-up", "Checks", "Post-incident follow-ups"];
+    const order = [
+      "Summary",
+      "Hypothesis",
+      "Root cause",
+      "Detected incident",
+      "Signals",
+      "Timeline",
+      "Remediation",
+      "Data integrity",
+      "Clean-up",
+      "Checks",
+      "Post-incident follow-ups",
+    ];
     const at = order.map((t) => md.indexOf(`\n## ${t}\n`));
     expect(at.every((x) => x > 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
@@ -36,8 +48,12 @@ describe("toMarkdown: passed kafka-broker-down", () => {
 
   it("steps with runbook action (code spans kept), seconds, ok, and output in <details>", () => {
     const s = sectionOf(md, "Remediation");
-    expect(s).toContain("| 2 | Restart broker instances that are not running (`kafka-restart-broker`) · mutating | Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>` | mitigation | +16 s | 25 | ✅ |");
-    expect(s).toContain("<details><summary>✅ <code>kafka-check-broker-status</code> output (3 lines)</summary>\n\n```\nkafka-1 running\nkafka-2 exited (137)\nkafka-3 running\n```\n\n</details>");
+    expect(s).toContain(
+      "| 2 | Restart broker instances that are not running (`kafka-restart-broker`) · mutating | Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>` | mitigation | +16 s | 25 | ✅ |",
+    );
+    expect(s).toContain(
+      "<details><summary>✅ <code>kafka-check-broker-status</code> output (3 lines)</summary>\n\n```\nkafka-1 running\nkafka-2 exited (137)\nkafka-3 running\n```\n\n</details>",
+    );
   });
 
   it("no follow-ups beyond the report itself", () => {
@@ -66,7 +82,9 @@ describe("toMarkdown: failed db-pool-exhausted", () => {
     expect(sectionOf(md, "Data integrity")).toContain("| 9120 | 9086 | 37 | 3 |");
     expect(sectionOf(md, "Data integrity")).toContain("**37 acknowledged events were lost.**");
     expect(sectionOf(md, "Clean-up")).toContain("- container gm-drill-c0de-holder");
-    expect(sectionOf(md, "Checks")).toContain('| detected within deadline | ❌ | detected after 95 s &gt; 60 s: "db-pool-exhausted" &lt;P1&gt; &amp; late |');
+    expect(sectionOf(md, "Checks")).toContain(
+      '| detected within deadline | ❌ | detected after 95 s &gt; 60 s: "db-pool-exhausted" &lt;P1&gt; &amp; late |',
+    );
   });
 
   it("step output is fenced verbatim, without the ANSI escape bytes", () => {
@@ -79,10 +97,15 @@ describe("toMarkdown: failed db-pool-exhausted", () => {
   it("follow-ups from the outcome: P0 data loss first, tighten detection, update runbooks for the failed step", () => {
     const f = sectionOf(md, "Post-incident follow-ups");
     expect(f).toContain("required");
-    const preventive = f.slice(f.indexOf("4. **Implement preventive measures**")).split("\n").filter((l) => l.includes("- [ ]"));
+    const preventive = f
+      .slice(f.indexOf("4. **Implement preventive measures**"))
+      .split("\n")
+      .filter((l) => l.includes("- [ ]"));
     expect(preventive[0]).toContain("**P0** (data-integrity) Data loss: 37 of 9120 acknowledged events were lost (e.g. evt-000412");
     expect(f).toContain("(detection) Tighten detection of db-pool-exhausted: it took 1 min 35 s against a 1 min deadline");
-    expect(f).toMatch(/3\. \*\*Update runbooks\*\* — 1 item:\n {3}- \[ \] \*\*P2\*\* \(runbook\) Update runbooks: step db-kill-idle-connections/);
+    expect(f).toMatch(
+      /3\. \*\*Update runbooks\*\* — 1 item:\n {3}- \[ \] \*\*P2\*\* \(runbook\) Update runbooks: step db-kill-idle-connections/,
+    );
     expect(f).toContain("(cleanup) Remove the drill's leftovers (container gm-drill-c0de-holder)");
     expect(f).toContain("(data-integrity) 3 events were stored more than once");
     // the failed checks are covered by the detection and data-loss items, not repeated
@@ -109,16 +132,46 @@ describe("toMarkdown: failed db-pool-exhausted", () => {
 describe("toMarkdown: the verdict's evidence", () => {
   it("shows how it observed, each claim with its observed value, each open incident with its page, and step findings", () => {
     const r = kafkaBrokerDownPassed();
-    r.observer = { source: "gm-prober round", intervalSeconds: 5, timeoutMs: 2000, windowSeconds: 60, resolveAfterRounds: 3, alertmanager: "http://127.0.0.1:9093" };
-    r.hypothesisChecks = [{ claim: "producing keeps succeeding", signal: "5xx-share", service: "ingest-api", during: "fault", max: 0.01, observed: 0.3, ok: false, detail: "30 of 100 request(s)" }];
-    r.incidentsOpen = [{ kind: "service-down", severity: "P0", subject: "event-processor-service", firstSeenAt: r.startedAt, page: "page", verdict: "collateral", reason: "every replica is paused" }];
+    r.observer = {
+      source: "gm-prober round",
+      intervalSeconds: 5,
+      timeoutMs: 2000,
+      windowSeconds: 60,
+      resolveAfterRounds: 3,
+      alertmanager: "http://127.0.0.1:9093",
+    };
+    r.hypothesisChecks = [
+      {
+        claim: "producing keeps succeeding",
+        signal: "5xx-share",
+        service: "ingest-api",
+        during: "fault",
+        max: 0.01,
+        observed: 0.3,
+        ok: false,
+        detail: "30 of 100 request(s)",
+      },
+    ];
+    r.incidentsOpen = [
+      {
+        kind: "service-down",
+        severity: "P0",
+        subject: "event-processor-service",
+        firstSeenAt: r.startedAt,
+        page: "page",
+        verdict: "collateral",
+        reason: "every replica is paused",
+      },
+    ];
     r.worstSeverity = "P0";
     r.steps[0]!.finding = "problem";
     const md = toMarkdown(r);
     expect(md).toContain("| producing keeps succeeding | 5xx-share of ingest-api | fault | ≤ 0.01 | 0.3 | ❌ 30 of 100 request(s) |");
     expect(md).toContain("every 5 s, collector timeout 2000 ms, error-rate window 60 s");
     expect(md).toContain("(worst: P0)");
-    expect(md).toMatch(/\| service-down \| P0 \| event-processor-service \| .* \| page on-call \| ✅ expected collateral \| every replica is paused \|/);
+    expect(md).toMatch(
+      /\| service-down \| P0 \| event-processor-service \| .* \| page on-call \| ✅ expected collateral \| every replica is paused \|/,
+    );
     expect(md).toMatch(/\| ✅ \| problem \|/);
   });
 });

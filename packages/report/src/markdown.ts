@@ -26,7 +26,7 @@ export function offset(seconds: number): string {
 }
 
 function value(v: unknown): string {
-  return typeof v === "string" ? v : JSON.stringify(v) ?? "undefined";
+  return typeof v === "string" ? v : (JSON.stringify(v) ?? "undefined");
 }
 
 function followUpLine(f: FollowUp): string {
@@ -47,14 +47,26 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     "",
   );
   if (report.outcome === "passed") out.push(`**Outcome: ${OUTCOME_ICON.passed} passed** — the hypothesis held.`, "");
-  else out.push(`**Outcome: ${OUTCOME_ICON[report.outcome]} ${report.outcome}**`, "", ...report.reasons.map((r) => `- ${escapeMdInline(r)}`), "");
+  else
+    out.push(
+      `**Outcome: ${OUTCOME_ICON[report.outcome]} ${report.outcome}**`,
+      "",
+      ...report.reasons.map((r) => `- ${escapeMdInline(r)}`),
+      "",
+    );
 
   const rows = timingRows(report);
   section(
     "Summary",
     table(
       ["", "From injection", "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
-      rows.map((r) => [r.label, formatSeconds(r.seconds), r.deadlineSeconds === null ? "—" : formatSeconds(r.deadlineSeconds), formatSeconds(r.responseSeconds), `${yes(r.ok)} ${r.note}`]),
+      rows.map((r) => [
+        r.label,
+        formatSeconds(r.seconds),
+        r.deadlineSeconds === null ? "—" : formatSeconds(r.deadlineSeconds),
+        formatSeconds(r.responseSeconds),
+        `${yes(r.ok)} ${r.note}`,
+      ]),
     ),
   );
 
@@ -67,7 +79,14 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
           "Its measurable claims:",
           table(
             ["Claim", "Signal", "During", "Tolerance", "Observed", "Held"],
-            hyp.map((h) => [escapeMdCell(h.claim), `${h.signal}${h.service ? ` of ${escapeMdCell(h.service)}` : ""}`, h.during, `≤ ${h.max}`, h.observed === null ? "not measured" : String(h.observed), `${yes(h.ok)} ${escapeMdCell(h.detail)}`]),
+            hyp.map((h) => [
+              escapeMdCell(h.claim),
+              `${h.signal}${h.service ? ` of ${escapeMdCell(h.service)}` : ""}`,
+              h.during,
+              `≤ ${h.max}`,
+              h.observed === null ? "not measured" : String(h.observed),
+              `${yes(h.ok)} ${escapeMdCell(h.detail)}`,
+            ]),
           ),
         ]
       : []),
@@ -84,19 +103,37 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   section(
     "Root cause",
     `Injected fault: **${escapeMdInline(d.fault.description)}** (\`${d.fault.type.replace(/`/g, "'")}\`) at ${inject}. Expected incident: **${d.expected.kind} ${d.expected.severity}**.`,
-    params.length > 0 ? table(["Parameter", "Value"], params.map(([k, v]) => [escapeMdCell(k), escapeMdCell(value(v))])) : "The fault has no parameters.",
+    params.length > 0
+      ? table(
+          ["Parameter", "Value"],
+          params.map(([k, v]) => [escapeMdCell(k), escapeMdCell(value(v))]),
+        )
+      : "The fault has no parameters.",
   );
 
   const det = report.detected;
   const pageText = { page: "page on-call", "ticket-and-notify": "ticket + notify team", ticket: "ticket" } as const;
-  const verdictText = { expected: "✅ expected", collateral: "✅ expected collateral", worse: "❌ worse than expected", unexpected: "❌ unexpected" } as const;
+  const verdictText = {
+    expected: "✅ expected",
+    collateral: "✅ expected collateral",
+    worse: "❌ worse than expected",
+    unexpected: "❌ unexpected",
+  } as const;
   const opened =
     report.incidentsOpen && report.incidentsOpen.length > 0
       ? [
           `What the prober had open from the injection on (worst: ${report.worstSeverity ?? "none"}), and the page each would have caused:`,
           table(
             ["Incident", "Worst severity", "Subject", "Opened", "Page", "Verdict", "Why"],
-            report.incidentsOpen.map((i) => [i.kind, i.severity, escapeMdCell(i.subject), offset(secondsBetween(inject, i.firstSeenAt)), pageText[i.page], verdictText[i.verdict], escapeMdCell(i.reason)]),
+            report.incidentsOpen.map((i) => [
+              i.kind,
+              i.severity,
+              escapeMdCell(i.subject),
+              offset(secondsBetween(inject, i.firstSeenAt)),
+              pageText[i.page],
+              verdictText[i.verdict],
+              escapeMdCell(i.reason),
+            ]),
           ),
         ]
       : [];
@@ -115,7 +152,11 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
       det.evidence.length > 0
         ? table(
             ["Signal", "Observed", "Threshold"],
-            det.evidence.map((e) => [`\`${e.signal.replace(/`/g, "'").replace(/\|/g, "\\|")}\``, escapeMdCell(String(e.observed)), escapeMdCell(e.threshold)]),
+            det.evidence.map((e) => [
+              `\`${e.signal.replace(/`/g, "'").replace(/\|/g, "\\|")}\``,
+              escapeMdCell(String(e.observed)),
+              escapeMdCell(e.threshold),
+            ]),
           )
         : "No evidence recorded.",
       "Every incident seen during the drill:",
@@ -141,7 +182,15 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     const details = report.steps.map((s) => {
       const text = stripInvalidXml(s.output.join("\n")) || "(no output)";
       const fence = fenceFor(text);
-      return [`<details><summary>${yes(s.ok)} <code>${escapeMdInline(s.id)}</code> output (${s.output.length} line${s.output.length === 1 ? "" : "s"})</summary>`, "", fence, text, fence, "", "</details>"].join("\n");
+      return [
+        `<details><summary>${yes(s.ok)} <code>${escapeMdInline(s.id)}</code> output (${s.output.length} line${s.output.length === 1 ? "" : "s"})</summary>`,
+        "",
+        fence,
+        text,
+        fence,
+        "",
+        "</details>",
+      ].join("\n");
     });
     section(
       "Remediation",
@@ -169,8 +218,13 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     section(
       "Data integrity",
       `${yes(ok)} ${integ.lost === 0 ? "No acknowledged event was lost." : `**${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.**`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}`,
-      table(["Acknowledged", "Found", "Lost", "Duplicates"], [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]]),
-      ...(integ.lostSample.length > 0 ? [`Lost, for example: ${integ.lostSample.map((id) => `\`${id.replace(/`/g, "'")}\``).join(", ")}`] : []),
+      table(
+        ["Acknowledged", "Found", "Lost", "Duplicates"],
+        [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]],
+      ),
+      ...(integ.lostSample.length > 0
+        ? [`Lost, for example: ${integ.lostSample.map((id) => `\`${id.replace(/`/g, "'")}\``).join(", ")}`]
+        : []),
     );
   }
 
@@ -179,10 +233,22 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     "Clean-up",
     c.ok && c.leftovers.length === 0
       ? "✅ Everything the drill created was removed: no leftovers."
-      : [`❌ Clean-up ${c.ok ? "finished" : "failed"}; leftovers:`, "", ...(c.leftovers.length > 0 ? c.leftovers.map((l) => `- ${escapeMdInline(l)}`) : ["- (none listed)"])].join("\n"),
+      : [
+          `❌ Clean-up ${c.ok ? "finished" : "failed"}; leftovers:`,
+          "",
+          ...(c.leftovers.length > 0 ? c.leftovers.map((l) => `- ${escapeMdInline(l)}`) : ["- (none listed)"]),
+        ].join("\n"),
   );
 
-  section("Checks", report.checks.length > 0 ? table(["Check", "Result", "Detail"], report.checks.map((k) => [escapeMdCell(k.name), yes(k.ok), escapeMdCell(k.detail)])) : "No checks recorded.");
+  section(
+    "Checks",
+    report.checks.length > 0
+      ? table(
+          ["Check", "Result", "Detail"],
+          report.checks.map((k) => [escapeMdCell(k.name), yes(k.ok), escapeMdCell(k.detail)]),
+        )
+      : "No checks recorded.",
+  );
 
   const items = followUps(report);
   const runbook = items.filter((f) => f.runbook);

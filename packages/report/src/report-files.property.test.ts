@@ -62,16 +62,24 @@ describe("report.json, over generated input", { timeout: 120_000 }, () => {
   });
 
   it("no text throws anything but a ReportFormatError naming a field path under report", () => {
-    const mutated = fc.tuple(reportArb, fc.array(fc.tuple(fc.nat(), fc.jsonValue()), { minLength: 1, maxLength: 3 })).map(([r, changes]) => {
-      const doc = JSON.parse(toJson(r)) as unknown;
-      for (const [at, v] of changes) {
-        const s = slots(doc);
-        const [parent, key] = s[at % s.length]!;
-        (parent as Record<string | number, unknown>)[key] = v;
-      }
-      return JSON.stringify(doc);
-    });
-    const text = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: "binary", maxLength: 200 }), fc.jsonValue().map((v) => JSON.stringify(v)), mutated, mutated);
+    const mutated = fc
+      .tuple(reportArb, fc.array(fc.tuple(fc.nat(), fc.jsonValue()), { minLength: 1, maxLength: 3 }))
+      .map(([r, changes]) => {
+        const doc = JSON.parse(toJson(r)) as unknown;
+        for (const [at, v] of changes) {
+          const s = slots(doc);
+          const [parent, key] = s[at % s.length]!;
+          (parent as Record<string | number, unknown>)[key] = v;
+        }
+        return JSON.stringify(doc);
+      });
+    const text = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.string({ unit: "binary", maxLength: 200 }),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      mutated,
+      mutated,
+    );
     fc.assert(
       fc.property(text, (t) => {
         try {

@@ -12,7 +12,13 @@ function memFs(files: Record<string, string>): ReportFs {
       if (t === undefined) throw new Error(`ENOENT: ${p}`);
       return t;
     },
-    readdir: async (p) => [...new Set(Object.keys(files).filter((f) => f.startsWith(`${p}/`)).map((f) => f.slice(p.length + 1).split("/")[0] ?? ""))],
+    readdir: async (p) => [
+      ...new Set(
+        Object.keys(files)
+          .filter((f) => f.startsWith(`${p}/`))
+          .map((f) => f.slice(p.length + 1).split("/")[0] ?? ""),
+      ),
+    ],
     isDirectory: async (p) => {
       if (isDir(p)) return true;
       if (p in files) return false;
@@ -42,7 +48,9 @@ describe("loadReports", () => {
   });
 
   it("names the file and the field of an invalid report", async () => {
-    await expect(loadReports(["broken"], fs)).rejects.toThrow('broken/report.json: report.outcome: expected one of "passed", "failed", "aborted"');
+    await expect(loadReports(["broken"], fs)).rejects.toThrow(
+      'broken/report.json: report.outcome: expected one of "passed", "failed", "aborted"',
+    );
   });
 
   it("a directory without reports or a missing path is an error naming it", async () => {

@@ -29,7 +29,10 @@ async function readRegularFile(path: string): Promise<string> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new Error(`expected a regular file, got ${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() ? "a character device" : "something else"}`);
+    if (!st.isFile())
+      throw new Error(
+        `expected a regular file, got ${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() ? "a character device" : "something else"}`,
+      );
     if (st.size > MAX_REPORT_BYTES) throw new Error(`expected at most ${MAX_REPORT_BYTES} bytes, the file has ${st.size}`);
     return await fh.readFile("utf8");
   } finally {

@@ -115,7 +115,14 @@ export interface DrillReport {
   /** every incident seen during the drill, with when it opened */
   incidentsSeen: { kind: IncidentKind; severity: Severity; subject: string; firstSeenAt: string }[];
   /** how the drill observed: the prober's settings */
-  observer?: { source: string; intervalSeconds: number; timeoutMs: number; windowSeconds: number; resolveAfterRounds: number; alertmanager: string | null };
+  observer?: {
+    source: string;
+    intervalSeconds: number;
+    timeoutMs: number;
+    windowSeconds: number;
+    resolveAfterRounds: number;
+    alertmanager: string | null;
+  };
   /** every incident open from the injection on, judged: expected, collateral (with its page), worse, unexpected */
   incidentsOpen?: IncidentOpen[];
   /** the worst severity open from the injection on */

@@ -21,7 +21,17 @@ export function series(until: number, every: number, f: (s: number) => Partial<S
   return out;
 }
 
-function step(id: string, title: string, runbookAction: string, phase: StepRecord["phase"], start: number, seconds: number, ok: boolean, output: string[], mutates = false): StepRecord {
+function step(
+  id: string,
+  title: string,
+  runbookAction: string,
+  phase: StepRecord["phase"],
+  start: number,
+  seconds: number,
+  ok: boolean,
+  output: string[],
+  mutates = false,
+): StepRecord {
   return { id, title, runbookAction, phase, mutates, startedAt: at(start), seconds, ok, output };
 }
 
@@ -37,7 +47,8 @@ export function kafkaBrokerDownPassed(): DrillReport {
     drill: {
       scenario: "kafka-broker-down",
       file: "scenarios/kafka-broker-down.yaml",
-      hypothesis: "When one of three brokers dies, the platform keeps accepting events, the incident is detected as P2 within 60 s, and no acknowledged event is lost.",
+      hypothesis:
+        "When one of three brokers dies, the platform keeps accepting events, the incident is detected as P2 within 60 s, and no acknowledged event is lost.",
       fault: { type: "kill-container", params: { container: "kafka-2", signal: "SIGKILL" }, description: "SIGKILL the broker kafka-2" },
       expected: { kind: "kafka-broker-down", severity: "P2" },
       target: { kind: "testcontainers", name: "gm-drill-7f3a" },
@@ -46,7 +57,13 @@ export function kafkaBrokerDownPassed(): DrillReport {
     finishedAt: at(180),
     outcome: "passed",
     reasons: [],
-    timings: { detectSeconds: 12, mitigateSeconds: 41, recoverSeconds: 78, responseMinutes: 60, deadlines: { detectSeconds: 60, recoverSeconds: 300 } },
+    timings: {
+      detectSeconds: 12,
+      mitigateSeconds: 41,
+      recoverSeconds: 78,
+      responseMinutes: 60,
+      deadlines: { detectSeconds: 60, recoverSeconds: 300 },
+    },
     detected: {
       kind: "kafka-broker-down",
       severity: "P2",
@@ -60,9 +77,37 @@ export function kafkaBrokerDownPassed(): DrillReport {
       { kind: "high-consumer-lag", severity: "P2", subject: "event-processor-service", firstSeenAt: at(inject + 35) },
     ],
     steps: [
-      step("kafka-check-broker-status", "Check broker status", "Check broker status: `kubectl get pods -n kafka`", "triage", inject + 14, 1.2, true, ["kafka-1 running", "kafka-2 exited (137)", "kafka-3 running"]),
-      step("kafka-restart-broker", "Restart broker instances that are not running", "Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>`", "mitigation", inject + 16, 25, true, ["restarting kafka-2", "kafka-2 running"], true),
-      step("verify-lag-drains", "Verify the consumer lag drains", "Verify replication: Check Kafka UI", "verification", inject + 42, 36, true, ["lag 18250 → 0 in 36 s"]),
+      step(
+        "kafka-check-broker-status",
+        "Check broker status",
+        "Check broker status: `kubectl get pods -n kafka`",
+        "triage",
+        inject + 14,
+        1.2,
+        true,
+        ["kafka-1 running", "kafka-2 exited (137)", "kafka-3 running"],
+      ),
+      step(
+        "kafka-restart-broker",
+        "Restart broker instances that are not running",
+        "Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>`",
+        "mitigation",
+        inject + 16,
+        25,
+        true,
+        ["restarting kafka-2", "kafka-2 running"],
+        true,
+      ),
+      step(
+        "verify-lag-drains",
+        "Verify the consumer lag drains",
+        "Verify replication: Check Kafka UI",
+        "verification",
+        inject + 42,
+        36,
+        true,
+        ["lag 18250 → 0 in 36 s"],
+      ),
     ],
     integrity: { acknowledged: 12_480, found: 12_480, lost: 0, duplicates: 0, lostSample: [] },
     cleanup: { ok: true, leftovers: [] },
@@ -107,8 +152,13 @@ export function dbPoolExhaustedFailed(): DrillReport {
     drill: {
       scenario: "db-pool-exhausted",
       file: "scenarios/db-pool-exhausted.yaml",
-      hypothesis: "When 95 idle sessions hold PostgreSQL's connections, the incident is detected as P1 within 60 s, the steps free connections, and no acknowledged event is lost.",
-      fault: { type: "hold-connections", params: { connections: 95, idle: true, database: "gamemetrics" }, description: "open 95 idle sessions to PostgreSQL" },
+      hypothesis:
+        "When 95 idle sessions hold PostgreSQL's connections, the incident is detected as P1 within 60 s, the steps free connections, and no acknowledged event is lost.",
+      fault: {
+        type: "hold-connections",
+        params: { connections: 95, idle: true, database: "gamemetrics" },
+        description: "open 95 idle sessions to PostgreSQL",
+      },
       expected: { kind: "db-pool-exhausted", severity: "P1" },
       target: { kind: "testcontainers", name: "gm-drill-c0de" },
     },
@@ -116,7 +166,13 @@ export function dbPoolExhaustedFailed(): DrillReport {
     finishedAt: at(240),
     outcome: "failed",
     reasons: ["detected after 95 s, deadline 60 s", "37 acknowledged events lost"],
-    timings: { detectSeconds: 95, mitigateSeconds: 150, recoverSeconds: 190, responseMinutes: 15, deadlines: { detectSeconds: 60, recoverSeconds: 300 } },
+    timings: {
+      detectSeconds: 95,
+      mitigateSeconds: 150,
+      recoverSeconds: 190,
+      responseMinutes: 15,
+      deadlines: { detectSeconds: 60, recoverSeconds: 300 },
+    },
     detected: {
       kind: "db-pool-exhausted",
       severity: "P1",
@@ -127,10 +183,41 @@ export function dbPoolExhaustedFailed(): DrillReport {
     },
     incidentsSeen: [{ kind: "db-pool-exhausted", severity: "P1", subject: "postgres", firstSeenAt: at(inject + 95) }],
     steps: [
-      step("db-check-active-connections", "Check active connections", "Check active connections: `SELECT count(*) FROM pg_stat_activity;`", "triage", inject + 97, 0.4, true, ["97 of 100 connections in use", "95 idle > 30 s"]),
-      step("db-kill-idle-connections", "Kill idle connections", "Kill idle connections if necessary", "mitigation", inject + 99, 30, false, ["terminating 95 idle sessions", "\u001b[31merror\u001b[0m: permission denied to terminate process <pid 4121> & others"], true),
-      step("db-increase-pool-size", "Increase connection pool size", "Increase connection pool size in services", "mitigation", inject + 130, 20, true, ["pool 10 → 20 for event-processor-service"], true),
-      step("db-verify-error-rate", "Verify the error rate is normal", "Verify resolution", "verification", inject + 150, 40, true, ["error rate 0.4% after 40 s"]),
+      step(
+        "db-check-active-connections",
+        "Check active connections",
+        "Check active connections: `SELECT count(*) FROM pg_stat_activity;`",
+        "triage",
+        inject + 97,
+        0.4,
+        true,
+        ["97 of 100 connections in use", "95 idle > 30 s"],
+      ),
+      step(
+        "db-kill-idle-connections",
+        "Kill idle connections",
+        "Kill idle connections if necessary",
+        "mitigation",
+        inject + 99,
+        30,
+        false,
+        ["terminating 95 idle sessions", "\u001b[31merror\u001b[0m: permission denied to terminate process <pid 4121> & others"],
+        true,
+      ),
+      step(
+        "db-increase-pool-size",
+        "Increase connection pool size",
+        "Increase connection pool size in services",
+        "mitigation",
+        inject + 130,
+        20,
+        true,
+        ["pool 10 → 20 for event-processor-service"],
+        true,
+      ),
+      step("db-verify-error-rate", "Verify the error rate is normal", "Verify resolution", "verification", inject + 150, 40, true, [
+        "error rate 0.4% after 40 s",
+      ]),
     ],
     integrity: { acknowledged: 9_120, found: 9_086, lost: 37, duplicates: 3, lostSample: ["evt-000412", "evt-000413", "evt-001977"] },
     cleanup: { ok: false, leftovers: ["container gm-drill-c0de-holder"] },

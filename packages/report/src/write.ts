@@ -17,7 +17,13 @@ export interface ReportFiles {
 }
 
 /** File names inside the report directory; report.md references signals.svg beside it. */
-export const REPORT_FILE_NAMES: ReportFiles = { json: "report.json", junit: "junit.xml", markdown: "report.md", svg: "signals.svg", html: "report.html" };
+export const REPORT_FILE_NAMES: ReportFiles = {
+  json: "report.json",
+  junit: "junit.xml",
+  markdown: "report.md",
+  svg: "signals.svg",
+  html: "report.html",
+};
 
 /** Writes report.json, junit.xml, report.md, signals.svg and report.html into `dir`; returns their paths. */
 export async function writeReportFiles(dir: string, report: DrillReport): Promise<ReportFiles> {

@@ -63,11 +63,18 @@ describe("catalog", () => {
   });
 
   it("leaves data loss and security exposure without automated mitigation", () => {
-    for (const kind of ["data-loss", "security-exposure"] as const) expect(CATALOG[kind].steps.every((s) => s.phase === "triage")).toBe(true);
+    for (const kind of ["data-loss", "security-exposure"] as const)
+      expect(CATALOG[kind].steps.every((s) => s.phase === "triage")).toBe(true);
   });
 
   it("links the process's automated items to existing steps", () => {
-    expect(PROCESS.map((p) => `${p.name}:${p.items.length}`)).toEqual(["Detection:3", "Triage:5", "Mitigation:4", "Resolution:4", "Post-Incident:4"]);
+    expect(PROCESS.map((p) => `${p.name}:${p.items.length}`)).toEqual([
+      "Detection:3",
+      "Triage:5",
+      "Mitigation:4",
+      "Resolution:4",
+      "Post-Incident:4",
+    ]);
     for (const item of PROCESS.flatMap((p) => p.items)) if (item.stepId) expect(stepById(item.stepId), item.stepId).toBeDefined();
   });
 });
@@ -79,7 +86,9 @@ describe("the catalog's drill index", () => {
     const dir = new URL("../../../scenarios/", import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") && f !== "policy.yaml");
     expect(files.length).toBeGreaterThan(0);
-    const onDisk = files.map((f) => `${(parse(readFileSync(new URL(f, dir), "utf8")) as { incident?: unknown }).incident}/${f.replace(/\.yaml$/, "")}`).sort();
+    const onDisk = files
+      .map((f) => `${(parse(readFileSync(new URL(f, dir), "utf8")) as { incident?: unknown }).incident}/${f.replace(/\.yaml$/, "")}`)
+      .sort();
     const indexed = Object.values(CATALOG)
       .flatMap((c) => c.drills.map((d) => `${c.kind}/${d}`))
       .sort();

@@ -56,10 +56,11 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     section: "Severity Levels › P0 - Critical",
     symptoms: ["Service completely down"],
     detect: detectServiceDown,
-    rule: () => "Every probed instance of a service fails GET /health. A service with no probed instance is unknown, not down: no incident.",
+    rule: () =>
+      "Every probed instance of a service fails GET /health. A service with no probed instance is unknown, not down: no incident.",
     severities: ["P0"],
     severity: () => "P0",
-    why: "The runbook lists \"Service completely down\" under P0.",
+    why: 'The runbook lists "Service completely down" under P0.',
     steps: [S.checkHealthEndpoints, S.reviewRecentDeployments, S.restartFailingInstances, S.rollbackIfRecentChange, S.verifyServiceHealthy],
     escalationNote: "If a restart does not bring the service back, roll back the most recent change.",
     collectors: ["http-health"],
@@ -71,10 +72,11 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     section: "Severity Levels › P0 - Critical",
     symptoms: ["Data loss or corruption"],
     detect: detectDataLoss,
-    rule: (p) => `A canary event acknowledged by ingest-api is not readable from stats-api ${p.thresholds.canary.lossDeadlineSeconds} s later (canary.lost > 0).`,
+    rule: (p) =>
+      `A canary event acknowledged by ingest-api is not readable from stats-api ${p.thresholds.canary.lossDeadlineSeconds} s later (canary.lost > 0).`,
     severities: ["P0"],
     severity: () => "P0",
-    why: "The runbook lists \"Data loss or corruption\" under P0: an acknowledged event that never arrives is lost.",
+    why: 'The runbook lists "Data loss or corruption" under P0: an acknowledged event that never arrives is lost.',
     steps: [S.checkCanary, S.checkHealthEndpoints, S.checkConsumerLag, S.reviewRecentDeployments],
     escalationNote: "No automated mitigation: restarting or rolling back can destroy the evidence of what was lost. Page and hand over.",
     collectors: ["synthetic"],
@@ -86,10 +88,11 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     section: "Severity Levels › P0 - Critical",
     symptoms: ["Security breach"],
     detect: detectSecurityExposure,
-    rule: () => "Any security check fails (e.g. an endpoint answers without a token), any configured secret's name appears in a public response, or an external alert is labelled security.",
+    rule: () =>
+      "Any security check fails (e.g. an endpoint answers without a token), any configured secret's name appears in a public response, or an external alert is labelled security.",
     severities: ["P0"],
     severity: () => "P0",
-    why: "The runbook lists \"Security breach\" under P0; an exposure is treated as a breach until shown otherwise.",
+    why: 'The runbook lists "Security breach" under P0; an exposure is treated as a breach until shown otherwise.',
     steps: [S.checkSecurityExposure, S.reviewRecentDeployments],
     escalationNote: "No automated mitigation: page, rotate the exposed secrets and close the endpoint by a reviewed change.",
     collectors: ["security", "external-alerts"],
@@ -99,7 +102,12 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     kind: "high-error-rate",
     title: "High error rate",
     section: "Severity Levels › P1 - High / P2 - Medium",
-    symptoms: ["High error rates (> 10%)", "Moderate error rates (5-10%)", "Service degradation affecting > 50% users", "Service degradation affecting < 50% users"],
+    symptoms: [
+      "High error rates (> 10%)",
+      "Moderate error rates (5-10%)",
+      "Service degradation affecting > 50% users",
+      "Service degradation affecting < 50% users",
+    ],
     detect: detectHighErrorRate,
     rule: (p) =>
       `Per service and source (metrics, prometheus, synthetic): errors / requests ≥ ${pct(p.thresholds.errorRate.p2AtLeast)} over the prober's window and, where the source keeps one, over its last round too (multiwindow: the errors must still be happening); windows without requests are ignored; the worst source wins. ` +
@@ -108,7 +116,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     severity: (p) =>
       `P1 when the error rate is > ${pct(p.thresholds.errorRate.p1Above)} or > ${pct(p.thresholds.usersAffected.p1Above)} of synthetic users fail (in the last round and over the window); ` +
       `P2 when it is ${pct(p.thresholds.errorRate.p2AtLeast)}–${pct(p.thresholds.errorRate.p1Above)} (both included) or up to ${pct(p.thresholds.usersAffected.p1Above)} of users fail; below ${pct(p.thresholds.errorRate.p2AtLeast)} no incident.`,
-    why: "The runbook's P1 is \"> 10%\" and \"> 50% users\", its P2 \"5-10%\" and \"< 50% users\": exactly 10% and exactly 50% are therefore not P1. It gives no lower bound for users, so any failing user is P2.",
+    why: 'The runbook\'s P1 is "> 10%" and "> 50% users", its P2 "5-10%" and "< 50% users": exactly 10% and exactly 50% are therefore not P1. It gives no lower bound for users, so any failing user is P2.',
     steps: [
       S.identifyAffectedServices,
       S.checkHealthEndpoints,
@@ -134,7 +142,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     severities: ["P0", "P1", "P2"],
     severity: () =>
       "P0 when no broker is up; P1 when fewer brokers are up than min.insync.replicas (writes with acks=all fail) or a partition is offline; otherwise P2 (redundancy lost, service intact).",
-    why: "No broker is the platform down (P0). Below min.insync.replicas producers fail: the runbook's symptom \"producers failing\", a degradation for every user (P1). With enough replicas in sync users see nothing yet, but one more failure is an outage (P2).",
+    why: 'No broker is the platform down (P0). Below min.insync.replicas producers fail: the runbook\'s symptom "producers failing", a degradation for every user (P1). With enough replicas in sync users see nothing yet, but one more failure is an outage (P2).',
     steps: [S.kafkaCheckBrokerStatus, S.kafkaCheckBrokerLogs, S.kafkaRestartBroker, S.kafkaVerifyReplication, S.verifyLagDrains],
     escalationNote: "If the broker does not rejoin, or partitions stay under-replicated, escalate to the Kafka owner.",
     collectors: ["kafka"],
@@ -151,7 +159,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     severities: ["P1", "P2", "P3"],
     severity: (p) =>
       `By the worst concurrent error rate: P1 when > ${pct(p.thresholds.errorRate.p1Above)}, P2 when ≥ ${pct(p.thresholds.errorRate.p2AtLeast)}, otherwise P3.`,
-    why: "The runbook's symptom is \"High error rates\"; what users feel is the error rate, so it sets the severity exactly as for high error rates. An exhausted pool that fails no request yet is a non-critical alert (P3) that will become P2/P1.",
+    why: 'The runbook\'s symptom is "High error rates"; what users feel is the error rate, so it sets the severity exactly as for high error rates. An exhausted pool that fails no request yet is a non-critical alert (P3) that will become P2/P1.',
     steps: [S.dbCheckActiveConnections, S.dbScaleUpDatabase, S.dbIncreasePoolSize, S.dbKillIdleConnections, S.dbVerifyErrorRate],
     escalationNote: "If the pools are at their bound and the database cannot take more connections, escalate to the database owner.",
     collectors: ["postgres", "service-metrics"],
@@ -179,7 +187,8 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     section: "Common Incidents › Service Out of Memory",
     symptoms: ["OOMKilled pods, high memory usage"],
     detect: detectServiceOom,
-    rule: (p) => `An instance was OOM-killed (engine or cgroup event, not exit 137 alone), or uses ≥ ${pct(p.thresholds.memory.usageAtLeast)} of its memory limit.`,
+    rule: (p) =>
+      `An instance was OOM-killed (engine or cgroup event, not exit 137 alone), or uses ≥ ${pct(p.thresholds.memory.usageAtLeast)} of its memory limit.`,
     severities: ["P1", "P2", "P3"],
     severity: () =>
       "P2 when an instance was OOM-killed; P1 when every instance of the service is OOM-killed or not running (service-down is then P0 as well); P3 for high memory usage without a kill.",
@@ -245,12 +254,22 @@ export const PROCESS: ProcessPhase[] = [
   {
     name: "Resolution",
     ordered: false,
-    items: [{ text: "Document root cause" }, { text: "Implement fix" }, { text: "Verify resolution" }, { text: "Update runbooks if needed" }],
+    items: [
+      { text: "Document root cause" },
+      { text: "Implement fix" },
+      { text: "Verify resolution" },
+      { text: "Update runbooks if needed" },
+    ],
   },
   {
     name: "Post-Incident",
     ordered: true,
-    items: [{ text: "Write incident report" }, { text: "Conduct post-mortem meeting" }, { text: "Update runbooks" }, { text: "Implement preventive measures" }],
+    items: [
+      { text: "Write incident report" },
+      { text: "Conduct post-mortem meeting" },
+      { text: "Update runbooks" },
+      { text: "Implement preventive measures" },
+    ],
   },
 ];
 

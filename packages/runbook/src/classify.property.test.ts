@@ -30,7 +30,12 @@ function nextDown(x: number): number {
 
 /** The rank of the worst severity among `kinds` (0 = P0 … 3 = P3, 4 = nothing open). */
 function worstRank(s: Snapshot, p: Policy, kinds: readonly IncidentKind[] = INCIDENT_KINDS): number {
-  return Math.min(4, ...classify(s, p).filter((i) => kinds.includes(i.kind)).map((i) => SEVERITIES.indexOf(i.severity)));
+  return Math.min(
+    4,
+    ...classify(s, p)
+      .filter((i) => kinds.includes(i.kind))
+      .map((i) => SEVERITIES.indexOf(i.severity)),
+  );
 }
 /** The worst rank of every kind: a worse signal may raise any of them and lower none. */
 const ranks = (s: Snapshot, p: Policy) => INCIDENT_KINDS.map((k) => worstRank(s, p, [k]));
@@ -84,21 +89,40 @@ const snapshotArb: fc.Arbitrary<Snapshot> = fc
   .record({
     health: fc.array(fc.tuple(fc.constantFrom(...SERVICES), fc.array(fc.boolean(), { minLength: 0, maxLength: 3 })), { maxLength: 3 }),
     errorRates: fc.array(errorRateArb, { maxLength: 4 }),
-    users: fc.option(fc.integer({ min: 1, max: 20 }).chain((total) => fc.record({ total: fc.constant(total), failing: fc.integer({ min: 0, max: total }) })), { nil: null }),
+    users: fc.option(
+      fc
+        .integer({ min: 1, max: 20 })
+        .chain((total) => fc.record({ total: fc.constant(total), failing: fc.integer({ min: 0, max: total }) })),
+      { nil: null },
+    ),
     kafka: fc.option(
       fc.record({
         expected: fc.integer({ min: 1, max: 5 }),
         up: fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }),
         minIsr: fc.integer({ min: 1, max: 3 }),
         offline: fc.nat({ max: 3 }),
-        lags: fc.array(fc.tuple(fc.nat({ max: 50_000 }), fc.constantFrom("ok", "stalled", "stopped", "unknown") as fc.Arbitrary<"ok" | "stalled" | "stopped" | "unknown">), { maxLength: 3 }),
+        lags: fc.array(
+          fc.tuple(
+            fc.nat({ max: 50_000 }),
+            fc.constantFrom("ok", "stalled", "stopped", "unknown") as fc.Arbitrary<"ok" | "stalled" | "stopped" | "unknown">,
+          ),
+          { maxLength: 3 },
+        ),
       }),
       { nil: null },
     ),
     postgres: fc.option(
       fc.record({
         usage: fc.double({ min: 0, max: 1.5, noNaN: true }),
-        pools: fc.array(fc.record({ max: fc.integer({ min: 1, max: 20 }), used: ratio, waiting: fc.nat({ max: 10 }), timeouts: fc.double({ min: 0, max: 5, noNaN: true }) }), { maxLength: 3 }),
+        pools: fc.array(
+          fc.record({
+            max: fc.integer({ min: 1, max: 20 }),
+            used: ratio,
+            waiting: fc.nat({ max: 10 }),
+            timeouts: fc.double({ min: 0, max: 5, noNaN: true }),
+          }),
+          { maxLength: 3 },
+        ),
       }),
       { nil: null },
     ),
@@ -106,7 +130,10 @@ const snapshotArb: fc.Arbitrary<Snapshot> = fc
   })
   .map((g) => {
     const s = emptySnapshot(AT);
-    s.services = g.health.map(([service, oks], i) => ({ service, instances: oks.map((ok, j) => ({ url: `http://${service}-${i}-${j}:8080`, ok, status: ok ? 200 : 503, latencyMs: 1 })) }));
+    s.services = g.health.map(([service, oks], i) => ({
+      service,
+      instances: oks.map((ok, j) => ({ url: `http://${service}-${i}-${j}:8080`, ok, status: ok ? 200 : 503, latencyMs: 1 })),
+    }));
     s.errorRates = g.errorRates;
     s.users = g.users;
     if (g.kafka) {
@@ -116,7 +143,14 @@ const snapshotArb: fc.Arbitrary<Snapshot> = fc
         underReplicatedPartitions: 0,
         offlinePartitions: g.kafka.offline,
         minInsyncReplicas: g.kafka.minIsr,
-        groups: g.kafka.lags.map(([lag], i) => ({ group: `g${i}`, topic: "game-events", totalLag: lag, partitions: [], trendPerSecond: null, lagSeconds: null })),
+        groups: g.kafka.lags.map(([lag], i) => ({
+          group: `g${i}`,
+          topic: "game-events",
+          totalLag: lag,
+          partitions: [],
+          trendPerSecond: null,
+          lagSeconds: null,
+        })),
       };
       s.consumers = g.kafka.lags.map(([, status], i) => ({ group: `g${i}`, status, secondsSinceCommitMoved: null, lagGrowing: false }));
     }
@@ -127,10 +161,28 @@ const snapshotArb: fc.Arbitrary<Snapshot> = fc
         byState: {},
         totalConnections: Math.round(g.postgres.usage * 97),
         usage: g.postgres.usage,
-        pools: g.postgres.pools.map((p, i) => ({ service: "stats-api", instance: `stats-api-${i}`, max: p.max, total: Math.round(p.used * p.max), idle: 0, waiting: p.waiting, timeoutsPerSecond: p.timeouts })),
+        pools: g.postgres.pools.map((p, i) => ({
+          service: "stats-api",
+          instance: `stats-api-${i}`,
+          max: p.max,
+          total: Math.round(p.used * p.max),
+          idle: 0,
+          waiting: p.waiting,
+          timeoutsPerSecond: p.timeouts,
+        })),
       };
     }
-    s.instances = g.memory.map(([service, limit, share, oom], i) => ({ service, instance: `${service}-${i}`, running: true, restarts: 0, exitCode: null, oomKilled: oom, oomKilledAt: null, memoryUsageBytes: Math.round(limit * share), memoryLimitBytes: limit }));
+    s.instances = g.memory.map(([service, limit, share, oom], i) => ({
+      service,
+      instance: `${service}-${i}`,
+      running: true,
+      restarts: 0,
+      exitCode: null,
+      oomKilled: oom,
+      oomKilledAt: null,
+      memoryUsageBytes: Math.round(limit * share),
+      memoryLimitBytes: limit,
+    }));
     return s;
   });
 
@@ -202,19 +254,27 @@ describe("classify: a worse signal never lowers a severity", { timeout: 120_000 
 
   it("more pool usage (PostgreSQL's share, a pool's connections, queue or timeouts) never lowers any kind's worst severity", () => {
     fc.assert(
-      fc.property(snapshotArb, policyArb, ratio, fc.nat(), fc.nat({ max: 5 }), fc.double({ min: 0, max: 5, noNaN: true }), (s, p, more, pick, waiting, timeouts) => {
-        fc.pre(s.postgres !== null);
-        const worse = structuredClone(s);
-        const pg = worse.postgres!;
-        pg.usage += more;
-        const pool = pg.pools[pick % Math.max(1, pg.pools.length)];
-        if (pool) {
-          pool.total = pool.max;
-          pool.waiting += waiting;
-          pool.timeoutsPerSecond += timeouts;
-        }
-        expect(notLower(ranks(s, p), ranks(worse, p))).toBe(true);
-      }),
+      fc.property(
+        snapshotArb,
+        policyArb,
+        ratio,
+        fc.nat(),
+        fc.nat({ max: 5 }),
+        fc.double({ min: 0, max: 5, noNaN: true }),
+        (s, p, more, pick, waiting, timeouts) => {
+          fc.pre(s.postgres !== null);
+          const worse = structuredClone(s);
+          const pg = worse.postgres!;
+          pg.usage += more;
+          const pool = pg.pools[pick % Math.max(1, pg.pools.length)];
+          if (pool) {
+            pool.total = pool.max;
+            pool.waiting += waiting;
+            pool.timeoutsPerSecond += timeouts;
+          }
+          expect(notLower(ranks(s, p), ranks(worse, p))).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -225,7 +285,10 @@ describe("classify: a worse signal never lowers a severity", { timeout: 120_000 
         fc.pre(s.instances.length > 0);
         const worse = structuredClone(s);
         const i = worse.instances[pick % worse.instances.length]!;
-        i.memoryUsageBytes = Math.min(i.memoryLimitBytes!, i.memoryUsageBytes! + Math.round((i.memoryLimitBytes! - i.memoryUsageBytes!) * more));
+        i.memoryUsageBytes = Math.min(
+          i.memoryLimitBytes!,
+          i.memoryUsageBytes! + Math.round((i.memoryLimitBytes! - i.memoryUsageBytes!) * more),
+        );
         if (kill) i.oomKilled = true;
         expect(notLower(ranks(s, p), ranks(worse, p))).toBe(true);
       }),
@@ -240,8 +303,18 @@ function severityOf(kind: IncidentKind, p: Policy, fill: (s: Snapshot) => void):
   const found = classify(s, p).filter((i) => i.kind === kind);
   return found.length === 0 ? null : found.map((i) => i.severity).sort()[0]!;
 }
-const rateSignal = (rate: number): ErrorRateSignal => ({ service: "ingest-api", source: "metrics", windowSeconds: 60, requests: 1000, errors: Math.round(rate * 1000), rate });
-const pgWith = (usage: number, pool?: { total: number; max: number; waiting: number; timeoutsPerSecond: number }): Snapshot["postgres"] => ({
+const rateSignal = (rate: number): ErrorRateSignal => ({
+  service: "ingest-api",
+  source: "metrics",
+  windowSeconds: 60,
+  requests: 1000,
+  errors: Math.round(rate * 1000),
+  rate,
+});
+const pgWith = (
+  usage: number,
+  pool?: { total: number; max: number; waiting: number; timeoutsPerSecond: number },
+): Snapshot["postgres"] => ({
   maxConnections: 100,
   reservedConnections: 0,
   byState: {},
@@ -286,7 +359,14 @@ describe("classify: every threshold of the policy is exact", { timeout: 120_000 
         const above = p.thresholds.consumerLag.above;
         const at = (lag: number) =>
           severityOf("high-consumer-lag", p, (s) => {
-            s.kafka = { brokersExpected: 1, brokers: [{ nodeId: 1, address: "k:9092", up: true }], underReplicatedPartitions: 0, offlinePartitions: 0, minInsyncReplicas: 1, groups: [{ group: "g", topic: "t", totalLag: lag, partitions: [], trendPerSecond: null, lagSeconds: null }] };
+            s.kafka = {
+              brokersExpected: 1,
+              brokers: [{ nodeId: 1, address: "k:9092", up: true }],
+              underReplicatedPartitions: 0,
+              offlinePartitions: 0,
+              minInsyncReplicas: 1,
+              groups: [{ group: "g", topic: "t", totalLag: lag, partitions: [], trendPerSecond: null, lagSeconds: null }],
+            };
           });
         expect(at(above)).toBeNull();
         expect(at(above + 1)).toBe("P2");
@@ -310,7 +390,8 @@ describe("classify: every threshold of the policy is exact", { timeout: 120_000 
       fc.property(policyArb, fc.integer({ min: 1, max: 50 }), (p, max) => {
         fc.pre(p.thresholds.dbPool.usageAtLeast > 0);
         const { waitingAbove, timeoutsPerSecondAbove } = p.thresholds.dbPool;
-        const at = (pool: { total: number; waiting: number; timeoutsPerSecond: number }) => severityOf("db-pool-exhausted", p, (s) => (s.postgres = pgWith(0, { max, ...pool })));
+        const at = (pool: { total: number; waiting: number; timeoutsPerSecond: number }) =>
+          severityOf("db-pool-exhausted", p, (s) => (s.postgres = pgWith(0, { max, ...pool })));
         expect(at({ total: max, waiting: waitingAbove, timeoutsPerSecond: 0 })).toBeNull();
         expect(at({ total: max, waiting: waitingAbove + 1, timeoutsPerSecond: 0 })).toBe("P3");
         expect(at({ total: max - 1, waiting: waitingAbove + 1, timeoutsPerSecond: 0 })).toBeNull();
@@ -347,7 +428,19 @@ describe("classify: every threshold of the policy is exact", { timeout: 120_000 
         exact.thresholds.memory.usageAtLeast = used / limit;
         const at = (bytes: number) =>
           severityOf("service-oom", exact, (s) => {
-            s.instances = [{ service: "stats-api", instance: "stats-api-1", running: true, restarts: 0, exitCode: null, oomKilled: false, oomKilledAt: null, memoryUsageBytes: bytes, memoryLimitBytes: limit }];
+            s.instances = [
+              {
+                service: "stats-api",
+                instance: "stats-api-1",
+                running: true,
+                restarts: 0,
+                exitCode: null,
+                oomKilled: false,
+                oomKilledAt: null,
+                memoryUsageBytes: bytes,
+                memoryLimitBytes: limit,
+              },
+            ];
           });
         expect(at(used)).toBe("P3");
         if (used > 0) expect(at(used - 1)).toBeNull();
@@ -360,7 +453,14 @@ describe("classify: every threshold of the policy is exact", { timeout: 120_000 
       fc.property(fc.integer({ min: 1, max: 7 }), fc.nat(), fc.integer({ min: 1, max: 7 }), fc.nat({ max: 2 }), (n, d, minIsr, offline) => {
         const down = d % (n + 1);
         const sev = severityOf("kafka-broker-down", defaultPolicy, (s) => {
-          s.kafka = { brokersExpected: n, brokers: Array.from({ length: n }, (_, i) => ({ nodeId: i, address: `k${i}:9092`, up: i >= down })), underReplicatedPartitions: 0, offlinePartitions: offline, minInsyncReplicas: minIsr, groups: [] };
+          s.kafka = {
+            brokersExpected: n,
+            brokers: Array.from({ length: n }, (_, i) => ({ nodeId: i, address: `k${i}:9092`, up: i >= down })),
+            underReplicatedPartitions: 0,
+            offlinePartitions: offline,
+            minInsyncReplicas: minIsr,
+            groups: [],
+          };
         });
         const up = n - down;
         expect(sev).toBe(down === 0 ? null : up === 0 ? "P0" : up < minIsr || offline > 0 ? "P1" : "P2");
@@ -374,7 +474,20 @@ describe("classify: every threshold of the policy is exact", { timeout: 120_000 
     expect([rate(0.1), rate(nextUp(0.1)), rate(0.05), rate(nextDown(0.05))]).toEqual(["P2", "P1", "P2", null]);
     const users = (failing: number) => severityOf("high-error-rate", p, (s) => (s.users = { total: 4, failing }));
     expect([users(2), users(3)]).toEqual(["P2", "P1"]);
-    const lag = (n: number) => severityOf("high-consumer-lag", p, (s) => (s.kafka = { brokersExpected: 1, brokers: [{ nodeId: 1, address: "k:9092", up: true }], underReplicatedPartitions: 0, offlinePartitions: 0, minInsyncReplicas: 1, groups: [{ group: "g", topic: "t", totalLag: n, partitions: [], trendPerSecond: null, lagSeconds: null }] }));
+    const lag = (n: number) =>
+      severityOf(
+        "high-consumer-lag",
+        p,
+        (s) =>
+          (s.kafka = {
+            brokersExpected: 1,
+            brokers: [{ nodeId: 1, address: "k:9092", up: true }],
+            underReplicatedPartitions: 0,
+            offlinePartitions: 0,
+            minInsyncReplicas: 1,
+            groups: [{ group: "g", topic: "t", totalLag: n, partitions: [], trendPerSecond: null, lagSeconds: null }],
+          }),
+      );
     expect([lag(10_000), lag(10_001)]).toEqual([null, "P2"]);
     const usage = (u: number) => severityOf("db-pool-exhausted", p, (s) => (s.postgres = pgWith(u)));
     expect([usage(0.9), usage(nextDown(0.9))]).toEqual(["P3", null]);

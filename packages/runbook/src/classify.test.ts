@@ -34,7 +34,12 @@ function healthy(): Snapshot {
   };
 }
 
-function rate(service: ErrorRateSignal["service"], errors: number, requests: number, source: ErrorRateSignal["source"] = "metrics"): ErrorRateSignal {
+function rate(
+  service: ErrorRateSignal["service"],
+  errors: number,
+  requests: number,
+  source: ErrorRateSignal["source"] = "metrics",
+): ErrorRateSignal {
   return { service, source, windowSeconds: 60, requests, errors, rate: requests === 0 ? null : errors / requests };
 }
 
@@ -91,7 +96,17 @@ describe("classify", () => {
     describe("over two windows (multiwindow): the prober's window and its last round", () => {
       const twoWindows = (errors: number, requests: number, recentErrors: number, recentRequests: number) => ({
         ...healthy(),
-        errorRates: [{ ...rate("stats-api", errors, requests), recent: { windowSeconds: 5, requests: recentRequests, errors: recentErrors, rate: recentRequests > 0 ? recentErrors / recentRequests : null } }],
+        errorRates: [
+          {
+            ...rate("stats-api", errors, requests),
+            recent: {
+              windowSeconds: 5,
+              requests: recentRequests,
+              errors: recentErrors,
+              rate: recentRequests > 0 ? recentErrors / recentRequests : null,
+            },
+          },
+        ],
       });
       it.each([
         ["both above 10% is P1", 30, 100, 3, 10, ["stats-api:P1"]],
@@ -116,7 +131,14 @@ describe("classify", () => {
     });
 
     it("keeps the worst source per service and merges the evidence", () => {
-      const s = { ...healthy(), errorRates: [rate("ingest-api", 6, 100, "metrics"), rate("ingest-api", 20, 100, "synthetic"), rate("ingest-api", 1, 100, "prometheus")] };
+      const s = {
+        ...healthy(),
+        errorRates: [
+          rate("ingest-api", 6, 100, "metrics"),
+          rate("ingest-api", 20, 100, "synthetic"),
+          rate("ingest-api", 1, 100, "prometheus"),
+        ],
+      };
       const [i] = only(s, "high-error-rate");
       expect(i?.severity).toBe("P1");
       expect(i?.evidence).toEqual([
@@ -145,7 +167,10 @@ describe("classify", () => {
     });
 
     describe("over the window too (multiwindow): one round of every player failing is a blip, not > 50% of users", () => {
-      const withWindow = (failing: number, total: number, failed: number, journeys: number) => ({ ...healthy(), users: { total, failing, window: { windowSeconds: 60, journeys, failed } } });
+      const withWindow = (failing: number, total: number, failed: number, journeys: number) => ({
+        ...healthy(),
+        users: { total, failing, window: { windowSeconds: 60, journeys, failed } },
+      });
       it.each([
         ["every player failing in the last round, 4 of 48 journeys over the window: P2", 4, 4, 4, 48, ["all:P2"]],
         ["more than half failing now and over the window: P1", 3, 4, 25, 48, ["all:P1"]],
@@ -181,10 +206,14 @@ describe("classify", () => {
     };
     it("10,000 is fine", () => expect(sevOf(withLag(10_000), "high-consumer-lag")).toEqual([]));
     it("10,001 is P2", () => expect(sevOf(withLag(10_001), "high-consumer-lag")).toEqual(["event-processor-service:P2"]));
-    it("stalled consumers make it P1", () => expect(sevOf(withLag(10_001, "stalled"), "high-consumer-lag")).toEqual(["event-processor-service:P1"]));
-    it("stopped consumers make it P1", () => expect(sevOf(withLag(50_000, "stopped"), "high-consumer-lag")).toEqual(["event-processor-service:P1"]));
-    it("unknown status stays P2", () => expect(sevOf(withLag(50_000, "unknown"), "high-consumer-lag")).toEqual(["event-processor-service:P2"]));
-    it("a stalled group without lag above the threshold is nothing", () => expect(sevOf(withLag(10, "stalled"), "high-consumer-lag")).toEqual([]));
+    it("stalled consumers make it P1", () =>
+      expect(sevOf(withLag(10_001, "stalled"), "high-consumer-lag")).toEqual(["event-processor-service:P1"]));
+    it("stopped consumers make it P1", () =>
+      expect(sevOf(withLag(50_000, "stopped"), "high-consumer-lag")).toEqual(["event-processor-service:P1"]));
+    it("unknown status stays P2", () =>
+      expect(sevOf(withLag(50_000, "unknown"), "high-consumer-lag")).toEqual(["event-processor-service:P2"]));
+    it("a stalled group without lag above the threshold is nothing", () =>
+      expect(sevOf(withLag(10, "stalled"), "high-consumer-lag")).toEqual([]));
     it("records lag and status evidence", () => {
       expect(only(withLag(10_001, "stalled"), "high-consumer-lag")[0]?.evidence).toEqual([
         { signal: "kafka.groups[event-processor-service].totalLag", observed: 10_001, threshold: "> 10000" },
@@ -201,11 +230,15 @@ describe("classify", () => {
       if (over.expected !== undefined) s.kafka!.brokersExpected = over.expected;
       return s;
     };
-    it("one of three down, min.insync 2 still met: P2", () => expect(sevOf(withBrokers([true, true, false]), "kafka-broker-down")).toEqual(["kafka:P2"]));
-    it("two of three down, below min.insync: P1", () => expect(sevOf(withBrokers([true, false, false]), "kafka-broker-down")).toEqual(["kafka:P1"]));
-    it("offline partitions: P1", () => expect(sevOf(withBrokers([true, true, false], { offline: 1 }), "kafka-broker-down")).toEqual(["kafka:P1"]));
+    it("one of three down, min.insync 2 still met: P2", () =>
+      expect(sevOf(withBrokers([true, true, false]), "kafka-broker-down")).toEqual(["kafka:P2"]));
+    it("two of three down, below min.insync: P1", () =>
+      expect(sevOf(withBrokers([true, false, false]), "kafka-broker-down")).toEqual(["kafka:P1"]));
+    it("offline partitions: P1", () =>
+      expect(sevOf(withBrokers([true, true, false], { offline: 1 }), "kafka-broker-down")).toEqual(["kafka:P1"]));
     it("none up: P0", () => expect(sevOf(withBrokers([false, false, false]), "kafka-broker-down")).toEqual(["kafka:P0"]));
-    it("a broker missing from the metadata counts", () => expect(sevOf(withBrokers([true, true]), "kafka-broker-down")).toEqual(["kafka:P2"]));
+    it("a broker missing from the metadata counts", () =>
+      expect(sevOf(withBrokers([true, true]), "kafka-broker-down")).toEqual(["kafka:P2"]));
     it("all expected up: nothing", () => expect(sevOf(withBrokers([true, true, true]), "kafka-broker-down")).toEqual([]));
     it("Kafka not observed: nothing, even with a collection error", () => {
       const s = { ...healthy(), kafka: null, collectionErrors: [{ collector: "kafka", error: "timeout" }] };
@@ -222,7 +255,11 @@ describe("classify", () => {
   });
 
   describe("db pool exhausted", () => {
-    const withPg = (usage: number, pool: { waiting: number; timeoutsPerSecond: number; recentTimeoutsPerSecond?: number; total?: number } | null, errors = 0) => {
+    const withPg = (
+      usage: number,
+      pool: { waiting: number; timeoutsPerSecond: number; recentTimeoutsPerSecond?: number; total?: number } | null,
+      errors = 0,
+    ) => {
       const s = healthy();
       s.postgres!.usage = usage;
       s.postgres!.pools = pool ? [{ service: "stats-api", instance: "stats-api-1", max: 10, total: 10, idle: 0, ...pool }] : [];
@@ -231,15 +268,22 @@ describe("classify", () => {
     };
     it("usage 89% is nothing", () => expect(sevOf(withPg(0.89, null), "db-pool-exhausted")).toEqual([]));
     it("usage exactly 90% without errors is P3", () => expect(sevOf(withPg(0.9, null), "db-pool-exhausted")).toEqual(["postgres:P3"]));
-    it("waiting with timeouts is an incident", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0.2 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
-    it("a full pool with a queue is an incident, without timeouts", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
-    it("a queue while connections are still free is nothing", () => expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0, total: 9 }), "db-pool-exhausted")).toEqual([]));
-    it("connection timeouts alone are an incident", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("waiting with timeouts is an incident", () =>
+      expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0.2 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("a full pool with a queue is an incident, without timeouts", () =>
+      expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+    it("a queue while connections are still free is nothing", () =>
+      expect(sevOf(withPg(0.5, { waiting: 3, timeoutsPerSecond: 0, total: 9 }), "db-pool-exhausted")).toEqual([]));
+    it("connection timeouts alone are an incident", () =>
+      expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
     it("connection timeouts still happening in the last round are an incident", () =>
-      expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1, recentTimeoutsPerSecond: 0.4 }), "db-pool-exhausted")).toEqual(["postgres:P3"]));
+      expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1, recentTimeoutsPerSecond: 0.4 }), "db-pool-exhausted")).toEqual([
+        "postgres:P3",
+      ]));
     it("connection timeouts that stopped in the last round are not, though the window still averages them in", () =>
       expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 1, recentTimeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
-    it("no queue and no timeouts is nothing", () => expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
+    it("no queue and no timeouts is nothing", () =>
+      expect(sevOf(withPg(0.5, { waiting: 0, timeoutsPerSecond: 0 }), "db-pool-exhausted")).toEqual([]));
     it("5% errors make it P2", () => expect(sevOf(withPg(0.95, null, 5), "db-pool-exhausted")).toEqual(["postgres:P2"]));
     it("exactly 10% errors is P2", () => expect(sevOf(withPg(0.95, null, 10), "db-pool-exhausted")).toEqual(["postgres:P2"]));
     it("11% errors make it P1", () => expect(sevOf(withPg(0.95, null, 11), "db-pool-exhausted")).toEqual(["postgres:P1"]));
@@ -266,7 +310,11 @@ describe("classify", () => {
       const [i] = only(s, "service-down");
       expect(i?.severity).toBe("P0");
       expect(i?.subject).toBe("stats-api");
-      expect(i?.evidence[1]).toEqual({ signal: "services[stats-api].instances[http://b].ok", observed: "false (status none: ECONNREFUSED)", threshold: "every instance not ok" });
+      expect(i?.evidence[1]).toEqual({
+        signal: "services[stats-api].instances[http://b].ok",
+        observed: "false (status none: ECONNREFUSED)",
+        threshold: "every instance not ok",
+      });
     });
     it("one healthy instance left is not down", () => {
       const s = healthy();
@@ -283,7 +331,9 @@ describe("classify", () => {
   describe("data loss and security", () => {
     it("a lost canary is P0 data loss", () => {
       const s = { ...healthy(), canary: { sent: 10, lost: 1, lastRoundTripMs: null, freshnessSeconds: 30 } };
-      expect(only(s, "data-loss")).toMatchObject([{ severity: "P0", subject: "event-pipeline", evidence: [{ signal: "canary.lost", observed: 1, threshold: "> 0 after 120 s" }] }]);
+      expect(only(s, "data-loss")).toMatchObject([
+        { severity: "P0", subject: "event-pipeline", evidence: [{ signal: "canary.lost", observed: 1, threshold: "> 0 after 120 s" }] },
+      ]);
     });
     it.each([
       [
@@ -318,11 +368,17 @@ describe("classify", () => {
 
   describe("service OOM", () => {
     it("one of two instances killed is P2", () => {
-      const s = { ...healthy(), instances: [inst("stats-1", "stats-api", { oomKilled: true, running: false }), inst("stats-2", "stats-api")] };
+      const s = {
+        ...healthy(),
+        instances: [inst("stats-1", "stats-api", { oomKilled: true, running: false }), inst("stats-2", "stats-api")],
+      };
       expect(sevOf(s, "service-oom")).toEqual(["stats-api:P2"]);
     });
     it("every instance killed or not running is P1", () => {
-      const s = { ...healthy(), instances: [inst("stats-1", "stats-api", { oomKilled: true }), inst("stats-2", "stats-api", { running: false })] };
+      const s = {
+        ...healthy(),
+        instances: [inst("stats-1", "stats-api", { oomKilled: true }), inst("stats-2", "stats-api", { running: false })],
+      };
       expect(sevOf(s, "service-oom")).toEqual(["stats-api:P1"]);
     });
     it("memory at exactly 90% of the limit is P3, 89.9% nothing", () => {
@@ -330,10 +386,17 @@ describe("classify", () => {
       expect(sevOf({ ...healthy(), instances: [inst("k", "kafka", { memoryUsageBytes: 899 })] }, "service-oom")).toEqual([]);
     });
     it("a kill and high usage in one service merge, the kill wins", () => {
-      const s = { ...healthy(), instances: [inst("s1", "stats-api", { oomKilled: true }), inst("s2", "stats-api", { memoryUsageBytes: 950 })] };
+      const s = {
+        ...healthy(),
+        instances: [inst("s1", "stats-api", { oomKilled: true }), inst("s2", "stats-api", { memoryUsageBytes: 950 })],
+      };
       const [i] = only(s, "service-oom");
       expect(i?.severity).toBe("P2");
-      expect(i?.evidence.map((e) => e.signal)).toEqual(["instances[s1].oomKilled", "instances[stats-api].running", "instances[s2].memoryUsageBytes/memoryLimitBytes"]);
+      expect(i?.evidence.map((e) => e.signal)).toEqual([
+        "instances[s1].oomKilled",
+        "instances[stats-api].running",
+        "instances[s2].memoryUsageBytes/memoryLimitBytes",
+      ]);
     });
     it("a fully killed service is P1 OOM and P0 down at once", () => {
       const s = healthy();
@@ -348,7 +411,13 @@ describe("classify", () => {
       const s = healthy();
       s.kafka!.groups[0]!.totalLag = 20_000;
       const [i] = classify(s);
-      expect(i).toMatchObject({ kind: "high-consumer-lag", severity: "P2", responseMinutes: 60, respondBy: "2025-01-01T13:00:00.000Z", escalation: "ticket-and-notify" });
+      expect(i).toMatchObject({
+        kind: "high-consumer-lag",
+        severity: "P2",
+        responseMinutes: 60,
+        respondBy: "2025-01-01T13:00:00.000Z",
+        escalation: "ticket-and-notify",
+      });
       expect(i?.steps).toEqual(CATALOG["high-consumer-lag"].steps.map((x) => x.id));
     });
 
@@ -365,7 +434,11 @@ describe("classify", () => {
     });
 
     it("respondBy crosses midnight", () => {
-      const s = { ...healthy(), at: "2025-12-31T23:58:30.000Z", canary: { sent: 1, lost: 1, lastRoundTripMs: null, freshnessSeconds: null } };
+      const s = {
+        ...healthy(),
+        at: "2025-12-31T23:58:30.000Z",
+        canary: { sent: 1, lost: 1, lastRoundTripMs: null, freshnessSeconds: null },
+      };
       expect(classify(s)[0]?.respondBy).toBe("2026-01-01T00:03:30.000Z");
     });
 
@@ -397,7 +470,11 @@ describe("classify", () => {
       expect(classify(s)).toEqual([]);
       s.kafka!.groups[0]!.totalLag = 10_001;
       const [i] = classify(s);
-      expect(i?.evidence.at(-1)).toEqual({ signal: "collectionErrors[kafka]", observed: "broker timeout", threshold: "collector succeeds (this signal may be incomplete)" });
+      expect(i?.evidence.at(-1)).toEqual({
+        signal: "collectionErrors[kafka]",
+        observed: "broker timeout",
+        threshold: "collector succeeds (this signal may be incomplete)",
+      });
       expect(i?.evidence.some((e) => e.signal === "collectionErrors[postgres]")).toBe(false);
     });
   });
@@ -426,7 +503,18 @@ describe("unsettledWindows", () => {
   it("names what the long windows still hold after the errors stopped, and nothing once they drained", () => {
     const s = healthy();
     s.errorRates = [{ ...rate("all", 20, 96, "synthetic"), recent: { windowSeconds: 5, requests: 8, errors: 0, rate: 0 } }];
-    s.postgres!.pools = [{ service: "stats-api", instance: "stats-api-1", max: 10, total: 2, idle: 2, waiting: 0, timeoutsPerSecond: 0.5, recentTimeoutsPerSecond: 0 }];
+    s.postgres!.pools = [
+      {
+        service: "stats-api",
+        instance: "stats-api-1",
+        max: 10,
+        total: 2,
+        idle: 2,
+        waiting: 0,
+        timeoutsPerSecond: 0.5,
+        recentTimeoutsPerSecond: 0,
+      },
+    ];
     s.users = { total: 4, failing: 0, window: { windowSeconds: 60, journeys: 48, failed: 30 } };
     // none of it is an incident any more (judged over both windows) ...
     expect(classify(s).filter((i) => i.kind === "high-error-rate" || i.kind === "db-pool-exhausted")).toEqual([]);

@@ -42,7 +42,11 @@ export function classify(snapshot: Snapshot, policy: Policy = defaultPolicy): In
     }
     const failed: Evidence[] = snapshot.collectionErrors
       .filter((c) => entry.collectors.includes(c.collector))
-      .map((c) => ({ signal: `collectionErrors[${c.collector}]`, observed: c.error, threshold: "collector succeeds (this signal may be incomplete)" }));
+      .map((c) => ({
+        signal: `collectionErrors[${c.collector}]`,
+        observed: c.error,
+        threshold: "collector succeeds (this signal may be incomplete)",
+      }));
     for (const { summaries, ...inc } of bySubject.values()) {
       const sev = policy.severities[inc.severity];
       incidents.push({

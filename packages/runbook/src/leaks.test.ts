@@ -40,12 +40,14 @@ describe("findLeaks", () => {
   });
 
   it("refuses a secret too short to search for, and skips an empty one", () => {
-    expect(() => findLeaks([{ name: "a", text: "" }], [{ name: "PW", value: "abc" }])).toThrow("secret PW: expected at least 8 characters to search for, got 3");
+    expect(() => findLeaks([{ name: "a", text: "" }], [{ name: "PW", value: "abc" }])).toThrow(
+      "secret PW: expected at least 8 characters to search for, got 3",
+    );
     expect(findLeaks([{ name: "a", text: "anything" }], [{ name: "UNSET", value: "" }])).toEqual([]);
   });
 
   it("lists each distinct form once", () => {
     expect(secretForms("abcdef0123456789").map((f) => f.form)).toEqual(["raw"]);
-    expect(secretForms("a b\"<").map((f) => f.form)).toEqual(["raw", "url-encoded", "json-escaped", "xml-escaped"]);
+    expect(secretForms('a b"<').map((f) => f.form)).toEqual(["raw", "url-encoded", "json-escaped", "xml-escaped"]);
   });
 });

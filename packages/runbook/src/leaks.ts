@@ -53,7 +53,8 @@ export function secretForms(value: string): { form: string; text: string }[] {
 export function findLeaks(artifacts: readonly Artifact[], secrets: readonly Secret[]): Leak[] {
   const wanted = secrets.filter((s) => s.value.length > 0);
   for (const s of wanted) {
-    if (s.value.length < MIN_SECRET_LENGTH) throw new Error(`secret ${s.name}: expected at least ${MIN_SECRET_LENGTH} characters to search for, got ${s.value.length}`);
+    if (s.value.length < MIN_SECRET_LENGTH)
+      throw new Error(`secret ${s.name}: expected at least ${MIN_SECRET_LENGTH} characters to search for, got ${s.value.length}`);
   }
   const leaks: Leak[] = [];
   for (const a of artifacts) {
@@ -68,7 +69,13 @@ export function findLeaks(artifacts: readonly Artifact[], secrets: readonly Secr
           const at = excerpt.indexOf(`<${s.name}>`);
           const from = Math.max(0, at - 100);
           const to = Math.min(excerpt.length, at + s.name.length + 102);
-          leaks.push({ secret: s.name, artifact: a.name, line: i + 1, form: f.form, excerpt: `${from > 0 ? "…" : ""}${excerpt.slice(from, to)}${to < excerpt.length ? "…" : ""}` });
+          leaks.push({
+            secret: s.name,
+            artifact: a.name,
+            line: i + 1,
+            form: f.form,
+            excerpt: `${from > 0 ? "…" : ""}${excerpt.slice(from, to)}${to < excerpt.length ? "…" : ""}`,
+          });
           break;
         }
       });

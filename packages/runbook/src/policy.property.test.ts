@@ -15,8 +15,13 @@ const secs = (min: number) => fc.double({ min, max: WEEK, noNaN: true });
 /** A whole valid policy: cross-field rules kept (p2 < p1, response times increasing, poll ≤ timeout). */
 const policyArb: fc.Arbitrary<Policy> = fc
   .record({
-    minutes: fc.uniqueArray(fc.integer({ min: 1, max: WEEK / 60 }), { minLength: 4, maxLength: 4 }).map((m) => [...m].sort((a, b) => a - b)),
-    escalations: fc.array(fc.constantFrom("page", "ticket-and-notify", "ticket") as fc.Arbitrary<"page" | "ticket-and-notify" | "ticket">, { minLength: 4, maxLength: 4 }),
+    minutes: fc
+      .uniqueArray(fc.integer({ min: 1, max: WEEK / 60 }), { minLength: 4, maxLength: 4 })
+      .map((m) => [...m].sort((a, b) => a - b)),
+    escalations: fc.array(fc.constantFrom("page", "ticket-and-notify", "ticket") as fc.Arbitrary<"page" | "ticket-and-notify" | "ticket">, {
+      minLength: 4,
+      maxLength: 4,
+    }),
     p2: fc.double({ min: 0, max: 0.99, noNaN: true }),
     gap: fc.double({ min: 0.001, max: 1, noNaN: true }),
     users: ratio,
@@ -102,7 +107,10 @@ describe("parsePolicy, over generated input", { timeout: 120_000 }, () => {
         const r = parsePolicy(text);
         if (!r.ok) {
           expect(r.problems.length).toBeGreaterThan(0);
-          for (const p of r.problems) expect(p).toMatch(/^(\(root\)|\(yaml\)|[A-Za-z0-9_.-]+|\(a key that is not a field name; not shown\)|[A-Za-z0-9_.-]+\.\(a key that is not a field name; not shown\)): /);
+          for (const p of r.problems)
+            expect(p).toMatch(
+              /^(\(root\)|\(yaml\)|[A-Za-z0-9_.-]+|\(a key that is not a field name; not shown\)|[A-Za-z0-9_.-]+\.\(a key that is not a field name; not shown\)): /,
+            );
         }
       }),
       { numRuns: 1000 },
@@ -125,32 +133,45 @@ describe("parsePolicy, over generated input", { timeout: 120_000 }, () => {
 
   it("a wrong-typed value at any field is named by that field's path", () => {
     fc.assert(
-      fc.property(policyArb, fc.constantFrom(...PATHS), fc.constantFrom<unknown>("seven", { a: 1 }, [1, 2], null, true, -1e300), (p, path, bad) => {
-        const tree = structuredClone(p) as unknown as Tree;
-        setAt(tree, path, bad);
-        const r = parsePolicy(stringify(tree));
-        if (r.ok) {
-          // only a value of the right kind may pass: a list for protect
-          expect(path === "actions.killIdle.protect" && Array.isArray(bad) && bad.every((x) => typeof x === "string")).toBe(true);
-          return;
-        }
-        expect(r.problems.some((x) => x.startsWith(`${path}: expected `))).toBe(true);
-      }),
+      fc.property(
+        policyArb,
+        fc.constantFrom(...PATHS),
+        fc.constantFrom<unknown>("seven", { a: 1 }, [1, 2], null, true, -1e300),
+        (p, path, bad) => {
+          const tree = structuredClone(p) as unknown as Tree;
+          setAt(tree, path, bad);
+          const r = parsePolicy(stringify(tree));
+          if (r.ok) {
+            // only a value of the right kind may pass: a list for protect
+            expect(path === "actions.killIdle.protect" && Array.isArray(bad) && bad.every((x) => typeof x === "string")).toBe(true);
+            return;
+          }
+          expect(r.problems.some((x) => x.startsWith(`${path}: expected `))).toBe(true);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   it("an unknown key at any level is named with its path", () => {
     fc.assert(
-      fc.property(policyArb, fc.constantFrom("", "severities", "severities.P1", "thresholds", "thresholds.dbPool", "actions", "actions.verify"), fc.stringMatching(/^[a-z][a-zA-Z]{2,12}$/), (p, at, key) => {
-        const tree = structuredClone(p) as unknown as Tree;
-        const parent = at === "" ? tree : (at.split(".").reduce((o, k) => o[k] as Tree, tree) as Tree);
-        fc.pre(!(key in parent));
-        parent[key] = 1;
-        const r = parsePolicy(stringify(tree));
-        expect(r.ok).toBe(false);
-        if (!r.ok) expect(r.problems).toContain(`${at ? `${at}.` : ""}${key}: unknown key (expected one of ${Object.keys(at === "" ? defaultPolicy : at.split(".").reduce((o, k) => (o as Tree)[k], defaultPolicy as unknown) as Tree).join(", ")})`);
-      }),
+      fc.property(
+        policyArb,
+        fc.constantFrom("", "severities", "severities.P1", "thresholds", "thresholds.dbPool", "actions", "actions.verify"),
+        fc.stringMatching(/^[a-z][a-zA-Z]{2,12}$/),
+        (p, at, key) => {
+          const tree = structuredClone(p) as unknown as Tree;
+          const parent = at === "" ? tree : (at.split(".").reduce((o, k) => o[k] as Tree, tree) as Tree);
+          fc.pre(!(key in parent));
+          parent[key] = 1;
+          const r = parsePolicy(stringify(tree));
+          expect(r.ok).toBe(false);
+          if (!r.ok)
+            expect(r.problems).toContain(
+              `${at ? `${at}.` : ""}${key}: unknown key (expected one of ${Object.keys(at === "" ? defaultPolicy : (at.split(".").reduce((o, k) => (o as Tree)[k], defaultPolicy as unknown) as Tree)).join(", ")})`,
+            );
+        },
+      ),
     );
   });
 });

@@ -139,12 +139,27 @@ const rate: Spec = { type: "number", expected: "a number ≥ 0", ok: (n) => n >=
 // Durations are bounded by a week: a response time of 2e11 minutes is a typo, and a date that far
 // away cannot even be represented (classify's respondBy threw a RangeError).
 const WEEK_SECONDS = 7 * 24 * 3600;
-const seconds: Spec = { type: "number", expected: `a duration in seconds from 0 to ${WEEK_SECONDS} (a week)`, ok: (n) => n >= 0 && n <= WEEK_SECONDS };
-const positiveSeconds: Spec = { type: "number", expected: `a duration in seconds > 0 and at most ${WEEK_SECONDS} (a week)`, ok: (n) => n > 0 && n <= WEEK_SECONDS };
-const minutes: Spec = { type: "number", expected: `a duration in minutes > 0 and at most ${WEEK_SECONDS / 60} (a week)`, ok: (n) => n > 0 && n <= WEEK_SECONDS / 60 };
+const seconds: Spec = {
+  type: "number",
+  expected: `a duration in seconds from 0 to ${WEEK_SECONDS} (a week)`,
+  ok: (n) => n >= 0 && n <= WEEK_SECONDS,
+};
+const positiveSeconds: Spec = {
+  type: "number",
+  expected: `a duration in seconds > 0 and at most ${WEEK_SECONDS} (a week)`,
+  ok: (n) => n > 0 && n <= WEEK_SECONDS,
+};
+const minutes: Spec = {
+  type: "number",
+  expected: `a duration in minutes > 0 and at most ${WEEK_SECONDS / 60} (a week)`,
+  ok: (n) => n > 0 && n <= WEEK_SECONDS / 60,
+};
 const factor: Spec = { type: "number", expected: "a factor ≥ 1", ok: (n) => n >= 1 };
 const obj = (fields: Record<string, Spec>): Spec => ({ type: "object", fields });
-const severity: Spec = obj({ responseMinutes: minutes, escalation: { type: "enum", values: ["page", "ticket-and-notify", "ticket"] satisfies Escalation[] } });
+const severity: Spec = obj({
+  responseMinutes: minutes,
+  escalation: { type: "enum", values: ["page", "ticket-and-notify", "ticket"] satisfies Escalation[] },
+});
 
 const POLICY_SPEC = obj({
   severities: obj({ P0: severity, P1: severity, P2: severity, P3: severity } satisfies Record<Severity, Spec>),
@@ -228,7 +243,8 @@ function crossCheck(p: Policy, problems: string[]): void {
     const cur = SEVERITIES[i]!;
     const a = p.severities[prev].responseMinutes;
     const b = p.severities[cur].responseMinutes;
-    if (b <= a) problems.push(`severities.${cur}.responseMinutes: must be greater than severities.${prev}.responseMinutes (${a}), got ${b}`);
+    if (b <= a)
+      problems.push(`severities.${cur}.responseMinutes: must be greater than severities.${prev}.responseMinutes (${a}), got ${b}`);
   }
   const v = p.actions.verify;
   if (v.timeoutSeconds > 0 && v.pollSeconds > v.timeoutSeconds) {

@@ -16,11 +16,16 @@ describe("redaction", () => {
   });
 
   it("leaves URLs without a password alone (a port is not a password)", () => {
-    for (const s of ["http://127.0.0.1:8080/a@b", "http://host/x", "kafka at 127.0.0.1:9092", "postgres://gm@db/x"]) expect(redactText(s)).toBe(s);
+    for (const s of ["http://127.0.0.1:8080/a@b", "http://host/x", "kafka at 127.0.0.1:9092", "postgres://gm@db/x"])
+      expect(redactText(s)).toBe(s);
   });
 
   it("replaces named secrets anywhere, in nested data too", () => {
-    const data = { adminToken: "tok-0123456789abcdef", nested: [{ url: "postgres://gm:pw@h/db", note: "token tok-0123456789abcdef" }], n: 3 };
+    const data = {
+      adminToken: "tok-0123456789abcdef",
+      nested: [{ url: "postgres://gm:pw@h/db", note: "token tok-0123456789abcdef" }],
+      n: 3,
+    };
     const out = redactDeep(data, ["tok-0123456789abcdef", ""]);
     expect(JSON.stringify(out)).not.toContain("tok-0123456789abcdef");
     expect(JSON.stringify(out)).not.toContain(":pw@");

@@ -15,7 +15,9 @@ describe("renderRunbookMarkdown", () => {
     if (!r.ok) throw new Error(r.problems.join("\n"));
     const md = renderRunbookMarkdown(r.policy);
     expect(md).toContain("| Consumer group lag | > 25000 messages |");
-    expect(md).toContain("| P2 - Medium | Service degradation affecting < 50% users; Moderate error rates (5-10%) | < 90 min | ticket-and-notify: Create ticket, notify team |");
+    expect(md).toContain(
+      "| P2 - Medium | Service degradation affecting < 50% users; Moderate error rates (5-10%) | < 90 min | ticket-and-notify: Create ticket, notify team |",
+    );
     expect(renderRunbookMarkdown()).toBe(renderRunbookMarkdown(defaultPolicy));
   });
 
@@ -24,6 +26,8 @@ describe("renderRunbookMarkdown", () => {
     expect(md).toContain(
       "| 3 | mitigation | Restart broker instances that are not running (`kafka-restart-broker`) | Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>` | automated, **mutating** |",
     );
-    expect(md).toContain("| 2 | mitigation | Scale up the database (advice) (`db-scale-up-database`) | Scale up database if needed | advisory (prints what to do) |");
+    expect(md).toContain(
+      "| 2 | mitigation | Scale up the database (advice) (`db-scale-up-database`) | Scale up database if needed | advisory (prints what to do) |",
+    );
   });
 });

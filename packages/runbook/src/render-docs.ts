@@ -42,7 +42,9 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
   for (const s of SEVERITIES) {
     const c = SEVERITY_CRITERIA[s];
     const p = policy.severities[s];
-    line(`| ${s} - ${c.title} | ${cell(c.criteria.join("; "))} | ${duration(p.responseMinutes)} | ${p.escalation}: ${ESCALATION[p.escalation]} |`);
+    line(
+      `| ${s} - ${c.title} | ${cell(c.criteria.join("; "))} | ${duration(p.responseMinutes)} | ${p.escalation}: ${ESCALATION[p.escalation]} |`,
+    );
   }
 
   line(
@@ -114,7 +116,10 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
       .filter(([, sevs]) => sevs.length > 0)
       .map(([e, sevs]) => `${sevs.join("/")}: ${ESCALATION[e]}`);
     line("", `**Escalation**: ${esc.join("; ")}. ${c.escalationNote}`);
-    line("", `**Drills**: ${c.drills.length > 0 ? c.drills.map((d) => `[\`scenarios/${d}.yaml\`](../scenarios/${d}.yaml)`).join(", ") : "none yet"}`);
+    line(
+      "",
+      `**Drills**: ${c.drills.length > 0 ? c.drills.map((d) => `[\`scenarios/${d}.yaml\`](../scenarios/${d}.yaml)`).join(", ") : "none yet"}`,
+    );
   }
 
   line(

@@ -45,7 +45,9 @@ export const detectDataLoss: Rule = (s, p) =>
           severity: "P0",
           subject: "event-pipeline",
           summary: `${s.canary.lost} of ${s.canary.sent} acknowledged canary event(s) never became readable`,
-          evidence: [{ signal: "canary.lost", observed: s.canary.lost, threshold: `> 0 after ${p.thresholds.canary.lossDeadlineSeconds} s` }],
+          evidence: [
+            { signal: "canary.lost", observed: s.canary.lost, threshold: `> 0 after ${p.thresholds.canary.lossDeadlineSeconds} s` },
+          ],
         },
       ]
     : [];
@@ -62,7 +64,9 @@ export const detectSecurityExposure: Rule = (s) => {
   for (const a of s.externalAlerts) {
     if (a.security) evidence.push({ signal: `externalAlerts[${a.name}].security`, observed: true, threshold: "no security alert firing" });
   }
-  return evidence.length === 0 ? [] : [{ severity: "P0", subject: "security", summary: `${evidence.length} security finding(s)`, evidence }];
+  return evidence.length === 0
+    ? []
+    : [{ severity: "P0", subject: "security", summary: `${evidence.length} security finding(s)`, evidence }];
 };
 
 /**
@@ -99,7 +103,12 @@ export const detectHighErrorRate: Rule = (s, p) => {
     const sev = errorRateSeverity(rate, p);
     if (sev === null) continue;
     const evidence: Evidence[] = [{ signal: rateSignal(e), observed: e.rate, threshold: rateThreshold(sev, p) }];
-    if (e.recent && e.recent.rate !== null) evidence.push({ signal: `${rateSignal(e)}.recent`, observed: e.recent.rate, threshold: `${rateThreshold(sev, p)} (the last ${e.recent.windowSeconds} s too)` });
+    if (e.recent && e.recent.rate !== null)
+      evidence.push({
+        signal: `${rateSignal(e)}.recent`,
+        observed: e.recent.rate,
+        threshold: `${rateThreshold(sev, p)} (the last ${e.recent.windowSeconds} s too)`,
+      });
     out.push({
       severity: sev,
       subject: e.service,
@@ -114,9 +123,15 @@ export const detectHighErrorRate: Rule = (s, p) => {
     // multiwindow, as error rates: P1 only when the window's share of failed journeys is above too
     const windowShare = u.window && u.window.journeys > 0 ? u.window.failed / u.window.journeys : null;
     const sev: Severity = share > above && (windowShare === null || windowShare > above) ? "P1" : "P2";
-    const evidence: Evidence[] = [{ signal: "users.failing/users.total", observed: share, threshold: share > above ? `> ${above}` : `> 0 and <= ${above}` }];
+    const evidence: Evidence[] = [
+      { signal: "users.failing/users.total", observed: share, threshold: share > above ? `> ${above}` : `> 0 and <= ${above}` },
+    ];
     if (u.window && windowShare !== null) {
-      evidence.push({ signal: "users.window.failed/users.window.journeys", observed: windowShare, threshold: `> ${above} over ${u.window.windowSeconds} s too → P1` });
+      evidence.push({
+        signal: "users.window.failed/users.window.journeys",
+        observed: windowShare,
+        threshold: `> ${above} over ${u.window.windowSeconds} s too → P1`,
+      });
     }
     out.push({
       severity: sev,
@@ -179,19 +194,33 @@ export const detectDbPoolExhausted: Rule = (s, p) => {
     // is rarely caught at the instant of a scrape, while the timeouts counter never misses.
     const saturated = pool.total >= pool.max && pool.waiting > t.waitingAbove;
     // over both windows, as error rates: timeouts that stopped in the last round no longer count
-    const timingOut = pool.timeoutsPerSecond > t.timeoutsPerSecondAbove && (pool.recentTimeoutsPerSecond === undefined || pool.recentTimeoutsPerSecond > t.timeoutsPerSecondAbove);
+    const timingOut =
+      pool.timeoutsPerSecond > t.timeoutsPerSecondAbove &&
+      (pool.recentTimeoutsPerSecond === undefined || pool.recentTimeoutsPerSecond > t.timeoutsPerSecondAbove);
     if (saturated) {
-      evidence.push({ signal: `postgres.pools[${pool.instance}].waiting`, observed: pool.waiting, threshold: `> ${t.waitingAbove} with all ${pool.max} connections in use` });
+      evidence.push({
+        signal: `postgres.pools[${pool.instance}].waiting`,
+        observed: pool.waiting,
+        threshold: `> ${t.waitingAbove} with all ${pool.max} connections in use`,
+      });
     }
     if (timingOut) {
-      evidence.push({ signal: `postgres.pools[${pool.instance}].timeoutsPerSecond`, observed: pool.timeoutsPerSecond, threshold: `> ${t.timeoutsPerSecondAbove}` });
+      evidence.push({
+        signal: `postgres.pools[${pool.instance}].timeoutsPerSecond`,
+        observed: pool.timeoutsPerSecond,
+        threshold: `> ${t.timeoutsPerSecondAbove}`,
+      });
     }
   }
   if (evidence.length === 0) return [];
   const worst = worstErrorRate(s);
   const sev = worst ? errorRateSeverity(worst.rate, p) : null;
   if (worst) {
-    evidence.push({ signal: rateSignal(worst.signal), observed: worst.rate, threshold: sev ? `${rateThreshold(sev, p)} → ${sev}` : `< ${p.thresholds.errorRate.p2AtLeast} → P3` });
+    evidence.push({
+      signal: rateSignal(worst.signal),
+      observed: worst.rate,
+      threshold: sev ? `${rateThreshold(sev, p)} → ${sev}` : `< ${p.thresholds.errorRate.p2AtLeast} → P3`,
+    });
   }
   return [
     {
@@ -212,7 +241,8 @@ export const detectHighConsumerLag: Rule = (s, p) => {
     const progress = s.consumers.find((c) => c.group === g.group);
     const stuck = progress?.status === "stalled" || progress?.status === "stopped";
     const evidence: Evidence[] = [{ signal: `kafka.groups[${g.group}].totalLag`, observed: g.totalLag, threshold: `> ${above}` }];
-    if (progress) evidence.push({ signal: `consumers[${g.group}].status`, observed: progress.status, threshold: "stalled or stopped → P1" });
+    if (progress)
+      evidence.push({ signal: `consumers[${g.group}].status`, observed: progress.status, threshold: "stalled or stopped → P1" });
     out.push({
       severity: stuck ? "P1" : "P2",
       subject: g.group,
@@ -241,7 +271,11 @@ export const detectServiceOom: Rule = (s, p) => {
         summary: `${service}: ${killed.length} of ${all.length} instance(s) OOM-killed${allGone ? ", none left running" : ""}`,
         evidence: [
           ...killed.map((i) => ({ signal: `instances[${i.instance}].oomKilled`, observed: true, threshold: "false" })),
-          { signal: `instances[${service}].running`, observed: all.filter((i) => i.running && !i.oomKilled).length, threshold: "> 0, else P1" },
+          {
+            signal: `instances[${service}].running`,
+            observed: all.filter((i) => i.running && !i.oomKilled).length,
+            threshold: "> 0, else P1",
+          },
         ],
       });
     }
@@ -253,7 +287,13 @@ export const detectServiceOom: Rule = (s, p) => {
         severity: "P3",
         subject: service,
         summary: `${i.instance}: memory at ${pct(usage)} of its limit`,
-        evidence: [{ signal: `instances[${i.instance}].memoryUsageBytes/memoryLimitBytes`, observed: usage, threshold: `>= ${p.thresholds.memory.usageAtLeast}` }],
+        evidence: [
+          {
+            signal: `instances[${i.instance}].memoryUsageBytes/memoryLimitBytes`,
+            observed: usage,
+            threshold: `>= ${p.thresholds.memory.usageAtLeast}`,
+          },
+        ],
       });
     }
   }
@@ -280,9 +320,11 @@ export function unsettledWindows(s: Snapshot, p: Policy): string[] {
     if (e.rate !== null && errorRateSeverity(e.rate, p) !== null) out.push(`${rateSignal(e)} ${pct(e.rate)} over ${e.windowSeconds} s`);
   }
   for (const pool of s.postgres?.pools ?? []) {
-    if (pool.timeoutsPerSecond > p.thresholds.dbPool.timeoutsPerSecondAbove) out.push(`postgres.pools[${pool.instance}].timeoutsPerSecond ${pool.timeoutsPerSecond.toFixed(2)}/s over the window`);
+    if (pool.timeoutsPerSecond > p.thresholds.dbPool.timeoutsPerSecondAbove)
+      out.push(`postgres.pools[${pool.instance}].timeoutsPerSecond ${pool.timeoutsPerSecond.toFixed(2)}/s over the window`);
   }
   const w = s.users?.window;
-  if (w && w.journeys > 0 && w.failed / w.journeys > p.thresholds.usersAffected.p1Above) out.push(`users.window ${pct(w.failed / w.journeys)} of journeys failed over ${w.windowSeconds} s`);
+  if (w && w.journeys > 0 && w.failed / w.journeys > p.thresholds.usersAffected.p1Above)
+    out.push(`users.window ${pct(w.failed / w.journeys)} of journeys failed over ${w.windowSeconds} s`);
   return out;
 }

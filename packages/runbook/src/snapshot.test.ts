@@ -12,11 +12,18 @@ describe("reconcileBrokers", () => {
 
   it("names a broker missing from the metadata after the bootstrap address nobody covers", () => {
     const meta = [b(1, "127.0.0.1:41001"), b(3, "127.0.0.1:41003")];
-    expect(reconcileBrokers(meta, ["10.0.0.1:41001", "10.0.0.1:41002", "10.0.0.1:41003"], 3)).toEqual([...meta, b(-1, "10.0.0.1:41002", false)]);
+    expect(reconcileBrokers(meta, ["10.0.0.1:41001", "10.0.0.1:41002", "10.0.0.1:41003"], 3)).toEqual([
+      ...meta,
+      b(-1, "10.0.0.1:41002", false),
+    ]);
   });
 
   it("pads with unknown brokers when a load balancer fronts a cluster that lost members", () => {
-    expect(reconcileBrokers([b(1, "k1:9092")], ["kafka.example:9092"], 3)).toEqual([b(1, "k1:9092"), b(-1, "unknown", false), b(-1, "unknown", false)]);
+    expect(reconcileBrokers([b(1, "k1:9092")], ["kafka.example:9092"], 3)).toEqual([
+      b(1, "k1:9092"),
+      b(-1, "unknown", false),
+      b(-1, "unknown", false),
+    ]);
   });
 
   it("keeps brokers the metadata names beyond those expected, and their state", () => {

@@ -14,7 +14,18 @@ function snap(over: Partial<Snapshot> = {}): Snapshot {
 }
 
 function instance(name: string, service: InstanceInfo["service"], over: Partial<InstanceInfo> = {}): InstanceInfo {
-  return { name, service, running: true, restarts: 0, exitCode: null, oomKilled: false, memoryLimitBytes: null, memoryUsageBytes: null, startedAt: null, ...over };
+  return {
+    name,
+    service,
+    running: true,
+    restarts: 0,
+    exitCode: null,
+    oomKilled: false,
+    memoryLimitBytes: null,
+    memoryUsageBytes: null,
+    startedAt: null,
+    ...over,
+  };
 }
 
 interface FakeState {
@@ -106,20 +117,41 @@ function fake(init: Partial<FakeState> = {}): Fake {
 }
 
 function incident(kind: IncidentKind, subject: string): Incident {
-  return { kind, subject, severity: "P2", summary: "", evidence: [], responseMinutes: 60, respondBy: "", escalation: "ticket-and-notify", steps: [] };
+  return {
+    kind,
+    subject,
+    severity: "P2",
+    summary: "",
+    evidence: [],
+    responseMinutes: 60,
+    respondBy: "",
+    escalation: "ticket-and-notify",
+    steps: [],
+  };
 }
 
 const run = (step: Step, ports: Ports, kind: IncidentKind, subject: string, policy: Policy = defaultPolicy): Promise<StepResult> =>
   step.run(ports, { incident: incident(kind, subject), policy });
 
-const row = (pid: number, state: string, application: string): ConnectionRow => ({ pid, state, application, user: "app", superuser: false, stateSeconds: 100 });
+const row = (pid: number, state: string, application: string): ConnectionRow => ({
+  pid,
+  state,
+  application,
+  user: "app",
+  superuser: false,
+  stateSeconds: 100,
+});
 const brokers = (...up: boolean[]) => up.map((u, i) => ({ nodeId: i + 1, address: `kafka-${i + 1}:9092`, up: u }));
 const MiB = 1024 ** 2;
 
 // ------------------------------------------------------------------ Kafka broker down
 
 describe("Kafka broker down steps", () => {
-  const kafkaInstances = [instance("kafka-1", "kafka"), instance("kafka-2", "kafka", { running: false, exitCode: 137 }), instance("kafka-3", "kafka")];
+  const kafkaInstances = [
+    instance("kafka-1", "kafka"),
+    instance("kafka-2", "kafka", { running: false, exitCode: 137 }),
+    instance("kafka-3", "kafka"),
+  ];
 
   it("check broker status reports the down broker and the stopped instance", async () => {
     const p = fake({ brokers: brokers(true, false, true), instances: kafkaInstances });
@@ -163,11 +195,22 @@ describe("Kafka broker down steps", () => {
   });
 
   it("restart targets only the brokers that are not running", async () => {
-    const p = fake({ instances: [...kafkaInstances, instance("kafka-4", "kafka", { running: false }), instance("stats-1", "stats-api", { running: false })] });
+    const p = fake({
+      instances: [
+        ...kafkaInstances,
+        instance("kafka-4", "kafka", { running: false }),
+        instance("stats-1", "stats-api", { running: false }),
+      ],
+    });
     const r = await run(STEPS.kafkaRestartBroker, p, "kafka-broker-down", "kafka");
     expect(STEPS.kafkaRestartBroker.mutates).toBe(true);
     expect(p.calls).toEqual(["restart kafka-2", "restart kafka-4"]);
-    expect(r).toEqual({ ok: true, finding: "acted", output: ["restarted kafka-2", "restarted kafka-4"], data: { restarted: ["kafka-2", "kafka-4"] } });
+    expect(r).toEqual({
+      ok: true,
+      finding: "acted",
+      output: ["restarted kafka-2", "restarted kafka-4"],
+      data: { restarted: ["kafka-2", "kafka-4"] },
+    });
   });
 
   it("restart does nothing when every broker runs (idempotent)", async () => {
@@ -183,7 +226,9 @@ describe("Kafka broker down steps", () => {
     expect(r.ok).toBe(true);
     expect(p.sleeps).toEqual([5000, 5000, 5000]);
     expect(p.clock - T0).toBe(15_000);
-    expect(r.output).toEqual(["all brokers up and 0 under-replicated partitions: yes after 15 s (4 check(s)): 3/3 broker(s) up, 0 under-replicated partition(s)"]);
+    expect(r.output).toEqual([
+      "all brokers up and 0 under-replicated partitions: yes after 15 s (4 check(s)): 3/3 broker(s) up, 0 under-replicated partition(s)",
+    ]);
   });
 
   it("verify replication fails at its deadline, never sleeping past it", async () => {
@@ -201,11 +246,16 @@ describe("Kafka broker down steps", () => {
   });
 
   it("verify replication stops at once when Kafka cannot be asked at all (a namespace drill), saying so", async () => {
-    const p = fake({ brokers: brokers(true, true, true), urp: [new PortUnavailableError("Kafka is not reachable through the Kubernetes API")] });
+    const p = fake({
+      brokers: brokers(true, true, true),
+      urp: [new PortUnavailableError("Kafka is not reachable through the Kubernetes API")],
+    });
     const r = await run(STEPS.kafkaVerifyReplication, p, "kafka-broker-down", "kafka");
     expect(r.ok).toBe(false);
     expect(p.sleeps).toEqual([]);
-    expect(r.output).toEqual(["all brokers up and 0 under-replicated partitions: cannot be checked: Kafka is not reachable through the Kubernetes API"]);
+    expect(r.output).toEqual([
+      "all brokers up and 0 under-replicated partitions: cannot be checked: Kafka is not reachable through the Kubernetes API",
+    ]);
   });
 
   it("verify replication also requires every broker up", async () => {
@@ -248,7 +298,12 @@ describe("Kafka broker down steps", () => {
 // ------------------------------------------------------------------ Database
 
 describe("database pool steps", () => {
-  const conns = [row(1, "active", "stats-api"), row(2, "idle", "stats-api"), row(3, "idle", "gm-prober"), row(4, "idle in transaction", "psql")];
+  const conns = [
+    row(1, "active", "stats-api"),
+    row(2, "idle", "stats-api"),
+    row(3, "idle", "gm-prober"),
+    row(4, "idle in transaction", "psql"),
+  ];
   const pgSnap = (usage: number, waiting: number, errors = 0) =>
     snap({
       errorRates: [{ service: "stats-api", source: "metrics", windowSeconds: 60, requests: 100, errors, rate: errors / 100 }],
@@ -283,11 +338,16 @@ describe("database pool steps", () => {
     expect((await run(STEPS.dbCheckActiveConnections, p, "db-pool-exhausted", "postgres")).ok).toBe(true);
     const q = fake({ connections: [...conns, row(5, "active", "x")].slice(0, 5), max: { max: 5, reserved: 0 } });
     // 4/5 = 80% ok; 5/5 = 100% not
-    expect((await run(STEPS.dbCheckActiveConnections, q, "db-pool-exhausted", "postgres"))).toMatchObject({ ok: true, finding: "problem" });
+    expect(await run(STEPS.dbCheckActiveConnections, q, "db-pool-exhausted", "postgres")).toMatchObject({ ok: true, finding: "problem" });
   });
 
   it("scale up database is advice only: it says what would be needed and changes nothing", async () => {
-    const p = fake({ connections: conns, snapshots: [pgSnap(0.95, 3)], replicas: { "stats-api": 6, "ingest-api": 4 }, poolSizes: { "stats-api": 10, "ingest-api": 10 } });
+    const p = fake({
+      connections: conns,
+      snapshots: [pgSnap(0.95, 3)],
+      replicas: { "stats-api": 6, "ingest-api": 4 },
+      poolSizes: { "stats-api": 10, "ingest-api": 10 },
+    });
     const r = await run(STEPS.dbScaleUpDatabase, p, "db-pool-exhausted", "postgres");
     expect(STEPS.dbScaleUpDatabase.mutates).toBe(false);
     expect(STEPS.dbScaleUpDatabase.advisory).toBe(true);
@@ -298,7 +358,12 @@ describe("database pool steps", () => {
   });
 
   it("increase pool size multiplies by the factor, bounded by the usable connections per instance", async () => {
-    const p = fake({ connections: conns, snapshots: [pgSnap(0.5, 3)], replicas: { "stats-api": 2, "ingest-api": 1 }, poolSizes: { "stats-api": 10, "ingest-api": 20 } });
+    const p = fake({
+      connections: conns,
+      snapshots: [pgSnap(0.5, 3)],
+      replicas: { "stats-api": 2, "ingest-api": 1 },
+      poolSizes: { "stats-api": 10, "ingest-api": 20 },
+    });
     const r = await run(STEPS.dbIncreasePoolSize, p, "db-pool-exhausted", "postgres");
     // bound = floor((97 − 2 other) / 3 instances) = 31: 10 → 20, 20 → min(40, 31) = 31
     expect(p.calls).toEqual(["setPoolSize stats-api 20", "setPoolSize ingest-api 31"]);
@@ -306,7 +371,12 @@ describe("database pool steps", () => {
   });
 
   it("increase pool size refuses when the pools already fill the database", async () => {
-    const p = fake({ connections: conns, snapshots: [pgSnap(0.95, 3)], replicas: { "stats-api": 5, "ingest-api": 5 }, poolSizes: { "stats-api": 10, "ingest-api": 10 } });
+    const p = fake({
+      connections: conns,
+      snapshots: [pgSnap(0.95, 3)],
+      replicas: { "stats-api": 5, "ingest-api": 5 },
+      poolSizes: { "stats-api": 10, "ingest-api": 10 },
+    });
     const r = await run(STEPS.dbIncreasePoolSize, p, "db-pool-exhausted", "postgres");
     expect(p.calls).toEqual([]);
     expect(r).toMatchObject({ ok: true, finding: "not-needed" });
@@ -317,11 +387,19 @@ describe("database pool steps", () => {
     const p = fake({ terminated: [2, 4] });
     const r = await run(STEPS.dbKillIdleConnections, p, "db-pool-exhausted", "postgres");
     expect(p.calls).toEqual([`terminateIdle ${JSON.stringify({ minIdleSeconds: 30, protect: ["gm-prober"] })}`]);
-    expect(r).toEqual({ ok: true, finding: "acted", output: ["terminated 2 session(s) idle >= 30 s: 2, 4 (protected: gm-prober)"], data: { pids: [2, 4] } });
+    expect(r).toEqual({
+      ok: true,
+      finding: "acted",
+      output: ["terminated 2 session(s) idle >= 30 s: 2, 4 (protected: gm-prober)"],
+      data: { pids: [2, 4] },
+    });
   });
 
   it("kill idle connections keeps gm-prober protected even when the policy's list omits it", async () => {
-    const policy: Policy = { ...defaultPolicy, actions: { ...defaultPolicy.actions, killIdle: { minIdleSeconds: 5, protect: ["backup"] } } };
+    const policy: Policy = {
+      ...defaultPolicy,
+      actions: { ...defaultPolicy.actions, killIdle: { minIdleSeconds: 5, protect: ["backup"] } },
+    };
     const p = fake();
     await run(STEPS.dbKillIdleConnections, p, "db-pool-exhausted", "postgres", policy);
     expect(p.calls).toEqual([`terminateIdle ${JSON.stringify({ minIdleSeconds: 5, protect: ["gm-prober", "backup"] })}`]);
@@ -346,8 +424,12 @@ describe("database pool steps", () => {
 // ------------------------------------------------------------------ High consumer lag
 
 describe("consumer lag steps", () => {
-  const consumers = [instance("ep-1", "event-processor-service"), instance("ep-2", "event-processor-service", { running: false, exitCode: 1 })];
-  const partitions = (n: number) => Array.from({ length: n }, (_, partition) => ({ partition, committedOffset: 0, endOffset: 100, lag: 100 }));
+  const consumers = [
+    instance("ep-1", "event-processor-service"),
+    instance("ep-2", "event-processor-service", { running: false, exitCode: 1 }),
+  ];
+  const partitions = (n: number) =>
+    Array.from({ length: n }, (_, partition) => ({ partition, committedOffset: 0, endOffset: 100, lag: 100 }));
   const groupSnap = (n: number) =>
     snap({
       kafka: {
@@ -356,7 +438,16 @@ describe("consumer lag steps", () => {
         underReplicatedPartitions: 0,
         offlinePartitions: 0,
         minInsyncReplicas: 1,
-        groups: [{ group: "event-processor-service", topic: "events", totalLag: 20_000, partitions: partitions(n), trendPerSecond: 10, lagSeconds: 60 }],
+        groups: [
+          {
+            group: "event-processor-service",
+            topic: "events",
+            totalLag: 20_000,
+            partitions: partitions(n),
+            trendPerSecond: 10,
+            lagSeconds: 60,
+          },
+        ],
       },
     });
 
@@ -369,7 +460,10 @@ describe("consumer lag steps", () => {
 
   it("check consumer status fails with no group member", async () => {
     const p = fake({ instances: [instance("ep-1", "event-processor-service")], members: 0 });
-    expect((await run(STEPS.lagCheckConsumerStatus, p, "high-consumer-lag", "event-processor-service"))).toMatchObject({ ok: true, finding: "problem" });
+    expect(await run(STEPS.lagCheckConsumerStatus, p, "high-consumer-lag", "event-processor-service")).toMatchObject({
+      ok: true,
+      finding: "problem",
+    });
   });
 
   it("check processing errors counts error lines per consumer", async () => {
@@ -389,7 +483,12 @@ describe("consumer lag steps", () => {
     const p = fake({ replicas: { "event-processor-service": 2 }, snapshots: [groupSnap(3)] });
     const r = await run(STEPS.lagScaleUpConsumers, p, "high-consumer-lag", "event-processor-service");
     expect(p.calls).toEqual(["scale event-processor-service 3"]);
-    expect(r).toEqual({ ok: true, finding: "acted", output: ["event-processor-service: scaled 2 → 3 replica(s)"], data: { replicas: 3, bound: 3 } });
+    expect(r).toEqual({
+      ok: true,
+      finding: "acted",
+      output: ["event-processor-service: scaled 2 → 3 replica(s)"],
+      data: { replicas: 3, bound: 3 },
+    });
   });
 
   it("scale up consumers stops at the partition count", async () => {
@@ -425,11 +524,17 @@ describe("service OOM steps", () => {
   it("check memory limits reports limit, usage and kills", async () => {
     const r = await run(STEPS.oomCheckMemoryLimits, fake({ instances: stats() }), "service-oom", "stats-api");
     expect(r).toMatchObject({ ok: true, finding: "problem" });
-    expect(r.output).toEqual(["stats-1: limit 512 MiB, usage 500 MiB (98%), oomKilled true, restarts 2", "stats-2: limit 512 MiB, usage 100 MiB (20%), oomKilled false, restarts 0"]);
+    expect(r.output).toEqual([
+      "stats-1: limit 512 MiB, usage 500 MiB (98%), oomKilled true, restarts 2",
+      "stats-2: limit 512 MiB, usage 100 MiB (20%), oomKilled false, restarts 0",
+    ]);
   });
 
   it("check memory leaks finds heap errors in the logs", async () => {
-    const p = fake({ instances: stats(), logs: { "stats-1": ["FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"] } });
+    const p = fake({
+      instances: stats(),
+      logs: { "stats-1": ["FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"] },
+    });
     const r = await run(STEPS.oomCheckMemoryLeaks, p, "service-oom", "stats-api");
     expect(r).toMatchObject({ ok: true, finding: "problem", data: { lines: 1 } });
   });
@@ -463,7 +568,11 @@ describe("service OOM steps", () => {
     await run(STEPS.oomScaleHorizontally, p, "service-oom", "stats-api");
     expect(p.calls).toEqual(["scale stats-api 3"]);
     const q = fake();
-    expect(await run(STEPS.oomScaleHorizontally, q, "service-oom", "kafka")).toEqual({ ok: true, output: ["kafka cannot be scaled horizontally; skipped"], data: { skipped: true } });
+    expect(await run(STEPS.oomScaleHorizontally, q, "service-oom", "kafka")).toEqual({
+      ok: true,
+      output: ["kafka cannot be scaled horizontally; skipped"],
+      data: { skipped: true },
+    });
     expect(q.calls).toEqual([]);
   });
 
@@ -491,12 +600,20 @@ describe("service OOM steps", () => {
 // ------------------------------------------------------------------ service down, error rate, data loss, security
 
 describe("general steps", () => {
-  const health = (service: ServiceName, ...ok: boolean[]) => ({ service, instances: ok.map((o, i) => ({ url: `http://${service}-${i}`, ok: o, status: o ? 200 : 503, latencyMs: 2 })) });
+  const health = (service: ServiceName, ...ok: boolean[]) => ({
+    service,
+    instances: ok.map((o, i) => ({ url: `http://${service}-${i}`, ok: o, status: o ? 200 : 503, latencyMs: 2 })),
+  });
 
   it("check health endpoints reports each instance of the incident's service", async () => {
     const p = fake({ snapshots: [snap({ services: [health("stats-api", true, false), health("ingest-api", false)] })] });
     const r = await run(STEPS.checkHealthEndpoints, p, "service-down", "stats-api");
-    expect(r).toEqual({ ok: true, finding: "problem", output: ["stats-api http://stats-api-0: ok (status 200, 2 ms)", "stats-api http://stats-api-1: FAIL (status 503, 2 ms)"], data: { failing: ["http://stats-api-1"] } });
+    expect(r).toEqual({
+      ok: true,
+      finding: "problem",
+      output: ["stats-api http://stats-api-0: ok (status 200, 2 ms)", "stats-api http://stats-api-1: FAIL (status 503, 2 ms)"],
+      data: { failing: ["http://stats-api-1"] },
+    });
   });
 
   it("restart failing instances restarts only stopped instances while some are healthy", async () => {
@@ -545,28 +662,39 @@ describe("general steps", () => {
         }),
       ],
     });
-    expect(await run(STEPS.identifyAffectedServices, p, "high-error-rate", "all")).toMatchObject({ ok: true, finding: "problem", data: { services: ["stats-api"] } });
+    expect(await run(STEPS.identifyAffectedServices, p, "high-error-rate", "all")).toMatchObject({
+      ok: true,
+      finding: "problem",
+      data: { services: ["stats-api"] },
+    });
   });
 
   it("scale up services scales the services above the threshold for subject all", async () => {
     const p = fake({
       replicas: { "stats-api": 2 },
-      snapshots: [snap({ errorRates: [{ service: "stats-api", source: "metrics", windowSeconds: 60, requests: 100, errors: 20, rate: 0.2 }] })],
+      snapshots: [
+        snap({ errorRates: [{ service: "stats-api", source: "metrics", windowSeconds: 60, requests: 100, errors: 20, rate: 0.2 }] }),
+      ],
     });
     await run(STEPS.scaleUpServices, p, "high-error-rate", "all");
     expect(p.calls).toEqual(["scale stats-api 3"]);
   });
 
   it("verify error rate waits for the rate to fall below the P2 threshold", async () => {
-    const r = (errors: number) => snap({ errorRates: [{ service: "stats-api", source: "metrics", windowSeconds: 60, requests: 100, errors, rate: errors / 100 }] });
+    const r = (errors: number) =>
+      snap({ errorRates: [{ service: "stats-api", source: "metrics", windowSeconds: 60, requests: 100, errors, rate: errors / 100 }] });
     const p = fake({ snapshots: [r(20), r(5), r(4)] });
     expect((await run(STEPS.verifyErrorRateNormal, p, "high-error-rate", "stats-api")).ok).toBe(true);
     expect(p.sleeps).toHaveLength(2);
   });
 
   it("verify service healthy waits for every instance", async () => {
-    const p = fake({ snapshots: [snap({ services: [health("stats-api", false)] }), snap({ services: [health("stats-api", true, true)] })] });
-    expect((await run(STEPS.verifyServiceHealthy, p, "service-down", "stats-api")).output[0]).toBe("stats-api healthy: yes after 5 s (2 check(s)): stats-api 2/2 ok");
+    const p = fake({
+      snapshots: [snap({ services: [health("stats-api", false)] }), snap({ services: [health("stats-api", true, true)] })],
+    });
+    expect((await run(STEPS.verifyServiceHealthy, p, "service-down", "stats-api")).output[0]).toBe(
+      "stats-api healthy: yes after 5 s (2 check(s)): stats-api 2/2 ok",
+    );
   });
 
   it("check canary and check security report their findings", async () => {
@@ -574,11 +702,14 @@ describe("general steps", () => {
       snapshots: [
         snap({
           canary: { sent: 10, lost: 2, lastRoundTripMs: 300, freshnessSeconds: 40 },
-          security: { checks: [{ endpoint: "/admin", expectation: "401 without a token", ok: false, observed: "200" }], leakedSecrets: [{ endpoint: "/debug", secret: "PG_PASSWORD" }] },
+          security: {
+            checks: [{ endpoint: "/admin", expectation: "401 without a token", ok: false, observed: "200" }],
+            leakedSecrets: [{ endpoint: "/debug", secret: "PG_PASSWORD" }],
+          },
         }),
       ],
     });
-    expect((await run(STEPS.checkCanary, p, "data-loss", "event-pipeline"))).toMatchObject({ ok: true, finding: "problem" });
+    expect(await run(STEPS.checkCanary, p, "data-loss", "event-pipeline")).toMatchObject({ ok: true, finding: "problem" });
     expect(await run(STEPS.checkSecurityExposure, p, "security-exposure", "security")).toEqual({
       ok: true,
       finding: "problem",

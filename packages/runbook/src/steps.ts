@@ -61,12 +61,19 @@ const isServiceName = (s: string): s is ServiceName => (SERVICE_NAMES as readonl
 /** The incident's service, or every service when its subject is not one (e.g. "all"). */
 const servicesOf = (ctx: StepContext): ServiceName[] => (isServiceName(ctx.incident.subject) ? [ctx.incident.subject] : [...SERVICE_NAMES]);
 /** A triage result: the check could look; `problem` says whether it found the fault. */
-const looked = (problem: boolean, output: string[], data?: Record<string, unknown>): StepResult => ({ ok: true, finding: problem ? "problem" : "healthy", output, ...(data ? { data } : {}) });
+const looked = (problem: boolean, output: string[], data?: Record<string, unknown>): StepResult => ({
+  ok: true,
+  finding: problem ? "problem" : "healthy",
+  output,
+  ...(data ? { data } : {}),
+});
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const mib = (b: number | null): string => (b === null ? "none" : `${Math.round(b / 1024 ** 2)} MiB`);
 /** Where the platform's logs come from ("docker", "loki" …), for the output of the log steps; nothing when unknown. */
 const logSource = (ports: Ports): { text: string; data: { source?: string } } =>
-  ports.platform.logSource ? { text: `, from ${ports.platform.logSource}`, data: { source: ports.platform.logSource } } : { text: "", data: {} };
+  ports.platform.logSource
+    ? { text: `, from ${ports.platform.logSource}`, data: { source: ports.platform.logSource } }
+    : { text: "", data: {} };
 
 /** Services with a pg pool in the current snapshot; every service when postgres was not observed. */
 async function poolServices(ports: Ports): Promise<ServiceName[]> {
@@ -79,7 +86,12 @@ async function poolServices(ports: Ports): Promise<ServiceName[]> {
  * Polls `probe` until it is done or the policy's verification deadline passes, with the injected
  * clock and sleep. A probe that throws counts as "not yet".
  */
-async function waitUntil(ports: Ports, policy: Policy, what: string, probe: () => Promise<{ done: boolean; line: string }>): Promise<StepResult> {
+async function waitUntil(
+  ports: Ports,
+  policy: Policy,
+  what: string,
+  probe: () => Promise<{ done: boolean; line: string }>,
+): Promise<StepResult> {
   const { timeoutSeconds, pollSeconds } = policy.actions.verify;
   const start = ports.now();
   const deadline = start + timeoutSeconds * 1000;
@@ -90,12 +102,22 @@ async function waitUntil(ports: Ports, policy: Policy, what: string, probe: () =
       r = await probe();
     } catch (e) {
       // waiting cannot help a check that can never be made here
-      if (e instanceof PortUnavailableError) return { ok: false, output: [`${what}: cannot be checked: ${msg(e)}`], data: { attempts, elapsedSeconds: (ports.now() - start) / 1000 } };
+      if (e instanceof PortUnavailableError)
+        return {
+          ok: false,
+          output: [`${what}: cannot be checked: ${msg(e)}`],
+          data: { attempts, elapsedSeconds: (ports.now() - start) / 1000 },
+        };
       r = { done: false, line: `check failed: ${msg(e)}` };
     }
     first ??= r.line;
     const elapsed = (ports.now() - start) / 1000;
-    if (r.done) return { ok: true, output: [`${what}: yes after ${elapsed} s (${attempts} check(s)): ${r.line}`], data: { attempts, elapsedSeconds: elapsed } };
+    if (r.done)
+      return {
+        ok: true,
+        output: [`${what}: yes after ${elapsed} s (${attempts} check(s)): ${r.line}`],
+        data: { attempts, elapsedSeconds: elapsed },
+      };
     const left = deadline - ports.now();
     if (left <= 0) {
       return {
@@ -129,7 +151,9 @@ const checkHealthEndpoints: Step = {
         continue;
       }
       for (const i of h.instances) {
-        output.push(`${service} ${i.url}: ${i.ok ? "ok" : "FAIL"} (status ${i.status ?? "none"}${i.latencyMs === null ? "" : `, ${i.latencyMs} ms`}${i.error ? `, ${i.error}` : ""})`);
+        output.push(
+          `${service} ${i.url}: ${i.ok ? "ok" : "FAIL"} (status ${i.status ?? "none"}${i.latencyMs === null ? "" : `, ${i.latencyMs} ms`}${i.error ? `, ${i.error}` : ""})`,
+        );
         if (!i.ok) failing.push(i.url);
       }
     }
@@ -147,7 +171,9 @@ async function recentInstances(ports: Ports, ctx: StepContext): Promise<{ recent
       const ageSeconds = i.startedAt === null ? null : (now - Date.parse(i.startedAt)) / 1000;
       const isRecent = ageSeconds !== null && ageSeconds <= ctx.policy.actions.recentDeploySeconds;
       if (isRecent) recent.push(i);
-      output.push(`${i.name}: started ${i.startedAt ?? "unknown"}${isRecent ? " (recent)" : ""}, restarts ${i.restarts}, ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}`);
+      output.push(
+        `${i.name}: started ${i.startedAt ?? "unknown"}${isRecent ? " (recent)" : ""}, restarts ${i.restarts}, ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}`,
+      );
     }
   }
   return { recent, output };
@@ -178,7 +204,10 @@ const checkConsumerLag: Step = {
     if (!s.kafka) return { ok: false, output: ["Kafka was not observed (collector failed)"] };
     const above = ctx.policy.thresholds.consumerLag.above;
     const output = s.kafka.groups.map((g) => `${g.group} on ${g.topic}: lag ${g.totalLag}${g.totalLag > above ? ` (> ${above})` : ""}`);
-    return looked(s.kafka.groups.some((g) => g.totalLag > above), output);
+    return looked(
+      s.kafka.groups.some((g) => g.totalLag > above),
+      output,
+    );
   },
 };
 
@@ -212,7 +241,11 @@ function connectionsStep(id: string, runbookAction: string, title: string): Step
   };
 }
 
-const reviewDatabaseConnections = connectionsStep("review-database-connections", "Review database connections", "Review database connections");
+const reviewDatabaseConnections = connectionsStep(
+  "review-database-connections",
+  "Review database connections",
+  "Review database connections",
+);
 
 const identifyAffectedServices: Step = {
   id: "identify-affected-services",
@@ -264,7 +297,12 @@ const restartFailingInstances: Step = {
         restarted.push(i.name);
       }
     }
-    return { ok: true, finding: restarted.length > 0 ? "acted" : "not-needed", output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["no failing instance; nothing restarted"], data: { restarted } };
+    return {
+      ok: true,
+      finding: restarted.length > 0 ? "acted" : "not-needed",
+      output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["no failing instance; nothing restarted"],
+      data: { restarted },
+    };
   },
 };
 
@@ -277,7 +315,8 @@ const rollbackIfRecentChange: Step = {
   advisory: true,
   async run(ports, ctx) {
     const { recent } = await recentInstances(ports, ctx);
-    if (recent.length === 0) return { ok: true, output: [`no instance started within ${ctx.policy.actions.recentDeploySeconds} s; no rollback indicated`] };
+    if (recent.length === 0)
+      return { ok: true, output: [`no instance started within ${ctx.policy.actions.recentDeploySeconds} s; no rollback indicated`] };
     const services = [...new Set(recent.map((i) => i.service))];
     return {
       ok: true,
@@ -287,7 +326,13 @@ const rollbackIfRecentChange: Step = {
   },
 };
 
-async function scaleBy(ports: Ports, policy: Policy, service: ServiceName, bound: number, why: string): Promise<{ ok: boolean; line: string; to?: number }> {
+async function scaleBy(
+  ports: Ports,
+  policy: Policy,
+  service: ServiceName,
+  bound: number,
+  why: string,
+): Promise<{ ok: boolean; line: string; to?: number }> {
   const current = await ports.platform.replicas(service);
   const target = Math.min(current + policy.actions.scale.step, bound);
   if (target <= current) return { ok: false, line: `${service}: already at ${current} replica(s), bound ${bound} (${why})` };
@@ -308,7 +353,9 @@ const scaleUpServices: Step = {
     if (isServiceName(ctx.incident.subject)) targets = [ctx.incident.subject];
     else {
       const s = await ports.observe.snapshot();
-      targets = SERVICE_NAMES.filter((svc) => s.errorRates.some((e) => e.service === svc && e.rate !== null && errorRateSeverity(e.rate, p) !== null));
+      targets = SERVICE_NAMES.filter((svc) =>
+        s.errorRates.some((e) => e.service === svc && e.rate !== null && errorRateSeverity(e.rate, p) !== null),
+      );
     }
     if (targets.length === 0) return { ok: true, output: ["no single service above the error-rate threshold; nothing scaled"] };
     const results = [];
@@ -330,7 +377,10 @@ const verifyErrorRateNormal: Step = {
       const left = detectHighErrorRate(s, ctx.policy).filter((f) => ctx.incident.subject === "all" || f.subject === ctx.incident.subject);
       // No signal at all (the collector failed) is not recovery.
       const observed = s.errorRates.some((e) => e.rate !== null);
-      return { done: observed && left.length === 0, line: observed ? (left.map((f) => f.summary).join("; ") || "no error-rate finding") : "no error rate observed" };
+      return {
+        done: observed && left.length === 0,
+        line: observed ? left.map((f) => f.summary).join("; ") || "no error-rate finding" : "no error rate observed",
+      };
     }),
 };
 
@@ -381,7 +431,8 @@ const kafkaCheckBrokerStatus: Step = {
       ...brokers.map((b) => `broker ${b.nodeId} ${b.address}: ${b.up ? "up" : "DOWN"}`),
       ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
     ];
-    if (brokers.length === 0 && instances.length === 0) return { ok: false, output: [...output, "no broker in the metadata and no broker instance on the platform: nothing to check"] };
+    if (brokers.length === 0 && instances.length === 0)
+      return { ok: false, output: [...output, "no broker in the metadata and no broker instance on the platform: nothing to check"] };
     return looked(down.length > 0 || notRunning.length > 0 || brokers.length === 0, output, { down, notRunning });
   },
 };
@@ -422,7 +473,12 @@ const kafkaRestartBroker: Step = {
     const targets = (await ports.platform.listInstances("kafka")).filter((i) => !i.running);
     for (const i of targets) await ports.platform.restart(i.name);
     const restarted = targets.map((i) => i.name);
-    return { ok: true, finding: restarted.length > 0 ? "acted" : "not-needed", output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["every broker instance is running; nothing restarted"], data: { restarted } };
+    return {
+      ok: true,
+      finding: restarted.length > 0 ? "acted" : "not-needed",
+      output: restarted.length > 0 ? restarted.map((n) => `restarted ${n}`) : ["every broker instance is running; nothing restarted"],
+      data: { restarted },
+    };
   },
 };
 
@@ -491,10 +547,17 @@ const dbCheckActiveConnections = connectionsStep(
 );
 
 /** What the pools may open at most (size × replicas per service), and the connections of anything else. */
-async function poolDemand(ports: Ports): Promise<{ services: { service: ServiceName; size: number; replicas: number }[]; other: number; usable: number; max: number; reserved: number }> {
+async function poolDemand(ports: Ports): Promise<{
+  services: { service: ServiceName; size: number; replicas: number }[];
+  other: number;
+  usable: number;
+  max: number;
+  reserved: number;
+}> {
   const names = await poolServices(ports);
   const services = [];
-  for (const service of names) services.push({ service, size: await ports.platform.poolSize(service), replicas: await ports.platform.replicas(service) });
+  for (const service of names)
+    services.push({ service, size: await ports.platform.poolSize(service), replicas: await ports.platform.replicas(service) });
   const rows = await ports.database.connections();
   const { max, reserved } = await ports.database.maxConnections();
   const other = rows.filter((r) => !(names as string[]).includes(r.application)).length;
@@ -568,7 +631,9 @@ const dbKillIdleConnections: Step = {
     return {
       ok: true,
       finding: pids.length > 0 ? "acted" : "not-needed",
-      output: [`terminated ${pids.length} session(s) idle >= ${minIdleSeconds} s${pids.length > 0 ? `: ${pids.join(", ")}` : ""} (protected: ${all.join(", ")})`],
+      output: [
+        `terminated ${pids.length} session(s) idle >= ${minIdleSeconds} s${pids.length > 0 ? `: ${pids.join(", ")}` : ""} (protected: ${all.join(", ")})`,
+      ],
       data: { pids },
     };
   },
@@ -609,7 +674,11 @@ const lagCheckConsumerStatus: Step = {
       ...instances.map((i) => `${i.name}: ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}, restarts ${i.restarts}`),
       `group ${ctx.incident.subject}: ${members} member(s), ${running}/${instances.length} instance(s) running`,
     ];
-    return looked(!(instances.length > 0 && running === instances.length && members > 0), output, { members, running, instances: instances.length });
+    return looked(!(instances.length > 0 && running === instances.length && members > 0), output, {
+      members,
+      running,
+      instances: instances.length,
+    });
   },
 };
 
@@ -629,7 +698,11 @@ const lagCheckProcessingErrors: Step = {
       errorLines[i.name] = hits.length;
       output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
     }
-    return looked(Object.values(errorLines).some((n) => n > 0), output, { errorLines, ...src.data });
+    return looked(
+      Object.values(errorLines).some((n) => n > 0),
+      output,
+      { errorLines, ...src.data },
+    );
   },
 };
 
@@ -646,9 +719,16 @@ const lagScaleUpConsumers: Step = {
     const max = ctx.policy.actions.scale.maxReplicas;
     // A consumer beyond the partition count gets no partition and only adds rebalances.
     const bound = partitions > 0 ? Math.min(partitions, max) : max;
-    const r = await scaleBy(ports, ctx.policy, CONSUMER_SERVICE, bound, partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`);
+    const r = await scaleBy(
+      ports,
+      ctx.policy,
+      CONSUMER_SERVICE,
+      bound,
+      partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`,
+    );
     // One consumer per partition already: another would get no partition, so not scaling is the judgement.
-    if (!r.ok && partitions > 0 && bound === partitions) return { ok: true, finding: "not-needed", output: [r.line], data: { replicas: null, bound } };
+    if (!r.ok && partitions > 0 && bound === partitions)
+      return { ok: true, finding: "not-needed", output: [r.line], data: { replicas: null, bound } };
     return { ok: r.ok, ...(r.ok ? { finding: "acted" as const } : {}), output: [r.line], data: { replicas: r.to ?? null, bound } };
   },
 };
@@ -698,7 +778,10 @@ const oomCheckMemoryLeaks: Step = {
     for (const i of await ports.platform.listInstances(service)) {
       const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => LEAK_LINE.test(l));
       total += hits.length;
-      output.push(`${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
+      output.push(
+        `${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${src.text}`,
+        ...hits.slice(-5),
+      );
     }
     return looked(total > 0, output, { lines: total, ...src.data });
   },
@@ -715,11 +798,13 @@ const oomIncreaseMemoryLimits: Step = {
     const service = oomService(ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const limits = (await ports.platform.listInstances(service)).map((i) => i.memoryLimitBytes).filter((b): b is number => b !== null);
-    if (limits.length === 0) return { ok: false, output: [`${service}: no memory limit set; the host ran out of memory, raising a limit cannot help`] };
+    if (limits.length === 0)
+      return { ok: false, output: [`${service}: no memory limit set; the host ran out of memory, raising a limit cannot help`] };
     const current = Math.max(...limits);
     const { factor, maxBytes } = ctx.policy.actions.memory;
     const target = Math.min(Math.floor(current * factor), maxBytes);
-    if (target <= current) return { ok: false, output: [`${service}: limit ${mib(current)} already at the maximum ${mib(maxBytes)} (actions.memory.maxBytes)`] };
+    if (target <= current)
+      return { ok: false, output: [`${service}: limit ${mib(current)} already at the maximum ${mib(maxBytes)} (actions.memory.maxBytes)`] };
     await ports.platform.setMemoryLimit(service, target);
     return { ok: true, output: [`${service}: memory limit ${mib(current)} → ${mib(target)}`], data: { from: current, to: target } };
   },
@@ -735,7 +820,8 @@ const oomScaleHorizontally: Step = {
   async run(ports, ctx) {
     const subject = ctx.incident.subject;
     // Kafka and PostgreSQL are stateful: another replica is a cluster change, not a mitigation.
-    if (!isServiceName(subject)) return { ok: true, output: [`${subject} cannot be scaled horizontally; skipped`], data: { skipped: true } };
+    if (!isServiceName(subject))
+      return { ok: true, output: [`${subject} cannot be scaled horizontally; skipped`], data: { skipped: true } };
     const r = await scaleBy(ports, ctx.policy, subject, ctx.policy.actions.scale.maxReplicas, "actions.scale.maxReplicas");
     return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null } };
   },
@@ -783,7 +869,13 @@ const checkCanary: Step = {
   async run(ports) {
     const c = (await ports.observe.snapshot()).canary;
     if (!c) return { ok: false, output: ["canary not observed (collector failed)"] };
-    return looked(c.lost > 0, [`canaries sent ${c.sent}, lost ${c.lost}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`], { ...c });
+    return looked(
+      c.lost > 0,
+      [
+        `canaries sent ${c.sent}, lost ${c.lost}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`,
+      ],
+      { ...c },
+    );
   },
 };
 

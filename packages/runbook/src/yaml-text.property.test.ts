@@ -16,7 +16,37 @@ describe("parseYamlText, over generated input", { timeout: 120_000 }, () => {
     const text = fc.oneof(
       fc.string({ maxLength: 500 }),
       fc.string({ unit: "binary", maxLength: 500 }),
-      fc.array(fc.constantFrom("a:", " b", "- ", "&x ", "*x", "[", "]", "{", "}", ": ", "\n", "'", '"', "#", "!!str ", "!!binary ", "<<: *x", "? ", "|", ">", "%YAML 1.2\n", "---\n", "...\n", "\t"), { maxLength: 60 }).map((t) => t.join("")),
+      fc
+        .array(
+          fc.constantFrom(
+            "a:",
+            " b",
+            "- ",
+            "&x ",
+            "*x",
+            "[",
+            "]",
+            "{",
+            "}",
+            ": ",
+            "\n",
+            "'",
+            '"',
+            "#",
+            "!!str ",
+            "!!binary ",
+            "<<: *x",
+            "? ",
+            "|",
+            ">",
+            "%YAML 1.2\n",
+            "---\n",
+            "...\n",
+            "\t",
+          ),
+          { maxLength: 60 },
+        )
+        .map((t) => t.join("")),
       fc.tuple(jsonArb, fc.string({ maxLength: 40 }), fc.nat()).map(([v, junk, at]) => {
         const s = stringify(v);
         const i = at % (s.length + 1);
@@ -68,7 +98,10 @@ describe("parseYamlText, over generated input", { timeout: 120_000 }, () => {
       );
       fc.assert(
         fc.property(key, (k) => {
-          expect(parseYamlText(`? ${k}\n: value\n`)).toEqual({ ok: false, problem: "a key that is not a plain name (a mapping, a list, an alias or binary data) (line 1): keys must be plain names" });
+          expect(parseYamlText(`? ${k}\n: value\n`)).toEqual({
+            ok: false,
+            problem: "a key that is not a plain name (a mapping, a list, an alias or binary data) (line 1): keys must be plain names",
+          });
         }),
       );
     } finally {

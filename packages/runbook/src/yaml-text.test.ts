@@ -10,7 +10,10 @@ const problem = (text: string) => {
 /** Nine aliases of the previous level, `levels` deep: 9^levels nodes when expanded. */
 function aliasBomb(levels: number): string {
   let s = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
-  for (let i = 1; i <= levels; i++) s += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+  for (let i = 1; i <= levels; i++)
+    s += `a${i}: &a${i} [${Array(9)
+      .fill(`*a${i - 1}`)
+      .join(", ")}]\n`;
   return s;
 }
 
@@ -38,7 +41,9 @@ describe("parseYamlText", () => {
     let text = "services:\n";
     while (text.length < 1_000_000) text += "a: 1\n";
     // composing 200,000 nodes took seconds (20 s on a loaded machine): refused by counting first
-    expect(problem(text)).toBe(`more than ${MAX_ITEMS} lines and flow items: refused before parsing (a resource-exhaustion attack, or a file that is not a configuration)`);
+    expect(problem(text)).toBe(
+      `more than ${MAX_ITEMS} lines and flow items: refused before parsing (a resource-exhaustion attack, or a file that is not a configuration)`,
+    );
     expect(problem(`x: ${"[".repeat(100_000)}1${"]".repeat(100_000)}\n`)).toContain(`more than ${MAX_ITEMS} lines and flow items`);
     // yaml's own uniqueKeys check compared every key with every earlier one: the one pass finds it
     expect(problem(`services:\n${"a: 1\n".repeat(MAX_ITEMS - 10)}`)).toContain('duplicate key "a" (line 3)');

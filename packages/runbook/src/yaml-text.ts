@@ -27,13 +27,20 @@ export function parseYamlText(text: string): ParsedYaml {
     const c = text.charCodeAt(i);
     if (c === 10 || c === 44 || c === 91 || c === 123) items++; // \n , [ {
   }
-  if (items > MAX_ITEMS) return { ok: false, problem: `more than ${MAX_ITEMS} lines and flow items: refused before parsing (a resource-exhaustion attack, or a file that is not a configuration)` };
+  if (items > MAX_ITEMS)
+    return {
+      ok: false,
+      problem: `more than ${MAX_ITEMS} lines and flow items: refused before parsing (a resource-exhaustion attack, or a file that is not a configuration)`,
+    };
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines, prettyErrors: false });
   const first = doc.errors[0];
   if (first) {
     const at = first.pos ? lines.linePos(first.pos[0]) : undefined;
-    return { ok: false, problem: `not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ""}: ${first.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}` };
+    return {
+      ok: false,
+      problem: `not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ""}: ${first.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`,
+    };
   }
   let duplicate: string | undefined; // or a collection as a key
   visit(doc, {
@@ -64,7 +71,11 @@ export function parseYamlText(text: string): ParsedYaml {
     // yaml refuses when its count reaches maxAliasCount, not when it passes it: + 1 for "more than"
     return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIASES + 1 }) };
   } catch (err) {
-    if (err instanceof ReferenceError && /alias/i.test(err.message)) return { ok: false, problem: `more than ${MAX_ALIASES} aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)` };
+    if (err instanceof ReferenceError && /alias/i.test(err.message))
+      return {
+        ok: false,
+        problem: `more than ${MAX_ALIASES} aliases resolved: refused (a resource-exhaustion attack, or a file that is not a configuration)`,
+      };
     return { ok: false, problem: `not valid YAML: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}` };
   }
 }

@@ -30,7 +30,11 @@ describe("a snapshot", () => {
       // a token in a URL's query and path: nothing listens there, so it is in the instances, the
       // collectors' errors and the service-down incident's evidence
       services: { "stats-api": [`http://127.0.0.1:1/x?token=${token}`], "ingest-api": [`http://127.0.0.1:1/${token}`] },
-      security: { protectedEndpoints: [{ method: "DELETE", url: `http://127.0.0.1:1/admin?t=${token}` }], publicEndpoints: [], secrets: { adminToken: token, short: "0123" } },
+      security: {
+        protectedEndpoints: [{ method: "DELETE", url: `http://127.0.0.1:1/admin?t=${token}` }],
+        publicEndpoints: [],
+        secrets: { adminToken: token, short: "0123" },
+      },
     });
     try {
       const snapshot = await signals.snapshot();

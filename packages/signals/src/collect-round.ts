@@ -34,15 +34,32 @@ export interface SignalsConfig {
 
 export function createSignals(cfg: SignalsConfig) {
   const services: ServiceUrls = { ...cfg.services };
-  const metrics = createServiceMetricsCollector({ services, windowSeconds: cfg.windowSeconds, recentRounds: cfg.recentRounds, timeoutMs: cfg.timeoutMs });
+  const metrics = createServiceMetricsCollector({
+    services,
+    windowSeconds: cfg.windowSeconds,
+    recentRounds: cfg.recentRounds,
+    timeoutMs: cfg.timeoutMs,
+  });
   const kafka = cfg.kafka ? createKafkaCollector({ ...cfg.kafka, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs }) : undefined;
   const pg = cfg.postgres ? createPostgresCollector({ url: cfg.postgres.url, timeoutMs: cfg.timeoutMs }) : undefined;
   const ingest = cfg.services["ingest-api"]?.[0];
   const stats = cfg.services["stats-api"]?.[0];
-  const synthetic = cfg.synthetic && ingest && stats ? createSynthetic({ ...cfg.synthetic, ingestUrl: ingest, statsUrl: stats, timeoutMs: cfg.timeoutMs, windowSeconds: cfg.windowSeconds, recentRounds: cfg.recentRounds }) : undefined;
+  const synthetic =
+    cfg.synthetic && ingest && stats
+      ? createSynthetic({
+          ...cfg.synthetic,
+          ingestUrl: ingest,
+          statsUrl: stats,
+          timeoutMs: cfg.timeoutMs,
+          windowSeconds: cfg.windowSeconds,
+          recentRounds: cfg.recentRounds,
+        })
+      : undefined;
   const t = cfg.timeoutMs;
   // every configured secret's value, longest first (one that contains another is replaced whole)
-  const secretValues = Object.values(cfg.security?.secrets ?? {}).filter((v) => v.length > 0).sort((a, b) => b.length - a.length);
+  const secretValues = Object.values(cfg.security?.secrets ?? {})
+    .filter((v) => v.length > 0)
+    .sort((a, b) => b.length - a.length);
   // Collectors that make several requests get a little more than one request's timeout.
   const slow = t * 2;
 
@@ -69,25 +86,29 @@ export function createSignals(cfg: SignalsConfig) {
       const partitions = k?.value?.kafka?.groups[0]?.partitions.length ?? 0;
       if (synthetic && partitions > 0) synthetic.spreadOver(partitions);
       const errors: Snapshot["collectionErrors"] = [];
-      for (const c of [health, svc, k, p, syn, sec, extra, ext, inst]) if (c?.error) errors.push({ collector: c.collector, error: c.error });
+      for (const c of [health, svc, k, p, syn, sec, extra, ext, inst])
+        if (c?.error) errors.push({ collector: c.collector, error: c.error });
       for (const f of svc.value?.failures ?? []) errors.push({ collector: "service-metrics", error: `${f.url}: ${f.error}` });
       // A URL's password (http://user:pass@host, postgres://…) and the value of every configured secret
       // (security.secrets: a token in a URL's query, in an error's text) never reach the snapshot, so
       // neither incidents' evidence, nor `gm-prober once --json`, metrics labels, reports or logs built from it.
-      return redactDeep<Snapshot>({
-        at: new Date(now).toISOString(),
-        services: health.value ?? [],
-        errorRates: [...(svc.value?.errorRates ?? []), ...(syn?.value ? [syn.value.errorRate] : []), ...(extra?.value ?? [])],
-        users: syn?.value?.users ?? null,
-        kafka: k?.value?.kafka ?? null,
-        postgres: p?.value ? { ...p.value, pools: svc.value?.pools ?? [] } : null,
-        instances: inst?.value ?? [],
-        consumers: k?.value?.consumers ?? [],
-        security: sec?.value ?? null,
-        canary: syn?.value?.canary ?? null,
-        externalAlerts: ext?.value ?? [],
-        collectionErrors: errors,
-      }, secretValues);
+      return redactDeep<Snapshot>(
+        {
+          at: new Date(now).toISOString(),
+          services: health.value ?? [],
+          errorRates: [...(svc.value?.errorRates ?? []), ...(syn?.value ? [syn.value.errorRate] : []), ...(extra?.value ?? [])],
+          users: syn?.value?.users ?? null,
+          kafka: k?.value?.kafka ?? null,
+          postgres: p?.value ? { ...p.value, pools: svc.value?.pools ?? [] } : null,
+          instances: inst?.value ?? [],
+          consumers: k?.value?.consumers ?? [],
+          security: sec?.value ?? null,
+          canary: syn?.value?.canary ?? null,
+          externalAlerts: ext?.value ?? [],
+          collectionErrors: errors,
+        },
+        secretValues,
+      );
     },
     async close() {
       await Promise.all([kafka?.close(), pg?.close()]);

@@ -18,17 +18,25 @@ export function getOnNewConnection(url: string, timeoutMs: number): Promise<numb
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const signal = AbortSignal.timeout(timeoutMs);
-    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method: "GET", agent: false, signal, headers: { connection: "close" } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-      res.on("error", reject);
-    });
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
+      u,
+      { method: "GET", agent: false, signal, headers: { connection: "close" } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      },
+    );
     req.on("error", (err) => reject(signal.aborted ? new Error(`timed out after ${timeoutMs} ms`) : err));
     req.end();
   });
 }
 
-export async function probeHealth(services: ServiceUrls, timeoutMs: number, get: (url: string, timeoutMs: number) => Promise<number> = getOnNewConnection): Promise<ServiceHealth[]> {
+export async function probeHealth(
+  services: ServiceUrls,
+  timeoutMs: number,
+  get: (url: string, timeoutMs: number) => Promise<number> = getOnNewConnection,
+): Promise<ServiceHealth[]> {
   const entries = Object.entries(services) as [ServiceName, string[]][];
   return Promise.all(
     entries.map(async ([service, urls]) => ({
@@ -40,7 +48,13 @@ export async function probeHealth(services: ServiceUrls, timeoutMs: number, get:
             const status = await get(`${url}/health`, timeoutMs);
             return { url, ok: status === 200, status, latencyMs: Math.round(performance.now() - t0) };
           } catch (err) {
-            return { url, ok: false, status: null, latencyMs: null, error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
+            return {
+              url,
+              ok: false,
+              status: null,
+              latencyMs: null,
+              error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err),
+            };
           }
         }),
       ),

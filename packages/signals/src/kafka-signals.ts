@@ -5,7 +5,16 @@
  * The reads themselves (and the lag) are the Kafka module's of packages/platform; this file keeps what
  * only the prober needs: history, trends, lag in seconds and the progress verdict.
  */
-import { brokerStates, createKafkaAdmin, endOffsets, groupLag, minInsyncReplicas, partitionHealth, tcpReachable, totalLag } from "@gm/platform/kafka-admin";
+import {
+  brokerStates,
+  createKafkaAdmin,
+  endOffsets,
+  groupLag,
+  minInsyncReplicas,
+  partitionHealth,
+  tcpReachable,
+  totalLag,
+} from "@gm/platform/kafka-admin";
 import type { ConsumerProgress, GroupLag, KafkaSignal } from "@gm/runbook/snapshot";
 import { Series } from "./collect.js";
 import { judgeProgress, lagSeconds } from "./progress.js";
@@ -68,10 +77,27 @@ export function createKafkaCollector(opts: KafkaCollectorOptions) {
           lagSeconds: total === 0 ? 0 : Math.max(0, ...secs.filter((x): x is number => x !== null)),
         });
         const members = described.groups.find((g) => g.groupId === group)?.members.length ?? 0;
-        consumers.push(judgeProgress({ group, members, committed: cs.all(), totalLag: total, lagTrend: trend.slopePerSecond(), stallSeconds: opts.stallSeconds, now }));
+        consumers.push(
+          judgeProgress({
+            group,
+            members,
+            committed: cs.all(),
+            totalLag: total,
+            lagTrend: trend.slopePerSecond(),
+            stallSeconds: opts.stallSeconds,
+            now,
+          }),
+        );
       }
       return {
-        kafka: { brokersExpected: expected, brokers, underReplicatedPartitions: underReplicated, offlinePartitions: offline, minInsyncReplicas: minIsr, groups },
+        kafka: {
+          brokersExpected: expected,
+          brokers,
+          underReplicatedPartitions: underReplicated,
+          offlinePartitions: offline,
+          minInsyncReplicas: minIsr,
+          groups,
+        },
         consumers,
       };
     });

@@ -14,7 +14,13 @@ export const PROBER_APPLICATION_NAME = "gm-prober";
 
 export function createPostgresCollector(opts: { url: string; timeoutMs: number }) {
   // Read-only even if the role was not set up so: the prober never writes.
-  const session = createPgSession({ url: opts.url, timeoutMs: opts.timeoutMs, statementTimeoutMs: opts.timeoutMs, applicationName: PROBER_APPLICATION_NAME, readOnly: true });
+  const session = createPgSession({
+    url: opts.url,
+    timeoutMs: opts.timeoutMs,
+    statementTimeoutMs: opts.timeoutMs,
+    applicationName: PROBER_APPLICATION_NAME,
+    readOnly: true,
+  });
   return {
     collect: (): Promise<PostgresCounts> => connectionUsage(session.query),
     close: () => session.close(),

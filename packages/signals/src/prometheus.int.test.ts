@@ -15,12 +15,18 @@ import { createPrometheusClient, createPrometheusErrorRate, PrometheusError } fr
 
 const PROMETHEUS_BIN = process.env["PROMETHEUS_BIN"] ?? "/usr/bin/prometheus";
 const DEADLINE_MS = 60_000;
-const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) => waitForWithin(what, check, timeoutMs, 200);
+const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) =>
+  waitForWithin(what, check, timeoutMs, 200);
 
 function serviceRegistry(service: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  const requests = new Counter({ name: "http_requests_total", help: "HTTP requests by route, method and status code", labelNames: ["route", "method", "code"] as const, registers: [registry] });
+  const requests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests by route, method and status code",
+    labelNames: ["route", "method", "code"] as const,
+    registers: [registry],
+  });
   // Create the series at 0 before the first scrape: increase() ignores the jump from "absent" to a value.
   for (const code of ["200", "500"]) requests.inc({ route: "/work", method: "GET", code }, 0);
   return { registry, requests };
@@ -79,7 +85,12 @@ describe("createPrometheusErrorRate against a real Prometheus", { timeout: 120_0
     prometheusUrl = `http://127.0.0.1:${port}`;
     prometheus = spawn(
       PROMETHEUS_BIN,
-      [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+      [
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--log.level=warn",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     prometheus.stdout?.on("data", (b: Buffer) => output.push(b.toString()));

@@ -4,7 +4,10 @@ import { createPrometheusClient, createPrometheusErrorRate, PrometheusError, Pro
 type Fetch = typeof globalThis.fetch;
 
 function vector(samples: { labels: Record<string, string>; value: string }[]) {
-  return { status: "success", data: { resultType: "vector", result: samples.map((s) => ({ metric: s.labels, value: [1_700_000_000, s.value] })) } };
+  return {
+    status: "success",
+    data: { resultType: "vector", result: samples.map((s) => ({ metric: s.labels, value: [1_700_000_000, s.value] })) },
+  };
 }
 
 /** A fake Prometheus that answers by query text and records the requested URLs. */
@@ -23,7 +26,12 @@ describe("createPrometheusErrorRate", () => {
   it("computes per-service and total rates from two queries evaluated at the same instant", async () => {
     const { fetch, seen } = fakeFetch((q) =>
       q.includes('code=~"5.."')
-        ? { body: vector([{ labels: { service: "ingest-api" }, value: "12" }, { labels: { service: "legacy" }, value: "1" }]) }
+        ? {
+            body: vector([
+              { labels: { service: "ingest-api" }, value: "12" },
+              { labels: { service: "legacy" }, value: "1" },
+            ]),
+          }
         : {
             body: vector([
               { labels: { service: "stats-api" }, value: "0" },
@@ -69,13 +77,20 @@ describe("createPrometheusClient", () => {
 
   it("reports a non-JSON 502 as a retriable http-status error", async () => {
     const { fetch } = fakeFetch(() => ({ status: 502, body: "<html>bad gateway</html>" }));
-    await expect(createPrometheusClient({ url: "http://prom.test:9090", fetch }).queryScalar("up")).rejects.toMatchObject({ code: "http-status", retriable: true, status: 502 });
+    await expect(createPrometheusClient({ url: "http://prom.test:9090", fetch }).queryScalar("up")).rejects.toMatchObject({
+      code: "http-status",
+      retriable: true,
+      status: 502,
+    });
   });
 
   it("reports a timeout as retriable", async () => {
     const fetch: Fetch = (_input, init) =>
       new Promise((_resolve, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal?.reason)));
-    await expect(createPrometheusClient({ url: "http://prom.test:9090", timeoutMs: 20, fetch }).queryScalar("up")).rejects.toMatchObject({ code: "timeout", retriable: true });
+    await expect(createPrometheusClient({ url: "http://prom.test:9090", timeoutMs: 20, fetch }).queryScalar("up")).rejects.toMatchObject({
+      code: "timeout",
+      retriable: true,
+    });
   });
 
   it("queryScalar accepts a scalar or one sample, null for an empty vector, and refuses several samples", async () => {
@@ -83,13 +98,19 @@ describe("createPrometheusClient", () => {
       scalar: { status: "success", data: { resultType: "scalar", result: [1, "+Inf"] } },
       one: vector([{ labels: {}, value: "0.5" }]),
       none: vector([]),
-      two: vector([{ labels: { a: "1" }, value: "1" }, { labels: { a: "2" }, value: "2" }]),
+      two: vector([
+        { labels: { a: "1" }, value: "1" },
+        { labels: { a: "2" }, value: "2" },
+      ]),
     };
     const { fetch } = fakeFetch((q) => ({ body: answers[q] }));
     const client = createPrometheusClient({ url: "http://prom.test:9090", fetch });
     expect(await client.queryScalar("scalar")).toBe(Number.POSITIVE_INFINITY);
     expect(await client.queryScalar("one")).toBe(0.5);
     expect(await client.queryScalar("none")).toBeNull();
-    await expect(client.queryScalar("two")).rejects.toMatchObject({ code: "bad-response", message: expect.stringContaining("at most one sample") });
+    await expect(client.queryScalar("two")).rejects.toMatchObject({
+      code: "bad-response",
+      message: expect.stringContaining("at most one sample"),
+    });
   });
 });

@@ -92,7 +92,8 @@ const RETRIABLE_ERROR_TYPES = new Set(["timeout", "canceled", "unavailable", "in
 export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {
   const base = parseBaseUrl(options.url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new PrometheusOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new PrometheusOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
   const doFetch = options.fetch ?? globalThis.fetch;
   const url = options.url;
 
@@ -100,8 +101,16 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
     const endpoint = new URL("api/v1/query", base);
     endpoint.searchParams.set("query", q);
     if (at) endpoint.searchParams.set("time", (at.getTime() / 1000).toFixed(3));
-    const fail = (code: PrometheusErrorCode, retriable: boolean, detail: string, extra: { status?: number; errorType?: string; cause?: unknown } = {}) =>
-      new PrometheusError({ code, retriable, url, query: q, status: extra.status ?? null, errorType: extra.errorType ?? null, detail }, { cause: extra.cause });
+    const fail = (
+      code: PrometheusErrorCode,
+      retriable: boolean,
+      detail: string,
+      extra: { status?: number; errorType?: string; cause?: unknown } = {},
+    ) =>
+      new PrometheusError(
+        { code, retriable, url, query: q, status: extra.status ?? null, errorType: extra.errorType ?? null, detail },
+        { cause: extra.cause },
+      );
 
     let res: Response;
     try {
@@ -118,25 +127,43 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
       text = await res.text();
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
-      throw fail(timedOut ? "timeout" : "unreachable", true, `reading the response: ${describeNetworkError(err)}`, { status: res.status, cause: err });
+      throw fail(timedOut ? "timeout" : "unreachable", true, `reading the response: ${describeNetworkError(err)}`, {
+        status: res.status,
+        cause: err,
+      });
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch (err) {
-      if (!res.ok) throw fail("http-status", res.status >= 500 || res.status === 429, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status, cause: err });
-      throw fail("bad-response", false, `HTTP ${res.status} with a body that is not JSON: ${snippet(text)}`, { status: res.status, cause: err });
+      if (!res.ok)
+        throw fail("http-status", res.status >= 500 || res.status === 429, `HTTP ${res.status}: ${snippet(text)}`, {
+          status: res.status,
+          cause: err,
+        });
+      throw fail("bad-response", false, `HTTP ${res.status} with a body that is not JSON: ${snippet(text)}`, {
+        status: res.status,
+        cause: err,
+      });
     }
 
     if (isRecord(body) && body["status"] === "error") {
       const errorType = typeof body["errorType"] === "string" ? body["errorType"] : "unknown";
       const message = typeof body["error"] === "string" ? body["error"] : "no message";
-      throw fail("query-error", RETRIABLE_ERROR_TYPES.has(errorType) || res.status >= 500, `${errorType}: ${message} (HTTP ${res.status})`, { status: res.status, errorType });
+      throw fail(
+        "query-error",
+        RETRIABLE_ERROR_TYPES.has(errorType) || res.status >= 500,
+        `${errorType}: ${message} (HTTP ${res.status})`,
+        { status: res.status, errorType },
+      );
     }
-    if (!res.ok) throw fail("http-status", res.status >= 500 || res.status === 429, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status });
+    if (!res.ok)
+      throw fail("http-status", res.status >= 500 || res.status === 429, `HTTP ${res.status}: ${snippet(text)}`, { status: res.status });
     const data = isRecord(body) && body["status"] === "success" ? body["data"] : undefined;
     if (!isRecord(data) || typeof data["resultType"] !== "string") {
-      throw fail("bad-response", false, `expected {status:"success", data:{resultType, result}}, got ${snippet(text)}`, { status: res.status });
+      throw fail("bad-response", false, `expected {status:"success", data:{resultType, result}}, got ${snippet(text)}`, {
+        status: res.status,
+      });
     }
     return { resultType: data["resultType"], result: data["result"] };
   }
@@ -208,7 +235,8 @@ export function errorRateQueries(windowSeconds: number): { requests: string; err
  */
 export function createPrometheusErrorRate(options: PrometheusErrorRateOptions): ErrorRateCollector {
   const { windowSeconds } = options;
-  if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new PrometheusOptionError("windowSeconds", "a whole number of seconds ≥ 1", windowSeconds);
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
+    throw new PrometheusOptionError("windowSeconds", "a whole number of seconds ≥ 1", windowSeconds);
   const client = createPrometheusClient(options);
   const queries = errorRateQueries(windowSeconds);
 

@@ -26,12 +26,23 @@ export async function checkSecurity(opts: SecurityOptions): Promise<SecuritySign
         // A 5xx did not serve the request: the proxy, ingress or load balancer in front of a service that
         // is down answers 502/503 (the soak's OOM-killed stats-api paged security-exposure P0 that way).
         // Like no answer at all, that is not an open door; availability is judged elsewhere.
-        if (res.status >= 500) return { endpoint: `${method} ${url}`, expectation: "401 or 403 without credentials", ok: true, observed: `HTTP ${res.status} (no answer from the service)` };
+        if (res.status >= 500)
+          return {
+            endpoint: `${method} ${url}`,
+            expectation: "401 or 403 without credentials",
+            ok: true,
+            observed: `HTTP ${res.status} (no answer from the service)`,
+          };
         const ok = res.status === 401 || res.status === 403;
         return { endpoint: `${method} ${url}`, expectation: "401 or 403 without credentials", ok, observed: `HTTP ${res.status}` };
       } catch (err) {
         // An endpoint that does not answer is not an open door; availability is judged elsewhere.
-        return { endpoint: `${method} ${url}`, expectation: "401 or 403 without credentials", ok: true, observed: `no answer (${err instanceof Error ? err.message : String(err)})` };
+        return {
+          endpoint: `${method} ${url}`,
+          expectation: "401 or 403 without credentials",
+          ok: true,
+          observed: `no answer (${err instanceof Error ? err.message : String(err)})`,
+        };
       }
     }),
   );

@@ -98,7 +98,10 @@ export function createServiceMetricsCollector(opts: {
             const business = (l: Record<string, string>) => !PROBE_ROUTES.has(l["route"] ?? "");
             const s = stateOf(url);
             s.reqSeries.add(now, s.requests.update(sum(samples, "http_requests_total", business)));
-            s.errSeries.add(now, s.errors.update(sum(samples, "http_requests_total", (l) => business(l) && (l["code"] ?? "").startsWith("5"))));
+            s.errSeries.add(
+              now,
+              s.errors.update(sum(samples, "http_requests_total", (l) => business(l) && (l["code"] ?? "").startsWith("5"))),
+            );
             const agg = perService.get(service) ?? { requests: 0, errors: 0, recentRequests: 0, recentErrors: 0, recentMs: 0 };
             agg.requests += delta(s.reqSeries);
             agg.errors += delta(s.errSeries);
@@ -122,7 +125,9 @@ export function createServiceMetricsCollector(opts: {
                 idle: first(samples, "pg_pool_idle") ?? 0,
                 waiting: first(samples, "pg_pool_waiting") ?? 0,
                 timeoutsPerSecond: Math.max(0, s.timeoutSeries.slopePerSecond() ?? 0),
-                ...(recentTimeouts && recentTimeouts.ms > 0 ? { recentTimeoutsPerSecond: Math.max(0, recentTimeouts.delta / (recentTimeouts.ms / 1000)) } : {}),
+                ...(recentTimeouts && recentTimeouts.ms > 0
+                  ? { recentTimeoutsPerSecond: Math.max(0, recentTimeouts.delta / (recentTimeouts.ms / 1000)) }
+                  : {}),
               });
             }
           }),
@@ -137,7 +142,16 @@ export function createServiceMetricsCollector(opts: {
         requests: a.requests,
         errors: a.errors,
         rate: a.requests > 0 ? a.errors / a.requests : null,
-        ...(a.recentMs > 0 ? { recent: { windowSeconds: Math.round(a.recentMs / 100) / 10, requests: a.recentRequests, errors: a.recentErrors, rate: a.recentRequests > 0 ? a.recentErrors / a.recentRequests : null } } : {}),
+        ...(a.recentMs > 0
+          ? {
+              recent: {
+                windowSeconds: Math.round(a.recentMs / 100) / 10,
+                requests: a.recentRequests,
+                errors: a.recentErrors,
+                rate: a.recentRequests > 0 ? a.recentErrors / a.recentRequests : null,
+              },
+            }
+          : {}),
       });
       for (const [service, a] of perService) {
         errorRates.push(signal(service, a));

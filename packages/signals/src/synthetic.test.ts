@@ -15,7 +15,16 @@ function fakeFetch(state: { failPosts: number }): typeof fetch {
 describe("synthetic players", () => {
   it("measure the error rate over the prober's window, and users affected per round", async () => {
     const state = { failPosts: 1 };
-    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
+    const syn = createSynthetic({
+      ingestUrl: "http://ingest",
+      statsUrl: "http://stats",
+      players: 4,
+      timeoutMs: 1_000,
+      windowSeconds: 60,
+      lossDeadlineSeconds: 120,
+      runId: "t",
+      fetch: fakeFetch(state),
+    });
     const r1 = await syn.round(0);
     expect(r1.errorRate).toMatchObject({ requests: 8, errors: 1, rate: 0.125, windowSeconds: 60 });
     expect(r1.users).toMatchObject({ total: 4, failing: 1 });
@@ -29,7 +38,16 @@ describe("synthetic players", () => {
 
   it("count failed journeys over the window for users affected", async () => {
     const state = { failPosts: 0 };
-    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
+    const syn = createSynthetic({
+      ingestUrl: "http://ingest",
+      statsUrl: "http://stats",
+      players: 4,
+      timeoutMs: 1_000,
+      windowSeconds: 60,
+      lossDeadlineSeconds: 120,
+      runId: "t",
+      fetch: fakeFetch(state),
+    });
     await syn.round(0);
     state.failPosts = 4;
     expect((await syn.round(5_000)).users).toEqual({ total: 4, failing: 4, window: { windowSeconds: 60, journeys: 8, failed: 4 } });
@@ -40,13 +58,31 @@ describe("synthetic players", () => {
 
   it("keep the last round as the short window of the multiwindow rate", async () => {
     const state = { failPosts: 0 };
-    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 4, timeoutMs: 1_000, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: fakeFetch(state) });
+    const syn = createSynthetic({
+      ingestUrl: "http://ingest",
+      statsUrl: "http://stats",
+      players: 4,
+      timeoutMs: 1_000,
+      windowSeconds: 60,
+      lossDeadlineSeconds: 120,
+      runId: "t",
+      fetch: fakeFetch(state),
+    });
     // the first round has no round before it: no short window yet
     expect((await syn.round(0)).errorRate.recent).toBeUndefined();
     state.failPosts = 4;
-    expect((await syn.round(5_000)).errorRate).toMatchObject({ requests: 16, errors: 4, rate: 0.25, recent: { windowSeconds: 5, requests: 8, errors: 4, rate: 0.5 } });
+    expect((await syn.round(5_000)).errorRate).toMatchObject({
+      requests: 16,
+      errors: 4,
+      rate: 0.25,
+      recent: { windowSeconds: 5, requests: 8, errors: 4, rate: 0.5 },
+    });
     // the errors stopped: the window still averages them in, the last round does not
-    expect((await syn.round(10_000)).errorRate).toMatchObject({ requests: 24, errors: 4, recent: { windowSeconds: 5, requests: 8, errors: 0, rate: 0 } });
+    expect((await syn.round(10_000)).errorRate).toMatchObject({
+      requests: 24,
+      errors: 4,
+      recent: { windowSeconds: 5, requests: 8, errors: 0, rate: 0 },
+    });
   });
 });
 
@@ -60,7 +96,16 @@ describe("the canary", () => {
       if (init?.method === "POST") return new Response("{}", { status: 202 });
       return new Response("{}", { status: statsUp || !String(url).includes("/events/") ? 200 : 503 });
     }) as typeof fetch;
-    const syn = createSynthetic({ ingestUrl: "http://ingest", statsUrl: "http://stats", players: 1, timeoutMs: 50, windowSeconds: 60, lossDeadlineSeconds: 120, runId: "t", fetch: f });
+    const syn = createSynthetic({
+      ingestUrl: "http://ingest",
+      statsUrl: "http://stats",
+      players: 1,
+      timeoutMs: 50,
+      windowSeconds: 60,
+      lossDeadlineSeconds: 120,
+      runId: "t",
+      fetch: f,
+    });
     await syn.round(0); // its canary is acknowledged, not readable
     const [a, b] = await Promise.all([syn.round(200_000), syn.round(200_000)]);
     expect(Math.max(a.canary.lost, b.canary.lost)).toBe(1);
@@ -74,7 +119,14 @@ describe("synthetic players spread over the partitions", () => {
     const { Partitioners } = await import("kafkajs");
     const { spreadPlayers } = await import("./synthetic.js");
     const p = Partitioners.DefaultPartitioner();
-    const meta = Array.from({ length: 6 }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
+    const meta = Array.from({ length: 6 }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+      replicas: [],
+      isr: [],
+      partitionErrorCode: 0,
+      offlineReplicas: [],
+    }));
     const ids = spreadPlayers("run1", 4, 6);
     expect(ids.map((id) => p({ topic: "", partitionMetadata: meta, message: { key: id, value: null } }))).toEqual([0, 1, 3, 4]);
     // so one broker of three (two partitions) holds at most half of them: never "> 50% of users"

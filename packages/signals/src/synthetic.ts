@@ -43,7 +43,14 @@ function event(id: string, playerId: string, type: string) {
  */
 export function spreadPlayers(runId: string, players: number, partitions: number): string[] {
   const partitioner = Partitioners.DefaultPartitioner();
-  const meta = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [], isr: [], partitionErrorCode: 0, offlineReplicas: [] }));
+  const meta = Array.from({ length: partitions }, (_, i) => ({
+    partitionId: i,
+    leader: 0,
+    replicas: [],
+    isr: [],
+    partitionErrorCode: 0,
+    offlineReplicas: [],
+  }));
   const want = Array.from({ length: players }, (_, i) => Math.floor((i * partitions) / players));
   const out: string[] = [];
   for (const [i, target] of want.entries()) {
@@ -82,7 +89,8 @@ export function createSynthetic(opts: SyntheticOptions) {
       return null;
     }
   };
-  const post = (events: unknown[]) => call(`${opts.ingestUrl}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) });
+  const post = (events: unknown[]) =>
+    call(`${opts.ingestUrl}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) });
   const failed = (status: number | null) => status === null || status >= 500;
 
   return {
@@ -159,7 +167,15 @@ export function createSynthetic(opts: SyntheticOptions) {
       const before = rounds[rounds.length - recent.length - 1];
       const recentSeconds = before ? (now - before.at) / 1000 : null;
       return {
-        users: { total: opts.players, failing, window: { windowSeconds: opts.windowSeconds ?? 0, journeys: rounds.length * opts.players, failed: rounds.reduce((n, r) => n + r.failedJourneys, 0) } },
+        users: {
+          total: opts.players,
+          failing,
+          window: {
+            windowSeconds: opts.windowSeconds ?? 0,
+            journeys: rounds.length * opts.players,
+            failed: rounds.reduce((n, r) => n + r.failedJourneys, 0),
+          },
+        },
         errorRate: {
           service: "all",
           source: "synthetic",
@@ -167,7 +183,16 @@ export function createSynthetic(opts: SyntheticOptions) {
           requests: wRequests,
           errors: wErrors,
           rate: wRequests > 0 ? wErrors / wRequests : null,
-          ...(recentSeconds !== null ? { recent: { windowSeconds: Math.round(recentSeconds * 10) / 10, requests: rRequests, errors: rErrors, rate: rRequests > 0 ? rErrors / rRequests : null } } : {}),
+          ...(recentSeconds !== null
+            ? {
+                recent: {
+                  windowSeconds: Math.round(recentSeconds * 10) / 10,
+                  requests: rRequests,
+                  errors: rErrors,
+                  rate: rRequests > 0 ? rErrors / rRequests : null,
+                },
+              }
+            : {}),
         },
         canary: { sent, lost, lastRoundTripMs, freshnessSeconds: lastReadAt === null ? null : (now - lastReadAt) / 1000 },
       };

@@ -75,7 +75,11 @@ async function settle(c: Conn, ms: number): Promise<number | null> {
 
 function head(method: string, url: string, headers: Record<string, string>): string {
   const u = new URL(url);
-  const lines = [`${method} ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `${method} ${u.pathname}${u.search} HTTP/1.1`,
+    `Host: ${u.host}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
   return `${lines.join("\r\n")}\r\n\r\n`;
 }
 
@@ -83,7 +87,10 @@ function head(method: string, url: string, headers: Record<string, string>): str
  * POSTs with `Content-Length: declaredBytes` but sends only the headers and `sendBytes` of body, then
  * waits: a server that bounds bodies answers 413 without waiting for the rest (and closes).
  */
-export async function declaredOversizedBody(url: string, o: { declaredBytes: number; sendBytes?: number; waitMs?: number }): Promise<AbuseResult> {
+export async function declaredOversizedBody(
+  url: string,
+  o: { declaredBytes: number; sendBytes?: number; waitMs?: number },
+): Promise<AbuseResult> {
   const c = await open(url);
   const h = head("POST", url, { "content-type": "application/json", "content-length": String(o.declaredBytes) });
   let sent = 0;

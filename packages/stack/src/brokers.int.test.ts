@@ -31,7 +31,13 @@ async function replication(brokers: string[], topic: string) {
 /** The broker that is KRaft's active controller, as the quorum itself says (LeaderId). */
 async function activeController(stack: Stack): Promise<number> {
   const running = stack.containers.find((c) => c.role === "kafka")!;
-  const r = await running.container.exec(["kafka-metadata-quorum.sh", "--bootstrap-server", `${running.name}:${PORTS.kafkaInternal}`, "describe", "--status"]);
+  const r = await running.container.exec([
+    "kafka-metadata-quorum.sh",
+    "--bootstrap-server",
+    `${running.name}:${PORTS.kafkaInternal}`,
+    "describe",
+    "--status",
+  ]);
   const id = /LeaderId:\s*(\d+)/.exec(r.output)?.[1];
   if (!id) throw new Error(`no LeaderId in kafka-metadata-quorum.sh output (exit ${r.exitCode}): ${r.output.slice(-500)}`);
   return Number(id);
@@ -63,15 +69,22 @@ describe("three brokers, one killed", { timeout: 300_000 }, () => {
     // Leaders on the dead broker move within the session timeout; a few 503s are allowed, not losses.
     const acked: string[] = [];
     let attempt = 0;
-    await waitUntil(async () => {
-      const r = await postEvents(stack.endpoints.services["ingest-api"], makeEvents(`${runId}-${attempt++}`, 500), { batchSize: 250 });
-      acked.push(...r.acknowledged);
-      return r.acknowledged.length === 500;
-    }, 60_000, "produce with one broker down");
+    await waitUntil(
+      async () => {
+        const r = await postEvents(stack.endpoints.services["ingest-api"], makeEvents(`${runId}-${attempt++}`, 500), { batchSize: 250 });
+        acked.push(...r.acknowledged);
+        return r.acknowledged.length === 500;
+      },
+      60_000,
+      "produce with one broker down",
+    );
     const during = await postEvents(stack.endpoints.services["ingest-api"], makeEvents(`${runId}-b`, 2_000));
     expect(during.acknowledged).toHaveLength(2_000);
     acked.push(...during.acknowledged);
-    const down = await replication(bootstrap.filter((_, i) => i !== 1), topic);
+    const down = await replication(
+      bootstrap.filter((_, i) => i !== 1),
+      topic,
+    );
     expect(down.underReplicated).toBeGreaterThan(0);
 
     await stack.startBroker(2);
@@ -86,7 +99,11 @@ describe("three brokers, one killed", { timeout: 300_000 }, () => {
   });
 
   it("answers 202 to at least 99% of requests under steady load while the active controller broker is SIGKILLed", async () => {
-    await waitUntil(async () => (await replication(stack.endpoints.kafkaBootstrapServers, stack.endpoints.topic)).underReplicated === 0, 120_000, "fully replicated before the kill");
+    await waitUntil(
+      async () => (await replication(stack.endpoints.kafkaBootstrapServers, stack.endpoints.topic)).underReplicated === 0,
+      120_000,
+      "fully replicated before the kill",
+    );
     const controller = await activeController(stack);
     const ingest = stack.endpoints.services["ingest-api"];
     const runId = `ctl-${Date.now().toString(36)}`;
@@ -109,7 +126,12 @@ describe("three brokers, one killed", { timeout: 300_000 }, () => {
         let status = "error";
         const t0 = performance.now();
         try {
-          const res = await fetch(`${ingest}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events), signal: AbortSignal.timeout(15_000) });
+          const res = await fetch(`${ingest}/events`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(events),
+            signal: AbortSignal.timeout(15_000),
+          });
           await res.arrayBuffer();
           status = String(res.status);
           if (res.status === 202) acked.push(...events.map((e) => e.id));
@@ -127,7 +149,9 @@ describe("three brokers, one killed", { timeout: 300_000 }, () => {
     const total = Object.values(statuses).reduce((a, b) => a + b, 0);
     latencies.sort((a, b) => a - b);
     const q = (x: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))]!);
-    console.log(`controller kafka-${controller} killed: ${JSON.stringify(statuses)} of ${total}; latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms, over 2 s: ${latencies.filter((l) => l > 2_000).length}`);
+    console.log(
+      `controller kafka-${controller} killed: ${JSON.stringify(statuses)} of ${total}; latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms, over 2 s: ${latencies.filter((l) => l > 2_000).length}`,
+    );
     expect((statuses["202"] ?? 0) / total, JSON.stringify(statuses)).toBeGreaterThanOrEqual(0.99);
 
     await stack.startBroker(controller);

@@ -45,13 +45,22 @@ async function findCompose(): Promise<{ argv: string[]; version: string }> {
   if (plugin.code === 0) return { argv: ["docker", "compose"], version: plugin.output.trim() };
   const v1 = await run("docker-compose", ["version", "--short"]);
   if (v1.code === 0) return { argv: ["docker-compose"], version: `docker-compose ${v1.output.trim()}` };
-  throw new Error("no Compose on this machine: neither `docker compose` nor `docker-compose` runs; `bash scripts/setup.sh --k8s` installs Debian's docker-compose");
+  throw new Error(
+    "no Compose on this machine: neither `docker compose` nor `docker-compose` runs; `bash scripts/setup.sh --k8s` installs Debian's docker-compose",
+  );
 }
 
 async function waitReady(urls: string[], deadlineMs: number): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
-    const ok = await Promise.all(urls.map((u) => fetch(`${u}/ready`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status === 200, () => false)));
+    const ok = await Promise.all(
+      urls.map((u) =>
+        fetch(`${u}/ready`, { signal: AbortSignal.timeout(5_000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      ),
+    );
     if (ok.every(Boolean)) return true;
     await new Promise((r) => setTimeout(r, 2_000));
   }
@@ -84,7 +93,8 @@ describe("docker-compose.yml with docker-compose", { timeout: 240_000 }, () => {
       if (!port) throw new Error(`docker-compose.yml publishes no port for ${service}`);
       return `http://127.0.0.1:${ports[port.variable]}`;
     };
-    const pg = (parse(readFileSync(COMPOSE_FILE, "utf8")) as { services: Record<string, { environment: Record<string, string> }> }).services["postgres"]!.environment;
+    const pg = (parse(readFileSync(COMPOSE_FILE, "utf8")) as { services: Record<string, { environment: Record<string, string> }> })
+      .services["postgres"]!.environment;
     const pgPort = composeHostPorts().find((p) => p.service === "postgres")!.variable;
     postgresUrl = `postgres://${pg["POSTGRES_USER"]}:${pg["POSTGRES_PASSWORD"]}@127.0.0.1:${ports[pgPort]}/${pg["POSTGRES_DB"]}`;
     console.log(`${found.version}; project ${project}; ${images.kafka}, ${images.postgres}, ${platform}`);

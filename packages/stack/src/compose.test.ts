@@ -4,7 +4,10 @@ import { composeHostPorts, hostPortVariable, renderCompose } from "./compose.js"
 
 interface ComposeFile {
   name?: string;
-  services: Record<string, { image: string; container_name?: string; ports: string[]; environment: Record<string, string>; labels: Record<string, string> }>;
+  services: Record<
+    string,
+    { image: string; container_name?: string; ports: string[]; environment: Record<string, string>; labels: Record<string, string> }
+  >;
 }
 
 const file = parse(renderCompose()) as ComposeFile;
@@ -25,10 +28,23 @@ describe("docker-compose.yml", () => {
 
   it("publishes each host port on loopback through its variable, and Kafka advertises the port it publishes", () => {
     const ports = composeHostPorts();
-    expect(ports.map((p) => `${p.service}=${p.defaultPort}`)).toEqual(["kafka-1=29092", "kafka-2=29093", "kafka-3=29094", "postgres=5432", "ingest-api=8081", "event-processor-service=8082", "stats-api=8083"]);
-    for (const p of ports) expect(file.services[p.service]!.ports).toEqual([expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\$\\{${p.variable}:-${p.defaultPort}\\}:\\d+$`))]);
+    expect(ports.map((p) => `${p.service}=${p.defaultPort}`)).toEqual([
+      "kafka-1=29092",
+      "kafka-2=29093",
+      "kafka-3=29094",
+      "postgres=5432",
+      "ingest-api=8081",
+      "event-processor-service=8082",
+      "stats-api=8083",
+    ]);
+    for (const p of ports)
+      expect(file.services[p.service]!.ports).toEqual([
+        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\$\\{${p.variable}:-${p.defaultPort}\\}:\\d+$`)),
+      ]);
     expect(hostPortVariable("event-processor-service")).toBe("GM_EVENT_PROCESSOR_SERVICE_PORT");
-    expect(file.services["kafka-3"]!.environment["KAFKA_ADVERTISED_LISTENERS"]).toBe(`INTERNAL://kafka-3:19092,EXTERNAL://localhost:${v("GM_KAFKA_3_PORT", 29094)}`);
+    expect(file.services["kafka-3"]!.environment["KAFKA_ADVERTISED_LISTENERS"]).toBe(
+      `INTERNAL://kafka-3:19092,EXTERNAL://localhost:${v("GM_KAFKA_3_PORT", 29094)}`,
+    );
   });
 
   it("labels every container with the stack id from GM_STACK_ID", () => {

@@ -16,7 +16,12 @@ import { stringify } from "yaml";
 import { type ContainerSpec, containerSpecs, defaultPublicImages, IMAGE_VARIABLES, resolveOptions } from "./definition.js";
 
 /** Host ports people get from `docker compose up`: stable and documented. */
-const COMPOSE_HOST_PORTS: Record<string, number> = { postgres: 5432, "ingest-api": 8081, "event-processor-service": 8082, "stats-api": 8083 };
+const COMPOSE_HOST_PORTS: Record<string, number> = {
+  postgres: 5432,
+  "ingest-api": 8081,
+  "event-processor-service": 8082,
+  "stats-api": 8083,
+};
 const KAFKA_HOST_PORTS = [29092, 29093, 29094];
 /** The host Kafka's EXTERNAL listeners advertise: where `docker compose up` publishes them. */
 const KAFKA_HOST = "localhost";
@@ -38,7 +43,9 @@ export interface ComposeHostPort {
 }
 
 export function composeHostPorts(): ComposeHostPort[] {
-  return composeSpecs().flatMap((spec) => spec.ports.map((p) => ({ service: spec.name, variable: hostPortVariable(spec.name), defaultPort: hostPort(spec, p) })));
+  return composeSpecs().flatMap((spec) =>
+    spec.ports.map((p) => ({ service: spec.name, variable: hostPortVariable(spec.name), defaultPort: hostPort(spec, p) })),
+  );
 }
 
 /** `${NAME:-default}`: the variable's value when set and not empty, else the default. */
@@ -56,7 +63,13 @@ function composeSpecs(): ContainerSpec[] {
   const fixed = ["ab12cd34ef56ab12cd34ef56ab12cd34", "0"];
   let i = 0;
   const s = resolveOptions(
-    { id: DEFAULT_STACK_ID, brokers: 3, processorReplicas: 1, postgres: { password: "gamemetrics-local" }, adminToken: "local-only-admin-token-change-me" },
+    {
+      id: DEFAULT_STACK_ID,
+      brokers: 3,
+      processorReplicas: 1,
+      postgres: { password: "gamemetrics-local" },
+      adminToken: "local-only-admin-token-change-me",
+    },
     () => fixed[i++ % fixed.length] ?? "0",
     { ...defaultPublicImages("3.9.1"), platform: "gamemetrics/demo-platform:latest" },
   );
@@ -105,8 +118,12 @@ function service(spec: ContainerSpec): Record<string, unknown> {
     const port = hostPort(spec, spec.ports[0] ?? { container: 0, host: null });
     const advertised = `EXTERNAL://${KAFKA_HOST}:${port}`;
     const listeners = env["KAFKA_ADVERTISED_LISTENERS"] ?? "";
-    if (!listeners.includes(advertised)) throw new Error(`${spec.name} KAFKA_ADVERTISED_LISTENERS: expected it to contain ${advertised}, got ${JSON.stringify(listeners)}`);
-    env["KAFKA_ADVERTISED_LISTENERS"] = listeners.replace(advertised, `EXTERNAL://${KAFKA_HOST}:${variable(hostPortVariable(spec.name), port)}`);
+    if (!listeners.includes(advertised))
+      throw new Error(`${spec.name} KAFKA_ADVERTISED_LISTENERS: expected it to contain ${advertised}, got ${JSON.stringify(listeners)}`);
+    env["KAFKA_ADVERTISED_LISTENERS"] = listeners.replace(
+      advertised,
+      `EXTERNAL://${KAFKA_HOST}:${variable(hostPortVariable(spec.name), port)}`,
+    );
   }
   out["environment"] = env;
   out["ports"] = spec.ports.map((p) => `127.0.0.1:${variable(hostPortVariable(spec.name), hostPort(spec, p))}:${p.container}`);

@@ -31,9 +31,20 @@ describe("stack definition", () => {
   it("labels every container with the stack id and its role", () => {
     const s = resolveOptions({ brokers: 1, id: "abc", processorReplicas: 2 }, random, images);
     const specs = containerSpecs(s, [41001]);
-    expect(specs.map((c) => c.name)).toEqual(["kafka-1", "postgres", "ingest-api", "event-processor-service-1", "event-processor-service-2", "stats-api"]);
-    for (const c of specs) expect(c.labels).toMatchObject({ "io.gamemetrics.stack": "abc", "io.gamemetrics.role": c.role, "io.gamemetrics.managed": "true" });
-    expect(specs.find((c) => c.name === "event-processor-service-2")!.env).toMatchObject({ KAFKA_BROKERS: "kafka-1:19092", PG_POOL_MAX: "10" });
+    expect(specs.map((c) => c.name)).toEqual([
+      "kafka-1",
+      "postgres",
+      "ingest-api",
+      "event-processor-service-1",
+      "event-processor-service-2",
+      "stats-api",
+    ]);
+    for (const c of specs)
+      expect(c.labels).toMatchObject({ "io.gamemetrics.stack": "abc", "io.gamemetrics.role": c.role, "io.gamemetrics.managed": "true" });
+    expect(specs.find((c) => c.name === "event-processor-service-2")!.env).toMatchObject({
+      KAFKA_BROKERS: "kafka-1:19092",
+      PG_POOL_MAX: "10",
+    });
   });
 
   it("refuses bad options naming the field", () => {

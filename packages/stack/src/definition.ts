@@ -78,14 +78,22 @@ export interface ContainerSpec {
 }
 
 export class StackOptionError extends Error {
-  constructor(readonly field: string, expected: string, got: unknown) {
+  constructor(
+    readonly field: string,
+    expected: string,
+    got: unknown,
+  ) {
     super(`stack option ${field}: expected ${expected}, got ${JSON.stringify(got)}`);
     this.name = "StackOptionError";
   }
 }
 
 /** The variables that choose each image, read by `gm-chaos stack up` and by docker-compose.yml alike. */
-export const IMAGE_VARIABLES: Record<keyof StackImages, string> = { kafka: "GM_KAFKA_IMAGE", postgres: "GM_POSTGRES_IMAGE", platform: "GM_PLATFORM_IMAGE" };
+export const IMAGE_VARIABLES: Record<keyof StackImages, string> = {
+  kafka: "GM_KAFKA_IMAGE",
+  postgres: "GM_POSTGRES_IMAGE",
+  platform: "GM_PLATFORM_IMAGE",
+};
 
 export function defaultPublicImages(kafkaVersion: string): StackImages {
   return { kafka: `apache/kafka:${kafkaVersion}`, postgres: "postgres:15", platform: "gamemetrics/demo-platform:latest" };
@@ -98,9 +106,11 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
   const brokers = o.brokers ?? 1;
   if (brokers !== 1 && brokers !== 3) throw new StackOptionError("brokers", "1 or 3", brokers);
   const replicas = o.processorReplicas ?? 1;
-  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 8) throw new StackOptionError("processorReplicas", "an integer from 0 to 8", replicas);
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 8)
+    throw new StackOptionError("processorReplicas", "an integer from 0 to 8", replicas);
   const partitions = o.topicPartitions ?? 6;
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 256) throw new StackOptionError("topicPartitions", "an integer from 1 to 256", partitions);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 256)
+    throw new StackOptionError("topicPartitions", "an integer from 1 to 256", partitions);
   const id = o.id ?? random().slice(0, 8);
   if (!STACK_ID_PATTERN.test(id)) throw new StackOptionError("id", "lower-case letters, digits and dashes (at most 31)", id);
   const kafkaVersion = o.kafkaVersion ?? "3.9.1";
@@ -218,7 +228,16 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
     role: "postgres",
     image: s.images.postgres,
     env: { POSTGRES_USER: s.postgres.user, POSTGRES_PASSWORD: s.postgres.password, POSTGRES_DB: s.postgres.database },
-    command: ["-c", `max_connections=${s.postgres.maxConnections}`, "-c", "superuser_reserved_connections=3", "-c", "shared_buffers=128MB", "-c", "fsync=on"],
+    command: [
+      "-c",
+      `max_connections=${s.postgres.maxConnections}`,
+      "-c",
+      "superuser_reserved_connections=3",
+      "-c",
+      "shared_buffers=128MB",
+      "-c",
+      "fsync=on",
+    ],
     ports: [{ container: PORTS.postgres, host: null }],
     labels: labels(s, "postgres", "postgres"),
     dependsOn: [],
@@ -227,8 +246,17 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
   const kafkaDeps = Array.from({ length: s.brokers }, (_, i) => kafkaName(i + 1));
   const common = (role: ServiceRole): Record<string, string> => ({ SERVICE: role, PORT: String(PORTS.http), ...s.serviceEnv[role] });
   const memoryBytes = SERVICE_MEMORY_BYTES;
-  const pgEnv = { DATABASE_URL: databaseUrl(s), PG_POOL_MAX: String(s.pgPoolMax), PG_CONNECTION_TIMEOUT_MS: String(s.pgConnectionTimeoutMs) };
-  const kafkaEnv = { KAFKA_BROKERS: brokersEnv, KAFKA_TOPIC: s.topic, KAFKA_TOPIC_PARTITIONS: String(s.topicPartitions), KAFKA_REPLICATION_FACTOR: String(s.replicationFactor) };
+  const pgEnv = {
+    DATABASE_URL: databaseUrl(s),
+    PG_POOL_MAX: String(s.pgPoolMax),
+    PG_CONNECTION_TIMEOUT_MS: String(s.pgConnectionTimeoutMs),
+  };
+  const kafkaEnv = {
+    KAFKA_BROKERS: brokersEnv,
+    KAFKA_TOPIC: s.topic,
+    KAFKA_TOPIC_PARTITIONS: String(s.topicPartitions),
+    KAFKA_REPLICATION_FACTOR: String(s.replicationFactor),
+  };
   specs.push({
     name: "ingest-api",
     role: "ingest-api",

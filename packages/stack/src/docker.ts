@@ -37,6 +37,11 @@ export async function removeStack(stackId: string): Promise<{ containers: number
 export async function createNetwork(stackId: string): Promise<string> {
   const d = await dockerode();
   const name = `gm-${stackId}`;
-  await d.createNetwork({ Name: name, Driver: "bridge", CheckDuplicate: true, Labels: { [LABEL.managed]: "true", [LABEL.stack]: stackId } });
+  await d.createNetwork({
+    Name: name,
+    Driver: "bridge",
+    CheckDuplicate: true,
+    Labels: { [LABEL.managed]: "true", [LABEL.stack]: stackId },
+  });
   return name;
 }

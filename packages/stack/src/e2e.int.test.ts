@@ -49,7 +49,14 @@ describe("the stack end to end", { timeout: 240_000 }, () => {
     // Re-sending the same events (a client retry) creates no duplicates.
     const again = await postEvents(ingest, events.slice(0, 500));
     expect(again.acknowledged).toHaveLength(500);
-    await waitUntil(async () => (await fetch(`${stack.endpoints.services["event-processor-service"][0]}/metrics`).then((r) => r.text())).includes("events_processed_total"), 10_000, "metrics");
+    await waitUntil(
+      async () =>
+        (await fetch(`${stack.endpoints.services["event-processor-service"][0]}/metrics`).then((r) => r.text())).includes(
+          "events_processed_total",
+        ),
+      10_000,
+      "metrics",
+    );
     const recheck = await checkStored(stack.endpoints.postgresUrl, sent.acknowledged);
     expect(recheck.duplicates).toBe(0);
     expect(recheck.found).toBe(10_000);
@@ -62,7 +69,10 @@ describe("the stack end to end", { timeout: 240_000 }, () => {
 
     const invalid = await fetch(`${ingest}/events`, {
       method: "POST",
-      body: JSON.stringify([{ id: "ok-1", playerId: "p", type: "t", ts: "2026-11-27T10:00:00Z", payload: {} }, { id: "bad", playerId: 5, type: "t", ts: "soon", payload: {} }]),
+      body: JSON.stringify([
+        { id: "ok-1", playerId: "p", type: "t", ts: "2026-11-27T10:00:00Z", payload: {} },
+        { id: "bad", playerId: 5, type: "t", ts: "soon", payload: {} },
+      ]),
     });
     expect(invalid.status).toBe(400);
     const body = (await invalid.json()) as { problems: { path: string }[] };

@@ -30,10 +30,17 @@ export function platformDir(): string {
   return resolve(here, "../../../apps/demo-platform");
 }
 
-export async function resolveImages(kafkaVersion: string, env: NodeJS.ProcessEnv = process.env): Promise<StackImages & { platformBase: string }> {
+export async function resolveImages(
+  kafkaVersion: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StackImages & { platformBase: string }> {
   const pub = defaultPublicImages(kafkaVersion);
   const kafkaLocal = LOCAL_IMAGES.kafka(kafkaVersion);
-  const [hasKafka, hasPg, hasNode] = await Promise.all([imageExists(kafkaLocal), imageExists(LOCAL_IMAGES.postgres), imageExists(LOCAL_IMAGES.node)]);
+  const [hasKafka, hasPg, hasNode] = await Promise.all([
+    imageExists(kafkaLocal),
+    imageExists(LOCAL_IMAGES.postgres),
+    imageExists(LOCAL_IMAGES.node),
+  ]);
   return {
     kafka: env[IMAGE_VARIABLES.kafka] || (hasKafka ? kafkaLocal : pub.kafka),
     postgres: env[IMAGE_VARIABLES.postgres] || (hasPg ? LOCAL_IMAGES.postgres : pub.postgres),
@@ -52,7 +59,12 @@ export async function ensurePlatformImage(base: string, log: (msg: string) => vo
   if (!existsSync(bundle)) {
     throw new Error(`the demo-platform bundle ${bundle} is missing: run \`npm run build\` first`);
   }
-  const hash = createHash("sha256").update(readFileSync(bundle)).update(readFileSync(join(dir, "Dockerfile"))).update(base).digest("hex").slice(0, 12);
+  const hash = createHash("sha256")
+    .update(readFileSync(bundle))
+    .update(readFileSync(join(dir, "Dockerfile")))
+    .update(base)
+    .digest("hex")
+    .slice(0, 12);
   const tag = `gamemetrics/demo-platform:${hash}`;
   if (await imageExists(tag)) return tag;
   log(`building ${tag} from ${dir}/Dockerfile on ${base}`);

@@ -37,7 +37,11 @@ export interface PostResult {
 }
 
 /** Posts `events` in batches with `concurrency` requests in flight; records what was acknowledged. */
-export async function postEvents(ingestUrl: string, events: GameEventLike[], opts: { batchSize?: number; concurrency?: number; timeoutMs?: number } = {}): Promise<PostResult> {
+export async function postEvents(
+  ingestUrl: string,
+  events: GameEventLike[],
+  opts: { batchSize?: number; concurrency?: number; timeoutMs?: number } = {},
+): Promise<PostResult> {
   const batchSize = opts.batchSize ?? 500;
   const concurrency = opts.concurrency ?? 4;
   const batches: GameEventLike[][] = [];
@@ -84,7 +88,10 @@ export async function checkStored(postgresUrl: string, ids: string[]): Promise<I
   const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
-    const res = await client.query<{ id: string; n: string }>("SELECT e.id, count(*) AS n FROM events e WHERE e.id = ANY($1::text[]) GROUP BY e.id", [ids]);
+    const res = await client.query<{ id: string; n: string }>(
+      "SELECT e.id, count(*) AS n FROM events e WHERE e.id = ANY($1::text[]) GROUP BY e.id",
+      [ids],
+    );
     const seen = new Map(res.rows.map((r) => [r.id, Number(r.n)]));
     const lost = ids.filter((id) => !seen.has(id));
     const duplicates = [...seen.values()].filter((n) => n > 1).length;

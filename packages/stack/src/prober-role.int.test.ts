@@ -11,7 +11,12 @@ describe("the prober's PostgreSQL role", { timeout: 120_000 }, () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ brokers: 1, processorReplicas: 0, id: `t-role-${Date.now().toString(36)}`, onProgress: (m) => console.log(m) });
+    stack = await startStack({
+      brokers: 1,
+      processorReplicas: 0,
+      id: `t-role-${Date.now().toString(36)}`,
+      onProgress: (m) => console.log(m),
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -20,7 +25,10 @@ describe("the prober's PostgreSQL role", { timeout: 120_000 }, () => {
 
   it("connects as gm_prober, which is no superuser and holds pg_monitor", async () => {
     const [r] = await tryAsRole(stack.endpoints.proberPostgresUrl, [
-      { what: "who", sql: "SELECT current_user AS u, r.rolsuper AS su, pg_has_role(current_user, 'pg_monitor', 'MEMBER') AS monitor FROM pg_roles r WHERE r.rolname = current_user" },
+      {
+        what: "who",
+        sql: "SELECT current_user AS u, r.rolsuper AS su, pg_has_role(current_user, 'pg_monitor', 'MEMBER') AS monitor FROM pg_roles r WHERE r.rolname = current_user",
+      },
     ]);
     expect(r!.ok).toBe(true);
     expect(JSON.parse(r!.message!)).toEqual({ u: PROBER_ROLE, su: false, monitor: true });

@@ -26,7 +26,10 @@ export const PERMISSION_DENIED = "42501";
 
 /** Every way to write that a role could reach without privileges on the tables (each must be refused). */
 export const WRITE_ATTEMPTS: readonly RoleAttempt[] = [
-  { what: "INSERT a row into events", sql: "INSERT INTO events (id, player_id, type, ts, payload) VALUES ('gm-prober-write', 'p', 't', now(), '{}')" },
+  {
+    what: "INSERT a row into events",
+    sql: "INSERT INTO events (id, player_id, type, ts, payload) VALUES ('gm-prober-write', 'p', 't', now(), '{}')",
+  },
   { what: "UPDATE events", sql: "UPDATE events SET type = 'x' WHERE id = 'gm-prober-write'" },
   { what: "DELETE FROM events", sql: "DELETE FROM events WHERE id = 'gm-prober-write'" },
   { what: "TRUNCATE events", sql: "TRUNCATE events" },
@@ -46,7 +49,10 @@ export const WRITE_ATTEMPTS: readonly RoleAttempt[] = [
 
 /** The reads the prober's PostgreSQL collector makes (packages/platform/src/postgres.ts), and what they must see. */
 export const READ_ATTEMPTS: readonly RoleAttempt[] = [
-  { what: "read max_connections and superuser_reserved_connections", sql: "SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved" },
+  {
+    what: "read max_connections and superuser_reserved_connections",
+    sql: "SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved",
+  },
   {
     what: "read every session's state in pg_stat_activity (other roles' too)",
     sql: "SELECT count(*) FILTER (WHERE state IS NULL AND backend_type = 'client backend') AS hidden, count(*) AS n FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid",
@@ -57,10 +63,21 @@ export const READ_ATTEMPTS: readonly RoleAttempt[] = [
  * Runs each attempt as `url`'s role, each in its own transaction with read-only turned off first. With
  * `otherUrl`, a session of that role is held open meanwhile and its pid is `$1` of the attempts that use it.
  */
-export async function tryAsRole(url: string, attempts: readonly RoleAttempt[], opts: { readOnlyOff?: boolean; otherUrl?: string } = {}): Promise<RoleOutcome[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, statement_timeout: 10_000, application_name: "gm-role-check" });
+export async function tryAsRole(
+  url: string,
+  attempts: readonly RoleAttempt[],
+  opts: { readOnlyOff?: boolean; otherUrl?: string } = {},
+): Promise<RoleOutcome[]> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    statement_timeout: 10_000,
+    application_name: "gm-role-check",
+  });
   client.on("error", () => undefined);
-  const other = opts.otherUrl ? new pg.Client({ connectionString: opts.otherUrl, connectionTimeoutMillis: 10_000, application_name: "gm-role-check-other" }) : undefined;
+  const other = opts.otherUrl
+    ? new pg.Client({ connectionString: opts.otherUrl, connectionTimeoutMillis: 10_000, application_name: "gm-role-check-other" })
+    : undefined;
   other?.on("error", () => undefined);
   await client.connect();
   const out: RoleOutcome[] = [];

@@ -19,7 +19,9 @@ export function silenceKafkajsTimeoutWarning(): void {
 export function requireNode24(tool: string): void {
   const major = Number(process.versions.node.split(".")[0]);
   if (major < 24) {
-    process.stderr.write(`${tool}: needs Node.js 24 or newer, this is ${process.version}; run it through npm (npx ${tool}) or node_modules/.bin/node, which the repository's node@24 dev dependency provides\n`);
+    process.stderr.write(
+      `${tool}: needs Node.js 24 or newer, this is ${process.version}; run it through npm (npx ${tool}) or node_modules/.bin/node, which the repository's node@24 dev dependency provides\n`,
+    );
     process.exit(2);
   }
 }

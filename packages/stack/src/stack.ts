@@ -93,7 +93,14 @@ function waitStrategyFor(spec: ContainerSpec, pgUser: string): ReturnType<typeof
   }
 }
 
-function buildContainer(spec: ContainerSpec, network: string, stackId: string, pgUser: string, timeoutMs: number, tail?: string[]): GenericContainer {
+function buildContainer(
+  spec: ContainerSpec,
+  network: string,
+  stackId: string,
+  pgUser: string,
+  timeoutMs: number,
+  tail?: string[],
+): GenericContainer {
   let c = new GenericContainer(spec.image)
     .withName(`gm-${stackId}-${spec.name}`)
     .withNetworkMode(network)
@@ -152,7 +159,10 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
       try {
         return await buildContainer(spec, network, s.id, s.postgres.user, timeoutMs, tail).start();
       } catch (err) {
-        throw new Error(`${spec.name}: ${err instanceof Error ? err.message : String(err)}${tail.length ? `\n--- last lines of ${spec.name} ---\n${tail.join("\n")}` : ""}`, { cause: err });
+        throw new Error(
+          `${spec.name}: ${err instanceof Error ? err.message : String(err)}${tail.length ? `\n--- last lines of ${spec.name} ---\n${tail.join("\n")}` : ""}`,
+          { cause: err },
+        );
       }
     };
     let container: StartedTestContainer;
@@ -171,8 +181,13 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // Kafka and PostgreSQL in parallel; then the topic; then the services in parallel.
     await Promise.all(specs.filter((x) => x.role === "kafka" || x.role === "postgres").map(startOne));
     const bootstrap = kafkaPorts.map((p) => `${host}:${p}`);
-    await Promise.all([createTopic(bootstrap, s), createProberRole(databaseUrl(s, host, pgHostPort(specs)), proberPassword, s.postgres.database)]);
-    progress(`topic ${s.topic}: ${s.topicPartitions} partitions, replication factor ${s.replicationFactor}, min.insync.replicas ${s.minInsyncReplicas}`);
+    await Promise.all([
+      createTopic(bootstrap, s),
+      createProberRole(databaseUrl(s, host, pgHostPort(specs)), proberPassword, s.postgres.database),
+    ]);
+    progress(
+      `topic ${s.topic}: ${s.topicPartitions} partitions, replication factor ${s.replicationFactor}, min.insync.replicas ${s.minInsyncReplicas}`,
+    );
     await Promise.all(specs.filter((x) => x.role !== "kafka" && x.role !== "postgres").map(startOne));
   } catch (err) {
     const logs = await exitedContainerLogs(s.id).catch(() => "");
@@ -221,22 +236,39 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
       await stack.startContainer(kafkaName(n));
     },
     async stopContainer(name) {
-      await d.getContainer(get(name).id).stop({ t: 10 }).catch((err: { statusCode?: number }) => {
-        if (err.statusCode !== 304) throw err; // 304: already stopped
-      });
+      await d
+        .getContainer(get(name).id)
+        .stop({ t: 10 })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 304) throw err; // 304: already stopped
+        });
     },
     async startContainer(name) {
-      await d.getContainer(get(name).id).start().catch((err: { statusCode?: number }) => {
-        if (err.statusCode !== 304) throw err; // 304: already running
-      });
+      await d
+        .getContainer(get(name).id)
+        .start()
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 304) throw err; // 304: already running
+        });
     },
     inspect: (name) => d.getContainer(get(name).id).inspect(),
     async waitReady(ms = 60_000) {
       const urls = [endpoints.services["ingest-api"], endpoints.services["stats-api"], ...endpoints.services["event-processor-service"]];
-      await waitUntil(async () => {
-        const res = await Promise.all(urls.map((u) => fetch(`${u}/ready`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status === 200, () => false)));
-        return res.every(Boolean);
-      }, ms, "every service /ready = 200");
+      await waitUntil(
+        async () => {
+          const res = await Promise.all(
+            urls.map((u) =>
+              fetch(`${u}/ready`, { signal: AbortSignal.timeout(5_000) }).then(
+                (r) => r.status === 200,
+                () => false,
+              ),
+            ),
+          );
+          return res.every(Boolean);
+        },
+        ms,
+        "every service /ready = 200",
+      );
     },
     async stop() {
       await removeStack(s.id);
@@ -251,7 +283,6 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   progress(`stack ${s.id} ready`);
   return stack;
 }
-
 
 /** The last log lines of every container that is not running: why a start failed. */
 async function exitedContainerLogs(stackId: string): Promise<string> {
@@ -295,7 +326,9 @@ async function createProberRole(adminUrl: string, password: string, database: st
     await client.query(`GRANT pg_monitor TO ${role}`);
     await client.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
     await client.query(`REVOKE TEMPORARY ON DATABASE ${pg.escapeIdentifier(database)} FROM PUBLIC`);
-    await client.query("REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC");
+    await client.query(
+      "REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC",
+    );
   } finally {
     await client.end();
   }
@@ -316,7 +349,12 @@ async function retryUntil(ms: number, f: () => Promise<unknown>): Promise<void> 
 }
 
 async function createTopic(brokers: string[], s: ResolvedStackOptions): Promise<void> {
-  const kafka = new Kafka({ clientId: "gm-stack", brokers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 3_000 } });
+  const kafka = new Kafka({
+    clientId: "gm-stack",
+    brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 3_000 },
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -361,7 +399,12 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
  * Polls `check` until it returns a value other than undefined, or fails naming `what` and the last
  * error a check threw.
  */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -371,7 +414,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       lastErr = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -7,10 +7,18 @@ import { expect, it } from "vitest";
 import { listStackContainers } from "./docker.js";
 import { startStack } from "./stack.js";
 
-it("a service that exits at start is retried once, then fails the stack with its last log lines; nothing is left", { timeout: 300_000 }, async () => {
+it("a service that exits at start is retried once, then fails the stack with its last log lines; nothing is left", {
+  timeout: 300_000,
+}, async () => {
   const id = `t-sf-${Date.now().toString(36)}`;
   const progress: string[] = [];
-  const err = await startStack({ brokers: 1, id, serviceEnv: { "stats-api": { PG_POOL_MAX: "lots" } }, onProgress: (l) => progress.push(l), startupTimeoutMs: 30_000 }).then(
+  const err = await startStack({
+    brokers: 1,
+    id,
+    serviceEnv: { "stats-api": { PG_POOL_MAX: "lots" } },
+    onProgress: (l) => progress.push(l),
+    startupTimeoutMs: 30_000,
+  }).then(
     () => null,
     (e: unknown) => e as Error,
   );

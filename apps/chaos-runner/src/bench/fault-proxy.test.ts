@@ -6,7 +6,9 @@ import { type FaultProxy, GARBAGE_METRICS, startFaultProxy } from "./fault-proxy
 let upstream: Server;
 let proxy: FaultProxy;
 beforeEach(async () => {
-  upstream = createServer((req, res) => res.writeHead(req.url === "/health" ? 200 : 404, { "content-type": "text/plain" }).end(`upstream ${req.url}`));
+  upstream = createServer((req, res) =>
+    res.writeHead(req.url === "/health" ? 200 : 404, { "content-type": "text/plain" }).end(`upstream ${req.url}`),
+  );
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
   const port = (upstream.address() as { port: number }).port;
   proxy = await startFaultProxy({ upstream: () => `http://127.0.0.1:${port}` });

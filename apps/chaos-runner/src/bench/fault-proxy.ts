@@ -31,9 +31,15 @@ export interface FaultProxy {
 }
 
 /** What garbage-metrics answers: neither the exposition format nor empty, with a counter-like line that is not one. */
-export const GARBAGE_METRICS = "<html><body>502 upstream garbage</body></html>\n\u0000\u0001\u0002 http_requests_total{{ NaN NaN\nnot a metric at all\n";
+export const GARBAGE_METRICS =
+  "<html><body>502 upstream garbage</body></html>\n\u0000\u0001\u0002 http_requests_total{{ NaN NaN\nnot a metric at all\n";
 
-export async function startFaultProxy(opts: { upstream: () => string | Promise<string>; host?: string; port?: number; name?: string }): Promise<FaultProxy> {
+export async function startFaultProxy(opts: {
+  upstream: () => string | Promise<string>;
+  host?: string;
+  port?: number;
+  name?: string;
+}): Promise<FaultProxy> {
   let mode: ProxyMode = { type: "pass" };
   const sockets = new Set<Socket>();
   const held = new Set<Socket>();
@@ -56,7 +62,8 @@ export async function startFaultProxy(opts: { upstream: () => string | Promise<s
       },
     );
     up.on("error", (err) => {
-      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`fault proxy: upstream ${base.host}: ${err.message}\n`);
+      if (!res.headersSent)
+        res.writeHead(502, { "content-type": "text/plain" }).end(`fault proxy: upstream ${base.host}: ${err.message}\n`);
       else res.destroy();
     });
     res.on("close", () => up.destroy());

@@ -150,14 +150,24 @@ function setIn(text: string, path: (string | number)[], value: unknown): string 
   doc.setIn(path, doc.createNode(value));
   return doc.toString({ lineWidth: 0 });
 }
-const show = (path: (string | number)[]) => path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "");
+const show = (path: (string | number)[]) =>
+  path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
+    .join("")
+    .replace(/^\./, "");
 // free-form fields, where any key or any string is valid: mutations avoid them
-const freeForm = (path: (string | number)[]) => path.some((p) => p === "secrets" || p === "params" || p === "hypothesis" || p === "reason" || p === "claim" || p === "subject" || p === "protect");
+const freeForm = (path: (string | number)[]) =>
+  path.some(
+    (p) => p === "secrets" || p === "params" || p === "hypothesis" || p === "reason" || p === "claim" || p === "subject" || p === "protect",
+  );
 
 function aliasBomb(levels: number, shape: "seq" | "map" | "merge"): string {
   if (shape === "seq") {
     let s = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
-    for (let i = 1; i <= levels; i++) s += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+    for (let i = 1; i <= levels; i++)
+      s += `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(", ")}]\n`;
     return s;
   }
   if (shape === "map") {
@@ -166,7 +176,10 @@ function aliasBomb(levels: number, shape: "seq" | "map" | "merge"): string {
     return s;
   }
   let s = "a0: &a0 {k0: lol}\n";
-  for (let i = 1; i <= levels; i++) s += `a${i}: &a${i}\n  <<: [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n  own${i}: x\n`;
+  for (let i = 1; i <= levels; i++)
+    s += `a${i}: &a${i}\n  <<: [${Array(9)
+      .fill(`*a${i - 1}`)
+      .join(", ")}]\n  own${i}: x\n`;
   return s;
 }
 
@@ -177,7 +190,10 @@ const MUTATIONS: [string, Mutation][] = [
       const levels = 3 + rnd.int(10);
       const shape = rnd.pick(["seq", "map", "merge"] as const);
       // as extra top-level keys, or in place of the whole file
-      return { what: `alias bomb (${shape}, 9^${levels})`, bytes: rnd.next() < 0.5 ? aliasBomb(levels, shape) : `${base}${aliasBomb(levels, shape)}` };
+      return {
+        what: `alias bomb (${shape}, 9^${levels})`,
+        bytes: rnd.next() < 0.5 ? aliasBomb(levels, shape) : `${base}${aliasBomb(levels, shape)}`,
+      };
     },
   ],
   [
@@ -205,13 +221,17 @@ const MUTATIONS: [string, Mutation][] = [
       const bad = rnd.pick([[0xff], [0xfe, 0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe9], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80]]);
       const b = Buffer.from(base);
       const at = rnd.int(b.length);
-      return { what: `bytes ${bad.map((x) => x.toString(16)).join(" ")} at ${at}`, bytes: Buffer.concat([b.subarray(0, at), Buffer.from(bad), b.subarray(at)]) };
+      return {
+        what: `bytes ${bad.map((x) => x.toString(16)).join(" ")} at ${at}`,
+        bytes: Buffer.concat([b.subarray(0, at), Buffer.from(bad), b.subarray(at)]),
+      };
     },
   ],
   [
     "UTF-16 or NUL",
     (base) => {
-      if (rnd.next() < 0.5) return { what: "UTF-16LE with BOM", bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(base, "utf16le")]) };
+      if (rnd.next() < 0.5)
+        return { what: "UTF-16LE with BOM", bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(base, "utf16le")]) };
       const b = Buffer.from(base);
       const at = rnd.int(b.length);
       return { what: `NUL at ${at}`, bytes: Buffer.concat([b.subarray(0, at), Buffer.from([0]), b.subarray(at)]) };
@@ -234,8 +254,15 @@ const MUTATIONS: [string, Mutation][] = [
     (base) => {
       const l = rnd.pick(leaves(base).filter((x) => !freeForm(x.path)));
       const replacement =
-        typeof l.value === "number" ? rnd.pick<unknown>(["seven", { n: 1 }, [1, 2], true]) : typeof l.value === "string" ? rnd.pick<unknown>([{ s: "x" }, [l.value], 12345, false]) : rnd.pick<unknown>(["text", 1]);
-      return { what: `${show(l.path)}: ${JSON.stringify(l.value)} → ${JSON.stringify(replacement)}`, bytes: setIn(base, l.path, replacement) };
+        typeof l.value === "number"
+          ? rnd.pick<unknown>(["seven", { n: 1 }, [1, 2], true])
+          : typeof l.value === "string"
+            ? rnd.pick<unknown>([{ s: "x" }, [l.value], 12345, false])
+            : rnd.pick<unknown>(["text", 1]);
+      return {
+        what: `${show(l.path)}: ${JSON.stringify(l.value)} → ${JSON.stringify(replacement)}`,
+        bytes: setIn(base, l.path, replacement),
+      };
     },
   ],
   [
@@ -251,11 +278,26 @@ const MUTATIONS: [string, Mutation][] = [
     "unknown key",
     (base) => {
       const m = rnd.pick(mappings(base).filter((p) => !freeForm(p) && !(p.length === 2 && p[0] === "fault" && p[1] === "params")));
-      const key = rnd.pick(["colour", "intervalSecond", "k".repeat(300), "ключ", "a b", "$ref", "constructor", "toString", "hasOwnProperty", "__proto__", "root:x:0:0:root:/root:/bin/bash"]);
+      const key = rnd.pick([
+        "colour",
+        "intervalSecond",
+        "k".repeat(300),
+        "ключ",
+        "a b",
+        "$ref",
+        "constructor",
+        "toString",
+        "hasOwnProperty",
+        "__proto__",
+        "root:x:0:0:root:/root:/bin/bash",
+      ]);
       const doc = parseDocument(base);
       const target = m.length === 0 ? doc.contents : doc.getIn(m, true);
       if (isMap(target)) target.add(doc.createPair(key, 1));
-      return { what: `unknown key ${key.length > 20 ? `${key.slice(0, 10)}…(${key.length})` : key} in ${show(m) || "(root)"}`, bytes: doc.toString({ lineWidth: 0 }) };
+      return {
+        what: `unknown key ${key.length > 20 ? `${key.slice(0, 10)}…(${key.length})` : key} in ${show(m) || "(root)"}`,
+        bytes: doc.toString({ lineWidth: 0 }),
+      };
     },
   ],
   [
@@ -290,7 +332,17 @@ const MUTATIONS: [string, Mutation][] = [
     (base) => {
       const nums = leaves(base).filter((x) => typeof x.value === "number" && !freeForm(x.path));
       const l = rnd.pick(nums);
-      const tag = rnd.pick(["!!binary aGVsbG8=", "!!str 5", "!!js/function 'function(){}'", "!custom 5", "!!set {a, b}", "!!omap [a: 1]", "!!timestamp 2001-12-14", "!!float nope", "!!int 1.5"]);
+      const tag = rnd.pick([
+        "!!binary aGVsbG8=",
+        "!!str 5",
+        "!!js/function 'function(){}'",
+        "!custom 5",
+        "!!set {a, b}",
+        "!!omap [a: 1]",
+        "!!timestamp 2001-12-14",
+        "!!float nope",
+        "!!int 1.5",
+      ]);
       const key = l.path.at(-1);
       const lines = base.split("\n");
       const i = lines.findIndex((x) => typeof key === "string" && new RegExp(`^\\s*${key}:\\s*\\S`).test(x));
@@ -304,7 +356,12 @@ const MUTATIONS: [string, Mutation][] = [
     () => {
       const depth = rnd.pick([1000, 10_000, 100_000]);
       const shape = rnd.pick(["[", "{a: ", "- "]);
-      const s = shape === "[" ? `x: ${"[".repeat(depth)}1${"]".repeat(depth)}\n` : shape === "{a: " ? `x: ${"{a: ".repeat(depth)}1${"}".repeat(depth)}\n` : Array.from({ length: Math.min(depth, 5000) }, (_, i) => `${" ".repeat(i * 2)}-`).join("\n");
+      const s =
+        shape === "["
+          ? `x: ${"[".repeat(depth)}1${"]".repeat(depth)}\n`
+          : shape === "{a: "
+            ? `x: ${"{a: ".repeat(depth)}1${"}".repeat(depth)}\n`
+            : Array.from({ length: Math.min(depth, 5000) }, (_, i) => `${" ".repeat(i * 2)}-`).join("\n");
       return { what: `nesting ${depth} deep (${shape.trim()})`, bytes: s };
     },
   ],
@@ -312,7 +369,16 @@ const MUTATIONS: [string, Mutation][] = [
     "not a mapping",
     (_base, kind) => {
       // an empty policy (nothing, a comment, null) is the runbook's defaults: valid, so not among them
-      const v = rnd.pick(["- a\n- b\n", "just text\n", "42\n", "[]\n", "''\n", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n", "KEY=value\nPATH=/usr/bin\n", ...(kind === "policy" ? [] : ["", "# only a comment\n", "null\n", "~\n"])]);
+      const v = rnd.pick([
+        "- a\n- b\n",
+        "just text\n",
+        "42\n",
+        "[]\n",
+        "''\n",
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n",
+        "KEY=value\nPATH=/usr/bin\n",
+        ...(kind === "policy" ? [] : ["", "# only a comment\n", "null\n", "~\n"]),
+      ]);
       return { what: `not a ${kind}: ${JSON.stringify(v.slice(0, 20))}`, bytes: v };
     },
   ],
@@ -502,14 +568,42 @@ async function main(): Promise<void> {
     const js = rs.map(judge);
     const pct = (f: (j: ReturnType<typeof judge>) => boolean) => `${((100 * js.filter(f).length) / Math.max(1, js.length)).toFixed(1)}%`;
     const count = (f: (j: ReturnType<typeof judge>) => boolean) => String(js.filter(f).length);
-    return [k, String(rs.length), pct((j) => j.exit2), pct((j) => j.exit2 && j.names && !j.trace && !j.long), count((j) => j.hung), count((j) => j.trace), count((j) => j.crashed), count((j) => j.accepted), count((j) => j.long), count((j) => j.warning), String(Math.max(...rs.map((r) => r.ms)))];
+    return [
+      k,
+      String(rs.length),
+      pct((j) => j.exit2),
+      pct((j) => j.exit2 && j.names && !j.trace && !j.long),
+      count((j) => j.hung),
+      count((j) => j.trace),
+      count((j) => j.crashed),
+      count((j) => j.accepted),
+      count((j) => j.long),
+      count((j) => j.warning),
+      String(Math.max(...rs.map((r) => r.ms))),
+    ];
   });
-  const header = ["input", "cases", "exit 2", "clear (exit 2, names field/file, no trace, < 4 KiB)", "hangs", "traces", "crashes", "accepted", "> 4 KiB", "node warnings", "slowest ms"];
+  const header = [
+    "input",
+    "cases",
+    "exit 2",
+    "clear (exit 2, names field/file, no trace, < 4 KiB)",
+    "hangs",
+    "traces",
+    "crashes",
+    "accepted",
+    "> 4 KiB",
+    "node warnings",
+    "slowest ms",
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  process.stdout.write(`\n${line(header)}\n|${widths.map((w, i) => (i === 0 ? `${"-".repeat(w + 1)}-` : `${"-".repeat(w + 1)}:`)).join("|")}|\n${rows.map(line).join("\n")}\n`);
+  process.stdout.write(
+    `\n${line(header)}\n|${widths.map((w, i) => (i === 0 ? `${"-".repeat(w + 1)}-` : `${"-".repeat(w + 1)}:`)).join("|")}|\n${rows.map(line).join("\n")}\n`,
+  );
   const ms = results.map((r) => r.ms).sort((a, b) => a - b);
-  process.stdout.write(`\n${results.length} cases run through the real CLIs in ${((Date.now() - t0) / 1000).toFixed(0)} s (seed ${SEED}, ${CONCURRENCY} at a time); median ${ms[Math.floor(ms.length / 2)]} ms per run; ${retried} timed out once at ${TIMEOUT_MS} ms and were run again with ${4 * TIMEOUT_MS} ms; unreadable cases ran as ${asRoot ? "nobody (root reads a chmod 000 file)" : "this user"}\n`);
+  process.stdout.write(
+    `\n${results.length} cases run through the real CLIs in ${((Date.now() - t0) / 1000).toFixed(0)} s (seed ${SEED}, ${CONCURRENCY} at a time); median ${ms[Math.floor(ms.length / 2)]} ms per run; ${retried} timed out once at ${TIMEOUT_MS} ms and were run again with ${4 * TIMEOUT_MS} ms; unreadable cases ran as ${asRoot ? "nobody (root reads a chmod 000 file)" : "this user"}\n`,
+  );
 
   const bad = results.filter((r) => {
     const j = judge(r);

@@ -20,14 +20,22 @@ let stackReadyAt: number | null = null;
 const results: {
   scenario: string;
   outcome: string;
-  timings: { detectSeconds: number | null; pageSeconds?: number | null; firstPage?: { alerts: string[]; seconds: number } | null; mitigateSeconds: number | null; recoverSeconds: number | null };
+  timings: {
+    detectSeconds: number | null;
+    pageSeconds?: number | null;
+    firstPage?: { alerts: string[]; seconds: number } | null;
+    mitigateSeconds: number | null;
+    recoverSeconds: number | null;
+  };
   worstSeverity: string | null;
   intervalSeconds: number | null;
   integrity: { acknowledged: number; lost: number } | null;
   reasons: string[];
 }[] = [];
 
-const child = spawn(process.execPath, [cli, "drill", ...drills, "--json", "--alertmanager", "--report-dir", reportDir], { stdio: ["ignore", "pipe", "inherit"] });
+const child = spawn(process.execPath, [cli, "drill", ...drills, "--json", "--alertmanager", "--report-dir", reportDir], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
 let buf = "";
 child.stdout.on("data", (c: Buffer) => {
   buf += c.toString();
@@ -37,7 +45,10 @@ child.stdout.on("data", (c: Buffer) => {
     try {
       const e = JSON.parse(line) as Record<string, unknown>;
       if (e["event"] === "stack" && String(e["message"]).endsWith("ready")) stackReadyAt = performance.now();
-      if (e["event"] === "progress") process.stderr.write(`  [${(e["elapsedSeconds"] as number).toFixed(1)}s] ${String(e["scenario"])} ${String(e["phase"])}: ${String(e["message"])}\n`);
+      if (e["event"] === "progress")
+        process.stderr.write(
+          `  [${(e["elapsedSeconds"] as number).toFixed(1)}s] ${String(e["scenario"])} ${String(e["phase"])}: ${String(e["message"])}\n`,
+        );
       if (e["event"] === "result") results.push(e as never);
     } catch {
       // not a JSON line
@@ -57,6 +68,10 @@ for (const r of results) {
   if (t.firstPage) process.stdout.write(`      first notification: ${t.firstPage.alerts.join(", ")}\n`);
   for (const why of r.reasons) process.stdout.write(`      failed: ${why}\n`);
 }
-process.stdout.write(`  stack start ${stackReadyAt === null ? "?" : ((stackReadyAt - t0) / 1000).toFixed(1)} s; whole game day ${wall.toFixed(1)} s wall; exit ${code}; reports in ${reportDir}\n`);
-process.stdout.write(`${JSON.stringify({ wallSeconds: +wall.toFixed(1), stackStartSeconds: stackReadyAt === null ? null : +((stackReadyAt - t0) / 1000).toFixed(1), drills: results })}\n`);
+process.stdout.write(
+  `  stack start ${stackReadyAt === null ? "?" : ((stackReadyAt - t0) / 1000).toFixed(1)} s; whole game day ${wall.toFixed(1)} s wall; exit ${code}; reports in ${reportDir}\n`,
+);
+process.stdout.write(
+  `${JSON.stringify({ wallSeconds: +wall.toFixed(1), stackStartSeconds: stackReadyAt === null ? null : +((stackReadyAt - t0) / 1000).toFixed(1), drills: results })}\n`,
+);
 process.exit(code ?? 1);

@@ -18,7 +18,8 @@ export interface HostsEntry {
 }
 
 export function addHostsEntry(name: string, opts: { file?: string; tag: string }): HostsEntry {
-  if (!/^[a-z0-9.-]+\.test$/.test(name)) throw new Error(`hosts entry: expected a lower-case name under .test, got ${JSON.stringify(name)}`);
+  if (!/^[a-z0-9.-]+\.test$/.test(name))
+    throw new Error(`hosts entry: expected a lower-case name under .test, got ${JSON.stringify(name)}`);
   const file = opts.file ?? "/etc/hosts";
   const line = `127.0.0.1 ${name} # ${opts.tag}\n`;
   let fd = openSync(file, "r+");
@@ -47,7 +48,8 @@ export function addHostsEntry(name: string, opts: { file?: string; tag: string }
     setResolving(next) {
       fd = openSync(file, "r+");
       try {
-        if (!mine(readFileSync(file))) throw new Error(`${file} changed under the soak: its entry for ${name} is no longer at byte ${offset}`);
+        if (!mine(readFileSync(file)))
+          throw new Error(`${file} changed under the soak: its entry for ${name} is no longer at byte ${offset}`);
         writeSync(fd, next ? "1" : "#", offset);
         on = next;
       } finally {

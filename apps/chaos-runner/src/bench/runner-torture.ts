@@ -34,7 +34,14 @@ import { startHttpLoad } from "../load/http-load.js";
 
 const POINTS = ["before-journal", "journal-before-fault", "mid-fault", "mid-remediation", "mid-undo"] as const;
 type Point = (typeof POINTS)[number];
-const DRILLS = ["kafka-broker-down", "kafka-broker-down-majority", "db-pool-exhausted", "db-pool-exhausted-lock", "high-consumer-lag", "service-oom"];
+const DRILLS = [
+  "kafka-broker-down",
+  "kafka-broker-down-majority",
+  "db-pool-exhausted",
+  "db-pool-exhausted-lock",
+  "high-consumer-lag",
+  "service-oom",
+];
 
 const argv = yargs(hideBin(process.argv))
   .scriptName("torture:runner")
@@ -46,8 +53,17 @@ const argv = yargs(hideBin(process.argv))
   .option("points", { type: "string", array: true, default: [...POINTS], choices: [...POINTS], describe: "kill points" })
   .option("lease-seconds", { type: "number", default: 10, describe: "the fault lease the drills run with (GM_CHAOS_LEASE_SECONDS)" })
   .option("interval", { type: "number", default: 5, describe: "the drills' prober interval in seconds (gm-prober's default)" })
-  .option("window", { type: "number", default: 15, describe: "the drills' prober window in seconds (shorter than gm-prober's 60 s: the undo is tortured here, not detection)" })
-  .option("timeout-ms", { type: "number", default: 5_000, describe: "the drills' prober collector timeout (2 s in production; a loaded shared machine answers slower, and a failed synthetic journey keeps steady state away)" })
+  .option("window", {
+    type: "number",
+    default: 15,
+    describe: "the drills' prober window in seconds (shorter than gm-prober's 60 s: the undo is tortured here, not detection)",
+  })
+  .option("timeout-ms", {
+    type: "number",
+    default: 5_000,
+    describe:
+      "the drills' prober collector timeout (2 s in production; a loaded shared machine answers slower, and a failed synthetic journey keeps steady state away)",
+  })
   .option("seed", { type: "number", default: 20261202, describe: "seed of the random kill moments and order" })
   .option("stack-id", { type: "string", describe: "the stack id to start (default: torture-<time>)" })
   .option("json", { type: "string", describe: "write every run's record to this file" })
@@ -55,8 +71,10 @@ const argv = yargs(hideBin(process.argv))
   .help()
   .parseSync();
 
-if (!Number.isInteger(argv.kills) || argv.kills < 0 || argv.kills > 1000) fail(`--kills: expected a whole number from 0 to 1000, got ${argv.kills}`);
-if (!Number.isFinite(argv["lease-seconds"]) || argv["lease-seconds"] < 3 || argv["lease-seconds"] > 600) fail(`--lease-seconds: expected 3 to 600, got ${argv["lease-seconds"]}`);
+if (!Number.isInteger(argv.kills) || argv.kills < 0 || argv.kills > 1000)
+  fail(`--kills: expected a whole number from 0 to 1000, got ${argv.kills}`);
+if (!Number.isFinite(argv["lease-seconds"]) || argv["lease-seconds"] < 3 || argv["lease-seconds"] > 600)
+  fail(`--lease-seconds: expected 3 to 600, got ${argv["lease-seconds"]}`);
 for (const d of argv.drills) if (!DRILLS.includes(d)) fail(`--drills: expected some of ${DRILLS.join(", ")}, got ${JSON.stringify(d)}`);
 
 function fail(msg: string): never {
@@ -120,17 +138,24 @@ const proxy = new DockerProxy();
 const running = new Set<ChildProcess>();
 const env = { ...process.env, GM_STATE_DIR: state, TESTCONTAINERS_RYUK_DISABLED: "true", GM_CHAOS_LEASE_SECONDS: String(lease) };
 const runnerEnv = { ...env, DOCKER_HOST: `unix://${proxy.path}` };
-const gm = (args: string[], timeoutMs = 600_000) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env, timeout: timeoutMs });
+const gm = (args: string[], timeoutMs = 600_000) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env, timeout: timeoutMs });
 
 interface Baseline {
   containers: Map<string, { running: boolean; paused: boolean; memory: number }>;
 }
 
 function containers(): Map<string, { running: boolean; paused: boolean; memory: number }> {
-  const names = spawnSync("docker", ["ps", "-a", "--filter", `label=io.gamemetrics.stack=${stackId}`, "--format", "{{.Names}}"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  const names = spawnSync("docker", ["ps", "-a", "--filter", `label=io.gamemetrics.stack=${stackId}`, "--format", "{{.Names}}"], {
+    encoding: "utf8",
+  })
+    .stdout.split("\n")
+    .filter(Boolean);
   const out = new Map<string, { running: boolean; paused: boolean; memory: number }>();
   if (names.length === 0) return out;
-  const r = spawnSync("docker", ["inspect", "-f", "{{.Name}} {{.State.Running}} {{.State.Paused}} {{.HostConfig.Memory}}", ...names], { encoding: "utf8" });
+  const r = spawnSync("docker", ["inspect", "-f", "{{.Name}} {{.State.Running}} {{.State.Paused}} {{.HostConfig.Memory}}", ...names], {
+    encoding: "utf8",
+  });
   for (const l of r.stdout.split("\n").filter(Boolean)) {
     const [n, running, paused, mem] = l.split(" ");
     out.set(n!.replace(/^\//, ""), { running: running === "true", paused: paused === "true", memory: Number(mem) });
@@ -143,7 +168,9 @@ async function pgLeftovers(adminUrl: string): Promise<string[]> {
   await c.connect();
   try {
     const fault = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE usename = 'gm_chaos_fault'");
-    const locks = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.locktype = 'relation' AND a.pid <> pg_backend_pid()");
+    const locks = await c.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.locktype = 'relation' AND a.pid <> pg_backend_pid()",
+    );
     const out: string[] = [];
     if (Number(fault.rows[0]!.n) > 0) out.push(`${fault.rows[0]!.n} session(s) of gm_chaos_fault`);
     if (Number(locks.rows[0]!.n) > 0) out.push(`${locks.rows[0]!.n} ACCESS EXCLUSIVE relation lock(s) held`);
@@ -227,10 +254,21 @@ function journalState(): string {
   }
 }
 
-async function oneRun(n: number, drill: string, point: RunRecord["point"], signal: RunRecord["signal"], base: Baseline, adminUrl: string, proberFile: string): Promise<RunRecord> {
+async function oneRun(
+  n: number,
+  drill: string,
+  point: RunRecord["point"],
+  signal: RunRecord["signal"],
+  base: Baseline,
+  adminUrl: string,
+  proberFile: string,
+): Promise<RunRecord> {
   const started = Date.now();
   const dogsBefore = new Set(existsSync(join(state, "watchdog")) ? readdirSync(join(state, "watchdog")) : []);
-  const child: ChildProcess = spawn(process.execPath, [cli, "drill", drill, "--stack-id", stackId, "--prober-config", proberFile], { env: runnerEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, [cli, "drill", drill, "--stack-id", stackId, "--prober-config", proberFile], {
+    env: runnerEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   running.add(child);
   child.on("exit", () => running.delete(child));
   let err = "";
@@ -293,14 +331,20 @@ async function oneRun(n: number, drill: string, point: RunRecord["point"], signa
   // The dead-man's switch, alone: wait for the drill's watchdog to say what it did.
   let watchdog = "none started";
   let watchdogUndoSeconds: number | null = null;
-  const newDog = () => (existsSync(join(state, "watchdog")) ? readdirSync(join(state, "watchdog")).filter((f) => f.endsWith(".log") && !dogsBefore.has(f)) : []);
+  const newDog = () =>
+    existsSync(join(state, "watchdog")) ? readdirSync(join(state, "watchdog")).filter((f) => f.endsWith(".log") && !dogsBefore.has(f)) : [];
   const dogLog = newDog()[0];
   if (dogLog) {
     const result = join(state, "watchdog", dogLog.replace(/\.log$/, ".json"));
     const end = Date.now() + (lease + 90) * 1000;
     // the watchdog's pid is in its log's first line; a watchdog that is gone wrote its result or never will
     const pid = Number(/\(pid (\d+)\)/.exec(readFileSync(join(state, "watchdog", dogLog), "utf8"))?.[1] ?? 0);
-    const alive = () => pid > 0 && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2).startsWith("Z");
+    const alive = () =>
+      pid > 0 &&
+      existsSync(`/proc/${pid}`) &&
+      !readFileSync(`/proc/${pid}/stat`, "utf8")
+        .slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2)
+        .startsWith("Z");
     while (!existsSync(result) && Date.now() < end && (alive() || Date.now() - killedAt < 3_000)) await sleep(200);
     if (existsSync(result)) {
       const r = JSON.parse(readFileSync(result, "utf8")) as { outcome: string; undoneAt?: string; attempts?: number };
@@ -336,8 +380,12 @@ function plan(): { drill: string; point: RunRecord["point"]; signal: RunRecord["
   const combos = argv.drills.flatMap((d) => (argv.points as Point[]).map((p) => ({ drill: d, point: p as RunRecord["point"] })));
   const runs: { drill: string; point: RunRecord["point"]; signal: RunRecord["signal"] }[] = [];
   // every drill × point once, then random ones, all shuffled
-  for (let i = 0; i < argv.kills; i++) runs.push({ ...(i < combos.length ? combos[i]! : combos[Math.floor(rand() * combos.length)]!), signal: "SIGKILL" });
-  if (argv.signals) for (const [i, p] of (argv.points as Point[]).entries()) for (const s of ["SIGINT", "SIGTERM"] as const) runs.push({ drill: argv.drills[(i * 2 + (s === "SIGINT" ? 0 : 1)) % argv.drills.length]!, point: p, signal: s });
+  for (let i = 0; i < argv.kills; i++)
+    runs.push({ ...(i < combos.length ? combos[i]! : combos[Math.floor(rand() * combos.length)]!), signal: "SIGKILL" });
+  if (argv.signals)
+    for (const [i, p] of (argv.points as Point[]).entries())
+      for (const s of ["SIGINT", "SIGTERM"] as const)
+        runs.push({ drill: argv.drills[(i * 2 + (s === "SIGINT" ? 0 : 1)) % argv.drills.length]!, point: p, signal: s });
   for (let i = runs.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [runs[i], runs[j]] = [runs[j]!, runs[i]!];
@@ -349,11 +397,14 @@ function plan(): { drill: string; point: RunRecord["point"]; signal: RunRecord["
   return runs;
 }
 
-const q = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN);
+const q = (xs: number[], p: number) =>
+  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN;
 
 async function main(): Promise<number> {
   const runs = plan();
-  say(`state ${state}; ${runs.length} runs (${runs.filter((r) => r.signal === "SIGKILL").length} SIGKILL); lease ${lease} s; log ${logFile}`);
+  say(
+    `state ${state}; ${runs.length} runs (${runs.filter((r) => r.signal === "SIGKILL").length} SIGKILL); lease ${lease} s; log ${logFile}`,
+  );
   await proxy.start();
   say(`starting stack ${stackId} (3 brokers)`);
   const up = gm(["stack", "up", "--brokers", "3", "--id", stackId], 600_000);
@@ -367,7 +418,11 @@ async function main(): Promise<number> {
   // tortured here is the undo, not the detection (the game day measures that at the defaults).
   const proberFile = join(state, "prober.yaml");
   const { proberConfigFor } = await import("../prober-config.js");
-  writeFileSync(proberFile, `${proberConfigFor(e)}intervalSeconds: ${argv.interval}\nwindowSeconds: ${argv.window}\ntimeoutMs: ${argv["timeout-ms"]}\n`, { mode: 0o600 });
+  writeFileSync(
+    proberFile,
+    `${proberConfigFor(e)}intervalSeconds: ${argv.interval}\nwindowSeconds: ${argv.window}\ntimeoutMs: ${argv["timeout-ms"]}\n`,
+    { mode: 0o600 },
+  );
   const load = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `torture-${Date.now().toString(36)}`, rate: 4, batch: 10 });
   const records: RunRecord[] = [];
   let base: Baseline | undefined;
@@ -413,7 +468,15 @@ async function main(): Promise<number> {
     gm(["stack", "down", "--id", stackId], 120_000);
     const summary = summarize(records, r.acknowledged.length, lost, dup);
     process.stdout.write(summary.text);
-    if (argv.json) writeFileSync(argv.json, JSON.stringify({ runs: records, events: { acknowledged: r.acknowledged.length, lost, duplicates: dup }, goalsMet: summary.ok }, null, 2));
+    if (argv.json)
+      writeFileSync(
+        argv.json,
+        JSON.stringify(
+          { runs: records, events: { acknowledged: r.acknowledged.length, lost, duplicates: dup }, goalsMet: summary.ok },
+          null,
+          2,
+        ),
+      );
     rmSync(join(state, "docker.sock"), { force: true });
     exitCode = summary.ok ? 0 : 1;
   }
@@ -431,7 +494,18 @@ function summarize(records: RunRecord[], acknowledged: number, lost: number, dup
     const [point, signal] = k.split("|");
     const wd = rs.map((r) => r.watchdogUndoSeconds).filter((x): x is number => x !== null);
     const ex = rs.map((r) => r.exitSeconds).filter((x): x is number => x !== null);
-    row([point!, signal!, rs.length, rs.filter((r) => r.killed).length, rs.filter((r) => r.steady).length, rs.filter((r) => r.leftovers.length > 0).length, wd.length, wd.length ? q(wd, 0.5).toFixed(1) : "—", wd.length ? Math.max(...wd).toFixed(1) : "—", ex.length ? Math.max(...ex).toFixed(1) : "—"]);
+    row([
+      point!,
+      signal!,
+      rs.length,
+      rs.filter((r) => r.killed).length,
+      rs.filter((r) => r.steady).length,
+      rs.filter((r) => r.leftovers.length > 0).length,
+      wd.length,
+      wd.length ? q(wd, 0.5).toFixed(1) : "—",
+      wd.length ? Math.max(...wd).toFixed(1) : "—",
+      ex.length ? Math.max(...ex).toFixed(1) : "—",
+    ]);
   }
   const kills = records.filter((r) => r.killed && r.signal === "SIGKILL");
   const steady = records.filter((r) => r.steady).length;

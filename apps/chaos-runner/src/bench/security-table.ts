@@ -61,7 +61,10 @@ const work = mkdtempSync(join(tmpdir(), "gm-security-"));
 let am: RunningAlertmanager | undefined;
 if (alertmanagerBinary()) {
   const routing = join(work, "alertmanager.yml");
-  writeFileSync(routing, readFileSync(COMMITTED_ROUTING, "utf8").replaceAll("http://127.0.0.1:9099/", `http://hook:${receiverPassword}@127.0.0.1:9099/`));
+  writeFileSync(
+    routing,
+    readFileSync(COMMITTED_ROUTING, "utf8").replaceAll("http://127.0.0.1:9099/", `http://hook:${receiverPassword}@127.0.0.1:9099/`),
+  );
   am = await startAlertmanager({ routing });
 }
 const stack = await startStack({
@@ -80,7 +83,10 @@ const stackReady = performance.now();
 try {
   // 1. the admin token
   const erase = (auth: string | undefined) =>
-    fetch(`${stats}/admin/players/security-nobody`, { method: "DELETE", ...(auth === undefined ? {} : { headers: { authorization: auth } }) }).then((r) => r.status);
+    fetch(`${stats}/admin/players/security-nobody`, {
+      method: "DELETE",
+      ...(auth === undefined ? {} : { headers: { authorization: auth } }),
+    }).then((r) => r.status);
   const token = e.adminToken;
   const flip = (s: string) => s.slice(0, -1) + (s.endsWith("0") ? "1" : "0");
   const tokenTries: [string, string | undefined, number][] = [
@@ -99,33 +105,76 @@ try {
 
   // 2. bodies and headers (the services' default limits: 1 MiB body, 16 KiB headers, 10 s headers, 30 s request)
   const declared = await declaredOversizedBody(`${ingest}/events`, { declaredBytes: 100 * 1024 * 1024, sendBytes: 1024 });
-  row("body", "ingest-api POST /events, Content-Length 100 MiB, 1 KiB sent", "413 before the rest is sent, connection closed", `${declared.status ?? "no answer"} after ${kib(declared.sentBytes)}, ${declared.closedEarly ? "closed" : "left open"}`, declared.status === 413 && declared.closedEarly);
+  row(
+    "body",
+    "ingest-api POST /events, Content-Length 100 MiB, 1 KiB sent",
+    "413 before the rest is sent, connection closed",
+    `${declared.status ?? "no answer"} after ${kib(declared.sentBytes)}, ${declared.closedEarly ? "closed" : "left open"}`,
+    declared.status === 413 && declared.closedEarly,
+  );
   const streamed = await streamedOversizedBody(`${ingest}/events`, { totalBytes: 100 * 1024 * 1024 });
-  row("body", "ingest-api POST /events, 100 MiB chunked (no length)", "413 once past 1 MiB, connection closed", `${streamed.status ?? "no answer"} after ${mib(streamed.sentBytes)} of ${mib(streamed.plannedBytes)}, ${streamed.closedEarly ? "closed" : "left open"}`, streamed.status === 413 && streamed.closedEarly);
-  for (const [name, url] of [["ingest-api", ingest], ["stats-api", stats]] as const) {
+  row(
+    "body",
+    "ingest-api POST /events, 100 MiB chunked (no length)",
+    "413 once past 1 MiB, connection closed",
+    `${streamed.status ?? "no answer"} after ${mib(streamed.sentBytes)} of ${mib(streamed.plannedBytes)}, ${streamed.closedEarly ? "closed" : "left open"}`,
+    streamed.status === 413 && streamed.closedEarly,
+  );
+  for (const [name, url] of [
+    ["ingest-api", ingest],
+    ["stats-api", stats],
+  ] as const) {
     const big = await oversizedHeaders(`${url}/health`, { headerBytes: 20_000 });
     row("headers", `${name} GET /health with a 20 KB cookie`, "431", String(big.status ?? "no answer"), big.status === 431);
   }
   const slow = await Promise.all([
-    slowHeaders(`${ingest}/health`, { intervalMs: 500, maxMs: 40_000 }).then((r) => ["ingest-api", "headers, a byte every 500 ms for up to 40 s", r] as const),
-    slowHeaders(`${stats}/health`, { intervalMs: 500, maxMs: 40_000 }).then((r) => ["stats-api", "headers, a byte every 500 ms for up to 40 s", r] as const),
-    slowBody(`${ingest}/events`, { bodyBytes: 10_000, intervalMs: 500, maxMs: 60_000 }).then((r) => ["ingest-api", "a body of 10,000 bytes, a byte every 500 ms for up to 60 s", r] as const),
+    slowHeaders(`${ingest}/health`, { intervalMs: 500, maxMs: 40_000 }).then(
+      (r) => ["ingest-api", "headers, a byte every 500 ms for up to 40 s", r] as const,
+    ),
+    slowHeaders(`${stats}/health`, { intervalMs: 500, maxMs: 40_000 }).then(
+      (r) => ["stats-api", "headers, a byte every 500 ms for up to 40 s", r] as const,
+    ),
+    slowBody(`${ingest}/events`, { bodyBytes: 10_000, intervalMs: 500, maxMs: 60_000 }).then(
+      (r) => ["ingest-api", "a body of 10,000 bytes, a byte every 500 ms for up to 60 s", r] as const,
+    ),
   ]);
   for (const [name, what, r] of slow) {
-    row("slowloris", `${name}: ${what}`, "408 and closed while still sending", `${r.status ?? "no answer"}, ${r.closedEarly ? `closed after ${r.sentBytes} of ${r.plannedBytes} bytes` : "not closed"}`, r.status === 408 && r.closedEarly);
+    row(
+      "slowloris",
+      `${name}: ${what}`,
+      "408 and closed while still sending",
+      `${r.status ?? "no answer"}, ${r.closedEarly ? `closed after ${r.sentBytes} of ${r.plannedBytes} bytes` : "not closed"}`,
+      r.status === 408 && r.closedEarly,
+    );
   }
 
   // 3. the prober's PostgreSQL role
   const writes = await tryAsRole(e.proberPostgresUrl, WRITE_ATTEMPTS, { otherUrl: e.postgresUrl });
-  for (const w of writes) row("prober role", `as gm_prober, read-only off: ${w.what}`, `refused ${PERMISSION_DENIED}`, w.ok ? "ALLOWED" : `${w.code} ${w.message}`, !w.ok && w.code === PERMISSION_DENIED);
+  for (const w of writes)
+    row(
+      "prober role",
+      `as gm_prober, read-only off: ${w.what}`,
+      `refused ${PERMISSION_DENIED}`,
+      w.ok ? "ALLOWED" : `${w.code} ${w.message}`,
+      !w.ok && w.code === PERMISSION_DENIED,
+    );
   const reads = await tryAsRole(e.proberPostgresUrl, READ_ATTEMPTS, { otherUrl: e.postgresUrl });
   for (const r of reads) row("prober role", `as gm_prober: ${r.what}`, "works", r.ok ? `ok ${r.message}` : `${r.code} ${r.message}`, r.ok);
 
   // 4. one drill's artifacts, grepped for every secret
-  const secrets: Secret[] = [...namedStackSecrets(e), { name: "ALERTMANAGER_PASSWORD", value: alertmanagerPassword }, { name: "RECEIVER_PASSWORD", value: receiverPassword }];
+  const secrets: Secret[] = [
+    ...namedStackSecrets(e),
+    { name: "ALERTMANAGER_PASSWORD", value: alertmanagerPassword },
+    { name: "RECEIVER_PASSWORD", value: receiverPassword },
+  ];
   const proberLog = lineRecorder("prober log lines");
   const amWithCredentials = am ? { ...am, url: am.url.replace("http://", `http://gm-prober:${alertmanagerPassword}@`) } : undefined;
-  const observer = await startDrillObserver({ endpoints: e, policy, ...(amWithCredentials ? { alertmanager: amWithCredentials } : {}), log: proberLog.log });
+  const observer = await startDrillObserver({
+    endpoints: e,
+    policy,
+    ...(amWithCredentials ? { alertmanager: amWithCredentials } : {}),
+    log: proberLog.log,
+  });
   const progress: DrillProgress[] = [];
   let report: DrillReport;
   try {
@@ -157,13 +206,31 @@ try {
   const all = groups.flatMap(([, a]) => a);
   const bytes = all.reduce((n, a) => n + a.text.length, 0);
   // the drill's own verdict is not what is checked here (a loaded machine can fail it): its artifacts are
-  row("drill", `${scenario.name} as gm-chaos drill --alertmanager runs it`, "a report, whatever its outcome", `${report.outcome}${report.reasons.length ? ` (${report.reasons.join("; ")})` : ""}`, true);
+  row(
+    "drill",
+    `${scenario.name} as gm-chaos drill --alertmanager runs it`,
+    "a report, whatever its outcome",
+    `${report.outcome}${report.reasons.length ? ` (${report.reasons.join("; ")})` : ""}`,
+    true,
+  );
   for (const [what, artifacts] of groups) {
     const leaks = findLeaks(artifacts, secrets);
-    row("secrets", `grep ${what}: ${artifacts.length} artifact(s), ${kib(artifacts.reduce((n, a) => n + a.text.length, 0))}, for ${secrets.length} secrets`, "no secret", leaks.length === 0 ? "none" : describeLeaks(leaks), leaks.length === 0);
+    row(
+      "secrets",
+      `grep ${what}: ${artifacts.length} artifact(s), ${kib(artifacts.reduce((n, a) => n + a.text.length, 0))}, for ${secrets.length} secrets`,
+      "no secret",
+      leaks.length === 0 ? "none" : describeLeaks(leaks),
+      leaks.length === 0,
+    );
   }
   const planted = findLeaks([...all, { name: "planted line", text: `a log line with ${encodeURIComponent(e.postgresUrl)}` }], secrets);
-  row("secrets", `control: the same ${all.length} artifacts (${mib(bytes)}) plus one line leaking the PostgreSQL URL, URL-encoded`, "that leak found, nothing else", planted.map((l) => `${l.secret} in ${l.artifact}`).join(", ") || "nothing found", planted.length === 1 && planted[0]!.artifact === "planted line");
+  row(
+    "secrets",
+    `control: the same ${all.length} artifacts (${mib(bytes)}) plus one line leaking the PostgreSQL URL, URL-encoded`,
+    "that leak found, nothing else",
+    planted.map((l) => `${l.secret} in ${l.artifact}`).join(", ") || "nothing found",
+    planted.length === 1 && planted[0]!.artifact === "planted line",
+  );
 } finally {
   await stack.stop();
   await am?.stop();
@@ -176,7 +243,9 @@ const width = (k: keyof Row, max: number) => Math.min(max, Math.max(k.length, ..
 const widths = { area: width("area", 12), tried: width("tried", 78), expected: width("expected", 36), result: width("result", 70) };
 const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
 const line = (r: Record<keyof Row, string>) => `${cols.map((k) => cell(r[k], widths[k as keyof typeof widths])).join(" | ")} | ${r.pass}`;
-process.stdout.write(`security checks against stack ${e.stackId} (${scenario.stack.brokers} broker(s)); stack start ${((stackReady - t0) / 1000).toFixed(1)} s, all ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+process.stdout.write(
+  `security checks against stack ${e.stackId} (${scenario.stack.brokers} broker(s)); stack start ${((stackReady - t0) / 1000).toFixed(1)} s, all ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+);
 process.stdout.write(`${line({ area: "area", tried: "tried", expected: "expected", result: "result", pass: "pass" })}\n`);
 process.stdout.write(`${cols.map((k) => "-".repeat(widths[k as keyof typeof widths])).join("-|-")}-|-----\n`);
 for (const r of rows) process.stdout.write(`${line({ ...r, pass: r.pass ? "pass" : "FAIL" })}\n`);

@@ -14,14 +14,33 @@ const fault = (over: Partial<ScheduledFault>): ScheduledFault => ({
   applied: true,
   ...over,
 });
-const ev = (at: number, event: IncidentEvent["event"], kind: IncidentEvent["kind"], severity: IncidentEvent["severity"], subject: string, from?: IncidentEvent["severity"]): IncidentEvent => ({ at: at * s, event, kind, severity, subject, ...(from ? { from } : {}) });
+const ev = (
+  at: number,
+  event: IncidentEvent["event"],
+  kind: IncidentEvent["kind"],
+  severity: IncidentEvent["severity"],
+  subject: string,
+  from?: IncidentEvent["severity"],
+): IncidentEvent => ({ at: at * s, event, kind, severity, subject, ...(from ? { from } : {}) });
 
 describe("scoreSoak", () => {
   it("detects an expected incident: time from injection to open, from undo to resolve, worst severity", () => {
-    const r = scoreSoak([fault({})], [ev(105, "opened", "kafka-broker-down", "P2", "kafka"), ev(110, "changed", "kafka-broker-down", "P1", "kafka", "P2"), ev(170, "resolved", "kafka-broker-down", "P1", "kafka")], opts);
-    expect(r.detections).toEqual([expect.objectContaining({ detectMs: 5 * s, resolveMs: 30 * s, worstSeverity: "P1", alreadyOpen: false })]);
+    const r = scoreSoak(
+      [fault({})],
+      [
+        ev(105, "opened", "kafka-broker-down", "P2", "kafka"),
+        ev(110, "changed", "kafka-broker-down", "P1", "kafka", "P2"),
+        ev(170, "resolved", "kafka-broker-down", "P1", "kafka"),
+      ],
+      opts,
+    );
+    expect(r.detections).toEqual([
+      expect.objectContaining({ detectMs: 5 * s, resolveMs: 30 * s, worstSeverity: "P1", alreadyOpen: false }),
+    ]);
     expect(r.recall).toBe(1);
-    expect(r.kinds).toEqual([expect.objectContaining({ kind: "kafka-broker-down", expected: 1, detected: 1, recall: 1, opened: 1, explained: 1, precision: 1 })]);
+    expect(r.kinds).toEqual([
+      expect.objectContaining({ kind: "kafka-broker-down", expected: 1, detected: 1, recall: 1, opened: 1, explained: 1, precision: 1 }),
+    ]);
     expect(r.missed).toEqual([]);
     // the escalation to P1 is a page during the fault that expects it: neither false nor unexpected
     expect(r.falsePages).toEqual([]);
@@ -32,10 +51,16 @@ describe("scoreSoak", () => {
     const late = scoreSoak([fault({})], [ev(156, "opened", "kafka-broker-down", "P2", "kafka")], opts);
     expect(late.missed).toHaveLength(1);
     expect(late.recall).toBe(0);
-    const other = scoreSoak([fault({ expect: [{ kind: "service-down", subject: "stats-api" }] })], [ev(105, "opened", "service-down", "P0", "ingest-api")], opts);
+    const other = scoreSoak(
+      [fault({ expect: [{ kind: "service-down", subject: "stats-api" }] })],
+      [ev(105, "opened", "service-down", "P0", "ingest-api")],
+      opts,
+    );
     expect(other.missed).toEqual([expect.objectContaining({ kind: "service-down", subject: "stats-api" })]);
     // …and the other subject's P0 inside the window is an unexpected page, not a false one
-    expect(other.unexpectedPages).toEqual([expect.objectContaining({ kind: "service-down", subject: "ingest-api", during: ["#1 kill-broker"] })]);
+    expect(other.unexpectedPages).toEqual([
+      expect.objectContaining({ kind: "service-down", subject: "ingest-api", during: ["#1 kill-broker"] }),
+    ]);
     expect(other.falsePages).toEqual([]);
     // within detectAfterUndoMs of the undo still counts
     expect(scoreSoak([fault({})], [ev(154, "opened", "kafka-broker-down", "P2", "kafka")], opts).recall).toBe(1);
@@ -44,7 +69,11 @@ describe("scoreSoak", () => {
   it("a page outside every fault's window (injection to undo + grace) is a false page; inside the grace it is explained", () => {
     const r = scoreSoak(
       [fault({})],
-      [ev(50, "opened", "service-down", "P0", "stats-api"), ev(190, "opened", "high-consumer-lag", "P1", "event-processor-service"), ev(201, "opened", "high-consumer-lag", "P1", "event-processor-service")],
+      [
+        ev(50, "opened", "service-down", "P0", "stats-api"),
+        ev(190, "opened", "high-consumer-lag", "P1", "event-processor-service"),
+        ev(201, "opened", "high-consumer-lag", "P1", "event-processor-service"),
+      ],
       opts,
     );
     expect(r.falsePages.map((p) => p.at)).toEqual([50 * s, 201 * s]);
@@ -54,13 +83,25 @@ describe("scoreSoak", () => {
   });
 
   it("a P3 or P2 outside every window is unexplained (precision) but not a page; an escalation to P1 is", () => {
-    const r = scoreSoak([], [ev(10, "opened", "db-pool-exhausted", "P3", "postgres"), ev(20, "changed", "db-pool-exhausted", "P1", "postgres", "P3"), ev(30, "changed", "db-pool-exhausted", "P0", "postgres", "P1")], opts);
+    const r = scoreSoak(
+      [],
+      [
+        ev(10, "opened", "db-pool-exhausted", "P3", "postgres"),
+        ev(20, "changed", "db-pool-exhausted", "P1", "postgres", "P3"),
+        ev(30, "changed", "db-pool-exhausted", "P0", "postgres", "P1"),
+      ],
+      opts,
+    );
     expect(r.unexplained).toHaveLength(1);
     expect(r.falsePages).toEqual([expect.objectContaining({ at: 20 * s, event: "changed", severity: "P1" })]);
   });
 
   it("an incident already open at the injection counts as detected at once, and is marked", () => {
-    const r = scoreSoak([fault({ injectedAt: 100 * s })], [ev(90, "opened", "kafka-broker-down", "P2", "kafka"), ev(160, "resolved", "kafka-broker-down", "P2", "kafka")], opts);
+    const r = scoreSoak(
+      [fault({ injectedAt: 100 * s })],
+      [ev(90, "opened", "kafka-broker-down", "P2", "kafka"), ev(160, "resolved", "kafka-broker-down", "P2", "kafka")],
+      opts,
+    );
     expect(r.detections[0]).toMatchObject({ detectMs: 0, alreadyOpen: true, resolveMs: 20 * s, worstSeverity: "P2" });
     // not part of the detection time statistics
     expect(r.detectMs).toEqual({ median: null, max: null });
@@ -73,7 +114,15 @@ describe("scoreSoak", () => {
   });
 
   it("lists what is still open at the end", () => {
-    const r = scoreSoak([], [ev(10, "opened", "high-error-rate", "P2", "all"), ev(20, "opened", "service-down", "P0", "stats-api"), ev(30, "resolved", "service-down", "P0", "stats-api")], opts);
+    const r = scoreSoak(
+      [],
+      [
+        ev(10, "opened", "high-error-rate", "P2", "all"),
+        ev(20, "opened", "service-down", "P0", "stats-api"),
+        ev(30, "resolved", "service-down", "P0", "stats-api"),
+      ],
+      opts,
+    );
     expect(r.openAtEnd).toEqual([{ kind: "high-error-rate", subject: "all", severity: "P2" }]);
   });
 });

@@ -105,7 +105,8 @@ export interface Score {
 
 const RANK: Record<Severity, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 const isPage = (s: Severity) => s === "P0" || s === "P1";
-const matches = (m: IncidentMatch, e: { kind: IncidentKind; subject: string }) => m.kind === e.kind && (m.subject === "*" || m.subject === e.subject);
+const matches = (m: IncidentMatch, e: { kind: IncidentKind; subject: string }) =>
+  m.kind === e.kind && (m.subject === "*" || m.subject === e.subject);
 
 /** Median and maximum; nulls when empty. */
 export function medianMax(xs: number[]): { median: number | null; max: number | null } {
@@ -172,7 +173,8 @@ export function scoreSoak(faults: ScheduledFault[], log: IncidentEvent[], opts: 
     }
   }
 
-  const explains = (f: ScheduledFault, e: { kind: IncidentKind; subject: string }) => f.expect.some((m) => matches(m, e)) || f.allow.some((m) => matches(m, e));
+  const explains = (f: ScheduledFault, e: { kind: IncidentKind; subject: string }) =>
+    f.expect.some((m) => matches(m, e)) || f.allow.some((m) => matches(m, e));
   const opened = events.filter((e) => e.event === "opened");
   const unexplained = opened.filter((e) => !windowsAt(e.at).some((f) => explains(f, e)));
 
@@ -182,7 +184,14 @@ export function scoreSoak(faults: ScheduledFault[], log: IncidentEvent[], opts: 
     if (e.event === "resolved" || !isPage(e.severity)) continue;
     if (e.event === "changed" && e.from && isPage(e.from)) continue; // already a page (P1 → P0 is the same page)
     const during = windowsAt(e.at);
-    const page: Page = { at: e.at, kind: e.kind, subject: e.subject, severity: e.severity, event: e.event, during: during.map((f) => `#${f.id} ${f.name}`) };
+    const page: Page = {
+      at: e.at,
+      kind: e.kind,
+      subject: e.subject,
+      severity: e.severity,
+      event: e.event,
+      during: during.map((f) => `#${f.id} ${f.name}`),
+    };
     if (during.length === 0) falsePages.push(page);
     else if (!during.some((f) => explains(f, e))) unexpectedPages.push(page);
   }
@@ -226,7 +235,17 @@ export function scoreSoak(faults: ScheduledFault[], log: IncidentEvent[], opts: 
 }
 
 /** RSS or handle samples: first, last, max, and growth from the first sample after the warm-up to the end (median of 3 each side). */
-export function growth(samples: { at: number; value: number }[], warmupEndsAt: number): { first: number | null; last: number | null; max: number | null; afterWarmup: number | null; atEnd: number | null; growth: number | null } {
+export function growth(
+  samples: { at: number; value: number }[],
+  warmupEndsAt: number,
+): {
+  first: number | null;
+  last: number | null;
+  max: number | null;
+  afterWarmup: number | null;
+  atEnd: number | null;
+  growth: number | null;
+} {
   if (samples.length === 0) return { first: null, last: null, max: null, afterWarmup: null, atEnd: null, growth: null };
   const after = samples.filter((s) => s.at >= warmupEndsAt);
   const med = (xs: { value: number }[]) => medianMax(xs.map((x) => x.value)).median;

@@ -42,11 +42,24 @@ export function parseRange(v: unknown, name: string, min: number, max: number): 
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$/.exec(String(v));
   const a = m ? Number(m[1]) : Number.NaN;
   const b = m?.[2] !== undefined ? Number(m[2]) : a;
-  if (!m || !(a >= min) || !(b <= max) || a > b) throw new UsageError(`--${name}: expected seconds as N or MIN-MAX from ${min} to ${max}, got ${JSON.stringify(String(v))}`);
+  if (!m || !(a >= min) || !(b <= max) || a > b)
+    throw new UsageError(`--${name}: expected seconds as N or MIN-MAX from ${min} to ${max}, got ${JSON.stringify(String(v))}`);
   return [a, b];
 }
 
-export const FAULT_NAMES = ["kill-broker", "kill-broker-majority", "hold-connections", "lock-table", "pause-consumers", "memory-limit", "slow-responses", "slow-within-timeout", "garbage-metrics", "hanging-peer", "dns-stops-resolving"] as const;
+export const FAULT_NAMES = [
+  "kill-broker",
+  "kill-broker-majority",
+  "hold-connections",
+  "lock-table",
+  "pause-consumers",
+  "memory-limit",
+  "slow-responses",
+  "slow-within-timeout",
+  "garbage-metrics",
+  "hanging-peer",
+  "dns-stops-resolving",
+] as const;
 type FaultName = (typeof FAULT_NAMES)[number];
 
 export function parseArgs(args: string[]) {
@@ -55,12 +68,33 @@ export function parseArgs(args: string[]) {
     .usage(
       "$0 [options]\n\nSoak gm-prober (`gm-prober run`, default settings) against its own 3-broker stack with a schedule of faults, and compare its incident log with the schedule: precision and recall per incident kind, time to detect and resolve, false P0/P1, missed faults, RSS and open handles, rounds that overran the interval. Exit 0 when every goal is met, 1 when not, 2 on bad input.",
     )
-    .option("minutes", { type: "number", default: 30, describe: "how long to soak (the stack's start not included); 120 for the documented 2 h run" })
-    .option("every", { type: "string", default: "60-120", describe: "seconds from one injection to the next, MIN-MAX (a random value each time)" })
+    .option("minutes", {
+      type: "number",
+      default: 30,
+      describe: "how long to soak (the stack's start not included); 120 for the documented 2 h run",
+    })
+    .option("every", {
+      type: "string",
+      default: "60-120",
+      describe: "seconds from one injection to the next, MIN-MAX (a random value each time)",
+    })
     .option("hold", { type: "string", default: "30-50", describe: "seconds a fault stays before it is undone, MIN-MAX" })
-    .option("grace", { type: "number", default: 90, describe: "seconds after an undo during which what the fault left (a rejoining broker, a draining backlog) still explains an incident" })
-    .option("quiet-wait", { type: "number", default: 120, describe: "at most this many seconds to wait, past the scheduled time, for the prober to have no incident open before the next fault" })
-    .option("faults", { type: "string", default: FAULT_NAMES.join(","), describe: `the faults to draw from, comma-separated (${FAULT_NAMES.join(", ")})` })
+    .option("grace", {
+      type: "number",
+      default: 90,
+      describe:
+        "seconds after an undo during which what the fault left (a rejoining broker, a draining backlog) still explains an incident",
+    })
+    .option("quiet-wait", {
+      type: "number",
+      default: 120,
+      describe: "at most this many seconds to wait, past the scheduled time, for the prober to have no incident open before the next fault",
+    })
+    .option("faults", {
+      type: "string",
+      default: FAULT_NAMES.join(","),
+      describe: `the faults to draw from, comma-separated (${FAULT_NAMES.join(", ")})`,
+    })
     .option("seed", { type: "number", describe: "seed of the schedule's random draws (default: random; printed)" })
     .option("load-rate", { type: "number", default: 2, describe: "background load: batches per second to ingest-api" })
     .option("load-batch", { type: "number", default: 20, describe: "background load: events per batch" })
@@ -76,16 +110,34 @@ export function parseArgs(args: string[]) {
     })
     .parseSync();
   if (a.help) return null;
-  if (!Number.isFinite(a.minutes) || a.minutes < 2 || a.minutes > 24 * 60) throw new UsageError(`--minutes: expected a number of minutes from 2 to 1440, got ${Number.isNaN(a.minutes) ? "something that is not a number" : a.minutes}`);
+  if (!Number.isFinite(a.minutes) || a.minutes < 2 || a.minutes > 24 * 60)
+    throw new UsageError(
+      `--minutes: expected a number of minutes from 2 to 1440, got ${Number.isNaN(a.minutes) ? "something that is not a number" : a.minutes}`,
+    );
   const every = parseRange(a.every, "every", 10, 3600);
   const hold = parseRange(a.hold, "hold", 5, 3600);
-  if (hold[1] >= every[0]) throw new UsageError(`--hold: a fault must be undone before the next is due: expected at most ${every[0] - 1} s (below --every's minimum), got ${hold[1]}`);
-  for (const [name, v, lo, hi] of [["grace", a.grace, 0, 3600], ["quiet-wait", a["quiet-wait"], 0, 3600], ["load-rate", a["load-rate"], 0.1, 100], ["load-batch", a["load-batch"], 1, 1000], ["load-reads", a["load-reads"], 0, 100]] as const) {
+  if (hold[1] >= every[0])
+    throw new UsageError(
+      `--hold: a fault must be undone before the next is due: expected at most ${every[0] - 1} s (below --every's minimum), got ${hold[1]}`,
+    );
+  for (const [name, v, lo, hi] of [
+    ["grace", a.grace, 0, 3600],
+    ["quiet-wait", a["quiet-wait"], 0, 3600],
+    ["load-rate", a["load-rate"], 0.1, 100],
+    ["load-batch", a["load-batch"], 1, 1000],
+    ["load-reads", a["load-reads"], 0, 100],
+  ] as const) {
     if (!Number.isFinite(v) || v < lo || v > hi) throw new UsageError(`--${name}: expected a number from ${lo} to ${hi}, got ${v}`);
   }
-  const faults = String(a.faults).split(",").map((s) => s.trim()).filter(Boolean);
+  const faults = String(a.faults)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = faults.filter((f) => !(FAULT_NAMES as readonly string[]).includes(f));
-  if (faults.length === 0 || unknown.length) throw new UsageError(`--faults: expected names among ${FAULT_NAMES.join(", ")}, got ${unknown.length ? unknown.map((u) => JSON.stringify(u)).join(", ") : "none"}`);
+  if (faults.length === 0 || unknown.length)
+    throw new UsageError(
+      `--faults: expected names among ${FAULT_NAMES.join(", ")}, got ${unknown.length ? unknown.map((u) => JSON.stringify(u)).join(", ") : "none"}`,
+    );
   if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed: expected an integer, got ${a.seed}`);
   return {
     minutes: a.minutes,
@@ -127,7 +179,10 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: no result within ${ms / 1000} s`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: no result within ${ms / 1000} s`)), ms))),
+    ]);
   } finally {
     clearTimeout(t);
   }
@@ -157,7 +212,12 @@ interface Env {
 /** The fault `name` against this soak's stack; each call makes a new one (a drill fault keeps its own state). */
 function makeFault(name: FaultName, env: Env): SoakFault {
   const e = env.stack.endpoints;
-  const drill = (spec: Parameters<typeof createFault>[0], expect: SoakFault["expect"], allow: IncidentMatch[], extra: { before?: () => void; after?: () => Promise<void> } = {}): SoakFault => {
+  const drill = (
+    spec: Parameters<typeof createFault>[0],
+    expect: SoakFault["expect"],
+    allow: IncidentMatch[],
+    extra: { before?: () => void; after?: () => Promise<void> } = {},
+  ): SoakFault => {
     const f: Fault = createFault(spec, { stackId: e.stackId, brokers: 3, postgresUrl: e.postgresUrl });
     let undo: Record<string, unknown> | null = null;
     return {
@@ -180,7 +240,14 @@ function makeFault(name: FaultName, env: Env): SoakFault {
       leftovers: async () => (undo ? f.leftovers(undo) : []),
     };
   };
-  const proxy = (p: FaultProxy, service: string, mode: Parameters<FaultProxy["setMode"]>[0], description: string, expect: SoakFault["expect"], allow: IncidentMatch[]): SoakFault => ({
+  const proxy = (
+    p: FaultProxy,
+    service: string,
+    mode: Parameters<FaultProxy["setMode"]>[0],
+    description: string,
+    expect: SoakFault["expect"],
+    allow: IncidentMatch[],
+  ): SoakFault => ({
     name,
     description,
     expect,
@@ -192,13 +259,29 @@ function makeFault(name: FaultName, env: Env): SoakFault {
   const symptoms = [any("high-error-rate"), any("high-consumer-lag")];
   switch (name) {
     case "kill-broker":
-      return drill({ type: "kill-broker", params: { count: 1 } }, [{ kind: "kafka-broker-down", subject: "kafka", severity: "P2" }], symptoms);
+      return drill(
+        { type: "kill-broker", params: { count: 1 } },
+        [{ kind: "kafka-broker-down", subject: "kafka", severity: "P2" }],
+        symptoms,
+      );
     case "kill-broker-majority":
-      return drill({ type: "kill-broker", params: { count: 2 } }, [{ kind: "kafka-broker-down", subject: "kafka", severity: "P1" }], symptoms);
+      return drill(
+        { type: "kill-broker", params: { count: 2 } },
+        [{ kind: "kafka-broker-down", subject: "kafka", severity: "P1" }],
+        symptoms,
+      );
     case "hold-connections":
-      return drill({ type: "hold-connections", params: {} }, [{ kind: "db-pool-exhausted", subject: "postgres", severity: "P3" }], symptoms);
+      return drill(
+        { type: "hold-connections", params: {} },
+        [{ kind: "db-pool-exhausted", subject: "postgres", severity: "P3" }],
+        symptoms,
+      );
     case "lock-table":
-      return drill({ type: "lock-table", params: { table: "events" } }, [{ kind: "db-pool-exhausted", subject: "postgres", severity: "P1" }], symptoms);
+      return drill(
+        { type: "lock-table", params: { table: "events" } },
+        [{ kind: "db-pool-exhausted", subject: "postgres", severity: "P1" }],
+        symptoms,
+      );
     case "pause-consumers": {
       // The light load would take minutes to pass 10,000 messages: a burst while the consumers are paused.
       let burst: LoadRun | null = null;
@@ -231,13 +314,41 @@ function makeFault(name: FaultName, env: Env): SoakFault {
         [any("high-error-rate")],
       );
     case "slow-responses":
-      return proxy(env.procProbe, "event-processor-service", { type: "delay", delayMs: 3_500 }, "every answer of event-processor-service to the prober comes 3.5 s late (past its 2 s timeout)", [{ kind: "service-down", subject: "event-processor-service", severity: "P0" }], []);
+      return proxy(
+        env.procProbe,
+        "event-processor-service",
+        { type: "delay", delayMs: 3_500 },
+        "every answer of event-processor-service to the prober comes 3.5 s late (past its 2 s timeout)",
+        [{ kind: "service-down", subject: "event-processor-service", severity: "P0" }],
+        [],
+      );
     case "slow-within-timeout":
-      return proxy(env.statsProbe, "stats-api", { type: "delay", delayMs: 800 }, "every answer of stats-api to the prober comes 0.8 s late (within its 2 s timeout): nothing to open", [], []);
+      return proxy(
+        env.statsProbe,
+        "stats-api",
+        { type: "delay", delayMs: 800 },
+        "every answer of stats-api to the prober comes 0.8 s late (within its 2 s timeout): nothing to open",
+        [],
+        [],
+      );
     case "garbage-metrics":
-      return proxy(env.statsProbe, "stats-api", { type: "garbage-metrics" }, "stats-api's /metrics answers 200 with garbage (the prober must not read it as numbers): nothing to open", [], []);
+      return proxy(
+        env.statsProbe,
+        "stats-api",
+        { type: "garbage-metrics" },
+        "stats-api's /metrics answers 200 with garbage (the prober must not read it as numbers): nothing to open",
+        [],
+        [],
+      );
     case "hanging-peer":
-      return proxy(env.statsProbe, "stats-api", { type: "hang" }, "stats-api's address accepts TCP connections and never answers", [{ kind: "service-down", subject: "stats-api", severity: "P0" }], [any("high-error-rate")]);
+      return proxy(
+        env.statsProbe,
+        "stats-api",
+        { type: "hang" },
+        "stats-api's address accepts TCP connections and never answers",
+        [{ kind: "service-down", subject: "stats-api", severity: "P0" }],
+        [any("high-error-rate")],
+      );
     case "dns-stops-resolving":
       return {
         name,
@@ -313,7 +424,9 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
   const id = `soak-${randomBytes(3).toString("hex")}`;
   const work = mkdtempSync(join(tmpdir(), "gm-soak-"));
   const out = resolve(o.out ?? join("reports", `soak-${new Date().toISOString().replace(/[:.]/g, "-")}.json`));
-  say(`stack ${id}, seed ${o.seed}, ${o.minutes} min, faults every ${o.every.join("-")} s held ${o.hold.join("-")} s; prober logs in ${work}`);
+  say(
+    `stack ${id}, seed ${o.seed}, ${o.minutes} min, faults every ${o.every.join("-")} s held ${o.hold.join("-")} s; prober logs in ${work}`,
+  );
 
   let stack: Stack | undefined;
   let prober: ChildProcess | undefined;
@@ -353,7 +466,13 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
 
     // The platform warm first (its first produce connects the producer, seconds on a busy machine): the
     // soak is about the prober against a running platform, not about the platform's cold start.
-    load = startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `${id}-load`, rate: o.load.rate, batch: o.load.batch, reads: { statsUrl: statsLoad.url, rate: o.load.reads } });
+    load = startHttpLoad({
+      ingestUrl: e.services["ingest-api"],
+      runId: `${id}-load`,
+      rate: o.load.rate,
+      batch: o.load.batch,
+      reads: { statsUrl: statsLoad.url, rate: o.load.reads },
+    });
     const warm = Date.now() + 60_000;
     while (load.acknowledgedCount() < 10 * o.load.batch && Date.now() < warm && !ac.signal.aborted) await sleep(500, ac.signal);
     say(`platform warm: ${load.acknowledgedCount()} events acknowledged`);
@@ -362,7 +481,17 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     const configFile = join(work, "prober.yaml");
     writeFileSync(
       configFile,
-      proberConfigFor({ ...e, services: { "ingest-api": `http://${dns.name}:${ingestPort}`, "stats-api": statsProbe.url, "event-processor-service": [procProbe.url] } }, { listenPort: proberPort }),
+      proberConfigFor(
+        {
+          ...e,
+          services: {
+            "ingest-api": `http://${dns.name}:${ingestPort}`,
+            "stats-api": statsProbe.url,
+            "event-processor-service": [procProbe.url],
+          },
+        },
+        { listenPort: proberPort },
+      ),
       { mode: 0o600 },
     );
     const proberLog = createWriteStream(join(work, "prober.stdout.jsonl"));
@@ -415,7 +544,8 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
       statsProbe,
       procProbe,
       dns,
-      startBurst: () => startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `${id}-burst-${schedule.length}`, rate: 20, batch: 50 }),
+      startBurst: () =>
+        startHttpLoad({ ingestUrl: e.services["ingest-api"], runId: `${id}-burst-${schedule.length}`, rate: 20, batch: 50 }),
     };
 
     soakStart = Date.now();
@@ -428,7 +558,9 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
       scrapes.push({
         at: Date.now(),
         rounds: m?.find((x) => x.name === "gm_prober_rounds_total")?.value ?? null,
-        collectorsDown: (m ?? []).filter((x) => x.name === "gm_collector_success" && x.value === 0).map((x) => x.labels["collector"] ?? "?"),
+        collectorsDown: (m ?? [])
+          .filter((x) => x.name === "gm_collector_success" && x.value === 0)
+          .map((x) => x.labels["collector"] ?? "?"),
       });
     };
     void sample();
@@ -458,11 +590,22 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
       const name = deck.shift()!;
       const fault = makeFault(name, env);
       const holdMs = Math.round((o.hold[0] + random() * (o.hold[1] - o.hold[0])) * 1000);
-      const record: ScheduledFault = { id: schedule.length + 1, name, description: fault.description, injectedAt: Date.now(), undoneAt: null, expect: fault.expect, allow: fault.allow, applied: false };
+      const record: ScheduledFault = {
+        id: schedule.length + 1,
+        name,
+        description: fault.description,
+        injectedAt: Date.now(),
+        undoneAt: null,
+        expect: fault.expect,
+        allow: fault.allow,
+        applied: false,
+      };
       schedule.push(record);
       current = { fault, record };
       const openAtInjection = [...open.keys()];
-      say(`#${record.id} ${name}: ${fault.description}; held ${(holdMs / 1000).toFixed(0)} s${openAtInjection.length ? ` (still open: ${openAtInjection.join(", ")})` : ""}`);
+      say(
+        `#${record.id} ${name}: ${fault.description}; held ${(holdMs / 1000).toFixed(0)} s${openAtInjection.length ? ` (still open: ${openAtInjection.join(", ")})` : ""}`,
+      );
       try {
         record.injectedAt = Date.now();
         await within(60_000, `${name} apply`, fault.apply());
@@ -526,12 +669,19 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
   const graceMs = o.graceSeconds * 1000;
   const score = scoreSoak(schedule, incidents, { graceMs, detectAfterUndoMs: 15_000, startedAt: soakStart, endedAt: soakEnd });
   const warmupEndsAt = soakStart + Math.min(5 * 60_000, ((soakEnd - soakStart) * 1) / 5);
-  const rss = growth(proc.map((p) => ({ at: p.at, value: p.rssKiB })), warmupEndsAt);
-  const fds = growth(proc.map((p) => ({ at: p.at, value: p.fds })), warmupEndsAt);
+  const rss = growth(
+    proc.map((p) => ({ at: p.at, value: p.rssKiB })),
+    warmupEndsAt,
+  );
+  const fds = growth(
+    proc.map((p) => ({ at: p.at, value: p.fds })),
+    warmupEndsAt,
+  );
   const interval = PROBER_DEFAULTS.intervalSeconds;
   const hist = (lastMetrics ?? ([] as Sample[])).filter((x) => x.name.startsWith("gm_prober_round_seconds"));
   const roundsCount = hist.find((x) => x.name === "gm_prober_round_seconds_count")?.value ?? null;
-  const withinInterval = hist.find((x) => x.name === "gm_prober_round_seconds_bucket" && Number(x.labels["le"]) === interval)?.value ?? null;
+  const withinInterval =
+    hist.find((x) => x.name === "gm_prober_round_seconds_bucket" && Number(x.labels["le"]) === interval)?.value ?? null;
   const overran = roundsCount !== null && withinInterval !== null ? roundsCount - withinInterval : null;
   const roundsSum = hist.find((x) => x.name === "gm_prober_round_seconds_sum")?.value ?? null;
   const wallSeconds = (soakEnd - soakStart) / 1000;
@@ -544,7 +694,9 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     rssFlat: rss.growth !== null && rss.growth <= 0.1,
   };
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  w(`\ngm-prober soak: ${(wallSeconds / 60).toFixed(1)} min on stack ${id} (seed ${o.seed}), ${schedule.length} faults, interval ${interval} s, grace ${o.graceSeconds} s`);
+  w(
+    `\ngm-prober soak: ${(wallSeconds / 60).toFixed(1)} min on stack ${id} (seed ${o.seed}), ${schedule.length} faults, interval ${interval} s, grace ${o.graceSeconds} s`,
+  );
   w("  #  at(s) fault                  hold  expected incident                       detect resolve worst  note");
   for (const f of schedule) {
     const ds = score.detections.filter((d) => d.faultId === f.id);
@@ -553,16 +705,32 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     const rows = ds.length ? ds : [null];
     rows.forEach((d, i) => {
       const exp = d ? `${d.kind}/${d.subject} ${d.expectedSeverity ?? ""}` : "(nothing: must stay quiet)";
-      const head = i === 0 ? `${String(f.id).padStart(3)} ${at} ${f.name.padEnd(22)} ${hold}` : `${"".padEnd(3)} ${"".padEnd(5)} ${"".padEnd(22)} ${"".padEnd(4)}`;
-      const note = d && d.detectMs === null ? "MISSED" : d?.alreadyOpen ? "already open" : d && f.undoneAt !== null && d.resolveMs === null ? "not resolved by the end" : "";
-      w(`  ${head}  ${exp.padEnd(38)} ${(d ? secs(d.detectMs) : "").padStart(6)} ${(d ? secs(d.resolveMs) : "").padStart(7)} ${(d?.worstSeverity ?? "").padEnd(5)}  ${note}${i === 0 && f.error ? ` error: ${f.error}` : ""}`);
+      const head =
+        i === 0
+          ? `${String(f.id).padStart(3)} ${at} ${f.name.padEnd(22)} ${hold}`
+          : `${"".padEnd(3)} ${"".padEnd(5)} ${"".padEnd(22)} ${"".padEnd(4)}`;
+      const note =
+        d && d.detectMs === null
+          ? "MISSED"
+          : d?.alreadyOpen
+            ? "already open"
+            : d && f.undoneAt !== null && d.resolveMs === null
+              ? "not resolved by the end"
+              : "";
+      w(
+        `  ${head}  ${exp.padEnd(38)} ${(d ? secs(d.detectMs) : "").padStart(6)} ${(d ? secs(d.resolveMs) : "").padStart(7)} ${(d?.worstSeverity ?? "").padEnd(5)}  ${note}${i === 0 && f.error ? ` error: ${f.error}` : ""}`,
+      );
     });
   }
   w("\n  incident kind        expected detected recall  opened explained precision  detect med/max (s)  resolve med/max (s)");
   for (const k of score.kinds) {
-    w(`  ${k.kind.padEnd(20)} ${String(k.expected).padStart(8)} ${String(k.detected).padStart(8)} ${pct(k.recall).padStart(6)} ${String(k.opened).padStart(7)} ${String(k.explained).padStart(9)} ${pct(k.precision).padStart(9)}  ${`${secs(k.detectMs.median)}/${secs(k.detectMs.max)}`.padStart(18)}  ${`${secs(k.resolveMs.median)}/${secs(k.resolveMs.max)}`.padStart(19)}`);
+    w(
+      `  ${k.kind.padEnd(20)} ${String(k.expected).padStart(8)} ${String(k.detected).padStart(8)} ${pct(k.recall).padStart(6)} ${String(k.opened).padStart(7)} ${String(k.explained).padStart(9)} ${pct(k.precision).padStart(9)}  ${`${secs(k.detectMs.median)}/${secs(k.detectMs.max)}`.padStart(18)}  ${`${secs(k.resolveMs.median)}/${secs(k.resolveMs.max)}`.padStart(19)}`,
+    );
   }
-  w(`  all expected incidents: recall ${pct(score.recall)}; detect median ${secs(score.detectMs.median)} s, max ${secs(score.detectMs.max)} s; resolve (from the undo) median ${secs(score.resolveMs.median)} s, max ${secs(score.resolveMs.max)} s`);
+  w(
+    `  all expected incidents: recall ${pct(score.recall)}; detect median ${secs(score.detectMs.median)} s, max ${secs(score.detectMs.max)} s; resolve (from the undo) median ${secs(score.resolveMs.median)} s, max ${secs(score.resolveMs.max)} s`,
+  );
   for (const m of score.missed) w(`  missed: #${m.faultId} ${m.fault}: ${m.kind}/${m.subject}`);
   // what the load's users saw just before a page no fault explains: the platform itself may have been failing
   // (a shared machine under load): requests that failed or took longer than the prober's timeout
@@ -573,23 +741,46 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
   };
   for (const p of score.falsePages) {
     const u = usersSaw(p.at);
-    w(`  false page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s, no fault active; the load's requests in the 30 s before: ${u.failedOrSlow} of ${u.requests} failed or slower than ${PROBER_DEFAULTS.timeoutMs / 1000} s (slowest ${(u.slowestMs / 1000).toFixed(1)} s)`);
+    w(
+      `  false page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s, no fault active; the load's requests in the 30 s before: ${u.failedOrSlow} of ${u.requests} failed or slower than ${PROBER_DEFAULTS.timeoutMs / 1000} s (slowest ${(u.slowestMs / 1000).toFixed(1)} s)`,
+    );
   }
-  for (const p of score.unexpectedPages) w(`  unexpected page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s during ${p.during.join(", ")}`);
-  for (const u of score.unexplained.filter((x) => !score.falsePages.some((p) => p.at === x.at) && !score.unexpectedPages.some((p) => p.at === x.at))) w(`  unexplained: ${u.kind} ${u.severity} ${u.subject} at ${((u.at - soakStart) / 1000).toFixed(0)} s`);
+  for (const p of score.unexpectedPages)
+    w(
+      `  unexpected page: ${p.kind} ${p.severity} ${p.subject} (${p.event}) at ${((p.at - soakStart) / 1000).toFixed(0)} s during ${p.during.join(", ")}`,
+    );
+  for (const u of score.unexplained.filter(
+    (x) => !score.falsePages.some((p) => p.at === x.at) && !score.unexpectedPages.some((p) => p.at === x.at),
+  ))
+    w(`  unexplained: ${u.kind} ${u.severity} ${u.subject} at ${((u.at - soakStart) / 1000).toFixed(0)} s`);
   for (const x of score.openAtEnd) w(`  open at the end: ${x.kind} ${x.severity} ${x.subject}`);
-  w(`\n  prober process: RSS MiB first ${mib(rss.first)}, last ${mib(rss.last)}, max ${mib(rss.max)}; after the warm-up ${mib(rss.afterWarmup)} → ${mib(rss.atEnd)} at the end (${rss.growth === null ? "—" : `${(rss.growth * 100).toFixed(1)}%`})`);
-  w(`  open handles (/proc/<pid>/fd): first ${fds.first ?? "—"}, last ${fds.last ?? "—"}, max ${fds.max ?? "—"}; after the warm-up ${fds.afterWarmup ?? "—"} → ${fds.atEnd ?? "—"} (${fds.growth === null ? "—" : `${(fds.growth * 100).toFixed(1)}%`}); ${proc.length} samples every 10 s`);
-  w(`  rounds: ${roundsCount ?? "—"} (${Math.floor(wallSeconds / interval)} fit in the soak at ${interval} s), mean ${roundsCount && roundsSum !== null ? (roundsSum / roundsCount).toFixed(2) : "—"} s; overran the ${interval} s interval: ${overran ?? "—"}`);
+  w(
+    `\n  prober process: RSS MiB first ${mib(rss.first)}, last ${mib(rss.last)}, max ${mib(rss.max)}; after the warm-up ${mib(rss.afterWarmup)} → ${mib(rss.atEnd)} at the end (${rss.growth === null ? "—" : `${(rss.growth * 100).toFixed(1)}%`})`,
+  );
+  w(
+    `  open handles (/proc/<pid>/fd): first ${fds.first ?? "—"}, last ${fds.last ?? "—"}, max ${fds.max ?? "—"}; after the warm-up ${fds.afterWarmup ?? "—"} → ${fds.atEnd ?? "—"} (${fds.growth === null ? "—" : `${(fds.growth * 100).toFixed(1)}%`}); ${proc.length} samples every 10 s`,
+  );
+  w(
+    `  rounds: ${roundsCount ?? "—"} (${Math.floor(wallSeconds / interval)} fit in the soak at ${interval} s), mean ${roundsCount && roundsSum !== null ? (roundsSum / roundsCount).toFixed(2) : "—"} s; overran the ${interval} s interval: ${overran ?? "—"}`,
+  );
   if (loadResult) {
     const rs = loadResult.requests.filter((r) => r.status !== "skipped");
     const slow = rs.filter((r) => (r.ms ?? 0) > PROBER_DEFAULTS.timeoutMs).length;
-    w(`  load (the users): ${loadResult.acknowledged.length} events acknowledged; ingest-api answers ${Object.entries(loadResult.statusCounts).map(([k, n]) => `${k} ${n}`).join(", ")}; ${slow} of ${rs.length} slower than the prober's ${PROBER_DEFAULTS.timeoutMs / 1000} s timeout`);
+    w(
+      `  load (the users): ${loadResult.acknowledged.length} events acknowledged; ingest-api answers ${Object.entries(
+        loadResult.statusCounts,
+      )
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")}; ${slow} of ${rs.length} slower than the prober's ${PROBER_DEFAULTS.timeoutMs / 1000} s timeout`,
+    );
   }
   const downs = Object.entries(collectorDownScrapes);
   if (downs.length) w(`  collectors seen failing (scrapes of ${scrapes.length}): ${downs.map(([c, n]) => `${c} ${n}`).join(", ")}`);
-  if (proberExit) w(`  gm-prober exited with ${(proberExit as { code: number | null }).code ?? (proberExit as { signal: string | null }).signal}`);
-  w(`\n  goals: recall 100% ${goals.recall100 ? "met" : "NOT met"}; 0 false P0/P1 ${goals.noFalsePages ? "met" : `NOT met (${score.falsePages.length})`}; RSS flat within 10% ${goals.rssFlat ? "met" : "NOT met"}`);
+  if (proberExit)
+    w(`  gm-prober exited with ${(proberExit as { code: number | null }).code ?? (proberExit as { signal: string | null }).signal}`);
+  w(
+    `\n  goals: recall 100% ${goals.recall100 ? "met" : "NOT met"}; 0 false P0/P1 ${goals.noFalsePages ? "met" : `NOT met (${score.falsePages.length})`}; RSS flat within 10% ${goals.rssFlat ? "met" : "NOT met"}`,
+  );
 
   const result = {
     version: 1,
@@ -600,9 +791,17 @@ export async function runSoak(o: NonNullable<ReturnType<typeof parseArgs>>): Pro
     endedAt: new Date(soakEnd).toISOString(),
     wallSeconds,
     intervalSeconds: interval,
-    schedule: schedule.map((f) => ({ ...f, injectedAt: new Date(f.injectedAt).toISOString(), undoneAt: f.undoneAt === null ? null : new Date(f.undoneAt).toISOString() })),
+    schedule: schedule.map((f) => ({
+      ...f,
+      injectedAt: new Date(f.injectedAt).toISOString(),
+      undoneAt: f.undoneAt === null ? null : new Date(f.undoneAt).toISOString(),
+    })),
     incidents: incidents.map((x) => ({ ...x, at: new Date(x.at).toISOString() })),
-    score: { ...score, falsePages: score.falsePages.map((p) => ({ ...p, at: new Date(p.at).toISOString(), loadInThe30sBefore: usersSaw(p.at) })), unexpectedPages: score.unexpectedPages.map((p) => ({ ...p, at: new Date(p.at).toISOString() })) },
+    score: {
+      ...score,
+      falsePages: score.falsePages.map((p) => ({ ...p, at: new Date(p.at).toISOString(), loadInThe30sBefore: usersSaw(p.at) })),
+      unexpectedPages: score.unexpectedPages.map((p) => ({ ...p, at: new Date(p.at).toISOString() })),
+    },
     process: { rssKiB: rss, fds, samples: proc.map((p) => ({ ...p, at: new Date(p.at).toISOString() })) },
     rounds: { count: roundsCount, overran, meanSeconds: roundsCount && roundsSum !== null ? roundsSum / roundsCount : null },
     collectorsFailingScrapes: collectorDownScrapes,

@@ -11,12 +11,16 @@ export function demoCommand(y: Argv) {
     .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
     .check((a) => {
       if (!Number.isInteger(a.events) || a.events < 1) throw new CliError(`--events: expected a positive integer, got ${a.events}`, 2);
-      if (!Number.isInteger(a["batch-size"]) || a["batch-size"] < 1 || a["batch-size"] > 1000) throw new CliError(`--batch-size: expected an integer from 1 to 1000, got ${a["batch-size"]}`, 2);
+      if (!Number.isInteger(a["batch-size"]) || a["batch-size"] < 1 || a["batch-size"] > 1000)
+        throw new CliError(`--batch-size: expected an integer from 1 to 1000, got ${a["batch-size"]}`, 2);
       return true;
     });
 }
 
-export async function runDemo(argv: { brokers: number; events: number; "batch-size": number; keep: boolean; json: boolean }, out: Out): Promise<void> {
+export async function runDemo(
+  argv: { brokers: number; events: number; "batch-size": number; keep: boolean; json: boolean },
+  out: Out,
+): Promise<void> {
   const { makeEvents, postEvents, waitStored } = await import("@gm/stack/load-generator");
   const { startStack } = await import("@gm/stack/stack");
   const t0 = Date.now();
@@ -25,7 +29,9 @@ export async function runDemo(argv: { brokers: number; events: number; "batch-si
   try {
     const runId = `demo-${Date.now().toString(36)}`;
     out.progress(`sending ${argv.events} events to ${stack.endpoints.services["ingest-api"]}/events`);
-    const sent = await postEvents(stack.endpoints.services["ingest-api"], makeEvents(runId, argv.events), { batchSize: argv["batch-size"] });
+    const sent = await postEvents(stack.endpoints.services["ingest-api"], makeEvents(runId, argv.events), {
+      batchSize: argv["batch-size"],
+    });
     out.progress(`${sent.acknowledged.length} acknowledged in ${sent.seconds.toFixed(2)} s; waiting for PostgreSQL`);
     const stored = await waitStored(stack.endpoints.postgresUrl, sent.acknowledged, 60_000);
     const sample = sent.acknowledged[0];
@@ -45,8 +51,12 @@ export async function runDemo(argv: { brokers: number; events: number; "batch-si
     if (argv.json) out.json(result);
     else {
       out.line(`stack ${result.stackId} started in ${startSeconds.toFixed(1)} s`);
-      out.line(`sent ${result.sent} events, ${result.acknowledged} acknowledged by ingest-api (HTTP ${JSON.stringify(result.statusCounts)})`);
-      out.line(`stored in PostgreSQL: ${result.storedInPostgres}, lost: ${result.lost}, duplicates: ${result.duplicates}, in ${result.endToEndSeconds.toFixed(1)} s`);
+      out.line(
+        `sent ${result.sent} events, ${result.acknowledged} acknowledged by ingest-api (HTTP ${JSON.stringify(result.statusCounts)})`,
+      );
+      out.line(
+        `stored in PostgreSQL: ${result.storedInPostgres}, lost: ${result.lost}, duplicates: ${result.duplicates}, in ${result.endToEndSeconds.toFixed(1)} s`,
+      );
       out.line(`read back through stats-api: ${JSON.stringify(readBack)}`);
     }
     if (stored.lost.length > 0 || sent.acknowledged.length !== argv.events) fail("not every event arrived", 1);

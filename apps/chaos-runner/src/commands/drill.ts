@@ -22,20 +22,49 @@ export function drillOptions(y: Argv) {
   return kubernetesOptions(y)
     .positional("scenarios", { type: "string", array: true, describe: "drill names (files in scenarios/), paths, or all" })
     .option("scenarios-dir", { type: "string", describe: "where drill files are (default: the repository's scenarios/)" })
-    .option("report-dir", { type: "string", describe: "write report.json, junit.xml, report.md, report.html and signals.svg per drill here" })
-    .option("stack-id", { type: "string", describe: "drill an existing stack (started by `gm-chaos stack up`, or named with --allow) instead of starting one" })
-    .option("allow", { type: "string", array: true, default: [] as string[], describe: "stack ids this runner may act on although it did not start them" })
+    .option("report-dir", {
+      type: "string",
+      describe: "write report.json, junit.xml, report.md, report.html and signals.svg per drill here",
+    })
+    .option("stack-id", {
+      type: "string",
+      describe: "drill an existing stack (started by `gm-chaos stack up`, or named with --allow) instead of starting one",
+    })
+    .option("allow", {
+      type: "string",
+      array: true,
+      default: [] as string[],
+      describe: "stack ids this runner may act on although it did not start them",
+    })
     .option("policy", { type: "string", describe: "severity policy override (YAML; default: scenarios/policy.yaml)" })
-    .option("load", { type: "string", choices: ["builtin", "k6"], default: "builtin", describe: "load generator: built in, or scenarios/k6/ingest-load.ts through a k6 binary (GM_K6_BIN or PATH)" })
+    .option("load", {
+      type: "string",
+      choices: ["builtin", "k6"],
+      default: "builtin",
+      describe: "load generator: built in, or scenarios/k6/ingest-load.ts through a k6 binary (GM_K6_BIN or PATH)",
+    })
     .option("keep", { type: "boolean", default: false, describe: "leave the stack this runner started running afterwards" })
     .option("loki-url", { type: "string", describe: LOKI_URL_HELP })
-    .option("prober-config", { type: "string", describe: "observe with this gm-prober configuration (interval, timeout, window, hysteresis; default: the one the stack writes for gm-prober, i.e. its defaults)" })
-    .option("alertmanager", { type: "boolean", default: false, describe: "start a real Alertmanager (prometheus-alertmanager, or ALERTMANAGER_BIN) with the committed routing; the prober alerts it and time to page is measured at its receivers" })
-    .option("alertmanager-routing", { type: "string", describe: "routing for --alertmanager (default: deploy/alertmanager/alertmanager.yml)" })
+    .option("prober-config", {
+      type: "string",
+      describe:
+        "observe with this gm-prober configuration (interval, timeout, window, hysteresis; default: the one the stack writes for gm-prober, i.e. its defaults)",
+    })
+    .option("alertmanager", {
+      type: "boolean",
+      default: false,
+      describe:
+        "start a real Alertmanager (prometheus-alertmanager, or ALERTMANAGER_BIN) with the committed routing; the prober alerts it and time to page is measured at its receivers",
+    })
+    .option("alertmanager-routing", {
+      type: "string",
+      describe: "routing for --alertmanager (default: deploy/alertmanager/alertmanager.yml)",
+    })
     .option("json", { type: "boolean", default: false, describe: "progress and results as JSON lines" });
 }
 
-export const LOKI_URL_HELP = "read the runbook's log steps from this Loki (LogQL over HTTP, streams labelled instance=<name>) instead of the containers' logs, e.g. http://127.0.0.1:3100";
+export const LOKI_URL_HELP =
+  "read the runbook's log steps from this Loki (LogQL over HTTP, streams labelled instance=<name>) instead of the containers' logs, e.g. http://127.0.0.1:3100";
 
 /** --loki-url, checked: undefined when not given; exit 2 naming the option when malformed. */
 export function lokiUrlOption(url: string | undefined): string | undefined {
@@ -107,7 +136,8 @@ export async function runDrillCommand(
   const proberFile = argv["prober-config"] ? readProberConfigFile(argv["prober-config"]) : undefined;
   const am = argv.alertmanager ? await startDrillAlertmanager(argv["alertmanager-routing"], out) : undefined;
   try {
-    if (argv.platform === "kubernetes") return await runNamespaceDrills(argv as typeof argv & KubernetesArgs, names, scenarios, policy, out, emit, am);
+    if (argv.platform === "kubernetes")
+      return await runNamespaceDrills(argv as typeof argv & KubernetesArgs, names, scenarios, policy, out, emit, am);
     await runStackDrills(argv, scenarios, policy, lokiUrl, proberFile, am, out, emit);
   } finally {
     await am?.stop();
@@ -132,9 +162,12 @@ async function startDrillAlertmanager(routing: string | undefined, out: Out) {
       fail((err as Error).message, 2);
     }
   }
-  if (!alertmanagerBinary()) fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
+  if (!alertmanagerBinary())
+    fail("--alertmanager: no Alertmanager binary (install prometheus-alertmanager, as scripts/setup.sh does, or set ALERTMANAGER_BIN)", 2);
   const am = await startAlertmanager(routing ? { routing } : {});
-  out.progress(`alertmanager: ${am.url} with ${routing ?? "the committed routing (deploy/alertmanager/alertmanager.yml)"}; receivers on loopback record time to page`);
+  out.progress(
+    `alertmanager: ${am.url} with ${routing ?? "the committed routing (deploy/alertmanager/alertmanager.yml)"}; receivers on loopback record time to page`,
+  );
   return am;
 }
 
@@ -158,7 +191,8 @@ async function runStackDrills(
   if (argv["stack-id"]) {
     const id = checkStackId(argv["stack-id"], "--stack-id");
     const rec = loadStacks().find((r) => r.stackId === id);
-    if (!rec && !argv.allow.includes(id)) fail(`refusing to act on stack "${id}": this runner did not start it and it is not allowed (--allow ${id})`, 2);
+    if (!rec && !argv.allow.includes(id))
+      fail(`refusing to act on stack "${id}": this runner did not start it and it is not allowed (--allow ${id})`, 2);
     if (!rec) fail(`stack "${id}" is allowed but has no record with its endpoints (start it with gm-chaos stack up)`, 2);
     endpoints = rec.endpoints;
     brokers = rec.brokers;
@@ -189,7 +223,19 @@ async function runStackDrills(
   const observer = await startDrillObserver({ endpoints, policy, proberConfig, ...(am ? { alertmanager: am } : {}) });
   try {
     await runEach(argv, scenarios, out, emit, stop, (scenario, signal, onProgress) =>
-      runDrill({ scenario, endpoints, brokers, policy, load: argv.load === "k6" ? "k6" : "builtin", ...(lokiUrl ? { lokiUrl } : {}), proberConfig, ...(am ? { alertmanager: am } : {}), observer, signal, onProgress }),
+      runDrill({
+        scenario,
+        endpoints,
+        brokers,
+        policy,
+        load: argv.load === "k6" ? "k6" : "builtin",
+        ...(lokiUrl ? { lokiUrl } : {}),
+        proberConfig,
+        ...(am ? { alertmanager: am } : {}),
+        observer,
+        signal,
+        onProgress,
+      }),
     );
   } finally {
     await observer.stop();
@@ -209,7 +255,10 @@ async function runNamespaceDrills(
   const { NAMESPACE_FAULTS, runNamespaceDrill } = await import("../drill/namespace.js");
   const unsupported = scenarios.filter((s) => !NAMESPACE_FAULTS.includes(s.fault.type));
   if (unsupported.length > 0 && !names.includes("all")) {
-    fail(`--platform kubernetes drills the faults the API server can show (${NAMESPACE_FAULTS.join(", ")}); not: ${unsupported.map((s) => `${s.name} (${s.fault.type})`).join(", ")}. Run those on the testcontainers stack.`, 2);
+    fail(
+      `--platform kubernetes drills the faults the API server can show (${NAMESPACE_FAULTS.join(", ")}); not: ${unsupported.map((s) => `${s.name} (${s.fault.type})`).join(", ")}. Run those on the testcontainers stack.`,
+      2,
+    );
   }
   for (const s of unsupported) {
     if (argv.json) emit({ event: "skipped", scenario: s.name, reason: `fault ${s.fault.type} needs Kafka or PostgreSQL access` });
@@ -218,8 +267,14 @@ async function runNamespaceDrills(
   const k8s = await kubernetesPlatformFor(argv);
   const target = kubernetesTarget(argv, k8s.context);
   out.progress(`kubernetes: context ${k8s.context}, namespaces ${target.namespaces.kafka} and ${target.namespaces.platform}`);
-  await runEach(argv, scenarios.filter((s) => NAMESPACE_FAULTS.includes(s.fault.type)), out, emit, undefined, (scenario, signal, onProgress) =>
-    runNamespaceDrill({ scenario, platform: k8s, target, policy, signal, onProgress, ...(am ? { alertmanager: am } : {}) }),
+  await runEach(
+    argv,
+    scenarios.filter((s) => NAMESPACE_FAULTS.includes(s.fault.type)),
+    out,
+    emit,
+    undefined,
+    (scenario, signal, onProgress) =>
+      runNamespaceDrill({ scenario, platform: k8s, target, policy, signal, onProgress, ...(am ? { alertmanager: am } : {}) }),
   );
 }
 
@@ -243,11 +298,23 @@ async function runEach(
   try {
     for (const scenario of scenarios) {
       if (ac.signal.aborted || existsSync(haltFile())) break;
-      const report = await run(scenario, ac.signal, (p) => (argv.json ? emit({ event: "progress", ...p }) : out.progress(`${p.scenario} [${p.phase}] ${p.message}`)));
+      const report = await run(scenario, ac.signal, (p) =>
+        argv.json ? emit({ event: "progress", ...p }) : out.progress(`${p.scenario} [${p.phase}] ${p.message}`),
+      );
       reports.push(report);
       const t = report.timings;
       const f = (x: number | null) => (x === null ? "—" : `${x.toFixed(1)} s`);
-      if (argv.json) emit({ event: "result", scenario: scenario.name, outcome: report.outcome, timings: t, worstSeverity: report.worstSeverity ?? null, intervalSeconds: report.observer?.intervalSeconds ?? null, integrity: report.integrity, reasons: report.reasons });
+      if (argv.json)
+        emit({
+          event: "result",
+          scenario: scenario.name,
+          outcome: report.outcome,
+          timings: t,
+          worstSeverity: report.worstSeverity ?? null,
+          intervalSeconds: report.observer?.intervalSeconds ?? null,
+          integrity: report.integrity,
+          reasons: report.reasons,
+        });
       else
         out.line(
           `${scenario.name}: ${report.outcome.toUpperCase()}  detect ${f(t.detectSeconds)}${t.pageSeconds !== undefined ? `  page ${f(t.pageSeconds)}` : ""}  mitigate ${f(t.mitigateSeconds)}  recover ${f(t.recoverSeconds)}  worst ${report.worstSeverity ?? "—"}  lost ${report.integrity?.lost ?? "—"}  (every ${report.observer?.intervalSeconds ?? "?"} s)${report.reasons.length ? `  (${report.reasons.join("; ")})` : ""}`,

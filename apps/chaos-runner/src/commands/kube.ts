@@ -6,11 +6,29 @@ import { CliError } from "../output.js";
 
 export function kubernetesOptions<T>(y: Argv<T>) {
   return y
-    .option("platform", { type: "string", choices: ["docker", "kubernetes"], default: "docker", describe: "docker: a testcontainers stack; kubernetes: the runbook's namespaces through the API server" })
-    .option("kubeconfig", { type: "string", describe: "kubernetes: a kubeconfig file, or in-cluster (default: in-cluster inside a pod, else $KUBECONFIG or ~/.kube/config)" })
+    .option("platform", {
+      type: "string",
+      choices: ["docker", "kubernetes"],
+      default: "docker",
+      describe: "docker: a testcontainers stack; kubernetes: the runbook's namespaces through the API server",
+    })
+    .option("kubeconfig", {
+      type: "string",
+      describe: "kubernetes: a kubeconfig file, or in-cluster (default: in-cluster inside a pod, else $KUBECONFIG or ~/.kube/config)",
+    })
     .option("context", { type: "string", describe: "kubernetes: the kubeconfig context (default: its current context)" })
-    .option("allow-context", { type: "string", array: true, default: [] as string[], describe: "kubernetes: a context this runner may act on (required; in a pod: inClusterContext)" })
-    .option("allow-namespace", { type: "string", array: true, default: [] as string[], describe: "kubernetes: a namespace this runner may act on (required: the Kafka and the platform namespace)" })
+    .option("allow-context", {
+      type: "string",
+      array: true,
+      default: [] as string[],
+      describe: "kubernetes: a context this runner may act on (required; in a pod: inClusterContext)",
+    })
+    .option("allow-namespace", {
+      type: "string",
+      array: true,
+      default: [] as string[],
+      describe: "kubernetes: a namespace this runner may act on (required: the Kafka and the platform namespace)",
+    })
     .option("kafka-namespace", { type: "string", default: "kafka", describe: "kubernetes: Kafka's namespace" })
     .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" });
 }
@@ -40,13 +58,28 @@ export async function kubernetesPlatformFor(a: KubernetesArgs): Promise<Kubernet
 }
 
 /** The driver for a recorded target (`context` undefined: the kubeconfig's current one). */
-export async function kubernetesPlatformOf(t: Omit<KubernetesTargetRecord, "context"> & { context: string | undefined }): Promise<KubernetesPlatform> {
+export async function kubernetesPlatformOf(
+  t: Omit<KubernetesTargetRecord, "context"> & { context: string | undefined },
+): Promise<KubernetesPlatform> {
   const { createKubernetesPlatform } = await import("@gm/platform/kubernetes");
   const { PlatformError } = await import("@gm/platform/errors");
-  if (t.allow.contexts.length === 0) throw new CliError("--platform kubernetes: name the context(s) this runner may act on with --allow-context (in a pod: inClusterContext)", 2);
-  if (t.allow.namespaces.length === 0) throw new CliError(`--platform kubernetes: name the namespaces this runner may act on with --allow-namespace (the drills use ${t.namespaces.kafka} and ${t.namespaces.platform})`, 2);
+  if (t.allow.contexts.length === 0)
+    throw new CliError(
+      "--platform kubernetes: name the context(s) this runner may act on with --allow-context (in a pod: inClusterContext)",
+      2,
+    );
+  if (t.allow.namespaces.length === 0)
+    throw new CliError(
+      `--platform kubernetes: name the namespaces this runner may act on with --allow-namespace (the drills use ${t.namespaces.kafka} and ${t.namespaces.platform})`,
+      2,
+    );
   try {
-    return createKubernetesPlatform({ ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}), ...(t.context ? { context: t.context } : {}), namespaces: t.namespaces, allow: t.allow });
+    return createKubernetesPlatform({
+      ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}),
+      ...(t.context ? { context: t.context } : {}),
+      namespaces: t.namespaces,
+      allow: t.allow,
+    });
   } catch (err) {
     if (err instanceof PlatformError) throw new CliError(err.message, 2);
     throw new CliError(`--kubeconfig ${t.kubeconfig ?? "(default)"}: ${err instanceof Error ? err.message : String(err)}`, 2);

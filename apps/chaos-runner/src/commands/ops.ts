@@ -50,7 +50,9 @@ export function planCommand(y: Argv, out: Out) {
           `load: ${sc.load.rate} batches/s × ${sc.load.batch} events, every acknowledged event remembered`,
           `record the undo durably, then inject: ${fault.describe()}`,
           `detect: ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s (runbook response time ${policy.severities[sc.expect.severity].responseMinutes} min)`,
-          ...steps.map((s) => `${s.phase}: ${s.id} — ${s.runbookAction}${s.mutates ? " [changes the system]" : ""}${s.advisory ? " [advisory]" : ""}`),
+          ...steps.map(
+            (s) => `${s.phase}: ${s.id} — ${s.runbookAction}${s.mutates ? " [changes the system]" : ""}${s.advisory ? " [advisory]" : ""}`,
+          ),
           `recover: steady state within ${sc.deadlines.recoverSeconds} s of the fault`,
           "integrity: every acknowledged event in PostgreSQL exactly once",
           "undo the fault and prove nothing is left",
@@ -74,7 +76,11 @@ export function recoverCommand(y: Argv, out: Out) {
     (a) =>
       a.option("steady-timeout", { type: "number", default: 120, describe: "seconds to wait for steady state afterwards" }).check((x) => {
         const t = x["steady-timeout"];
-        if (!Number.isFinite(t) || t < 0 || t > 3600) throw new CliError(`--steady-timeout: expected seconds from 0 to 3600, got ${Number.isNaN(t) ? "something that is not a number" : t}`, 2);
+        if (!Number.isFinite(t) || t < 0 || t > 3600)
+          throw new CliError(
+            `--steady-timeout: expected seconds from 0 to 3600, got ${Number.isNaN(t) ? "something that is not a number" : t}`,
+            2,
+          );
         return true;
       }),
     async (argv) => {
@@ -138,11 +144,22 @@ async function waitSteady(out: Out, seconds: number): Promise<void> {
   const { createDockerPlatform } = await import("@gm/platform/docker");
   const { defaultPolicy } = await import("@gm/runbook/policy");
   for (const rec of loadStacks()) {
-    const obs = await createStackObserver({ endpoints: rec.endpoints, policy: defaultPolicy, platform: createDockerPlatform({ stackId: rec.stackId }) });
+    const obs = await createStackObserver({
+      endpoints: rec.endpoints,
+      policy: defaultPolicy,
+      platform: createDockerPlatform({ stackId: rec.stackId }),
+    });
     obs.start();
     const ok = await obs.until((o) => o.incidents.length === 0, seconds * 1000);
     await obs.stop();
-    if (!ok) fail(`stack ${rec.stackId} is not in steady state after ${seconds} s: ${obs.samples.at(-1)?.incidents.map((i) => `${i.kind} ${i.severity}`).join(", ")}`, 1);
+    if (!ok)
+      fail(
+        `stack ${rec.stackId} is not in steady state after ${seconds} s: ${obs.samples
+          .at(-1)
+          ?.incidents.map((i) => `${i.kind} ${i.severity}`)
+          .join(", ")}`,
+        1,
+      );
     out.line(`stack ${rec.stackId}: steady state`);
   }
 }
@@ -173,7 +190,8 @@ export function haltCommands(y: Argv, out: Out) {
           }
         }
         const deadline = Date.now() + 15_000;
-        while ((await Promise.all(signalled.map(alive))).some(Boolean) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        while ((await Promise.all(signalled.map(alive))).some(Boolean) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 250));
         const n = await recoverAll(out);
         out.line(`halted: ${n} fault(s) undone from the journal; new drills are refused until gm-chaos resume`);
       },
@@ -205,7 +223,11 @@ export function runbookCommand(y: Argv, out: Out) {
         .positional("incident", { type: "string", choices: INCIDENT_KINDS as unknown as string[], demandOption: true })
         .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
         .option("allow", { type: "string", array: true, default: [] as string[] })
-        .option("execute", { type: "boolean", default: false, describe: "run the mitigation and verification steps too (they change the system)" })
+        .option("execute", {
+          type: "boolean",
+          default: false,
+          describe: "run the mitigation and verification steps too (they change the system)",
+        })
         .option("policy", { type: "string" })
         .option("loki-url", { type: "string", describe: LOKI_URL_HELP })
         .option("json", { type: "boolean", default: false }),
@@ -217,7 +239,13 @@ export function runbookCommand(y: Argv, out: Out) {
       if (argv["stack-id"] !== undefined) checkStackId(argv["stack-id"], "--stack-id");
       const records = loadStacks();
       const rec = argv["stack-id"] ? records.find((r) => r.stackId === argv["stack-id"]) : records[0];
-      if (!rec) fail(argv["stack-id"] ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)` : "no stack recorded; start one with gm-chaos stack up", 2);
+      if (!rec)
+        fail(
+          argv["stack-id"]
+            ? `refusing stack "${argv["stack-id"]}": no record of it (start it with gm-chaos stack up, or name an allowed one)`
+            : "no stack recorded; start one with gm-chaos stack up",
+          2,
+        );
       const { createStackObserver } = await import("../drill/observe.js");
       const { createDockerPlatform } = await import("@gm/platform/docker");
       const { createKafkaPort } = await import("@gm/platform/kafka-admin");
@@ -228,12 +256,27 @@ export function runbookCommand(y: Argv, out: Out) {
       const database = createDatabasePort({ url: rec.endpoints.postgresUrl });
       const loki = lokiUrl ? await import("@gm/platform/loki") : undefined;
       const stepPlatform = loki && lokiUrl ? loki.withLokiLogs(platform, loki.createLokiLogs({ url: lokiUrl })) : platform;
-      const ports: Ports = { platform: stepPlatform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+      const ports: Ports = {
+        platform: stepPlatform,
+        kafka,
+        database,
+        observe: observer.observe,
+        now: Date.now,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      };
       observer.start();
       let results: StepResult[];
       try {
         const first = await observer.next();
-        results = await runbookSteps(kind, first.incidents, kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all", ports, policy, argv.execute, out);
+        results = await runbookSteps(
+          kind,
+          first.incidents,
+          kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all",
+          ports,
+          policy,
+          argv.execute,
+          out,
+        );
       } finally {
         await observer.stop();
         await Promise.all([kafka.close(), database.close()]);
@@ -246,25 +289,59 @@ export function runbookCommand(y: Argv, out: Out) {
 type StepResult = { step: string; phase: string; runbookAction: string; ran: boolean; ok?: boolean; output: string[] };
 
 /** The incident's steps: triage always; mitigation and verification only with `execute`; advisory never. */
-async function runbookSteps(kind: IncidentKind, open: Incident[], subject: string, ports: Ports, policy: Policy, execute: boolean, out: Out): Promise<StepResult[]> {
+async function runbookSteps(
+  kind: IncidentKind,
+  open: Incident[],
+  subject: string,
+  ports: Ports,
+  policy: Policy,
+  execute: boolean,
+  out: Out,
+): Promise<StepResult[]> {
   const incident: Incident =
     open.find((i) => i.kind === kind) ??
-    ({ kind, severity: "P3", subject, summary: "not currently classified", evidence: [], responseMinutes: policy.severities.P3.responseMinutes, respondBy: new Date().toISOString(), escalation: "ticket", steps: [] } as Incident);
-  out.progress(open.some((i) => i.kind === kind) ? `classified now: ${incident.kind} ${incident.severity} on ${incident.subject}` : `${kind} is not classified right now; running its triage anyway`);
+    ({
+      kind,
+      severity: "P3",
+      subject,
+      summary: "not currently classified",
+      evidence: [],
+      responseMinutes: policy.severities.P3.responseMinutes,
+      respondBy: new Date().toISOString(),
+      escalation: "ticket",
+      steps: [],
+    } as Incident);
+  out.progress(
+    open.some((i) => i.kind === kind)
+      ? `classified now: ${incident.kind} ${incident.severity} on ${incident.subject}`
+      : `${kind} is not classified right now; running its triage anyway`,
+  );
   const results: StepResult[] = [];
   for (const step of CATALOG[kind].steps) {
     const act = step.phase === "triage" || (execute && !step.advisory);
     if (!act) {
-      results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: false, output: [step.advisory ? "advisory: for a person to decide" : "advised; run with --execute to act"] });
+      results.push({
+        step: step.id,
+        phase: step.phase,
+        runbookAction: step.runbookAction,
+        ran: false,
+        output: [step.advisory ? "advisory: for a person to decide" : "advised; run with --execute to act"],
+      });
       continue;
     }
-    const r = await step.run(ports, { incident, policy }).catch((err: unknown) => ({ ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] }));
+    const r = await step
+      .run(ports, { incident, policy })
+      .catch((err: unknown) => ({ ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] }));
     results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: true, ok: r.ok, output: r.output });
   }
   return results;
 }
 
-function printSteps(result: { incident: IncidentKind; executed: boolean; steps: StepResult[] } & Record<string, unknown>, json: boolean, out: Out) {
+function printSteps(
+  result: { incident: IncidentKind; executed: boolean; steps: StepResult[] } & Record<string, unknown>,
+  json: boolean,
+  out: Out,
+) {
   if (json) out.json(result);
   else
     for (const r of result.steps) {
@@ -274,7 +351,13 @@ function printSteps(result: { incident: IncidentKind; executed: boolean; steps: 
 }
 
 /** On-call mode against the runbook's namespaces: what the API server shows, the runbook's steps through the Kubernetes driver. */
-async function runbookOnNamespace(kind: IncidentKind, argv: KubernetesArgs & { execute: boolean; json: boolean }, policy: Policy, lokiUrl: string | undefined, out: Out) {
+async function runbookOnNamespace(
+  kind: IncidentKind,
+  argv: KubernetesArgs & { execute: boolean; json: boolean },
+  policy: Policy,
+  lokiUrl: string | undefined,
+  out: Out,
+) {
   const k8s = await kubernetesPlatformFor(argv);
   const { namespacePorts } = await import("../drill/namespace.js");
   const { classify } = await import("@gm/runbook/classify");
@@ -283,41 +366,57 @@ async function runbookOnNamespace(kind: IncidentKind, argv: KubernetesArgs & { e
   const ports = namespacePorts(platform, (await k8s.listInstances("kafka")).length);
   const snapshot = await ports.observe.snapshot();
   const results = await runbookSteps(kind, classify(snapshot, policy), "all", ports, policy, argv.execute, out);
-  printSteps({ context: k8s.context, namespaces: [k8s.targets.kafka.namespace, k8s.targets["stats-api"].namespace], incident: kind, executed: argv.execute, steps: results }, argv.json, out);
+  printSteps(
+    {
+      context: k8s.context,
+      namespaces: [k8s.targets.kafka.namespace, k8s.targets["stats-api"].namespace],
+      incident: kind,
+      executed: argv.execute,
+      steps: results,
+    },
+    argv.json,
+    out,
+  );
 }
 
 export function reportCommand(y: Argv, out: Out) {
-  return y.command(
-    "report",
-    "Drill reports",
-    (a) =>
-      a
-        .command(
-          "compare <old> <new>",
-          "Show how detect/mitigate/recover times moved between two game days (report.json files or directories); exit 1 on a regression",
-          (b) =>
-            b
-              .positional("old", { type: "string", demandOption: true })
-              .positional("new", { type: "string", demandOption: true })
-              .option("tolerance", { type: "number", default: 0.2, describe: "slower by more than this fraction (and --min-seconds) is a regression" })
-              .option("min-seconds", { type: "number", default: 2 })
-              .option("format", { type: "string", choices: ["table", "markdown", "json"], default: "table" })
-              .check((x) => {
-                const nan = (n: number) => (Number.isNaN(n) ? "something that is not a number" : n);
-                if (!Number.isFinite(x.tolerance) || x.tolerance < 0 || x.tolerance > 100) throw new CliError(`--tolerance: expected a fraction from 0 to 100 (0.2 = 20 % slower), got ${nan(x.tolerance)}`, 2);
-                if (!Number.isFinite(x["min-seconds"]) || x["min-seconds"] < 0 || x["min-seconds"] > 86_400) throw new CliError(`--min-seconds: expected seconds from 0 to 86400, got ${nan(x["min-seconds"])}`, 2);
-                return true;
-              }),
-          async (argv) => {
-            const { loadReports } = await import("@gm/report/report-files");
-            const { compareReports, renderComparison } = await import("@gm/report/compare");
-            const load = async (p: string) => (await loadReports([p])).map((x) => x.report);
-            const result = compareReports(await load(argv.old as string), await load(argv.new as string), { tolerance: argv.tolerance, minSeconds: argv["min-seconds"] });
-            out.raw(renderComparison(result, argv.format as "table" | "markdown" | "json"));
-            if (result.regressions > 0) fail(`${result.regressions} regression(s)`, 1);
-          },
-        )
-        .demandCommand(1, "name a report command: compare"),
+  return y.command("report", "Drill reports", (a) =>
+    a
+      .command(
+        "compare <old> <new>",
+        "Show how detect/mitigate/recover times moved between two game days (report.json files or directories); exit 1 on a regression",
+        (b) =>
+          b
+            .positional("old", { type: "string", demandOption: true })
+            .positional("new", { type: "string", demandOption: true })
+            .option("tolerance", {
+              type: "number",
+              default: 0.2,
+              describe: "slower by more than this fraction (and --min-seconds) is a regression",
+            })
+            .option("min-seconds", { type: "number", default: 2 })
+            .option("format", { type: "string", choices: ["table", "markdown", "json"], default: "table" })
+            .check((x) => {
+              const nan = (n: number) => (Number.isNaN(n) ? "something that is not a number" : n);
+              if (!Number.isFinite(x.tolerance) || x.tolerance < 0 || x.tolerance > 100)
+                throw new CliError(`--tolerance: expected a fraction from 0 to 100 (0.2 = 20 % slower), got ${nan(x.tolerance)}`, 2);
+              if (!Number.isFinite(x["min-seconds"]) || x["min-seconds"] < 0 || x["min-seconds"] > 86_400)
+                throw new CliError(`--min-seconds: expected seconds from 0 to 86400, got ${nan(x["min-seconds"])}`, 2);
+              return true;
+            }),
+        async (argv) => {
+          const { loadReports } = await import("@gm/report/report-files");
+          const { compareReports, renderComparison } = await import("@gm/report/compare");
+          const load = async (p: string) => (await loadReports([p])).map((x) => x.report);
+          const result = compareReports(await load(argv.old as string), await load(argv.new as string), {
+            tolerance: argv.tolerance,
+            minSeconds: argv["min-seconds"],
+          });
+          out.raw(renderComparison(result, argv.format as "table" | "markdown" | "json"));
+          if (result.regressions > 0) fail(`${result.regressions} regression(s)`, 1);
+        },
+      )
+      .demandCommand(1, "name a report command: compare"),
   );
 }
 
@@ -327,16 +426,34 @@ export function watchdogCommand(y: Argv, out: Out) {
     "The dead-man's switch a drill starts for itself (detached): undo the drill's fault once the runner stops renewing its lease",
     (a) =>
       a
-        .positional("drill-id", { type: "string", demandOption: true, describe: "the drill whose journal to watch (a file in the state directory's faults/)" })
+        .positional("drill-id", {
+          type: "string",
+          demandOption: true,
+          describe: "the drill whose journal to watch (a file in the state directory's faults/)",
+        })
         .option("poll-ms", { type: "number", default: 1_000, describe: "how often to read the journal" })
-        .option("give-up-minutes", { type: "number", default: 30, describe: "stop retrying a failing undo after this long (gm-chaos recover remains)" })
+        .option("give-up-minutes", {
+          type: "number",
+          default: 30,
+          describe: "stop retrying a failing undo after this long (gm-chaos recover remains)",
+        })
         .option("runner", { type: "string", describe: "PID[:START] of the drill runner: until the journal exists, wait while it lives" })
         .check((x) => {
           const id = String(x["drill-id"]);
-          if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id)) throw new CliError(`<drill-id>: expected a drill id (letters, digits, dashes and underscores, as in the state directory's faults/<drill-id>.json), got ${JSON.stringify(id)}`, 2);
-          if (x.runner !== undefined && !/^\d+(:\d+)?$/.test(x.runner)) throw new CliError(`--runner: expected PID or PID:START (the runner's start time in clock ticks), got ${JSON.stringify(x.runner)}`, 2);
-          if (!Number.isFinite(x["poll-ms"]) || x["poll-ms"] < 50 || x["poll-ms"] > 60_000) throw new CliError(`--poll-ms: expected milliseconds from 50 to 60000, got ${x["poll-ms"]}`, 2);
-          if (!Number.isFinite(x["give-up-minutes"]) || x["give-up-minutes"] <= 0 || x["give-up-minutes"] > 1440) throw new CliError(`--give-up-minutes: expected minutes from 0 to 1440, got ${x["give-up-minutes"]}`, 2);
+          if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id))
+            throw new CliError(
+              `<drill-id>: expected a drill id (letters, digits, dashes and underscores, as in the state directory's faults/<drill-id>.json), got ${JSON.stringify(id)}`,
+              2,
+            );
+          if (x.runner !== undefined && !/^\d+(:\d+)?$/.test(x.runner))
+            throw new CliError(
+              `--runner: expected PID or PID:START (the runner's start time in clock ticks), got ${JSON.stringify(x.runner)}`,
+              2,
+            );
+          if (!Number.isFinite(x["poll-ms"]) || x["poll-ms"] < 50 || x["poll-ms"] > 60_000)
+            throw new CliError(`--poll-ms: expected milliseconds from 50 to 60000, got ${x["poll-ms"]}`, 2);
+          if (!Number.isFinite(x["give-up-minutes"]) || x["give-up-minutes"] <= 0 || x["give-up-minutes"] > 1440)
+            throw new CliError(`--give-up-minutes: expected minutes from 0 to 1440, got ${x["give-up-minutes"]}`, 2);
           return true;
         }),
     async (argv) => {
@@ -355,7 +472,14 @@ export function watchdogCommand(y: Argv, out: Out) {
         log,
         undo: (j) => recoverJournal(j, { ...out, progress: log }),
         leftovers: journalLeftovers,
-        ...(argv.runner ? { runner: { pid: Number(argv.runner.split(":")[0]), ...(argv.runner.includes(":") ? { pidStart: argv.runner.split(":")[1]! } : {}) } } : {}),
+        ...(argv.runner
+          ? {
+              runner: {
+                pid: Number(argv.runner.split(":")[0]),
+                ...(argv.runner.includes(":") ? { pidStart: argv.runner.split(":")[1]! } : {}),
+              },
+            }
+          : {}),
       });
       if (r.outcome === "gave-up") fail(`drill ${r.drillId}: the watchdog gave up (${r.why}); run gm-chaos recover`, 1);
     },

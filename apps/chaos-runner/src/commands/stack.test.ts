@@ -16,7 +16,11 @@ const endpoints: StackEndpoints = {
   kafkaInternalBootstrapServers: ["kafka-1:19092"],
   postgresUrl: `postgres://gm:${PG_PASSWORD}@127.0.0.1:5432/gamemetrics`,
   proberPostgresUrl: `postgres://gm_prober:${PROBER_PASSWORD}@127.0.0.1:5432/gamemetrics`,
-  services: { "ingest-api": "http://127.0.0.1:8081", "stats-api": "http://127.0.0.1:8083", "event-processor-service": ["http://127.0.0.1:8082"] },
+  services: {
+    "ingest-api": "http://127.0.0.1:8081",
+    "stats-api": "http://127.0.0.1:8083",
+    "event-processor-service": ["http://127.0.0.1:8082"],
+  },
   topic: "game-events",
   consumerGroup: "event-processor-service",
   adminToken: TOKEN,
@@ -26,12 +30,21 @@ const endpoints: StackEndpoints = {
 const removeStack = vi.fn(async (_id: string) => ({ containers: 0, networks: 0 }));
 vi.mock("@gm/stack/docker", () => ({ listStackContainers: async () => [], removeStack: (id: string) => removeStack(id) }));
 vi.mock("@gm/stack/stack", () => ({
-  startStack: async () => ({ options: { id: endpoints.stackId, brokers: 1, processorReplicas: 1, images: { kafka: "k", postgres: "p", platform: "d" } }, endpoints }),
+  startStack: async () => ({
+    options: { id: endpoints.stackId, brokers: 1, processorReplicas: 1, images: { kafka: "k", postgres: "p", platform: "d" } },
+    endpoints,
+  }),
 }));
 
 function capture(): Out & { text: () => string } {
   const lines: string[] = [];
-  return { text: () => lines.join("\n"), line: (s) => void lines.push(s), raw: (s) => void lines.push(s), json: (v) => void lines.push(JSON.stringify(v, null, 2)), progress: (s) => void lines.push(s) };
+  return {
+    text: () => lines.join("\n"),
+    line: (s) => void lines.push(s),
+    raw: (s) => void lines.push(s),
+    json: (v) => void lines.push(JSON.stringify(v, null, 2)),
+    progress: (s) => void lines.push(s),
+  };
 }
 
 let state: string;
@@ -53,11 +66,17 @@ afterEach(() => {
 
 describe("gm-chaos stack", { timeout: 30_000 }, () => {
   it("up (text and --json) and status --json print no password and no admin token", async () => {
-    for (const args of [["stack", "up"], ["stack", "up", "--json"], ["stack", "status", "--json"], ["stack", "status"]]) {
+    for (const args of [
+      ["stack", "up"],
+      ["stack", "up", "--json"],
+      ["stack", "status", "--json"],
+      ["stack", "status"],
+    ]) {
       const out = capture();
       expect(await run(args, out), args.join(" ")).toBe(0);
       const printed = out.text() + stderr.join("");
-      for (const secret of [TOKEN, PG_PASSWORD, PROBER_PASSWORD]) expect(printed, `${args.join(" ")} prints ${secret}`).not.toContain(secret);
+      for (const secret of [TOKEN, PG_PASSWORD, PROBER_PASSWORD])
+        expect(printed, `${args.join(" ")} prints ${secret}`).not.toContain(secret);
       if (args.includes("up")) expect(printed).toContain("postgres://gm:***@127.0.0.1:5432/gamemetrics");
       if (args.join(" ") === "stack status --json") expect(printed).toContain('"stackId": "t-secrets"');
     }
@@ -68,10 +87,15 @@ describe("gm-chaos stack", { timeout: 30_000 }, () => {
     const outside = join(state, "x.json");
     writeFileSync(outside, "{}\n");
     expect(await run(["stack", "down", "--id", "../../x"], capture())).toBe(2);
-    expect(stderr.join("")).toContain('--id: expected a stack id (lower-case letters, digits and dashes, at most 31');
+    expect(stderr.join("")).toContain("--id: expected a stack id (lower-case letters, digits and dashes, at most 31");
     expect(existsSync(outside)).toBe(true);
     expect(removeStack).not.toHaveBeenCalled();
-    for (const args of [["stack", "status", "--id", "../x"], ["stack", "up", "--id", "a/b"], ["runbook", "service-oom", "--stack-id", "../x"], ["drill", "service-oom", "--stack-id", "../x"]]) {
+    for (const args of [
+      ["stack", "status", "--id", "../x"],
+      ["stack", "up", "--id", "a/b"],
+      ["runbook", "service-oom", "--stack-id", "../x"],
+      ["drill", "service-oom", "--stack-id", "../x"],
+    ]) {
       expect(await run(args, capture()), args.join(" ")).toBe(2);
     }
   });

@@ -22,18 +22,37 @@ export function stackCommand(y: Argv, out: Out): Argv {
       "Start the stack (Kafka KRaft, PostgreSQL, the demo services), print its endpoints and leave it running",
       (a) =>
         a
-          .option("brokers", { type: "number", choices: [1, 3], default: 1, describe: "Kafka brokers (drills use 3: replication factor 3, min.insync.replicas 2)" })
+          .option("brokers", {
+            type: "number",
+            choices: [1, 3],
+            default: 1,
+            describe: "Kafka brokers (drills use 3: replication factor 3, min.insync.replicas 2)",
+          })
           .option("processors", { type: "number", default: 1, describe: "event-processor-service replicas" })
           .option("kafka-version", { type: "string", default: "3.9.1", describe: "Apache Kafka version (kafkajs is untested against 4.x)" })
-          .option("kafka-image", { type: "string", describe: "Kafka image (default: the local build if present, else apache/kafka:VERSION)" })
-          .option("postgres-image", { type: "string", describe: "PostgreSQL image (default: the local build if present, else postgres:15)" })
+          .option("kafka-image", {
+            type: "string",
+            describe: "Kafka image (default: the local build if present, else apache/kafka:VERSION)",
+          })
+          .option("postgres-image", {
+            type: "string",
+            describe: "PostgreSQL image (default: the local build if present, else postgres:15)",
+          })
           .option("platform-image", { type: "string", describe: "demo-platform image (default: built from apps/demo-platform/Dockerfile)" })
           .option("id", { type: "string", describe: "stack id (default: random)" })
           .option("prober-config", { type: "string", describe: "write a gm-prober configuration for this stack to FILE" })
-          .option("json", { type: "boolean", default: false, describe: "print the endpoints as JSON (passwords and the admin token as ***: the record file holds them)" })
+          .option("json", {
+            type: "boolean",
+            default: false,
+            describe: "print the endpoints as JSON (passwords and the admin token as ***: the record file holds them)",
+          })
           .check((a) => {
             if (a.id !== undefined) checkStackId(a.id);
-            if (!Number.isInteger(a.processors) || a.processors < 1 || a.processors > 8) throw new CliError(`--processors: expected a whole number from 1 to 8, got ${Number.isNaN(a.processors) ? "something that is not a number" : a.processors}`, 2);
+            if (!Number.isInteger(a.processors) || a.processors < 1 || a.processors > 8)
+              throw new CliError(
+                `--processors: expected a whole number from 1 to 8, got ${Number.isNaN(a.processors) ? "something that is not a number" : a.processors}`,
+                2,
+              );
             return true;
           }),
       async (argv) => {
@@ -93,14 +112,24 @@ export function stackCommand(y: Argv, out: Out): Argv {
         const stacks = ids.map((id) => ({
           stackId: id,
           record: records.find((r) => r.stackId === id) ?? null,
-          containers: containers.filter((c) => c.stack === id).map(({ name, role, instance, state, status }) => ({ name, role, instance, state, status })),
+          containers: containers
+            .filter((c) => c.stack === id)
+            .map(({ name, role, instance, state, status }) => ({ name, role, instance, state, status })),
         }));
-        if (argv.json) out.json(printable({ stacks }, records.map((r) => r.endpoints)));
+        if (argv.json)
+          out.json(
+            printable(
+              { stacks },
+              records.map((r) => r.endpoints),
+            ),
+          );
         else if (stacks.length === 0) out.line("no stacks");
         else
           for (const s of stacks) {
             const running = s.containers.filter((c) => c.state === "running").length;
-            out.line(`stack ${s.stackId}: ${running}/${s.containers.length} containers running${s.record ? `, started ${s.record.startedAt}` : " (no record: left behind by a crashed run)"}`);
+            out.line(
+              `stack ${s.stackId}: ${running}/${s.containers.length} containers running${s.record ? `, started ${s.record.startedAt}` : " (no record: left behind by a crashed run)"}`,
+            );
             for (const c of s.containers) out.line(`  ${c.instance.padEnd(28)} ${c.state.padEnd(8)} ${c.status}`);
           }
       },
@@ -133,7 +162,10 @@ export function stackCommand(y: Argv, out: Out): Argv {
     .command(
       "compose",
       "Print docker-compose.yml generated from the stack definition (--write FILE, --check FILE)",
-      (a) => a.option("write", { type: "string", describe: "write it to FILE" }).option("check", { type: "string", describe: "exit 1 when FILE differs from the definition" }),
+      (a) =>
+        a
+          .option("write", { type: "string", describe: "write it to FILE" })
+          .option("check", { type: "string", describe: "exit 1 when FILE differs from the definition" }),
       (argv) => {
         const text = renderCompose();
         if (argv.check) {

@@ -40,7 +40,16 @@ export function drillOutputArtifacts(progress: readonly DrillProgress[], reports
   const json = [
     ...progress.map((p) => JSON.stringify({ event: "progress", ...p })),
     ...reports.map((r) =>
-      JSON.stringify({ event: "result", scenario: r.drill.scenario, outcome: r.outcome, timings: r.timings, worstSeverity: r.worstSeverity ?? null, intervalSeconds: r.observer?.intervalSeconds ?? null, integrity: r.integrity, reasons: r.reasons }),
+      JSON.stringify({
+        event: "result",
+        scenario: r.drill.scenario,
+        outcome: r.outcome,
+        timings: r.timings,
+        worstSeverity: r.worstSeverity ?? null,
+        intervalSeconds: r.observer?.intervalSeconds ?? null,
+        integrity: r.integrity,
+        reasons: r.reasons,
+      }),
     ),
   ];
   return [
@@ -59,10 +68,24 @@ export function stackStatusArtifacts(e: StackEndpoints, brokers: number): Artifa
   const dir = mkdtempSync(join(tmpdir(), "gm-state-"));
   try {
     mkdirSync(join(dir, "stacks"), { recursive: true, mode: 0o700 });
-    const record = { stackId: e.stackId, startedAt: new Date().toISOString(), brokers, processorReplicas: e.services["event-processor-service"].length, images: { kafka: "", postgres: "", platform: "" }, endpoints: e };
+    const record = {
+      stackId: e.stackId,
+      startedAt: new Date().toISOString(),
+      brokers,
+      processorReplicas: e.services["event-processor-service"].length,
+      images: { kafka: "", postgres: "", platform: "" },
+      endpoints: e,
+    };
     writeFileSync(join(dir, "stacks", `${e.stackId}.json`), JSON.stringify(record), { mode: 0o600 });
-    return [["stack", "status", "--id", e.stackId], ["stack", "status", "--id", e.stackId, "--json"]].map((args) => {
-      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, GM_STATE_DIR: dir }, timeout: 60_000 });
+    return [
+      ["stack", "status", "--id", e.stackId],
+      ["stack", "status", "--id", e.stackId, "--json"],
+    ].map((args) => {
+      const r = spawnSync(process.execPath, [CLI, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, GM_STATE_DIR: dir },
+        timeout: 60_000,
+      });
       if (r.status !== 0) throw new Error(`gm-chaos ${args.join(" ")} exited with ${r.status}: ${r.stderr}`);
       return { name: `gm-chaos ${args.join(" ")}`, text: `${r.stdout}\n${r.stderr}` };
     });
@@ -75,7 +98,9 @@ export function stackStatusArtifacts(e: StackEndpoints, brokers: number): Artifa
 export async function containerLogArtifacts(stackId: string): Promise<Artifact[]> {
   const platform = createDockerPlatform({ stackId });
   const containers = await listStackContainers(stackId);
-  return Promise.all(containers.map(async (c) => ({ name: `docker logs ${c.instance}`, text: (await platform.logs(c.instance, 1_000_000)).join("\n") })));
+  return Promise.all(
+    containers.map(async (c) => ({ name: `docker logs ${c.instance}`, text: (await platform.logs(c.instance, 1_000_000)).join("\n") })),
+  );
 }
 
 /** Records JSON log lines (a prober's `log`) as an artifact's text. */

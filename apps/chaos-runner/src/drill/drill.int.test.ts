@@ -37,7 +37,14 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
   }, 60_000);
 
   it("kafka-broker-down passes: detected, remediated by the runbook, recovered, nothing lost, nothing left", async () => {
-    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, observer, onProgress: log });
+    const report = await runDrill({
+      scenario: scenario("kafka-broker-down"),
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      observer,
+      onProgress: log,
+    });
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.detected).toMatchObject({ kind: "kafka-broker-down", severity: "P2" });
@@ -54,9 +61,22 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
   });
 
   it("fails naming the step when a runbook step cannot do its job (it throws)", async () => {
-    const broken: Step = { ...CATALOG["kafka-broker-down"].steps.find((x) => x.id === "kafka-check-broker-logs")!, run: async () => { throw new Error("log backend unreachable"); } };
+    const broken: Step = {
+      ...CATALOG["kafka-broker-down"].steps.find((x) => x.id === "kafka-check-broker-logs")!,
+      run: async () => {
+        throw new Error("log backend unreachable");
+      },
+    };
     const steps = CATALOG["kafka-broker-down"].steps.map((x) => (x.id === broken.id ? broken : x));
-    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps, observer, onProgress: log });
+    const report = await runDrill({
+      scenario: scenario("kafka-broker-down"),
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      steps,
+      observer,
+      onProgress: log,
+    });
     expect(report.outcome).toBe("failed");
     expect(report.reasons).toEqual(["step kafka-check-broker-logs did its job: NOT ok: failed: log backend unreachable"]);
     expect(report.cleanup.ok).toBe(true);
@@ -83,9 +103,19 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     });
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
     try {
-      const endpoints = { ...stack.endpoints, services: { ...stack.endpoints.services, "ingest-api": `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } };
+      const endpoints = {
+        ...stack.endpoints,
+        services: { ...stack.endpoints.services, "ingest-api": `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` },
+      };
       // only the load goes through the proxy; the prober keeps probing the real service
-      const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints, brokers: 3, policy: defaultPolicy, observer, onProgress: log, afterInject: async () => {
+      const report = await runDrill({
+        scenario: scenario("kafka-broker-down"),
+        endpoints,
+        brokers: 3,
+        policy: defaultPolicy,
+        observer,
+        onProgress: log,
+        afterInject: async () => {
           failing = true;
         },
       });
@@ -93,7 +123,11 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       const claim = report.hypothesisChecks!.find((h) => h.claim === "producing keeps succeeding")!;
       expect(claim.ok).toBe(false);
       expect(claim.observed).toBeGreaterThan(0.25);
-      expect(report.reasons).toContainEqual(expect.stringMatching(/^hypothesis: producing keeps succeeding: \d+ of \d+ request\(s\) to ingest-api answered 5xx or not at all \([23]\d\.\d%; tolerance 1\.00%\)$/));
+      expect(report.reasons).toContainEqual(
+        expect.stringMatching(
+          /^hypothesis: producing keeps succeeding: \d+ of \d+ request\(s\) to ingest-api answered 5xx or not at all \([23]\d\.\d%; tolerance 1\.00%\)$/,
+        ),
+      );
     } finally {
       await new Promise<void>((r) => proxy.close(() => r()));
     }
@@ -101,36 +135,96 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
 
   it("fails on an unexpected P0 when high-consumer-lag does not declare the processor's service-down", async () => {
     const sc = { ...scenario("high-consumer-lag"), alsoExpected: [] };
-    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, observer, onProgress: log });
+    const report = await runDrill({
+      scenario: sc,
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      observer,
+      onProgress: log,
+    });
     expect(report.outcome).toBe("failed");
-    expect(report.incidentsOpen).toContainEqual(expect.objectContaining({ kind: "service-down", severity: "P0", subject: "event-processor-service", verdict: "unexpected", page: "page" }));
-    expect(report.reasons).toEqual([expect.stringMatching(/^nothing worse or unexpected was open: service-down P0 on event-processor-service \(unexpected: .*would page on-call\)$/)]);
+    expect(report.incidentsOpen).toContainEqual(
+      expect.objectContaining({
+        kind: "service-down",
+        severity: "P0",
+        subject: "event-processor-service",
+        verdict: "unexpected",
+        page: "page",
+      }),
+    );
+    expect(report.reasons).toEqual([
+      expect.stringMatching(
+        /^nothing worse or unexpected was open: service-down P0 on event-processor-service \(unexpected: .*would page on-call\)$/,
+      ),
+    ]);
     expect(report.integrity).toMatchObject({ lost: 0, duplicates: 0 });
   });
 
-  it("a fault never injected is \"not detected\", never a time", async () => {
+  it('a fault never injected is "not detected", never a time', async () => {
     const sc = { ...scenario("kafka-broker-down"), deadlines: { detectSeconds: 15, recoverSeconds: 60, drillSeconds: 300 } };
-    const inert = { describe: () => "nothing (a fault that is never injected)", prepare: async () => ({}), apply: async () => {}, recover: async () => {}, leftovers: async () => [] };
-    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, fault: inert, observer, onProgress: log });
+    const inert = {
+      describe: () => "nothing (a fault that is never injected)",
+      prepare: async () => ({}),
+      apply: async () => {},
+      recover: async () => {},
+      leftovers: async () => [],
+    };
+    const report = await runDrill({
+      scenario: sc,
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      fault: inert,
+      observer,
+      onProgress: log,
+    });
     expect(report.outcome).toBe("failed");
     expect(report.timings.detectSeconds).toBeNull();
     expect(report.detected).toBeNull();
-    expect(report.checks.find((c) => c.name.startsWith("detected kafka-broker-down P2"))).toMatchObject({ ok: false, detail: "not detected; seen: nothing" });
+    expect(report.checks.find((c) => c.name.startsWith("detected kafka-broker-down P2"))).toMatchObject({
+      ok: false,
+      detail: "not detected; seen: nothing",
+    });
     expect(report.steps).toEqual([]);
   });
 
   // k6 is not allowed in this workplace (AGPL, per its package list): this runs only where a binary exists.
   it.skipIf(!findK6())("runs with k6 as the load (scenarios/k6/ingest-load.ts) where a k6 binary exists", async () => {
-    const report = await runDrill({ scenario: scenario("kafka-broker-down"), endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, load: "k6", observer, onProgress: log });
+    const report = await runDrill({
+      scenario: scenario("kafka-broker-down"),
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      load: "k6",
+      observer,
+      onProgress: log,
+    });
     expect(report.outcome).toBe("passed");
     expect(report.integrity!.acknowledged).toBeGreaterThan(0);
     expect(report.integrity!.lost).toBe(0);
   });
 
   it("fails when the remediation does nothing, and still undoes the fault", async () => {
-    const noop: Step = { id: "do-nothing", phase: "mitigation", title: "Do nothing", runbookAction: "(a broken runbook)", mutates: false, advisory: false, run: async () => ({ ok: true, output: ["did nothing"] }) };
+    const noop: Step = {
+      id: "do-nothing",
+      phase: "mitigation",
+      title: "Do nothing",
+      runbookAction: "(a broken runbook)",
+      mutates: false,
+      advisory: false,
+      run: async () => ({ ok: true, output: ["did nothing"] }),
+    };
     const sc = { ...scenario("kafka-broker-down"), deadlines: { detectSeconds: 30, recoverSeconds: 45, drillSeconds: 300 } };
-    const report = await runDrill({ scenario: sc, endpoints: stack.endpoints, brokers: 3, policy: defaultPolicy, steps: [noop], observer, onProgress: log });
+    const report = await runDrill({
+      scenario: sc,
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      steps: [noop],
+      observer,
+      onProgress: log,
+    });
     expect(report.outcome).toBe("failed");
     expect(report.checks.find((c) => c.name.startsWith("recovered within"))).toMatchObject({ ok: false });
     // the drill's own undo restarted the broker: nothing left behind

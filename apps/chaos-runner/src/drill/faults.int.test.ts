@@ -45,7 +45,9 @@ describe("PostgreSQL faults", { timeout: 120_000 }, () => {
   it("refuses a table name carrying SQL before anything changes: the table survives, PUBLIC gets nothing", async () => {
     for (const table of ["events TO PUBLIC; DROP TABLE events; --", 'events"; DROP TABLE events; --']) {
       const fault = createFault({ type: "lock-table", params: { table } }, { stackId, brokers: 1, postgresUrl: admin });
-      await expect(fault.apply({})).rejects.toThrow(`fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified), got ${JSON.stringify(table)}`);
+      await expect(fault.apply({})).rejects.toThrow(
+        `fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified), got ${JSON.stringify(table)}`,
+      );
       await fault.recover({});
     }
     expect(await tableExists("events")).toBe(true);

@@ -56,7 +56,10 @@ async function withAdmin<T>(url: string, fn: (db: DatabaseDriver) => Promise<T>)
  * Folded to lower case first, as PostgreSQL folds an unquoted name, so `Events` still means `events`.
  */
 export function quoteTableName(table: string): string {
-  if (!isTableName(table)) throw new Error(`fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified), got ${JSON.stringify(table)}`);
+  if (!isTableName(table))
+    throw new Error(
+      `fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified), got ${JSON.stringify(table)}`,
+    );
   return table
     .toLowerCase()
     .split(".")
@@ -161,7 +164,8 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
     }
     case "pause-consumers":
       return {
-        describe: () => "every event-processor-service replica is paused (docker pause: frozen, holding its partitions until the session times out) while load goes on",
+        describe: () =>
+          "every event-processor-service replica is paused (docker pause: frozen, holding its partitions until the session times out) while load goes on",
         async prepare() {
           const list = await platform.listInstances("event-processor-service");
           return { instances: list.map((i) => i.name), replicas: list.length };
@@ -179,7 +183,8 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           const out: string[] = [];
           const list = await platform.listInstances("event-processor-service");
           for (const inst of undo["instances"] as string[]) if ((await platform.state(inst))?.paused) out.push(`${inst} is paused`);
-          if (list.length !== undo["replicas"]) out.push(`event-processor-service has ${list.length} replicas, not ${String(undo["replicas"])}`);
+          if (list.length !== undo["replicas"])
+            out.push(`event-processor-service has ${list.length} replicas, not ${String(undo["replicas"])}`);
           return out;
         },
       };
@@ -187,7 +192,8 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
       const service = String(spec.params["service"] ?? "stats-api") as "stats-api";
       const bytes = Number(spec.params["bytes"] ?? 32 * 1024 * 1024);
       return {
-        describe: () => `the memory limit of ${service} is lowered to ${Math.round(bytes / 1024 / 1024)} MiB, below what it uses: the kernel OOM-kills it`,
+        describe: () =>
+          `the memory limit of ${service} is lowered to ${Math.round(bytes / 1024 / 1024)} MiB, below what it uses: the kernel OOM-kills it`,
         async prepare() {
           const list = await platform.listInstances(service);
           return { service, replicas: list.length, limits: Object.fromEntries(list.map((i) => [i.name, i.memoryLimitBytes])) };
@@ -208,10 +214,12 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           const limits = undo["limits"] as Record<string, number | null>;
           const out: string[] = [];
           const now = await platform.listInstances(service);
-          if (now.length !== Number(undo["replicas"] ?? now.length)) out.push(`${service} has ${now.length} replicas, not ${String(undo["replicas"])}`);
+          if (now.length !== Number(undo["replicas"] ?? now.length))
+            out.push(`${service} has ${now.length} replicas, not ${String(undo["replicas"])}`);
           for (const i of now) {
             const want = limits[i.name] ?? null;
-            if (want !== null && i.memoryLimitBytes !== null && i.memoryLimitBytes < want) out.push(`${i.name} limit ${i.memoryLimitBytes} < ${want}`);
+            if (want !== null && i.memoryLimitBytes !== null && i.memoryLimitBytes < want)
+              out.push(`${i.name} limit ${i.memoryLimitBytes} < ${want}`);
             if (!i.running) out.push(`${i.name} is not running`);
           }
           return out;

@@ -49,9 +49,15 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
 
   beforeAll(async () => {
     const routing = join(work, "alertmanager.yml");
-    writeFileSync(routing, readFileSync(COMMITTED_ROUTING, "utf8").replaceAll("http://127.0.0.1:9099/", `http://hook:${receiverPassword}@127.0.0.1:9099/`));
+    writeFileSync(
+      routing,
+      readFileSync(COMMITTED_ROUTING, "utf8").replaceAll("http://127.0.0.1:9099/", `http://hook:${receiverPassword}@127.0.0.1:9099/`),
+    );
     let started: RunningAlertmanager;
-    [stack, started] = await Promise.all([startStack({ brokers: 3, id: `t-gd-${Date.now().toString(36)}` }), startAlertmanager({ routing })]);
+    [stack, started] = await Promise.all([
+      startStack({ brokers: 3, id: `t-gd-${Date.now().toString(36)}` }),
+      startAlertmanager({ routing }),
+    ]);
     alertmanager = { ...started, url: started.url.replace("http://", `http://gm-prober:${alertmanagerPassword}@`), stop: started.stop };
     observer = await startDrillObserver({ endpoints: stack.endpoints, policy, alertmanager, log: proberLog.log });
   }, 300_000);
@@ -78,7 +84,9 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
     reports.push(report);
     await writeReportFiles(join(reportDir, scenario.name), report);
     const t = report.timings;
-    console.log(`${scenario.name}: detect ${t.detectSeconds} s, page ${t.pageSeconds} s, mitigate ${t.mitigateSeconds} s, recover ${t.recoverSeconds} s, worst ${report.worstSeverity}, every ${report.observer?.intervalSeconds} s`);
+    console.log(
+      `${scenario.name}: detect ${t.detectSeconds} s, page ${t.pageSeconds} s, mitigate ${t.mitigateSeconds} s, recover ${t.recoverSeconds} s, worst ${report.worstSeverity}, every ${report.observer?.intervalSeconds} s`,
+    );
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.detected).toMatchObject(scenario.expect);
@@ -89,7 +97,9 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
     // Time to detect is measured to the end of the prober round whose classification showed the
     // incident: the first round after the injection that has it, which ended after it started.
     const injected = Date.parse(report.timeline.find((e) => e.phase === "inject")!.at);
-    const round = report.signals.find((x) => Date.parse(x.at) >= injected && x.incidents.includes(`${scenario.expect.kind}:${scenario.expect.severity}`))!;
+    const round = report.signals.find(
+      (x) => Date.parse(x.at) >= injected && x.incidents.includes(`${scenario.expect.kind}:${scenario.expect.severity}`),
+    )!;
     expect(round).toBeDefined();
     expect(Date.parse(round.at)).toBeGreaterThan(Date.parse(round.startedAt!));
     expect(t.detectSeconds!).toBeCloseTo((Date.parse(round.at) - injected) / 1000, 1);
@@ -98,8 +108,18 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
   it("no configured secret is in any artifact of the game day", async () => {
     expect(reports).toHaveLength(scenarios.length);
     writeFileSync(join(reportDir, "junit.xml"), toJUnit(reports, { suiteName: "gameday" }));
-    const secrets: Secret[] = [...namedStackSecrets(stack.endpoints), { name: "ALERTMANAGER_PASSWORD", value: alertmanagerPassword }, { name: "RECEIVER_PASSWORD", value: receiverPassword }];
-    expect(secrets.map((x) => x.name)).toEqual(["ADMIN_TOKEN", "POSTGRES_PASSWORD", "PROBER_PG_PASSWORD", "ALERTMANAGER_PASSWORD", "RECEIVER_PASSWORD"]);
+    const secrets: Secret[] = [
+      ...namedStackSecrets(stack.endpoints),
+      { name: "ALERTMANAGER_PASSWORD", value: alertmanagerPassword },
+      { name: "RECEIVER_PASSWORD", value: receiverPassword },
+    ];
+    expect(secrets.map((x) => x.name)).toEqual([
+      "ADMIN_TOKEN",
+      "POSTGRES_PASSWORD",
+      "PROBER_PG_PASSWORD",
+      "ALERTMANAGER_PASSWORD",
+      "RECEIVER_PASSWORD",
+    ]);
     const artifacts = [
       ...fileArtifacts(reportDir, "reports"),
       ...drillOutputArtifacts(progress, reports),
@@ -114,7 +134,10 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
     const leaks = findLeaks(artifacts, secrets);
     expect(leaks, describeLeaks(leaks)).toEqual([]);
     // the check is live: one line leaking a password, URL-encoded, among the same artifacts is found
-    const planted = findLeaks([...artifacts, { name: "planted", text: `dsn=${encodeURIComponent(stack.endpoints.proberPostgresUrl)}` }], secrets);
+    const planted = findLeaks(
+      [...artifacts, { name: "planted", text: `dsn=${encodeURIComponent(stack.endpoints.proberPostgresUrl)}` }],
+      secrets,
+    );
     expect(planted.map((l) => [l.secret, l.artifact])).toEqual([["PROBER_PG_PASSWORD", "planted"]]);
   }, 120_000);
 });

@@ -2,7 +2,20 @@
  * The durable record of faults: a fault's undo is written (and fsynced) before the fault is applied,
  * so `gm-chaos recover` can undo what a killed runner left behind. One file per drill.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readStateFile, stateDir } from "../state.js";
@@ -62,7 +75,12 @@ export function journalFile(drillId: string): string {
   return join(journalDir(), `${drillId}.json`);
 }
 
-const isJournal = (v: unknown) => typeof v === "object" && v !== null && typeof (v as Journal).drillId === "string" && Number.isInteger((v as Journal).pid) && Array.isArray((v as Journal).entries);
+const isJournal = (v: unknown) =>
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as Journal).drillId === "string" &&
+  Number.isInteger((v as Journal).pid) &&
+  Array.isArray((v as Journal).entries);
 
 /** One drill's journal; undefined when there is none (the drill finished and removed it). */
 export function readJournal(drillId: string): Journal | undefined {
@@ -119,8 +137,13 @@ const OWN_LAUNCHER = fileURLToPath(new URL("../../bin/gm-chaos.js", import.meta.
  * with `drill`, and (when the journal recorded it) started when the runner did. A pid is reused by the
  * kernel, so anything else gets no signal; `why` says what did not match.
  */
-export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string = OWN_CLI, launcher: string = OWN_LAUNCHER): { running: true } | { running: false; why: string } {
-  if (!Number.isInteger(j.pid) || j.pid <= 1 || j.pid === process.pid) return { running: false, why: `pid ${j.pid} is not a drill runner's` };
+export function journalRunner(
+  j: Pick<Journal, "pid" | "pidStart">,
+  cli: string = OWN_CLI,
+  launcher: string = OWN_LAUNCHER,
+): { running: true } | { running: false; why: string } {
+  if (!Number.isInteger(j.pid) || j.pid <= 1 || j.pid === process.pid)
+    return { running: false, why: `pid ${j.pid} is not a drill runner's` };
   let args: string[];
   try {
     args = readFileSync(`/proc/${j.pid}/cmdline`, "utf8").split("\0");
@@ -134,10 +157,20 @@ export function journalRunner(j: Pick<Journal, "pid" | "pidStart">, cli: string 
   } catch {
     // another user's process: its relative paths cannot be resolved, absolute ones still can
   }
-  const at = args.findIndex((a) => a !== "" && (basename(a) === "gm-chaos" || own.includes(realpathOr(isAbsolute(a) ? a : resolve(cwd, a)))));
-  if (at < 0 || !args.slice(at + 1).includes("drill")) return { running: false, why: `process ${j.pid} is not gm-chaos drill (${basename(args[0] ?? "?")} ${args.length > 1 ? "…" : ""}); its pid was reused` };
+  const at = args.findIndex(
+    (a) => a !== "" && (basename(a) === "gm-chaos" || own.includes(realpathOr(isAbsolute(a) ? a : resolve(cwd, a)))),
+  );
+  if (at < 0 || !args.slice(at + 1).includes("drill"))
+    return {
+      running: false,
+      why: `process ${j.pid} is not gm-chaos drill (${basename(args[0] ?? "?")} ${args.length > 1 ? "…" : ""}); its pid was reused`,
+    };
   const started = processStartTime(j.pid);
-  if (j.pidStart !== undefined && started !== j.pidStart) return { running: false, why: `process ${j.pid} started at tick ${started}, the journal's runner at ${j.pidStart}: the pid was reused` };
+  if (j.pidStart !== undefined && started !== j.pidStart)
+    return {
+      running: false,
+      why: `process ${j.pid} started at tick ${started}, the journal's runner at ${j.pidStart}: the pid was reused`,
+    };
   return { running: true };
 }
 

@@ -96,23 +96,39 @@ export interface LifecycleOptions {
 /** An abort of the drill: it undoes the fault and reports why. */
 export class DrillAbort extends Error {}
 
-
 export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   const t = o.target;
   const expect = t.expect ?? o.scenario.expect;
-  const sc: Scenario = { ...o.scenario, expect, alsoExpected: t.alsoExpected ?? o.scenario.alsoExpected, mayFail: t.mayFail ?? o.scenario.mayFail };
+  const sc: Scenario = {
+    ...o.scenario,
+    expect,
+    alsoExpected: t.alsoExpected ?? o.scenario.alsoExpected,
+    mayFail: t.mayFail ?? o.scenario.mayFail,
+  };
   const started = Date.now();
   const deadline = AbortSignal.timeout(sc.deadlines.drillSeconds * 1000);
   const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
   const rec = drillRecorder(sc.name, started, o.onProgress);
   const { timeline, checks, reasons, steps, say, check } = rec;
   const guard = () => {
-    if (signal.aborted) throw new DrillAbort(deadline.aborted ? `the drill's global deadline of ${sc.deadlines.drillSeconds} s passed` : `aborted: ${String(signal.reason?.message ?? signal.reason ?? "signal")}`);
+    if (signal.aborted)
+      throw new DrillAbort(
+        deadline.aborted
+          ? `the drill's global deadline of ${sc.deadlines.drillSeconds} s passed`
+          : `aborted: ${String(signal.reason?.message ?? signal.reason ?? "signal")}`,
+      );
   };
   const { observer, fault } = t;
   const drillId = `${sc.name}-${Date.now().toString(36)}`;
   const pidStart = processStartTime(process.pid);
-  const journal: Journal = { ...t.journal, drillId, pid: process.pid, ...(pidStart ? { pidStart } : {}), startedAt: new Date(started).toISOString(), entries: [] };
+  const journal: Journal = {
+    ...t.journal,
+    drillId,
+    pid: process.pid,
+    ...(pidStart ? { pidStart } : {}),
+    startedAt: new Date(started).toISOString(),
+    entries: [],
+  };
   let undo: Record<string, unknown> | undefined;
   const lease = leaseSeconds(o.leaseSeconds);
   let renewal: NodeJS.Timeout | undefined;
@@ -137,26 +153,34 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   // Incidents are judged over two windows (the errors must still be happening), so an earlier fault's
   // errors can still fill the long window with nothing open: the fault also waits until the windows
   // settled, or its first round would add to them and the verdict would depend on the drill before it.
-  const steadyAndWarm = (x: Observation) => nothingOpen(x) && x.at - observingSince() >= windowMs && unsettledWindows(x.snapshot, o.policy).length === 0;
+  const steadyAndWarm = (x: Observation) =>
+    nothingOpen(x) && x.at - observingSince() >= windowMs && unsettledWindows(x.snapshot, o.policy).length === 0;
   const isExpected = (i: Incident) => i.kind === expect.kind && i.severity === expect.severity;
   /** While waiting, say every 10 s what is awaited and what the prober sees. */
   const awaiting = (p: DrillPhase, what: string) => {
     const timer = setInterval(() => {
       const last = observer.samples.at(-1);
       const unsettled = p === "steady-state" && last ? unsettledWindows(last.snapshot, o.policy) : [];
-      say(p, `still waiting for ${what}; open: ${describe(last?.active) || "nothing"}${unsettled.length > 0 ? `; the windows still hold ${unsettled.join(", ")}` : ""}`);
+      say(
+        p,
+        `still waiting for ${what}; open: ${describe(last?.active) || "nothing"}${unsettled.length > 0 ? `; the windows still hold ${unsettled.join(", ")}` : ""}`,
+      );
     }, 10_000);
     return () => clearInterval(timer);
   };
 
   // The dead-man's switch's holder starts first: whenever this runner dies after writing its journal, it is there.
   const watchdog = o.watchdog === false ? undefined : spawnWatchdog(drillId);
-  say("steady-state", `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${redactUrl(o.alertmanager.url)}` : ""}`);
+  say(
+    "steady-state",
+    `observing with ${t.observerInfo.source} every ${t.observerInfo.intervalSeconds} s (timeout ${t.observerInfo.timeoutMs} ms, window ${t.observerInfo.windowSeconds} s, resolve after ${t.observerInfo.resolveAfterRounds} clean rounds)${o.alertmanager ? `, alerts to ${redactUrl(o.alertmanager.url)}` : ""}`,
+  );
   observer.start();
   try {
     say("steady-state", `waiting for ${t.steadyState.what}`);
     const doneSteady = awaiting("steady-state", "steady state");
-    if (Date.now() - observingSince() < windowMs) say("steady-state", `the prober's window (${t.observerInfo.windowSeconds} s) fills before the fault, as it is in production`);
+    if (Date.now() - observingSince() < windowMs)
+      say("steady-state", `the prober's window (${t.observerInfo.windowSeconds} s) fills before the fault, as it is in production`);
     const steady = await observer.until(steadyAndWarm, t.steadyState.timeoutMs + windowMs, signal).finally(doneSteady);
     guard();
     const last = observer.samples.at(-1);
@@ -186,15 +210,25 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     journal.lease = { seconds: lease, expiresAt: new Date(Date.now() + lease * 1000).toISOString() };
     if (watchdog) journal.watchdog = watchdog;
     writeJournal(journal);
-    if (watchdog) say("inject", `watchdog pid ${watchdog.pid} holds the fault's lease (${lease} s, renewed every ${secs((lease * 1000) / 3)} s): it undoes the fault if this runner stops renewing it`);
-    renewal = setInterval(() => {
-      try {
-        journal.lease = { seconds: lease, expiresAt: new Date(Date.now() + lease * 1000).toISOString() };
-        writeJournal(journal);
-      } catch (err) {
-        say(rec.phase, `could not renew the fault's lease (the watchdog will undo the fault when it lapses): ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }, (lease * 1000) / 3);
+    if (watchdog)
+      say(
+        "inject",
+        `watchdog pid ${watchdog.pid} holds the fault's lease (${lease} s, renewed every ${secs((lease * 1000) / 3)} s): it undoes the fault if this runner stops renewing it`,
+      );
+    renewal = setInterval(
+      () => {
+        try {
+          journal.lease = { seconds: lease, expiresAt: new Date(Date.now() + lease * 1000).toISOString() };
+          writeJournal(journal);
+        } catch (err) {
+          say(
+            rec.phase,
+            `could not renew the fault's lease (the watchdog will undo the fault when it lapses): ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      },
+      (lease * 1000) / 3,
+    );
     guard();
     say("inject", `fault: ${fault.describe()}`);
     injectedAt = Date.now();
@@ -208,17 +242,37 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     // a round that ended since the injection counts too (it may have ended while the fault was applied)
     detected =
       observer.samples.find((x) => x.at >= injectedAt! && x.incidents.some(isExpected)) ??
-      (await observer.until((x) => x.incidents.some(isExpected), injectedAt + sc.deadlines.detectSeconds * 1000 - Date.now(), signal).finally(doneDetect));
+      (await observer
+        .until((x) => x.incidents.some(isExpected), injectedAt + sc.deadlines.detectSeconds * 1000 - Date.now(), signal)
+        .finally(doneDetect));
     doneDetect();
     guard();
     const seenKinds = describe(observer.samples.filter((x) => x.at >= injectedAt!).flatMap((x) => x.incidents));
-    check(`detected ${expect.kind} ${expect.severity} within ${sc.deadlines.detectSeconds} s`, detected !== null, detected ? `after ${secs(detected.at - injectedAt)} s (end of the round that showed it)` : `not detected; seen: ${seenKinds || "nothing"}`);
+    check(
+      `detected ${expect.kind} ${expect.severity} within ${sc.deadlines.detectSeconds} s`,
+      detected !== null,
+      detected
+        ? `after ${secs(detected.at - injectedAt)} s (end of the round that showed it)`
+        : `not detected; seen: ${seenKinds || "nothing"}`,
+    );
     if (!detected) throw new DrillAbort("the fault was not detected");
     detectedIncident = detected.incidents.find(isExpected)!;
-    say("detect", `detected ${detectedIncident.kind} ${detectedIncident.severity} on ${detectedIncident.subject} after ${secs(detected.at - injectedAt)} s`);
+    say(
+      "detect",
+      `detected ${detectedIncident.kind} ${detectedIncident.severity} on ${detectedIncident.subject} after ${secs(detected.at - injectedAt)} s`,
+    );
 
     const runbookSteps = sc.remediation === "none" ? [] : (o.steps ?? CATALOG[expect.kind].steps);
-    await runRemediation({ steps: runbookSteps, ports: t.ports, incident: detectedIncident, policy: o.policy, records: steps, say, guard, onMitigated: (at) => (mitigatedAt = at) });
+    await runRemediation({
+      steps: runbookSteps,
+      ports: t.ports,
+      incident: detectedIncident,
+      policy: o.policy,
+      records: steps,
+      say,
+      guard,
+      onMitigated: (at) => (mitigatedAt = at),
+    });
     if (runbookSteps.length === 0) say("mitigate", "no remediation (remediation: none)");
 
     say("recover", `waiting for the prober to resolve every incident (deadline ${sc.deadlines.recoverSeconds} s after the fault)`);
@@ -228,7 +282,13 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     doneBack();
     guard();
     recoveredAt = back?.at ?? null;
-    check(`recovered within ${sc.deadlines.recoverSeconds} s`, back !== null, back ? `the prober resolved everything after ${secs(back.at - injectedAt)} s` : `still open: ${describe(observer.samples.at(-1)?.active)}`);
+    check(
+      `recovered within ${sc.deadlines.recoverSeconds} s`,
+      back !== null,
+      back
+        ? `the prober resolved everything after ${secs(back.at - injectedAt)} s`
+        : `still open: ${describe(observer.samples.at(-1)?.active)}`,
+    );
     if (back) say("recover", `steady state again after ${secs(back.at - injectedAt)} s`);
     if (back && load && sc.tolerances.some((x) => x.during === "after")) {
       const hold = (o.afterSeconds ?? (2 * observer.intervalMs) / 1000) * 1000;
@@ -274,11 +334,21 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     await o.beforeIntegrity?.();
     say("integrity", `checking that all ${acknowledged.length} acknowledged events are stored exactly once`);
     const r = await t.checkIntegrity(acknowledged);
-    integrity = { acknowledged: r.expected, found: r.found, lost: r.lost.length, duplicates: r.duplicates, lostSample: r.lost.slice(0, 10) };
+    integrity = {
+      acknowledged: r.expected,
+      found: r.found,
+      lost: r.lost.length,
+      duplicates: r.duplicates,
+      lostSample: r.lost.slice(0, 10),
+    };
     check("no acknowledged event lost", r.lost.length === 0, `${r.found}/${r.expected} found, ${r.lost.length} lost`);
     check("no event stored twice", r.duplicates === 0, `${r.duplicates} duplicates`);
   } else if (!t.checkIntegrity) {
-    checks.push({ name: "no acknowledged event lost", ok: true, detail: `not checked: a ${t.kind} drill sends no events (run the drill on the testcontainers stack for integrity)` });
+    checks.push({
+      name: "no acknowledged event lost",
+      ok: true,
+      detail: `not checked: a ${t.kind} drill sends no events (run the drill on the testcontainers stack for integrity)`,
+    });
   }
   if (undo) {
     const leftovers = await fault.leftovers(undo).catch((err: unknown) => [`could not check: ${String(err)}`]);
@@ -312,14 +382,20 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       ? []
       : measureTolerances(
           sc.tolerances,
-          { fault: { from: injectedAt, to: recoveredAt ?? Date.now() }, after: recoveredAt !== null && afterUntil !== null ? { from: recoveredAt, to: afterUntil } : null },
+          {
+            fault: { from: injectedAt, to: recoveredAt ?? Date.now() },
+            after: recoveredAt !== null && afterUntil !== null ? { from: recoveredAt, to: afterUntil } : null,
+          },
           samples,
           requests,
         );
   for (const h of hypothesisChecks) {
     // A target without load (a namespace, today) cannot measure what users got: said, like integrity.
     if (!t.startLoad && h.signal === "5xx-share") {
-      Object.assign(h, { ok: true, detail: `not measured: a ${t.kind} drill sends no load (run it on the testcontainers stack to measure this claim)` });
+      Object.assign(h, {
+        ok: true,
+        detail: `not measured: a ${t.kind} drill sends no load (run it on the testcontainers stack to measure this claim)`,
+      });
       checks.push({ name: `hypothesis (not measurable here): ${h.claim}`, ok: true, detail: h.detail });
     } else check(`hypothesis: ${h.claim}`, h.ok, h.detail);
   }
@@ -331,7 +407,15 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     const page = o.alertmanager.firstFiring(expect.kind, expect.severity, injectedAt);
     pageSeconds = page ? (page.at - injectedAt) / 1000 : null;
     const any = o.alertmanager.firstAny(injectedAt);
-    firstPage = any ? { alerts: any.alerts.filter((a) => a.status === "firing").map((a) => `${a.labels["kind"]} ${a.labels["severity"]} ${a.labels["subject"]}`), receiver: any.receiver, seconds: (any.at - injectedAt) / 1000 } : null;
+    firstPage = any
+      ? {
+          alerts: any.alerts
+            .filter((a) => a.status === "firing")
+            .map((a) => `${a.labels["kind"]} ${a.labels["severity"]} ${a.labels["subject"]}`),
+          receiver: any.receiver,
+          seconds: (any.at - injectedAt) / 1000,
+        }
+      : null;
     // Alertmanager delivers after the route's group_wait; an incident resolved before it, or inhibited
     // by a P0 on the same subject, is never notified: that is what the on-call engineer would have got.
     say(
@@ -365,7 +449,9 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       responseMinutes: o.policy.severities[expect.severity].responseMinutes,
       deadlines: { detectSeconds: sc.deadlines.detectSeconds, recoverSeconds: sc.deadlines.recoverSeconds },
     },
-    detected: detectedIncident ? { kind: detectedIncident.kind, severity: detectedIncident.severity, evidence: detectedIncident.evidence } : null,
+    detected: detectedIncident
+      ? { kind: detectedIncident.kind, severity: detectedIncident.severity, evidence: detectedIncident.evidence }
+      : null,
     incidentsSeen: incidentsSeen(samples),
     observer: t.observerInfo,
     incidentsOpen: opened,
@@ -381,9 +467,13 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
 }
 
 const secs = (ms: number) => (ms / 1000).toFixed(1);
-const describe = (incidents: readonly Incident[] | undefined) => [...new Set((incidents ?? []).map((i) => `${i.kind} ${i.severity} (${i.subject})`))].join(", ");
+const describe = (incidents: readonly Incident[] | undefined) =>
+  [...new Set((incidents ?? []).map((i) => `${i.kind} ${i.severity} (${i.subject})`))].join(", ");
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -23,11 +23,16 @@ export function loadScenarios(names: string[], dir: string, policy: Policy): Sce
   const files: string[] = [];
   for (const n of names) {
     if (n === "all") {
-      for (const f of listDir(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").sort()) files.push(join(dir, f));
+      for (const f of listDir(dir)
+        .filter((x) => x.endsWith(".yaml") && x !== "policy.yaml")
+        .sort())
+        files.push(join(dir, f));
     } else if (existsSync(n)) files.push(n);
     else if (existsSync(join(dir, `${n}.yaml`))) files.push(join(dir, `${n}.yaml`));
     else {
-      const known = listDir(dir).filter((x) => x.endsWith(".yaml") && x !== "policy.yaml").map((x) => x.replace(/\.yaml$/, ""));
+      const known = listDir(dir)
+        .filter((x) => x.endsWith(".yaml") && x !== "policy.yaml")
+        .map((x) => x.replace(/\.yaml$/, ""));
       throw new ScenarioError(n, [`no drill named "${n}" in ${dir} (known: ${known.join(", ")}, or all)`]);
     }
   }
@@ -44,6 +49,10 @@ export function loadScenarios(names: string[], dir: string, policy: Policy): Sce
   }
   // one file: its own message, not "f: invalid drill: - f: invalid drill: …"
   if (failed.length === 1) throw failed[0];
-  if (failed.length) throw new ScenarioError(names.join(" "), failed.map((e) => e.message));
+  if (failed.length)
+    throw new ScenarioError(
+      names.join(" "),
+      failed.map((e) => e.message),
+    );
   return out;
 }

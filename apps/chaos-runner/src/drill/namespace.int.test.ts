@@ -29,7 +29,10 @@ process.env["GM_STATE_DIR"] = mkdtempSync(join(tmpdir(), "gm-state-"));
  */
 const kwokCannotLog = (sc: Scenario, step: string): Scenario => ({
   ...sc,
-  kubernetes: { ...sc.kubernetes, mayFail: [...(sc.kubernetes?.mayFail ?? []), { step, reason: "kwok simulates the node: no container runs, so there are no pod logs" }] },
+  kubernetes: {
+    ...sc.kubernetes,
+    mayFail: [...(sc.kubernetes?.mayFail ?? []), { step, reason: "kwok simulates the node: no container runs, so there are no pod logs" }],
+  },
 });
 
 const NS = ["kafka", "gamemetrics"];
@@ -53,13 +56,28 @@ describe("drills against a Kubernetes namespace", { timeout: 300_000 }, () => {
     await cp?.stop();
   });
 
-  const target = () => ({ context, kubeconfig: cp.kubeconfigPath, namespaces: { kafka: "kafka", platform: "gamemetrics" }, allow: { contexts: [context], namespaces: NS } });
+  const target = () => ({
+    context,
+    kubeconfig: cp.kubeconfigPath,
+    namespaces: { kafka: "kafka", platform: "gamemetrics" },
+    allow: { contexts: [context], namespaces: NS },
+  });
   const platform = () => createKubernetesPlatform({ kubeconfig: cp.kubeconfigPath, allow: { contexts: [context], namespaces: NS } });
 
   it("kafka-broker-down: a deleted broker pod is detected (P2), the StatefulSet and the runbook bring it back", async () => {
     const [sc] = loadScenarios(["kafka-broker-down"], defaultScenariosDir(), defaultPolicy);
     const progress: string[] = [];
-    const report = await runNamespaceDrill({ scenario: kwokCannotLog(sc!, "kafka-check-broker-logs"), platform: platform(), target: target(), policy: defaultPolicy, pollMs: 200, onProgress: (p) => { progress.push(`${p.phase}: ${p.message}`); console.log(`${p.elapsedSeconds.toFixed(1)} ${p.phase}: ${p.message}`); } });
+    const report = await runNamespaceDrill({
+      scenario: kwokCannotLog(sc!, "kafka-check-broker-logs"),
+      platform: platform(),
+      target: target(),
+      policy: defaultPolicy,
+      pollMs: 200,
+      onProgress: (p) => {
+        progress.push(`${p.phase}: ${p.message}`);
+        console.log(`${p.elapsedSeconds.toFixed(1)} ${p.phase}: ${p.message}`);
+      },
+    });
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.drill.target).toEqual({ kind: "kubernetes", name: `${context}/kafka,gamemetrics` });
@@ -67,12 +85,17 @@ describe("drills against a Kubernetes namespace", { timeout: 300_000 }, () => {
     expect(report.timings.detectSeconds).not.toBeNull();
     expect(report.timings.recoverSeconds).not.toBeNull();
     expect(report.integrity).toBeNull();
-    expect(report.checks).toContainEqual(expect.objectContaining({ name: "no acknowledged event lost", detail: expect.stringContaining("not checked") }));
+    expect(report.checks).toContainEqual(
+      expect.objectContaining({ name: "no acknowledged event lost", detail: expect.stringContaining("not checked") }),
+    );
     // triage saw the broker down; the verification that needs Kafka itself says it cannot be made here
     const status = report.steps.find((s) => s.id === "kafka-check-broker-status")!;
     expect(status).toMatchObject({ ok: true, finding: "problem" });
     expect(status.output.join("\n")).toMatch(/kafka-2: not running/);
-    expect(report.steps.find((s) => s.id === "kafka-verify-replication")).toMatchObject({ ok: false, output: [expect.stringContaining("cannot be checked: Kafka is not reachable through the Kubernetes API")] });
+    expect(report.steps.find((s) => s.id === "kafka-verify-replication")).toMatchObject({
+      ok: false,
+      output: [expect.stringContaining("cannot be checked: Kafka is not reachable through the Kubernetes API")],
+    });
     // … which the drill file declares may fail there, with why: the verdict shows it, and passes
     expect(report.checks).toContainEqual(expect.objectContaining({ name: "step kafka-verify-replication may fail", ok: true }));
     expect(report.observer).toMatchObject({ intervalSeconds: 0.2, resolveAfterRounds: 3 });
@@ -82,7 +105,13 @@ describe("drills against a Kubernetes namespace", { timeout: 300_000 }, () => {
 
   it("service-oom: a limit below use OOM-kills the rollout's pod (P2); the runbook raises the limit and the service recovers", async () => {
     const [sc] = loadScenarios(["service-oom"], defaultScenariosDir(), defaultPolicy);
-    const report = await runNamespaceDrill({ scenario: kwokCannotLog(sc!, "oom-check-memory-leaks"), platform: platform(), target: target(), policy: defaultPolicy, pollMs: 300 });
+    const report = await runNamespaceDrill({
+      scenario: kwokCannotLog(sc!, "oom-check-memory-leaks"),
+      platform: platform(),
+      target: target(),
+      policy: defaultPolicy,
+      pollMs: 300,
+    });
     console.log(report.steps.map((s) => `${s.id} ${s.ok ? "ok" : "NOT ok"} ${s.seconds.toFixed(1)} s: ${s.output[0] ?? ""}`).join("\n"));
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
@@ -105,29 +134,71 @@ describe("drills against a Kubernetes namespace", { timeout: 300_000 }, () => {
     expect(report.outcome).toBe("failed");
     expect(report.reasons.join(" ")).toMatch(/recovered within 20 s/);
     expect(report.cleanup).toEqual({ ok: true, leftovers: [] });
-    const replicas = (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: "stats-api", namespace: "gamemetrics" })).spec?.replicas ?? 0;
+    const replicas =
+      (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: "stats-api", namespace: "gamemetrics" })).spec?.replicas ?? 0;
     await runningPods(kc, "gamemetrics", "app=stats-api", replicas, 120_000);
   });
 
   it("refuses faults the API server cannot show, naming the alternatives", () => {
     const [lag] = loadScenarios(["high-consumer-lag"], defaultScenariosDir(), defaultPolicy);
-    expect(() => createNamespaceFault(lag!.fault, platform())).toThrow(/pause-consumers cannot be drilled against a namespace: it needs Kafka consumer lag.*supported here: kill-broker, memory-limit/);
+    expect(() => createNamespaceFault(lag!.fault, platform())).toThrow(
+      /pause-consumers cannot be drilled against a namespace: it needs Kafka consumer lag.*supported here: kill-broker, memory-limit/,
+    );
   });
 
   it("the CLI refuses a namespace that is not allowed, before acting, with exit code 2", () => {
-    const r = spawnSync(process.execPath, [CLI, "drill", "kafka-broker-down", "--platform", "kubernetes", "--kubeconfig", cp.kubeconfigPath, "--allow-context", context, "--allow-namespace", "kafka"], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        "drill",
+        "kafka-broker-down",
+        "--platform",
+        "kubernetes",
+        "--kubeconfig",
+        cp.kubeconfigPath,
+        "--allow-context",
+        context,
+        "--allow-namespace",
+        "kafka",
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/refused: not on the allowlist: targets\.ingest-api\.namespace "gamemetrics" \(allowed: kafka\)/);
-    const noAllow = spawnSync(process.execPath, [CLI, "runbook", "service-oom", "--platform", "kubernetes", "--kubeconfig", cp.kubeconfigPath], { encoding: "utf8", timeout: 60_000 });
+    const noAllow = spawnSync(
+      process.execPath,
+      [CLI, "runbook", "service-oom", "--platform", "kubernetes", "--kubeconfig", cp.kubeconfigPath],
+      { encoding: "utf8", timeout: 60_000 },
+    );
     expect(noAllow.status).toBe(2);
     expect(noAllow.stderr).toMatch(/--allow-context/);
   });
 
   it("on-call mode triages the namespace and acts only with --execute", () => {
-    const args = [CLI, "runbook", "kafka-broker-down", "--platform", "kubernetes", "--kubeconfig", cp.kubeconfigPath, "--allow-context", context, "--allow-namespace", "kafka", "--allow-namespace", "gamemetrics", "--json"];
+    const args = [
+      CLI,
+      "runbook",
+      "kafka-broker-down",
+      "--platform",
+      "kubernetes",
+      "--kubeconfig",
+      cp.kubeconfigPath,
+      "--allow-context",
+      context,
+      "--allow-namespace",
+      "kafka",
+      "--allow-namespace",
+      "gamemetrics",
+      "--json",
+    ];
     const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
     expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout) as { context: string; executed: boolean; steps: { step: string; ran: boolean; ok?: boolean; output: string[] }[] };
+    const out = JSON.parse(r.stdout) as {
+      context: string;
+      executed: boolean;
+      steps: { step: string; ran: boolean; ok?: boolean; output: string[] }[];
+    };
     expect(out).toMatchObject({ context, executed: false });
     const status = out.steps.find((s) => s.step === "kafka-check-broker-status")!;
     expect(status).toMatchObject({ ran: true, ok: true });

@@ -68,10 +68,12 @@ export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): 
       const service = String(spec.params["service"]) as "ingest-api" | "event-processor-service" | "stats-api";
       const bytes = Number(spec.params["bytes"]);
       return {
-        describe: () => `lower the memory limit of ${service} (${k8s.targets[service].workload.kind} in ${k8s.targets[service].namespace}) to ${bytes} bytes`,
+        describe: () =>
+          `lower the memory limit of ${service} (${k8s.targets[service].workload.kind} in ${k8s.targets[service].namespace}) to ${bytes} bytes`,
         async prepare() {
           const limit = await k8s.workloadMemoryLimit(service);
-          if (limit === null) throw new Error(`memory-limit: ${service} has no memory limit to restore afterwards; set one in its manifest`);
+          if (limit === null)
+            throw new Error(`memory-limit: ${service} has no memory limit to restore afterwards; set one in its manifest`);
           return { service, originalBytes: limit };
         },
         async apply() {
@@ -87,7 +89,9 @@ export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): 
           // what the fault changed is the workload's template; its pods follow by rollout
           const now = await k8s.workloadMemoryLimit(service);
           const w = k8s.targets[service].workload;
-          return now !== null && now < Number(undo["originalBytes"]) ? [`${w.kind.toLowerCase()}/${w.name}: memory limit ${now} below the original ${undo["originalBytes"]}`] : [];
+          return now !== null && now < Number(undo["originalBytes"])
+            ? [`${w.kind.toLowerCase()}/${w.name}: memory limit ${now} below the original ${undo["originalBytes"]}`]
+            : [];
         },
       };
     }
@@ -106,7 +110,9 @@ export async function platformSnapshot(k8s: PlatformPort, brokersExpected: numbe
     // a service's health as the API server shows it: each pod, ok while its container runs
     s.services = SERVICE_NAMES.map((service) => ({
       service,
-      instances: s.instances.filter((i) => i.service === service).map((i) => ({ url: `pod/${i.instance}`, ok: i.running, status: null, latencyMs: null })),
+      instances: s.instances
+        .filter((i) => i.service === service)
+        .map((i) => ({ url: `pod/${i.instance}`, ok: i.running, status: null, latencyMs: null })),
     }));
     const brokers = s.instances.filter((i) => i.service === "kafka");
     s.kafka = {
@@ -124,7 +130,8 @@ export async function platformSnapshot(k8s: PlatformPort, brokersExpected: numbe
   return s;
 }
 
-const unavailable = (what: string) => () => Promise.reject(new PortUnavailableError(`${what} is not reachable through the Kubernetes API (it shows pods, not Kafka or PostgreSQL)`));
+const unavailable = (what: string) => () =>
+  Promise.reject(new PortUnavailableError(`${what} is not reachable through the Kubernetes API (it shows pods, not Kafka or PostgreSQL)`));
 
 /** The runbook's ports over the API server alone: the platform, and a snapshot of what the API shows. */
 export function namespacePorts(k8s: PlatformPort, brokersExpected: number, onSnapshot?: (s: Snapshot) => void): Ports {
@@ -133,12 +140,20 @@ export function namespacePorts(k8s: PlatformPort, brokersExpected: number, onSna
     // the brokers as the API server knows them: the StatefulSet's pods, up when running
     kafka: {
       brokers: async () =>
-        (await k8s.listInstances("kafka")).map((b) => ({ nodeId: Number(/-(\d+)$/.exec(b.name)?.[1] ?? -2) + 1, address: `pod/${b.name}`, up: b.running })),
+        (await k8s.listInstances("kafka")).map((b) => ({
+          nodeId: Number(/-(\d+)$/.exec(b.name)?.[1] ?? -2) + 1,
+          address: `pod/${b.name}`,
+          up: b.running,
+        })),
       underReplicatedPartitions: unavailable("Kafka"),
       groupLag: unavailable("Kafka"),
       groupMembers: unavailable("Kafka"),
     } satisfies KafkaPort,
-    database: { connections: unavailable("PostgreSQL"), maxConnections: unavailable("PostgreSQL"), terminateIdle: unavailable("PostgreSQL") } satisfies DatabasePort,
+    database: {
+      connections: unavailable("PostgreSQL"),
+      maxConnections: unavailable("PostgreSQL"),
+      terminateIdle: unavailable("PostgreSQL"),
+    } satisfies DatabasePort,
     observe: {
       snapshot: async () => {
         const s = await platformSnapshot(k8s, brokersExpected, Math.min(2, brokersExpected));
@@ -178,13 +193,24 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
   const intervalMs = o.pollMs ?? defaults.intervalSeconds * 1000;
   const brokersExpected = (await k8s.listInstances("kafka")).length;
   const tracker = createIncidentTracker(resolveAfter);
-  const sink = o.alertmanager ? createAlertmanagerSink({ urls: [o.alertmanager.url], timeoutMs: defaults.timeoutMs, generatorURL: `http://${defaults.listen.host}:${defaults.listen.port}/metrics` }) : undefined;
+  const sink = o.alertmanager
+    ? createAlertmanagerSink({
+        urls: [o.alertmanager.url],
+        timeoutMs: defaults.timeoutMs,
+        generatorURL: `http://${defaults.listen.host}:${defaults.listen.port}/metrics`,
+      })
+    : undefined;
   const observer = createRoundObserver(async () => {
     const snapshot = await platformSnapshot(k8s, brokersExpected, Math.min(2, brokersExpected));
     const incidents = classify(snapshot, o.policy);
     const transitions = tracker.update(incidents);
     const active = tracker.active();
-    await sink?.send(active, transitions.filter((x) => x.type === "resolved").map((x) => x.incident)).catch(() => undefined);
+    await sink
+      ?.send(
+        active,
+        transitions.filter((x) => x.type === "resolved").map((x) => x.incident),
+      )
+      .catch(() => undefined);
     return { snapshot, incidents, active };
   }, intervalMs);
   const ports = { ...namespacePorts(k8s, brokersExpected), observe: observer.observe };
@@ -193,15 +219,32 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
     name: `${o.target.context}/${o.target.namespaces.kafka},${o.target.namespaces.platform}`,
     ports,
     observer,
-    observerInfo: { source: "the API server's pods, classified by the runbook (namespace rounds)", intervalSeconds: intervalMs / 1000, timeoutMs: defaults.timeoutMs, windowSeconds: defaults.windowSeconds, resolveAfterRounds: resolveAfter, alertmanager: o.alertmanager ? redactUrl(o.alertmanager.url) : null },
+    observerInfo: {
+      source: "the API server's pods, classified by the runbook (namespace rounds)",
+      intervalSeconds: intervalMs / 1000,
+      timeoutMs: defaults.timeoutMs,
+      windowSeconds: defaults.windowSeconds,
+      resolveAfterRounds: resolveAfter,
+      alertmanager: o.alertmanager ? redactUrl(o.alertmanager.url) : null,
+    },
     fault: createNamespaceFault(o.scenario.fault, k8s),
     journal: { stackId: `k8s:${o.target.context}`, postgresUrl: "", kubernetes: o.target },
     ...(o.scenario.kubernetes?.expect ? { expect: o.scenario.kubernetes.expect } : {}),
     ...(o.scenario.kubernetes?.mayFail ? { mayFail: o.scenario.kubernetes.mayFail } : {}),
     ...(o.scenario.kubernetes?.alsoExpected ? { alsoExpected: o.scenario.kubernetes.alsoExpected } : {}),
     steady: (x) => x.snapshot.collectionErrors.length === 0,
-    steadyState: { timeoutMs: 90_000, what: `every pod in ${k8s.targets.kafka.namespace} and ${k8s.targets["stats-api"].namespace} to run with no incident` },
+    steadyState: {
+      timeoutMs: 90_000,
+      what: `every pod in ${k8s.targets.kafka.namespace} and ${k8s.targets["stats-api"].namespace} to run with no incident`,
+    },
     close: async () => {},
   };
-  return runLifecycle({ scenario: o.scenario, target, policy: o.policy, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.alertmanager ? { alertmanager: o.alertmanager } : {}) });
+  return runLifecycle({
+    scenario: o.scenario,
+    target,
+    policy: o.policy,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.alertmanager ? { alertmanager: o.alertmanager } : {}),
+  });
 }

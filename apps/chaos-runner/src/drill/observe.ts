@@ -123,8 +123,15 @@ export function createRoundObserver(round: RoundFn, intervalMs: number, close: (
  * The prober configuration a drill observes with: the file it is given (`--prober-config`), else the one
  * the stack writes for gm-prober (the prober's defaults). Its policy, when it names one, is returned too.
  */
-export function drillProberConfig(e: StackEndpoints, opts: { file?: { text: string; where: string; baseDir: string }; alertmanagerUrls?: string[] } = {}): { config: ProberConfig; policy: Policy | undefined } {
-  const f = opts.file ?? { text: proberConfigFor(e, { alertmanagerUrls: opts.alertmanagerUrls ?? [] }), where: "(the stack's prober configuration)", baseDir: process.cwd() };
+export function drillProberConfig(
+  e: StackEndpoints,
+  opts: { file?: { text: string; where: string; baseDir: string }; alertmanagerUrls?: string[] } = {},
+): { config: ProberConfig; policy: Policy | undefined } {
+  const f = opts.file ?? {
+    text: proberConfigFor(e, { alertmanagerUrls: opts.alertmanagerUrls ?? [] }),
+    where: "(the stack's prober configuration)",
+    baseDir: process.cwd(),
+  };
   const { config, policy } = loadProberConfigText(f.text, f.where, f.baseDir);
   if (opts.file && opts.alertmanagerUrls?.length) config.alertmanager = { urls: opts.alertmanagerUrls };
   return { config, policy: config.policy ? policy : undefined };
@@ -153,9 +160,18 @@ export async function createStackObserver(opts: {
     log: opts.log ?? (() => undefined),
     // instances a step added (a scale-up, a rolling update's surge instance) are probed as production's would be
     ...(p.instanceUrls
-      ? { discover: async () => ({ "event-processor-service": await p.instanceUrls!("event-processor-service"), "stats-api": await p.instanceUrls!("stats-api") }) }
+      ? {
+          discover: async () => ({
+            "event-processor-service": await p.instanceUrls!("event-processor-service"),
+            "stats-api": await p.instanceUrls!("stats-api"),
+          }),
+        }
       : {}),
   });
-  const observer = createRoundObserver(() => prober.round(), config.intervalSeconds * 1000, () => prober.close());
+  const observer = createRoundObserver(
+    () => prober.round(),
+    config.intervalSeconds * 1000,
+    () => prober.close(),
+  );
   return { ...observer, metrics: () => prober.registry.metrics() };
 }

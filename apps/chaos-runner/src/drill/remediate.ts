@@ -24,7 +24,17 @@ export async function runRemediation(o: {
   for (const step of o.steps) {
     o.guard();
     if (step.advisory) {
-      o.records.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date().toISOString(), seconds: 0, ok: true, output: ["advisory: left to a person"] });
+      o.records.push({
+        id: step.id,
+        title: step.title,
+        runbookAction: step.runbookAction,
+        phase: step.phase,
+        mutates: step.mutates,
+        startedAt: new Date().toISOString(),
+        seconds: 0,
+        ok: true,
+        output: ["advisory: left to a person"],
+      });
       continue;
     }
     const phase: DrillPhase = step.phase === "verification" ? "recover" : "mitigate";
@@ -36,8 +46,22 @@ export async function runRemediation(o: {
     } catch (err) {
       result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
     }
-    o.records.push({ id: step.id, title: step.title, runbookAction: step.runbookAction, phase: step.phase, mutates: step.mutates, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000, ok: result.ok, ...(result.finding ? { finding: result.finding } : {}), output: result.output });
-    o.say(phase, `step ${step.id} ${result.ok ? "ok" : "NOT ok"}${result.finding ? ` (${result.finding})` : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s${result.output[0] ? `: ${result.output[0]}` : ""}`);
+    o.records.push({
+      id: step.id,
+      title: step.title,
+      runbookAction: step.runbookAction,
+      phase: step.phase,
+      mutates: step.mutates,
+      startedAt: new Date(t0).toISOString(),
+      seconds: (Date.now() - t0) / 1000,
+      ok: result.ok,
+      ...(result.finding ? { finding: result.finding } : {}),
+      output: result.output,
+    });
+    o.say(
+      phase,
+      `step ${step.id} ${result.ok ? "ok" : "NOT ok"}${result.finding ? ` (${result.finding})` : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s${result.output[0] ? `: ${result.output[0]}` : ""}`,
+    );
     if (step.phase !== "verification") o.onMitigated(Date.now());
   }
 }
@@ -57,7 +81,11 @@ export function incidentsSeen(samples: readonly { at: number; incidents: Inciden
  * What a drill records as it goes: the timeline (each `say` is also reported as progress), the checks
  * (a failed one is also a reason), the steps, and the phase it is in.
  */
-export function drillRecorder(scenario: string, started: number, onProgress?: (p: { scenario: string; phase: DrillPhase; elapsedSeconds: number; message: string }) => void) {
+export function drillRecorder(
+  scenario: string,
+  started: number,
+  onProgress?: (p: { scenario: string; phase: DrillPhase; elapsedSeconds: number; message: string }) => void,
+) {
   const rec = {
     timeline: [] as TimelineEvent[],
     checks: [] as Check[],

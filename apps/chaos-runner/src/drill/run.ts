@@ -111,7 +111,14 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const config = observingConfig(o);
   const observer = o.observer ?? (await createStackObserver({ endpoints: e, policy: o.policy, platform, config }));
   const stepPlatform = o.lokiUrl ? withLokiLogs(platform, createLokiLogs({ url: o.lokiUrl })) : platform;
-  const ports: Ports = { platform: stepPlatform, kafka, database, observe: observer.observe, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+  const ports: Ports = {
+    platform: stepPlatform,
+    kafka,
+    database,
+    observe: observer.observe,
+    now: Date.now,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
   const target: DrillTarget = {
     kind: "testcontainers",
     name: e.stackId,
@@ -131,8 +138,21 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     journal: { stackId: e.stackId, postgresUrl: e.postgresUrl },
     startLoad: (runId) =>
       k6
-        ? startK6Load({ bin: k6, script: fileURLToPath(new URL("../../../../scenarios/k6/ingest-load.ts", import.meta.url)), ingestUrl: e.services["ingest-api"], runId, rate: sc.load.rate, batch: sc.load.batch })
-        : startHttpLoad({ ingestUrl: e.services["ingest-api"], runId, rate: sc.load.rate, batch: sc.load.batch, reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads } }),
+        ? startK6Load({
+            bin: k6,
+            script: fileURLToPath(new URL("../../../../scenarios/k6/ingest-load.ts", import.meta.url)),
+            ingestUrl: e.services["ingest-api"],
+            runId,
+            rate: sc.load.rate,
+            batch: sc.load.batch,
+          })
+        : startHttpLoad({
+            ingestUrl: e.services["ingest-api"],
+            runId,
+            rate: sc.load.rate,
+            batch: sc.load.batch,
+            reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads },
+          }),
     checkIntegrity: (acknowledged) => storedOnce(e, kafka, acknowledged),
     // rates need two rounds and the canary a round trip: allow a minute and a half at any interval
     steadyState: { timeoutMs: Math.max(90_000, 6 * config.intervalSeconds * 1000), what: "the prober to classify the stack as healthy" },

@@ -18,7 +18,14 @@ function problems(yaml: string): string[] {
 describe("drill files", () => {
   it("every committed drill is valid and named after a runbook incident", () => {
     const all = loadScenarios(["all"], defaultScenariosDir(), defaultPolicy);
-    expect(all.map((s) => s.name).sort()).toEqual(["db-pool-exhausted", "db-pool-exhausted-lock", "high-consumer-lag", "kafka-broker-down", "kafka-broker-down-majority", "service-oom"]);
+    expect(all.map((s) => s.name).sort()).toEqual([
+      "db-pool-exhausted",
+      "db-pool-exhausted-lock",
+      "high-consumer-lag",
+      "kafka-broker-down",
+      "kafka-broker-down-majority",
+      "service-oom",
+    ]);
     for (const s of all) expect(s.name.startsWith(s.incident)).toBe(true);
   });
 
@@ -26,10 +33,11 @@ describe("drill files", () => {
     const oom = loadScenarios(["service-oom"], defaultScenariosDir(), defaultPolicy)[0]!;
     expect(oom.expect).toEqual({ kind: "service-oom", severity: "P1" });
     expect(oom.kubernetes).toEqual({ expect: { kind: "service-oom", severity: "P2" } });
-    const base = "name: x\nincident: service-oom\nhypothesis: h\nfault: { type: memory-limit, params: { service: stats-api, bytes: 1 } }\nexpect: { kind: service-oom, severity: P1 }\n";
+    const base =
+      "name: x\nincident: service-oom\nhypothesis: h\nfault: { type: memory-limit, params: { service: stats-api, bytes: 1 } }\nexpect: { kind: service-oom, severity: P1 }\n";
     expect(problems(`${base}kubernetes: { expect: { kind: oom, severity: P9 }, extra: 1 }`)).toEqual([
       "kubernetes.extra: unknown key (expected one of expect, alsoExpected, mayFail)",
-      "kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got \"oom\"",
+      'kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got "oom"',
       'kubernetes.expect.severity: expected one of P0, P1, P2, P3, got "P9"',
     ]);
   });
@@ -64,20 +72,35 @@ extra: 1
       expect(parseScenario(lock(ok), "x.yaml", minutes).fault.params).toEqual({ table: ok });
     }
     const expected = "expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified, at most 63 characters each)";
-    for (const bad of ["events TO PUBLIC; DROP TABLE events; --", 'events"; DROP TABLE events; --', "events;", "1events", "a.b.c", "public.", "ev ents", "events\u0000", "a".repeat(64), ""]) {
+    for (const bad of [
+      "events TO PUBLIC; DROP TABLE events; --",
+      'events"; DROP TABLE events; --',
+      "events;",
+      "1events",
+      "a.b.c",
+      "public.",
+      "ev ents",
+      "events\u0000",
+      "a".repeat(64),
+      "",
+    ]) {
       expect(problems(lock(bad))).toEqual([`fault.params.table: ${expected}, got ${JSON.stringify(bad)}`]);
     }
   });
 
   it("may tighten the runbook's response time, never loosen it", () => {
-    const base = "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
+    const base =
+      "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
     expect(parseScenario(base, "x.yaml", minutes).deadlines).toMatchObject({ detectSeconds: 3600, recoverSeconds: 3600 });
-    expect(problems(`${base}deadlines: { recoverSeconds: 3601 }`)).toEqual(["deadlines.recoverSeconds: expected at most 3600 (the P2 response time), got 3601"]);
+    expect(problems(`${base}deadlines: { recoverSeconds: 3601 }`)).toEqual([
+      "deadlines.recoverSeconds: expected at most 3600 (the P2 response time), got 3601",
+    ]);
   });
 });
 
 describe("drill files: verdict fields", () => {
-  const base = "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
+  const base =
+    "name: x\nincident: high-consumer-lag\nhypothesis: h\nfault: { type: pause-consumers }\nexpect: { kind: high-consumer-lag, severity: P2 }\n";
 
   it("checks stack and load too, in the same run as everything else (never silently a default)", () => {
     expect(problems(`${base}stack: { pgPoolMax: 0, processorReplicas: 99 }\nload: { rate: -5 }\nextra: 1\n`)).toEqual([
@@ -97,8 +120,12 @@ mayFail: [{ step: lag-scale-up-consumers, reason: one partition }]
       "x.yaml",
       minutes,
     );
-    expect(sc.alsoExpected).toEqual([{ kind: "service-down", severity: "P0", subject: "event-processor-service", reason: "every replica is paused" }]);
-    expect(sc.tolerances).toEqual([{ claim: "producing keeps succeeding", signal: "5xx-share", service: "ingest-api", during: "fault", max: 0.01 }]);
+    expect(sc.alsoExpected).toEqual([
+      { kind: "service-down", severity: "P0", subject: "event-processor-service", reason: "every replica is paused" },
+    ]);
+    expect(sc.tolerances).toEqual([
+      { claim: "producing keeps succeeding", signal: "5xx-share", service: "ingest-api", during: "fault", max: 0.01 },
+    ]);
     expect(sc.mayFail).toEqual([{ step: "lag-scale-up-consumers", reason: "one partition" }]);
     expect(
       problems(`${base}alsoExpected: [{ kind: service-down, severity: P7, subject: x }]
@@ -128,16 +155,26 @@ describe("the catalog's drill index", () => {
   it("lists every drill file under its incident, and only files that exist", async () => {
     const { CATALOG } = await import("@gm/runbook/catalog");
     const all = loadScenarios(["all"], defaultScenariosDir(), defaultPolicy);
-    const indexed = Object.values(CATALOG).flatMap((c) => c.drills.map((d) => `${c.kind}/${d}`)).sort();
+    const indexed = Object.values(CATALOG)
+      .flatMap((c) => c.drills.map((d) => `${c.kind}/${d}`))
+      .sort();
     expect(indexed).toEqual(all.map((s) => `${s.incident}/${s.name}`).sort());
   });
 
   it("refuses fault parameters and load that are not what they say: fractions, negatives, paths, NaN", () => {
     const head = "name: x\nincident: kafka-broker-down\nhypothesis: h\nexpect: { kind: kafka-broker-down, severity: P2 }\n";
-    expect(problems(`${head}fault: { type: kill-broker, params: { count: 1.5 } }\n`)).toEqual(["fault.params.count: expected a whole number from 1 to 10000, got 1.5"]);
-    expect(problems(`${head}fault: { type: hold-connections, params: { count: -3 } }\n`)).toEqual(["fault.params.count: expected a whole number from 1 to 10000, got -3"]);
-    expect(problems(`${head}fault: { type: memory-limit, params: { service: stats-api, bytes: -1 } }\n`)).toEqual(["fault.params.bytes: expected a whole number of bytes from 1 to 1099511627776 (1 TiB), got -1"]);
-    expect(problems(`${head}fault: { type: memory-limit, params: { service: ../../etc, bytes: 16777216 } }\n`)).toEqual(['fault.params.service: expected one of ingest-api, event-processor-service, stats-api, got "../../etc"']);
+    expect(problems(`${head}fault: { type: kill-broker, params: { count: 1.5 } }\n`)).toEqual([
+      "fault.params.count: expected a whole number from 1 to 10000, got 1.5",
+    ]);
+    expect(problems(`${head}fault: { type: hold-connections, params: { count: -3 } }\n`)).toEqual([
+      "fault.params.count: expected a whole number from 1 to 10000, got -3",
+    ]);
+    expect(problems(`${head}fault: { type: memory-limit, params: { service: stats-api, bytes: -1 } }\n`)).toEqual([
+      "fault.params.bytes: expected a whole number of bytes from 1 to 1099511627776 (1 TiB), got -1",
+    ]);
+    expect(problems(`${head}fault: { type: memory-limit, params: { service: ../../etc, bytes: 16777216 } }\n`)).toEqual([
+      'fault.params.service: expected one of ingest-api, event-processor-service, stats-api, got "../../etc"',
+    ]);
     const ok = `${head}fault: { type: kill-broker, params: { count: 1 } }\n`;
     expect(problems(`${ok}load: { rate: .nan }\n`)).toEqual(["load.rate: expected a number from 1 to 500, got NaN"]);
     expect(problems(`${ok}load: { reads: .inf }\n`)).toEqual(["load.reads: expected a number from 0 to 500, got Infinity"]);

@@ -63,7 +63,11 @@ export interface Scenario {
   /** steps allowed to end NOT ok in this drill, each with why */
   mayFail: { step: string; reason: string }[];
   /** what a drill against a Kubernetes namespace expects instead, where the platform makes it differ */
-  kubernetes?: { expect?: { kind: IncidentKind; severity: Severity }; alsoExpected?: ExpectedCollateral[]; mayFail?: { step: string; reason: string }[] };
+  kubernetes?: {
+    expect?: { kind: IncidentKind; severity: Severity };
+    alsoExpected?: ExpectedCollateral[];
+    mayFail?: { step: string; reason: string }[];
+  };
 }
 
 const FAULT_PARAMS: Record<FaultType, Record<string, "number" | "string">> = {
@@ -78,7 +82,10 @@ const FAULT_PARAMS: Record<FaultType, Record<string, "number" | "string">> = {
 const FAULT_SERVICES = ["ingest-api", "event-processor-service", "stats-api"];
 const FAULT_PARAM_RULES: Record<string, { expected: string; ok: (v: number | string) => boolean }> = {
   count: { expected: "a whole number from 1 to 10000", ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10_000 },
-  bytes: { expected: "a whole number of bytes from 1 to 1099511627776 (1 TiB)", ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2 ** 40 },
+  bytes: {
+    expected: "a whole number of bytes from 1 to 1099511627776 (1 TiB)",
+    ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2 ** 40,
+  },
   service: { expected: `one of ${FAULT_SERVICES.join(", ")}`, ok: (v) => FAULT_SERVICES.includes(v as string) },
 };
 
@@ -114,10 +121,26 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   if (!parsed.ok) throw new ScenarioError(file, [`(file): ${parsed.problem}`]);
   const raw: unknown = parsed.value;
   if (!isObj(raw)) throw new ScenarioError(file, ["(file): expected a mapping"]);
-  const known = ["name", "incident", "hypothesis", "stack", "fault", "expect", "alsoExpected", "tolerances", "mayFail", "remediation", "load", "deadlines", "kubernetes"];
+  const known = [
+    "name",
+    "incident",
+    "hypothesis",
+    "stack",
+    "fault",
+    "expect",
+    "alsoExpected",
+    "tolerances",
+    "mayFail",
+    "remediation",
+    "load",
+    "deadlines",
+    "kubernetes",
+  ];
   // a file that is not a drill (gm-chaos plan /etc/shadow): its lines are never quoted as keys
-  if (!Object.keys(raw).some((k) => known.includes(k)) && Object.keys(raw).some((k) => showKey(k) !== `"${k}"`)) throw new ScenarioError(file, [`(file): not a drill file: none of its keys is ${known.join(", ")}`]);
-  for (const k of Object.keys(raw)) if (!known.includes(k)) problems.push(`${keyName(k)}: unknown key (expected one of ${known.join(", ")})`);
+  if (!Object.keys(raw).some((k) => known.includes(k)) && Object.keys(raw).some((k) => showKey(k) !== `"${k}"`))
+    throw new ScenarioError(file, [`(file): not a drill file: none of its keys is ${known.join(", ")}`]);
+  for (const k of Object.keys(raw))
+    if (!known.includes(k)) problems.push(`${keyName(k)}: unknown key (expected one of ${known.join(", ")})`);
   const str = (v: unknown, path: string): string => {
     if (typeof v !== "string" || v.trim() === "") {
       problems.push(`${path}: expected a non-empty string, got ${show(v)}`);
@@ -129,7 +152,9 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     if (v === undefined) return def;
     // NaN (`.nan` in YAML) is neither below min nor above max: it must be refused by name
     if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-      problems.push(`${path}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${typeof v === "number" && !Number.isFinite(v) ? String(v) : show(v)}`);
+      problems.push(
+        `${path}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${typeof v === "number" && !Number.isFinite(v) ? String(v) : show(v)}`,
+      );
       return def;
     }
     return v;
@@ -158,7 +183,8 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
       problems.push(`${path}: expected a mapping, got ${show(v)}`);
       return {};
     }
-    for (const k of Object.keys(v)) if (!keys.includes(k)) problems.push(`${path}.${keyName(k)}: unknown key (expected one of ${keys.join(", ")})`);
+    for (const k of Object.keys(v))
+      if (!keys.includes(k)) problems.push(`${path}.${keyName(k)}: unknown key (expected one of ${keys.join(", ")})`);
     return v;
   };
 
@@ -177,13 +203,16 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     const v = p[k];
     if (v === undefined) continue;
     if (typeof v !== kind) problems.push(`fault.params.${k}: expected a ${kind}, got ${show(v)}`);
-    else if (FAULT_PARAM_RULES[k] && !FAULT_PARAM_RULES[k].ok(v as number | string)) problems.push(`fault.params.${k}: expected ${FAULT_PARAM_RULES[k].expected}, got ${show(v)}`);
+    else if (FAULT_PARAM_RULES[k] && !FAULT_PARAM_RULES[k].ok(v as number | string))
+      problems.push(`fault.params.${k}: expected ${FAULT_PARAM_RULES[k].expected}, got ${show(v)}`);
     else params[k] = v as number | string;
   }
   // The table name reaches SQL run as the superuser: only a plain identifier (or schema.identifier)
   // passes, and faults.ts quotes it as well. 63: PostgreSQL truncates longer names (NAMEDATALEN − 1).
   if (type === "lock-table" && typeof params["table"] === "string" && !isTableName(params["table"])) {
-    problems.push(`fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified, at most 63 characters each), got ${show(params["table"])}`);
+    problems.push(
+      `fault.params.table: expected a table name ([A-Za-z_][A-Za-z0-9_]*, optionally schema-qualified, at most 63 characters each), got ${show(params["table"])}`,
+    );
   }
   if (type === "kill-broker" && typeof params["count"] === "number" && (params["count"] < 1 || params["count"] > brokers)) {
     problems.push(`fault.params.count: expected 1 to ${brokers} (the stack's brokers), got ${params["count"]}`);
@@ -206,10 +235,17 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     const t = obj(x, path, ["claim", "signal", "service", "during", "max"], true);
     const signal = oneOf(t["signal"], `${path}.signal`, TOLERANCE_SIGNALS);
     const service = t["service"] === undefined ? undefined : str(t["service"], `${path}.service`);
-    if (signal !== "lag" && service === undefined && (TOLERANCE_SIGNALS as readonly unknown[]).includes(t["signal"])) problems.push(`${path}.service: required for signal ${signal} (the service whose requests are measured)`);
+    if (signal !== "lag" && service === undefined && (TOLERANCE_SIGNALS as readonly unknown[]).includes(t["signal"]))
+      problems.push(`${path}.service: required for signal ${signal} (the service whose requests are measured)`);
     if (t["max"] === undefined) problems.push(`${path}.max: required (the tolerance: the most the signal may reach)`);
     const max = num(t["max"], `${path}.max`, 0, 0, signal === "lag" ? 1e12 : 1, false);
-    return { claim: str(t["claim"], `${path}.claim`), signal, ...(service !== undefined ? { service } : {}), during: t["during"] === undefined ? "fault" : oneOf(t["during"], `${path}.during`, TOLERANCE_WINDOWS), max };
+    return {
+      claim: str(t["claim"], `${path}.claim`),
+      signal,
+      ...(service !== undefined ? { service } : {}),
+      during: t["during"] === undefined ? "fault" : oneOf(t["during"], `${path}.during`, TOLERANCE_WINDOWS),
+      max,
+    };
   });
   const stepsMayFail = (v: unknown, path: string) =>
     list(v, path).map((x, i) => {
@@ -219,15 +255,24 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
   const mayFail = stepsMayFail(raw["mayFail"], "mayFail");
   const k = obj(raw["kubernetes"], "kubernetes", ["expect", "alsoExpected", "mayFail"], false);
   const ke = k["expect"] === undefined ? undefined : obj(k["expect"], "kubernetes.expect", ["kind", "severity"], true);
-  const kExpect = ke ? { kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS), severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES) } : undefined;
+  const kExpect = ke
+    ? {
+        kind: oneOf(ke["kind"], "kubernetes.expect.kind", INCIDENT_KINDS),
+        severity: oneOf(ke["severity"], "kubernetes.expect.severity", SEVERITIES),
+      }
+    : undefined;
   const kAlso = k["alsoExpected"] === undefined ? undefined : collateral(k["alsoExpected"], "kubernetes.alsoExpected");
   const kMayFail = k["mayFail"] === undefined ? undefined : stepsMayFail(k["mayFail"], "kubernetes.mayFail");
-  const kubernetes = kExpect || kAlso || kMayFail ? { ...(kExpect ? { expect: kExpect } : {}), ...(kAlso ? { alsoExpected: kAlso } : {}), ...(kMayFail ? { mayFail: kMayFail } : {}) } : undefined;
+  const kubernetes =
+    kExpect || kAlso || kMayFail
+      ? { ...(kExpect ? { expect: kExpect } : {}), ...(kAlso ? { alsoExpected: kAlso } : {}), ...(kMayFail ? { mayFail: kMayFail } : {}) }
+      : undefined;
   // a step that may fail must be one the drill runs: the expected incident's (on that target)
   const checkSteps = (ms: { step: string }[], kind: IncidentKind, path: string) => {
     const ids = CATALOG[kind].steps.map((x) => x.id);
     ms.forEach((m, i) => {
-      if (m.step && !ids.includes(m.step)) problems.push(`${path}[${i}].step: expected one of the ${kind} steps (${ids.join(", ")}), got ${show(m.step)}`);
+      if (m.step && !ids.includes(m.step))
+        problems.push(`${path}[${i}].step: expected one of the ${kind} steps (${ids.join(", ")}), got ${show(m.step)}`);
     });
   };
   checkSteps(mayFail, expect.kind, "mayFail");
@@ -242,8 +287,14 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     drillSeconds: num(d["drillSeconds"], "deadlines.drillSeconds", 900, 30, 86_400),
   };
   // The runbook's response time is the loosest a drill may be; a file can only tighten it.
-  if (deadlines.detectSeconds > limit) problems.push(`deadlines.detectSeconds: expected at most ${limit} (the ${expect.severity} response time), got ${deadlines.detectSeconds}`);
-  if (deadlines.recoverSeconds > limit) problems.push(`deadlines.recoverSeconds: expected at most ${limit} (the ${expect.severity} response time), got ${deadlines.recoverSeconds}`);
+  if (deadlines.detectSeconds > limit)
+    problems.push(
+      `deadlines.detectSeconds: expected at most ${limit} (the ${expect.severity} response time), got ${deadlines.detectSeconds}`,
+    );
+  if (deadlines.recoverSeconds > limit)
+    problems.push(
+      `deadlines.recoverSeconds: expected at most ${limit} (the ${expect.severity} response time), got ${deadlines.recoverSeconds}`,
+    );
   // Every field is checked before anything is refused, so one run names every problem.
   const stack = {
     brokers: brokers as 1 | 3,
@@ -251,7 +302,26 @@ export function parseScenario(text: string, file: string, responseMinutes: (s: S
     pgPoolMax: num(st["pgPoolMax"], "stack.pgPoolMax", 10, 1, 200),
     maxConnections: num(st["maxConnections"], "stack.maxConnections", 100, 10, 1000),
   };
-  const load = { rate: num(l["rate"], "load.rate", 10, 1, 500, false), batch: num(l["batch"], "load.batch", 50, 1, 1000), reads: num(l["reads"], "load.reads", 5, 0, 500, false) };
+  const load = {
+    rate: num(l["rate"], "load.rate", 10, 1, 500, false),
+    batch: num(l["batch"], "load.batch", 50, 1, 1000),
+    reads: num(l["reads"], "load.reads", 5, 0, 500, false),
+  };
   if (problems.length) throw new ScenarioError(file, problems);
-  return { name, file, incident, hypothesis, stack, fault: { type, params }, expect, alsoExpected, tolerances, mayFail, remediation, load, deadlines, ...(kubernetes ? { kubernetes } : {}) };
+  return {
+    name,
+    file,
+    incident,
+    hypothesis,
+    stack,
+    fault: { type, params },
+    expect,
+    alsoExpected,
+    tolerances,
+    mayFail,
+    remediation,
+    load,
+    deadlines,
+    ...(kubernetes ? { kubernetes } : {}),
+  };
 }

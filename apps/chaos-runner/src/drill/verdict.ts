@@ -43,7 +43,13 @@ export function judgeIncidents(
     }
   }
   return [...seen.values()].map(({ i, firstSeenAt }) => {
-    const base = { kind: i.kind, severity: i.severity, subject: i.subject, firstSeenAt: new Date(firstSeenAt).toISOString(), page: policy.severities[i.severity].escalation };
+    const base = {
+      kind: i.kind,
+      severity: i.severity,
+      subject: i.subject,
+      firstSeenAt: new Date(firstSeenAt).toISOString(),
+      page: policy.severities[i.severity].escalation,
+    };
     if (i.kind === expect.kind) {
       return atMost(i.severity, expect.severity)
         ? { ...base, verdict: "expected" as const, reason: "the incident this drill exercises" }
@@ -76,7 +82,8 @@ export function pagesCheck(open: readonly IncidentOpen[]): Check {
   };
 }
 
-const pageWord = (e: IncidentOpen["page"]) => (e === "page" ? "page on-call" : e === "ticket-and-notify" ? "open a ticket and notify the team" : "open a ticket");
+const pageWord = (e: IncidentOpen["page"]) =>
+  e === "page" ? "page on-call" : e === "ticket-and-notify" ? "open a ticket and notify the team" : "open a ticket";
 
 /** A window of the drill, in epoch ms. */
 export interface Window {
@@ -92,33 +99,69 @@ export interface Window {
 export function measureTolerances(
   tolerances: readonly Tolerance[],
   windows: { fault: Window | null; after: Window | null },
-  samples: readonly { at: number; snapshot: { errorRates: { service: string; rate: number | null }[]; kafka: { groups: { totalLag: number }[] } | null } }[],
+  samples: readonly {
+    at: number;
+    snapshot: { errorRates: { service: string; rate: number | null }[]; kafka: { groups: { totalLag: number }[] } | null };
+  }[],
   requests: readonly RequestOutcome[],
 ): ToleranceResult[] {
   return tolerances.map((t): ToleranceResult => {
     const w = windows[t.during];
     const base = { claim: t.claim, signal: t.signal, ...(t.service ? { service: t.service } : {}), during: t.during, max: t.max };
-    if (!w) return { ...base, observed: null, ok: false, detail: `not measured: the drill never reached its ${t.during === "fault" ? "fault" : "post-recovery"} window` };
+    if (!w)
+      return {
+        ...base,
+        observed: null,
+        ok: false,
+        detail: `not measured: the drill never reached its ${t.during === "fault" ? "fault" : "post-recovery"} window`,
+      };
     const inWindow = (at: number) => at >= w.from && at <= w.to;
     switch (t.signal) {
       case "5xx-share": {
         const rs = requests.filter((r) => r.service === t.service && inWindow(r.at) && r.status !== "skipped");
-        if (rs.length === 0) return { ...base, observed: null, ok: false, detail: `not measured: no request to ${t.service} answered in the window` };
+        if (rs.length === 0)
+          return { ...base, observed: null, ok: false, detail: `not measured: no request to ${t.service} answered in the window` };
         const bad = rs.filter((r) => r.status === "error" || r.status.startsWith("5")).length;
         const share = bad / rs.length;
-        return { ...base, observed: round4(share), ok: share <= t.max, detail: `${bad} of ${rs.length} request(s) to ${t.service} answered 5xx or not at all (${pct(share)}; tolerance ${pct(t.max)})` };
+        return {
+          ...base,
+          observed: round4(share),
+          ok: share <= t.max,
+          detail: `${bad} of ${rs.length} request(s) to ${t.service} answered 5xx or not at all (${pct(share)}; tolerance ${pct(t.max)})`,
+        };
       }
       case "error-rate": {
-        const rates = samples.filter((x) => inWindow(x.at)).flatMap((x) => x.snapshot.errorRates.filter((e) => e.service === t.service && e.rate !== null).map((e) => e.rate as number));
-        if (rates.length === 0) return { ...base, observed: null, ok: false, detail: `not measured: the prober observed no error rate of ${t.service} in the window` };
+        const rates = samples
+          .filter((x) => inWindow(x.at))
+          .flatMap((x) => x.snapshot.errorRates.filter((e) => e.service === t.service && e.rate !== null).map((e) => e.rate as number));
+        if (rates.length === 0)
+          return {
+            ...base,
+            observed: null,
+            ok: false,
+            detail: `not measured: the prober observed no error rate of ${t.service} in the window`,
+          };
         const worst = Math.max(...rates);
-        return { ...base, observed: round4(worst), ok: worst <= t.max, detail: `worst error rate of ${t.service} over ${rates.length} round(s): ${pct(worst)} (tolerance ${pct(t.max)})` };
+        return {
+          ...base,
+          observed: round4(worst),
+          ok: worst <= t.max,
+          detail: `worst error rate of ${t.service} over ${rates.length} round(s): ${pct(worst)} (tolerance ${pct(t.max)})`,
+        };
       }
       case "lag": {
-        const lags = samples.filter((x) => inWindow(x.at) && x.snapshot.kafka).map((x) => x.snapshot.kafka!.groups.reduce((n, g) => n + g.totalLag, 0));
-        if (lags.length === 0) return { ...base, observed: null, ok: false, detail: "not measured: the prober observed no consumer lag in the window" };
+        const lags = samples
+          .filter((x) => inWindow(x.at) && x.snapshot.kafka)
+          .map((x) => x.snapshot.kafka!.groups.reduce((n, g) => n + g.totalLag, 0));
+        if (lags.length === 0)
+          return { ...base, observed: null, ok: false, detail: "not measured: the prober observed no consumer lag in the window" };
         const worst = Math.max(...lags);
-        return { ...base, observed: worst, ok: worst <= t.max, detail: `worst total lag over ${lags.length} round(s): ${worst} (tolerance ${t.max})` };
+        return {
+          ...base,
+          observed: worst,
+          ok: worst <= t.max,
+          detail: `worst total lag over ${lags.length} round(s): ${worst} (tolerance ${t.max})`,
+        };
       }
       default: {
         const never: never = t.signal;

@@ -33,10 +33,15 @@ describe("watchJournal", () => {
     writeJournal(journal("d-live", 60_000));
     const undone: string[] = [];
     setTimeout(() => removeJournal("d-live"), 300);
-    const r = await watchJournal("d-live", { pollMs: 50, log, undo: async (j) => {
+    const r = await watchJournal("d-live", {
+      pollMs: 50,
+      log,
+      undo: async (j) => {
         undone.push(j.drillId);
         return 1;
-      }, leftovers: async () => [] });
+      },
+      leftovers: async () => [],
+    });
     expect(r.outcome).toBe("runner-finished");
     expect(undone).toEqual([]);
   });
@@ -51,10 +56,15 @@ describe("watchJournal", () => {
   it("undoes once the lease lapses, removes the journal and records when and why", async () => {
     writeJournal(journal("d-dead", 200));
     const calls: number[] = [];
-    const r = await watchJournal("d-dead", { pollMs: 50, log, undo: async () => {
+    const r = await watchJournal("d-dead", {
+      pollMs: 50,
+      log,
+      undo: async () => {
         calls.push(Date.now());
         return 1;
-      }, leftovers: async () => [] });
+      },
+      leftovers: async () => [],
+    });
     expect(r.outcome).toBe("undone");
     expect(calls).toHaveLength(1);
     expect(calls[0]!).toBeGreaterThanOrEqual(Date.parse(r.leaseExpiredAt!));
@@ -82,7 +92,13 @@ describe("watchJournal", () => {
 
   it("gives up after its deadline, leaving the journal for gm-chaos recover", async () => {
     writeJournal(journal("d-give", -1));
-    const r = await watchJournal("d-give", { pollMs: 50, giveUpMs: 100, log, undo: async () => Promise.reject(new Error("no engine")), leftovers: async () => [] });
+    const r = await watchJournal("d-give", {
+      pollMs: 50,
+      giveUpMs: 100,
+      log,
+      undo: async () => Promise.reject(new Error("no engine")),
+      leftovers: async () => [],
+    });
     expect(r.outcome).toBe("gave-up");
     expect(readJournal("d-give")?.entries[0]?.state).toBe("applied");
   });
@@ -124,6 +140,9 @@ describe("the lease", () => {
     expect(leaseSeconds(undefined, {})).toBe(10);
     expect(leaseSeconds(undefined, { GM_CHAOS_LEASE_SECONDS: "30" })).toBe(30);
     expect(leaseSeconds(5, { GM_CHAOS_LEASE_SECONDS: "30" })).toBe(5);
-    for (const bad of ["abc", "0", "2", "601", "-5", " "]) expect(() => leaseSeconds(undefined, { GM_CHAOS_LEASE_SECONDS: bad })).toThrow(/GM_CHAOS_LEASE_SECONDS: expected seconds from 3 to 600/);
+    for (const bad of ["abc", "0", "2", "601", "-5", " "])
+      expect(() => leaseSeconds(undefined, { GM_CHAOS_LEASE_SECONDS: bad })).toThrow(
+        /GM_CHAOS_LEASE_SECONDS: expected seconds from 3 to 600/,
+      );
   });
 });

@@ -17,16 +17,31 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stateDir } from "../state.js";
-import { type Journal, journalRunner, leaseLapsed, pendingEntries, processStartTime, readJournal, removeJournal, writeJournal } from "./journal.js";
+import {
+  type Journal,
+  journalRunner,
+  leaseLapsed,
+  pendingEntries,
+  processStartTime,
+  readJournal,
+  removeJournal,
+  writeJournal,
+} from "./journal.js";
 
 /** The lease's length when neither the drill nor GM_CHAOS_LEASE_SECONDS says: a killed runner's fault is undone within about this long. */
 export const DEFAULT_LEASE_SECONDS = 10;
 
 /** The lease length in seconds: `given`, else GM_CHAOS_LEASE_SECONDS, else the default; a bad value is an error naming it. */
 export function leaseSeconds(given?: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = given ?? (env["GM_CHAOS_LEASE_SECONDS"] !== undefined && env["GM_CHAOS_LEASE_SECONDS"] !== "" ? Number(env["GM_CHAOS_LEASE_SECONDS"]) : DEFAULT_LEASE_SECONDS);
+  const raw =
+    given ??
+    (env["GM_CHAOS_LEASE_SECONDS"] !== undefined && env["GM_CHAOS_LEASE_SECONDS"] !== ""
+      ? Number(env["GM_CHAOS_LEASE_SECONDS"])
+      : DEFAULT_LEASE_SECONDS);
   if (!Number.isFinite(raw) || raw < 3 || raw > 600) {
-    throw new Error(`GM_CHAOS_LEASE_SECONDS: expected seconds from 3 to 600 (how long a fault outlives a runner that stopped renewing it), got ${JSON.stringify(given ?? env["GM_CHAOS_LEASE_SECONDS"])}`);
+    throw new Error(
+      `GM_CHAOS_LEASE_SECONDS: expected seconds from 3 to 600 (how long a fault outlives a runner that stopped renewing it), got ${JSON.stringify(given ?? env["GM_CHAOS_LEASE_SECONDS"])}`,
+    );
   }
   return raw;
 }
@@ -70,7 +85,11 @@ export function spawnWatchdog(drillId: string): NonNullable<Journal["watchdog"]>
     // started before the journal exists (so no moment of the drill is without it): it waits for the
     // journal while this runner lives, and leaves when the runner ends without having written one
     const runner = [String(process.pid), ...(processStartTime(process.pid) ? [processStartTime(process.pid)!] : [])].join(":");
-    const child = spawn(process.execPath, [ownCli(), "watchdog", drillId, "--runner", runner], { detached: true, stdio: ["ignore", fd, fd], env: process.env });
+    const child = spawn(process.execPath, [ownCli(), "watchdog", drillId, "--runner", runner], {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env: process.env,
+    });
     child.unref();
     if (child.pid === undefined) throw new Error("the watchdog process did not start");
     const pidStart = processStartTime(child.pid);
@@ -177,8 +196,21 @@ export async function watchJournal(drillId: string, o: WatchOptions): Promise<Wa
         j.undoneBy = { by: "watchdog", at: undoneAt, why };
         if (left.length === 0) removeJournal(drillId);
         else writeJournal(j);
-        o.log(`drill ${drillId}: undone ${n} fault(s) at ${undoneAt} (attempt ${attempt}); ${left.length === 0 ? "nothing is left, journal removed" : `left: ${left.join("; ")} (the journal stays for gm-chaos recover)`}`);
-        return done({ drillId, outcome: "undone", leaseExpiredAt: j.lease?.expiresAt ?? "", noticedAt, undoneAt, why, undone: n, leftovers: left, attempts: attempt, errors });
+        o.log(
+          `drill ${drillId}: undone ${n} fault(s) at ${undoneAt} (attempt ${attempt}); ${left.length === 0 ? "nothing is left, journal removed" : `left: ${left.join("; ")} (the journal stays for gm-chaos recover)`}`,
+        );
+        return done({
+          drillId,
+          outcome: "undone",
+          leaseExpiredAt: j.lease?.expiresAt ?? "",
+          noticedAt,
+          undoneAt,
+          why,
+          undone: n,
+          leftovers: left,
+          attempts: attempt,
+          errors,
+        });
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         errors.push(msg);
@@ -209,6 +241,10 @@ export function stopRequested(drillId: string, log: (l: string) => void): boolea
     return false;
   }
   log(`drill ${drillId}: stopped by its runner (no fault pending)`);
-  writeFileSync(watchdogResultFile(drillId), `${JSON.stringify({ drillId, outcome: "runner-finished", why: "stopped by its runner: no fault pending" } satisfies WatchdogResult, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(
+    watchdogResultFile(drillId),
+    `${JSON.stringify({ drillId, outcome: "runner-finished", why: "stopped by its runner: no fault pending" } satisfies WatchdogResult, null, 2)}\n`,
+    { mode: 0o600 },
+  );
   return true;
 }

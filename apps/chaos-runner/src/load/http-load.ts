@@ -88,7 +88,9 @@ export function startHttpLoad(opts: {
     reader = setInterval(() => {
       const player = `${opts.runId}-player-${r++ % 200}`;
       const sentAt = performance.now();
-      const p = fetch(`${statsUrl}/players/${player}/stats`, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(opts.timeoutMs ?? 15_000)]) })
+      const p = fetch(`${statsUrl}/players/${player}/stats`, {
+        signal: AbortSignal.any([ac.signal, AbortSignal.timeout(opts.timeoutMs ?? 15_000)]),
+      })
         .then(async (res) => {
           await res.arrayBuffer();
           return String(res.status);

@@ -34,10 +34,25 @@ export function parseK6Acks(line: string): string[] {
   }
 }
 
-export function startK6Load(opts: { bin: string; script: string; ingestUrl: string; runId: string; rate: number; batch: number; maxSeconds?: number }): LoadRun {
+export function startK6Load(opts: {
+  bin: string;
+  script: string;
+  ingestUrl: string;
+  runId: string;
+  rate: number;
+  batch: number;
+  maxSeconds?: number;
+}): LoadRun {
   const acknowledged: string[] = [];
   const child = spawn(opts.bin, ["run", "--quiet", "--no-usage-report", "--log-format=json", opts.script], {
-    env: { ...process.env, INGEST_URL: opts.ingestUrl, RUN_ID: opts.runId, RATE: String(opts.rate), BATCH: String(opts.batch), DURATION: `${opts.maxSeconds ?? 3600}s` },
+    env: {
+      ...process.env,
+      INGEST_URL: opts.ingestUrl,
+      RUN_ID: opts.runId,
+      RATE: String(opts.rate),
+      BATCH: String(opts.batch),
+      DURATION: `${opts.maxSeconds ?? 3600}s`,
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let buf = "";

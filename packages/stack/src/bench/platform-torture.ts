@@ -86,7 +86,12 @@ class Torture {
   }
 
   kafka(clientId: string): Kafka {
-    return new Kafka({ clientId, brokers: this.stack.endpoints.kafkaBootstrapServers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 3_000 } });
+    return new Kafka({
+      clientId,
+      brokers: this.stack.endpoints.kafkaBootstrapServers,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 3_000 },
+    });
   }
 
   async withPg<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -119,7 +124,12 @@ class Torture {
 
   async waitProcessorReady(name: string, ms = 120_000): Promise<void> {
     const url = this.processorUrl(name);
-    await waitUntil(async () => (await fetch(`${url}/ready`, { signal: AbortSignal.timeout(3_000) })).status === 200, ms, `${name} /ready = 200`, 500);
+    await waitUntil(
+      async () => (await fetch(`${url}/ready`, { signal: AbortSignal.timeout(3_000) })).status === 200,
+      ms,
+      `${name} /ready = 200`,
+      500,
+    );
   }
 
   /**
@@ -128,7 +138,14 @@ class Torture {
    * nothing: docker-proxy accepts a connection whether or not Kafka listens behind it.
    */
   async brokersAlive(): Promise<boolean[]> {
-    const admin = new Kafka({ clientId: "torture-admin", brokers: this.stack.endpoints.kafkaBootstrapServers, logLevel: logLevel.NOTHING, connectionTimeout: 1_000, requestTimeout: 3_000, retry: { retries: 1 } }).admin();
+    const admin = new Kafka({
+      clientId: "torture-admin",
+      brokers: this.stack.endpoints.kafkaBootstrapServers,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1_000,
+      requestTimeout: 3_000,
+      retry: { retries: 1 },
+    }).admin();
     try {
       await admin.connect();
       const alive = new Set((await admin.describeCluster()).brokers.map((x) => x.nodeId));
@@ -158,14 +175,25 @@ class Torture {
   /** Waits for every broker running and every partition fully replicated; returns the seconds it took. */
   async waitClusterWhole(ms = 180_000): Promise<number> {
     const t0 = Date.now();
-    await waitUntil(async () => (await this.underReplicated()) === 0, ms, "every partition of the topic fully replicated on 3 brokers", 1_000);
+    await waitUntil(
+      async () => (await this.underReplicated()) === 0,
+      ms,
+      "every partition of the topic fully replicated on 3 brokers",
+      1_000,
+    );
     return secs(Date.now() - t0);
   }
 
   /** The broker that is KRaft's active controller, as the quorum says (LeaderId). */
   async activeController(): Promise<number> {
     const running = this.stack.containers.find((c) => c.role === "kafka")!;
-    const r = await running.container.exec(["kafka-metadata-quorum.sh", "--bootstrap-server", `${running.name}:${PORTS.kafkaInternal}`, "describe", "--status"]);
+    const r = await running.container.exec([
+      "kafka-metadata-quorum.sh",
+      "--bootstrap-server",
+      `${running.name}:${PORTS.kafkaInternal}`,
+      "describe",
+      "--status",
+    ]);
     const id = /LeaderId:\s*(\d+)/.exec(r.output)?.[1];
     if (!id) throw new Error(`no LeaderId in kafka-metadata-quorum.sh output (exit ${r.exitCode}): ${r.output.slice(-300)}`);
     return Number(id);
@@ -189,7 +217,11 @@ class Torture {
     }
     const done = () => [...target].every(([p, high]) => (this.nextOffset.get(p) ?? 0n) >= high);
     if (done()) return;
-    const consumer = kafka.consumer({ groupId: `torture-reader-${this.runId}-${this.readerRuns++}`, maxWaitTimeInMs: 250, sessionTimeout: 30_000 });
+    const consumer = kafka.consumer({
+      groupId: `torture-reader-${this.runId}-${this.readerRuns++}`,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 30_000,
+    });
     await consumer.connect();
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -217,7 +249,13 @@ class Torture {
       });
       for (const [p, off] of this.nextOffset) if (off > 0n) consumer.seek({ topic, partition: p, offset: off.toString() });
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`reading ${topic} to its high watermark took over ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
+      await Promise.race([
+        finished,
+        new Promise<never>(
+          (_, reject) =>
+            (timer = setTimeout(() => reject(new Error(`reading ${topic} to its high watermark took over ${ms / 1000} s`)), ms)),
+        ),
+      ]).finally(() => clearTimeout(timer));
     } finally {
       await consumer.disconnect().catch(() => undefined);
     }
@@ -227,12 +265,16 @@ class Torture {
   async waitStored(phase: number, ms: number): Promise<number | null> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const outstanding = [...this.load.ledger].filter(([id, e]) => e.acked && e.phase <= phase && !this.confirmedStored.has(id)).map(([id]) => id);
+      const outstanding = [...this.load.ledger]
+        .filter(([id, e]) => e.acked && e.phase <= phase && !this.confirmedStored.has(id))
+        .map(([id]) => id);
       if (outstanding.length === 0) return Date.now();
       try {
         await this.withPg(async (c) => {
           for (let i = 0; i < outstanding.length; i += 20_000) {
-            const res = await c.query<{ id: string }>("SELECT id FROM events WHERE id = ANY($1::text[])", [outstanding.slice(i, i + 20_000)]);
+            const res = await c.query<{ id: string }>("SELECT id FROM events WHERE id = ANY($1::text[])", [
+              outstanding.slice(i, i + 20_000),
+            ]);
             for (const r of res.rows) this.confirmedStored.add(r.id);
           }
         });
@@ -336,13 +378,21 @@ async function partition(t: Torture): Promise<PhaseOutcome> {
   };
   t.undo.set(`network ${name}`, reconnect);
   await network.disconnect({ Container: id, Force: true });
-  log(`partition: ${name}${o.partitionBroker === "controller" ? " (active controller)" : ""} disconnected from ${stack.endpoints.network} for ${o.partitionSeconds} s`);
+  log(
+    `partition: ${name}${o.partitionBroker === "controller" ? " (active controller)" : ""} disconnected from ${stack.endpoints.network} for ${o.partitionSeconds} s`,
+  );
   await sleep(o.partitionSeconds * 1000);
   await t.undo.run(`network ${name}`);
   const undoneAt = Date.now();
   log(`partition: ${name} reconnected`);
   const whole = await t.waitClusterWhole();
-  return { undoneAt, notes: [`${name}${o.partitionBroker === "controller" ? " (the active KRaft controller)" : ""} cut off the stack's network for ${o.partitionSeconds} s`, `cluster whole again ${whole} s after the reconnect`] };
+  return {
+    undoneAt,
+    notes: [
+      `${name}${o.partitionBroker === "controller" ? " (the active KRaft controller)" : ""} cut off the stack's network for ${o.partitionSeconds} s`,
+      `cluster whole again ${whole} s after the reconnect`,
+    ],
+  };
 }
 
 async function postgresRestart(t: Torture): Promise<PhaseOutcome> {
@@ -354,8 +404,18 @@ async function postgresRestart(t: Torture): Promise<PhaseOutcome> {
   await sleep(o.postgresDownSeconds * 1000);
   await t.undo.run("postgres");
   const t1 = Date.now();
-  await waitUntil(async () => t.withPg(async (c) => (await c.query("SELECT 1")).rowCount === 1), 120_000, "PostgreSQL accepting connections", 500);
-  return { undoneAt: t1, notes: [`PostgreSQL stopped (docker stop), down ${o.postgresDownSeconds} s, started; accepting connections ${secs(Date.now() - t1)} s after the start`] };
+  await waitUntil(
+    async () => t.withPg(async (c) => (await c.query("SELECT 1")).rowCount === 1),
+    120_000,
+    "PostgreSQL accepting connections",
+    500,
+  );
+  return {
+    undoneAt: t1,
+    notes: [
+      `PostgreSQL stopped (docker stop), down ${o.postgresDownSeconds} s, started; accepting connections ${secs(Date.now() - t1)} s after the start`,
+    ],
+  };
 }
 
 async function processorKill(t: Torture): Promise<PhaseOutcome> {
@@ -392,7 +452,9 @@ async function processorKill(t: Torture): Promise<PhaseOutcome> {
       const t0 = Date.now();
       undoneAt = t0;
       await t.waitProcessorReady(name);
-      notes.push(`${name} SIGKILLed ${seen ? "mid-batch (INSERT transaction open)" : "(mid-batch not observed)"}, ready ${secs(Date.now() - t0)} s after its start`);
+      notes.push(
+        `${name} SIGKILLed ${seen ? "mid-batch (INSERT transaction open)" : "(mid-batch not observed)"}, ready ${secs(Date.now() - t0)} s after its start`,
+      );
       await sleep(5_000);
     }
   } finally {
@@ -428,7 +490,9 @@ async function redelivery(t: Torture): Promise<PhaseOutcome> {
       await container.pause();
       break;
     } catch (err) {
-      log(`redelivery: docker pause of ${frozen} failed (${(err as Error).message.trim()})${attempt < 3 ? ", trying again" : ", sending SIGSTOP instead"}`);
+      log(
+        `redelivery: docker pause of ${frozen} failed (${(err as Error).message.trim()})${attempt < 3 ? ", trying again" : ", sending SIGSTOP instead"}`,
+      );
       if (attempt < 3) {
         await sleep(1_000);
         continue;
@@ -455,9 +519,16 @@ async function redelivery(t: Torture): Promise<PhaseOutcome> {
   let targets: Map<number, bigint>;
   let rewoundTo: Map<number, bigint>;
   try {
-    await waitUntil(async () => (await admin.describeGroups([consumerGroup])).groups[0]?.state === "Empty", 60_000, `consumer group ${consumerGroup} empty`, 500);
+    await waitUntil(
+      async () => (await admin.describeGroups([consumerGroup])).groups[0]?.state === "Empty",
+      60_000,
+      `consumer group ${consumerGroup} empty`,
+      500,
+    );
     const committed = (await admin.fetchOffsets({ groupId: consumerGroup, topics: [topic] }))[0]?.partitions ?? [];
-    const partitions = committed.filter((p) => Number(p.offset) > 0).map((p) => ({ partition: p.partition, offset: String(Math.max(0, Number(p.offset) - o.rewind)) }));
+    const partitions = committed
+      .filter((p) => Number(p.offset) > 0)
+      .map((p) => ({ partition: p.partition, offset: String(Math.max(0, Number(p.offset) - o.rewind)) }));
     rewound = committed.reduce((sum, p) => sum + Math.min(Math.max(0, Number(p.offset)), o.rewind), 0);
     await admin.setOffsets({ groupId: consumerGroup, topic, partitions });
     targets = new Map(committed.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]));
@@ -500,8 +571,14 @@ async function redelivery(t: Torture): Promise<PhaseOutcome> {
       } finally {
         await admin2.disconnect().catch(() => undefined);
       }
-      const added = await t.withPg(async (c) => Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE stored_at >= $1::timestamptz", [restartedAt])).rows[0]!.n));
-      return [`since the rewind the group committed ${consumed} messages and the table gained ${added} rows: at least ${Number(consumed) - added} messages delivered again and deduplicated (rewound: ${rewound})`];
+      const added = await t.withPg(async (c) =>
+        Number(
+          (await c.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE stored_at >= $1::timestamptz", [restartedAt])).rows[0]!.n,
+        ),
+      );
+      return [
+        `since the rewind the group committed ${consumed} messages and the table gained ${added} rows: at least ${Number(consumed) - added} messages delivered again and deduplicated (rewound: ${rewound})`,
+      ];
     },
   };
 }
@@ -525,38 +602,70 @@ async function checkPhase(t: Torture, name: string, outcome: PhaseOutcome, start
   await t.readTopic();
   const integrity = judge(t.load.ledger, new Set([phase]), await t.rows(new Set([phase])), t.kafkaCopies);
   const stallSeconds = await t.longestStall(startedAt, storedAt ?? Date.now());
-  const row: PhaseRow = { name, counts: t.load.counts[phase]!, integrity, catchUpSeconds: storedAt === null ? null : secs(Math.max(0, storedAt - outcome.undoneAt)), stallSeconds, notes };
-  log(`${name}: ${JSON.stringify({ ...row.counts, ...row.integrity, examples: undefined, catchUpSeconds: row.catchUpSeconds, stallSeconds })}`);
+  const row: PhaseRow = {
+    name,
+    counts: t.load.counts[phase]!,
+    integrity,
+    catchUpSeconds: storedAt === null ? null : secs(Math.max(0, storedAt - outcome.undoneAt)),
+    stallSeconds,
+    notes,
+  };
+  log(
+    `${name}: ${JSON.stringify({ ...row.counts, ...row.integrity, examples: undefined, catchUpSeconds: row.catchUpSeconds, stallSeconds })}`,
+  );
   return row;
 }
 
 function render(rows: PhaseRow[], total: PhaseRow | undefined): string {
-  const head = ["phase", "acked", "202", "5xx", "other", "stored", "lost", "dup", "altered", "not-in-kafka", "kafka-dup", "unacked-stored", "catch-up s", "stall s"];
-  const line = (r: PhaseRow) => [
-    r.name,
-    r.integrity.acknowledged,
-    r.counts.s202,
-    r.counts.s5xx,
-    r.counts.other,
-    r.integrity.stored,
-    r.integrity.lost,
-    r.integrity.duplicated,
-    r.integrity.altered,
-    r.integrity.ackedNotInKafka,
-    r.integrity.kafkaCopiesOverOne,
-    r.integrity.unackedStored,
-    r.catchUpSeconds === null ? "never" : r.catchUpSeconds,
-    r.stallSeconds ?? "—",
-  ].map(String);
+  const head = [
+    "phase",
+    "acked",
+    "202",
+    "5xx",
+    "other",
+    "stored",
+    "lost",
+    "dup",
+    "altered",
+    "not-in-kafka",
+    "kafka-dup",
+    "unacked-stored",
+    "catch-up s",
+    "stall s",
+  ];
+  const line = (r: PhaseRow) =>
+    [
+      r.name,
+      r.integrity.acknowledged,
+      r.counts.s202,
+      r.counts.s5xx,
+      r.counts.other,
+      r.integrity.stored,
+      r.integrity.lost,
+      r.integrity.duplicated,
+      r.integrity.altered,
+      r.integrity.ackedNotInKafka,
+      r.integrity.kafkaCopiesOverOne,
+      r.integrity.unackedStored,
+      r.catchUpSeconds === null ? "never" : r.catchUpSeconds,
+      r.stallSeconds ?? "—",
+    ].map(String);
   const all = [head, ...rows.map(line), ...(total ? [line(total)] : [])];
   const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => `  ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")}`;
   const out = ["platform torture: every 202-acknowledged event stored exactly once with the content sent", fmt(head)];
   for (const r of rows) out.push(fmt(line(r)));
   if (total) out.push(fmt(line(total)));
-  out.push("", "  202/5xx/other: requests, retries included (other: 4xx, no answer in 15 s, refused); acked/stored/lost/dup/altered: events");
-  out.push("  catch-up s: from the fault's undo to every event acknowledged so far stored; stall s: the longest time in the phase in which no row at all was stored");
-  out.push("  not-in-kafka: acknowledged but in neither the topic nor the table; kafka-dup: acknowledged events with more than one copy in the topic (each must still be one row)");
+  out.push(
+    "",
+    "  202/5xx/other: requests, retries included (other: 4xx, no answer in 15 s, refused); acked/stored/lost/dup/altered: events",
+  );
+  out.push(
+    "  catch-up s: from the fault's undo to every event acknowledged so far stored; stall s: the longest time in the phase in which no row at all was stored",
+  );
+  out.push(
+    "  not-in-kafka: acknowledged but in neither the topic nor the table; kafka-dup: acknowledged events with more than one copy in the topic (each must still be one row)",
+  );
   for (const r of [...rows, ...(total ? [total] : [])]) {
     for (const n of r.notes) out.push(`  ${r.name}: ${n}`);
     const ex = r.integrity.examples;
@@ -621,8 +730,21 @@ async function run(o: TortureOptions): Promise<number> {
     const storedAt = await t.waitStored(last, o.catchupTimeoutSeconds * 1000);
     await t.readTopic();
     const everything = new Set(Array.from({ length: last + 1 }, (_, i) => i));
-    const sum = load.counts.reduce((a, c) => ({ requests: a.requests + c.requests, s202: a.s202 + c.s202, s5xx: a.s5xx + c.s5xx, other: a.other + c.other, throttled: a.throttled + c.throttled }));
-    total = { name: "TOTAL (rechecked)", counts: sum, integrity: judge(load.ledger, everything, await t.rows(everything), t.kafkaCopies), catchUpSeconds: storedAt === null ? null : 0, stallSeconds: null, notes: [`${secs(Date.now() - t0)} s in all, stack start included`] };
+    const sum = load.counts.reduce((a, c) => ({
+      requests: a.requests + c.requests,
+      s202: a.s202 + c.s202,
+      s5xx: a.s5xx + c.s5xx,
+      other: a.other + c.other,
+      throttled: a.throttled + c.throttled,
+    }));
+    total = {
+      name: "TOTAL (rechecked)",
+      counts: sum,
+      integrity: judge(load.ledger, everything, await t.rows(everything), t.kafkaCopies),
+      catchUpSeconds: storedAt === null ? null : 0,
+      stallSeconds: null,
+      notes: [`${secs(Date.now() - t0)} s in all, stack start included`],
+    };
   } catch (err) {
     failure = err instanceof Error ? err.message : String(err);
   } finally {

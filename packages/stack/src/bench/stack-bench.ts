@@ -19,7 +19,11 @@ const processors = env("BENCH_PROCESSORS", 1);
 
 async function timedStart(label: string): Promise<{ stack: Stack; seconds: number }> {
   const t0 = performance.now();
-  const stack = await startStack({ brokers, processorReplicas: processors, onProgress: (m) => process.stderr.write(`  [${label}] ${m}\n`) });
+  const stack = await startStack({
+    brokers,
+    processorReplicas: processors,
+    onProgress: (m) => process.stderr.write(`  [${label}] ${m}\n`),
+  });
   return { stack, seconds: (performance.now() - t0) / 1000 };
 }
 

@@ -34,7 +34,9 @@ describe("content hash", () => {
       const e = makeTortureEvent("run", seq);
       // what SELECT … (extract(epoch FROM ts) * 1000000)::bigint, payload::text returns: keys reordered, spaces added
       const payloadText = JSON.stringify(Object.fromEntries(Object.entries(e.payload).reverse()), null, 1);
-      expect(storedHash({ id: e.id, player_id: e.playerId, type: e.type, ts_us: epochMicros(e.ts), payload: payloadText })).toBe(sentHash(e));
+      expect(storedHash({ id: e.id, player_id: e.playerId, type: e.type, ts_us: epochMicros(e.ts), payload: payloadText })).toBe(
+        sentHash(e),
+      );
     }
   });
 });
@@ -90,12 +92,26 @@ describe("judge", () => {
       unackedStored: 1,
       examples: undefined,
     });
-    expect(r.examples).toEqual({ lost: ["lost-in-kafka", "lost-never"], duplicated: ["twice"], altered: ["changed"], ackedNotInKafka: ["lost-never"] });
+    expect(r.examples).toEqual({
+      lost: ["lost-in-kafka", "lost-never"],
+      duplicated: ["twice"],
+      altered: ["changed"],
+      ackedNotInKafka: ["lost-never"],
+    });
     expect(broken(r)).toBe(true);
   });
 
   it("passes a phase whose acknowledged events are all stored once as sent; an unacknowledged one stored is allowed", () => {
-    const r = judge(new Map([["ok", entry(1, "h1")], ["unacked", entry(1, "h7", false)], ["retried", entry(1, "h6")]]), new Set([1]), rows, kafka);
+    const r = judge(
+      new Map([
+        ["ok", entry(1, "h1")],
+        ["unacked", entry(1, "h7", false)],
+        ["retried", entry(1, "h6")],
+      ]),
+      new Set([1]),
+      rows,
+      kafka,
+    );
     expect(broken(r)).toBe(false);
     expect(r.kafkaCopiesOverOne).toBe(1);
     expect(r.unackedStored).toBe(1);

@@ -44,7 +44,10 @@ export function epochMicros(ts: string): string {
 
 /** The hash of what an event says (everything but its id, which is the key it is looked up by). */
 export function contentHash(playerId: string, type: string, tsMicros: string, payload: unknown): string {
-  return createHash("sha256").update(canonicalJson([playerId, type, tsMicros, payload])).digest("base64url").slice(0, 22);
+  return createHash("sha256")
+    .update(canonicalJson([playerId, type, tsMicros, payload]))
+    .digest("base64url")
+    .slice(0, 22);
 }
 
 /** The hash of an event as sent. */
@@ -93,8 +96,23 @@ export interface PhaseIntegrity {
  * exactly once (`rowsById`: how many rows have the id, and the hash of the first), with the content
  * sent, and be in the topic (`kafkaCopies`: copies seen in the topic by id) or the table.
  */
-export function judge(ledger: ReadonlyMap<string, LedgerEntry>, phases: ReadonlySet<number>, rowsById: ReadonlyMap<string, { rows: number; hash: string }>, kafkaCopies: ReadonlyMap<string, number>): PhaseIntegrity {
-  const r: PhaseIntegrity = { acknowledged: 0, stored: 0, lost: 0, duplicated: 0, altered: 0, ackedNotInKafka: 0, kafkaCopiesOverOne: 0, unackedStored: 0, examples: { lost: [], duplicated: [], altered: [], ackedNotInKafka: [] } };
+export function judge(
+  ledger: ReadonlyMap<string, LedgerEntry>,
+  phases: ReadonlySet<number>,
+  rowsById: ReadonlyMap<string, { rows: number; hash: string }>,
+  kafkaCopies: ReadonlyMap<string, number>,
+): PhaseIntegrity {
+  const r: PhaseIntegrity = {
+    acknowledged: 0,
+    stored: 0,
+    lost: 0,
+    duplicated: 0,
+    altered: 0,
+    ackedNotInKafka: 0,
+    kafkaCopiesOverOne: 0,
+    unackedStored: 0,
+    examples: { lost: [], duplicated: [], altered: [], ackedNotInKafka: [] },
+  };
   const note = (list: string[], id: string) => {
     if (list.length < 5) list.push(id);
   };

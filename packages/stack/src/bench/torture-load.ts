@@ -140,7 +140,12 @@ export class TortureLoad {
         counts.requests += 1;
         let status = 0;
         try {
-          const res = await fetch(`${this.o.ingestUrl}/events`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 15_000) });
+          const res = await fetch(`${this.o.ingestUrl}/events`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body,
+            signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 15_000),
+          });
           await res.arrayBuffer();
           status = res.status;
         } catch {

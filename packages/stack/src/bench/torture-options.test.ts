@@ -5,7 +5,15 @@ import { PHASES, parseTortureArgs, TortureOptionError } from "./torture-options.
 describe("parseTortureArgs", () => {
   it("defaults to every phase and the issue's durations", () => {
     const o = parseTortureArgs([]);
-    expect(o).toMatchObject({ phases: [...PHASES], restartMinutes: 5, restartIntervalSeconds: 20, restartSignal: "kill", partitionBroker: "controller", partitionSeconds: 30, processors: 2 });
+    expect(o).toMatchObject({
+      phases: [...PHASES],
+      restartMinutes: 5,
+      restartIntervalSeconds: 20,
+      restartSignal: "kill",
+      partitionBroker: "controller",
+      partitionSeconds: 30,
+      processors: 2,
+    });
   });
 
   it("takes shorter durations and a subset of phases, kept in the documented order", () => {

@@ -77,7 +77,10 @@ function num(name: string, raw: string | undefined, fallback: number, min: numbe
   if (raw === undefined) return fallback;
   const v = Number(raw);
   const ok = raw.trim() !== "" && Number.isFinite(v) && (!integer || Number.isInteger(v)) && v >= min && v <= max;
-  if (!ok) throw new TortureOptionError(`--${name}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  if (!ok)
+    throw new TortureOptionError(
+      `--${name}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
   return v;
 }
 
@@ -118,21 +121,30 @@ export function parseTortureArgs(argv: string[]): TortureOptions | "help" {
   let phases: PhaseName[] = [...PHASES];
   const rawPhases = s("phases");
   if (rawPhases !== undefined) {
-    const list = rawPhases.split(",").map((p) => p.trim()).filter(Boolean);
+    const list = rawPhases
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
     const unknown = list.filter((p) => !(PHASES as readonly string[]).includes(p));
-    if (list.length === 0 || unknown.length > 0) throw new TortureOptionError(`--phases: expected a comma-separated list of ${PHASES.join(", ")}, got ${JSON.stringify(rawPhases)}`);
+    if (list.length === 0 || unknown.length > 0)
+      throw new TortureOptionError(`--phases: expected a comma-separated list of ${PHASES.join(", ")}, got ${JSON.stringify(rawPhases)}`);
     // always in the documented order, each once
     phases = PHASES.filter((p) => list.includes(p));
   }
   const signal = s("restart-signal") ?? "kill";
-  if (signal !== "kill" && signal !== "term") throw new TortureOptionError(`--restart-signal: expected kill or term, got ${JSON.stringify(signal)}`);
+  if (signal !== "kill" && signal !== "term")
+    throw new TortureOptionError(`--restart-signal: expected kill or term, got ${JSON.stringify(signal)}`);
   const rawBroker = s("partition-broker") ?? "controller";
   const partitionBroker = rawBroker === "controller" ? "controller" : num("partition-broker", rawBroker, 1, 1, 3, true);
   const stackId = s("stack-id");
-  if (stackId !== undefined && !/^[a-z0-9][a-z0-9-]{0,30}$/.test(stackId)) throw new TortureOptionError(`--stack-id: expected lower-case letters, digits and dashes (at most 31), got ${JSON.stringify(stackId)}`);
+  if (stackId !== undefined && !/^[a-z0-9][a-z0-9-]{0,30}$/.test(stackId))
+    throw new TortureOptionError(`--stack-id: expected lower-case letters, digits and dashes (at most 31), got ${JSON.stringify(stackId)}`);
   const processors = num("processors", s("processors"), 2, 1, 4, true);
   const phaseSet = new Set(phases);
-  if (phaseSet.has("redelivery") && processors < 2) throw new TortureOptionError(`--processors: expected at least 2 for the redelivery phase (a rebalance needs a second member), got ${processors}`);
+  if (phaseSet.has("redelivery") && processors < 2)
+    throw new TortureOptionError(
+      `--processors: expected at least 2 for the redelivery phase (a rebalance needs a second member), got ${processors}`,
+    );
   return {
     phases,
     baselineSeconds: num("baseline-seconds", s("baseline-seconds"), 20, 0, 3600, false),
