@@ -511,11 +511,13 @@ function summarize(records: RunRecord[], acknowledged: number, lost: number, dup
   const steady = records.filter((r) => r.steady).length;
   const left = records.filter((r) => r.leftovers.length > 0);
   const wdAll = kills.map((r) => r.watchdogUndoSeconds).filter((x): x is number => x !== null);
-  const faultPending = kills.filter((r) => r.journalAtKill !== "none");
+  // a fault is pending when the journal held an entry not yet "recovered" at the kill (a mid-undo kill that
+  // landed after the runner itself finished undoing leaves nothing for the watchdog to do)
+  const faultPending = kills.filter((r) => r.journalAtKill.split(",").some((s) => s === "applying" || s === "applied"));
   const byDogAlone = faultPending.filter((r) => r.watchdog.startsWith("undone")).length;
   lines.push(
     "",
-    `SIGKILLs that landed: ${kills.length}; with a fault recorded at the kill: ${faultPending.length}, undone by the watchdog alone: ${byDogAlone} (kill → undone p50 ${q(wdAll, 0.5).toFixed(1)} s, p95 ${q(wdAll, 0.95).toFixed(1)} s, max ${wdAll.length ? Math.max(...wdAll).toFixed(1) : "—"} s)`,
+    `SIGKILLs that landed: ${kills.length}; with a fault pending at the kill: ${faultPending.length}, undone by the watchdog alone: ${byDogAlone} (kill → undone p50 ${q(wdAll, 0.5).toFixed(1)} s, p95 ${q(wdAll, 0.95).toFixed(1)} s, max ${wdAll.length ? Math.max(...wdAll).toFixed(1) : "—"} s)`,
     `restored to steady state: ${steady}/${records.length} (${((100 * steady) / Math.max(1, records.length)).toFixed(0)} %)   goal 100 %`,
     `runs with leftovers: ${left.length}   goal 0${left.length ? `: ${left.map((r) => `#${r.n} ${r.leftovers.join("; ")}`).join(" | ")}` : ""}`,
     `events acknowledged by the script's load: ${acknowledged}, lost: ${lost}, stored twice: ${dup}   goal 0 lost`,
