@@ -8,6 +8,7 @@ export default defineConfig({
     // processes) on a 2-core machine: one file at a time.
     fileParallelism: false,
     include: ["src/**/*.test.ts"],
+    setupFiles: ["../../vitest.fc-setup.ts"],
     env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
   },
 });

@@ -5,5 +5,6 @@ export default defineConfig({
   resolve: { alias: workspaceAlias },
   test: {
     include: ["src/**/*.test.ts"],
+    setupFiles: ["../../vitest.fc-setup.ts"],
   },
 });

@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: { alias: workspaceAlias },
   test: {
     include: ["src/**/*.test.ts"],
+    setupFiles: ["../../vitest.fc-setup.ts"],
     env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
   },
 });
