@@ -212,6 +212,34 @@ export function toNotification(path: string, body: unknown, at: number): Notific
   return { at, path, vendor: "webhook", receiver: b["receiver"], alerts, body };
 }
 
+/** A fixed-offset IANA zone (Etc/GMT±N: the sign is inverted) in which it is now `hour`:xx, and its offset in hours. */
+export function zoneWhereNowIs(hour: number, now = new Date()): { location: string; offsetHours: number } {
+  let offset = (((hour - now.getUTCHours()) % 24) + 24) % 24;
+  if (offset > 12) offset -= 24;
+  return { location: offset === 0 ? "Etc/UTC" : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`, offsetHours: offset };
+}
+
+const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
+
+/**
+ * For tests and drills that must not depend on the hour they run at: the time interval `name` of a
+ * parsed configuration moved so that now is outside it (its `location` becomes a zone where it is now
+ * 03:xx; weekdays and times kept) or inside it (a zone where it is now 12:xx, and its weekdays widened to
+ * today's when today is not among them). Returns the location chosen.
+ */
+export function renderTimeInterval(config: Record<string, unknown>, name: string, now: "inside" | "outside", at = new Date()): string {
+  type Interval = { name: string; time_intervals: { weekdays?: string[]; location?: string }[] };
+  const found = (config["time_intervals"] as Interval[] | undefined)?.find((t) => t.name === name);
+  if (!found) throw new Error(`time_intervals: no interval named ${JSON.stringify(name)}`);
+  const zone = zoneWhereNowIs(now === "inside" ? 12 : 3, at);
+  const today = WEEKDAYS[new Date(at.getTime() + zone.offsetHours * 3_600_000).getUTCDay()] ?? "monday";
+  for (const t of found.time_intervals) {
+    t.location = zone.location;
+    if (now === "inside" && (today === "saturday" || today === "sunday")) t.weekdays = [today];
+  }
+  return zone.location;
+}
+
 async function freeLoopbackPort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
