@@ -149,24 +149,40 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     await waitFor("the P1 paged once no longer inhibited", () => notified("pagerduty", "firing", "high-error-rate"));
   });
 
-  it("reads a security alert raised elsewhere (for the P0 security rule) and skips the prober's own alerts", async () => {
+  it("reads alerts raised elsewhere: a security alert is P0 security-exposure, any other a P3 incident with its labels; skips the prober's own", async () => {
     const res = await fetch(`${amUrl}/api/v2/alerts`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify([
         { labels: { alertname: "WafIntrusionDetected", incident: "security", severity: "critical" }, annotations: {} },
+        { labels: { alertname: "NodeDiskFilling", team: "infra", instance: "node-3", severity: "warning" }, annotations: {} },
       ]),
     });
     expect(res.status).toBe(200);
     const read = createAlertmanagerReader({ urls: ["http://127.0.0.1:1", amUrl], timeoutMs: 2_000 });
-    const external = await waitFor("the external alert", async () => {
+    const external = await waitFor("the external alerts", async () => {
       const list = await read();
-      return list.some((a) => a.name === "WafIntrusionDetected") ? list : undefined;
+      return list.some((a) => a.name === "WafIntrusionDetected") && list.some((a) => a.name === "NodeDiskFilling") ? list : undefined;
     });
     expect(external.find((a) => a.name === "WafIntrusionDetected")).toMatchObject({ security: true });
+    expect(external.find((a) => a.name === "NodeDiskFilling")).toMatchObject({
+      security: false,
+      labels: { alertname: "NodeDiskFilling", team: "infra", instance: "node-3", severity: "warning" },
+    });
     expect(external.every((a) => a.labels["source"] !== "gm-prober")).toBe(true);
     const snapshot = { ...emptySnapshot(new Date().toISOString()), externalAlerts: external };
-    expect(classify(snapshot, defaultPolicy)).toContainEqual(expect.objectContaining({ kind: "security-exposure", severity: "P0" }));
+    const incidents = classify(snapshot, defaultPolicy);
+    expect(incidents).toContainEqual(expect.objectContaining({ kind: "security-exposure", severity: "P0" }));
+    expect(incidents.filter((i) => i.kind === "external-alert")).toEqual([
+      expect.objectContaining({
+        severity: "P3",
+        subject: "NodeDiskFilling",
+        escalation: "ticket",
+        evidence: [
+          expect.objectContaining({ observed: '{alertname="NodeDiskFilling", instance="node-3", severity="warning", team="infra"}' }),
+        ],
+      }),
+    ]);
   });
 
   it("reports an unreachable Alertmanager as an error result, still delivering to the live one", async () => {
