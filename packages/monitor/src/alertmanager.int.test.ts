@@ -1,45 +1,29 @@
 /**
- * Against a real Alertmanager (Debian's /usr/bin/prometheus-alertmanager) running the committed routing
- * of deploy/alertmanager/alertmanager.yml: only the receiver URLs (→ a loopback webhook server in this
- * test) and the group timings (→ 1s) are replaced; routes, matchers and inhibit rules are the file's.
+ * gm-prober's Alertmanager sink and reader against a real Alertmanager (Debian's
+ * /usr/bin/prometheus-alertmanager) running the committed routing of deploy/alertmanager/alertmanager.yml
+ * through the harness of alertmanager-run.ts: the receivers (PagerDuty, Slack, ticket webhook) point at
+ * loopback stand-ins, the group timings are shortened to 1s and business hours are rendered to include
+ * now; routes, matchers and inhibit rules are the file's. (alertmanager-routing.int.test.ts checks the
+ * routing itself with the shipped timings and business hours.)
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { Incident } from "@gm/runbook/incident";
 import { freePort, waitFor as waitForWithin } from "@gm/stack/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { classify } from "@gm/runbook/classify";
 import { defaultPolicy } from "@gm/runbook/policy";
 import { emptySnapshot } from "@gm/runbook/snapshot";
 import { createAlertmanagerReader } from "@gm/signals/external-alerts";
 import { createAlertmanagerSink } from "./alertmanager.js";
+import { COMMITTED_ROUTING, type RunningAlertmanager, renderTimeInterval, startAlertmanager } from "./alertmanager-run.js";
 
-const ALERTMANAGER_BIN = process.env["ALERTMANAGER_BIN"] ?? "/usr/bin/prometheus-alertmanager";
 const AMTOOL_BIN = process.env["AMTOOL_BIN"] ?? "/usr/bin/amtool";
-const DEPLOY_CONFIG = fileURLToPath(new URL("../../../deploy/alertmanager/alertmanager.yml", import.meta.url));
 const DEADLINE_MS = 60_000;
 const waitFor = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = DEADLINE_MS) =>
   waitForWithin(what, check, timeoutMs, 200);
 const execFileAsync = promisify(execFile);
 
-interface WebhookAlert {
-  status: "firing" | "resolved";
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startsAt: string;
-  endsAt: string;
-}
-interface WebhookCall {
-  path: string;
-  body: { receiver: string; status: string; alerts: WebhookAlert[] };
-}
 interface ApiAlert {
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -49,21 +33,14 @@ interface ApiAlert {
   receivers: { name: string }[];
 }
 
-/** The deploy config with receivers pointed at `webhookOrigin` (same paths) and group timings shortened. */
-function testConfig(deployYaml: string, webhookOrigin: string): string {
-  const config = parse(deployYaml) as {
-    route: Record<string, unknown>;
-    receivers: { name: string; webhook_configs?: { url: string }[] }[];
-  };
+/** Group timings shortened to 1s (routes and matchers untouched), business hours around now. */
+function shortened(config: Record<string, unknown>): void {
   const shorten = (route: Record<string, unknown>) => {
     for (const field of ["group_wait", "group_interval"]) if (field in route) route[field] = "1s";
     for (const child of (route["routes"] as Record<string, unknown>[] | undefined) ?? []) shorten(child);
   };
-  shorten(config.route);
-  for (const receiver of config.receivers) {
-    for (const hook of receiver.webhook_configs ?? []) hook.url = new URL(new URL(hook.url).pathname, webhookOrigin).href;
-  }
-  return stringify(config);
+  shorten(config["route"] as Record<string, unknown>);
+  renderTimeInterval(config, "business-hours", "inside");
 }
 
 function incident(kind: Incident["kind"], severity: Incident["severity"], subject: string, escalation: Incident["escalation"]): Incident {
@@ -82,12 +59,8 @@ function incident(kind: Incident["kind"], severity: Incident["severity"], subjec
 }
 
 describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_000 }, () => {
-  let dir: string;
-  let webhook: Server;
-  let alertmanager: ChildProcess | undefined;
+  let am: RunningAlertmanager;
   let amUrl: string;
-  const calls: WebhookCall[] = [];
-  const output: string[] = [];
 
   const down = incident("service-down", "P0", "ingest-api", "page");
   const errors = incident("high-error-rate", "P1", "ingest-api", "page");
@@ -99,63 +72,20 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     if (!res.ok) throw new Error(`GET /api/v2/alerts: HTTP ${res.status}`);
     return (await res.json()) as ApiAlert[];
   };
-  const notified = (path: string, status: "firing" | "resolved", alertname: string) =>
-    calls.find((c) => c.path === path && c.body.alerts.some((a) => a.status === status && a.labels["alertname"] === alertname));
+  const notified = (vendor: string, status: "firing" | "resolved", kind: string) =>
+    am.notifications.find((n) => n.vendor === vendor && n.alerts.some((a) => a.status === status && a.labels["kind"] === kind));
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "gm-prober-am-"));
-    webhook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        calls.push({ path: req.url ?? "", body: JSON.parse(Buffer.concat(chunks).toString()) as WebhookCall["body"] });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => webhook.listen(0, "127.0.0.1", resolve));
-    const webhookOrigin = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
-
-    const configFile = join(dir, "alertmanager.yml");
-    await writeFile(configFile, testConfig(await readFile(DEPLOY_CONFIG, "utf8"), webhookOrigin));
-    await execFileAsync(AMTOOL_BIN, ["check-config", configFile]);
-
-    const port = await freePort();
-    amUrl = `http://127.0.0.1:${port}`;
-    alertmanager = spawn(
-      ALERTMANAGER_BIN,
-      [
-        `--config.file=${configFile}`,
-        `--storage.path=${join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--cluster.listen-address=",
-        "--log.level=warn",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    alertmanager.stdout?.on("data", (b: Buffer) => output.push(b.toString()));
-    alertmanager.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
-    const exited = new Promise<never>((_, reject) =>
-      alertmanager?.once("exit", (code) => reject(new Error(`alertmanager exited with ${code}:\n${output.join("").slice(-2000)}`))),
-    );
-    exited.catch(() => {});
-    await Promise.race([exited, waitFor("Alertmanager ready", async () => ((await fetch(`${amUrl}/-/ready`)).ok ? true : undefined))]);
+    am = await startAlertmanager({ edit: shortened });
+    amUrl = am.url;
   }, 90_000);
 
   afterAll(async () => {
-    if (alertmanager && alertmanager.exitCode === null && alertmanager.signalCode === null) {
-      const child = alertmanager;
-      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await gone;
-      clearTimeout(killer);
-    }
-    await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await am?.stop();
   }, 30_000);
 
   it("the committed config passes amtool check-config", async () => {
-    const { stdout } = await execFileAsync(AMTOOL_BIN, ["check-config", DEPLOY_CONFIG]);
+    const { stdout } = await execFileAsync(AMTOOL_BIN, ["check-config", COMMITTED_ROUTING]);
     expect(stdout).toContain("SUCCESS");
   });
 
@@ -192,53 +122,67 @@ describe("createAlertmanagerSink against a real Alertmanager", { timeout: 120_00
     });
     expect(JSON.parse(byName.get("GameMetricsServiceDown")?.annotations["evidence"] ?? "null")).toEqual(down.evidence);
 
-    // The webhooks receive each severity on its receiver's path.
-    const page = await waitFor("the P0 page", () => notified("/page", "firing", "GameMetricsServiceDown"));
-    expect(page.body.receiver).toBe("oncall-page");
-    const ticketNotify = await waitFor("the P2 ticket-and-notify", () =>
-      notified("/ticket-notify", "firing", "GameMetricsHighConsumerLag"),
-    );
-    expect(ticketNotify.body.receiver).toBe("team-ticket-notify");
-    const ticket = await waitFor("the P3 ticket", () => notified("/ticket", "firing", "GameMetricsServiceOom"));
-    expect(ticket.body.receiver).toBe("ticket-business-hours");
-    expect(calls.some((c) => c.body.alerts.some((a) => a.labels["alertname"] === "GameMetricsHighErrorRate"))).toBe(false);
+    // Each severity reaches its receivers: the P0 pages PagerDuty, the P2 reaches Slack and the ticket
+    // webhook, the P3 the ticket webhook (business hours rendered around now).
+    const page = await waitFor("the P0 page", () => notified("pagerduty", "firing", "service-down"));
+    expect(page.receiver).toBe("oncall-page");
+    const slack = await waitFor("the P2 on Slack", () => notified("slack", "firing", "high-consumer-lag"));
+    expect(slack.receiver).toBe("team-ticket-notify");
+    const ticketNotify = await waitFor("the P2 ticket", () => notified("webhook", "firing", "high-consumer-lag"));
+    expect(ticketNotify.receiver).toBe("team-ticket-notify");
+    const ticket = await waitFor("the P3 ticket", () => notified("webhook", "firing", "service-oom"));
+    expect(ticket.receiver).toBe("ticket-business-hours");
+    expect(am.notifications.some((n) => n.alerts.some((a) => a.labels["kind"] === "high-error-rate"))).toBe(false);
 
     // Resolving the P0 (while re-sending the others) ends it now, notifies the page receiver and lifts the inhibition.
     const before = Date.now();
     const resolved = await sink.send([errors, lag, oom], [down]);
     expect(resolved.ok).toBe(true);
-    const resolvedCall = await waitFor("the P0 resolved on the page receiver", () =>
-      notified("/page", "resolved", "GameMetricsServiceDown"),
-    );
-    const endedAt = Date.parse(resolvedCall.body.alerts.find((a) => a.labels["alertname"] === "GameMetricsServiceDown")?.endsAt ?? "");
-    expect(endedAt).toBeGreaterThanOrEqual(before - 1_000);
-    expect(endedAt).toBeLessThanOrEqual(Date.now());
+    const resolvedCall = await waitFor("the P0 resolved on the page receiver", () => notified("pagerduty", "resolved", "service-down"));
+    expect(resolvedCall.at).toBeGreaterThanOrEqual(before);
+    expect(resolvedCall.body).toMatchObject({ event_action: "resolve" });
     await waitFor("the P0 gone from the active alerts and the P1 active", async () => {
       const alerts = await apiAlerts();
       const p1 = alerts.find((a) => a.labels["severity"] === "P1");
       return !alerts.some((a) => a.labels["severity"] === "P0") && p1?.status.state === "active" ? true : undefined;
     });
-    await waitFor("the P1 paged once no longer inhibited", () => notified("/page", "firing", "GameMetricsHighErrorRate"));
+    await waitFor("the P1 paged once no longer inhibited", () => notified("pagerduty", "firing", "high-error-rate"));
   });
 
-  it("reads a security alert raised elsewhere (for the P0 security rule) and skips the prober's own alerts", async () => {
+  it("reads alerts raised elsewhere: a security alert is P0 security-exposure, any other a P3 incident with its labels; skips the prober's own", async () => {
     const res = await fetch(`${amUrl}/api/v2/alerts`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify([
         { labels: { alertname: "WafIntrusionDetected", incident: "security", severity: "critical" }, annotations: {} },
+        { labels: { alertname: "NodeDiskFilling", team: "infra", instance: "node-3", severity: "warning" }, annotations: {} },
       ]),
     });
     expect(res.status).toBe(200);
     const read = createAlertmanagerReader({ urls: ["http://127.0.0.1:1", amUrl], timeoutMs: 2_000 });
-    const external = await waitFor("the external alert", async () => {
+    const external = await waitFor("the external alerts", async () => {
       const list = await read();
-      return list.some((a) => a.name === "WafIntrusionDetected") ? list : undefined;
+      return list.some((a) => a.name === "WafIntrusionDetected") && list.some((a) => a.name === "NodeDiskFilling") ? list : undefined;
     });
     expect(external.find((a) => a.name === "WafIntrusionDetected")).toMatchObject({ security: true });
+    expect(external.find((a) => a.name === "NodeDiskFilling")).toMatchObject({
+      security: false,
+      labels: { alertname: "NodeDiskFilling", team: "infra", instance: "node-3", severity: "warning" },
+    });
     expect(external.every((a) => a.labels["source"] !== "gm-prober")).toBe(true);
     const snapshot = { ...emptySnapshot(new Date().toISOString()), externalAlerts: external };
-    expect(classify(snapshot, defaultPolicy)).toContainEqual(expect.objectContaining({ kind: "security-exposure", severity: "P0" }));
+    const incidents = classify(snapshot, defaultPolicy);
+    expect(incidents).toContainEqual(expect.objectContaining({ kind: "security-exposure", severity: "P0" }));
+    expect(incidents.filter((i) => i.kind === "external-alert")).toEqual([
+      expect.objectContaining({
+        severity: "P3",
+        subject: "NodeDiskFilling",
+        escalation: "ticket",
+        evidence: [
+          expect.objectContaining({ observed: '{alertname="NodeDiskFilling", instance="node-3", severity="warning", team="infra"}' }),
+        ],
+      }),
+    ]);
   });
 
   it("reports an unreachable Alertmanager as an error result, still delivering to the live one", async () => {

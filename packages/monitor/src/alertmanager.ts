@@ -86,6 +86,7 @@ export const RUNBOOK_ANCHORS: Record<IncidentKind, string> = {
   "db-pool-exhausted": "database-connection-pool-exhausted-db-pool-exhausted",
   "high-consumer-lag": "high-consumer-lag-high-consumer-lag",
   "service-oom": "service-out-of-memory-service-oom",
+  "external-alert": "non-critical-external-alert-external-alert",
 };
 
 const SERVICES: readonly ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];

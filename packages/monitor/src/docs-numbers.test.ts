@@ -65,7 +65,11 @@ function thresholdRows(): Record<string, Num[]> {
 
 /** The prober as gm-prober builds it from a configuration text (and the policy file it names). */
 function proberFrom(text: string, baseDir: string) {
-  const { config, policy } = loadProberConfigText(text, "(test)", baseDir, { PROBER_PG_PASSWORD: "unused" });
+  const { config, policy } = loadProberConfigText(text, "(test)", baseDir, {
+    PROBER_PG_PASSWORD: "unused",
+    ADMIN_TOKEN: "unused",
+    POSTGRES_PASSWORD: "unused",
+  });
   const k = seen.kafka.length;
   const s = seen.synthetic.length;
   const prober = createProber({ config, policy, log: () => undefined });

@@ -8,6 +8,7 @@ import type { Policy } from "./policy.js";
 import {
   detectDataLoss,
   detectDbPoolExhausted,
+  detectExternalAlert,
   detectHighConsumerLag,
   detectHighErrorRate,
   detectKafkaBrokerDown,
@@ -197,6 +198,22 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     escalationNote: "If the limit is at its maximum or the logs show a leak, escalate to the service owner for a fix.",
     collectors: ["instances"],
     drills: ["service-oom"],
+  },
+  "external-alert": {
+    kind: "external-alert",
+    title: "Non-critical external alert",
+    section: "Severity Levels › P3 - Low",
+    symptoms: ["Non-critical alerts"],
+    detect: detectExternalAlert,
+    rule: () =>
+      "An alert raised by another system is active in Alertmanager (not silenced, not inhibited, not the prober's own) and is not labelled security (those are security-exposure, P0): one incident per alert name, its labels kept as evidence.",
+    severities: ["P3"],
+    severity: () => "P3",
+    why: 'The runbook lists "Non-critical alerts" under P3; an alert the prober did not raise itself is someone\'s signal, ticketed rather than dropped.',
+    steps: [S.reviewExternalAlerts, S.checkHealthEndpoints],
+    escalationNote: "The alert's owner (its labels say who) decides what to do; a security alert is security-exposure (P0) instead.",
+    collectors: ["external-alerts"],
+    drills: [],
   },
 };
 

@@ -362,7 +362,50 @@ describe("classify", () => {
     it("a non-security alert is not", () => {
       const s = healthy();
       s.externalAlerts.push({ name: "HighCpu", labels: {}, security: false });
-      expect(classify(s)).toEqual([]);
+      expect(sevOf(s, "security-exposure")).toEqual([]);
+    });
+  });
+
+  describe("non-critical external alerts (P3)", () => {
+    it("an external alert that is not a security alert is a P3 incident named after it, its labels kept, ticketed", () => {
+      const s = healthy();
+      s.externalAlerts.push({
+        name: "HighCpu",
+        labels: { alertname: "HighCpu", team: "infra", instance: "node-3", severity: "warning" },
+        security: false,
+      });
+      const found = classify(s);
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        kind: "external-alert",
+        severity: "P3",
+        subject: "HighCpu",
+        escalation: "ticket",
+        summary: 'external alert HighCpu firing: {alertname="HighCpu", instance="node-3", severity="warning", team="infra"}',
+        evidence: [
+          {
+            signal: "externalAlerts[HighCpu].labels",
+            observed: '{alertname="HighCpu", instance="node-3", severity="warning", team="infra"}',
+            threshold: "no non-security alert firing",
+          },
+        ],
+        steps: ["review-external-alerts", "check-health-endpoints"],
+      });
+    });
+
+    it("one incident per alert name (each instance's labels as evidence); a security alert is P0 only, never also P3", () => {
+      const s = healthy();
+      s.externalAlerts.push(
+        { name: "DiskFilling", labels: { instance: "a" }, security: false },
+        { name: "DiskFilling", labels: { instance: "b" }, security: false },
+        { name: "CertExpiring", labels: {}, security: false },
+        { name: "WafBlock", labels: { incident: "security" }, security: true },
+      );
+      expect(sevOf(s, "external-alert")).toEqual(["CertExpiring:P3", "DiskFilling:P3"]);
+      expect(sevOf(s, "security-exposure")).toEqual(["security:P0"]);
+      const disk = classify(s).find((i) => i.subject === "DiskFilling");
+      expect(disk?.evidence.map((e) => e.observed)).toEqual(['{instance="a"}', '{instance="b"}']);
+      expect(disk?.summary).toBe('external alert DiskFilling firing (2 instances): {instance="a"}');
     });
   });
 

@@ -12,6 +12,7 @@ export const INCIDENT_KINDS = [
   "db-pool-exhausted",
   "high-consumer-lag",
   "service-oom",
+  "external-alert",
 ] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 

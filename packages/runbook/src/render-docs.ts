@@ -86,6 +86,13 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
     const sevs = severitiesWith(policy, e);
     if (sevs.length > 0) line(`- ${sevs.join("/")}: ${ESCALATION[e]}`);
   }
+  line(
+    "",
+    "gm-prober sends every incident to Alertmanager with its severity as a label; `deploy/alertmanager/alertmanager.yml` routes it: " +
+      "a page goes to PagerDuty at once, a ticket-and-notify to the ticket webhook and Slack, a ticket to the ticket webhook — " +
+      "for P3 only within the `business-hours` time interval (weekdays 09:00–17:00 in its `location`; outside it the notification waits). " +
+      "Receivers' secrets are files of a Kubernetes Secret; see `deploy/alertmanager/README.md`.",
+  );
 
   line("", "## Incidents");
   for (const kind of INCIDENT_KINDS) {

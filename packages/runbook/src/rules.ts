@@ -328,3 +328,28 @@ export function unsettledWindows(s: Snapshot, p: Policy): string[] {
     out.push(`users.window ${pct(w.failed / w.journeys)} of journeys failed over ${w.windowSeconds} s`);
   return out;
 }
+
+/**
+ * The runbook's P3 "Non-critical alerts": an alert raised elsewhere and read from Alertmanager that is not
+ * a security alert (those are P0 security-exposure) is a P3 incident, one per alert name, its labels kept
+ * as evidence, instead of being dropped.
+ */
+export const detectExternalAlert: Rule = (s) => {
+  const byName = new Map<string, Evidence[]>();
+  for (const a of s.externalAlerts) {
+    if (a.security) continue;
+    const labels = Object.entries(a.labels)
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(", ");
+    const list = byName.get(a.name) ?? [];
+    list.push({ signal: `externalAlerts[${a.name}].labels`, observed: `{${labels}}`, threshold: "no non-security alert firing" });
+    byName.set(a.name, list);
+  }
+  return [...byName].map(([name, evidence]) => ({
+    severity: "P3",
+    subject: name,
+    summary: `external alert ${name} firing${evidence.length > 1 ? ` (${evidence.length} instances)` : ""}: ${String(evidence[0]!.observed)}`,
+    evidence,
+  }));
+};

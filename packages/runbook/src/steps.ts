@@ -897,8 +897,30 @@ const checkSecurityExposure: Step = {
   },
 };
 
+const reviewExternalAlerts: Step = {
+  id: "review-external-alerts",
+  phase: "triage",
+  title: "List the non-security alerts raised elsewhere, with their labels",
+  runbookAction: "Identify affected service(s)",
+  mutates: false,
+  advisory: false,
+  async run(ports) {
+    const s = await ports.observe.snapshot();
+    const output = s.externalAlerts
+      .filter((a) => !a.security)
+      .map(
+        (a) =>
+          `alert ${a.name}: ${Object.entries(a.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(", ")}`,
+      );
+    return looked(output.length > 0, output.length > 0 ? output : ["no external alert firing"]);
+  },
+};
+
 /** Every step implementation (the catalog orders them per incident; `stepById` looks them up). */
 export const STEPS = {
+  reviewExternalAlerts,
   checkHealthEndpoints,
   reviewRecentDeployments,
   checkConsumerLag,

@@ -13,10 +13,10 @@
  * Exit 0 when every row passes, 1 otherwise. Figures are printed, not asserted.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COMMITTED_ROUTING, type RunningAlertmanager, alertmanagerBinary, startAlertmanager } from "@gm/monitor/alertmanager-run";
+import { type RunningAlertmanager, alertmanagerBinary, startAlertmanager } from "@gm/monitor/alertmanager-run";
 import { type Artifact, describeLeaks, findLeaks, type Secret } from "@gm/runbook/leaks";
 import { writeReportFiles } from "@gm/report/write";
 import { toJUnit } from "@gm/report/junit";
@@ -53,19 +53,14 @@ const policy = drillPolicy(undefined, defaultScenariosDir());
 const [scenario] = loadScenarios([drillName], defaultScenariosDir(), policy);
 if (!scenario) throw new Error(`SECURITY_DRILL: no drill named ${drillName}`);
 
-// An Alertmanager behind basic auth, as a production one may be, and receivers whose URLs carry a secret:
-// neither may surface anywhere.
+// An Alertmanager behind basic auth, as a production one may be, and receivers whose secret files (PagerDuty
+// routing key, Slack URL, ticket token) hold a secret: neither may surface anywhere.
 const alertmanagerPassword = randomBytes(12).toString("hex");
 const receiverPassword = randomBytes(12).toString("hex");
 const work = mkdtempSync(join(tmpdir(), "gm-security-"));
 let am: RunningAlertmanager | undefined;
 if (alertmanagerBinary()) {
-  const routing = join(work, "alertmanager.yml");
-  writeFileSync(
-    routing,
-    readFileSync(COMMITTED_ROUTING, "utf8").replaceAll("http://127.0.0.1:9099/", `http://hook:${receiverPassword}@127.0.0.1:9099/`),
-  );
-  am = await startAlertmanager({ routing });
+  am = await startAlertmanager({ secret: receiverPassword });
 }
 const stack = await startStack({
   brokers: scenario.stack.brokers as 1 | 3,

@@ -3,17 +3,17 @@
  * observed by gm-prober's own round at its default interval, alerting a real Alertmanager with the
  * committed routing; under the full verdict (pages, hypothesis, steps, recovery, integrity, clean-up).
  * Then no configured secret — the admin token, both PostgreSQL passwords, the password of the
- * Alertmanager the prober alerts (behind basic auth here) and of its receivers' URLs — is in anything the
+ * Alertmanager the prober alerts (behind basic auth here) and of its receivers' secret files — is in anything the
  * game day wrote: the reports and JUnit (written as `gm-chaos drill --report-dir` writes them), the
  * drill's progress and --json lines, the prober's log lines and /metrics, `gm-chaos stack status` (text
  * and --json) and every container's log.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COMMITTED_ROUTING, type RunningAlertmanager, startAlertmanager } from "@gm/monitor/alertmanager-run";
+import { type RunningAlertmanager, startAlertmanager } from "@gm/monitor/alertmanager-run";
 import { toJUnit } from "@gm/report/junit";
 import type { DrillReport } from "@gm/report/schema";
 import { writeReportFiles } from "@gm/report/write";
@@ -42,21 +42,16 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
   const reports: DrillReport[] = [];
   const progress: DrillProgress[] = [];
   const proberLog = lineRecorder("prober log lines");
-  // The prober alerts an Alertmanager behind basic auth and the routing's receiver URLs carry a password:
-  // both are configured secrets too.
+  // The prober alerts an Alertmanager behind basic auth and the routing's receivers read a password from
+  // their secret files (PagerDuty routing key, Slack URL, ticket token): both are configured secrets too.
   const alertmanagerPassword = randomBytes(12).toString("hex");
   const receiverPassword = randomBytes(12).toString("hex");
 
   beforeAll(async () => {
-    const routing = join(work, "alertmanager.yml");
-    writeFileSync(
-      routing,
-      readFileSync(COMMITTED_ROUTING, "utf8").replaceAll("http://127.0.0.1:9099/", `http://hook:${receiverPassword}@127.0.0.1:9099/`),
-    );
     let started: RunningAlertmanager;
     [stack, started] = await Promise.all([
       startStack({ brokers: 3, id: `t-gd-${Date.now().toString(36)}` }),
-      startAlertmanager({ routing }),
+      startAlertmanager({ secret: receiverPassword }),
     ]);
     alertmanager = { ...started, url: started.url.replace("http://", `http://gm-prober:${alertmanagerPassword}@`), stop: started.stop };
     observer = await startDrillObserver({ endpoints: stack.endpoints, policy, alertmanager, log: proberLog.log });

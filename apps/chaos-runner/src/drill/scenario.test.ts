@@ -37,7 +37,7 @@ describe("drill files", () => {
       "name: x\nincident: service-oom\nhypothesis: h\nfault: { type: memory-limit, params: { service: stats-api, bytes: 1 } }\nexpect: { kind: service-oom, severity: P1 }\n";
     expect(problems(`${base}kubernetes: { expect: { kind: oom, severity: P9 }, extra: 1 }`)).toEqual([
       "kubernetes.extra: unknown key (expected one of expect, alsoExpected, mayFail)",
-      'kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got "oom"',
+      'kubernetes.expect.kind: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, external-alert, got "oom"',
       'kubernetes.expect.severity: expected one of P0, P1, P2, P3, got "P9"',
     ]);
   });
@@ -56,7 +56,7 @@ extra: 1
     ).toEqual([
       "extra: unknown key (expected one of name, incident, hypothesis, stack, fault, expect, alsoExpected, tolerances, mayFail, remediation, load, deadlines, kubernetes)",
       'name: expected lower-case words joined by dashes, got "Bad Name"',
-      'incident: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, got "meteor-strike"',
+      'incident: expected one of service-down, data-loss, security-exposure, high-error-rate, kafka-broker-down, db-pool-exhausted, high-consumer-lag, service-oom, external-alert, got "meteor-strike"',
       'hypothesis: expected a non-empty string, got ""',
       "fault.params.colour: unknown key (expected one of count)",
       "fault.params.count: expected 1 to 3 (the stack's brokers), got 5",
