@@ -266,10 +266,12 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       beforeIntegrity: async () => {
         const c = new pg.Client({ connectionString: stack.endpoints.postgresUrl });
         await c.connect();
-        const res = await c.query<{ id: string }>(
+        // the last events this drill's load sent (ts is the client's send time)
+        const res = await c.query<{ id: string; ts: Date; stored_at: Date }>(
           `UPDATE events SET payload = jsonb_set(payload, '{k}', '-1')
-            WHERE id IN (SELECT id FROM events WHERE type = 'drill_load' ORDER BY stored_at DESC LIMIT 3) RETURNING id`,
+            WHERE id IN (SELECT id FROM events WHERE type = 'drill_load' ORDER BY ts DESC LIMIT 3) RETURNING id, ts, stored_at`,
         );
+        console.log(`altered behind the runner's back: ${JSON.stringify(res.rows)}`);
         altered = res.rows.map((r) => r.id);
         await c.end();
       },
