@@ -4,7 +4,7 @@
  * numbers: SHA-256 of JSON of {id, playerId, type, ts, payload} with object keys sorted at every depth
  * and ts as its instant (ISO 8601, UTC, milliseconds). The same form as packages/stack/src/event-digest.ts,
  * which the drills and the canary use; this service keeps its own copy (its image bundles nothing of the
- * SRE packages) and event-digest.test.ts fails when the two disagree.
+ * SRE packages) and event-digest.property.test.ts fails when the two disagree.
  */
 import { createHash } from "node:crypto";
 
