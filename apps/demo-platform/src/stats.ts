@@ -1,11 +1,14 @@
 /**
  * stats-api: reads PostgreSQL through a bounded pool, so an exhausted pool answers 503 quickly
- * instead of hanging. DELETE /admin/players/:id erases a player's data and needs the bearer token.
+ * instead of hanging. GET /events/:id returns the stored event with the SHA-256 of its canonical content
+ * (event-digest.ts), so the canary sees an event that came back altered. DELETE /admin/players/:id
+ * erases a player's data and needs the bearer token.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Registry } from "prom-client";
 import type { StatsConfig } from "./config.js";
 import { createDb, DbUnavailable, migrate } from "./db.js";
+import { storedEventDigest } from "./event-digest.js";
 import { checkPathId, LIMITS } from "./events.js";
 import { Router, type Reply, type Request } from "./http.js";
 import { sleep } from "./kafka-clients.js";
@@ -132,6 +135,8 @@ export async function startStats(cfg: StatsConfig, log: Logger, registry: Regist
             ts: row.ts.toISOString(),
             payload: row.payload,
             storedAt: row.stored_at.toISOString(),
+            // what a client checks the stored content against what it sent (event-digest.ts)
+            sha256: storedEventDigest({ id: row.id, playerId: row.player_id, type: row.type, ts: row.ts, payload: row.payload }),
           },
         };
       }),

@@ -29,7 +29,10 @@ export function renderTable(s: Snapshot, incidents: Incident[]): string {
     lines.push(
       `postgres: ${s.postgres.totalConnections} connections of ${s.postgres.maxConnections - s.postgres.reservedConnections} usable (${pct(s.postgres.usage)}), ${JSON.stringify(s.postgres.byState)}`,
     );
-  if (s.canary) lines.push(`canary: sent ${s.canary.sent}, lost ${s.canary.lost}, round trip ${s.canary.lastRoundTripMs ?? "?"} ms`);
+  if (s.canary)
+    lines.push(
+      `canary: sent ${s.canary.sent}, lost ${s.canary.lost}, altered ${s.canary.altered ?? "?"}${(s.canary.alteredIds ?? []).length > 0 ? ` (${(s.canary.alteredIds ?? []).join(", ")})` : ""}, round trip ${s.canary.lastRoundTripMs ?? "?"} ms`,
+    );
   for (const e of s.collectionErrors) lines.push(`collector ${e.collector} failed: ${e.error}`);
   lines.push("");
   if (incidents.length === 0) lines.push("no incidents: healthy");

@@ -47,6 +47,7 @@ export function createProberMetrics() {
     securityOk: g("gm_security_check_ok", "1 when the protected endpoint refused an unauthenticated request", ["endpoint"]),
     leaked: g("gm_security_leaked_secrets", "Configured secrets seen in public responses"),
     canaryLost: g("gm_canary_lost", "Canary events acknowledged but never readable"),
+    canaryAltered: g("gm_canary_altered", "Canary events read back with other content than was sent, still altered"),
     canaryRtt: g("gm_canary_round_trip_ms", "Last canary round trip"),
     canaryFresh: g("gm_canary_freshness_seconds", "Seconds since a canary was last read back"),
     incident: g("incident_active", "1 for every open incident", ["kind", "severity", "subject"]),
@@ -108,6 +109,7 @@ export function createProberMetrics() {
       }
       if (s.canary) {
         m.canaryLost.set(s.canary.lost);
+        if (s.canary.altered !== undefined) m.canaryAltered.set(s.canary.altered);
         if (s.canary.lastRoundTripMs !== null) m.canaryRtt.set(s.canary.lastRoundTripMs);
         if (s.canary.freshnessSeconds !== null) m.canaryFresh.set(s.canary.freshnessSeconds);
       }

@@ -91,6 +91,15 @@ export function followUps(report: DrillReport): FollowUp[] {
       `Data loss: ${integ.lost} of ${integ.acknowledged} acknowledged events were lost${sample}. Treat as a P0 (runbook: "Data loss or corruption"): hold a post-mortem, and check producer acks=all / idempotence, min.insync.replicas and that the consumer commits offsets only after the write to PostgreSQL.`,
     );
   }
+  if (integ && (integ.altered ?? 0) > 0) {
+    const ids = integ.alteredSample ?? [];
+    add(
+      "P0",
+      "data-integrity",
+      false,
+      `Data corruption: ${integ.altered} of ${integ.acknowledged} acknowledged events were stored with other content than was sent${ids.length > 0 ? ` (e.g. ${ids.slice(0, 5).join(", ")})` : ""}. Treat as a P0 (runbook: "Data loss or corruption"): hold a post-mortem, find what wrote those rows (processor version, migrations, manual UPDATEs) and restore them from the events in Kafka or a backup.`,
+    );
+  }
   if (integ && integ.duplicates > 0) {
     add(
       "P2",

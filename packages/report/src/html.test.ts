@@ -49,3 +49,14 @@ describe("toHtml", () => {
     expect(ok).toContain("none: the hypothesis held.");
   });
 });
+
+describe("toHtml: integrity with altered events", () => {
+  it("counts and names the altered ids, escaped", () => {
+    const r = kafkaBrokerDownPassed();
+    r.integrity = { ...r.integrity!, altered: 1, alteredSample: ["evt-<1>"] };
+    const html = toHtml(r);
+    expect(html).toContain("<strong>1 stored altered.</strong>");
+    expect(html).toContain("<p>Altered, for example: <code>evt-&lt;1&gt;</code></p>");
+    expect(xmlProblems(html)).toEqual([]);
+  });
+});

@@ -162,13 +162,24 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
     "Data integrity",
     integ
       ? [
-          `<p>${mark(integ.lost === 0 && integ.duplicates === 0)} ${integ.lost === 0 ? "No acknowledged event was lost." : `<strong>${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.</strong>`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}</p>`,
+          `<p>${mark(integ.lost === 0 && integ.duplicates === 0 && (integ.altered ?? 0) === 0)} ${integ.lost === 0 ? "No acknowledged event was lost." : `<strong>${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.</strong>`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}${integ.altered === undefined ? " Content not compared." : integ.altered > 0 ? ` <strong>${integ.altered} stored altered.</strong>` : " None altered."}</p>`,
           table(
-            ["Acknowledged", "Found", "Lost", "Duplicates"],
-            [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]],
-            [0, 1, 2, 3],
+            ["Acknowledged", "Found", "Lost", "Duplicates", "Altered"],
+            [
+              [
+                String(integ.acknowledged),
+                String(integ.found),
+                String(integ.lost),
+                String(integ.duplicates),
+                integ.altered === undefined ? "not compared" : String(integ.altered),
+              ],
+            ],
+            [0, 1, 2, 3, 4],
           ),
           integ.lostSample.length > 0 ? `<p>Lost, for example: ${integ.lostSample.map((x) => `<code>${h(x)}</code>`).join(", ")}</p>` : "",
+          (integ.alteredSample ?? []).length > 0
+            ? `<p>Altered, for example: ${(integ.alteredSample ?? []).map((x) => `<code>${h(x)}</code>`).join(", ")}</p>`
+            : "",
         ].join("\n")
       : "<p>Not checked in this drill.</p>",
   );

@@ -105,3 +105,29 @@ describe("report.json: the verdict's fields", () => {
     expect(() => parseReport(JSON.stringify({ ...r, worstSeverity: "P9" }))).toThrow("report.worstSeverity: expected a severity or null");
   });
 });
+
+describe("parseReport: integrity's altered count (issue 10 §2)", () => {
+  it("reads a report written before content was compared (no altered, no alteredSample)", () => {
+    const old = JSON.parse(toJson(dbPoolExhaustedFailed())) as { integrity: Record<string, unknown> };
+    expect(Object.keys(old.integrity)).not.toContain("altered");
+    expect(parseReport(JSON.stringify(old)).integrity).toEqual(dbPoolExhaustedFailed().integrity);
+  });
+
+  it("round-trips altered and alteredSample after lostSample, and checks them when present", () => {
+    const r = dbPoolExhaustedFailed();
+    r.integrity = { ...r.integrity!, altered: 2, alteredSample: ["evt-000007", "evt-000008"] };
+    const text = toJson(r);
+    expect(parseReport(text)).toEqual(r);
+    expect(Object.keys((JSON.parse(text) as { integrity: object }).integrity).slice(-3)).toEqual([
+      "lostSample",
+      "altered",
+      "alteredSample",
+    ]);
+    const bad = JSON.parse(text) as { integrity: Record<string, unknown> };
+    bad.integrity["altered"] = -2;
+    expect(() => parseReport(JSON.stringify(bad))).toThrow("report.integrity.altered: expected a non-negative integer");
+    bad.integrity["altered"] = 2;
+    bad.integrity["alteredSample"] = [7];
+    expect(() => parseReport(JSON.stringify(bad))).toThrow("report.integrity.alteredSample[0]: expected a string");
+  });
+});

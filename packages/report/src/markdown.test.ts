@@ -175,3 +175,26 @@ describe("toMarkdown: the verdict's evidence", () => {
     expect(md).toMatch(/\| ✅ \| problem \|/);
   });
 });
+
+describe("toMarkdown: integrity with altered events", () => {
+  it("counts and names the altered ids, fails the section and asks for a P0 post-mortem", () => {
+    const r = kafkaBrokerDownPassed();
+    r.integrity = { ...r.integrity!, altered: 3, alteredSample: ["drill-1-0-4", "drill-1-2-9", "drill-1-7-1"] };
+    const md = toMarkdown(r);
+    const s = sectionOf(md, "Data integrity");
+    expect(s).toContain("**3 stored altered.**");
+    expect(s).toContain("| 12480 | 12480 | 0 | 0 | 3 |");
+    expect(s).toContain("Altered, for example: `drill-1-0-4`, `drill-1-2-9`, `drill-1-7-1`");
+    expect(s).toContain("❌");
+    expect(md).toContain(
+      "**P0** (data-integrity) Data corruption: 3 of 12480 acknowledged events were stored with other content than was sent (e.g. drill-1-0-4",
+    );
+  });
+
+  it("says when content was not compared (an older report, a k6 load) and when none was altered", () => {
+    expect(sectionOf(toMarkdown(kafkaBrokerDownPassed()), "Data integrity")).toContain("Content not compared.");
+    const r = kafkaBrokerDownPassed();
+    r.integrity = { ...r.integrity!, altered: 0, alteredSample: [] };
+    expect(sectionOf(toMarkdown(r), "Data integrity")).toContain("None altered.");
+  });
+});

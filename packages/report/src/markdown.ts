@@ -214,17 +214,26 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   const integ = report.integrity;
   if (!integ) section("Data integrity", "Not checked in this drill.");
   else {
-    const ok = integ.lost === 0 && integ.duplicates === 0;
+    const altered = integ.altered ?? 0;
+    const ok = integ.lost === 0 && integ.duplicates === 0 && altered === 0;
+    const code = (ids: string[]) => ids.map((id) => `\`${id.replace(/`/g, "'")}\``).join(", ");
     section(
       "Data integrity",
-      `${yes(ok)} ${integ.lost === 0 ? "No acknowledged event was lost." : `**${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.**`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}`,
+      `${yes(ok)} ${integ.lost === 0 ? "No acknowledged event was lost." : `**${integ.lost} acknowledged event${integ.lost === 1 ? " was" : "s were"} lost.**`}${integ.duplicates > 0 ? ` ${integ.duplicates} duplicated.` : ""}${integ.altered === undefined ? " Content not compared." : altered > 0 ? ` **${altered} stored altered.**` : " None altered."}`,
       table(
-        ["Acknowledged", "Found", "Lost", "Duplicates"],
-        [[String(integ.acknowledged), String(integ.found), String(integ.lost), String(integ.duplicates)]],
+        ["Acknowledged", "Found", "Lost", "Duplicates", "Altered"],
+        [
+          [
+            String(integ.acknowledged),
+            String(integ.found),
+            String(integ.lost),
+            String(integ.duplicates),
+            integ.altered === undefined ? "not compared" : String(altered),
+          ],
+        ],
       ),
-      ...(integ.lostSample.length > 0
-        ? [`Lost, for example: ${integ.lostSample.map((id) => `\`${id.replace(/`/g, "'")}\``).join(", ")}`]
-        : []),
+      ...(integ.lostSample.length > 0 ? [`Lost, for example: ${code(integ.lostSample)}`] : []),
+      ...((integ.alteredSample ?? []).length > 0 ? [`Altered, for example: ${code(integ.alteredSample ?? [])}`] : []),
     );
   }
 

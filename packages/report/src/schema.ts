@@ -130,7 +130,17 @@ export interface DrillReport {
   /** the hypothesis's measurable claims */
   hypothesisChecks?: ToleranceResult[];
   steps: StepRecord[];
-  integrity: { acknowledged: number; found: number; lost: number; duplicates: number; lostSample: string[] } | null;
+  integrity: {
+    acknowledged: number;
+    found: number;
+    lost: number;
+    duplicates: number;
+    lostSample: string[];
+    /** acknowledged events stored with other content than was sent; absent when content was not compared (older reports, k6 load) */
+    altered?: number;
+    /** up to 10 of their ids */
+    alteredSample?: string[];
+  } | null;
   cleanup: { ok: boolean; leftovers: string[] };
   checks: Check[];
   timeline: TimelineEvent[];

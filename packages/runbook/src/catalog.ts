@@ -69,15 +69,15 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
   },
   "data-loss": {
     kind: "data-loss",
-    title: "Data loss",
+    title: "Data loss or corruption",
     section: "Severity Levels › P0 - Critical",
     symptoms: ["Data loss or corruption"],
     detect: detectDataLoss,
     rule: (p) =>
-      `A canary event acknowledged by ingest-api is not readable from stats-api ${p.thresholds.canary.lossDeadlineSeconds} s later (canary.lost > 0).`,
+      `A canary event acknowledged by ingest-api is not readable from stats-api ${p.thresholds.canary.lossDeadlineSeconds} s later (canary.lost > 0), or is read back with other content than was sent: its payload, or the checksum of its canonical content that stats-api returns, differs (canary.altered > 0, evidence naming the ids). The last canaries read back intact are read again every round, so a row altered after it was stored is seen too.`,
     severities: ["P0"],
     severity: () => "P0",
-    why: 'The runbook lists "Data loss or corruption" under P0: an acknowledged event that never arrives is lost.',
+    why: 'The runbook lists "Data loss or corruption" under P0: an acknowledged event that never arrives is lost, one that comes back altered is corrupted.',
     steps: [S.checkCanary, S.checkHealthEndpoints, S.checkConsumerLag, S.reviewRecentDeployments],
     escalationNote: "No automated mitigation: restarting or rolling back can destroy the evidence of what was lost. Page and hand over.",
     collectors: ["synthetic"],

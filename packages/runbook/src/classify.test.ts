@@ -72,6 +72,24 @@ describe("classify", () => {
     expect(classify(s)).toHaveLength(1);
   });
 
+  it("a canary read back altered is P0 data-loss (corruption) with evidence naming the ids; lost and altered are one incident", () => {
+    const s = healthy();
+    s.canary = { sent: 5, lost: 0, lastRoundTripMs: 200, freshnessSeconds: 2, altered: 2, alteredIds: ["gm-canary-r-3", "gm-canary-r-4"] };
+    const [i, ...rest] = classify(s, defaultPolicy);
+    expect(rest).toEqual([]);
+    expect(i).toMatchObject({ kind: "data-loss", severity: "P0", subject: "event-pipeline" });
+    expect(i!.summary).toContain("2 canary event(s) read back altered: gm-canary-r-3, gm-canary-r-4");
+    expect(i!.evidence).toContainEqual({
+      signal: "canary.altered",
+      observed: "2 (gm-canary-r-3, gm-canary-r-4)",
+      threshold: "> 0: stored content differs from what was sent",
+    });
+    s.canary = { ...s.canary, lost: 1 };
+    expect(classify(s, defaultPolicy)[0]!.evidence.map((e) => e.signal)).toEqual(["canary.lost", "canary.altered"]);
+    s.canary = { ...s.canary, lost: 0, altered: 0, alteredIds: [] };
+    expect(classify(s, defaultPolicy)).toEqual([]);
+  });
+
   it("rejects a snapshot without a valid time", () => {
     expect(() => classify({ ...healthy(), at: "yesterday" })).toThrow('snapshot.at: expected an ISO 8601 time, got "yesterday"');
   });

@@ -37,20 +37,31 @@ export const detectServiceDown: Rule = (s) =>
       })),
     }));
 
-/** A canary acknowledged by ingest-api was not readable from stats-api by the loss deadline. */
-export const detectDataLoss: Rule = (s, p) =>
-  s.canary && s.canary.lost > 0
-    ? [
-        {
-          severity: "P0",
-          subject: "event-pipeline",
-          summary: `${s.canary.lost} of ${s.canary.sent} acknowledged canary event(s) never became readable`,
-          evidence: [
-            { signal: "canary.lost", observed: s.canary.lost, threshold: `> 0 after ${p.thresholds.canary.lossDeadlineSeconds} s` },
-          ],
-        },
-      ]
-    : [];
+/**
+ * A canary acknowledged by ingest-api was not readable from stats-api by the loss deadline, or was read
+ * back altered (its payload or its checksum differ from what was sent): both are "data loss or corruption".
+ */
+export const detectDataLoss: Rule = (s, p) => {
+  const c = s.canary;
+  if (!c) return [];
+  const altered = c.altered ?? 0;
+  const evidence: Evidence[] = [];
+  const summary: string[] = [];
+  if (c.lost > 0) {
+    summary.push(`${c.lost} of ${c.sent} acknowledged canary event(s) never became readable`);
+    evidence.push({ signal: "canary.lost", observed: c.lost, threshold: `> 0 after ${p.thresholds.canary.lossDeadlineSeconds} s` });
+  }
+  if (altered > 0) {
+    const ids = c.alteredIds ?? [];
+    summary.push(`${altered} canary event(s) read back altered${ids.length > 0 ? `: ${ids.join(", ")}` : ""}`);
+    evidence.push({
+      signal: "canary.altered",
+      observed: ids.length > 0 ? `${altered} (${ids.join(", ")})` : altered,
+      threshold: "> 0: stored content differs from what was sent",
+    });
+  }
+  return evidence.length === 0 ? [] : [{ severity: "P0", subject: "event-pipeline", summary: summary.join("; "), evidence }];
+};
 
 /** A security check failed, a secret's name appeared in a public response, or an alert is labelled security. */
 export const detectSecurityExposure: Rule = (s) => {

@@ -174,6 +174,13 @@ export interface CanarySignal {
   lastRoundTripMs: number | null;
   /** seconds since the last canary was read back */
   freshnessSeconds: number | null;
+  /**
+   * canaries read back from stats-api with other content than was sent (payload or checksum differ),
+   * still altered; absent from a collector that compares ids only
+   */
+  altered?: number;
+  /** the ids of those canaries (at most 10) */
+  alteredIds?: string[];
 }
 
 export interface ExternalAlert {

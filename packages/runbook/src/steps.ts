@@ -862,17 +862,19 @@ const oomVerifyNoOom: Step = {
 const checkCanary: Step = {
   id: "check-canary",
   phase: "triage",
-  title: "Check the canary events (sent, lost, round trip)",
+  title: "Check the canary events (sent, lost, altered, round trip)",
   runbookAction: "Identify affected service(s)",
   mutates: false,
   advisory: false,
   async run(ports) {
     const c = (await ports.observe.snapshot()).canary;
     if (!c) return { ok: false, output: ["canary not observed (collector failed)"] };
+    const altered = c.altered ?? 0;
     return looked(
-      c.lost > 0,
+      c.lost > 0 || altered > 0,
       [
-        `canaries sent ${c.sent}, lost ${c.lost}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`,
+        `canaries sent ${c.sent}, lost ${c.lost}, altered ${c.altered ?? "not compared"}, last round trip ${c.lastRoundTripMs ?? "none"} ms, freshness ${c.freshnessSeconds ?? "none"} s`,
+        ...(altered > 0 ? [`read back altered: ${(c.alteredIds ?? []).join(", ")}`] : []),
       ],
       { ...c },
     );

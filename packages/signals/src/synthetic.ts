@@ -11,10 +11,16 @@
  *
  * The canary is an event sent through ingest-api and read back from stats-api: its round trip and
  * freshness are measured; a canary acknowledged (202) but not readable after `lossDeadlineSeconds` is
- * counted as lost — data loss, P0.
+ * counted as lost — data loss, P0. A canary read back with other content than was sent — its payload
+ * differs from what was posted, or the `sha256` stats-api computes over the stored row differs from the
+ * digest of what was sent (canonical form: @gm/stack/event-digest) — is counted as altered: corruption,
+ * P0, with the ids. The last `recheckCanaries` canaries read back intact are read again every round,
+ * so a row altered after it was stored (a bad migration, a stray UPDATE) is seen as well; an altered
+ * canary stays counted until it reads back as sent again (repaired) or drops out of the newest 10.
  */
-import { Partitioners } from "kafkajs";
 import type { CanarySignal, ErrorRateSignal, UsersSignal } from "@gm/runbook/snapshot";
+import { canonicalJson, eventDigest } from "@gm/stack/event-digest";
+import { Partitioners } from "kafkajs";
 
 export interface SyntheticOptions {
   ingestUrl: string;
@@ -26,13 +32,34 @@ export interface SyntheticOptions {
   /** the short window of the multiwindow error rate, in rounds (default 1: the last round) */
   recentRounds?: number;
   lossDeadlineSeconds: number;
+  /** canaries read back intact that are read again every round (default 5) */
+  recheckCanaries?: number;
   /** distinguishes this prober's players and canaries */
   runId: string;
   fetch?: typeof fetch;
 }
 
-function event(id: string, playerId: string, type: string) {
-  return { id, playerId, type, ts: new Date().toISOString(), payload: { synthetic: true } };
+function event(id: string, playerId: string, type: string, payload: Record<string, unknown> = { synthetic: true }) {
+  return { id, playerId, type, ts: new Date().toISOString(), payload };
+}
+
+type SentEvent = ReturnType<typeof event>;
+
+/** What a canary read back from stats-api is: not there (any status but 200), as sent, or altered (why). */
+export type CanaryReadback = { state: "missing" } | { state: "intact" } | { state: "altered"; why: string };
+
+/**
+ * Compares the body of GET /events/:id with the event sent: the content (id, player, type, instant,
+ * payload) in canonical form, and the `sha256` stats-api computed over the stored row when it gives one.
+ */
+export function compareReadback(sent: SentEvent, body: unknown): CanaryReadback {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const differs: string[] = [];
+  for (const field of ["id", "playerId", "type"] as const) if (b[field] !== sent[field]) differs.push(field);
+  if (typeof b["ts"] !== "string" || Date.parse(b["ts"]) !== Date.parse(sent.ts)) differs.push("ts");
+  if (canonicalJson(b["payload"]) !== canonicalJson(sent.payload)) differs.push("payload");
+  if (typeof b["sha256"] === "string" && b["sha256"] !== eventDigest(sent)) differs.push("sha256");
+  return differs.length === 0 ? { state: "intact" } : { state: "altered", why: `${differs.join(", ")} differ from what was sent` };
 }
 
 /**
@@ -71,6 +98,9 @@ export function createSynthetic(opts: SyntheticOptions) {
   const pending = new Map<string, number>(); // canary id → acknowledged at (ms)
   // Canaries past the deadline stay under watch for a while: one that shows up late was delayed, not lost.
   const overdue = new Map<string, number>();
+  const sentEvents = new Map<string, SentEvent>(); // canary id → what was sent, while it is under watch
+  const intact = new Map<string, SentEvent>(); // the newest canaries read back as sent, read again each round
+  const altered = new Map<string, { sent: SentEvent; why: string }>(); // read again each round until repaired
   let seq = 0;
   let sent = 0;
   let lost = 0;
@@ -88,6 +118,34 @@ export function createSynthetic(opts: SyntheticOptions) {
     } catch {
       return null;
     }
+  };
+  const readBack = async (id: string): Promise<CanaryReadback> => {
+    try {
+      const res = await fetchFn(`${opts.statsUrl}/events/${id}`, { signal: AbortSignal.timeout(opts.timeoutMs) });
+      const text = await res.text();
+      if (res.status !== 200) return { state: "missing" };
+      const sentEvent = sentEvents.get(id) ?? intact.get(id) ?? altered.get(id)?.sent;
+      if (!sentEvent) return { state: "intact" };
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return { state: "altered", why: "the answer is not JSON" };
+      }
+      return compareReadback(sentEvent, body);
+    } catch {
+      return { state: "missing" };
+    }
+  };
+  /** A canary read back with status 200: under re-read watch when intact, counted when altered. */
+  const settle = (id: string, r: CanaryReadback) => {
+    const sentEvent = sentEvents.get(id);
+    sentEvents.delete(id);
+    if (!sentEvent) return;
+    if (r.state === "altered") altered.set(id, { sent: sentEvent, why: r.why });
+    else intact.set(id, sentEvent);
+    while (intact.size > (opts.recheckCanaries ?? 5)) intact.delete(intact.keys().next().value as string);
+    while (altered.size > 10) altered.delete(altered.keys().next().value as string);
   };
   const post = (events: unknown[]) =>
     call(`${opts.ingestUrl}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) });
@@ -119,12 +177,23 @@ export function createSynthetic(opts: SyntheticOptions) {
       // Canary: read back the pending ones, then send a new one. A round the collector's timeout gave up
       // on still runs beside the next one (a long stats-api outage: each read waits its timeout), so a
       // canary changes state only in the round that takes it out of its map: counted lost once, un-counted once.
+      // Those read back before, intact or altered, are read again: a row can be altered after it was stored.
+      for (const id of [...intact.keys(), ...altered.keys()]) {
+        const r = await readBack(id);
+        if (r.state === "altered" && !altered.has(id)) {
+          const sentEvent = intact.get(id);
+          intact.delete(id);
+          if (sentEvent) sentEvents.set(id, sentEvent);
+          settle(id, r);
+        } else if (r.state === "intact" && altered.has(id)) altered.delete(id); // repaired (no longer under watch)
+      }
       for (const [id, ackAt] of [...pending]) {
-        const status = await call(`${opts.statsUrl}/events/${id}`);
-        if (status === 200) {
+        const r = await readBack(id);
+        if (r.state !== "missing") {
           if (pending.delete(id)) {
             lastReadAt = now;
             lastRoundTripMs = now - ackAt;
+            settle(id, r);
           }
         } else if (now - ackAt > opts.lossDeadlineSeconds * 1000 && pending.delete(id)) {
           overdue.set(id, ackAt);
@@ -132,25 +201,39 @@ export function createSynthetic(opts: SyntheticOptions) {
         }
       }
       for (const [id, ackAt] of [...overdue]) {
-        if ((await call(`${opts.statsUrl}/events/${id}`)) === 200) {
-          if (overdue.delete(id)) lost -= 1;
-        } else if (now - ackAt > 10 * opts.lossDeadlineSeconds * 1000) overdue.delete(id); // lost for good
+        const r = await readBack(id);
+        if (r.state !== "missing") {
+          if (overdue.delete(id)) {
+            lost -= 1;
+            settle(id, r);
+          }
+        } else if (now - ackAt > 10 * opts.lossDeadlineSeconds * 1000 && overdue.delete(id)) sentEvents.delete(id); // lost for good
       }
       const canaryId = `gm-canary-${opts.runId}-${seq}`;
       const sentAt = performance.now();
-      const status = await post([event(canaryId, `gm-canary-${opts.runId}`, "canary")]);
+      // a payload of several types and a nested object: what jsonb rewrites (key order, number text) must read back equal
+      const canary = event(canaryId, `gm-canary-${opts.runId}`, "canary", {
+        synthetic: true,
+        seq,
+        score: seq * 0.5,
+        tags: ["canary", String(seq)],
+        run: { id: opts.runId, at: sentAt },
+      });
+      const status = await post([canary]);
       sent += 1;
       if (status === 202) {
+        sentEvents.set(canaryId, canary);
         // Read it back within this round when the pipeline is quick; otherwise the next rounds check it.
         const deadline = sentAt + Math.min(opts.timeoutMs, 3_000);
-        let found = false;
-        while (!found && performance.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 100));
-          found = (await call(`${opts.statsUrl}/events/${canaryId}`)) === 200;
+        let r: CanaryReadback = { state: "missing" };
+        while (r.state === "missing" && performance.now() < deadline) {
+          await new Promise((res) => setTimeout(res, 100));
+          r = await readBack(canaryId);
         }
-        if (found) {
+        if (r.state !== "missing") {
           lastReadAt = now;
           lastRoundTripMs = Math.round(performance.now() - sentAt);
+          settle(canaryId, r);
         } else pending.set(canaryId, now);
       }
 
@@ -194,7 +277,14 @@ export function createSynthetic(opts: SyntheticOptions) {
               }
             : {}),
         },
-        canary: { sent, lost, lastRoundTripMs, freshnessSeconds: lastReadAt === null ? null : (now - lastReadAt) / 1000 },
+        canary: {
+          sent,
+          lost,
+          lastRoundTripMs,
+          freshnessSeconds: lastReadAt === null ? null : (now - lastReadAt) / 1000,
+          altered: altered.size,
+          alteredIds: [...altered.keys()],
+        },
       };
     },
   };

@@ -33,7 +33,7 @@ export async function runDemo(
       batchSize: argv["batch-size"],
     });
     out.progress(`${sent.acknowledged.length} acknowledged in ${sent.seconds.toFixed(2)} s; waiting for PostgreSQL`);
-    const stored = await waitStored(stack.endpoints.postgresUrl, sent.acknowledged, 60_000);
+    const stored = await waitStored(stack.endpoints.postgresUrl, sent.acknowledged, 60_000, sent.digests);
     const sample = sent.acknowledged[0];
     const readBack = sample ? await fetch(`${stack.endpoints.services["stats-api"]}/events/${sample}`).then((r) => r.json()) : null;
     const result = {
@@ -45,6 +45,7 @@ export async function runDemo(
       storedInPostgres: stored.found,
       lost: stored.lost.length,
       duplicates: stored.duplicates,
+      altered: stored.altered.length,
       endToEndSeconds: (Date.now() - t0) / 1000 - startSeconds,
       sampleReadBack: readBack,
     };
@@ -55,11 +56,12 @@ export async function runDemo(
         `sent ${result.sent} events, ${result.acknowledged} acknowledged by ingest-api (HTTP ${JSON.stringify(result.statusCounts)})`,
       );
       out.line(
-        `stored in PostgreSQL: ${result.storedInPostgres}, lost: ${result.lost}, duplicates: ${result.duplicates}, in ${result.endToEndSeconds.toFixed(1)} s`,
+        `stored in PostgreSQL: ${result.storedInPostgres}, lost: ${result.lost}, duplicates: ${result.duplicates}, altered: ${result.altered}, in ${result.endToEndSeconds.toFixed(1)} s`,
       );
       out.line(`read back through stats-api: ${JSON.stringify(readBack)}`);
     }
     if (stored.lost.length > 0 || sent.acknowledged.length !== argv.events) fail("not every event arrived", 1);
+    if (stored.altered.length > 0) fail(`${stored.altered.length} event(s) stored altered: ${stored.altered.slice(0, 10).join(", ")}`, 1);
   } finally {
     if (argv.keep) out.progress(`stack ${stack.options.id} left running: gm-chaos stack down --id ${stack.options.id}`);
     else {

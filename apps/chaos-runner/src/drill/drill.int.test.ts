@@ -2,7 +2,8 @@
  * Drills against a real stack, and proof that every part of the verdict can fail, naming its reason: a
  * remediation that does nothing; a step that throws; ingest-api answering 503 to 30% of requests during
  * the broker kill (the hypothesis's tolerance); collateral not declared in the drill file (an unexpected
- * P0); a fault never injected ("not detected", never a time); an event deleted behind the runner's back.
+ * P0); a fault never injected ("not detected", never a time); an event deleted, and events altered,
+ * behind the runner's back.
  */
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -48,7 +49,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.detected).toMatchObject({ kind: "kafka-broker-down", severity: "P2" });
-    expect(report.integrity).toMatchObject({ lost: 0, duplicates: 0 });
+    expect(report.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0, alteredSample: [] });
     expect(report.integrity!.acknowledged).toBeGreaterThan(1_000);
     expect(report.cleanup).toEqual({ ok: true, leftovers: [] });
     expect(report.steps.map((s) => s.id)).toContain("kafka-restart-broker");
@@ -251,5 +252,37 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     expect(report.outcome).toBe("failed");
     expect(report.integrity).toMatchObject({ lost: 1 });
     expect(report.checks.find((c) => c.name === "no acknowledged event lost")).toMatchObject({ ok: false });
+  });
+
+  it("fails integrity naming the ids when acknowledged events are altered in PostgreSQL behind the runner's back", async () => {
+    let altered: string[] = [];
+    const report = await runDrill({
+      scenario: scenario("kafka-broker-down"),
+      endpoints: stack.endpoints,
+      brokers: 3,
+      policy: defaultPolicy,
+      observer,
+      onProgress: log,
+      beforeIntegrity: async () => {
+        const c = new pg.Client({ connectionString: stack.endpoints.postgresUrl });
+        await c.connect();
+        // the last events this drill's load sent (ts is the client's send time)
+        const res = await c.query<{ id: string; ts: Date; stored_at: Date }>(
+          `UPDATE events SET payload = jsonb_set(payload, '{k}', '-1')
+            WHERE id IN (SELECT id FROM events WHERE type = 'drill_load' ORDER BY ts DESC LIMIT 3) RETURNING id, ts, stored_at`,
+        );
+        console.log(`altered behind the runner's back: ${JSON.stringify(res.rows)}`);
+        altered = res.rows.map((r) => r.id);
+        await c.end();
+      },
+    });
+    expect(altered).toHaveLength(3);
+    expect(report.outcome).toBe("failed");
+    expect(report.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 3 });
+    expect([...report.integrity!.alteredSample!].sort()).toEqual([...altered].sort());
+    const check = report.checks.find((c) => c.name === "no acknowledged event altered");
+    expect(check).toMatchObject({ ok: false });
+    for (const id of altered) expect(check!.detail).toContain(id);
+    expect(report.checks.find((c) => c.name === "no acknowledged event lost")).toMatchObject({ ok: true });
   });
 });

@@ -35,12 +35,16 @@ export interface DrillProgress {
   message: string;
 }
 
-/** Integrity as the target can check it: every acknowledged event stored exactly once. */
+/** Integrity as the target can check it: every acknowledged event stored exactly once, as it was sent. */
 export interface IntegrityResult {
   expected: number;
   found: number;
   lost: string[];
   duplicates: number;
+  /** acknowledged events stored with other content than was sent */
+  altered: string[];
+  /** stored events whose content was compared (0: the load gave no digests, ids only) */
+  compared: number;
 }
 
 /** What a drill runs against. */
@@ -59,7 +63,7 @@ export interface DrillTarget {
   /** the drill's load, where the target can take it */
   startLoad?: (runId: string) => LoadRun;
   /** integrity, where the target can read what was stored (waits for the consumers to catch up) */
-  checkIntegrity?: (acknowledged: string[]) => Promise<IntegrityResult>;
+  checkIntegrity?: (acknowledged: string[], digests?: ReadonlyMap<string, string>) => Promise<IntegrityResult>;
   /** what the target expects instead of the scenario, where the platform makes it differ */
   expect?: { kind: Incident["kind"]; severity: Severity };
   alsoExpected?: ExpectedCollateral[];
@@ -143,6 +147,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   let outcome: DrillReport["outcome"] = "passed";
   let load: LoadRun | undefined;
   let acknowledged: string[] = [];
+  let digests: ReadonlyMap<string, string> | undefined;
   let requests: RequestOutcome[] = [];
   const nothingOpen = (x: Observation) => x.incidents.length === 0 && x.active.length === 0 && (t.steady?.(x) ?? true);
   // Rates are over the prober's window: before it is full, one slow answer among a few requests reads as
@@ -325,6 +330,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
     if (load) {
       const r = await load.stop();
       acknowledged = r.acknowledged;
+      digests = r.digests;
       requests = r.requests;
       say("integrity", `load stopped: ${r.acknowledged.length} events acknowledged, statuses ${JSON.stringify(r.statusCounts)}`);
     }
@@ -332,17 +338,35 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
 
   if (t.checkIntegrity && acknowledged.length > 0 && outcome !== "aborted") {
     await o.beforeIntegrity?.();
-    say("integrity", `checking that all ${acknowledged.length} acknowledged events are stored exactly once`);
-    const r = await t.checkIntegrity(acknowledged);
+    say(
+      "integrity",
+      `checking that all ${acknowledged.length} acknowledged events are stored exactly once${digests ? ", as they were sent" : ""}`,
+    );
+    const t0 = performance.now();
+    const r = await t.checkIntegrity(acknowledged, digests);
+    say(
+      "integrity",
+      `${r.found}/${r.expected} found, ${r.lost.length} lost, ${r.duplicates} duplicated, ${r.compared > 0 ? `${r.altered.length} altered of ${r.compared} compared` : "content not compared"} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     integrity = {
       acknowledged: r.expected,
       found: r.found,
       lost: r.lost.length,
       duplicates: r.duplicates,
       lostSample: r.lost.slice(0, 10),
+      ...(r.compared > 0 ? { altered: r.altered.length, alteredSample: r.altered.slice(0, 10) } : {}),
     };
     check("no acknowledged event lost", r.lost.length === 0, `${r.found}/${r.expected} found, ${r.lost.length} lost`);
     check("no event stored twice", r.duplicates === 0, `${r.duplicates} duplicates`);
+    check(
+      "no acknowledged event altered",
+      r.altered.length === 0,
+      r.compared === 0
+        ? "not compared: the load reported acknowledged ids without their content (k6)"
+        : r.altered.length === 0
+          ? `${r.compared} stored events compared with what was sent: all equal`
+          : `${r.altered.length} of ${r.compared} stored with other content than was sent: ${r.altered.slice(0, 10).join(", ")}${r.altered.length > 10 ? ", …" : ""}`,
+    );
   } else if (!t.checkIntegrity) {
     checks.push({
       name: "no acknowledged event lost",

@@ -54,20 +54,25 @@ export interface DrillOptions {
   observer?: Observer;
 }
 
-/** Everything acknowledged is in PostgreSQL exactly once: waits until the processor caught up (lag 0) or all are there. */
-async function storedOnce(e: StackEndpoints, kafka: ReturnType<typeof createKafkaPort>, acknowledged: string[]): Promise<IntegrityResult> {
+/**
+ * Everything acknowledged is in PostgreSQL exactly once: waits until the processor caught up (lag 0) or
+ * all are there, by id; then compares every stored event's content with what was sent (`digests`), once.
+ */
+async function storedOnce(
+  e: StackEndpoints,
+  kafka: ReturnType<typeof createKafkaPort>,
+  acknowledged: string[],
+  digests?: ReadonlyMap<string, string>,
+): Promise<IntegrityResult> {
   const until = Date.now() + 180_000;
   let r = await checkStored(e.postgresUrl, acknowledged);
   while (r.lost.length > 0 && Date.now() < until) {
     const lag = await kafka.groupLag(e.consumerGroup).catch(() => -1);
-    if (lag === 0) {
-      r = await checkStored(e.postgresUrl, acknowledged);
-      break;
-    }
+    if (lag === 0) break;
     await new Promise((res) => setTimeout(res, 1_000));
     r = await checkStored(e.postgresUrl, acknowledged);
   }
-  return r;
+  return await checkStored(e.postgresUrl, acknowledged, digests);
 }
 
 /** The prober configuration drills observe with; its Alertmanager sink (built by buildProber) points at the drill's. */
@@ -153,7 +158,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
             batch: sc.load.batch,
             reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads },
           }),
-    checkIntegrity: (acknowledged) => storedOnce(e, kafka, acknowledged),
+    checkIntegrity: (acknowledged, digests) => storedOnce(e, kafka, acknowledged, digests),
     // rates need two rounds and the canary a round trip: allow a minute and a half at any interval
     steadyState: { timeoutMs: Math.max(90_000, 6 * config.intervalSeconds * 1000), what: "the prober to classify the stack as healthy" },
     close: async () => {

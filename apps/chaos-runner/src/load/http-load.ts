@@ -1,11 +1,15 @@
 /**
  * The built-in load generator for drills: posts batches of game events to ingest-api at a constant
  * arrival rate (batches per second, bounded in-flight requests) until stopped, and remembers every
- * event that was acknowledged (202) so integrity can be checked afterwards. Deterministic unique ids:
- * `${runId}-${sequence}-${k}`.
+ * event that was acknowledged (202), with the digest of its content, so integrity can be checked
+ * afterwards (lost, stored twice, stored altered). Deterministic unique ids: `${runId}-${sequence}-${k}`.
  */
+import { eventDigest } from "@gm/stack/event-digest";
+
 export interface LoadResult {
   acknowledged: string[];
+  /** id → digest of the content sent (@gm/stack/event-digest) per acknowledged event; absent when the load reports ids only (k6) */
+  digests?: Map<string, string>;
   /** every request, when it was answered and how ("202", "503", "error"; "skipped": never sent), and how long it took */
   requests: { service: string; at: number; status: string; ms?: number }[];
   rejected: number;
@@ -29,6 +33,7 @@ export function startHttpLoad(opts: {
   timeoutMs?: number;
 }): LoadRun {
   const acknowledged: string[] = [];
+  const digests = new Map<string, string>();
   const statusCounts: Record<string, number> = {};
   const requests: LoadResult["requests"] = [];
   let rejected = 0;
@@ -72,7 +77,11 @@ export function startHttpLoad(opts: {
       }
       statusCounts[status] = (statusCounts[status] ?? 0) + 1;
       requests.push({ service: "ingest-api", at: Date.now(), status, ms: Math.round(performance.now() - sentAt) });
-      if (status === "202") for (const e of events) acknowledged.push(e.id);
+      if (status === "202")
+        for (const e of events) {
+          acknowledged.push(e.id);
+          digests.set(e.id, eventDigest(e));
+        }
       else rejected += events.length;
     })().finally(() => {
       inFlight--;
@@ -111,7 +120,7 @@ export function startHttpLoad(opts: {
       clearInterval(reader);
       // Requests in flight finish (their answers decide what was acknowledged); none is abandoned.
       await Promise.all([...pending]);
-      return { acknowledged, requests, rejected, statusCounts };
+      return { acknowledged, digests, requests, rejected, statusCounts };
     },
   };
 }
