@@ -10,6 +10,8 @@
  * Validated with zod (strict objects: an unknown key is refused; every message names its field path).
  */
 import { z } from "zod";
+import { redactText } from "./redact.js";
+import { showKey } from "./yaml-text.js";
 
 /** What a service does on the platform; the runbook's steps choose their targets by these. */
 export interface ServiceRoles {
@@ -89,7 +91,7 @@ const baseUrl = z
     } catch {
       return false;
     }
-  }, "expected an http or https URL")
+  }, "expected a URL (http or https)")
   .transform((s) => s.replace(/\/+$/, ""));
 const urlList = z.array(baseUrl).min(1, "expected a non-empty list of base URLs");
 const path = z.string().regex(/^\/\S*$/, "expected a path starting with /");
@@ -103,64 +105,100 @@ export const serviceRolesSchema = z.strictObject({
   scalable: z.boolean().default(true),
 });
 
+/** The mapping form of one entry of the prober's `services:` section. */
+export const serviceEntryObject = z.strictObject({
+  urls: urlList,
+  health: path.default("/health"),
+  metrics: path.default("/metrics"),
+  roles: serviceRolesSchema.optional(),
+});
+
 /**
- * One entry of the prober's `services:` section: a list of base URLs (the short form; roles from the
- * defaults for GameMetrics Pro's names), or a mapping with `urls`, `health`, `metrics` and `roles`.
+ * The prober's `services:` section, for JSON Schema export: service name → a list of base URLs (the
+ * short form; roles from the defaults for GameMetrics Pro's names), or a mapping with `urls`, `health`,
+ * `metrics` and `roles`. `parseServicesSection` parses it with messages that name each field.
  */
-export const serviceEntrySchema = z.preprocess(
-  (v) => (Array.isArray(v) ? { urls: v } : v),
-  z.strictObject({
-    urls: urlList,
-    health: path.default("/health"),
-    metrics: path.default("/metrics"),
-    roles: serviceRolesSchema.optional(),
-  }),
+export const servicesSectionSchema = z.record(
+  z.string().regex(SERVICE_NAME, "expected a service name: lower-case letters, digits and dashes"),
+  z.union([urlList, serviceEntryObject]),
 );
 
-/** The prober's `services:` section: service name → entry; at least one service. */
-export const servicesSectionSchema = z
-  .record(z.string().regex(SERVICE_NAME, "expected a service name: lower-case letters, digits and dashes"), serviceEntrySchema)
-  .superRefine((services, ctx) => {
-    if (Object.keys(services).length === 0)
-      ctx.addIssue({ code: "custom", message: "expected at least one service with a list of base URLs, got none", path: [] });
-    for (const [name, entry] of Object.entries(services))
-      if (!entry.roles && !DEFAULT_ROLES[name])
-        ctx.addIssue({
-          code: "custom",
-          path: [name, "roles"],
-          message: `required for a service GameMetrics Pro does not define (its roles are known only for ${Object.keys(DEFAULT_ROLES).join(", ")}): produces, consumes, postgresPool, stateless, scalable`,
-        });
-  });
+const show = (v: unknown): string => {
+  const t = redactText(JSON.stringify(v) ?? String(v));
+  return t.length <= 200 ? t : `a value of ${t.length} characters`;
+};
+/** A key as a path segment: bare when it reads as a field name, else not shown (it may be a file's content). */
+const segment = (k: string): string => (showKey(k) === `"${k}"` ? k : showKey(k));
 
-/** The issues of a zod error as this project's messages: `path: what was expected` (unknown keys named one by one). */
+/**
+ * The issues of a zod error as this project's messages: `path: what was expected, got value`; unknown
+ * keys named one by one with the keys that are allowed. Parse with `reportInput: true` for the values.
+ */
 export function issueMessages(error: z.ZodError, prefix: string): string[] {
-  const at = (p: PropertyKey[]) => [prefix, ...p.map((k) => (typeof k === "number" ? `[${k}]` : String(k)))].filter(Boolean).join(".").replace(/\.\[/g, "[");
-  return error.issues.flatMap((i) =>
-    i.code === "unrecognized_keys"
-      ? i.keys.map((k) => `${at([...i.path, k])}: unknown key`)
-      : [`${at(i.path) || "(root)"}: ${i.message}`],
-  );
+  const at = (p: readonly PropertyKey[]) =>
+    p.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${segment(String(k))}` : segment(String(k))), prefix) ||
+    "(root)";
+  return error.issues.flatMap((i) => {
+    if (i.code === "unrecognized_keys") return i.keys.map((k) => `${at([...i.path, k])}: unknown key`);
+    const input = "input" in i ? i.input : undefined;
+    if (i.code === "invalid_type" && input === undefined) return [`${at(i.path)}: required`];
+    const expected = i.message.replace(/^Invalid input: /, "").replace(/, received \w+$/, "");
+    return [`${at(i.path)}: ${expected}${input !== undefined ? `, got ${show(input)}` : ""}`];
+  });
 }
 
-/** Parses the prober's `services:` section into a description; `problems` names every bad field. */
+const ENTRY_KEYS = Object.keys(serviceEntryObject.shape);
+const ROLE_KEYS = Object.keys(serviceRolesSchema.shape);
+
+/**
+ * Parses the prober's `services:` section into a description: each entry on its own, so a message names
+ * the path the file wrote (`services.stats-api[0]` for the list form); `problems` names every bad field.
+ */
 export function parseServicesSection(raw: unknown, prefix = "services"): { ok: true; topology: Topology } | { ok: false; problems: string[] } {
   if (raw === undefined || raw === null)
     return { ok: false, problems: [`${prefix}: required (a mapping of service name to a list of base URLs, or to urls and roles)`] };
-  const r = servicesSectionSchema.safeParse(raw);
-  if (!r.success) return { ok: false, problems: issueMessages(r.error, prefix) };
-  return {
-    ok: true,
-    topology: {
-      services: Object.entries(r.data).map(([name, e]) => ({
-        name,
-        urls: e.urls,
-        health: e.health,
-        metrics: e.metrics,
-        roles: e.roles ? { ...e.roles, consumes: e.roles.consumes ?? null } : DEFAULT_ROLES[name]!,
-      })),
-    },
-  };
+  if (typeof raw !== "object" || Array.isArray(raw)) return { ok: false, problems: [`${prefix}: expected a mapping, got ${show(raw)}`] };
+  const problems: string[] = [];
+  const services: ServiceDescription[] = [];
+  const entries = Object.entries(raw as Record<string, unknown>);
+  // a prober that probes nothing would report "healthy" forever
+  if (entries.length === 0) problems.push(`${prefix}: expected at least one service with a list of base URLs, got none`);
+  for (const [name, v] of entries) {
+    const path = `${prefix}.${segment(name)}`;
+    if (!SERVICE_NAME.test(name)) {
+      problems.push(`${path}: expected a service name (lower-case letters, digits and dashes, at most 63)`);
+      continue;
+    }
+    if (Array.isArray(v)) {
+      const r = urlList.safeParse(v, { reportInput: true });
+      if (!r.success) problems.push(...issueMessages(r.error, path));
+      else if (!DEFAULT_ROLES[name]) problems.push(rolesRequired(path, name));
+      else services.push({ name, urls: r.data, health: "/health", metrics: "/metrics", roles: DEFAULT_ROLES[name] });
+      continue;
+    }
+    const r = serviceEntryObject.safeParse(v, { reportInput: true });
+    if (!r.success) {
+      problems.push(
+        ...issueMessages(r.error, path).map((m) =>
+          m.endsWith(": unknown key")
+            ? `${m} (expected one of ${(m.includes(".roles.") ? ROLE_KEYS : ENTRY_KEYS).join(", ")})`
+            : m.startsWith(`${path}: expected object`)
+              ? `${path}: expected a list of base URLs, or a mapping of ${ENTRY_KEYS.join(", ")}${m.slice(m.indexOf(", got"))}`
+              : m,
+        ),
+      );
+      continue;
+    }
+    const e = r.data;
+    const roles = e.roles ? { ...e.roles, consumes: e.roles.consumes ?? null } : DEFAULT_ROLES[name];
+    if (!roles) problems.push(rolesRequired(path, name));
+    else services.push({ name, urls: e.urls, health: e.health, metrics: e.metrics, roles });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, topology: { services } };
 }
+
+const rolesRequired = (path: string, name: string) =>
+  `${path}.roles: required for ${name}, a service GameMetrics Pro does not define (roles are known only for ${Object.keys(DEFAULT_ROLES).join(", ")}): write \`${name}: { urls: [...], roles: { produces, consumes, postgresPool, stateless, scalable } }\``;
 
 // ------------------------------------------------------------------------------------- lookups by role
 
