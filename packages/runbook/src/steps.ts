@@ -70,15 +70,18 @@ const ERROR_LINE = /"level":"error"|processing error/i;
 const LEAK_LINE = /heap out of memory|allocation failed|out of memory|outofmemory|memory leak|MaxListenersExceeded/i;
 
 /** The description the step judges by: the context's, the snapshot's, else GameMetrics Pro's. */
-const topologyFor = (ctx: StepContext, s?: Snapshot): Topology => ctx.topology ?? s?.topology ?? DEFAULT_TOPOLOGY;
+const topologyFor = (ctx: StepContext, s?: Pick<Snapshot, "topology">): Topology => ctx.topology ?? s?.topology ?? DEFAULT_TOPOLOGY;
+/** The same for a step that has no snapshot at hand: the prober's is read only when the context has none. */
+const described = async (ports: Ports, ctx: StepContext): Promise<Topology> =>
+  ctx.topology ?? topologyFor(ctx, await ports.observe.snapshot());
 const isServiceName = (t: Topology, s: string): s is ServiceName => serviceNames(t).includes(s);
 /** The incident's service, or every described service when its subject is not one (e.g. "all"). */
-const servicesOf = (ctx: StepContext, s?: Snapshot): ServiceName[] => {
+const servicesOf = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceName[] => {
   const t = topologyFor(ctx, s);
   return isServiceName(t, ctx.incident.subject) ? [ctx.incident.subject] : serviceNames(t);
 };
 /** The services that consume the incident's group (its subject), by their `consumes` role. */
-const consumerServices = (ctx: StepContext, s?: Snapshot): ServiceName[] => consumersOf(topologyFor(ctx, s), ctx.incident.subject);
+const consumerServices = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceName[] => consumersOf(topologyFor(ctx, s), ctx.incident.subject);
 /** A triage result: the check could look; `problem` says whether it found the fault. */
 const looked = (problem: boolean, output: string[], data?: Record<string, unknown>): StepResult => ({
   ok: true,
@@ -190,7 +193,7 @@ async function recentInstances(ports: Ports, ctx: StepContext): Promise<{ recent
   const now = ports.now();
   const recent: InstanceInfo[] = [];
   const output: string[] = [];
-  for (const service of servicesOf(ctx)) {
+  for (const service of servicesOf(ctx, { topology: await described(ports, ctx) })) {
     const list = [...(await ports.platform.listInstances(service))].sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""));
     for (const i of list) {
       const ageSeconds = i.startedAt === null ? null : (now - Date.parse(i.startedAt)) / 1000;
@@ -375,7 +378,7 @@ const scaleUpServices: Step = {
   async run(ports, ctx) {
     const p = ctx.policy;
     let targets: ServiceName[];
-    const t = topologyFor(ctx);
+    const t = await described(ports, ctx);
     if (isServiceName(t, ctx.incident.subject)) targets = [ctx.incident.subject];
     else {
       const s = await ports.observe.snapshot();
@@ -696,7 +699,8 @@ const lagCheckConsumerStatus: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const instances = (await Promise.all(consumerServices(ctx).map((svc) => ports.platform.listInstances(svc)))).flat();
+    const consumers = consumerServices(ctx, { topology: await described(ports, ctx) });
+    const instances = (await Promise.all(consumers.map((svc) => ports.platform.listInstances(svc)))).flat();
     const members = await ports.kafka.groupMembers(ctx.incident.subject);
     const running = instances.filter((i) => i.running).length;
     const output = [
@@ -722,7 +726,8 @@ const lagCheckProcessingErrors: Step = {
     const output: string[] = [];
     const errorLines: Record<string, number> = {};
     const src = logSource(ports);
-    for (const i of (await Promise.all(consumerServices(ctx).map((svc) => ports.platform.listInstances(svc)))).flat()) {
+    const consumers = consumerServices(ctx, { topology: await described(ports, ctx) });
+    for (const i of (await Promise.all(consumers.map((svc) => ports.platform.listInstances(svc)))).flat()) {
       const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => ERROR_LINE.test(l));
       errorLines[i.name] = hits.length;
       output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
@@ -766,10 +771,15 @@ const lagScaleUpConsumers: Step = {
 
 // ------------------------------------------------------------------------------------- OOM
 
-/** The incident's subject when it is a described service, Kafka or PostgreSQL; null otherwise. */
-function oomService(ctx: StepContext): InstanceInfo["service"] | null {
+/**
+ * The incident's subject when it is a described service, Kafka or PostgreSQL; null otherwise. Without a
+ * description in the context, the snapshot's (the prober's) is asked, only for a name GameMetrics Pro lacks.
+ */
+async function oomService(ports: Ports, ctx: StepContext): Promise<InstanceInfo["service"] | null> {
   const s = ctx.incident.subject;
-  return [...serviceNames(topologyFor(ctx)), ...INFRASTRUCTURE].includes(s) ? s : null;
+  const known = (t: Topology) => [...serviceNames(t), ...INFRASTRUCTURE].includes(s);
+  if (known(topologyFor(ctx))) return s;
+  return !ctx.topology && known(await described(ports, ctx)) ? s : null;
 }
 
 const oomCheckMemoryLimits: Step = {
@@ -780,7 +790,7 @@ const oomCheckMemoryLimits: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const list = await ports.platform.listInstances(service);
     const at = ctx.policy.thresholds.memory.usageAtLeast;
@@ -802,7 +812,7 @@ const oomCheckMemoryLeaks: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const output: string[] = [];
     let total = 0;
@@ -827,7 +837,7 @@ const oomIncreaseMemoryLimits: Step = {
   mutates: true,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const limits = (await ports.platform.listInstances(service)).map((i) => i.memoryLimitBytes).filter((b): b is number => b !== null);
     if (limits.length === 0)
@@ -853,7 +863,7 @@ const oomScaleHorizontally: Step = {
     const subject = ctx.incident.subject;
     // Kafka and PostgreSQL are stateful: another replica is a cluster change, not a mitigation; so is
     // a service the description says is stateful or not scalable.
-    if (!scalableServices(topologyFor(ctx)).includes(subject))
+    if (!scalableServices(await described(ports, ctx)).includes(subject))
       return { ok: true, output: [`${subject} cannot be scaled horizontally; skipped`], data: { skipped: true } };
     const r = await scaleBy(ports, ctx.policy, subject, ctx.policy.actions.scale.maxReplicas, "actions.scale.maxReplicas");
     return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null } };
@@ -868,7 +878,7 @@ const oomVerifyNoOom: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const window = ctx.policy.actions.oomWindowSeconds;
     const poll = ctx.policy.actions.verify.pollSeconds * 1000;

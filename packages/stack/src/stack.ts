@@ -37,6 +37,8 @@ export interface StackEndpoints {
   /** a read-only monitoring role (pg_monitor) for the prober, distinct from the services' user */
   proberPostgresUrl: string;
   services: { "ingest-api": string; "stats-api": string; "event-processor-service": string[] };
+  /** base URL of each service beyond the three (`extraServices`), by name */
+  extraServices?: Record<string, string>;
   topic: string;
   consumerGroup: string;
   adminToken: string;
@@ -217,6 +219,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
       "stats-api": url("stats-api"),
       "event-processor-service": specs.filter((x) => x.role === "event-processor-service").map((x) => url(x.name)),
     },
+    ...(s.extraServices.length > 0 ? { extraServices: Object.fromEntries(s.extraServices.map((x) => [x.name, url(x.name)])) } : {}),
     topic: s.topic,
     consumerGroup: "event-processor-service",
     adminToken: s.adminToken,
@@ -253,7 +256,12 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     },
     inspect: (name) => d.getContainer(get(name).id).inspect(),
     async waitReady(ms = 60_000) {
-      const urls = [endpoints.services["ingest-api"], endpoints.services["stats-api"], ...endpoints.services["event-processor-service"]];
+      const urls = [
+        endpoints.services["ingest-api"],
+        endpoints.services["stats-api"],
+        ...endpoints.services["event-processor-service"],
+        ...Object.values(endpoints.extraServices ?? {}),
+      ];
       await waitUntil(
         async () => {
           const res = await Promise.all(
