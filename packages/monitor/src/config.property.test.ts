@@ -127,7 +127,11 @@ describe("parseProberConfig, over generated input", { timeout: 120_000 }, () => 
   it("a file that leaves out the optional settings gets gm-prober's defaults", () => {
     fc.assert(
       fc.property(fc.record({ "stats-api": urls }), (services) => {
-        expect(parseProberConfig(stringify({ services }))).toEqual({ ...PROBER_DEFAULTS, services, topology: defaultTopologyFor(services) });
+        expect(parseProberConfig(stringify({ services }))).toEqual({
+          ...PROBER_DEFAULTS,
+          services,
+          topology: defaultTopologyFor(services),
+        });
       }),
     );
   });

@@ -89,9 +89,7 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
     expect(problems('services: { stats-api: ["http://s:8080"] }\nlisten: 127.0.0.1:99999\n')).toEqual([
       'listen: expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"',
     ]);
-    expect(problems("services: {}\n")).toEqual([
-      "services: expected at least one service with a list of base URLs, got none",
-    ]);
+    expect(problems("services: {}\n")).toEqual(["services: expected at least one service with a list of base URLs, got none"]);
   });
 
   it("does not quote a file that is not a configuration", () => {

@@ -85,7 +85,9 @@ hysteresis: { resolveAfter: 2 }
       (x) => x.incidents.length === 0 && (x.snapshot.postgres?.pools ?? []).some((p) => p.service === "leaderboard-api"),
     );
     const s = r.snapshot;
-    expect(s.services.find((h) => h.service === "leaderboard-api")?.instances).toEqual([expect.objectContaining({ ok: true, status: 200 })]);
+    expect(s.services.find((h) => h.service === "leaderboard-api")?.instances).toEqual([
+      expect.objectContaining({ ok: true, status: 200 }),
+    ]);
     expect(s.errorRates.map((e) => e.service)).toContain("leaderboard-api");
     expect(s.postgres?.pools.find((p) => p.service === "leaderboard-api")).toMatchObject({ max: 4 });
     expect(s.instances.filter((i) => i.service === "leaderboard-api")).toEqual([

@@ -91,11 +91,7 @@ export function targetFor(role: Role, namespaces: KubernetesPlatformOptions["nam
 }
 
 /** Every check of the allowlist, pure: the refusals (empty when allowed). */
-export function checkAllowlist(
-  context: string,
-  targets: KubeTargets,
-  allow: KubernetesPlatformOptions["allow"],
-): RefusedTarget[] {
+export function checkAllowlist(context: string, targets: KubeTargets, allow: KubernetesPlatformOptions["allow"]): RefusedTarget[] {
   const refused: RefusedTarget[] = [];
   if (!allow.contexts.includes(context)) refused.push({ field: "context", value: context, allowed: allow.contexts });
   for (const role of ROLES) {

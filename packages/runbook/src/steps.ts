@@ -81,7 +81,8 @@ const servicesOf = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceNa
   return isServiceName(t, ctx.incident.subject) ? [ctx.incident.subject] : serviceNames(t);
 };
 /** The services that consume the incident's group (its subject), by their `consumes` role. */
-const consumerServices = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceName[] => consumersOf(topologyFor(ctx, s), ctx.incident.subject);
+const consumerServices = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceName[] =>
+  consumersOf(topologyFor(ctx, s), ctx.incident.subject);
 /** A triage result: the check could look; `problem` says whether it found the fault. */
 const looked = (problem: boolean, output: string[], data?: Record<string, unknown>): StepResult => ({
   ok: true,
@@ -761,7 +762,8 @@ const lagScaleUpConsumers: Step = {
     for (const svc of targets) results.push(await scaleBy(ports, ctx.policy, svc, bound, why));
     const ok = results.every((r) => r.ok);
     const output = results.map((r) => r.line);
-    const replicas = results.length === 1 ? (results[0]?.to ?? null) : Object.fromEntries(targets.map((svc, i) => [svc, results[i]?.to ?? null]));
+    const replicas =
+      results.length === 1 ? (results[0]?.to ?? null) : Object.fromEntries(targets.map((svc, i) => [svc, results[i]?.to ?? null]));
     // One consumer per partition already: another would get no partition, so not scaling is the judgement.
     if (results.every((r) => !r.ok) && partitions > 0 && bound === partitions)
       return { ok: true, finding: "not-needed", output, data: { replicas: null, bound } };

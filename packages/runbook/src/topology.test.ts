@@ -84,7 +84,10 @@ describe("the description in the prober's services: section", () => {
         "services.stats-api.colour: unknown key (expected one of urls, health, metrics, roles)",
       ],
     });
-    expect(parseServicesSection({})).toEqual({ ok: false, problems: ["services: expected at least one service with a list of base URLs, got none"] });
+    expect(parseServicesSection({})).toEqual({
+      ok: false,
+      problems: ["services: expected at least one service with a list of base URLs, got none"],
+    });
   });
 });
 
@@ -145,7 +148,9 @@ describe("classification over a four-service description", () => {
         byState: { active: 10 },
         totalConnections: 10,
         usage: 0.1,
-        pools: [{ service: "leaderboard-api", instance: "http://leaderboard:8080", max: 4, total: 4, idle: 0, waiting: 6, timeoutsPerSecond: 0 }],
+        pools: [
+          { service: "leaderboard-api", instance: "http://leaderboard:8080", max: 4, total: 4, idle: 0, waiting: 6, timeoutsPerSecond: 0 },
+        ],
       },
     });
     const [pool] = classify(s, defaultPolicy);
@@ -155,7 +160,9 @@ describe("classification over a four-service description", () => {
 
   it("service-oom: leaderboard-api's only instance OOM-killed is P1", () => {
     const s = fourServiceSnapshot();
-    s.instances = s.instances.map((i) => (i.service === "leaderboard-api" ? inst("leaderboard-api", { oomKilled: true, running: false, exitCode: 137 }) : i));
+    s.instances = s.instances.map((i) =>
+      i.service === "leaderboard-api" ? inst("leaderboard-api", { oomKilled: true, running: false, exitCode: 137 }) : i,
+    );
     expect(kinds(s)).toEqual(["service-oom P1 leaderboard-api"]);
   });
 
@@ -167,7 +174,9 @@ describe("classification over a four-service description", () => {
         underReplicatedPartitions: 0,
         offlinePartitions: 0,
         minInsyncReplicas: 1,
-        groups: [{ group: "leaderboard-scores", topic: "game-events", totalLag: 50_000, partitions: [], trendPerSecond: null, lagSeconds: null }],
+        groups: [
+          { group: "leaderboard-scores", topic: "game-events", totalLag: 50_000, partitions: [], trendPerSecond: null, lagSeconds: null },
+        ],
       },
     });
     const [lag] = classify(s, defaultPolicy);
@@ -230,7 +239,10 @@ describe("the runbook's steps find the fourth service by the description", () =>
   it("service-down on leaderboard-api: its health is checked and its stopped instance restarted", async () => {
     const s = fourServiceSnapshot();
     s.services = s.services.map((h) => (h.service === "leaderboard-api" ? svcHealth("leaderboard-api", false) : h));
-    const p = ports([...all().filter((i) => i.service !== "leaderboard-api"), info("leaderboard-api", "leaderboard-api", { running: false })], s);
+    const p = ports(
+      [...all().filter((i) => i.service !== "leaderboard-api"), info("leaderboard-api", "leaderboard-api", { running: false })],
+      s,
+    );
     const ctx = { incident: incident("service-down", "leaderboard-api"), policy: defaultPolicy };
     const check = await STEPS.checkHealthEndpoints.run(p, ctx);
     expect(check).toMatchObject({ ok: true, finding: "problem", data: { failing: ["http://leaderboard-api:8080"] } });

@@ -136,8 +136,10 @@ const segment = (k: string): string => (showKey(k) === `"${k}"` ? k : showKey(k)
  */
 export function issueMessages(error: z.ZodError, prefix: string): string[] {
   const at = (p: readonly PropertyKey[]) =>
-    p.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${segment(String(k))}` : segment(String(k))), prefix) ||
-    "(root)";
+    p.reduce<string>(
+      (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${segment(String(k))}` : segment(String(k))),
+      prefix,
+    ) || "(root)";
   return error.issues.flatMap((i) => {
     if (i.code === "unrecognized_keys") return i.keys.map((k) => `${at([...i.path, k])}: unknown key`);
     const input = "input" in i ? i.input : undefined;
@@ -154,7 +156,10 @@ const ROLE_KEYS = Object.keys(serviceRolesSchema.shape);
  * Parses the prober's `services:` section into a description: each entry on its own, so a message names
  * the path the file wrote (`services.stats-api[0]` for the list form); `problems` names every bad field.
  */
-export function parseServicesSection(raw: unknown, prefix = "services"): { ok: true; topology: Topology } | { ok: false; problems: string[] } {
+export function parseServicesSection(
+  raw: unknown,
+  prefix = "services",
+): { ok: true; topology: Topology } | { ok: false; problems: string[] } {
   if (raw === undefined || raw === null)
     return { ok: false, problems: [`${prefix}: required (a mapping of service name to a list of base URLs, or to urls and roles)`] };
   if (typeof raw !== "object" || Array.isArray(raw)) return { ok: false, problems: [`${prefix}: expected a mapping, got ${show(raw)}`] };
@@ -228,7 +233,9 @@ export const topicsOf = (t: Topology): string[] => [
 ];
 
 /** Every consumer group the description names. */
-export const groupsOf = (t: Topology): string[] => [...new Set(t.services.flatMap((s) => (s.roles.consumes ? [s.roles.consumes.group] : [])))];
+export const groupsOf = (t: Topology): string[] => [
+  ...new Set(t.services.flatMap((s) => (s.roles.consumes ? [s.roles.consumes.group] : []))),
+];
 
 /** The instances the platform driver is asked for: every described service, then Kafka and PostgreSQL. */
 export const instanceRoles = (t: Topology): string[] => [...serviceNames(t), ...INFRASTRUCTURE];

@@ -82,7 +82,9 @@ export function createServiceMetricsCollector(opts: {
           urls.map(async (url) => {
             let text: string;
             try {
-              const res = await fetchFn(`${url}${opts.metricsPath?.(service) ?? "/metrics"}`, { signal: AbortSignal.timeout(opts.timeoutMs) });
+              const res = await fetchFn(`${url}${opts.metricsPath?.(service) ?? "/metrics"}`, {
+                signal: AbortSignal.timeout(opts.timeoutMs),
+              });
               if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
               text = await res.text();
             } catch (err) {

@@ -131,7 +131,11 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
   const taken = new Set<string>(["kafka", "postgres", ...SERVICE_ROLES]);
   for (const [i, x] of extraServices.entries()) {
     if (!STACK_ID_PATTERN.test(x.name) || taken.has(x.name) || /^kafka-\d+$|^event-processor-service-\d+$/.test(x.name))
-      throw new StackOptionError(`extraServices[${i}].name`, "a new name: lower-case letters, digits and dashes, not a name the stack uses", x.name);
+      throw new StackOptionError(
+        `extraServices[${i}].name`,
+        "a new name: lower-case letters, digits and dashes, not a name the stack uses",
+        x.name,
+      );
     if (!(SERVICE_ROLES as readonly string[]).includes(x.program))
       throw new StackOptionError(`extraServices[${i}].program`, `one of ${SERVICE_ROLES.join(", ")}`, x.program);
     taken.add(x.name);
