@@ -39,7 +39,7 @@ services:
   event-processor-service: [${e.services["event-processor-service"].join(", ")}]
   stats-api: [${e.services["stats-api"]}]
   leaderboard-api:
-    urls: [${e.extraServices?.["leaderboard-api"]}]
+    urls: [${e.extraServices?.["leaderboard-api"]?.url}]
     health: /health
     metrics: /metrics
     roles: { postgresPool: true, stateless: true, scalable: true }
