@@ -4,7 +4,8 @@
  * /metrics — and the prober's configuration gives it roles. The real collectors (HTTP health, the
  * service's metrics, the Docker driver's instances) see it; stopping its container raises service-down on
  * `leaderboard-api`, whose runbook steps check, restart and verify `leaderboard-api` through the Docker
- * driver; the prober then resolves it. No code names the service.
+ * driver; the prober then resolves it. Its memory limit lowered below its use, the kernel's OOM kill is
+ * service-oom on `leaderboard-api`. No code names the service.
  */
 import { CATALOG } from "@gm/runbook/catalog";
 import { defaultPolicy } from "@gm/runbook/policy";
@@ -133,5 +134,32 @@ hysteresis: { resolveAfter: 2 }
 
     await roundsUntil("service-down on leaderboard-api resolved", (x) => !x.active.some((i) => i.kind === "service-down"));
     expect(logs.some((l) => l["event"] === "incident_resolved" && l["subject"] === "leaderboard-api")).toBe(true);
+  });
+
+  it("its memory limit below its use: service-oom P1 on leaderboard-api, and the OOM triage reads leaderboard-api's limits", async () => {
+    const platform = createDockerPlatform({ stackId: stack.options.id });
+    // the kernel OOM-kills it (exit 137, confirmed by the engine's oom event), as the service-oom drill does to stats-api
+    await platform.setMemoryLimit("leaderboard-api", 8 * 1024 * 1024);
+    const r = await roundsUntil("service-oom on leaderboard-api", (x) =>
+      x.incidents.some((i) => i.kind === "service-oom" && i.subject === "leaderboard-api"),
+    );
+    const oom = r.incidents.find((i) => i.kind === "service-oom")!;
+    expect(oom.severity).toBe("P1");
+    expect(r.incidents.filter((i) => i.kind === "service-oom").map((i) => i.subject)).toEqual(["leaderboard-api"]);
+    expect(r.snapshot.instances.find((i) => i.instance === "leaderboard-api")).toMatchObject({
+      running: false,
+      exitCode: 137,
+      oomKilled: true,
+    });
+    console.log(`detected: ${oom.kind} ${oom.severity} ${oom.subject}: ${oom.summary}`);
+    const ports = { platform, observe: { snapshot: async () => r.snapshot } } as unknown as Ports;
+    const triage = await CATALOG["service-oom"].steps[0]!.run(ports, { incident: oom, policy: defaultPolicy, topology: config.topology });
+    console.log(`step oom-check-memory-limits:\n  ${triage.output.join("\n  ")}`);
+    expect(triage).toMatchObject({ ok: true, finding: "problem" });
+    expect(triage.output).toEqual([expect.stringMatching(/^leaderboard-api: limit 8 MiB, .*oomKilled true/)]);
+
+    await platform.setMemoryLimit("leaderboard-api", 512 * 1024 * 1024);
+    await platform.restart("leaderboard-api");
+    await roundsUntil("leaderboard-api healthy again", (x) => !x.incidents.some((i) => i.subject === "leaderboard-api"));
   });
 });
