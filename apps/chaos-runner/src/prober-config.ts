@@ -1,5 +1,6 @@
 /** The prober configuration a stack writes for itself (`gm-chaos stack up --prober-config FILE`). */
 import { stringify } from "yaml";
+import { DEFAULT_ROLES } from "@gm/runbook/topology";
 import type { StackEndpoints } from "@gm/stack/stack";
 
 export function proberConfigFor(e: StackEndpoints, opts: { listenPort?: number; alertmanagerUrls?: string[] } = {}): string {
@@ -11,6 +12,13 @@ export function proberConfigFor(e: StackEndpoints, opts: { listenPort?: number; 
       "ingest-api": [e.services["ingest-api"]],
       "event-processor-service": e.services["event-processor-service"],
       "stats-api": [e.services["stats-api"]],
+      // a service beyond the three: described with the roles of the program it runs
+      ...Object.fromEntries(
+        Object.entries(e.extraServices ?? {}).map(([name, x]) => {
+          const { consumes, ...roles } = DEFAULT_ROLES[x.program]!;
+          return [name, { urls: [x.url], roles: { ...roles, ...(consumes ? { consumes } : {}) } }];
+        }),
+      ),
     },
     kafka: { brokers: e.kafkaBootstrapServers, expectedBrokers: e.kafkaBootstrapServers.length, topic: e.topic, groups: [e.consumerGroup] },
     postgres: { url: e.proberPostgresUrl },

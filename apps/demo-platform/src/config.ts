@@ -3,6 +3,11 @@
  * A bad value stops the service with a message that names the variable and what was expected.
  */
 
+/**
+ * The programs this image runs (SERVICE picks one): code, not the platform's topology. The platform's
+ * services are a description (packages/runbook/src/topology.ts); a fourth service runs one of these
+ * programs under a name of its own (the stack's `extraServices`).
+ */
 export const SERVICE_NAMES = ["ingest-api", "event-processor-service", "stats-api"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 

@@ -18,7 +18,7 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     const r = spawnSync(process.execPath, [cli, "once", "--config", file], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("intervalSeconds: expected a number from 0.5 to 3600, got -1");
-    expect(r.stderr).toContain('services.ingest-api[0]: expected a http: or https: URL, got "ftp://x"');
+    expect(r.stderr).toContain('services.ingest-api[0]: expected a URL (http or https), got "ftp://x"');
     // check: the same validation, touching nothing
     const c = spawnSync(process.execPath, [cli, "check", "--config", file], { encoding: "utf8" });
     expect(c.status).toBe(2);
@@ -125,7 +125,7 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const e = prober(["once", "--settle", "0", "--config", config("empty.yaml", "services: {}\n")]);
     expect(e.status).toBe(2);
-    expect(e.stderr).toContain("services: expected at least one of");
+    expect(e.stderr).toContain("services: expected at least one service with a list of base URLs, got none");
     expect(e.stdout).not.toContain("healthy");
   });
 

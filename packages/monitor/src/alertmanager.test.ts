@@ -52,6 +52,11 @@ describe("toAlert", () => {
       generatorURL: "http://prober:9464/",
     });
     expect(toAlert({ ...lag, subject: "kafka" }, { startsAt: new Date(), generatorURL: "http://p/" }).labels["service"]).toBeUndefined();
+    // a service of the prober's description, beyond GameMetrics Pro's three, is a service too
+    const down = { ...lag, kind: "service-down" as const, subject: "leaderboard-api" };
+    const services = ["ingest-api", "event-processor-service", "stats-api", "leaderboard-api"];
+    expect(toAlert(down, { startsAt: new Date(), generatorURL: "http://p/", services }).labels["service"]).toBe("leaderboard-api");
+    expect(toAlert(down, { startsAt: new Date(), generatorURL: "http://p/" }).labels["service"]).toBeUndefined();
   });
 });
 

@@ -9,7 +9,7 @@
 import { alertsEndpoint, postAlerts } from "@gm/platform/alertmanager";
 import type { Incident, IncidentKind } from "@gm/runbook/incident";
 import { redactText, redactUrl } from "@gm/runbook/redact";
-import type { ServiceName } from "@gm/runbook/snapshot";
+import { DEFAULT_TOPOLOGY, serviceNames } from "@gm/runbook/topology";
 
 type Fetch = typeof globalThis.fetch;
 
@@ -31,6 +31,8 @@ export interface AlertmanagerSinkOptions {
   generatorURL: string;
   /** where the runbook lives; the anchor of the incident kind is appended. Default "docs/runbook.md". */
   runbookURL?: string;
+  /** the platform's services (its description's names): an incident on one gets the `service` label; default GameMetrics Pro's */
+  services?: readonly string[];
   fetch?: Fetch;
   /** injected in tests */
   now?: () => Date;
@@ -89,7 +91,6 @@ export const RUNBOOK_ANCHORS: Record<IncidentKind, string> = {
   "external-alert": "non-critical-external-alert-external-alert",
 };
 
-const SERVICES: readonly ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 /** "high-consumer-lag" → "GameMetricsHighConsumerLag" */
@@ -106,7 +107,13 @@ export function alertName(kind: IncidentKind): string {
  */
 export function toAlert(
   incident: Incident,
-  at: { startsAt: Date; endsAt?: Date | undefined; generatorURL: string; runbookURL?: string | undefined },
+  at: {
+    startsAt: Date;
+    endsAt?: Date | undefined;
+    generatorURL: string;
+    runbookURL?: string | undefined;
+    services?: readonly string[] | undefined;
+  },
 ): PostableAlert {
   const labels: Record<string, string> = {
     alertname: alertName(incident.kind),
@@ -117,7 +124,7 @@ export function toAlert(
     // so the prober can tell its own alerts from those raised elsewhere (signals/external-alerts.ts)
     source: "gm-prober",
   };
-  if ((SERVICES as readonly string[]).includes(incident.subject)) labels["service"] = incident.subject;
+  if ((at.services ?? serviceNames(DEFAULT_TOPOLOGY)).includes(incident.subject)) labels["service"] = incident.subject;
   const alert: PostableAlert = {
     labels,
     annotations: {
@@ -158,7 +165,7 @@ export function createAlertmanagerSink(options: AlertmanagerSinkOptions): Alertm
   return {
     async send(incidents, resolved) {
       const t = now();
-      const common = { generatorURL: options.generatorURL, runbookURL: options.runbookURL };
+      const common = { generatorURL: options.generatorURL, runbookURL: options.runbookURL, services: options.services };
       const alerts: PostableAlert[] = [];
       for (const incident of incidents) {
         const key = identity(incident);

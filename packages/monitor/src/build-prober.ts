@@ -80,6 +80,7 @@ export async function buildProber(config: ProberConfig, policy: Policy, override
       urls: config.alertmanager.urls,
       timeoutMs: config.timeoutMs,
       generatorURL: `http://${config.listen.host}:${config.listen.port}/metrics`,
+      services: config.topology.services.map((x) => x.name),
     });
   }
   return createProber({ ...overrides, config, policy, ...(platform ? { platform } : {}), ...(alerts ? { alerts } : {}) });

@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError, PROBER_DEFAULTS, parseProberConfig, type ProberConfig } from "./config.js";
+import { defaultTopologyFor } from "@gm/runbook/topology";
 import { ConfigFileError } from "./config-file.js";
 import { loadProberConfig } from "./build-prober.js";
 
@@ -116,7 +117,8 @@ describe("parseProberConfig, over generated input", { timeout: 120_000 }, () => 
     fc.assert(
       fc.property(configArb, (c) => {
         const parsed = parseProberConfig(fileOf(c));
-        expect(parsed).toEqual(c);
+        // GameMetrics Pro's names in the short form: the default description's roles, with the file's URLs
+        expect(parsed).toEqual({ ...c, topology: defaultTopologyFor(c.services) });
       }),
       { numRuns: 500 },
     );
@@ -125,7 +127,11 @@ describe("parseProberConfig, over generated input", { timeout: 120_000 }, () => 
   it("a file that leaves out the optional settings gets gm-prober's defaults", () => {
     fc.assert(
       fc.property(fc.record({ "stats-api": urls }), (services) => {
-        expect(parseProberConfig(stringify({ services }))).toEqual({ ...PROBER_DEFAULTS, services });
+        expect(parseProberConfig(stringify({ services }))).toEqual({
+          ...PROBER_DEFAULTS,
+          services,
+          topology: defaultTopologyFor(services),
+        });
       }),
     );
   });

@@ -89,9 +89,7 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
     expect(problems('services: { stats-api: ["http://s:8080"] }\nlisten: 127.0.0.1:99999\n')).toEqual([
       'listen: expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"',
     ]);
-    expect(problems("services: {}\n")).toEqual([
-      "services: expected at least one of ingest-api, event-processor-service, stats-api with a list of base URLs, got none",
-    ]);
+    expect(problems("services: {}\n")).toEqual(["services: expected at least one service with a list of base URLs, got none"]);
   });
 
   it("does not quote a file that is not a configuration", () => {
@@ -127,8 +125,8 @@ colour: blue
 `),
     ).toEqual([
       "colour: unknown key (expected one of intervalSeconds, timeoutMs, windowSeconds, listen, services, kafka, postgres, synthetic, security, prometheus, alertmanager, loki, platform, policy, hysteresis)",
-      "services.billing: unknown key (expected one of ingest-api, event-processor-service, stats-api)",
-      'services.ingest-api[0]: expected a URL, got "not-a-url"',
+      'services.ingest-api[0]: expected a URL (http or https), got "not-a-url"',
+      "services.billing.roles: required for billing, a service GameMetrics Pro does not define (roles are known only for ingest-api, event-processor-service, stats-api): write `billing: { urls: [...], roles: { produces, consumes, postgresPool, stateless, scalable } }`",
       'intervalSeconds: expected a number from 0.5 to 3600, got "fast"',
       'kafka.brokers[0]: expected host:port, got "nohost"',
       'postgres.url: expected a postgres: or postgresql: URL, got "mysql://x"',
@@ -136,7 +134,7 @@ colour: blue
   });
 
   it("requires services and refuses a file that is not YAML", () => {
-    expect(problems("{}")).toEqual(["services: required (a mapping of service name to a list of base URLs)"]);
+    expect(problems("{}")).toEqual(["services: required (a mapping of service name to a list of base URLs, or to urls and roles)"]);
     expect(problems("services: [")[0]).toMatch(/^\(file\): not valid YAML/);
   });
 });

@@ -3,7 +3,7 @@
  * reported with the path of its field and what was expected.
  */
 import { redactText } from "@gm/runbook/redact";
-import type { ServiceName } from "@gm/runbook/snapshot";
+import { DEFAULT_TOPOLOGY, groupsOf, parseServicesSection, type Topology, topicsOf } from "@gm/runbook/topology";
 import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
 
 export interface ProberConfig {
@@ -11,7 +11,10 @@ export interface ProberConfig {
   timeoutMs: number;
   windowSeconds: number;
   listen: { host: string; port: number };
-  services: Partial<Record<ServiceName, string[]>>;
+  /** service name → base URLs of its instances (the `urls` of `topology`'s services) */
+  services: Record<string, string[]>;
+  /** the platform's description: `services:` with each service's endpoints and roles (runbook/topology.ts) */
+  topology: Topology;
   kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[] };
   postgres?: { url: string };
   synthetic?: { players: number };
@@ -35,7 +38,6 @@ export interface ProberConfig {
   hysteresis: { resolveAfter: number };
 }
 
-const SERVICES: ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
 const TOP = [
   "intervalSeconds",
   "timeoutMs",
@@ -62,6 +64,9 @@ export const PROBER_DEFAULTS = {
   listen: { host: "127.0.0.1", port: 9464 },
   hysteresis: { resolveAfter: 3 },
 } as const;
+
+/** The groups whose lag the prober reads by default: those the description's services consume with, else GameMetrics Pro's. */
+const defaultGroups = (t: Topology): string[] => (groupsOf(t).length > 0 ? groupsOf(t) : groupsOf(DEFAULT_TOPOLOGY));
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -181,16 +186,12 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
   }
   const c = new Checker();
   const top = c.object(raw ?? {}, "", TOP) ?? {};
-  const services: ProberConfig["services"] = {};
-  const svc = c.object(top["services"], "services", SERVICES);
-  if (!svc) c.problems.push("services: required (a mapping of service name to a list of base URLs)");
-  // a prober that probes nothing would report "healthy" forever
-  else if (!SERVICES.some((s) => svc[s] !== undefined))
-    c.problems.push(`services: expected at least one of ${SERVICES.join(", ")} with a list of base URLs, got none`);
-  for (const s of SERVICES) {
-    const urls = c.list(svc?.[s], `services.${s}`, (x, p) => c.url(x, p));
-    if (urls) services[s] = urls;
-  }
+  // The platform's description (any services, with roles), validated by its own schema in runbook/topology.ts;
+  // a prober that probes nothing would report "healthy" forever, so at least one service is required.
+  const described = parseServicesSection(top["services"]);
+  if (!described.ok) c.problems.push(...described.problems);
+  const topology: Topology = described.ok ? described.topology : { services: [] };
+  const services = Object.fromEntries(topology.services.map((x) => [x.name, x.urls]));
   const listenRaw = c.string(top["listen"], "listen", `${PROBER_DEFAULTS.listen.host}:${PROBER_DEFAULTS.listen.port}`)!;
   const lm = /^(.+):(\d{1,5})$/.exec(listenRaw);
   if (!lm || Number(lm[2]) > 65535) c.problems.push(`listen: expected host:port with a port from 0 to 65535, got ${show(listenRaw)}`);
@@ -201,6 +202,7 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     windowSeconds: c.number(top["windowSeconds"], "windowSeconds", PROBER_DEFAULTS.windowSeconds, 1, 3600)!,
     listen: { host: lm?.[1] ?? "127.0.0.1", port: lm && Number(lm[2]) <= 65535 ? Number(lm[2]) : 9464 },
     services,
+    topology,
     hysteresis: { resolveAfter: PROBER_DEFAULTS.hysteresis.resolveAfter },
   };
   // Numbers that judge a signal live in the policy only (one source for the prober, the drills and
@@ -235,8 +237,9 @@ export function parseProberConfig(text: string, env?: Record<string, string | un
     const expectedBrokers = c.number(k["expectedBrokers"], "kafka.expectedBrokers", undefined, 1, 100, true);
     cfg.kafka = {
       brokers: brokers ?? [],
-      topic: c.string(k["topic"], "kafka.topic", "game-events")!,
-      groups: c.list(k["groups"], "kafka.groups", (x, p) => c.string(x, p)) ?? ["event-processor-service"],
+      // defaults from the description's roles: the topic its services produce to, the groups they consume with
+      topic: c.string(k["topic"], "kafka.topic", topicsOf(topology)[0] ?? "game-events")!,
+      groups: c.list(k["groups"], "kafka.groups", (x, p) => c.string(x, p)) ?? defaultGroups(topology),
       ...(expectedBrokers !== undefined ? { expectedBrokers } : {}),
     };
   }

@@ -55,13 +55,19 @@ export function createProber(deps: ProberDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
   const prom = config.prometheus
-    ? createPrometheusErrorRate({ url: config.prometheus.url, timeoutMs: config.timeoutMs, windowSeconds: config.windowSeconds })
+    ? createPrometheusErrorRate({
+        url: config.prometheus.url,
+        timeoutMs: config.timeoutMs,
+        windowSeconds: config.windowSeconds,
+        services: config.topology.services.map((s) => s.name),
+      })
     : undefined;
   const judged = collectorThresholds(deps.policy);
   const signals = createSignals({
     timeoutMs: config.timeoutMs,
     windowSeconds: config.windowSeconds,
     services: config.services,
+    topology: config.topology,
     ...(config.kafka ? { kafka: { ...config.kafka, stallSeconds: judged.stallSeconds } } : {}),
     ...(config.postgres ? { postgres: config.postgres } : {}),
     ...(config.synthetic

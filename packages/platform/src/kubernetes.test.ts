@@ -38,7 +38,7 @@ describe("checkAllowlist", () => {
   });
   it("follows moved namespaces", () => {
     const moved = defaultTargets({ kafka: "drill-kafka", platform: "drill" });
-    expect(moved["kafka"].namespace).toBe("drill-kafka");
+    expect(moved["kafka"]?.namespace).toBe("drill-kafka");
     expect(moved["stats-api"]).toEqual({
       namespace: "drill",
       selector: "app=stats-api",

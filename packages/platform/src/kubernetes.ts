@@ -26,12 +26,17 @@ import {
   type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
 import type { InstanceInfo, PlatformPort, Rollout } from "@gm/runbook/ports";
-import { SERVICE_NAMES } from "@gm/runbook/rules";
 import type { ServiceName } from "@gm/runbook/snapshot";
+import { DEFAULT_TOPOLOGY, INFRASTRUCTURE, serviceNames } from "@gm/runbook/topology";
 import { PlatformError } from "./errors.js";
 
 type Role = InstanceInfo["service"];
-const ROLES: readonly Role[] = [...SERVICE_NAMES, "kafka", "postgres"];
+/** GameMetrics Pro's services and its infrastructure: each has a default target; any other service one of its name. */
+type KnownRole = "ingest-api" | "event-processor-service" | "stats-api" | (typeof INFRASTRUCTURE)[number];
+/** The targets by service: every known one, and whichever other service was given one. */
+export type KubeTargets = Record<KnownRole, KubeTarget> & Partial<Record<Role, KubeTarget>>;
+/** GameMetrics Pro's services and its infrastructure; any other service has the default target of its name (targetFor). */
+const ROLES = [...serviceNames(DEFAULT_TOPOLOGY), ...INFRASTRUCTURE] as readonly KnownRole[];
 
 /** Where a service lives: its namespace, the label selector of its pods, its workload and container. */
 export interface KubeTarget {
@@ -68,32 +73,29 @@ export interface RefusedTarget {
 }
 
 /** The default targets: the runbook's namespaces, `app=<name>` labels, Kafka and PostgreSQL as StatefulSets. */
-export function defaultTargets(namespaces: KubernetesPlatformOptions["namespaces"] = {}): Record<Role, KubeTarget> {
-  const kafkaNs = namespaces.kafka ?? "kafka";
-  const platformNs = namespaces.platform ?? "gamemetrics";
-  const out = {} as Record<Role, KubeTarget>;
-  for (const role of ROLES) {
-    const stateful = role === "kafka" || role === "postgres";
-    out[role] = {
-      namespace: role === "kafka" ? kafkaNs : platformNs,
-      selector: `app=${role}`,
-      workload: { kind: stateful ? "StatefulSet" : "Deployment", name: role },
-      container: role,
-    };
-  }
+export function defaultTargets(namespaces: KubernetesPlatformOptions["namespaces"] = {}): KubeTargets {
+  const out = {} as KubeTargets;
+  for (const role of ROLES) out[role] = targetFor(role, namespaces);
   return out;
 }
 
+/** The default target of one service, described or not: `app=<name>` in the platform's namespace, a Deployment of its name. */
+export function targetFor(role: Role, namespaces: KubernetesPlatformOptions["namespaces"] = {}): KubeTarget {
+  const stateful = role === "kafka" || role === "postgres";
+  return {
+    namespace: role === "kafka" ? (namespaces.kafka ?? "kafka") : (namespaces.platform ?? "gamemetrics"),
+    selector: `app=${role}`,
+    workload: { kind: stateful ? "StatefulSet" : "Deployment", name: role },
+    container: role,
+  };
+}
+
 /** Every check of the allowlist, pure: the refusals (empty when allowed). */
-export function checkAllowlist(
-  context: string,
-  targets: Record<Role, KubeTarget>,
-  allow: KubernetesPlatformOptions["allow"],
-): RefusedTarget[] {
+export function checkAllowlist(context: string, targets: KubeTargets, allow: KubernetesPlatformOptions["allow"]): RefusedTarget[] {
   const refused: RefusedTarget[] = [];
   if (!allow.contexts.includes(context)) refused.push({ field: "context", value: context, allowed: allow.contexts });
   for (const role of ROLES) {
-    const ns = targets[role].namespace;
+    const ns = (targets[role] ?? targetFor(role)).namespace;
     if (!allow.namespaces.includes(ns)) refused.push({ field: `targets.${role}.namespace`, value: ns, allowed: allow.namespaces });
   }
   return refused;
@@ -212,7 +214,7 @@ export function loadKubeConfig(kubeconfig: string | undefined, context: string |
 export type KubernetesPlatform = PlatformPort &
   Required<Pick<PlatformPort, "rollouts" | "rollback">> & {
     readonly context: string;
-    readonly targets: Record<Role, KubeTarget>;
+    readonly targets: KubeTargets;
     /** the HPA of a service's workload, when it has one */
     hpa(service: ServiceName): Promise<{ name: string; minReplicas: number; maxReplicas: number; currentReplicas: number } | null>;
     /** the memory limit in the workload's pod template (what its next pods get), bytes or null */
@@ -224,11 +226,13 @@ export type KubernetesPlatform = PlatformPort &
 export function createKubernetesPlatform(opts: KubernetesPlatformOptions): KubernetesPlatform {
   const targets = defaultTargets(opts.namespaces);
   for (const [role, t] of Object.entries(opts.targets ?? {})) {
-    if (!ROLES.includes(role as Role))
+    if (!(ROLES as readonly string[]).includes(role))
       throw new PlatformError(`targets.${role}: unknown service (expected one of ${ROLES.join(", ")})`, "refused", false);
-    const base = targets[role as Role];
-    targets[role as Role] = { ...base, ...t, workload: { ...base.workload, ...t?.workload } };
+    const base = targets[role] ?? targetFor(role, opts.namespaces);
+    targets[role] = { ...base, ...t, workload: { ...base.workload, ...t?.workload } };
   }
+  // a service outside GameMetrics Pro's (the description's fourth) lives where its name says
+  const target = (role: Role): KubeTarget => targets[role] ?? targetFor(role, opts.namespaces);
   const kc = loadKubeConfig(opts.kubeconfig, opts.context, opts.inClusterRoot);
   const context = kc.getCurrentContext();
   const refused = checkAllowlist(context, targets, opts.allow);
@@ -247,7 +251,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
   const oomWindow = opts.oomWindowSeconds ?? 300;
   const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
   const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
-  const namespaces = [...new Set(Object.values(targets).map((t) => t.namespace))];
+  const namespaces = [...new Set(Object.values(targets).flatMap((t) => (t ? [t.namespace] : [])))];
   /** pod name → its service, learned from listings, so a pod is found without a search */
   const known = new Map<string, Role>();
 
@@ -259,7 +263,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
   };
 
   const pods = async (role: Role): Promise<V1Pod[]> => {
-    const t = targets[role];
+    const t = target(role);
     try {
       const list = await core.listNamespacedPod({ namespace: guard(t.namespace), labelSelector: t.selector });
       for (const p of list.items) if (p.metadata?.name) known.set(p.metadata.name, role);
@@ -282,7 +286,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
   };
 
   const readWorkload = async (role: Role) => {
-    const t = targets[role];
+    const t = target(role);
     const ns = guard(t.namespace);
     try {
       return t.workload.kind === "Deployment"
@@ -294,7 +298,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
   };
 
   const patchWorkload = async (role: Role, body: object, what: string) => {
-    const t = targets[role];
+    const t = target(role);
     const ns = guard(t.namespace);
     try {
       if (t.workload.kind === "Deployment")
@@ -307,14 +311,14 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
 
   const containerOf = async (role: Role): Promise<V1Container> => {
     const w = await readWorkload(role);
-    const name = targets[role].container;
+    const name = target(role).container;
     const c = w.spec?.template.spec?.containers.find((x) => x.name === name) ?? w.spec?.template.spec?.containers[0];
-    if (!c) throw new PlatformError(`${targets[role].workload.kind} ${targets[role].workload.name} has no container`, "not-found", false);
+    if (!c) throw new PlatformError(`${target(role).workload.kind} ${target(role).workload.name} has no container`, "not-found", false);
     return c;
   };
 
   const hpa = async (service: ServiceName) => {
-    const t = targets[service];
+    const t = target(service);
     const ns = guard(t.namespace);
     try {
       const list = await autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns });
@@ -333,7 +337,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
 
   /** ReplicaSets of a Deployment with their revision, newest first. */
   const replicaSets = async (service: ServiceName) => {
-    const t = targets[service];
+    const t = target(service);
     if (t.workload.kind !== "Deployment")
       throw new PlatformError(`${service} is a ${t.workload.kind}: rollouts are tracked for Deployments`, "refused", false);
     const ns = guard(t.namespace);
@@ -363,17 +367,17 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       return parseQuantity((await containerOf(service)).resources?.limits?.["memory"]);
     },
     async listInstances(service) {
-      const t = targets[service];
+      const t = target(service);
       return (await pods(service)).map((p) => instanceFromPod(p, service, t.container, now(), oomWindow));
     },
     async logs(instance, tail) {
       const { pod, role } = await findPod(instance);
-      const ns = guard(targets[role].namespace);
+      const ns = guard(target(role).namespace);
       try {
         const text = await core.readNamespacedPodLog({
           name: instance,
           namespace: ns,
-          container: targets[role].container,
+          container: target(role).container,
           tailLines: tail,
         });
         return String(text)
@@ -385,7 +389,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     },
     async restart(instance) {
       const { role } = await findPod(instance);
-      const ns = guard(targets[role].namespace);
+      const ns = guard(target(role).namespace);
       try {
         // the controller (ReplicaSet, StatefulSet) recreates it: `kubectl delete pod`
         await core.deleteNamespacedPod({ name: instance, namespace: ns });
@@ -397,7 +401,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     },
     async memoryLimit(instance) {
       const { pod, role } = await findPod(instance);
-      const c = pod.spec?.containers.find((x) => x.name === targets[role].container) ?? pod.spec?.containers[0];
+      const c = pod.spec?.containers.find((x) => x.name === target(role).container) ?? pod.spec?.containers[0];
       return parseQuantity(c?.resources?.limits?.["memory"]);
     },
     async setMemoryLimit(service, bytes) {
@@ -417,7 +421,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     async scale(service, replicas) {
       if (!Number.isInteger(replicas) || replicas < 0)
         throw new PlatformError(`replicas must be a whole number >= 0, got ${replicas}`, "refused", false);
-      const t = targets[service];
+      const t = target(service);
       const ns = guard(t.namespace);
       const h = await hpa(service);
       if (h) {
@@ -474,9 +478,9 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     async rollback(service, toRevision) {
       const sets = await replicaSets(service);
       const current = sets.find((s) => s.revision === s.depRevision);
-      const target =
+      const back =
         toRevision === undefined ? sets.find((s) => s.revision !== current?.revision) : sets.find((s) => s.revision === toRevision);
-      if (!target?.rs.spec?.template) {
+      if (!back?.rs.spec?.template) {
         throw new PlatformError(
           toRevision === undefined
             ? `${service} has no previous revision to roll back to`
@@ -485,14 +489,14 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
           false,
         );
       }
-      const t = targets[service];
+      const t = target(service);
       const ns = guard(t.namespace);
       try {
         await apps.patchNamespacedDeployment(
           {
             name: t.workload.name,
             namespace: ns,
-            body: [{ op: "replace", path: "/spec/template", value: templateForRollback(target.rs.spec.template) }],
+            body: [{ op: "replace", path: "/spec/template", value: templateForRollback(back.rs.spec.template) }],
             fieldManager,
           },
           jsonPatch,
@@ -500,7 +504,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       } catch (err) {
         apiError(err, `rollout undo deployment/${t.workload.name} -n ${ns}`);
       }
-      return target.revision;
+      return back.revision;
     },
   };
 }

@@ -6,7 +6,8 @@
  */
 import type { Evidence, Severity } from "./incident.js";
 import type { Policy } from "./policy.js";
-import type { ErrorRateSignal, ServiceName, Snapshot } from "./snapshot.js";
+import { type ErrorRateSignal, type Snapshot, topologyOf } from "./snapshot.js";
+import { DEFAULT_TOPOLOGY, serviceNames } from "./topology.js";
 
 /** One matched rule: `classify` turns findings into incidents. */
 export interface Finding {
@@ -243,9 +244,17 @@ export const detectDbPoolExhausted: Rule = (s, p) => {
   ];
 };
 
-/** A group lags more than the threshold: P2, P1 when its consumers are also stalled or stopped. */
+/**
+ * A group lags more than the threshold: P2, P1 when its consumers are also stalled or stopped. The
+ * summary names the group's service(s) by their `consumes` role in the snapshot's description.
+ */
 export const detectHighConsumerLag: Rule = (s, p) => {
   const above = p.thresholds.consumerLag.above;
+  const t = topologyOf(s);
+  const consumers = (group: string) => {
+    const of = t.services.filter((x) => x.roles.consumes?.group === group).map((x) => x.name);
+    return of.length > 0 ? `, consumed by ${of.join(", ")}` : "";
+  };
   const out: Finding[] = [];
   for (const g of s.kafka?.groups ?? []) {
     if (g.totalLag <= above) continue;
@@ -257,7 +266,7 @@ export const detectHighConsumerLag: Rule = (s, p) => {
     out.push({
       severity: stuck ? "P1" : "P2",
       subject: g.group,
-      summary: `${g.group}: lag ${g.totalLag} on ${g.topic}${progress ? ` (consumers ${progress.status})` : ""}`,
+      summary: `${g.group}: lag ${g.totalLag} on ${g.topic}${progress ? ` (consumers ${progress.status})` : ""}${consumers(g.group)}`,
       evidence,
     });
   }
@@ -311,12 +320,8 @@ export const detectServiceOom: Rule = (s, p) => {
   return out;
 };
 
-/** Names of the demo services, complete by construction. */
-export const SERVICE_NAMES = Object.keys({
-  "ingest-api": true,
-  "event-processor-service": true,
-  "stats-api": true,
-} satisfies Record<ServiceName, true>) as ServiceName[];
+/** GameMetrics Pro's services (the default description's names); the platform's own are in the snapshot's topology. */
+export const SERVICE_NAMES: readonly string[] = serviceNames(DEFAULT_TOPOLOGY);
 
 /**
  * What the prober's long windows still hold of an earlier fault, though its last round is clean: error

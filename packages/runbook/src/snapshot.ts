@@ -4,7 +4,13 @@
  * (a failed collection is itself a signal). Times are ISO 8601 strings; ratios are 0..1.
  */
 
-export type ServiceName = "ingest-api" | "event-processor-service" | "stats-api";
+import { DEFAULT_TOPOLOGY, type Topology } from "./topology.js";
+
+/**
+ * A service of the platform's description (topology.ts): any name. GameMetrics Pro's three services are
+ * the default description, not a closed union, so a fourth service is monitored without a code change.
+ */
+export type ServiceName = string;
 
 export interface InstanceProbe {
   /** e.g. http://127.0.0.1:32771 or the pod IP URL */
@@ -192,6 +198,11 @@ export interface ExternalAlert {
 
 export interface Snapshot {
   at: string;
+  /**
+   * The platform description the snapshot was collected against (the prober's `services:`): rules and
+   * steps read roles from it. Absent = GameMetrics Pro's default description.
+   */
+  topology?: Topology;
   services: ServiceHealth[];
   errorRates: ErrorRateSignal[];
   users: UsersSignal | null;
@@ -203,6 +214,11 @@ export interface Snapshot {
   canary: CanarySignal | null;
   externalAlerts: ExternalAlert[];
   collectionErrors: { collector: string; error: string }[];
+}
+
+/** The description a snapshot was collected against: its own, or GameMetrics Pro's default. */
+export function topologyOf(s: Pick<Snapshot, "topology">): Topology {
+  return s.topology ?? DEFAULT_TOPOLOGY;
 }
 
 /** A snapshot in which nothing was observed: the base that tests and partial collectors build on. */

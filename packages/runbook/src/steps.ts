@@ -6,15 +6,29 @@
 import type { Incident } from "./incident.js";
 import type { Policy } from "./policy.js";
 import { type InstanceInfo, PortUnavailableError, type Ports } from "./ports.js";
-import { detectDbPoolExhausted, detectHighErrorRate, detectServiceDown, errorRateSeverity, SERVICE_NAMES } from "./rules.js";
+import { detectDbPoolExhausted, detectHighErrorRate, detectServiceDown, errorRateSeverity } from "./rules.js";
 import type { ServiceName, Snapshot } from "./snapshot.js";
+import {
+  consumersOf,
+  DEFAULT_TOPOLOGY,
+  INFRASTRUCTURE,
+  poolServices as pooledIn,
+  scalableServices,
+  serviceNames,
+  type Topology,
+} from "./topology.js";
 
 export type StepPhase = "triage" | "mitigation" | "verification";
 
-/** What a step is run for: the incident (its subject picks the service or group) and the policy. */
+/**
+ * What a step is run for: the incident (its subject picks the service or group), the policy, and the
+ * platform's description (topology.ts), whose roles pick the targets ("the consumer group's service",
+ * "the services with a pool"). Without one, the snapshot's description is used, else GameMetrics Pro's.
+ */
 export interface StepContext {
   incident: Incident;
   policy: Policy;
+  topology?: Topology;
 }
 
 /**
@@ -52,14 +66,23 @@ export interface Step {
 /** The prober's application_name: never terminated, or verification could not observe recovery. */
 export const PROBER_APPLICATION = "gm-prober";
 
-const CONSUMER_SERVICE: ServiceName = "event-processor-service";
-const PLATFORM_SERVICES: readonly InstanceInfo["service"][] = [...SERVICE_NAMES, "kafka", "postgres"];
 const ERROR_LINE = /"level":"error"|processing error/i;
 const LEAK_LINE = /heap out of memory|allocation failed|out of memory|outofmemory|memory leak|MaxListenersExceeded/i;
 
-const isServiceName = (s: string): s is ServiceName => (SERVICE_NAMES as readonly string[]).includes(s);
-/** The incident's service, or every service when its subject is not one (e.g. "all"). */
-const servicesOf = (ctx: StepContext): ServiceName[] => (isServiceName(ctx.incident.subject) ? [ctx.incident.subject] : [...SERVICE_NAMES]);
+/** The description the step judges by: the context's, the snapshot's, else GameMetrics Pro's. */
+const topologyFor = (ctx: StepContext, s?: Pick<Snapshot, "topology">): Topology => ctx.topology ?? s?.topology ?? DEFAULT_TOPOLOGY;
+/** The same for a step that has no snapshot at hand: the prober's is read only when the context has none. */
+const described = async (ports: Ports, ctx: StepContext): Promise<Topology> =>
+  ctx.topology ?? topologyFor(ctx, await ports.observe.snapshot());
+const isServiceName = (t: Topology, s: string): s is ServiceName => serviceNames(t).includes(s);
+/** The incident's service, or every described service when its subject is not one (e.g. "all"). */
+const servicesOf = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceName[] => {
+  const t = topologyFor(ctx, s);
+  return isServiceName(t, ctx.incident.subject) ? [ctx.incident.subject] : serviceNames(t);
+};
+/** The services that consume the incident's group (its subject), by their `consumes` role. */
+const consumerServices = (ctx: StepContext, s?: Pick<Snapshot, "topology">): ServiceName[] =>
+  consumersOf(topologyFor(ctx, s), ctx.incident.subject);
 /** A triage result: the check could look; `problem` says whether it found the fault. */
 const looked = (problem: boolean, output: string[], data?: Record<string, unknown>): StepResult => ({
   ok: true,
@@ -75,11 +98,17 @@ const logSource = (ports: Ports): { text: string; data: { source?: string } } =>
     ? { text: `, from ${ports.platform.logSource}`, data: { source: ports.platform.logSource } }
     : { text: "", data: {} };
 
-/** Services with a pg pool in the current snapshot; every service when postgres was not observed. */
-async function poolServices(ports: Ports): Promise<ServiceName[]> {
+/**
+ * The services with a pg pool: those whose pool the current snapshot saw (what runs); when none was
+ * seen (postgres or the metrics not observed), those whose `postgresPool` role says so; else every service.
+ */
+async function poolServices(ports: Ports, ctx: StepContext): Promise<ServiceName[]> {
   const s = await ports.observe.snapshot();
+  const t = topologyFor(ctx, s);
   const seen = [...new Set((s.postgres?.pools ?? []).map((p) => p.service))];
-  return seen.length > 0 ? seen : [...SERVICE_NAMES];
+  if (seen.length > 0) return seen;
+  const pooled = pooledIn(t);
+  return pooled.length > 0 ? pooled : serviceNames(t);
 }
 
 /**
@@ -143,7 +172,7 @@ const checkHealthEndpoints: Step = {
     const s = await ports.observe.snapshot();
     const output: string[] = [];
     const failing: string[] = [];
-    for (const service of servicesOf(ctx)) {
+    for (const service of servicesOf(ctx, s)) {
       const h = s.services.find((x) => x.service === service);
       if (!h || h.instances.length === 0) {
         output.push(`${service}: no instance probed (unknown)`);
@@ -165,7 +194,7 @@ async function recentInstances(ports: Ports, ctx: StepContext): Promise<{ recent
   const now = ports.now();
   const recent: InstanceInfo[] = [];
   const output: string[] = [];
-  for (const service of servicesOf(ctx)) {
+  for (const service of servicesOf(ctx, { topology: await described(ports, ctx) })) {
     const list = [...(await ports.platform.listInstances(service))].sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""));
     for (const i of list) {
       const ageSeconds = i.startedAt === null ? null : (now - Date.parse(i.startedAt)) / 1000;
@@ -291,7 +320,7 @@ const restartFailingInstances: Step = {
   async run(ports, ctx) {
     const s = await ports.observe.snapshot();
     const restarted: string[] = [];
-    for (const service of servicesOf(ctx)) {
+    for (const service of servicesOf(ctx, s)) {
       for (const i of await restartTargets(ports, ctx, s, service)) {
         await ports.platform.restart(i.name);
         restarted.push(i.name);
@@ -350,10 +379,11 @@ const scaleUpServices: Step = {
   async run(ports, ctx) {
     const p = ctx.policy;
     let targets: ServiceName[];
-    if (isServiceName(ctx.incident.subject)) targets = [ctx.incident.subject];
+    const t = await described(ports, ctx);
+    if (isServiceName(t, ctx.incident.subject)) targets = [ctx.incident.subject];
     else {
       const s = await ports.observe.snapshot();
-      targets = SERVICE_NAMES.filter((svc) =>
+      targets = scalableServices(topologyFor(ctx, s)).filter((svc) =>
         s.errorRates.some((e) => e.service === svc && e.rate !== null && errorRateSeverity(e.rate, p) !== null),
       );
     }
@@ -396,7 +426,7 @@ const verifyServiceHealthy: Step = {
       const s = await ports.observe.snapshot();
       const lines: string[] = [];
       let done = true;
-      for (const svc of servicesOf(ctx)) {
+      for (const svc of servicesOf(ctx, s)) {
         const inst = s.services.find((h) => h.service === svc)?.instances ?? [];
         const ok = inst.filter((i) => i.ok).length;
         if (inst.length === 0 || ok < inst.length) done = false;
@@ -547,14 +577,17 @@ const dbCheckActiveConnections = connectionsStep(
 );
 
 /** What the pools may open at most (size × replicas per service), and the connections of anything else. */
-async function poolDemand(ports: Ports): Promise<{
+async function poolDemand(
+  ports: Ports,
+  ctx: StepContext,
+): Promise<{
   services: { service: ServiceName; size: number; replicas: number }[];
   other: number;
   usable: number;
   max: number;
   reserved: number;
 }> {
-  const names = await poolServices(ports);
+  const names = await poolServices(ports, ctx);
   const services = [];
   for (const service of names)
     services.push({ service, size: await ports.platform.poolSize(service), replicas: await ports.platform.replicas(service) });
@@ -571,8 +604,8 @@ const dbScaleUpDatabase: Step = {
   runbookAction: "Scale up database if needed",
   mutates: false,
   advisory: true,
-  async run(ports) {
-    const d = await poolDemand(ports);
+  async run(ports, ctx) {
+    const d = await poolDemand(ports, ctx);
     const pools = d.services.reduce((n, s) => n + s.size * s.replicas, 0);
     const needed = pools + d.other + d.reserved;
     const output = [
@@ -594,7 +627,7 @@ const dbIncreasePoolSize: Step = {
   mutates: true,
   advisory: false,
   async run(ports, ctx) {
-    const d = await poolDemand(ports);
+    const d = await poolDemand(ports, ctx);
     const instances = d.services.reduce((n, s) => n + s.replicas, 0);
     // Every instance may fill its pool at once, so pools × instances must fit the usable connections
     // left by other sessions; beyond that a bigger pool only moves the queue into PostgreSQL.
@@ -667,7 +700,8 @@ const lagCheckConsumerStatus: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const instances = await ports.platform.listInstances(CONSUMER_SERVICE);
+    const consumers = consumerServices(ctx, { topology: await described(ports, ctx) });
+    const instances = (await Promise.all(consumers.map((svc) => ports.platform.listInstances(svc)))).flat();
     const members = await ports.kafka.groupMembers(ctx.incident.subject);
     const running = instances.filter((i) => i.running).length;
     const output = [
@@ -693,7 +727,8 @@ const lagCheckProcessingErrors: Step = {
     const output: string[] = [];
     const errorLines: Record<string, number> = {};
     const src = logSource(ports);
-    for (const i of await ports.platform.listInstances(CONSUMER_SERVICE)) {
+    const consumers = consumerServices(ctx, { topology: await described(ports, ctx) });
+    for (const i of (await Promise.all(consumers.map((svc) => ports.platform.listInstances(svc)))).flat()) {
       const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => ERROR_LINE.test(l));
       errorLines[i.name] = hits.length;
       output.push(`${i.name}: ${hits.length} error line(s) in the last ${ctx.policy.actions.logTail}${src.text}`, ...hits.slice(-5));
@@ -719,25 +754,34 @@ const lagScaleUpConsumers: Step = {
     const max = ctx.policy.actions.scale.maxReplicas;
     // A consumer beyond the partition count gets no partition and only adds rebalances.
     const bound = partitions > 0 ? Math.min(partitions, max) : max;
-    const r = await scaleBy(
-      ports,
-      ctx.policy,
-      CONSUMER_SERVICE,
-      bound,
-      partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`,
-    );
+    // the group's service(s), by their `consumes` role (one in GameMetrics Pro: event-processor-service)
+    const targets = consumerServices(ctx, s);
+    if (targets.length === 0) return { ok: false, output: [`no described service consumes group ${ctx.incident.subject}`] };
+    const why = partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`;
+    const results: Awaited<ReturnType<typeof scaleBy>>[] = [];
+    for (const svc of targets) results.push(await scaleBy(ports, ctx.policy, svc, bound, why));
+    const ok = results.every((r) => r.ok);
+    const output = results.map((r) => r.line);
+    const replicas =
+      results.length === 1 ? (results[0]?.to ?? null) : Object.fromEntries(targets.map((svc, i) => [svc, results[i]?.to ?? null]));
     // One consumer per partition already: another would get no partition, so not scaling is the judgement.
-    if (!r.ok && partitions > 0 && bound === partitions)
-      return { ok: true, finding: "not-needed", output: [r.line], data: { replicas: null, bound } };
-    return { ok: r.ok, ...(r.ok ? { finding: "acted" as const } : {}), output: [r.line], data: { replicas: r.to ?? null, bound } };
+    if (results.every((r) => !r.ok) && partitions > 0 && bound === partitions)
+      return { ok: true, finding: "not-needed", output, data: { replicas: null, bound } };
+    return { ok, ...(ok ? { finding: "acted" as const } : {}), output, data: { replicas, bound } };
   },
 };
 
 // ------------------------------------------------------------------------------------- OOM
 
-function oomService(ctx: StepContext): InstanceInfo["service"] | null {
+/**
+ * The incident's subject when it is a described service, Kafka or PostgreSQL; null otherwise. Without a
+ * description in the context, the snapshot's (the prober's) is asked, only for a name GameMetrics Pro lacks.
+ */
+async function oomService(ports: Ports, ctx: StepContext): Promise<InstanceInfo["service"] | null> {
   const s = ctx.incident.subject;
-  return (PLATFORM_SERVICES as readonly string[]).includes(s) ? (s as InstanceInfo["service"]) : null;
+  const known = (t: Topology) => [...serviceNames(t), ...INFRASTRUCTURE].includes(s);
+  if (known(topologyFor(ctx))) return s;
+  return !ctx.topology && known(await described(ports, ctx)) ? s : null;
 }
 
 const oomCheckMemoryLimits: Step = {
@@ -748,7 +792,7 @@ const oomCheckMemoryLimits: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const list = await ports.platform.listInstances(service);
     const at = ctx.policy.thresholds.memory.usageAtLeast;
@@ -770,7 +814,7 @@ const oomCheckMemoryLeaks: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const output: string[] = [];
     let total = 0;
@@ -795,7 +839,7 @@ const oomIncreaseMemoryLimits: Step = {
   mutates: true,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const limits = (await ports.platform.listInstances(service)).map((i) => i.memoryLimitBytes).filter((b): b is number => b !== null);
     if (limits.length === 0)
@@ -819,8 +863,9 @@ const oomScaleHorizontally: Step = {
   advisory: false,
   async run(ports, ctx) {
     const subject = ctx.incident.subject;
-    // Kafka and PostgreSQL are stateful: another replica is a cluster change, not a mitigation.
-    if (!isServiceName(subject))
+    // Kafka and PostgreSQL are stateful: another replica is a cluster change, not a mitigation; so is
+    // a service the description says is stateful or not scalable.
+    if (!scalableServices(await described(ports, ctx)).includes(subject))
       return { ok: true, output: [`${subject} cannot be scaled horizontally; skipped`], data: { skipped: true } };
     const r = await scaleBy(ports, ctx.policy, subject, ctx.policy.actions.scale.maxReplicas, "actions.scale.maxReplicas");
     return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null } };
@@ -835,7 +880,7 @@ const oomVerifyNoOom: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const service = oomService(ctx);
+    const service = await oomService(ports, ctx);
     if (!service) return { ok: false, output: [`unknown service ${ctx.incident.subject}`] };
     const window = ctx.policy.actions.oomWindowSeconds;
     const poll = ctx.policy.actions.verify.pollSeconds * 1000;

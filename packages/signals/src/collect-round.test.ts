@@ -1,7 +1,9 @@
 import { classify } from "@gm/runbook/classify";
 import { defaultPolicy } from "@gm/runbook/policy";
 import { describe, expect, it } from "vitest";
-import { createSignals } from "./collect-round.js";
+import type { InstanceInfo, PlatformPort } from "@gm/runbook/ports";
+import { parseServicesSection } from "@gm/runbook/topology";
+import { createSignals, instances } from "./collect-round.js";
 
 describe("a snapshot", () => {
   it("never carries a URL's password into collection errors or incident evidence", async () => {
@@ -46,5 +48,37 @@ describe("a snapshot", () => {
     } finally {
       await signals.close();
     }
+  });
+});
+
+describe("the instances collector", () => {
+  it("asks the platform for every described service, a fourth one too, then Kafka and PostgreSQL", async () => {
+    const asked: string[] = [];
+    const platform = {
+      listInstances: async (service: string): Promise<InstanceInfo[]> => {
+        asked.push(service);
+        return [
+          {
+            name: `${service}-1`,
+            service,
+            running: true,
+            restarts: 0,
+            exitCode: null,
+            oomKilled: false,
+            memoryLimitBytes: null,
+            memoryUsageBytes: null,
+            startedAt: null,
+          },
+        ];
+      },
+    } as unknown as PlatformPort;
+    const described = parseServicesSection({
+      "stats-api": ["http://stats:8080"],
+      "leaderboard-api": { urls: ["http://leaderboard:8080"], roles: { postgresPool: true } },
+    });
+    if (!described.ok) throw new Error(described.problems.join("; "));
+    const found = await instances(platform, described.topology);
+    expect(asked).toEqual(["stats-api", "leaderboard-api", "kafka", "postgres"]);
+    expect(found.map((i) => i.instance)).toEqual(["stats-api-1", "leaderboard-api-1", "kafka-1", "postgres-1"]);
   });
 });

@@ -5,6 +5,7 @@
 import type { PlatformPort } from "@gm/runbook/ports";
 import { redactDeep } from "@gm/runbook/redact";
 import type { ErrorRateSignal, ExternalAlert, InstanceSignal, Snapshot } from "@gm/runbook/snapshot";
+import { DEFAULT_TOPOLOGY, instanceRoles, serviceNamed, type Topology } from "@gm/runbook/topology";
 import { collect } from "./collect.js";
 import { probeHealth, type ServiceUrls } from "./http-health.js";
 import { createKafkaCollector } from "./kafka-signals.js";
@@ -19,6 +20,12 @@ export interface SignalsConfig {
   /** the short window of the multiwindow error rates, in rounds (default 1: the last round) */
   recentRounds?: number;
   services: ServiceUrls;
+  /**
+   * The platform's description (the prober's `services:` with roles): its health/metrics paths are
+   * probed, its services' instances asked of the platform, and it travels in the snapshot for the rules
+   * and steps. Default: GameMetrics Pro's.
+   */
+  topology?: Topology;
   kafka?: { brokers: string[]; expectedBrokers?: number; topic: string; groups: string[]; stallSeconds: number };
   postgres?: { url: string };
   synthetic?: { players: number; lossDeadlineSeconds: number; runId: string };
@@ -34,8 +41,11 @@ export interface SignalsConfig {
 
 export function createSignals(cfg: SignalsConfig) {
   const services: ServiceUrls = { ...cfg.services };
+  const topology = cfg.topology ?? DEFAULT_TOPOLOGY;
+  const endpoint = (service: string, which: "health" | "metrics") => serviceNamed(topology, service)?.[which] ?? `/${which}`;
   const metrics = createServiceMetricsCollector({
     services,
+    metricsPath: (service) => endpoint(service, "metrics"),
     windowSeconds: cfg.windowSeconds,
     recentRounds: cfg.recentRounds,
     timeoutMs: cfg.timeoutMs,
@@ -72,7 +82,7 @@ export function createSignals(cfg: SignalsConfig) {
         }
       }
       const [health, svc, k, p, syn, sec, extra, ext, inst] = await Promise.all([
-        collect("http-health", slow, () => probeHealth(services, t)),
+        collect("http-health", slow, () => probeHealth(services, t, undefined, (service) => endpoint(service, "health"))),
         collect("service-metrics", slow, () => metrics.collect(now)),
         kafka ? collect("kafka", slow * 2, () => kafka.collect(now)) : undefined,
         pg ? collect("postgres", slow, () => pg.collect()) : undefined,
@@ -80,7 +90,7 @@ export function createSignals(cfg: SignalsConfig) {
         cfg.security ? collect("security", slow, () => checkSecurity({ ...cfg.security!, timeoutMs: t })) : undefined,
         cfg.extraErrorRates ? collect("prometheus", slow, cfg.extraErrorRates) : undefined,
         cfg.externalAlerts ? collect("external-alerts", slow, cfg.externalAlerts) : undefined,
-        cfg.platform ? collect("instances", slow * 2, () => instances(cfg.platform!)) : undefined,
+        cfg.platform ? collect("instances", slow * 2, () => instances(cfg.platform!, topology)) : undefined,
       ]);
       // the next rounds' synthetic players sample every partition (see spreadPlayers)
       const partitions = k?.value?.kafka?.groups[0]?.partitions.length ?? 0;
@@ -95,6 +105,7 @@ export function createSignals(cfg: SignalsConfig) {
       return redactDeep<Snapshot>(
         {
           at: new Date(now).toISOString(),
+          ...(cfg.topology ? { topology: cfg.topology } : {}),
           services: health.value ?? [],
           errorRates: [...(svc.value?.errorRates ?? []), ...(syn?.value ? [syn.value.errorRate] : []), ...(extra?.value ?? [])],
           users: syn?.value?.users ?? null,
@@ -116,9 +127,9 @@ export function createSignals(cfg: SignalsConfig) {
   };
 }
 
-/** Every instance of every service, kafka and postgres, as the platform port reports it. */
-export async function instances(platform: PlatformPort): Promise<InstanceSignal[]> {
-  const roles = ["ingest-api", "event-processor-service", "stats-api", "kafka", "postgres"] as const;
+/** Every instance of every described service, kafka and postgres, as the platform port reports it. */
+export async function instances(platform: PlatformPort, topology: Topology = DEFAULT_TOPOLOGY): Promise<InstanceSignal[]> {
+  const roles = instanceRoles(topology);
   const lists = await Promise.all(roles.map((r) => platform.listInstances(r)));
   return lists.flat().map((i) => ({
     service: i.service,

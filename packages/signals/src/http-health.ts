@@ -11,6 +11,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { ServiceHealth, ServiceName } from "@gm/runbook/snapshot";
 
+/** service name → base URLs of its instances: any services (the prober's description), not only GameMetrics Pro's */
 export type ServiceUrls = Partial<Record<ServiceName, string[]>>;
 
 /** GET `url` on a new connection; the status once the whole answer arrived. */
@@ -36,6 +37,8 @@ export async function probeHealth(
   services: ServiceUrls,
   timeoutMs: number,
   get: (url: string, timeoutMs: number) => Promise<number> = getOnNewConnection,
+  /** the service's health endpoint path (its description's `health`) */
+  healthPath: (service: ServiceName) => string = () => "/health",
 ): Promise<ServiceHealth[]> {
   const entries = Object.entries(services) as [ServiceName, string[]][];
   return Promise.all(
@@ -45,7 +48,7 @@ export async function probeHealth(
         urls.map(async (url) => {
           const t0 = performance.now();
           try {
-            const status = await get(`${url}/health`, timeoutMs);
+            const status = await get(`${url}${healthPath(service)}`, timeoutMs);
             return { url, ok: status === 200, status, latencyMs: Math.round(performance.now() - t0) };
           } catch (err) {
             return {

@@ -3,7 +3,8 @@
  * counter over a window, through the HTTP API (`GET /api/v1/query`,
  * https://prometheus.io/docs/prometheus/2.42/querying/api/#instant-queries).
  */
-import type { ErrorRateSignal, ServiceName } from "@gm/runbook/snapshot";
+import type { ErrorRateSignal } from "@gm/runbook/snapshot";
+import { DEFAULT_TOPOLOGY, serviceNames } from "@gm/runbook/topology";
 
 type Fetch = typeof globalThis.fetch;
 
@@ -209,14 +210,14 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
 export interface PrometheusErrorRateOptions extends PrometheusClientOptions {
   /** the `increase()` window, whole seconds ≥ 1 */
   windowSeconds: number;
+  /** the platform's services (its description's names), in the order signals are returned; default GameMetrics Pro's */
+  services?: readonly string[];
 }
 
 export interface ErrorRateCollector {
   /** One signal per service seen in the window, plus `service: "all"`. Throws PrometheusError when Prometheus cannot answer. */
   collect(): Promise<ErrorRateSignal[]>;
 }
-
-const SERVICES: readonly ServiceName[] = ["ingest-api", "event-processor-service", "stats-api"];
 
 /** The PromQL the collector runs; exported so dashboards and alert rules can reuse the exact expressions. */
 export function errorRateQueries(windowSeconds: number): { requests: string; errors: string } {
@@ -239,6 +240,7 @@ export function createPrometheusErrorRate(options: PrometheusErrorRateOptions): 
     throw new PrometheusOptionError("windowSeconds", "a whole number of seconds ≥ 1", windowSeconds);
   const client = createPrometheusClient(options);
   const queries = errorRateQueries(windowSeconds);
+  const services = options.services ?? serviceNames(DEFAULT_TOPOLOGY);
 
   return {
     async collect() {
@@ -256,9 +258,9 @@ export function createPrometheusErrorRate(options: PrometheusErrorRateOptions): 
         const err = errorsByService.get(service) ?? 0;
         totalRequests += req;
         totalErrors += err;
-        if (isService(service)) signals.push(signal(service, req, err, windowSeconds));
+        if (services.includes(service)) signals.push(signal(service, req, err, windowSeconds));
       }
-      signals.sort((a, b) => SERVICES.indexOf(a.service as ServiceName) - SERVICES.indexOf(b.service as ServiceName));
+      signals.sort((a, b) => services.indexOf(a.service) - services.indexOf(b.service));
       signals.push(signal("all", totalRequests, totalErrors, windowSeconds));
       return signals;
     },
@@ -267,10 +269,6 @@ export function createPrometheusErrorRate(options: PrometheusErrorRateOptions): 
 
 function signal(service: ErrorRateSignal["service"], requests: number, errors: number, windowSeconds: number): ErrorRateSignal {
   return { service, source: "prometheus", windowSeconds, requests, errors, rate: requests > 0 ? errors / requests : null };
-}
-
-function isService(s: string): s is ServiceName {
-  return (SERVICES as readonly string[]).includes(s);
 }
 
 /** increase() of a counter is never negative; NaN (no samples) counts as nothing. */

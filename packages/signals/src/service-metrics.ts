@@ -42,6 +42,8 @@ export function createServiceMetricsCollector(opts: {
   /** the short window of the multiwindow error rate, in rounds (default 1: the last round) */
   recentRounds?: number;
   timeoutMs: number;
+  /** the service's metrics endpoint path (its description's `metrics`); default /metrics */
+  metricsPath?: (service: ServiceName) => string;
   fetch?: typeof fetch;
 }) {
   const recentRounds = opts.recentRounds ?? 1;
@@ -80,7 +82,9 @@ export function createServiceMetricsCollector(opts: {
           urls.map(async (url) => {
             let text: string;
             try {
-              const res = await fetchFn(`${url}/metrics`, { signal: AbortSignal.timeout(opts.timeoutMs) });
+              const res = await fetchFn(`${url}${opts.metricsPath?.(service) ?? "/metrics"}`, {
+                signal: AbortSignal.timeout(opts.timeoutMs),
+              });
               if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
               text = await res.text();
             } catch (err) {

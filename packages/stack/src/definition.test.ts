@@ -58,4 +58,19 @@ describe("stack definition", () => {
     const committed = readFileSync(fileURLToPath(new URL("../../../docker-compose.yml", import.meta.url)), "utf8");
     expect(committed).toBe(renderCompose());
   });
+
+  it("starts a service beyond the three from the same image, under its own name and role, with its program's environment", () => {
+    const s = resolveOptions({ id: "abc", extraServices: [{ name: "leaderboard-api", program: "stats-api" }] }, random, images);
+    const lb = containerSpecs(s, [41001]).find((c) => c.name === "leaderboard-api")!;
+    expect(lb).toMatchObject({ role: "leaderboard-api", image: "d:1", dependsOn: ["postgres"], ports: [{ container: 8080, host: null }] });
+    expect(lb.env).toMatchObject({ SERVICE: "stats-api", PG_POOL_MAX: "10", ADMIN_TOKEN: s.adminToken });
+    expect(lb.env["KAFKA_BROKERS"]).toBeUndefined();
+    expect(Object.values(lb.labels)).toEqual(["true", "abc", "leaderboard-api", "leaderboard-api"]);
+    expect(() => resolveOptions({ extraServices: [{ name: "stats-api", program: "stats-api" }] }, random, images)).toThrow(
+      'stack option extraServices[0].name: expected a new name: lower-case letters, digits and dashes, not a name the stack uses, got "stats-api"',
+    );
+    expect(() => resolveOptions({ extraServices: [{ name: "x", program: "billing" as "stats-api" }] }, random, images)).toThrow(
+      "stack option extraServices[0].program: expected one of ingest-api, event-processor-service, stats-api",
+    );
+  });
 });

@@ -7,9 +7,19 @@
 // The label contract lives in packages/docker-engine, shared with the platform driver that finds containers by it.
 import { LABEL } from "@gm/docker-engine/docker";
 
-export type Role = "kafka" | "postgres" | "ingest-api" | "event-processor-service" | "stats-api";
 export const SERVICE_ROLES = ["ingest-api", "event-processor-service", "stats-api"] as const;
+/** A program of the demo-platform image (its SERVICE variable). */
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
+/** A container's role label: Kafka, PostgreSQL, or the name of the service it is an instance of (any, see `extraServices`). */
+export type Role = "kafka" | "postgres" | ServiceRole | (string & {});
+
+/** A service beyond GameMetrics Pro's three: another instance of one of the image's programs under a name of its own. */
+export interface ExtraService {
+  /** the service's name: container, network alias and role label (e.g. leaderboard-api) */
+  name: string;
+  /** which program of the demo-platform image it runs, with that program's environment (its own pool, its own /health and /metrics) */
+  program: ServiceRole;
+}
 
 export interface StackImages {
   kafka: string;
@@ -35,6 +45,8 @@ export interface StackOptions {
   kafkaHeap?: string;
   /** Extra environment per service role. */
   serviceEnv?: Partial<Record<ServiceRole, Record<string, string>>>;
+  /** services beyond the three, started from the same image (a fourth service a team adds) */
+  extraServices?: ExtraService[];
 }
 
 export interface ResolvedStackOptions {
@@ -54,6 +66,7 @@ export interface ResolvedStackOptions {
   kafkaHeap: string;
   clusterId: string;
   serviceEnv: Partial<Record<ServiceRole, Record<string, string>>>;
+  extraServices: ExtraService[];
 }
 
 /** Memory limit of each demo service container. */
@@ -114,6 +127,19 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
   const id = o.id ?? random().slice(0, 8);
   if (!STACK_ID_PATTERN.test(id)) throw new StackOptionError("id", "lower-case letters, digits and dashes (at most 31)", id);
   const kafkaVersion = o.kafkaVersion ?? "3.9.1";
+  const extraServices = o.extraServices ?? [];
+  const taken = new Set<string>(["kafka", "postgres", ...SERVICE_ROLES]);
+  for (const [i, x] of extraServices.entries()) {
+    if (!STACK_ID_PATTERN.test(x.name) || taken.has(x.name) || /^kafka-\d+$|^event-processor-service-\d+$/.test(x.name))
+      throw new StackOptionError(
+        `extraServices[${i}].name`,
+        "a new name: lower-case letters, digits and dashes, not a name the stack uses",
+        x.name,
+      );
+    if (!(SERVICE_ROLES as readonly string[]).includes(x.program))
+      throw new StackOptionError(`extraServices[${i}].program`, `one of ${SERVICE_ROLES.join(", ")}`, x.program);
+    taken.add(x.name);
+  }
   if (!/^\d+\.\d+\.\d+$/.test(kafkaVersion)) throw new StackOptionError("kafkaVersion", "a version such as 3.9.1", kafkaVersion);
   const rf = brokers === 3 ? 3 : 1;
   return {
@@ -138,6 +164,7 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
     kafkaHeap: o.kafkaHeap ?? "-Xmx512m -Xms256m",
     clusterId: kraftClusterId(random() + random()),
     serviceEnv: o.serviceEnv ?? {},
+    extraServices,
   };
 }
 
@@ -290,5 +317,27 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
     dependsOn: ["postgres"],
     memoryBytes,
   });
+  // A service a team adds: one of the image's programs, its own container, pool, /health and /metrics,
+  // labelled with its own name as role, so the platform driver and the prober's description find it.
+  for (const x of s.extraServices) {
+    const usesKafka = x.program !== "stats-api";
+    const usesPg = x.program !== "ingest-api";
+    specs.push({
+      name: x.name,
+      role: x.name,
+      image: s.images.platform,
+      env: {
+        ...(usesKafka ? kafkaEnv : {}),
+        ...(usesPg ? pgEnv : {}),
+        ...(x.program === "event-processor-service" ? { KAFKA_CLIENT_ID: x.name } : {}),
+        ...(x.program === "stats-api" ? { ADMIN_TOKEN: s.adminToken } : {}),
+        ...common(x.program),
+      },
+      ports: [{ container: PORTS.http, host: null }],
+      labels: labels(s, x.name, x.name),
+      dependsOn: [...(usesKafka ? kafkaDeps : []), ...(usesPg ? ["postgres"] : [])],
+      memoryBytes,
+    });
+  }
   return specs;
 }

@@ -16,6 +16,7 @@ import {
   type ContainerSpec,
   type ResolvedStackOptions,
   type Role,
+  type ServiceRole,
   type StackOptions,
 } from "./definition.js";
 import { demuxDockerLogs, dockerode, listStackContainers } from "@gm/docker-engine/docker";
@@ -37,6 +38,8 @@ export interface StackEndpoints {
   /** a read-only monitoring role (pg_monitor) for the prober, distinct from the services' user */
   proberPostgresUrl: string;
   services: { "ingest-api": string; "stats-api": string; "event-processor-service": string[] };
+  /** each service beyond the three (`extraServices`), by name: its base URL and the image's program it runs */
+  extraServices?: Record<string, { url: string; program: ServiceRole }>;
   topic: string;
   consumerGroup: string;
   adminToken: string;
@@ -217,6 +220,9 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
       "stats-api": url("stats-api"),
       "event-processor-service": specs.filter((x) => x.role === "event-processor-service").map((x) => url(x.name)),
     },
+    ...(s.extraServices.length > 0
+      ? { extraServices: Object.fromEntries(s.extraServices.map((x) => [x.name, { url: url(x.name), program: x.program }])) }
+      : {}),
     topic: s.topic,
     consumerGroup: "event-processor-service",
     adminToken: s.adminToken,
@@ -253,7 +259,12 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     },
     inspect: (name) => d.getContainer(get(name).id).inspect(),
     async waitReady(ms = 60_000) {
-      const urls = [endpoints.services["ingest-api"], endpoints.services["stats-api"], ...endpoints.services["event-processor-service"]];
+      const urls = [
+        endpoints.services["ingest-api"],
+        endpoints.services["stats-api"],
+        ...endpoints.services["event-processor-service"],
+        ...Object.values(endpoints.extraServices ?? {}).map((x) => x.url),
+      ];
       await waitUntil(
         async () => {
           const res = await Promise.all(

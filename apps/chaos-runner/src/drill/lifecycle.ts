@@ -273,6 +273,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       ports: t.ports,
       incident: detectedIncident,
       policy: o.policy,
+      topology: detected.snapshot.topology,
       records: steps,
       say,
       guard,

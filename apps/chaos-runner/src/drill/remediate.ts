@@ -3,6 +3,7 @@ import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
 import type { Step, StepResult } from "@gm/runbook/steps";
+import type { Topology } from "@gm/runbook/topology";
 import type { Check, DrillPhase, DrillReport, StepRecord, TimelineEvent } from "@gm/report/schema";
 
 /**
@@ -16,6 +17,8 @@ export async function runRemediation(o: {
   ports: Ports;
   incident: Incident;
   policy: Policy;
+  /** the platform's description the prober observed with (its snapshot's): the steps pick their targets by its roles */
+  topology?: Topology | undefined;
   records: StepRecord[];
   say: (phase: DrillPhase, message: string) => void;
   guard: () => void;
@@ -42,7 +45,7 @@ export async function runRemediation(o: {
     const t0 = Date.now();
     let result: StepResult;
     try {
-      result = await step.run(o.ports, { incident: o.incident, policy: o.policy });
+      result = await step.run(o.ports, { incident: o.incident, policy: o.policy, ...(o.topology ? { topology: o.topology } : {}) });
     } catch (err) {
       result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
     }
