@@ -1,0 +1,145 @@
+/**
+ * The one way a file's shape is checked (zod schemas) and its problems are told: one message per
+ * problem, `<field path>: expected <what>, got <what was found>`, never a file's content.
+ *
+ * Convention, so that messages read the same for every file: a schema's custom `error` is the phrase
+ * that follows "expected" ("a number between 0 and 1"); a strict object made by `obj` carries its
+ * allowed keys for the "unknown key" message; a `custom` issue (a cross-field rule, a refinement)
+ * carries its whole message. Schemas without a custom error get a phrase from `expectedOf` below.
+ */
+import { z } from "zod";
+import { redactText } from "./redact.js";
+import { showKey } from "./yaml-text.js";
+
+/** Result of checking a value against a schema: the typed value, or one message per problem. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+
+/**
+ * A value quoted after "got": a list or a mapping by its kind, a long text by its length (it may be a
+ * file's content rather than a value), a URL's password never.
+ */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  if (typeof v === "string") {
+    // one printable line of a value's length is quoted; a control character (a newline, NUL) marks text
+    if (v.length <= 80 && !/\p{Cc}/u.test(v)) return redactText(JSON.stringify(v));
+    return `a string of ${v.length} characters`;
+  }
+  return String(v);
+}
+
+/** A path as the messages print it: `services.stats-api[0]`, `(root)` for the file itself. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else {
+      const k = String(seg);
+      // a key of the file is shown only when it reads as a field name (a line of /etc/shadow is not)
+      const name = showKey(k) === `"${k}"` ? k : showKey(k);
+      out += out === "" ? name : `.${name}`;
+    }
+  }
+  return out === "" ? "(root)" : out;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  number: "a number",
+  int: "an integer",
+  string: "a string",
+  boolean: "true or false",
+  object: "a mapping",
+  record: "a mapping",
+  array: "a list",
+  nonoptional: "a value",
+};
+
+const bound = (n: number | bigint) => String(n);
+
+/** The "expected …" phrase of an issue whose schema has no custom error. */
+function expectedOf(issue: z.core.$ZodRawIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`;
+    case "too_small": {
+      const min = bound(issue.minimum as number);
+      if (issue.origin === "string") return issue.minimum === 1 ? "a non-empty string" : `a string of at least ${min} characters`;
+      if (issue.origin === "array" || issue.origin === "set")
+        return issue.minimum === 1 ? "a non-empty list" : `a list of at least ${min} items`;
+      return `a number ${issue.inclusive ? "≥" : ">"} ${min}`;
+    }
+    case "too_big": {
+      const max = bound(issue.maximum as number);
+      if (issue.origin === "string") return `a string of at most ${max} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `a list of at most ${max} items`;
+      return `a number ${issue.inclusive ? "≤" : "<"} ${max}`;
+    }
+    case "invalid_value":
+      return `one of ${issue.values.map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join(", ")}`;
+    case "invalid_format":
+      return issue.format === "url" ? "a URL" : `a ${issue.format}`;
+    case "not_multiple_of":
+      return `a multiple of ${String(issue.divisor)}`;
+    case "invalid_union":
+      return "one of the allowed forms";
+    case "invalid_key":
+    case "invalid_element":
+      return "a valid key";
+    case "unrecognized_keys":
+      return "a known key";
+    default:
+      return "a valid value";
+  }
+}
+
+/**
+ * A strict object (unknown keys refused) whose "unknown key" message lists the allowed keys and whose
+ * "not a mapping" message reads as the others.
+ */
+export function obj<S extends z.core.$ZodLooseShape>(shape: S, expected = "a mapping") {
+  const keys = Object.keys(shape).join(", ");
+  return z.strictObject(shape, { error: (iss) => (iss.code === "unrecognized_keys" ? keys : expected) });
+}
+
+/** One message per problem: the first issue of each path, each unknown key on its own. */
+export function problemsOf(error: z.ZodError): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const issue of error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        const at = formatPath([...issue.path, key]);
+        if (seen.has(at)) continue;
+        seen.add(at);
+        // obj() puts the allowed keys in the message; any other strict object says "a known key"
+        const allowed = issue.message === "a known key" ? "a known key" : `one of ${issue.message}`;
+        out.push(`${at}: unknown key (expected ${allowed})`);
+      }
+      continue;
+    }
+    const at = formatPath(issue.path);
+    if (seen.has(at)) continue;
+    seen.add(at);
+    if (issue.code === "custom") out.push(`${at}: ${issue.message}`);
+    else if (issue.input === undefined && issue.code === "invalid_type") out.push(`${at}: required (expected ${issue.message})`);
+    else out.push(`${at}: expected ${issue.message}, got ${describeValue(issue.input)}`);
+  }
+  return out;
+}
+
+/** Checks `value` against `schema`: the parsed value, or one message per problem naming its path. */
+export function check<S extends z.ZodType>(schema: S, value: unknown): Checked<z.output<S>> {
+  const r = schema.safeParse(value, { reportInput: true, error: (iss) => expectedOf(iss) });
+  return r.success ? { ok: true, value: r.data } : { ok: false, problems: problemsOf(r.error) };
+}
+
+/** A JSON Schema (draft 2020-12) of what a file may hold: what its user writes, so defaults are optional. */
+export function jsonSchemaOf(schema: z.ZodType, meta: { id: string; title: string; description: string }): string {
+  const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const { $schema, ...rest } = js;
+  return `${JSON.stringify({ $schema, $id: meta.id, title: meta.title, description: meta.description, ...rest }, null, 2)}\n`;
+}
