@@ -85,7 +85,8 @@ function expectedOf(issue: z.core.$ZodRawIssue): string {
     case "not_multiple_of":
       return `a multiple of ${String(issue.divisor)}`;
     case "invalid_union":
-      return "one of the allowed forms";
+      // a discriminated union (fault.type): the allowed values of its discriminator
+      return "options" in issue && Array.isArray(issue.options) ? `one of ${issue.options.join(", ")}` : "one of the allowed forms";
     case "invalid_key":
     case "invalid_element":
       return "a valid key";
@@ -123,10 +124,16 @@ export function problemsOf(error: z.ZodError): string[] {
     }
     const at = formatPath(issue.path);
     if (seen.has(at)) continue;
+    // a discriminated union names the discriminator's path, with the whole object as its input
+    const input =
+      issue.code === "invalid_union" && "discriminator" in issue && typeof issue.input === "object" && issue.input !== null
+        ? (issue.input as Record<string, unknown>)[String(issue.discriminator)]
+        : issue.input;
     seen.add(at);
     if (issue.code === "custom") out.push(`${at}: ${issue.message}`);
-    else if (issue.input === undefined && issue.code === "invalid_type") out.push(`${at}: required (expected ${issue.message})`);
-    else out.push(`${at}: expected ${issue.message}, got ${describeValue(issue.input)}`);
+    else if (input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union"))
+      out.push(`${at}: required (expected ${issue.message})`);
+    else out.push(`${at}: expected ${issue.message}, got ${describeValue(input)}`);
   }
   return out;
 }
