@@ -5,7 +5,7 @@
  * Convention, so that messages read the same for every file: a schema's custom `error` is the phrase
  * that follows "expected" ("a number between 0 and 1"); a strict object made by `obj` carries its
  * allowed keys for the "unknown key" message; a `custom` issue (a cross-field rule, a refinement)
- * carries its whole message. Schemas without a custom error get a phrase from `expectedOf` below.
+ * carries its whole message, unless its params say `{ expected: true }`. Schemas without a custom error get a phrase from `expectedOf` below.
  */
 import { z } from "zod";
 import { redactText } from "./redact.js";
@@ -106,9 +106,20 @@ export function obj<S extends z.core.$ZodLooseShape>(shape: S, expected = "a map
   return z.strictObject(shape, { error: (iss) => (iss.code === "unrecognized_keys" ? keys : expected) });
 }
 
-/** One message per problem: the first issue of each path, each unknown key on its own. */
-export function problemsOf(error: z.ZodError): string[] {
-  const out: string[] = [];
+/** One problem, in parts: the field's path, what was expected (or a whole message), what was found. */
+export interface Problem {
+  path: string;
+  /** what follows "expected" (absent for a rule's own message) */
+  expected?: string;
+  /** what was found, as `describeValue` shows it; absent when the field is missing */
+  got?: string;
+  /** the whole line: `path: expected …, got …`, `path: required (expected …)`, `path: unknown key (…)` */
+  message: string;
+}
+
+/** One problem per field: the first issue of each path, each unknown key on its own. */
+export function problemListOf(error: z.ZodError): Problem[] {
+  const out: Problem[] = [];
   const seen = new Set<string>();
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
@@ -117,30 +128,44 @@ export function problemsOf(error: z.ZodError): string[] {
         if (seen.has(at)) continue;
         seen.add(at);
         // obj() puts the allowed keys in the message; any other strict object says "a known key"
-        const allowed = issue.message === "a known key" ? "a known key" : `one of ${issue.message}`;
-        out.push(`${at}: unknown key (expected ${allowed})`);
+        const expected = issue.message === "a known key" ? "a known key" : `one of ${issue.message}`;
+        out.push({ path: at, expected, message: `${at}: unknown key (expected ${expected})` });
       }
       continue;
     }
     const at = formatPath(issue.path);
     if (seen.has(at)) continue;
+    seen.add(at);
     // a discriminated union names the discriminator's path, with the whole object as its input
     const input =
       issue.code === "invalid_union" && "discriminator" in issue && typeof issue.input === "object" && issue.input !== null
         ? (issue.input as Record<string, unknown>)[String(issue.discriminator)]
         : issue.input;
-    seen.add(at);
-    if (issue.code === "custom") out.push(`${at}: ${issue.message}`);
+    // a refinement's message is whole, unless it says it is an "expected" phrase (`params: { expected: true }`)
+    if (issue.code === "custom" && issue.params?.["expected"] !== true) out.push({ path: at, message: `${at}: ${issue.message}` });
     else if (input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union"))
-      out.push(`${at}: required (expected ${issue.message})`);
-    else out.push(`${at}: expected ${issue.message}, got ${describeValue(input)}`);
+      out.push({ path: at, expected: issue.message, message: `${at}: required (expected ${issue.message})` });
+    else {
+      const got = describeValue(input);
+      out.push({ path: at, expected: issue.message, got, message: `${at}: expected ${issue.message}, got ${got}` });
+    }
   }
   return out;
 }
 
+/** One message per problem (see `problemListOf`). */
+export function problemsOf(error: z.ZodError): string[] {
+  return problemListOf(error).map((p) => p.message);
+}
+
+/** `schema.safeParse` with the inputs reported and the project's "expected" phrases for schemas without their own. */
+export function safeParse<S extends z.ZodType>(schema: S, value: unknown) {
+  return schema.safeParse(value, { reportInput: true, error: (iss) => expectedOf(iss) });
+}
+
 /** Checks `value` against `schema`: the parsed value, or one message per problem naming its path. */
 export function check<S extends z.ZodType>(schema: S, value: unknown): Checked<z.output<S>> {
-  const r = schema.safeParse(value, { reportInput: true, error: (iss) => expectedOf(iss) });
+  const r = safeParse(schema, value);
   return r.success ? { ok: true, value: r.data } : { ok: false, problems: problemsOf(r.error) };
 }
 
