@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { type Escalation, SEVERITIES, type Severity } from "./incident.js";
-import { check, obj } from "./schema-problems.js";
+import { check, jsonSchemaOf, obj } from "./schema-problems.js";
 import { parseYamlText, showKey } from "./yaml-text.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +105,15 @@ export function policyFileSchema(): z.ZodType {
     return s;
   };
   return partial(policySchema);
+}
+
+/** The policy file's JSON Schema (`gm-chaos schema policy`, `gm-prober schema policy`; schemas/policy.schema.json). */
+export function policyJsonSchema(): string {
+  return jsonSchemaOf(policyFileSchema(), {
+    title: "GameMetrics severity policy override",
+    description:
+      "Overrides the runbook's default policy field by field (any subset; packages/runbook/src/policy.ts). Cross-field rules (P0 responds faster than P1 …, p2AtLeast below p1Above, pollSeconds within timeoutSeconds) are checked by the tools.",
+  });
 }
 
 /** The runbook's criteria for each severity, verbatim (documentation; the rules are in catalog.ts). */

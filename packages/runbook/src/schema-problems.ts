@@ -169,9 +169,12 @@ export function check<S extends z.ZodType>(schema: S, value: unknown): Checked<z
   return r.success ? { ok: true, value: r.data } : { ok: false, problems: problemsOf(r.error) };
 }
 
-/** A JSON Schema (draft 2020-12) of what a file may hold: what its user writes, so defaults are optional. */
-export function jsonSchemaOf(schema: z.ZodType, meta: { id: string; title: string; description: string }): string {
-  const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
-  const { $schema, ...rest } = js;
-  return `${JSON.stringify({ $schema, $id: meta.id, title: meta.title, description: meta.description, ...rest }, null, 2)}\n`;
+/**
+ * A JSON Schema (draft 2020-12) of what a file may hold, for editors (`# yaml-language-server: $schema=…`):
+ * the input side, so a field with a default is optional. Rules zod cannot express (a refinement, a
+ * cross-field rule) are left to the tools' own check.
+ */
+export function jsonSchemaOf(schema: z.ZodType, meta: { title: string; description: string }): string {
+  const { $schema, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return `${JSON.stringify({ $schema, title: meta.title, description: meta.description, ...rest }, null, 2)}\n`;
 }

@@ -6,7 +6,7 @@
  */
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, type IncidentKind, SEVERITIES, type Severity } from "@gm/runbook/incident";
-import { check, describeValue, obj } from "@gm/runbook/schema-problems";
+import { check, describeValue, jsonSchemaOf, obj } from "@gm/runbook/schema-problems";
 import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
 import { z } from "zod";
 
@@ -128,6 +128,15 @@ export const drillFileSchema = obj({
 });
 
 type DrillFile = z.output<typeof drillFileSchema>;
+
+/** The drill file's JSON Schema (`gm-chaos schema drill`; schemas/drill.schema.json). */
+export function drillJsonSchema(): string {
+  return jsonSchemaOf(drillFileSchema, {
+    title: "GameMetrics game-day drill",
+    description:
+      "A drill file (scenarios/*.yaml) for gm-chaos drill. Rules between fields (a broker count within the stack's brokers, deadlines within the expected severity's response time, mayFail steps of the expected incident) are checked by gm-chaos plan.",
+  });
+}
 
 export interface FaultSpec {
   type: FaultType;
