@@ -21,8 +21,8 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; problems: string[
 export function describeValue(v: unknown): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
+  if (Array.isArray(v)) return v.length === 0 ? "an empty list" : "a list";
+  if (typeof v === "object") return Object.keys(v).length === 0 ? "an empty mapping" : "a mapping";
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (typeof v === "string") {
     // one printable line of a value's length is quoted; a control character (a newline, NUL) marks text
@@ -106,6 +106,18 @@ export function obj<S extends z.core.$ZodLooseShape>(shape: S, expected = "a map
   return z.strictObject(shape, { error: (iss) => (iss.code === "unrecognized_keys" ? keys : expected) });
 }
 
+export interface CheckOptions {
+  /** fields whose values are secrets (`security.secrets.*`): a problem there says the kind of value found, never the value */
+  conceal?: (path: string) => boolean;
+}
+
+/** What a secret's wrong value is, without it. */
+function concealed(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return typeof v === "object" ? "a mapping" : `a ${typeof v} (not shown: a secret)`;
+}
+
 /** One problem, in parts: the field's path, what was expected (or a whole message), what was found. */
 export interface Problem {
   path: string;
@@ -118,7 +130,7 @@ export interface Problem {
 }
 
 /** One problem per field: the first issue of each path, each unknown key on its own. */
-export function problemListOf(error: z.ZodError): Problem[] {
+export function problemListOf(error: z.ZodError, options: CheckOptions = {}): Problem[] {
   const out: Problem[] = [];
   const seen = new Set<string>();
   for (const issue of error.issues) {
@@ -146,7 +158,7 @@ export function problemListOf(error: z.ZodError): Problem[] {
     else if (input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union"))
       out.push({ path: at, expected: issue.message, message: `${at}: required (expected ${issue.message})` });
     else {
-      const got = describeValue(input);
+      const got = options.conceal?.(at) ? concealed(input) : describeValue(input);
       out.push({ path: at, expected: issue.message, got, message: `${at}: expected ${issue.message}, got ${got}` });
     }
   }
@@ -154,8 +166,8 @@ export function problemListOf(error: z.ZodError): Problem[] {
 }
 
 /** One message per problem (see `problemListOf`). */
-export function problemsOf(error: z.ZodError): string[] {
-  return problemListOf(error).map((p) => p.message);
+export function problemsOf(error: z.ZodError, options: CheckOptions = {}): string[] {
+  return problemListOf(error, options).map((p) => p.message);
 }
 
 /** `schema.safeParse` with the inputs reported and the project's "expected" phrases for schemas without their own. */
@@ -164,9 +176,9 @@ export function safeParse<S extends z.ZodType>(schema: S, value: unknown) {
 }
 
 /** Checks `value` against `schema`: the parsed value, or one message per problem naming its path. */
-export function check<S extends z.ZodType>(schema: S, value: unknown): Checked<z.output<S>> {
+export function check<S extends z.ZodType>(schema: S, value: unknown, options: CheckOptions = {}): Checked<z.output<S>> {
   const r = safeParse(schema, value);
-  return r.success ? { ok: true, value: r.data } : { ok: false, problems: problemsOf(r.error) };
+  return r.success ? { ok: true, value: r.data } : { ok: false, problems: problemsOf(r.error, options) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -59,6 +59,7 @@ describe("gm-chaos schema", () => {
       const m = /^# yaml-language-server: \$schema=(\S+)$/.exec(first);
       expect(m, file).not.toBeNull();
       expect(resolve(dirname(join(ROOT, file)), m![1]!), file).toBe(join(ROOT, "schemas", schema));
+      expect(existsSync(join(ROOT, "schemas", schema)), schema).toBe(true);
     }
   });
 });
