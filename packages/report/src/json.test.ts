@@ -59,7 +59,7 @@ describe("parseReport", () => {
     expect(bad(["signals", 3, "at"], "yesterday")).toBe('report.signals[3].at: expected an ISO 8601 time, got "yesterday"');
     expect(bad(["integrity"], 5)).toBe("report.integrity: expected an object or null, got 5");
     expect(bad(["integrity", "lost"], -1)).toBe("report.integrity.lost: expected a non-negative integer, got -1");
-    expect(bad(["drill", "fault", "params"], [])).toBe("report.drill.fault.params: expected an object, got a list");
+    expect(bad(["drill", "fault", "params"], [])).toBe("report.drill.fault.params: expected an object, got an empty list");
   });
 
   it("checks the schema version first", () => {
