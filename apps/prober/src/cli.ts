@@ -179,10 +179,7 @@ export function buildCli(args: string[]) {
     .command(
       "schema [kind]",
       "Print the JSON Schema of the prober configuration (config, the default) or of a policy file (policy); committed in schemas/",
-      (y) =>
-        y
-          .positional("kind", { choices: Object.keys(SCHEMA_KINDS), default: "config", describe: "which file's schema" })
-          .example("$0 schema config > schemas/prober-config.schema.json", "regenerate the committed schema"),
+      (y) => y.positional("kind", { choices: Object.keys(SCHEMA_KINDS), default: "config", describe: "which file's schema" }),
       (argv) => {
         process.stdout.write(SCHEMA_KINDS[argv.kind as keyof typeof SCHEMA_KINDS]());
       },

@@ -20,6 +20,7 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; problems: string[
  */
 export function describeValue(v: unknown): string {
   if (v === undefined) return "nothing";
+  if (typeof v === "symbol") return "binary or tagged data";
   if (v === null) return "null";
   if (Array.isArray(v)) return v.length === 0 ? "an empty list" : "a list";
   if (typeof v === "object") return Object.keys(v).length === 0 ? "an empty mapping" : "a mapping";
@@ -170,9 +171,27 @@ export function problemsOf(error: z.ZodError, options: CheckOptions = {}): strin
   return problemListOf(error, options).map((p) => p.message);
 }
 
+/** What a YAML value that is not plain data (`!!binary` bytes, a tagged object) is checked and shown as. */
+const NOT_PLAIN_DATA = Symbol("binary or tagged data");
+
+/**
+ * Plain data only: mappings, lists and scalars. YAML's `!!binary` gives a Buffer, whose inherited
+ * enumerable methods a schema would read as hundreds of unknown keys; it becomes one wrong value.
+ */
+function plainData(v: unknown): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(plainData);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return NOT_PLAIN_DATA;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v))
+    Object.defineProperty(out, k, { value: plainData(x), enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
 /** `schema.safeParse` with the inputs reported and the project's "expected" phrases for schemas without their own. */
 export function safeParse<S extends z.ZodType>(schema: S, value: unknown) {
-  return schema.safeParse(value, { reportInput: true, error: (iss) => expectedOf(iss) });
+  return schema.safeParse(plainData(value), { reportInput: true, error: (iss) => expectedOf(iss) });
 }
 
 /** Checks `value` against `schema`: the parsed value, or one message per problem naming its path. */

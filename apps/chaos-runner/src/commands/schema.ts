@@ -15,10 +15,7 @@ export function schemaCommand<T>(y: Argv<T>, out: Out) {
   return y.command(
     "schema [kind]",
     "Print the JSON Schema of a drill file (drill, the default) or of a policy file (policy); committed in schemas/",
-    (y) =>
-      y
-        .positional("kind", { choices: Object.keys(SCHEMA_KINDS), default: "drill", describe: "which file's schema" })
-        .example("$0 schema drill > schemas/drill.schema.json", "regenerate the committed drill schema"),
+    (y) => y.positional("kind", { choices: Object.keys(SCHEMA_KINDS), default: "drill", describe: "which file's schema" }),
     (argv) => {
       out.raw(SCHEMA_KINDS[argv.kind as keyof typeof SCHEMA_KINDS]());
     },

@@ -183,6 +183,13 @@ describe("the catalog's drill index", () => {
     expect(problems(ok)).toEqual([]);
   });
 
+  it("takes binary data (!!binary) for one wrong value, not for the hundreds of keys a Buffer inherits", () => {
+    expect(problems("!!binary aGVsbG8=\n")).toEqual(["(root): expected a mapping, got binary or tagged data"]);
+    const ok =
+      "name: x\nincident: kafka-broker-down\nhypothesis: h\nexpect: { kind: kafka-broker-down, severity: P2 }\nfault: { type: kill-broker }\n";
+    expect(problems(`${ok}stack: !!binary aGVsbG8=\n`)).toEqual(["stack: expected a mapping, got binary or tagged data"]);
+  });
+
   it("never quotes the lines of a file that is not a drill", () => {
     const shadow = "root:$y$j9T$hunter2:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n";
     expect(problems(shadow)).toEqual([expect.stringMatching(/^\(file\): not a drill file: none of its keys is name, incident/)]);
