@@ -10,13 +10,15 @@ import { drillOptions, runDrillCommand } from "./commands/drill.js";
 import { haltCommands, planCommand, recoverCommand, reportCommand, runbookCommand, watchdogCommand } from "./commands/ops.js";
 import { stackCommand } from "./commands/stack.js";
 import { demoCommand, runDemo } from "./commands/demo.js";
+import { schemaCommand } from "./commands/schema.js";
 import { CliError, createOut, type Out } from "./output.js";
 
 const TOOL = "gm-chaos";
 
 export function buildCli(args: string[], out: Out = createOut()) {
   let y = yargs(args).scriptName("gm-chaos");
-  for (const add of [planCommand, recoverCommand, haltCommands, runbookCommand, reportCommand, watchdogCommand]) y = add(y, out);
+  for (const add of [planCommand, recoverCommand, haltCommands, runbookCommand, reportCommand, watchdogCommand, schemaCommand])
+    y = add(y, out);
   return y
     .usage("$0 <command> [options]\n\nGame-day drills for the GameMetrics Pro runbook, against a real stack.")
     .command("stack", "Start, inspect and remove the drill stack", (y) => stackCommand(y, out))

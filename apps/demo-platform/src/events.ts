@@ -1,13 +1,9 @@
-/** The game event accepted by ingest-api and its validation (pure). */
-
-export interface GameEvent {
-  id: string;
-  playerId: string;
-  type: string;
-  /** ISO 8601 timestamp with a time zone, e.g. 2026-11-27T10:00:00.000Z */
-  ts: string;
-  payload: Record<string, unknown>;
-}
+/**
+ * The game event accepted by ingest-api and its validation (pure): the event's shape is a zod schema
+ * compiled once (`eventSchema`, GameEvent inferred from it); what PostgreSQL cannot store inside a
+ * payload is found by a walk without recursion (`checkPayload`), as a schema would recurse.
+ */
+import { z } from "zod";
 
 export interface FieldProblem {
   /** Path of the bad field in the request body, e.g. `[3].ts` or `$` for the body itself. */
@@ -26,7 +22,6 @@ export const LIMITS = {
   payloadProblems: 10,
 } as const;
 
-const KNOWN_KEYS = new Set(["id", "playerId", "type", "ts", "payload"]);
 // Date and time with an explicit offset: RFC 3339, the profile of ISO 8601 that JSON APIs use.
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
 const TS_FORMAT = "expected an ISO 8601 timestamp with time zone, e.g. 2026-11-27T10:00:00Z";
@@ -117,16 +112,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof InexactNumber);
 }
 
-function checkString(obj: Record<string, unknown>, key: string, max: number, at: string, out: FieldProblem[]): void {
-  const v = obj[key];
-  if (v === undefined) out.push({ path: `${at}.${key}`, message: "required" });
-  else if (typeof v !== "string") out.push({ path: `${at}.${key}`, message: `expected a string, got ${kind(v)}` });
-  else if (v.trim() === "") out.push({ path: `${at}.${key}`, message: "expected a non-empty string" });
-  else if (v.length > max) out.push({ path: `${at}.${key}`, message: `expected at most ${max} characters, got ${v.length}` });
-  else {
-    const bad = unstorable(v);
-    if (bad) out.push({ path: `${at}.${key}`, message: bad });
-  }
+/** A required string field's problem (blank, too long, unstorable), or undefined. */
+function stringProblem(v: string, max: number): string | undefined {
+  if (v.trim() === "") return "expected a non-empty string";
+  if (v.length > max) return `expected at most ${max} characters, got ${v.length}`;
+  return unstorable(v);
 }
 
 const daysIn = (year: number, month: number): number =>
@@ -195,6 +185,35 @@ function checkPayload(payload: Record<string, unknown>, at: string, out: FieldPr
   return found.length === 0;
 }
 
+/** "required" for a missing field, else what was expected and the kind of value found. */
+const wrongType = (expected: string) => (iss: { input?: unknown }) =>
+  iss.input === undefined ? "required" : `expected ${expected}, got ${kind(iss.input)}`;
+
+const boundedString = (max: number) =>
+  z.string({ error: wrongType("a string") }).superRefine((v, ctx) => {
+    const problem = stringProblem(v, max);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** One game event's shape: strict (an unknown field is refused), each field with the message it has always had. */
+export const eventSchema = z.strictObject(
+  {
+    id: boundedString(LIMITS.idLength),
+    playerId: boundedString(LIMITS.playerIdLength),
+    type: boundedString(LIMITS.typeLength),
+    /** ISO 8601 timestamp with a time zone, e.g. 2026-11-27T10:00:00.000Z */
+    ts: z.string({ error: (iss) => (iss.input === undefined ? "required" : TS_FORMAT) }).superRefine((v, ctx) => {
+      const problem = checkTimestamp(v);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    // walked by checkPayload below (unstorable keys and strings, depth, size), not by the schema
+    payload: z.custom<Record<string, unknown>>(isPlainObject, { error: wrongType("an object") }),
+  },
+  { error: (iss) => (iss.code === "unrecognized_keys" ? "unknown field" : `expected an event object, got ${kind(iss.input)}`) },
+);
+
+export type GameEvent = z.infer<typeof eventSchema>;
+
 /**
  * One event's problems, each with its path under `at` (`[3]` in a batch): the checks ingest-api
  * applies before acknowledging, and the processor again on what it reads from Kafka.
@@ -205,22 +224,23 @@ export function checkEvent(item: unknown, at: string, problems: FieldProblem[]):
     problems.push({ path: at, message: `expected an event object, got ${kind(item)}` });
     return false;
   }
-  for (const key of Object.keys(item)) {
-    if (!KNOWN_KEYS.has(key)) problems.push({ path: `${at}.${key}`, message: "unknown field" });
-  }
-  checkString(item, "id", LIMITS.idLength, at, problems);
-  checkString(item, "playerId", LIMITS.playerIdLength, at, problems);
-  checkString(item, "type", LIMITS.typeLength, at, problems);
-  const ts = item["ts"];
-  if (ts === undefined) problems.push({ path: `${at}.ts`, message: "required" });
-  else {
-    const bad = checkTimestamp(ts);
-    if (bad) problems.push({ path: `${at}.ts`, message: bad });
+  const r = eventSchema.safeParse(item, { reportInput: true });
+  if (!r.success) {
+    const unknown: FieldProblem[] = [];
+    for (const issue of r.error.issues) {
+      if (issue.code === "unrecognized_keys")
+        for (const key of issue.keys) unknown.push({ path: `${at}${keyPath(key)}`, message: issue.message });
+      // one message per field (a refinement does not run on a value of the wrong type)
+      else
+        problems.push({
+          path: `${at}${issue.path.map((k) => (typeof k === "number" ? `[${k}]` : keyPath(String(k)))).join("")}`,
+          message: issue.message,
+        });
+    }
+    problems.splice(before, 0, ...unknown);
   }
   const payload = item["payload"];
-  if (payload === undefined) problems.push({ path: `${at}.payload`, message: "required" });
-  else if (!isPlainObject(payload)) problems.push({ path: `${at}.payload`, message: `expected an object, got ${kind(payload)}` });
-  else if (checkPayload(payload, `${at}.payload`, problems)) {
+  if (isPlainObject(payload) && checkPayload(payload, `${at}.payload`, problems)) {
     const size = Buffer.byteLength(JSON.stringify(payload));
     if (size > LIMITS.payloadBytes)
       problems.push({ path: `${at}.payload`, message: `expected at most ${LIMITS.payloadBytes} bytes, got ${size}` });

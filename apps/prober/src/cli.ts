@@ -1,18 +1,24 @@
 #!/usr/bin/env node
-/** gm-prober: the synthetic monitor. `run` is the service; `once` is one classified snapshot; `check` validates a configuration. */
+/**
+ * gm-prober: the synthetic monitor. `run` is the service; `once` is one classified snapshot; `check` validates a
+ * configuration; `schema` prints the JSON Schema of the configuration or of a policy file.
+ */
 import { realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { debugRequested, exitAfterFlush, requireNode24, silenceKafkajsTimeoutWarning, unexpectedError } from "@gm/stack/runtime";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import type { Policy } from "@gm/runbook/policy";
+import { type Policy, policyJsonSchema } from "@gm/runbook/policy";
 import { redactText } from "@gm/runbook/redact";
-import type { ProberConfig } from "@gm/monitor/config";
+import { type ProberConfig, proberConfigJsonSchema } from "@gm/monitor/config";
 import { buildProber, ConfigFileError, loadProberConfig } from "@gm/monitor/build-prober";
 import { renderTable } from "./render.js";
 
 const TOOL = "gm-prober";
+
+/** `gm-prober schema [config|policy]`: the JSON Schemas editors check these files with (schemas/*.schema.json). */
+export const SCHEMA_KINDS = { config: proberConfigJsonSchema, policy: policyJsonSchema } as const;
 
 class UsageError extends Error {
   constructor(
@@ -40,14 +46,13 @@ export function buildCli(args: string[]) {
     )
     .option("config", {
       type: "string",
-      demandOption: true,
       describe: "prober configuration (YAML); `gm-chaos stack up --prober-config FILE` writes one",
     })
     .option("debug", { type: "boolean", default: false, describe: "print the stack trace of an unexpected error (or GM_DEBUG=1)" })
     .command(
       "check",
       "Validate the configuration and its policy, touching nothing; exit 0 when valid, 2 with a message per problem otherwise",
-      (y) => y,
+      (y) => y.demandOption("config"),
       (argv) => {
         const { config, policy } = loadConfig(argv.config);
         const services = Object.entries(config.services).map(([s, urls]) => `${s} (${urls.length})`);
@@ -64,6 +69,7 @@ export function buildCli(args: string[]) {
       "Take one snapshot, classify it and print it; exit 0 when healthy, 1 when any incident is open",
       (y) =>
         y
+          .demandOption("config")
           .option("json", { type: "boolean", default: false, describe: "print {snapshot, incidents} as JSON" })
           .option("format", { type: "string", choices: ["json", "table"], describe: "output format (default: table, or json with --json)" })
           .option("settle", {
@@ -101,13 +107,16 @@ export function buildCli(args: string[]) {
       "run",
       "Probe every interval; serve /metrics and /healthz; log incidents as JSON lines; alert Alertmanager",
       (y) =>
-        y.option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" }).check((a) => {
-          if (a.rounds !== undefined && (!Number.isInteger(a.rounds) || a.rounds < 1))
-            throw new UsageError(
-              `--rounds: expected a whole number of rounds ≥ 1, got ${Number.isNaN(a.rounds) ? "something that is not a number" : a.rounds}`,
-            );
-          return true;
-        }),
+        y
+          .demandOption("config")
+          .option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" })
+          .check((a) => {
+            if (a.rounds !== undefined && (!Number.isInteger(a.rounds) || a.rounds < 1))
+              throw new UsageError(
+                `--rounds: expected a whole number of rounds ≥ 1, got ${Number.isNaN(a.rounds) ? "something that is not a number" : a.rounds}`,
+              );
+            return true;
+          }),
       async (argv) => {
         const { config, policy } = loadConfig(argv.config);
         const prober = await buildProber(config, policy);
@@ -167,7 +176,15 @@ export function buildCli(args: string[]) {
         await prober.close();
       },
     )
-    .demandCommand(1, "name a command: check, once or run")
+    .command(
+      "schema [kind]",
+      "Print the JSON Schema of the prober configuration (config, the default) or of a policy file (policy); committed in schemas/",
+      (y) => y.positional("kind", { choices: Object.keys(SCHEMA_KINDS), default: "config", describe: "which file's schema" }),
+      (argv) => {
+        process.stdout.write(SCHEMA_KINDS[argv.kind as keyof typeof SCHEMA_KINDS]());
+      },
+    )
+    .demandCommand(1, "name a command: check, once, run or schema")
     .strict()
     .exitProcess(false)
     .help()

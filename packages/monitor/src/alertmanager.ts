@@ -81,7 +81,7 @@ export class AlertmanagerOptionError extends Error {
 /** Anchors (GitHub heading slugs) of each kind's section in docs/runbook.md ("### Service down (`service-down`)"). */
 export const RUNBOOK_ANCHORS: Record<IncidentKind, string> = {
   "service-down": "service-down-service-down",
-  "data-loss": "data-loss-data-loss",
+  "data-loss": "data-loss-or-corruption-data-loss",
   "security-exposure": "security-exposure-security-exposure",
   "high-error-rate": "high-error-rate-high-error-rate",
   "kafka-broker-down": "kafka-broker-down-kafka-broker-down",

@@ -20,7 +20,7 @@ describe("prober configuration: loki", () => {
   });
 
   it("names loki.url when it is missing or not an http(s) URL, and needs a platform", () => {
-    expect(problems(`${svc}loki: {}`)).toEqual(["loki.url: required (e.g. http://127.0.0.1:3100)"]);
+    expect(problems(`${svc}loki: {}`)).toEqual(["loki.url: required (expected a http: or https: URL)"]);
     expect(problems(`${svc}loki: { url: "loki:3100" }`)).toEqual(['loki.url: expected a http: or https: URL, got "loki:3100"']);
     expect(problems(`${svc}loki: { url: http://x, tenant: a }`)).toEqual(["loki.tenant: unknown key (expected one of url)"]);
     expect(problems(`services: { stats-api: [http://127.0.0.1:8083] }\nloki: { url: "http://127.0.0.1:3100" }`)).toEqual([

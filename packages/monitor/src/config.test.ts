@@ -42,12 +42,12 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
       allow: { contexts: ["inClusterContext"], namespaces: ["kafka", "gm-staging"] },
     });
     expect(problems(`${svc}platform: { driver: kubernetes }`)).toEqual([
-      "platform.allow: required for the kubernetes driver (contexts and namespaces it may read)",
+      "platform.allow: required (expected the contexts and namespaces the kubernetes driver may read)",
     ]);
     expect(problems(`${svc}platform: { driver: kubernetes, stackId: x, allow: { contexts: [], namespaces: [1] } }`)).toEqual([
-      "platform.stackId: unknown key (expected one of driver, kubeconfig, context, namespaces, allow)",
-      "platform.allow.contexts: expected a non-empty list, got []",
+      "platform.allow.contexts: expected a non-empty list, got an empty list",
       "platform.allow.namespaces[0]: expected a non-empty string, got 1",
+      "platform.stackId: unknown key (expected one of driver, kubeconfig, context, namespaces, allow)",
     ]);
     expect(problems(`${svc}platform: { driver: nomad, stackId: s }`)).toEqual([
       'platform.driver: expected "docker" or "kubernetes", got "nomad"',
@@ -75,13 +75,30 @@ platform: { driver: kubernetes, kubeconfig: in-cluster, namespaces: { platform: 
     expect(c.security?.secrets).toEqual({ ADMIN_TOKEN: token });
     // and a value that has to be a URL stays invalid instead of becoming keys
     expect(() => parseProberConfig('services: { stats-api: ["${U}"] }\n', { U: "http://s:8080\nlisten: 0.0.0.0:1" })).toThrow(
-      /services\.stats-api\[0\]: expected a URL/,
+      /services\.stats-api\[0\]: expected a URL \(http or https\), got a string of 31 characters/,
     );
+  });
+
+  it("never echoes a secret's value, also when it is the wrong kind of value", () => {
+    const ps = problems('services: { stats-api: ["http://s:8080"] }\nsecurity: { secrets: { TOKEN: 12345678901234567, B: [1] } }\n');
+    expect(ps).toEqual([
+      "security.secrets.TOKEN: expected a non-empty string, got a number (not shown: a secret)",
+      "security.secrets.B: expected a non-empty string, got a list",
+    ]);
+  });
+
+  it("refuses an unknown key at any depth (strict objects)", () => {
+    expect(problems('services: { stats-api: ["http://s:8080"] }\nhysteresis: { resolveAfter: 3, resolveBefore: 1 }\n')).toEqual([
+      "hysteresis.resolveBefore: unknown key (expected one of resolveAfter)",
+    ]);
+    expect(
+      problems('services: { stats-api: ["http://s:8080"] }\nsecurity: { protected: [{ url: "http://s:8080/admin", verb: GET }] }\n'),
+    ).toEqual(["security.protected[0].verb: unknown key (expected one of method, url)"]);
   });
 
   it("never echoes a URL's password, also one with # in it", () => {
     const ps = problems('services: { stats-api: ["http://s:8080"] }\npostgres: { url: "postgres://gm:pa#ss@pg:5432/gm" }\n');
-    expect(ps).toEqual(['postgres.url: expected a URL, got "postgres://gm:***@pg:5432/gm"']);
+    expect(ps).toEqual(['postgres.url: expected a postgres: or postgresql: URL, got "postgres://gm:***@pg:5432/gm"']);
     expect(ps.join("\n")).not.toContain("pa#ss");
   });
 
@@ -124,12 +141,12 @@ postgres: { url: "mysql://x" }
 colour: blue
 `),
     ).toEqual([
-      "colour: unknown key (expected one of intervalSeconds, timeoutMs, windowSeconds, listen, services, kafka, postgres, synthetic, security, prometheus, alertmanager, loki, platform, policy, hysteresis)",
       'services.ingest-api[0]: expected a URL (http or https), got "not-a-url"',
       "services.billing.roles: required for billing, a service GameMetrics Pro does not define (roles are known only for ingest-api, event-processor-service, stats-api): write `billing: { urls: [...], roles: { produces, consumes, postgresPool, stateless, scalable } }`",
       'intervalSeconds: expected a number from 0.5 to 3600, got "fast"',
       'kafka.brokers[0]: expected host:port, got "nohost"',
       'postgres.url: expected a postgres: or postgresql: URL, got "mysql://x"',
+      "colour: unknown key (expected one of intervalSeconds, timeoutMs, windowSeconds, listen, services, kafka, postgres, synthetic, security, prometheus, alertmanager, loki, platform, policy, hysteresis)",
     ]);
   });
 

@@ -52,14 +52,14 @@ describe("parseReport", () => {
   };
 
   it("names the field path and what was expected", () => {
-    expect(bad(["timings", "detectSeconds"], "12")).toBe("report.timings.detectSeconds: expected a number or null");
-    expect(bad(["steps", 1, "ok"], "yes")).toBe("report.steps[1].ok: expected a boolean");
-    expect(bad(["drill", "hypothesis"], DELETE)).toBe("report.drill.hypothesis: expected a value (required field missing)");
-    expect(bad(["detected", "severity"], "P5")).toBe('report.detected.severity: expected one of "P0", "P1", "P2", "P3"');
-    expect(bad(["signals", 3, "at"], "yesterday")).toBe("report.signals[3].at: expected an ISO 8601 time");
-    expect(bad(["integrity"], 5)).toBe("report.integrity: expected an object or null");
-    expect(bad(["integrity", "lost"], -1)).toBe("report.integrity.lost: expected a non-negative integer");
-    expect(bad(["drill", "fault", "params"], [])).toBe("report.drill.fault.params: expected an object");
+    expect(bad(["timings", "detectSeconds"], "12")).toBe('report.timings.detectSeconds: expected a number or null, got "12"');
+    expect(bad(["steps", 1, "ok"], "yes")).toBe('report.steps[1].ok: expected a boolean, got "yes"');
+    expect(bad(["drill", "hypothesis"], DELETE)).toBe("report.drill.hypothesis: expected a string (required field missing)");
+    expect(bad(["detected", "severity"], "P5")).toBe('report.detected.severity: expected one of "P0", "P1", "P2", "P3", got "P5"');
+    expect(bad(["signals", 3, "at"], "yesterday")).toBe('report.signals[3].at: expected an ISO 8601 time, got "yesterday"');
+    expect(bad(["integrity"], 5)).toBe("report.integrity: expected an object or null, got 5");
+    expect(bad(["integrity", "lost"], -1)).toBe("report.integrity.lost: expected a non-negative integer, got -1");
+    expect(bad(["drill", "fault", "params"], [])).toBe("report.drill.fault.params: expected an object, got an empty list");
   });
 
   it("checks the schema version first", () => {

@@ -1,9 +1,11 @@
 /**
  * report.json: written with a stable key order (the schema's order, then any other key alphabetically;
  * free-form objects such as fault params alphabetically), so two runs diff cleanly; read back with
- * validation whose messages name the exact field path.
+ * a zod schema (`reportSchema`) whose message names the exact field path, what was expected and what was found.
  */
 import { INCIDENT_KINDS, SEVERITIES } from "@gm/runbook/incident";
+import { problemListOf, safeParse } from "@gm/runbook/schema-problems";
+import { z } from "zod";
 import { type DrillReport, REPORT_SCHEMA_VERSION } from "./schema.js";
 
 /** Key order of an object and the shapes of its object/array-of-object fields. */
@@ -102,133 +104,76 @@ export class ReportFormatError extends Error {
   }
 }
 
-type Check = (v: unknown, path: string) => void;
-
-const fail = (path: string, expected: string): never => {
-  throw new ReportFormatError(path, expected);
-};
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const str: Check = (v, p) => {
-  if (typeof v !== "string") fail(p, "a string");
-};
-const time: Check = (v, p) => {
-  if (typeof v !== "string" || Number.isNaN(Date.parse(v))) fail(p, "an ISO 8601 time");
-};
-const num: Check = (v, p) => {
-  if (typeof v !== "number" || !Number.isFinite(v)) fail(p, "a number");
-};
-const count: Check = (v, p) => {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) fail(p, "a non-negative integer");
-};
-const bool: Check = (v, p) => {
-  if (typeof v !== "boolean") fail(p, "a boolean");
-};
-const nullable =
-  (c: Check, what: string): Check =>
-  (v, p) => {
-    if (v === null) return;
-    try {
-      c(v, p);
-    } catch (e) {
-      if (e instanceof ReportFormatError && e.path === p) fail(p, `${what} or null`);
-      throw e;
-    }
-  };
-const numOrNull = nullable(num, "a number");
-const oneOf =
-  (values: readonly string[]): Check =>
-  (v, p) => {
-    if (typeof v !== "string" || !values.includes(v)) fail(p, `one of ${values.map((x) => JSON.stringify(x)).join(", ")}`);
-  };
-const arrayOf =
-  (c: Check): Check =>
-  (v, p) => {
-    if (!Array.isArray(v)) return fail(p, "an array");
-    v.forEach((item, i) => {
-      c(item, `${p}[${i}]`);
-    });
-  };
-/** Fields added after v1 was first written: absent in older reports, checked when present. */
-const optionalChecks = new WeakSet<Check>();
-const optional = (c: Check): Check => {
-  const o: Check = (v, p) => c(v, p);
-  optionalChecks.add(o);
-  return o;
-};
-const obj =
-  (fields: Record<string, Check>): Check =>
-  (v, p) => {
-    if (!isObj(v)) return fail(p, "an object");
-    for (const [k, c] of Object.entries(fields)) {
-      if (!(k in v) && optionalChecks.has(c)) continue;
-      if (!(k in v)) fail(`${p}.${k}`, "a value (required field missing)");
-      c(v[k], `${p}.${k}`);
-    }
-  };
-const anyObj: Check = (v, p) => {
-  if (!isObj(v)) fail(p, "an object");
-};
-const observed: Check = (v, p) => {
-  if (typeof v !== "string" && typeof v !== "boolean" && (typeof v !== "number" || !Number.isFinite(v)))
-    fail(p, "a number, string or boolean");
-};
+// The reader's schema (zod). Loose objects: report.json is written by the tool, and a newer writer's extra
+// fields are kept for it rather than refused; fields added after v1 was first written are optional.
+const e = (expected: string) => ({ error: expected });
+const str = z.string(e("a string"));
+const time = z
+  .string(e("an ISO 8601 time"))
+  .refine((v) => !Number.isNaN(Date.parse(v)), { error: "an ISO 8601 time", params: { expected: true } });
+const num = z.number(e("a number"));
+const count = z.number(e("a non-negative integer")).int(e("a non-negative integer")).min(0, e("a non-negative integer"));
+const bool = z.boolean(e("a boolean"));
+const numOrNull = z.number(e("a number or null")).nullable();
+const quoted = (values: readonly string[]) => `one of ${values.map((x) => JSON.stringify(x)).join(", ")}`;
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, expected = quoted(values)) => z.enum(values, e(expected));
+const obj = <S extends z.core.$ZodLooseShape>(shape: S, expected = "an object") => z.looseObject(shape, e(expected));
+const list = <T extends z.ZodType>(item: T) => z.array(item, e("an array"));
+const observed = z.union([z.number(), z.string(), z.boolean()], e("a number, string or boolean"));
 
 const kind = oneOf(INCIDENT_KINDS);
 const severity = oneOf(SEVERITIES);
 const PHASES = ["steady-state", "load", "inject", "detect", "mitigate", "recover", "integrity", "cleanup"] as const;
 
-const validateReport = obj({
-  schemaVersion: () => {},
+/** DrillReport v1 as it is read back (schemaVersion is checked first, on its own). */
+export const reportSchema = obj({
+  schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
   drill: obj({
     scenario: str,
     file: str,
     hypothesis: str,
-    fault: obj({ type: str, params: anyObj, description: str }),
+    fault: obj({ type: str, params: z.record(z.string(), z.unknown(), e("an object")), description: str }),
     expected: obj({ kind, severity }),
     target: obj({ kind: oneOf(["testcontainers", "kubernetes"]), name: str }),
   }),
   startedAt: time,
   finishedAt: time,
   outcome: oneOf(["passed", "failed", "aborted"]),
-  reasons: arrayOf(str),
+  reasons: list(str),
   timings: obj({
     detectSeconds: numOrNull,
-    pageSeconds: optional(numOrNull),
+    pageSeconds: numOrNull.optional(),
     mitigateSeconds: numOrNull,
     recoverSeconds: numOrNull,
     responseMinutes: num,
     deadlines: obj({ detectSeconds: num, recoverSeconds: num }),
   }),
-  detected: nullable(obj({ kind, severity, evidence: arrayOf(obj({ signal: str, observed, threshold: str })) }), "an object"),
-  incidentsSeen: arrayOf(obj({ kind, severity, subject: str, firstSeenAt: time })),
-  observer: optional(
+  detected: obj({ kind, severity, evidence: list(obj({ signal: str, observed, threshold: str })) }, "an object or null").nullable(),
+  incidentsSeen: list(obj({ kind, severity, subject: str, firstSeenAt: time })),
+  observer: obj({
+    source: str,
+    intervalSeconds: num,
+    timeoutMs: num,
+    windowSeconds: num,
+    resolveAfterRounds: count,
+    alertmanager: z.string(e("a string or null")).nullable(),
+  }).optional(),
+  incidentsOpen: list(
     obj({
-      source: str,
-      intervalSeconds: num,
-      timeoutMs: num,
-      windowSeconds: num,
-      resolveAfterRounds: count,
-      alertmanager: nullable(str, "a string"),
+      kind,
+      severity,
+      subject: str,
+      firstSeenAt: time,
+      page: oneOf(["page", "ticket-and-notify", "ticket"]),
+      verdict: oneOf(["expected", "collateral", "worse", "unexpected"]),
+      reason: str,
     }),
-  ),
-  incidentsOpen: optional(
-    arrayOf(
-      obj({
-        kind,
-        severity,
-        subject: str,
-        firstSeenAt: time,
-        page: oneOf(["page", "ticket-and-notify", "ticket"]),
-        verdict: oneOf(["expected", "collateral", "worse", "unexpected"]),
-        reason: str,
-      }),
-    ),
-  ),
-  worstSeverity: optional(nullable(severity, "a severity")),
-  hypothesisChecks: optional(
-    arrayOf(obj({ claim: str, signal: str, during: oneOf(["fault", "after"]), max: num, observed: numOrNull, ok: bool, detail: str })),
-  ),
-  steps: arrayOf(
+  ).optional(),
+  worstSeverity: oneOf(SEVERITIES, "a severity or null").nullable().optional(),
+  hypothesisChecks: list(
+    obj({ claim: str, signal: str, during: oneOf(["fault", "after"]), max: num, observed: numOrNull, ok: bool, detail: str }),
+  ).optional(),
+  steps: list(
     obj({
       id: str,
       title: str,
@@ -238,26 +183,26 @@ const validateReport = obj({
       startedAt: time,
       seconds: num,
       ok: bool,
-      finding: optional(oneOf(["problem", "healthy", "acted", "not-needed"])),
-      output: arrayOf(str),
+      finding: oneOf(["problem", "healthy", "acted", "not-needed"]).optional(),
+      output: list(str),
     }),
   ),
-  integrity: nullable(
-    obj({
+  integrity: obj(
+    {
       acknowledged: count,
       found: count,
       lost: count,
       duplicates: count,
-      lostSample: arrayOf(str),
-      altered: optional(count),
-      alteredSample: optional(arrayOf(str)),
-    }),
-    "an object",
-  ),
-  cleanup: obj({ ok: bool, leftovers: arrayOf(str) }),
-  checks: arrayOf(obj({ name: str, ok: bool, detail: str })),
-  timeline: arrayOf(obj({ at: time, phase: oneOf(PHASES), message: str })),
-  signals: arrayOf(
+      lostSample: list(str),
+      altered: count.optional(),
+      alteredSample: list(str).optional(),
+    },
+    "an object or null",
+  ).nullable(),
+  cleanup: obj({ ok: bool, leftovers: list(str) }),
+  checks: list(obj({ name: str, ok: bool, detail: str })),
+  timeline: list(obj({ at: time, phase: oneOf(PHASES), message: str })),
+  signals: list(
     obj({
       at: time,
       errorRate: numOrNull,
@@ -265,26 +210,37 @@ const validateReport = obj({
       poolUsage: numOrNull,
       healthy: count,
       services: count,
-      incidents: arrayOf(str),
+      incidents: list(str),
     }),
   ),
 });
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 /**
  * Validates a parsed value as a DrillReport v1 and returns it (unknown extra fields are kept).
- * Throws ReportFormatError naming the first bad field, e.g. `report.timings.detectSeconds: expected a number or null`.
+ * Throws ReportFormatError naming the first bad field, e.g. `report.timings.detectSeconds: expected a number or null, got "12"`.
  */
 export function validateReportValue(value: unknown): DrillReport {
-  if (!isObj(value)) fail("report", "an object");
-  const v = value as Record<string, unknown>;
-  if (v["schemaVersion"] !== REPORT_SCHEMA_VERSION) {
-    fail(
+  if (!isObj(value)) throw new ReportFormatError("report", "an object");
+  if (value["schemaVersion"] !== REPORT_SCHEMA_VERSION) {
+    throw new ReportFormatError(
       "report.schemaVersion",
-      `${REPORT_SCHEMA_VERSION} (this reader understands DrillReport v${REPORT_SCHEMA_VERSION}), got ${JSON.stringify(v["schemaVersion"]) ?? "nothing"}`,
+      `${REPORT_SCHEMA_VERSION} (this reader understands DrillReport v${REPORT_SCHEMA_VERSION}), got ${JSON.stringify(value["schemaVersion"]) ?? "nothing"}`,
     );
   }
-  validateReport(v, "report");
-  return v as unknown as DrillReport;
+  const r = safeParse(reportSchema, value);
+  if (r.success) return value as unknown as DrillReport;
+  const first = problemListOf(r.error)[0]!;
+  // paths under `report`: `report.timings.detectSeconds`, `report.steps[1].ok`
+  const path = first.path === "(root)" ? "report" : first.path.startsWith("[") ? `report${first.path}` : `report.${first.path}`;
+  const expected =
+    first.expected === undefined
+      ? first.message.slice(first.path.length + 2)
+      : first.got === undefined
+        ? `${first.expected} (required field missing)`
+        : `${first.expected}, got ${first.got}`;
+  throw new ReportFormatError(path, expected);
 }
 
 /** Parses report.json's text; throws ReportFormatError (path `report`) for bad JSON and for any invalid field. */

@@ -146,7 +146,8 @@ describe("parsePolicy, over generated input", { timeout: 120_000 }, () => {
             expect(path === "actions.killIdle.protect" && Array.isArray(bad) && bad.every((x) => typeof x === "string")).toBe(true);
             return;
           }
-          expect(r.problems.some((x) => x.startsWith(`${path}: expected `))).toBe(true);
+          // a list's wrong item is named by its index: protect[0]
+          expect(r.problems.some((x) => x.startsWith(`${path}: expected `) || x.startsWith(`${path}[`))).toBe(true);
         },
       ),
       { numRuns: 500 },

@@ -114,7 +114,7 @@ actions:
     [
       "a non-string in a list",
       "actions: { killIdle: { protect: [gm-prober, 3] } }",
-      "actions.killIdle.protect: expected a list of strings, got a list",
+      "actions.killIdle.protect[1]: expected a string, got 3",
     ],
     [
       "overlapping error thresholds",

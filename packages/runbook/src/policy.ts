@@ -1,62 +1,119 @@
 /**
  * The severity policy as data: the runbook's response times, escalations and thresholds, plus the
  * parameters of the automated steps. `parsePolicy` merges a user's YAML override onto the defaults and
- * validates the result with one message per problem, naming the field path.
+ * validates the result with its zod schema (`policySchema`, types inferred from it): one message per
+ * problem, naming the field path.
  * Quotes in comments are from runbook.md (GameMetrics Pro incident runbook), section › line.
  */
-import { parseYamlText, showKey } from "./yaml-text.js";
+import { z } from "zod";
 import { type Escalation, SEVERITIES, type Severity } from "./incident.js";
+import { check, jsonSchemaOf, obj } from "./schema-problems.js";
+import { parseYamlText, showKey } from "./yaml-text.js";
+
+// ---------------------------------------------------------------------------------------------
+// The schema: each number's range in the words of its message; the types below are inferred from it.
+
+/** A number in a range, every failure told with the same "expected" phrase. */
+function num(expected: string, r: { min?: number; gt?: number; max?: number; int?: boolean }) {
+  const e = { error: expected };
+  let s = r.int ? z.number(e).int(e) : z.number(e);
+  if (r.min !== undefined) s = s.min(r.min, e);
+  if (r.gt !== undefined) s = s.gt(r.gt, e);
+  if (r.max !== undefined) s = s.max(r.max, e);
+  return s;
+}
+
+const ratio = num("a number between 0 and 1", { min: 0, max: 1 });
+const count = num("an integer ≥ 0", { min: 0, int: true });
+const positiveInt = num("an integer ≥ 1", { min: 1, int: true });
+const rate = num("a number ≥ 0", { min: 0 });
+// Durations are bounded by a week: a response time of 2e11 minutes is a typo, and a date that far
+// away cannot even be represented (classify's respondBy threw a RangeError).
+const WEEK_SECONDS = 7 * 24 * 3600;
+const seconds = num(`a duration in seconds from 0 to ${WEEK_SECONDS} (a week)`, { min: 0, max: WEEK_SECONDS });
+const positiveSeconds = num(`a duration in seconds > 0 and at most ${WEEK_SECONDS} (a week)`, { gt: 0, max: WEEK_SECONDS });
+const minutes = num(`a duration in minutes > 0 and at most ${WEEK_SECONDS / 60} (a week)`, { gt: 0, max: WEEK_SECONDS / 60 });
+const factor = num("a factor ≥ 1", { min: 1 });
+
+const severitySchema = obj({
+  /** respond within this many minutes of detection */
+  responseMinutes: minutes.describe("respond within this many minutes of detection"),
+  escalation: z.enum(["page", "ticket-and-notify", "ticket"] satisfies Escalation[]),
+});
+
+const thresholdsSchema = obj({
+  errorRate: obj({ p1Above: ratio, p2AtLeast: ratio }).describe("errors / requests over the window, 0..1"),
+  usersAffected: obj({ p1Above: ratio }).describe("share of synthetic players whose journey failed, 0..1"),
+  consumerLag: obj({ above: count }).describe("total lag of a consumer group, messages"),
+  dbPool: obj({ usageAtLeast: ratio, waitingAbove: count, timeoutsPerSecondAbove: rate }).describe(
+    "postgres usage = connections / (max_connections − reserved); a pool queue with timeouts",
+  ),
+  memory: obj({ usageAtLeast: ratio }).describe("memory usage / memory limit of an instance, 0..1"),
+  consumerStall: obj({ seconds: positiveSeconds }).describe(
+    'used by the collectors (packages/signals) to call a group "stalled"; classify reads their verdict',
+  ),
+  canary: obj({ lossDeadlineSeconds: positiveSeconds }).describe(
+    'used by the canary collector: an acknowledged canary not readable after this long is "lost"',
+  ),
+});
+
+const actionsSchema = obj({
+  logTail: positiveInt.describe("lines of log tailed by the log-reading steps"),
+  verify: obj({ timeoutSeconds: seconds, pollSeconds: positiveSeconds }).describe(
+    "verification steps poll every `pollSeconds` until recovered or `timeoutSeconds` passed",
+  ),
+  oomWindowSeconds: seconds.describe("the OOM verification watches this long for a new OOM kill"),
+  killIdle: obj({ minIdleSeconds: seconds, protect: z.array(z.string()) }).describe(
+    "`terminateIdle`: sessions idle at least this long; application names never terminated",
+  ),
+  poolSize: obj({ factor }).describe("pool size is multiplied by `factor`, bounded by the usable connections"),
+  memory: obj({ factor, maxBytes: positiveInt }).describe("memory limit is multiplied by `factor`, never above `maxBytes`"),
+  scale: obj({ step: positiveInt, maxReplicas: positiveInt }).describe(
+    "scaling adds `step` replicas, never above `maxReplicas` (nor above the partitions, for consumers)",
+  ),
+  recentDeploySeconds: seconds.describe("an instance started this recently counts as a recent deployment (rollback candidate)"),
+});
+
+/** The whole policy, every field present: what a merged policy must be. */
+export const policySchema = obj({
+  severities: obj({ P0: severitySchema, P1: severitySchema, P2: severitySchema, P3: severitySchema } satisfies Record<Severity, unknown>),
+  thresholds: thresholdsSchema,
+  actions: actionsSchema,
+});
 
 /** Response time and escalation of one severity. */
-export interface SeverityPolicy {
-  /** respond within this many minutes of detection */
-  responseMinutes: number;
-  escalation: Escalation;
-}
-
+export type SeverityPolicy = z.infer<typeof severitySchema>;
 /** Every number `classify` compares a signal with, and the parameters the collectors judge by. */
-export interface Thresholds {
-  /** errors / requests over the window, 0..1 */
-  errorRate: { p1Above: number; p2AtLeast: number };
-  /** share of synthetic players whose journey failed, 0..1 */
-  usersAffected: { p1Above: number };
-  /** total lag of a consumer group, messages */
-  consumerLag: { above: number };
-  /** postgres usage = connections / (max_connections − reserved); a pool queue with timeouts */
-  dbPool: { usageAtLeast: number; waitingAbove: number; timeoutsPerSecondAbove: number };
-  /** memory usage / memory limit of an instance, 0..1 */
-  memory: { usageAtLeast: number };
-  /** used by the collectors (packages/signals) to call a group "stalled"; classify reads their verdict */
-  consumerStall: { seconds: number };
-  /** used by the canary collector: an acknowledged canary not readable after this long is "lost" */
-  canary: { lossDeadlineSeconds: number };
-}
-
+export type Thresholds = z.infer<typeof thresholdsSchema>;
 /** Parameters of the automated steps (bounds, so no step can run away). */
-export interface ActionPolicy {
-  /** lines of log tailed by the log-reading steps */
-  logTail: number;
-  /** verification steps poll every `pollSeconds` until recovered or `timeoutSeconds` passed */
-  verify: { timeoutSeconds: number; pollSeconds: number };
-  /** the OOM verification watches this long for a new OOM kill */
-  oomWindowSeconds: number;
-  /** `terminateIdle`: sessions idle at least this long; application names never terminated */
-  killIdle: { minIdleSeconds: number; protect: string[] };
-  /** pool size is multiplied by `factor`, bounded by the usable connections */
-  poolSize: { factor: number };
-  /** memory limit is multiplied by `factor`, never above `maxBytes` */
-  memory: { factor: number; maxBytes: number };
-  /** scaling adds `step` replicas, never above `maxReplicas` (nor above the partitions, for consumers) */
-  scale: { step: number; maxReplicas: number };
-  /** an instance started this recently counts as a recent deployment (rollback candidate) */
-  recentDeploySeconds: number;
+export type ActionPolicy = z.infer<typeof actionsSchema>;
+/** The whole policy: what `classify`, the steps and the rendered runbook read. */
+export type Policy = z.infer<typeof policySchema>;
+
+/**
+ * What a policy file may hold: any subset of the policy (every field optional, at every depth),
+ * each present field as the full schema says. Used for the JSON Schema editors read; the file itself
+ * is checked merged onto the defaults, by `policySchema`, so every message names its path.
+ */
+export function policyFileSchema(): z.ZodType {
+  const partial = (s: z.ZodType): z.ZodType => {
+    if (s instanceof z.ZodObject) {
+      const shape = Object.fromEntries(Object.entries(s.shape).map(([k, v]) => [k, partial(v as z.ZodType).optional()]));
+      const out = obj(shape);
+      return s.description ? out.describe(s.description) : out;
+    }
+    return s;
+  };
+  return partial(policySchema);
 }
 
-/** The whole policy: what `classify`, the steps and the rendered runbook read. */
-export interface Policy {
-  severities: Record<Severity, SeverityPolicy>;
-  thresholds: Thresholds;
-  actions: ActionPolicy;
+/** The policy file's JSON Schema (`gm-chaos schema policy`, `gm-prober schema policy`; schemas/policy.schema.json). */
+export function policyJsonSchema(): string {
+  return jsonSchemaOf(policyFileSchema(), {
+    title: "GameMetrics severity policy override",
+    description:
+      "Overrides the runbook's default policy field by field (any subset; packages/runbook/src/policy.ts). Cross-field rules (P0 responds faster than P1 …, p2AtLeast below p1Above, pollSeconds within timeoutSeconds) are checked by the tools.",
+  });
 }
 
 /** The runbook's criteria for each severity, verbatim (documentation; the rules are in catalog.ts). */
@@ -123,112 +180,17 @@ export const defaultPolicy: Policy = {
   },
 };
 
-// ---------------------------------------------------------------------------------------------
-// Validation: a small schema, because the override is partial and every message must name its path.
-
-type Spec =
-  | { type: "number"; expected: string; ok: (n: number) => boolean }
-  | { type: "enum"; values: readonly string[] }
-  | { type: "strings" }
-  | { type: "object"; fields: Record<string, Spec> };
-
-const ratio: Spec = { type: "number", expected: "a number between 0 and 1", ok: (n) => n >= 0 && n <= 1 };
-const count: Spec = { type: "number", expected: "an integer ≥ 0", ok: (n) => Number.isInteger(n) && n >= 0 };
-const positiveInt: Spec = { type: "number", expected: "an integer ≥ 1", ok: (n) => Number.isInteger(n) && n >= 1 };
-const rate: Spec = { type: "number", expected: "a number ≥ 0", ok: (n) => n >= 0 };
-// Durations are bounded by a week: a response time of 2e11 minutes is a typo, and a date that far
-// away cannot even be represented (classify's respondBy threw a RangeError).
-const WEEK_SECONDS = 7 * 24 * 3600;
-const seconds: Spec = {
-  type: "number",
-  expected: `a duration in seconds from 0 to ${WEEK_SECONDS} (a week)`,
-  ok: (n) => n >= 0 && n <= WEEK_SECONDS,
-};
-const positiveSeconds: Spec = {
-  type: "number",
-  expected: `a duration in seconds > 0 and at most ${WEEK_SECONDS} (a week)`,
-  ok: (n) => n > 0 && n <= WEEK_SECONDS,
-};
-const minutes: Spec = {
-  type: "number",
-  expected: `a duration in minutes > 0 and at most ${WEEK_SECONDS / 60} (a week)`,
-  ok: (n) => n > 0 && n <= WEEK_SECONDS / 60,
-};
-const factor: Spec = { type: "number", expected: "a factor ≥ 1", ok: (n) => n >= 1 };
-const obj = (fields: Record<string, Spec>): Spec => ({ type: "object", fields });
-const severity: Spec = obj({
-  responseMinutes: minutes,
-  escalation: { type: "enum", values: ["page", "ticket-and-notify", "ticket"] satisfies Escalation[] },
-});
-
-const POLICY_SPEC = obj({
-  severities: obj({ P0: severity, P1: severity, P2: severity, P3: severity } satisfies Record<Severity, Spec>),
-  thresholds: obj({
-    errorRate: obj({ p1Above: ratio, p2AtLeast: ratio }),
-    usersAffected: obj({ p1Above: ratio }),
-    consumerLag: obj({ above: count }),
-    dbPool: obj({ usageAtLeast: ratio, waitingAbove: count, timeoutsPerSecondAbove: rate }),
-    memory: obj({ usageAtLeast: ratio }),
-    consumerStall: obj({ seconds: positiveSeconds }),
-    canary: obj({ lossDeadlineSeconds: positiveSeconds }),
-  }),
-  actions: obj({
-    logTail: positiveInt,
-    verify: obj({ timeoutSeconds: seconds, pollSeconds: positiveSeconds }),
-    oomWindowSeconds: seconds,
-    killIdle: obj({ minIdleSeconds: seconds, protect: { type: "strings" } }),
-    poolSize: obj({ factor }),
-    memory: obj({ factor, maxBytes: positiveInt }),
-    scale: obj({ step: positiveInt, maxReplicas: positiveInt }),
-    recentDeploySeconds: seconds,
-  }),
-});
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  // a short word is quoted (a misspelt escalation); longer text may be a file's content, not a value
-  if (typeof v === "string") return /^[\w .:-]{0,40}$/.test(v) ? JSON.stringify(v) : `a string of ${v.length} characters`;
-  return String(v);
-}
-
-/** Checks `value` against `spec` and merges it onto `base`; pushes a message per problem. */
-function merge(base: unknown, value: unknown, spec: Spec, path: string, problems: string[]): unknown {
-  const at = path === "" ? "(root)" : path;
-  switch (spec.type) {
-    case "number":
-      if (typeof value === "number" && Number.isFinite(value) && spec.ok(value)) return value;
-      problems.push(`${at}: expected ${spec.expected}, got ${describe(value)}`);
-      return base;
-    case "enum":
-      if (typeof value === "string" && spec.values.includes(value)) return value;
-      problems.push(`${at}: expected one of ${spec.values.join(", ")}, got ${describe(value)}`);
-      return base;
-    case "strings":
-      if (Array.isArray(value) && value.every((s) => typeof s === "string")) return [...value];
-      problems.push(`${at}: expected a list of strings, got ${describe(value)}`);
-      return base;
-    case "object": {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) {
-        problems.push(`${at}: expected a mapping, got ${describe(value)}`);
-        return base;
-      }
-      const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-      for (const [key, v] of Object.entries(value)) {
-        // own keys only: "constructor" or "__proto__" would find Object.prototype's and pass unchecked
-        const field = Object.hasOwn(spec.fields, key) ? spec.fields[key] : undefined;
-        const p = path === "" ? key : `${path}.${key}`;
-        if (!field) {
-          const shown = showKey(key) === `"${key}"` ? p : `${path === "" ? "" : `${path}.`}${showKey(key)}`;
-          problems.push(`${shown}: unknown key (expected one of ${Object.keys(spec.fields).join(", ")})`);
-          continue;
-        }
-        out[key] = merge(out[key], v, field, p, problems);
-      }
-      return out;
-    }
+/** `override` laid onto `base`: mappings merge field by field, anything else replaces (a list too). */
+function mergeOnto(base: unknown, override: unknown): unknown {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isMap(base) || !isMap(override)) return override;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, v] of Object.entries(override)) {
+    // own keys only, defined rather than assigned: "__proto__" stays a key (refused as unknown), not a prototype
+    const merged = Object.hasOwn(base, key) ? mergeOnto(base[key], v) : v;
+    Object.defineProperty(out, key, { value: merged, enumerable: true, writable: true, configurable: true });
   }
+  return out;
 }
 
 /** Cross-field rules, on the merged policy (so an override is checked against the defaults it keeps). */
@@ -261,15 +223,17 @@ export function parsePolicy(yamlText: string): ParsedPolicy {
   if (!parsed.ok) return { ok: false, problems: [`(yaml): ${parsed.problem}`] };
   const value: unknown = parsed.value;
   if (value === null || value === undefined) return { ok: true, policy: structuredClone(defaultPolicy) };
-  const problems: string[] = [];
   // A file that is not a policy at all (someone's /etc/shadow): one message, none of its lines.
-  const fields = (POLICY_SPEC as { fields: Record<string, Spec> }).fields;
+  const fields = Object.keys(policySchema.shape);
   const keys = typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
-  if (keys.length > 0 && !keys.some((k) => Object.hasOwn(fields, k)) && keys.some((k) => showKey(k) !== `"${k}"`)) {
-    return { ok: false, problems: [`(root): not a policy file: none of its keys is ${Object.keys(fields).join(", ")}`] };
+  if (keys.length > 0 && !keys.some((k) => fields.includes(k)) && keys.some((k) => showKey(k) !== `"${k}"`)) {
+    return { ok: false, problems: [`(root): not a policy file: none of its keys is ${fields.join(", ")}`] };
   }
-  const merged = merge(structuredClone(defaultPolicy), value, POLICY_SPEC, "", problems) as Policy;
+  // Merged first, checked whole: a problem's path is the same in the file and in the merged policy.
+  const checked = check(policySchema, mergeOnto(structuredClone(defaultPolicy), value));
+  if (!checked.ok) return { ok: false, problems: checked.problems };
   // Cross-field rules only make sense once every field is individually valid.
-  if (problems.length === 0) crossCheck(merged, problems);
-  return problems.length === 0 ? { ok: true, policy: merged } : { ok: false, problems };
+  const problems: string[] = [];
+  crossCheck(checked.value, problems);
+  return problems.length === 0 ? { ok: true, policy: checked.value } : { ok: false, problems };
 }

@@ -10,7 +10,7 @@
  * Validated with zod (strict objects: an unknown key is refused; every message names its field path).
  */
 import { z } from "zod";
-import { redactText } from "./redact.js";
+import { describeValue } from "./schema-problems.js";
 import { showKey } from "./yaml-text.js";
 
 /** What a service does on the platform; the runbook's steps choose their targets by these. */
@@ -123,10 +123,8 @@ export const servicesSectionSchema = z.record(
   z.union([urlList, serviceEntryObject]),
 );
 
-const show = (v: unknown): string => {
-  const t = redactText(JSON.stringify(v) ?? String(v));
-  return t.length <= 200 ? t : `a value of ${t.length} characters`;
-};
+/** A value after "got": the same rendering as every other file's messages (a long or multi-line text by its length). */
+const show = describeValue;
 /** A key as a path segment: bare when it reads as a field name, else not shown (it may be a file's content). */
 const segment = (k: string): string => (showKey(k) === `"${k}"` ? k : showKey(k));
 
