@@ -1,7 +1,7 @@
 import { parseProberConfig } from "@gm/monitor/config";
 import { parseYamlText } from "@gm/runbook/yaml-text";
 import { describe, expect, it } from "vitest";
-import { parseOptions, prometheusConfigYaml, proberConfigYaml } from "./prober-bench.js";
+import { type CostResult, goalLines, type LagResult, parseOptions, prometheusConfigYaml, proberConfigYaml } from "./prober-bench.js";
 
 const urls = Array.from({ length: 7 }, (_, i) => `http://127.0.0.1:${4000 + (i % 2)}/prober/${i}`);
 
@@ -52,5 +52,35 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--seconds", "1"])).toThrow(/--seconds: expected a number from 5 to 3600, got "1"/);
     expect(() => parseOptions(["--only", "both"])).toThrow(/--only: expected cost or lag, got "both"/);
     expect(() => parseOptions(["--bogus"])).toThrow(/Unknown option '--bogus'/);
+  });
+});
+
+describe("goalLines", () => {
+  const cost = (side: CostResult["side"], cpuSeconds: number, rssMb: number): CostResult => ({
+    targets: 1000,
+    side,
+    seconds: 60,
+    cpuSeconds,
+    peakRssBytes: rssMb * 1024 ** 2,
+    probesPerSecond: 200,
+    expectedProbesPerSecond: 200,
+    otherRequestsPerSecond: 200,
+  });
+  const lag = (partitions: number, medianMs: number, requestsPerRead: number) =>
+    ({ partitions, medianMs, requestsPerRead }) as unknown as LagResult;
+  it("says met or NOT MET for each of issue 11's goals, with the measured value", () => {
+    const lines = goalLines([cost("gm-prober", 13, 160), cost("blackbox+prometheus", 12, 90)], [lag(10, 20, 5), lag(5000, 250, 9)]);
+    expect(lines).toEqual([
+      "goal: 1,000 targets ≤ 20% of one core: 21.7% — NOT MET",
+      "goal: 1,000 targets ≤ 150 MB peak RSS: 160 MB — NOT MET",
+      "goal: 1,000 targets at most the peer's CPU: 13.00 vs 12.00 CPU s — NOT MET",
+      "goal: 5,000 partitions' lag read ≤ 200 ms: median 250 ms — NOT MET",
+      "goal: a constant number of Kafka requests per read: 5 / 9 — NOT MET",
+    ]);
+    expect(
+      goalLines([cost("gm-prober", 6, 100), cost("blackbox+prometheus", 12, 90)], [lag(10, 20, 5), lag(5000, 150, 6)]).every((l) =>
+        l.endsWith("met"),
+      ),
+    ).toBe(true);
   });
 });

@@ -586,6 +586,35 @@ export function lagTable(rows: readonly LagResult[]): string {
   return out.join("\n");
 }
 
+/**
+ * Issue 11 §3's goals beside the measurements: 1,000 targets at 5 s within 20% of one core and 150 MB RSS
+ * and at most the blackbox_exporter + Prometheus pair's CPU; 5,000 partitions' lag within 200 ms with a
+ * number of Kafka requests per read that does not grow with the partitions. A size not measured says so.
+ */
+export function goalLines(cost: readonly CostResult[], lag: readonly LagResult[]): string[] {
+  const verdict = (ok: boolean) => (ok ? "met" : "NOT MET");
+  const lines: string[] = [];
+  const p = cost.find((r) => r.targets === 1000 && r.side === "gm-prober");
+  const peer = cost.find((r) => r.targets === 1000 && r.side === "blackbox+prometheus");
+  if (p) {
+    const core = (p.cpuSeconds / p.seconds) * 100;
+    lines.push(`goal: 1,000 targets ≤ 20% of one core: ${core.toFixed(1)}% — ${verdict(core <= 20)}`);
+    lines.push(`goal: 1,000 targets ≤ 150 MB peak RSS: ${mb(p.peakRssBytes)} MB — ${verdict(p.peakRssBytes <= 150 * 1024 ** 2)}`);
+    if (peer)
+      lines.push(
+        `goal: 1,000 targets at most the peer's CPU: ${p.cpuSeconds.toFixed(2)} vs ${peer.cpuSeconds.toFixed(2)} CPU s — ${verdict(p.cpuSeconds <= peer.cpuSeconds)}`,
+      );
+  } else if (cost.length) lines.push("goal: 1,000 targets — not measured (--targets without 1000)");
+  const l = lag.find((r) => r.partitions === 5000);
+  if (l) lines.push(`goal: 5,000 partitions' lag read ≤ 200 ms: median ${l.medianMs} ms — ${verdict(l.medianMs <= 200)}`);
+  if (lag.length >= 2) {
+    const reqs = lag.map((r) => r.requestsPerRead);
+    const constant = Math.max(...reqs) - Math.min(...reqs) <= 1;
+    lines.push(`goal: a constant number of Kafka requests per read: ${reqs.join(" / ")} — ${verdict(constant)}`);
+  }
+  return lines;
+}
+
 /** A log-log plot of CPU seconds against targets, one line per side (SVG, no dependency). */
 export function costSvg(rows: readonly CostResult[]): string {
   const W = 560;
@@ -669,6 +698,7 @@ async function main(args: string[]): Promise<number> {
     "",
     ...(cost.length ? [costTable(cost), "", ...growthLines(cost), ""] : []),
     ...(lag.length ? [lagTable(lag), ""] : []),
+    ...goalLines(cost, lag),
   ].join("\n");
   process.stdout.write(`${text}\n`);
   writeFileSync(
