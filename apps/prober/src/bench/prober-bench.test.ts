@@ -65,6 +65,7 @@ describe("goalLines", () => {
     probesPerSecond: 200,
     expectedProbesPerSecond: 200,
     otherRequestsPerSecond: 200,
+    targetServerCpuPercent: 30,
   });
   const lag = (partitions: number, medianMs: number, requestsPerRead: number) =>
     ({ partitions, medianMs, requestsPerRead }) as unknown as LagResult;

@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -44,6 +44,8 @@ interface Options {
   warmup: number;
   reads: number;
   only: "cost" | "lag" | undefined;
+  /** result.json files of earlier runs to print as one table instead of measuring (parts run apart) */
+  from: string[];
   out: string;
 }
 
@@ -77,12 +79,13 @@ export function parseOptions(args: string[]): Options {
         reads: { type: "string" },
         only: { type: "string" },
         out: { type: "string" },
+        from: { type: "string" },
       },
       strict: true,
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
     throw new UsageError(
-      `${(err as Error).message} (options: --targets, --partitions, --seconds, --warmup, --reads, --only cost|lag, --out DIR)`,
+      `${(err as Error).message} (options: --targets, --partitions, --seconds, --warmup, --reads, --only cost|lag, --out DIR, --from a.json,b.json)`,
     );
   }
   const only = values["only"];
@@ -95,6 +98,7 @@ export function parseOptions(args: string[]): Options {
     warmup: parseNumber(values["warmup"], 15, "warmup", 0, 600),
     reads: parseNumber(values["reads"], 7, "reads", 1, 100),
     only,
+    from: values["from"] ? values["from"].split(",").filter(Boolean) : [],
     out: values["out"] ?? join("reports", "bench-prober", new Date().toISOString().replace(/[:.]/g, "-")),
   };
 }
@@ -271,6 +275,7 @@ async function waitHttp(url: string, ms: number, what: string, child: ChildProce
 async function startProberSide(t: Targets, n: number, dir: string): Promise<Side> {
   const port = await freePort();
   const config = join(dir, "prober.yaml");
+  const log = join(dir, "prober.log");
   writeFileSync(
     config,
     proberConfigYaml(
@@ -278,9 +283,27 @@ async function startProberSide(t: Targets, n: number, dir: string): Promise<Side
       port,
     ),
   );
-  const p = spawnLogged(process.execPath, [PROBER_CLI, "run", "--config", config], join(dir, "prober.log"));
-  await waitHttp(`http://127.0.0.1:${port}/healthz`, 60_000, "gm-prober", [p]);
+  const p = spawnLogged(process.execPath, [PROBER_CLI, "run", "--config", config], log);
+  // Started once it says it listens: /healthz is answered by the event loop the rounds keep busy, and at
+  // 10,000 targets it did not answer within a minute (a finding, not a reason to measure nothing).
+  try {
+    await waitFor(() => existsSync(log) && readFileSync(log, "utf8").includes("gm-prober: listening"), 60_000, "gm-prober: listening", [p]);
+  } catch (err) {
+    await stopAll([p]);
+    throw err;
+  }
   return { procs: [p], stop: () => stopAll([p]) };
+}
+
+async function waitFor(check: () => boolean, ms: number, what: string, child: ChildProcess[]): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const dead = child.find((c) => c.exitCode !== null);
+    if (dead) throw new Error(`${what}: its process exited with code ${dead.exitCode} (see its log in the result directory)`);
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not seen within ${ms / 1000} s`);
 }
 
 async function startPeerSide(t: Targets, n: number, dir: string): Promise<Side> {
@@ -332,6 +355,11 @@ export interface CostResult {
   expectedProbesPerSecond: number;
   /** other requests per second (gm-prober also reads each target's /metrics for error rates) */
   otherRequestsPerSecond: number;
+  /**
+   * CPU of the target server (this process) over the window, % of one core: near 100 it, not the side,
+   * may be what limits the probes/s
+   */
+  targetServerCpuPercent: number;
 }
 
 async function measureSide(
@@ -347,10 +375,12 @@ async function measureSide(
     await new Promise((r) => setTimeout(r, o.warmup * 1000));
     const roots = side.procs.map((p) => p.pid!);
     const before = readTreeUsage(roots);
+    const benchBefore = process.cpuUsage();
     t.reset();
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
     const after = readTreeUsage(roots);
+    const bench = process.cpuUsage(benchBefore);
     const seconds = (performance.now() - t0) / 1000;
     const c = t.counts()[key] ?? { health: 0, metrics: 0, other: 0 };
     const dead = side.procs.find((p) => p.exitCode !== null);
@@ -364,13 +394,14 @@ async function measureSide(
       probesPerSecond: +(c.health / seconds).toFixed(1),
       expectedProbesPerSecond: +(n / INTERVAL_SECONDS).toFixed(1),
       otherRequestsPerSecond: +((c.metrics + c.other) / seconds).toFixed(1),
+      targetServerCpuPercent: +(((bench.user + bench.system) / 1e6 / seconds) * 100).toFixed(1),
     };
   } finally {
     await side.stop();
   }
 }
 
-async function runCost(o: Options, log: (m: string) => void): Promise<CostResult[]> {
+async function runCost(o: Options, log: (m: string) => void, failures: string[]): Promise<CostResult[]> {
   const missing = Object.values(BINARIES).filter((b) => !existsSync(b));
   if (missing.length)
     throw new UsageError(
@@ -394,8 +425,9 @@ async function runCost(o: Options, log: (m: string) => void): Promise<CostResult
           results.push(r);
           rmSync(dir, { recursive: true, force: true });
         } catch (err) {
+          // the other sizes and sides still measure; the table says which failed
           log(`  failed: ${(err as Error).message} (logs kept in ${dir})`);
-          throw err;
+          failures.push(`${n} targets, ${name}: ${(err as Error).message}`);
         }
       }
     } finally {
@@ -541,15 +573,15 @@ const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "—");
 
 export function costTable(rows: readonly CostResult[]): string {
   const out = [
-    "| targets | side | CPU s | CPU s per 1,000 probes | % of one core | peak RSS MB | probes/s (expected) | other req/s | CPU prober/peer | RSS prober/peer |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| targets | side | CPU s | CPU s per 1,000 probes | % of one core | peak RSS MB | probes/s (expected) | other req/s | target server % core | CPU prober/peer | RSS prober/peer |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const peer = rows.find((x) => x.targets === r.targets && x.side === "blackbox+prometheus");
     const mine = r.side === "gm-prober";
     const probes = r.probesPerSecond * r.seconds;
     out.push(
-      `| ${r.targets} | ${r.side} | ${r.cpuSeconds.toFixed(2)} | ${probes > 0 ? ((r.cpuSeconds / probes) * 1000).toFixed(3) : "—"} | ${((r.cpuSeconds / r.seconds) * 100).toFixed(1)} | ${mb(r.peakRssBytes)} | ${r.probesPerSecond} (${r.expectedProbesPerSecond}) | ${r.otherRequestsPerSecond} | ${mine && peer ? ratio(r.cpuSeconds, peer.cpuSeconds) : ""} | ${mine && peer ? ratio(r.peakRssBytes, peer.peakRssBytes) : ""} |`,
+      `| ${r.targets} | ${r.side} | ${r.cpuSeconds.toFixed(2)} | ${probes > 0 ? ((r.cpuSeconds / probes) * 1000).toFixed(3) : "—"} | ${((r.cpuSeconds / r.seconds) * 100).toFixed(1)} | ${mb(r.peakRssBytes)} | ${r.probesPerSecond} (${r.expectedProbesPerSecond}) | ${r.otherRequestsPerSecond} | ${r.targetServerCpuPercent ?? "—"} | ${mine && peer ? ratio(r.cpuSeconds, peer.cpuSeconds) : ""} | ${mine && peer ? ratio(r.peakRssBytes, peer.peakRssBytes) : ""} |`,
     );
   }
   return out.join("\n");
@@ -681,9 +713,33 @@ async function main(args: string[]): Promise<number> {
   const load = (await import("node:os")).loadavg().map((x) => x.toFixed(2));
   let cost: CostResult[] = [];
   let lag: LagResult[] = [];
+  const sources: string[] = [];
+  const failures: string[] = [];
   try {
-    if (o.only !== "lag") cost = await runCost(o, log);
-    if (o.only !== "cost") lag = await runLag(o, log);
+    if (o.from.length) {
+      for (const f of o.from) {
+        let r: { cost?: CostResult[]; lag?: LagResult[] };
+        try {
+          r = JSON.parse(readFileSync(f, "utf8"));
+        } catch (err) {
+          throw new UsageError(`--from ${f}: expected a result.json of bench:prober (${(err as Error).message})`);
+        }
+        const meta = r as { startedAt?: string; loadAverage?: { start: string[]; end: string[] } };
+        sources.push(`${f} (${meta.startedAt}, load average ${meta.loadAverage?.start.join(" ")} → ${meta.loadAverage?.end.join(" ")})`);
+        cost.push(...(r.cost ?? []));
+        lag.push(...(r.lag ?? []));
+      }
+      cost.sort((a, b) => a.targets - b.targets || (a.side === "gm-prober" ? -1 : 1));
+      lag.sort((a, b) => a.partitions - b.partitions);
+    } else {
+      if (o.only !== "lag") cost = await runCost(o, log, failures);
+      if (o.only !== "cost")
+        lag = await runLag(o, log).catch((err: unknown) => {
+          log(`lag failed: ${err instanceof Error ? err.message : String(err)}`);
+          failures.push(`lag: ${err instanceof Error ? err.message : String(err)}`);
+          return [];
+        });
+    }
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`bench:prober: ${err.message}\n`);
@@ -692,23 +748,25 @@ async function main(args: string[]): Promise<number> {
     throw err;
   }
   const loadAfter = (await import("node:os")).loadavg().map((x) => x.toFixed(2));
-  const head = `bench:prober ${started.toISOString()} on ${(await import("node:os")).cpus().length} cores, load average ${load.join(" ")} at start, ${loadAfter.join(" ")} at end; interval ${INTERVAL_SECONDS} s, warm-up ${o.warmup} s, measured ${o.seconds} s`;
+  const measured = `bench:prober ${started.toISOString()} on ${(await import("node:os")).cpus().length} cores, load average ${load.join(" ")} at start, ${loadAfter.join(" ")} at end; interval ${INTERVAL_SECONDS} s, warm-up ${o.warmup} s, measured ${o.seconds} s`;
+  const head = sources.length ? `bench:prober results of ${sources.join("; ")}` : measured;
   const text = [
     head,
     "",
     ...(cost.length ? [costTable(cost), "", ...growthLines(cost), ""] : []),
     ...(lag.length ? [lagTable(lag), ""] : []),
     ...goalLines(cost, lag),
+    ...failures.map((f) => `FAILED: ${f}`),
   ].join("\n");
   process.stdout.write(`${text}\n`);
   writeFileSync(
     join(o.out, "result.json"),
-    `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: { start: load, end: loadAfter }, options: o, intervalSeconds: INTERVAL_SECONDS, cost, lag }, null, 2)}\n`,
+    `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: { start: load, end: loadAfter }, options: o, intervalSeconds: INTERVAL_SECONDS, cost, lag, failures }, null, 2)}\n`,
   );
   writeFileSync(join(o.out, "table.md"), `${text}\n`);
   if (cost.length) writeFileSync(join(o.out, "cost.svg"), `${costSvg(cost)}\n`);
   log(`written ${join(o.out, "result.json")}, table.md${cost.length ? ", cost.svg" : ""}`);
-  return 0;
+  return failures.length ? 1 : 0;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
