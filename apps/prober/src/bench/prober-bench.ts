@@ -15,7 +15,7 @@
  * Prints one table and writes result.json (and cost.svg, a log-log plot) into --out. Asserts nothing: the
  * numbers are for people.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -525,6 +525,14 @@ async function runLag(o: Options, log: (m: string) => void): Promise<LagResult[]
             }
           }
         }
+        // the group coordinator may not be elected yet on a loaded broker ("Failed to find group coordinator")
+        await retrying(60_000, () =>
+          setup.setOffsets({
+            groupId: group,
+            topic,
+            partitions: Array.from({ length: n }, (_, p) => ({ partition: p, offset: String(p % 3) })),
+          }),
+        );
         const expectedLag = Array.from({ length: n }, (_, p) => (high.get(p) ?? 0) - (p % 3)).reduce((a, b) => a + b, 0);
 
         const times: number[] = [];
@@ -578,6 +586,32 @@ async function runLag(o: Options, log: (m: string) => void): Promise<LagResult[]
     await removeStack(id).catch((err: Error) => log(`lag: removing stack ${id} failed: ${err.message}`));
   }
   return results;
+}
+
+async function retrying<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/**
+ * At 10,000 targets gm-prober opens 20,000 connections at the start of a round (a /health probe and a
+ * /metrics read per target), and the target server holds as many: both hit a 20,000 open-file limit
+ * (EMFILE). Raised for this process and the sides it starts when allowed (root, util-linux prlimit); said when not.
+ */
+function raiseOpenFileLimit(want: number, log: (m: string) => void): void {
+  try {
+    execFileSync("prlimit", [`--pid=${process.pid}`, `--nofile=${want}:${want}`], { stdio: "ignore" });
+    log(`open-file limit raised to ${want} (prlimit)`);
+  } catch {
+    log(`could not raise the open-file limit to ${want} (prlimit, needs root): 10,000 targets may fail with EMFILE`);
+  }
 }
 
 // ---------- output ----------
@@ -746,7 +780,10 @@ async function main(args: string[]): Promise<number> {
       cost.sort((a, b) => a.targets - b.targets || (a.side === "gm-prober" ? -1 : 1));
       lag.sort((a, b) => a.partitions - b.partitions);
     } else {
-      if (o.only !== "lag") cost = await runCost(o, log, failures);
+      if (o.only !== "lag") {
+        raiseOpenFileLimit(200_000, log);
+        cost = await runCost(o, log, failures);
+      }
       if (o.only !== "cost")
         lag = await runLag(o, log).catch((err: unknown) => {
           log(`lag failed: ${err instanceof Error ? err.message : String(err)}`);
