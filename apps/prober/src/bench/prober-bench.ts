@@ -603,14 +603,16 @@ async function retrying<T>(ms: number, fn: () => Promise<T>): Promise<T> {
 /**
  * At 10,000 targets gm-prober opens 20,000 connections at the start of a round (a /health probe and a
  * /metrics read per target), and the target server holds as many: both hit a 20,000 open-file limit
- * (EMFILE). Raised for this process and the sides it starts when allowed (root, util-linux prlimit); said when not.
+ * (EMFILE). Raised for this process and the sides it starts when allowed (util-linux prlimit; CAP_SYS_RESOURCE above the hard limit); said when not.
  */
 function raiseOpenFileLimit(want: number, log: (m: string) => void): void {
   try {
     execFileSync("prlimit", [`--pid=${process.pid}`, `--nofile=${want}:${want}`], { stdio: "ignore" });
     log(`open-file limit raised to ${want} (prlimit)`);
   } catch {
-    log(`could not raise the open-file limit to ${want} (prlimit, needs root): 10,000 targets may fail with EMFILE`);
+    log(
+      `could not raise the open-file limit to ${want} (prlimit needs CAP_SYS_RESOURCE above the hard limit): 10,000 targets may fail with EMFILE`,
+    );
   }
 }
 
