@@ -6,14 +6,18 @@
 #   bash scripts/setup.sh          what `npm run gameday` and `npm run demo` need (a few minutes cold)
 #   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
+#   bash scripts/setup.sh --bench  also the peers `npm run bench:prober` measures the prober against: Debian's
+#                                  prometheus-blackbox-exporter (with prometheus, installed anyway)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 k8s=0
+bench=0
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     --k8s) k8s=1 ;;
+    --bench) bench=1 ;;
     *) log "unknown option: $arg (see --help)"; exit 2 ;;
   esac
 done
@@ -24,6 +28,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 # Real peers of the prober's tests: Prometheus (PromQL error rates) and Alertmanager (alert routing).
 [ -x /usr/bin/prometheus ] || need+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+# The probing-cost peer of `npm run bench:prober` (blackbox_exporter, scraped by the Prometheus above).
+if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter); fi
 # Not Loki: Debian's `loki` package is an unrelated genetics program (MCMC linkage analysis), and Grafana
 # Loki has no Debian package; the Loki client's tests use packages/platform/src/loki-test-double.ts.
 if ! docker info >/dev/null 2>&1; then
