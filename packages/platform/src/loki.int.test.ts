@@ -14,6 +14,7 @@ import { CATALOG } from "@gm/runbook/catalog";
 import type { Incident, IncidentKind } from "@gm/runbook/incident";
 import { defaultPolicy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
+import { DEFAULT_TOPOLOGY } from "@gm/runbook/topology";
 import { startStack, type Stack, waitFor } from "@gm/stack/stack";
 import { createDockerPlatform } from "./docker.js";
 import { feedDockerLogsToLoki, startDockerLogFeed } from "./loki-feed.js";
@@ -114,7 +115,8 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
     ]);
 
     const errors = step("high-consumer-lag", "lag-check-processing-errors");
-    const ctx = { incident: incident("high-consumer-lag", stack.endpoints.consumerGroup), policy: defaultPolicy };
+    // the description comes with the context, as a drill passes the one it detected with (the prober is not asked)
+    const ctx = { incident: incident("high-consumer-lag", stack.endpoints.consumerGroup), policy: defaultPolicy, topology: DEFAULT_TOPOLOGY };
     const fromLoki = await errors.run(portsWith(withLokiLogs(docker, client)), ctx);
     expect(fromLoki.data).toMatchObject({ source: "loki" });
     expect(fromLoki.output[0]).toMatch(
@@ -131,6 +133,7 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
     const brokerLogs = await step("kafka-broker-down", "kafka-check-broker-logs").run(portsWith(withLokiLogs(docker, client)), {
       incident: incident("kafka-broker-down", "kafka"),
       policy: defaultPolicy,
+      topology: DEFAULT_TOPOLOGY,
     });
     expect(brokerLogs.data).toMatchObject({ source: "loki" });
     expect(brokerLogs.output[0]).toMatch(/^== kafka-1 \(last \d+ of \d+ lines, from loki\)$/);
