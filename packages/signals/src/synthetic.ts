@@ -160,13 +160,15 @@ export function createSynthetic(opts: SyntheticOptions) {
       }
     },
     async round(now = Date.now()): Promise<{ users: UsersSignal; errorRate: ErrorRateSignal; canary: CanarySignal }> {
-      seq += 1;
+      // this round's number, taken now: a round the collector gave up on still runs beside the next one, and
+      // reading `seq` after an await would give both the same canary id (two contents under one id: "altered")
+      const n = (seq += 1);
       let requests = 0;
       let errors = 0;
       const journeys = await Promise.all(
         Array.from({ length: opts.players }, async (_, i) => {
           const player = ids[i]!;
-          const s1 = await post([event(`${player}-${seq}`, player, "synthetic_probe")]);
+          const s1 = await post([event(`${player}-${n}`, player, "synthetic_probe")]);
           const s2 = await call(`${opts.statsUrl}/players/${player}/stats`);
           requests += 2;
           errors += (failed(s1) ? 1 : 0) + (failed(s2) ? 1 : 0);
@@ -209,14 +211,14 @@ export function createSynthetic(opts: SyntheticOptions) {
           }
         } else if (now - ackAt > 10 * opts.lossDeadlineSeconds * 1000 && overdue.delete(id)) sentEvents.delete(id); // lost for good
       }
-      const canaryId = `gm-canary-${opts.runId}-${seq}`;
+      const canaryId = `gm-canary-${opts.runId}-${n}`;
       const sentAt = performance.now();
       // a payload of several types and a nested object: what jsonb rewrites (key order, number text) must read back equal
       const canary = event(canaryId, `gm-canary-${opts.runId}`, "canary", {
         synthetic: true,
-        seq,
-        score: seq * 0.5,
-        tags: ["canary", String(seq)],
+        seq: n,
+        score: n * 0.5,
+        tags: ["canary", String(n)],
         run: { id: opts.runId, at: sentAt },
       });
       const status = await post([canary]);
