@@ -179,6 +179,14 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYam
       .filter(([, sevs]) => sevs.length > 0)
       .map(([e, sevs]) => `${sevs.join("/")}: ${ESCALATION[e]}`);
     line("", `**Escalation**: ${esc.join("; ")}. ${c.escalationNote}`);
+    const acting = c.steps.filter((s) => s.mutates && !s.advisory).map((s) => `\`${s.id}\``);
+    line(
+      "",
+      `**On call**: \`gm-chaos runbook ${kind}\` runs the triage and prints the rest; ` +
+        (acting.length > 0
+          ? `\`gm-chaos runbook ${kind} --execute\` also runs ${acting.join(", ")} and the verification.`
+          : "nothing here is automated beyond the triage (`--execute` acts on nothing more)."),
+    );
     line(
       "",
       `**Drills**: ${c.drills.length > 0 ? c.drills.map((d) => `[\`scenarios/${d}.yaml\`](../scenarios/${d}.yaml)`).join(", ") : "none yet"}`,
