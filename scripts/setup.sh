@@ -33,7 +33,7 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter); fi
 # The lag peer of `npm run bench:lag`: Burrow, run by the benchmark with its own config (the package's
 # service is left as Debian installs it; the benchmark never uses /etc/burrow).
-if [ $bench = 1 ]; then command -v burrow >/dev/null 2>&1 || need+=(burrow); fi
+if [ $bench = 1 ]; then [ -x /usr/bin/Burrow ] || need+=(burrow); fi
 # Not Loki: Debian's `loki` package is an unrelated genetics program (MCMC linkage analysis), and Grafana
 # Loki has no Debian package; the Loki client's tests use packages/platform/src/loki-test-double.ts.
 if ! docker info >/dev/null 2>&1; then
