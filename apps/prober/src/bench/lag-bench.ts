@@ -354,6 +354,10 @@ async function run(o: Options, log: (m: string) => void) {
           "--describe",
           "--group",
           group,
+          // its admin calls' deadline (5 s by default) ran out on the loaded 2-core machine ("Timed out
+          // waiting for a node assignment"): a sample lost, not a different reading
+          "--timeout",
+          "30000",
         ],
         { timeout: 60_000 },
       );
@@ -437,6 +441,35 @@ async function run(o: Options, log: (m: string) => void) {
       !!r.value && r.value.status === "OK" && r.value.partitions.length > 0 && r.value.partitions.every((p) => p.committedOffset !== null)
     );
   };
+
+  // Undone in the end and on SIGINT/SIGTERM: the load, the paused consumers, Burrow and the stack (ZooKeeper with it, by label).
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      await load?.stop().catch(() => undefined);
+      if (paused) await resume().catch(() => undefined);
+      await collector.close().catch(() => undefined);
+      if (burrowProc && burrowProc.exitCode === null) {
+        const p = burrowProc;
+        await new Promise<void>((ok) => {
+          const t = setTimeout(() => p.kill("SIGKILL"), 5_000);
+          p.once("exit", () => {
+            clearTimeout(t);
+            ok();
+          });
+          p.kill("SIGTERM");
+        });
+      }
+      log(`removing stack ${id}`);
+      await stack.stop().catch((err: Error) => log(`removing stack ${id} failed: ${err.message} (gm-chaos stack down --id ${id})`));
+      if (burrowDir) rmSync(burrowDir, { recursive: true, force: true });
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   try {
     if (o.burrow) {
@@ -541,23 +574,9 @@ async function run(o: Options, log: (m: string) => void) {
       await resume();
     }
   } finally {
-    await load?.stop().catch(() => undefined);
-    if (paused) await resume().catch(() => undefined);
-    await collector.close().catch(() => undefined);
-    if (burrowProc && burrowProc.exitCode === null) {
-      const p = burrowProc;
-      await new Promise<void>((ok) => {
-        const t = setTimeout(() => p.kill("SIGKILL"), 5_000);
-        p.once("exit", () => {
-          clearTimeout(t);
-          ok();
-        });
-        p.kill("SIGTERM");
-      });
-    }
-    log(`removing stack ${id}`);
-    await stack.stop().catch((err: Error) => log(`removing stack ${id} failed: ${err.message} (gm-chaos stack down --id ${id})`));
-    if (burrowDir) rmSync(burrowDir, { recursive: true, force: true });
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await cleanup();
   }
   return { id, stallSeconds, samples, stalls, loadStats, topicPartitions: stack.options.topicPartitions };
 }
