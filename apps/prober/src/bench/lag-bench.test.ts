@@ -108,5 +108,6 @@ describe("summarize and lagTable", () => {
     );
     expect(text).toContain("| consumers paused, offsets quiet | 1 | 150 | — | 150 | 150 | 0 | 0 | 150 | 0 | 0 |");
     expect(text).toContain("| consumers paused, load running | 1 / -5 | 0 / -5 |");
+    expect(lagTable([summarize("paused-load", samples)!], "stop")).toContain("| consumers stopped, load running | 3 |");
   });
 });

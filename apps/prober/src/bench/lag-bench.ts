@@ -595,11 +595,18 @@ export interface PhaseSummary {
   perPartition: { partition: number; prober: number | null; burrow: number | null }[];
 }
 
-const PHASE_TITLES: Record<Phase, string> = {
-  load: "load running, consumers running",
-  "paused-load": "consumers paused, load running",
-  "paused-quiet": "consumers paused, offsets quiet",
-};
+/** A phase as the tables name it; `halted`: how the consumers were halted (--halt). */
+export function phaseTitle(phase: Phase, halted: "pause" | "stop" = "pause"): string {
+  const h = halted === "pause" ? "paused" : "stopped";
+  switch (phase) {
+    case "load":
+      return "load running, consumers running";
+    case "paused-load":
+      return `consumers ${h}, load running`;
+    case "paused-quiet":
+      return `consumers ${h}, offsets quiet`;
+  }
+}
 
 /** The messages produced per second over a phase's samples, from Kafka's tool's end offsets. */
 export function producedPerSecond(samples: readonly Sample[]): number | null {
@@ -652,7 +659,7 @@ export function summarize(phase: Phase, all: readonly Sample[]): PhaseSummary | 
   };
 }
 
-export function lagTable(rows: readonly PhaseSummary[]): string {
+export function lagTable(rows: readonly PhaseSummary[], halted: "pause" | "stop" = "pause"): string {
   const out = [
     "Lag, medians (min…max) over the samples; differences are the source minus kafka-consumer-groups.sh, total and the largest of one partition",
     "",
@@ -661,7 +668,7 @@ export function lagTable(rows: readonly PhaseSummary[]): string {
   ];
   for (const r of rows)
     out.push(
-      `| ${PHASE_TITLES[r.phase]} | ${r.samples} | ${fmtSpread(r.skewMs)} | ${r.producedPerSecond === null ? "—" : r.producedPerSecond.toFixed(0)} | ${fmtSpread(r.kcgTotal)} | ${fmtSpread(r.prober.total)} | ${fmtSpread(r.prober.diffTotal)} | ${fmtSpread(r.prober.maxAbsPartition)} | ${r.burrow ? fmtSpread(r.burrow.total) : "not run"} | ${r.burrow ? fmtSpread(r.burrow.diffTotal) : "—"} | ${r.burrow ? fmtSpread(r.burrow.maxAbsPartition) : "—"} |`,
+      `| ${phaseTitle(r.phase, halted)} | ${r.samples} | ${fmtSpread(r.skewMs)} | ${r.producedPerSecond === null ? "—" : r.producedPerSecond.toFixed(0)} | ${fmtSpread(r.kcgTotal)} | ${fmtSpread(r.prober.total)} | ${fmtSpread(r.prober.diffTotal)} | ${fmtSpread(r.prober.maxAbsPartition)} | ${r.burrow ? fmtSpread(r.burrow.total) : "not run"} | ${r.burrow ? fmtSpread(r.burrow.diffTotal) : "—"} | ${r.burrow ? fmtSpread(r.burrow.maxAbsPartition) : "—"} |`,
     );
   out.push("", "Per partition, median difference from kafka-consumer-groups.sh (gm-prober / Burrow)", "");
   const parts = [...new Set(rows.flatMap((r) => r.perPartition.map((p) => p.partition)))].sort((a, b) => a - b);
@@ -669,7 +676,7 @@ export function lagTable(rows: readonly PhaseSummary[]): string {
   const f = (x: number | null) => (x === null ? "—" : String(x));
   for (const r of rows)
     out.push(
-      `| ${PHASE_TITLES[r.phase]} | ${parts
+      `| ${phaseTitle(r.phase, halted)} | ${parts
         .map((p) => {
           const q = r.perPartition.find((x) => x.partition === p);
           return q ? `${f(q.prober)} / ${r.burrow ? f(q.burrow) : "—"}` : "—";
@@ -681,7 +688,7 @@ export function lagTable(rows: readonly PhaseSummary[]): string {
 
 export function stallTable(rows: readonly StallResult[], stallSeconds: number, intervalSeconds: number): string {
   const out = [
-    `Stall detection: seconds from the pause of every consumer (load going on) to the first read that called it; gm-prober stallSeconds ${stallSeconds}, interval ${intervalSeconds} s; Burrow window ${BURROW_INTERVALS} commits`,
+    `Stall detection: seconds from the halt (pause or stop) of every consumer (load going on) to the first read that called it; gm-prober stallSeconds ${stallSeconds}, interval ${intervalSeconds} s; Burrow window ${BURROW_INTERVALS} commits`,
     "",
     "| repetition | gm-prober: stalled/stopped | Burrow: first non-OK | Burrow: STALL/STOP/ERR | Burrow window complete before the pause | waited s |",
     "|---|---|---|---|---|---|",
@@ -707,6 +714,7 @@ export function goals(
   summaries: readonly PhaseSummary[],
   stallSeconds: number,
   intervalSeconds: number,
+  halted: "pause" | "stop" = "pause",
 ): GoalCheck[] {
   const d = (phase: Phase, k: "proberVsKcg" | "burrowVsKcg") =>
     samples
@@ -723,7 +731,7 @@ export function goals(
       ] as const
     ).map(([phase, r]) => {
       const g = loadGoal(source, d(phase, k), r, intervalSeconds);
-      return { ...g, goal: `${g.goal}, ${PHASE_TITLES[phase]}` };
+      return { ...g, goal: `${g.goal}, ${phaseTitle(phase, halted)}` };
     });
   const out: GoalCheck[] = [quietGoal("gm-prober", d("paused-quiet", "proberVsKcg")), ...loaded("gm-prober", "proberVsKcg")];
   for (const s of stalls)
@@ -773,7 +781,7 @@ async function main(args: string[]): Promise<number> {
   const summaries = (["load", "paused-load", "paused-quiet"] as const)
     .map((p) => summarize(p, r.samples))
     .filter((x): x is PhaseSummary => x !== null);
-  const g = goals(r.samples, r.stalls, summaries, r.stallSeconds, o.interval);
+  const g = goals(r.samples, r.stalls, summaries, r.stallSeconds, o.interval, o.halt);
   const failedReads = r.samples.flatMap((s) =>
     [
       ["gm-prober", s.prober],
@@ -787,7 +795,7 @@ async function main(args: string[]): Promise<number> {
   const text = [
     head,
     "",
-    lagTable(summaries),
+    lagTable(summaries, o.halt),
     "",
     stallTable(r.stalls, r.stallSeconds, o.interval),
     "",
