@@ -69,7 +69,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
     `- Pool size: × ${a.poolSize.factor}, bounded so that every instance's full pool fits the usable connections.`,
     `- Memory limit: × ${a.memory.factor}, at most ${Math.round(a.memory.maxBytes / 1024 ** 2)} MiB.`,
     `- Scaling: + ${a.scale.step} replica(s), at most ${a.scale.maxReplicas} (consumers: at most one per partition).`,
-    `- A deployment is recent when an instance started less than ${a.recentDeploySeconds} s ago.`,
+    `- A deployment is a revision (a Deployment's ReplicaSet; on the stack, \`gm-chaos stack deploy\`), never a restart; it is recent when created at most ${a.recentDeploySeconds} s before the incident opened, and rolled back only when the service still runs it (the rollback's undo is the roll forward, \`gm-chaos stack rollback\` again).`,
     "",
     "## Incident response process",
   );
