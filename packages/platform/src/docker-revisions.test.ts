@@ -12,7 +12,11 @@ describe("stack revisions", () => {
     const h1 = readHistory({}, "gm/platform:1", t(0));
     expect(h1.map((r) => r.revision)).toEqual([1]);
     const next = nextRevision(h1, "gm/platform:1", running, { env: { DATABASE_URL: URL_BAD } }, t(5), "deploy")!;
-    expect(next.record).toMatchObject({ revision: 2, createdAt: t(5), template: { image: "gm/platform:1", env: { DATABASE_URL: URL_BAD } } });
+    expect(next.record).toMatchObject({
+      revision: 2,
+      createdAt: t(5),
+      template: { image: "gm/platform:1", env: { DATABASE_URL: URL_BAD } },
+    });
     expect(next.record.changes).toEqual(["DATABASE_URL changed (in a masked secret: postgres://gm:***@postgres:5432/gamemetrics)"]);
     // revision 1 learns the value it ran with, so it can be restored
     expect(next.history[0]!.template.env).toEqual({ DATABASE_URL: URL_OK });

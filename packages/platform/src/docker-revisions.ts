@@ -92,7 +92,9 @@ export function nextRevision(
   const touched = Object.keys(change.env ?? {});
   const before: Template = {
     image: runningImage,
-    env: Object.fromEntries([...new Set([...Object.keys(history.at(-1)?.template.env ?? {}), ...touched])].map((k) => [k, runningEnv[k] ?? null])),
+    env: Object.fromEntries(
+      [...new Set([...Object.keys(history.at(-1)?.template.env ?? {}), ...touched])].map((k) => [k, runningEnv[k] ?? null]),
+    ),
   };
   const after: Template = { image: change.image ?? runningImage, env: { ...before.env, ...change.env } };
   if (before.image === after.image && Object.keys(after.env).every((k) => envText(after.env[k]) === envText(before.env[k]))) return null;

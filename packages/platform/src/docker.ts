@@ -383,7 +383,11 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
         await (await d()).getImage(change.image).inspect();
       } catch (err) {
         if (isNotFound(err))
-          throw new PlatformError(`image ${change.image} is not on this Docker engine (nothing is pulled; build or load it first)`, "not-found", false);
+          throw new PlatformError(
+            `image ${change.image} is not on this Docker engine (nothing is pulled; build or load it first)`,
+            "not-found",
+            false,
+          );
         throw err;
       }
     }
@@ -530,7 +534,15 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       const { history, current, image, env } = await revisionsOf(service);
       const target = rollbackTarget(history, current, toRevision);
       if (typeof target === "string") throw new PlatformError(`${service}: ${target}`, "not-found", false);
-      const next = nextRevision(history, image, env, target.template, new Date().toISOString(), `rollback to revision ${target.revision}`, target.revision);
+      const next = nextRevision(
+        history,
+        image,
+        env,
+        target.template,
+        new Date().toISOString(),
+        `rollback to revision ${target.revision}`,
+        target.revision,
+      );
       // the template is the one running already (a rollback of a no-op): nothing to replace
       if (!next) return target.revision;
       await rollingUpdate(service, target.template.env, revisionLabels(next), target.template.image);

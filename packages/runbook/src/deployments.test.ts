@@ -52,8 +52,19 @@ describe("rollback decision", () => {
 
 describe("what changed, secrets masked", () => {
   it("names each changed variable; a password change shows as a change without its value", () => {
-    const before = { PG_POOL_MAX: "10", DATABASE_URL: "postgres://gm:s3cret@postgres:5432/gm", ADMIN_TOKEN: "a".repeat(20), LOG_LEVEL: "info" };
-    const after = { ...before, PG_POOL_MAX: "1", DATABASE_URL: "postgres://gm:wrong@postgres:5432/gm", ADMIN_TOKEN: "b".repeat(20), NEW: "x" };
+    const before = {
+      PG_POOL_MAX: "10",
+      DATABASE_URL: "postgres://gm:s3cret@postgres:5432/gm",
+      ADMIN_TOKEN: "a".repeat(20),
+      LOG_LEVEL: "info",
+    };
+    const after = {
+      ...before,
+      PG_POOL_MAX: "1",
+      DATABASE_URL: "postgres://gm:wrong@postgres:5432/gm",
+      ADMIN_TOKEN: "b".repeat(20),
+      NEW: "x",
+    };
     const lines = describeEnvDiff(before, after);
     expect(lines).toEqual([
       "ADMIN_TOKEN changed (in a masked secret: ***)",

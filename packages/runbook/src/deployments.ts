@@ -27,7 +27,12 @@ export function recentRevisions(rollouts: readonly Rollout[], openedAt: number, 
 }
 
 /** Why no rollback: each reason a step's output says in words. */
-export type NoRollbackReason = "no-revision" | "no-revision-in-window" | "incident-before-revision" | "already-rolled-back" | "no-previous-revision";
+export type NoRollbackReason =
+  | "no-revision"
+  | "no-revision-in-window"
+  | "incident-before-revision"
+  | "already-rolled-back"
+  | "no-previous-revision";
 
 export type RollbackDecision =
   | { action: "rollback"; service: string; revision: Rollout; why: string }
@@ -46,7 +51,10 @@ export function decideRollback(service: string, rollouts: readonly Rollout[], op
   const opened = new Date(openedAt).toISOString();
   const label = `${service} revision ${current.revision} (created ${current.createdAt})`;
   if (current.rollbackOf !== undefined && current.rollbackOf !== null)
-    return none("already-rolled-back", `${label} is already the rollback of revision ${current.rollbackOf}; not rolled back again`);
+    return none(
+      "already-rolled-back",
+      `${label} is already a rollback (it restored revision ${current.rollbackOf}); not rolled back again`,
+    );
   switch (revisionTiming(current.createdAt, openedAt, windowSeconds)) {
     case "older":
       return none(

@@ -64,7 +64,7 @@ export interface Rollout {
   current: boolean;
   /** what this revision changed from the one before it, one line each, secrets masked (`PG_POOL_MAX 10 → 1`); absent when unknown */
   changes?: string[];
-  /** the revision this one restored, when it was made by a rollback (drivers that record it) */
+  /** the revision whose template this one restored, when it was made by a rollback (drivers that record it) */
   rollbackOf?: number | null;
 }
 

@@ -690,7 +690,7 @@ describe("general steps", () => {
     const cases: [Rollout[], RegExp][] = [
       [[rev(2, 120, { current: true }), rev(1, 24 * 60)], /no revision within 3600 s before the incident opened/],
       [[rev(2, -1, { current: true }), rev(1, 24 * 60)], /the incident opened at .* before this revision; it is not the cause/],
-      [[rev(3, 1, { current: true, rollbackOf: 2 }), rev(2, 5), rev(1, 24 * 60)], /already the rollback of revision 2/],
+      [[rev(3, 1, { current: true, rollbackOf: 2 }), rev(2, 5), rev(1, 24 * 60)], /already a rollback \(it restored revision 2\)/],
     ];
     for (const [list, why] of cases) {
       const p = fake({ rollouts: { "stats-api": list } });

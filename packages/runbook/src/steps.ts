@@ -202,8 +202,12 @@ async function deployedServices(ports: Ports, ctx: StepContext): Promise<Service
 const revisionLine = (service: string, r: Rollout, timing: RevisionTiming): string =>
   `${service} revision ${r.revision}${r.current ? " (current)" : ""}: created ${r.createdAt}${
     timing === "after-incident" ? " — after the incident opened" : ""
-  }${r.rollbackOf !== undefined && r.rollbackOf !== null ? `, rollback of revision ${r.rollbackOf}` : ""}; ${
-    r.changes && r.changes.length > 0 ? r.changes.join("; ") : r.changeCause ? `change cause: ${r.changeCause}` : `images ${r.images.join(", ")}`
+  }${r.rollbackOf !== undefined && r.rollbackOf !== null ? `, a rollback (restored revision ${r.rollbackOf})` : ""}; ${
+    r.changes && r.changes.length > 0
+      ? r.changes.join("; ")
+      : r.changeCause
+        ? `change cause: ${r.changeCause}`
+        : `images ${r.images.join(", ")}`
   }`;
 
 const reviewRecentDeployments: Step = {
@@ -218,22 +222,33 @@ const reviewRecentDeployments: Step = {
     const window = ctx.policy.actions.recentDeploySeconds;
     const rollouts = ports.platform.rollouts?.bind(ports.platform);
     if (!rollouts)
-      return { ok: false, output: ["this platform keeps no revisions (its driver has no rollout history); deployments cannot be reviewed"] };
-    const output: string[] = [];
+      return {
+        ok: false,
+        output: ["this platform keeps no revisions (its driver has no rollout history); deployments cannot be reviewed"],
+      };
+    const changed: string[] = [];
+    const quiet: string[] = [];
     const recent: { service: ServiceName; revision: number; inWindow: boolean; changes: string[] }[] = [];
     for (const service of await deployedServices(ports, ctx)) {
-      const list = recentRevisions(await rollouts(service), openedAt, window);
-      if (list.length === 0) output.push(`${service}: no revision within ${window} s before the incident opened`);
-      for (const r of list) {
-        const timing = revisionTiming(r.createdAt, openedAt, window);
-        output.push(revisionLine(service, r, timing));
-        recent.push({ service, revision: r.revision, inWindow: timing === "in-window", changes: r.changes ?? [] });
-      }
+      const all = await rollouts(service);
+      const list = recentRevisions(all, openedAt, window);
+      // a change: a revision in the window that has one before it (a service's first revision changed nothing that ran)
+      const isChange = (r: Rollout) =>
+        revisionTiming(r.createdAt, openedAt, window) === "in-window" && all.some((x) => x.revision < r.revision);
+      const lines = list.map((r) => revisionLine(service, r, revisionTiming(r.createdAt, openedAt, window)));
+      if (list.length === 0) quiet.push(`${service}: no revision within ${window} s before the incident opened`);
+      else (list.some(isChange) ? changed : quiet).push(...lines);
+      for (const r of list) recent.push({ service, revision: r.revision, inWindow: isChange(r), changes: r.changes ?? [] });
     }
+    // the services that changed first: they are what the on-call engineer reads
     return looked(
       recent.some((r) => r.inWindow),
-      output,
-      { recent, openedAt: new Date(openedAt).toISOString(), windowSeconds: window },
+      [...changed, ...quiet],
+      {
+        recent,
+        openedAt: new Date(openedAt).toISOString(),
+        windowSeconds: window,
+      },
     );
   },
 };
@@ -366,11 +381,12 @@ const rollbackIfRecentChange: Step = {
     if (!rollouts || !rollback)
       return { ok: false, output: ["this platform cannot roll back (its driver has no rollout history); roll back by hand"] };
     const output: string[] = [];
+    const notRolledBack: string[] = [];
     const rolledBack: { service: ServiceName; from: number; to: number; undo: string }[] = [];
     for (const service of await deployedServices(ports, ctx)) {
       const decision = decideRollback(service, await rollouts.call(ports.platform, service), openedAt, window);
       if (decision.action === "none") {
-        output.push(decision.why);
+        notRolledBack.push(decision.why);
         continue;
       }
       const to = await rollback.call(ports.platform, service);
@@ -382,7 +398,8 @@ const rollbackIfRecentChange: Step = {
     return {
       ok: true,
       finding: rolledBack.length > 0 ? "acted" : "not-needed",
-      output,
+      // what was rolled back first, then why each other service was not
+      output: [...output, ...notRolledBack],
       data: { rolledBack, openedAt: new Date(openedAt).toISOString(), windowSeconds: window },
     };
   },

@@ -62,7 +62,12 @@ function recordedStack(id: string | undefined): StackRecord {
   const records = loadStacks();
   const rec = id ? records.find((r) => r.stackId === id) : records[0];
   if (!rec)
-    fail(id ? `--stack-id: no recorded stack "${id}" (gm-chaos stack status lists them)` : "no stack recorded; start one with gm-chaos stack up", 2);
+    fail(
+      id
+        ? `--stack-id: no recorded stack "${id}" (gm-chaos stack status lists them)`
+        : "no stack recorded; start one with gm-chaos stack up",
+      2,
+    );
   return rec;
 }
 
@@ -261,7 +266,8 @@ export function stackCommand(y: Argv, out: Out): Argv {
           .check((x) => {
             checkDeployable(String(x.service));
             parseEnvAssignments((x.env as string[]).map(String));
-            if ((x.env as string[]).length === 0 && !x.image) throw new CliError("name a change: --env NAME=VALUE (repeatable) or --image IMAGE", 2);
+            if ((x.env as string[]).length === 0 && !x.image)
+              throw new CliError("name a change: --env NAME=VALUE (repeatable) or --image IMAGE", 2);
             if (x.image !== undefined && !/\S/.test(x.image)) throw new CliError("--image: expected an image name, got an empty string", 2);
             if (x["stack-id"] !== undefined) checkStackId(x["stack-id"], "--stack-id");
             return true;
@@ -293,7 +299,10 @@ export function stackCommand(y: Argv, out: Out): Argv {
             checkDeployable(String(x.service));
             const n = x["to-revision"];
             if (n !== undefined && (!Number.isInteger(n) || n < 1))
-              throw new CliError(`--to-revision: expected a revision number (a whole number from 1), got ${Number.isNaN(n) ? "something that is not a number" : n}`, 2);
+              throw new CliError(
+                `--to-revision: expected a revision number (a whole number from 1), got ${Number.isNaN(n) ? "something that is not a number" : n}`,
+                2,
+              );
             if (x["stack-id"] !== undefined) checkStackId(x["stack-id"], "--stack-id");
             return true;
           }),
@@ -305,7 +314,9 @@ export function stackCommand(y: Argv, out: Out): Argv {
         const from = (await userErrors(() => platform.rollouts(service))).find((r) => r.current)?.revision;
         const to = await userErrors(() => platform.rollback(service, argv["to-revision"]));
         const now = (await platform.rollouts(service)).find((r) => r.current);
-        out.line(`${service}: rolled back from revision ${from ?? "?"} to revision ${to}'s template${now ? ` (now revision ${now.revision})` : ""}`);
+        out.line(
+          `${service}: rolled back from revision ${from ?? "?"} to revision ${to}'s template${now ? ` (now revision ${now.revision})` : ""}`,
+        );
         out.line(`  undo (roll forward): gm-chaos stack rollback ${service} --to-revision ${from ?? "N"} --stack-id ${rec.stackId}`);
       },
     )

@@ -68,7 +68,9 @@ const faultSchema = z.discriminatedUnion(
       })
         .partial()
         .optional(),
-    }).describe("a new revision of a service with a realistic mistake (gm-chaos stack deploy); undone by rolling back to the revision before"),
+    }).describe(
+      "a new revision of a service with a realistic mistake (gm-chaos stack deploy); undone by rolling back to the revision before",
+    ),
   ],
   { error: `one of ${FAULT_TYPES.join(", ")}` },
 );
