@@ -68,7 +68,8 @@ export interface DockerPlatform extends PlatformPort {
    */
   deploy(service: Role, change: DeployChange, cause?: string): Promise<Rollout | null>;
   rollouts(service: ServiceName): Promise<Rollout[]>;
-  rollback(service: ServiceName, toRevision?: number): Promise<number>;
+  /** `rolling: false` replaces every instance at once without waiting for health: a drill's undo, bounded to seconds */
+  rollback(service: ServiceName, toRevision?: number, opts?: { rolling?: boolean }): Promise<number>;
   /** the environment a service's newest revision runs (its secrets included: never print it) */
   serviceEnv(service: Role): Promise<Record<string, string>>;
 }
@@ -341,6 +342,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     env: Record<string, string | null>,
     labels?: Record<string, string>,
     image?: string,
+    rolling = true,
   ): Promise<void> => {
     const surge = `${service}${SURGE}`;
     await settle(); // a replacement or a surge instance left by an earlier run that died here
@@ -349,6 +351,11 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     if (!first) throw new PlatformError(`service ${service} has no instance`, "not-found", false);
     const revision = labels ? { image: image ?? "", labels } : undefined;
     if (revision && !revision.image) revision.image = (await (await byInstance(first)).inspect()).Config.Image;
+    if (!rolling) {
+      // an emergency undo (a drill's, bounded to seconds): every instance replaced at once, no health gate
+      for (const inst of originals) await recreate(inst, env, undefined, undefined, undefined, revision);
+      return;
+    }
     await recreate(first, { ...env, KAFKA_CLIENT_ID: surge }, `${prefix}${surge}`, surge, undefined, revision);
     try {
       await waitHealthy(surge);
@@ -530,7 +537,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       const { history, current } = await revisionsOf(service);
       return toRollouts(service, history, current);
     },
-    async rollback(service, toRevision) {
+    async rollback(service, toRevision, opts) {
       const { history, current, image, env } = await revisionsOf(service);
       const target = rollbackTarget(history, current, toRevision);
       if (typeof target === "string") throw new PlatformError(`${service}: ${target}`, "not-found", false);
@@ -545,7 +552,7 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       );
       // the template is the one running already (a rollback of a no-op): nothing to replace
       if (!next) return target.revision;
-      await rollingUpdate(service, target.template.env, revisionLabels(next), target.template.image);
+      await rollingUpdate(service, target.template.env, revisionLabels(next), target.template.image, opts?.rolling ?? true);
       return target.revision;
     },
   };

@@ -238,8 +238,9 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           await platform.scale(service, Number(undo["replicas"] ?? 1));
           const before = Number(undo["revision"]);
           const current = (await platform.rollouts(service)).find((r) => r.current)?.revision;
-          // the rollback to the revision before the fault; a no-op when the runbook's own rollback restored its template
-          if (current !== undefined && current !== before) await platform.rollback(service, before);
+          // the rollback to the revision before the fault; a no-op when the runbook's own rollback restored its
+          // template. Not rolling: a drill's undo is bounded to seconds (an abort, a halt), and the drill has failed by then.
+          if (current !== undefined && current !== before) await platform.rollback(service, before, { rolling: false });
         },
         async leftovers(undo) {
           const out: string[] = [];
