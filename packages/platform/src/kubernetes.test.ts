@@ -206,11 +206,7 @@ describe("what a ReplicaSet's revision changed", () => {
       { name: "DATABASE_URL", value: "postgres://gm:s3cret@postgres/gm" },
     ]);
     const lines = templateChanges(older, newer);
-    expect(lines).toEqual([
-      "image gm:1 → gm:2",
-      "DATABASE_URL (from secretKeyRef) → postgres://gm:***@postgres/gm",
-      "PG_POOL_MAX 10 → 1",
-    ]);
+    expect(lines).toEqual(["image gm:1 → gm:2", "DATABASE_URL (from secretKeyRef) → postgres://gm:***@postgres/gm", "PG_POOL_MAX 10 → 1"]);
     expect(templateChanges(undefined, newer)).toEqual([]);
   });
   it("reads the revision a rollback restored from revision-history", () => {

@@ -77,6 +77,9 @@ describe("a bad deployment on a real stack", { timeout: 900_000 }, () => {
   });
 
   it("bad-deployment passes: detected, the runbook finds the revision and rolls it back, recovered, nothing lost", async () => {
+    const platform = createDockerPlatform({ stackId: id });
+    // the revision running before the fault: the drill deploys the next one, the runbook restores this one's template
+    const before = (await platform.rollouts("stats-api")).find((r) => r.current)!.revision;
     const report = await runDrill({ scenario, endpoints: stack.endpoints, brokers: 3, policy, observer, onProgress: log });
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
@@ -84,11 +87,13 @@ describe("a bad deployment on a real stack", { timeout: 900_000 }, () => {
     const review = report.steps.find((s) => s.id === "review-recent-deployments")!;
     expect(review).toMatchObject({ ok: true, finding: "problem" });
     expect(review.output[0]).toMatch(
-      /^stats-api revision 4 \(current\): created .*; DATABASE_URL changed \(in a masked secret: postgres:\/\/\w+:\*\*\*@/,
+      new RegExp(
+        `^stats-api revision ${before + 1} \\(current\\): created .*; DATABASE_URL changed \\(in a masked secret: postgres://\\w+:\\*\\*\\*@`,
+      ),
     );
     const rollback = report.steps.find((s) => s.id === "rollback-if-recent-change")!;
     expect(rollback).toMatchObject({ ok: true, finding: "acted" });
-    expect(rollback.output.some((l) => l.startsWith("undo: roll forward: rollback stats-api to revision 4"))).toBe(true);
+    expect(rollback.output.some((l) => l.startsWith(`undo: roll forward: rollback stats-api to revision ${before + 1}`))).toBe(true);
     expect(report.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0 });
     expect(report.integrity!.acknowledged).toBeGreaterThan(1_000);
     expect(report.cleanup).toEqual({ ok: true, leftovers: [] });
@@ -96,8 +101,8 @@ describe("a bad deployment on a real stack", { timeout: 900_000 }, () => {
     // no password in what the drill recorded
     const pw = decodeURIComponent(new URL(stack.endpoints.postgresUrl).password);
     expect(JSON.stringify(report)).not.toContain(pw);
-    const current = (await createDockerPlatform({ stackId: id }).rollouts("stats-api")).find((r) => r.current)!;
-    expect(current.rollbackOf).toBe(3);
+    const current = (await platform.rollouts("stats-api")).find((r) => r.current)!;
+    expect(current).toMatchObject({ revision: before + 2, rollbackOf: before });
   });
 
   it("without the rollback step the same drill does not recover: the rollback is what mitigates", async () => {
