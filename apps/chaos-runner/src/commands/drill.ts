@@ -262,7 +262,8 @@ async function runNamespaceDrills(
   }
   for (const s of unsupported) {
     // a bad deployment would be a Deployment patch undone by the driver's rollback; not drilled on a namespace yet
-    const why = s.fault.type === "bad-deployment" ? "is drilled on the testcontainers stack only, for now" : "needs Kafka or PostgreSQL access";
+    const why =
+      s.fault.type === "bad-deployment" ? "is drilled on the testcontainers stack only, for now" : "needs Kafka or PostgreSQL access";
     if (argv.json) emit({ event: "skipped", scenario: s.name, reason: `fault ${s.fault.type} ${why}` });
     else out.progress(`${s.name}: skipped on kubernetes (fault ${s.fault.type} ${why})`);
   }
