@@ -6,8 +6,9 @@
 #   bash scripts/setup.sh          what `npm run gameday` and `npm run demo` need (a few minutes cold)
 #   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
-#   bash scripts/setup.sh --bench  also the peers `npm run bench:prober` measures the prober against: Debian's
-#                                  prometheus-blackbox-exporter (with prometheus, installed anyway)
+#   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
+#                                  prometheus-blackbox-exporter (with prometheus, installed anyway) for
+#                                  `npm run bench:prober`, and burrow (LinkedIn's lag monitor) for `npm run bench:lag`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -30,6 +31,9 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 # The probing-cost peer of `npm run bench:prober` (blackbox_exporter, scraped by the Prometheus above).
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter); fi
+# The lag peer of `npm run bench:lag`: Burrow, run by the benchmark with its own config (the package's
+# service is left as Debian installs it; the benchmark never uses /etc/burrow).
+if [ $bench = 1 ]; then [ -x /usr/bin/Burrow ] || need+=(burrow); fi
 # Not Loki: Debian's `loki` package is an unrelated genetics program (MCMC linkage analysis), and Grafana
 # Loki has no Debian package; the Loki client's tests use packages/platform/src/loki-test-double.ts.
 if ! docker info >/dev/null 2>&1; then
