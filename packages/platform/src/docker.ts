@@ -10,10 +10,21 @@
  * nothing, and an instance that does not exist is a PlatformError with code "not-found".
  */
 import type Dockerode from "dockerode";
-import type { InstanceInfo, PlatformPort } from "@gm/runbook/ports";
+import type { InstanceInfo, PlatformPort, Rollout } from "@gm/runbook/ports";
 import type { ServiceName } from "@gm/runbook/snapshot";
 import { demuxDockerLogs, dockerode, isNotFound, isNotModified, LABEL } from "@gm/docker-engine/docker";
 import { freePort } from "@gm/docker-engine/net";
+import {
+  currentRevision,
+  type DeployChange,
+  HISTORY_LABEL,
+  nextRevision,
+  readHistory,
+  REVISION_LABEL,
+  type RevisionRecord,
+  rollbackTarget,
+  toRollouts,
+} from "./docker-revisions.js";
 import { PlatformError } from "./errors.js";
 
 type Role = InstanceInfo["service"];
@@ -51,7 +62,19 @@ export interface DockerPlatform extends PlatformPort {
   start(instance: string): Promise<void>;
   /** the container's state now; null when the instance does not exist */
   state(instance: string): Promise<ContainerState | null>;
+  /**
+   * A new revision of a service (changed variables, null to unset, and/or another local image), rolled out
+   * to every instance and recorded on them; null when it changes nothing. `gm-chaos stack deploy`.
+   */
+  deploy(service: Role, change: DeployChange, cause?: string): Promise<Rollout | null>;
+  rollouts(service: ServiceName): Promise<Rollout[]>;
+  /** `rolling: false` replaces every instance at once without waiting for health: a drill's undo, bounded to seconds */
+  rollback(service: ServiceName, toRevision?: number, opts?: { rolling?: boolean }): Promise<number>;
+  /** the environment a service's newest revision runs (its secrets included: never print it) */
+  serviceEnv(service: Role): Promise<Record<string, string>>;
 }
+
+export type { DeployChange };
 
 /** The instance-name suffix of a rolling update's temporary extra instance. */
 export const SURGE = "-surge";
@@ -212,13 +235,26 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     };
   };
 
-  /** Recreates a container with changed environment, same name, labels, network and host ports. */
-  const recreate = async (instance: string, env: Record<string, string>, newName?: string, newInstance?: string, memoryBytes?: number) => {
+  /**
+   * Recreates a container with changed environment (null: unset), same name, labels, network and host
+   * ports; `revision` also changes its image and labels (a new revision, docker-revisions.ts).
+   */
+  const recreate = async (
+    instance: string,
+    env: Record<string, string | null>,
+    newName?: string,
+    newInstance?: string,
+    memoryBytes?: number,
+    revision?: { image: string; labels: Record<string, string> },
+  ) => {
     const docker = await d();
     const c = await byInstance(instance);
     const ins = await c.inspect();
     const envMap = new Map(ins.Config.Env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-    for (const [k, v] of Object.entries(env)) envMap.set(k, v);
+    for (const [k, v] of Object.entries(env)) {
+      if (v === null) envMap.delete(k);
+      else envMap.set(k, v);
+    }
     // testcontainers attaches the stack's network next to the default bridge: take the stack's.
     const networks = Object.keys(ins.NetworkSettings.Networks);
     const network = networks.find((n) => n === `gm-${opts.stackId}`) ?? networks.find((n) => n !== "bridge") ?? networks[0];
@@ -229,11 +265,11 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
         ? [{ HostIp: "", HostPort: String(await freePort()) }]
         : ((binds as { HostIp: string; HostPort: string }[]) ?? []);
     }
-    const labels = { ...ins.Config.Labels };
+    const labels = { ...ins.Config.Labels, ...revision?.labels };
     if (newInstance) labels[LABEL.instance] = newInstance;
     const create: Dockerode.ContainerCreateOptions = {
       name: newName ?? ins.Name.replace(/^\//, ""),
-      Image: ins.Config.Image,
+      Image: revision?.image ?? ins.Config.Image,
       Env: [...envMap].map(([k, v]) => `${k}=${v}`),
       Cmd: ins.Config.Cmd ?? undefined,
       Entrypoint: ins.Config.Entrypoint ?? undefined,
@@ -292,6 +328,81 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
     await c.remove({ force: true }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
+  };
+
+  /**
+   * A rolling update, as a Deployment's (maxSurge 1, maxUnavailable 0): a surge instance with the new
+   * template starts and answers /health before each instance is recreated in turn (and answers again), then
+   * the surge instance leaves. Recreating every instance at once left the service with none answering
+   * for a few seconds — the runbook's own step paged service-down P0 in the lock drill. The stack has no
+   * load balancer: a client of one instance's address still sees that instance restart.
+   */
+  const rollingUpdate = async (
+    service: Role,
+    env: Record<string, string | null>,
+    labels?: Record<string, string>,
+    image?: string,
+    rolling = true,
+  ): Promise<void> => {
+    const surge = `${service}${SURGE}`;
+    await settle(); // a replacement or a surge instance left by an earlier run that died here
+    const originals = (await containersOf(service)).map((c) => c.Labels[LABEL.instance] ?? "").filter((i) => i !== "" && i !== surge);
+    const first = originals[0];
+    if (!first) throw new PlatformError(`service ${service} has no instance`, "not-found", false);
+    const revision = labels ? { image: image ?? "", labels } : undefined;
+    if (revision && !revision.image) revision.image = (await (await byInstance(first)).inspect()).Config.Image;
+    if (!rolling) {
+      // an emergency undo (a drill's, bounded to seconds): every instance replaced at once, no health gate
+      for (const inst of originals) await recreate(inst, env, undefined, undefined, undefined, revision);
+      return;
+    }
+    await recreate(first, { ...env, KAFKA_CLIENT_ID: surge }, `${prefix}${surge}`, surge, undefined, revision);
+    try {
+      await waitHealthy(surge);
+      for (const inst of originals) {
+        await recreate(inst, env, undefined, undefined, undefined, revision);
+        await waitHealthy(inst);
+      }
+    } finally {
+      await retire(surge);
+    }
+  };
+
+  /** A service's revisions as its instances' labels hold them (the newest an instance runs), with what runs now. */
+  const revisionsOf = async (service: Role) => {
+    await settle();
+    const list = (await containersOf(service)).filter((c) => !(c.Labels[LABEL.instance] ?? "").endsWith(SURGE));
+    if (list.length === 0) throw new PlatformError(`service ${service} has no instance in stack ${opts.stackId}`, "not-found", false);
+    const newest = [...list].sort((a, b) => Number(b.Labels[REVISION_LABEL] ?? 1) - Number(a.Labels[REVISION_LABEL] ?? 1))[0]!;
+    const ins = await (await d()).getContainer(newest.Id).inspect();
+    const history = readHistory(ins.Config.Labels ?? {}, ins.Config.Image, new Date(ins.Created).toISOString());
+    const env = Object.fromEntries(ins.Config.Env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    return { history, current: currentRevision(ins.Config.Labels ?? {}, history), image: ins.Config.Image, env };
+  };
+  const revisionLabels = (next: { history: RevisionRecord[]; record: RevisionRecord }) => ({
+    [REVISION_LABEL]: String(next.record.revision),
+    [HISTORY_LABEL]: JSON.stringify(next.history),
+  });
+  /** A new revision of a service (`gm-chaos stack deploy`): the changed template rolled out to every instance. */
+  const deploy = async (service: Role, change: DeployChange, cause = "gm-chaos stack deploy"): Promise<Rollout | null> => {
+    if (change.image) {
+      try {
+        await (await d()).getImage(change.image).inspect();
+      } catch (err) {
+        if (isNotFound(err))
+          throw new PlatformError(
+            `image ${change.image} is not on this Docker engine (nothing is pulled; build or load it first)`,
+            "not-found",
+            false,
+          );
+        throw err;
+      }
+    }
+    const { history, image, env } = await revisionsOf(service);
+    const next = nextRevision(history, image, env, change, new Date().toISOString(), cause);
+    if (!next) return null;
+    await rollingUpdate(service, change.env ?? {}, revisionLabels(next), next.record.template.image);
+    return toRollouts(service as ServiceName, next.history, next.record.revision)[0] ?? null;
   };
 
   return {
@@ -416,30 +527,33 @@ export function createDockerPlatform(opts: DockerPlatformOptions): DockerPlatfor
       const v = ins.Config.Env.find((e) => e.startsWith("PG_POOL_MAX="));
       return v ? Number(v.split("=")[1]) : 10;
     },
-    /**
-     * A rolling update, as a Deployment's (maxSurge 1, maxUnavailable 0): a surge instance with the new
-     * size starts and answers /health before each instance is recreated in turn (and answers again), then
-     * the surge instance leaves. Recreating every instance at once left the service with none answering
-     * for a few seconds — the runbook's own step paged service-down P0 in the lock drill. The stack has no
-     * load balancer: a client of one instance's address still sees that instance restart.
-     */
+    /** A rolling update of the pool size (rollingUpdate): not a revision, as the stack records them. */
     async setPoolSize(service, size) {
-      const env = { PG_POOL_MAX: String(size) };
-      const surge = `${service}${SURGE}`;
-      const originals = (await containersOf(service)).map((c) => c.Labels[LABEL.instance] ?? "").filter((i) => i !== "" && i !== surge);
-      const first = originals[0];
-      if (!first) throw new PlatformError(`service ${service} has no instance`, "not-found", false);
-      await settle(); // a replacement or a surge instance left by an earlier run that died here
-      await recreate(first, { ...env, KAFKA_CLIENT_ID: surge }, `${prefix}${surge}`, surge);
-      try {
-        await waitHealthy(surge);
-        for (const inst of originals) {
-          await recreate(inst, env);
-          await waitHealthy(inst);
-        }
-      } finally {
-        await retire(surge);
-      }
+      await rollingUpdate(service, { PG_POOL_MAX: String(size) });
+    },
+    deploy,
+    serviceEnv: async (service) => (await revisionsOf(service)).env,
+    async rollouts(service) {
+      const { history, current } = await revisionsOf(service);
+      return toRollouts(service, history, current);
+    },
+    async rollback(service, toRevision, opts) {
+      const { history, current, image, env } = await revisionsOf(service);
+      const target = rollbackTarget(history, current, toRevision);
+      if (typeof target === "string") throw new PlatformError(`${service}: ${target}`, "not-found", false);
+      const next = nextRevision(
+        history,
+        image,
+        env,
+        target.template,
+        new Date().toISOString(),
+        `rollback to revision ${target.revision}`,
+        target.revision,
+      );
+      // the template is the one running already (a rollback of a no-op): nothing to replace
+      if (!next) return target.revision;
+      await rollingUpdate(service, target.template.env, revisionLabels(next), target.template.image, opts?.rolling ?? true);
+      return target.revision;
     },
   };
 }

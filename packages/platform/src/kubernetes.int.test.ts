@@ -22,6 +22,7 @@ import {
 } from "@kubernetes/client-node";
 import { type ControlPlane, kwokOomAnnotation, startControlPlane } from "@gm/kube-testenv/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decideRollback } from "@gm/runbook/deployments";
 import { PlatformError } from "./errors.js";
 import { dryRunCreate, renderDeploy } from "./k8s-fixtures.js";
 import { createKubernetesPlatform, type KubernetesPlatform } from "./kubernetes.js";
@@ -198,6 +199,45 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     // the restored template is revision 3 (kubectl rollout undo does the same)
     await until("revision 3 current", async () => (await k8s.rollouts("stats-api"))[0]?.revision === 3);
     await expect(k8s.rollback("stats-api", 42)).rejects.toThrow(/no revision 42/);
+  });
+
+  it("a bad revision is reviewed with what changed (its password masked), rolled back once by the runbook's decision, and not again", async () => {
+    const openedAt = () => Date.now() + 1_000;
+    // a deploy that gets the database password wrong: a literal DATABASE_URL in place of the Secret's
+    await apps.patchNamespacedDeployment(
+      {
+        name: "ingest-api",
+        namespace: "gamemetrics",
+        body: {
+          spec: {
+            template: {
+              spec: {
+                containers: [{ name: "ingest-api", env: [{ name: "DATABASE_URL", value: "postgres://gm:wr0ng-s3cret@postgres:5432/gm" }] }],
+              },
+            },
+          },
+        },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+    );
+    const bad = await until("ingest-api revision 2", async () => {
+      const list = await k8s.rollouts("ingest-api");
+      return list[0]?.revision === 2 && list[0].current ? list : undefined;
+    });
+    expect(bad[0]!.changes).toEqual(["DATABASE_URL (unset) → postgres://gm:***@postgres:5432/gm"]);
+    expect(JSON.stringify(bad)).not.toContain("wr0ng-s3cret");
+    const decision = decideRollback("ingest-api", bad, openedAt(), 600);
+    expect(decision).toMatchObject({ action: "rollback", revision: { revision: 2 } });
+    expect(await k8s.rollback("ingest-api")).toBe(1);
+    const after = await until("ingest-api revision 3, the template of revision 1", async () => {
+      const list = await k8s.rollouts("ingest-api");
+      return list[0]?.revision === 3 && list[0].current ? list : undefined;
+    });
+    const d = await apps.readNamespacedDeployment({ name: "ingest-api", namespace: "gamemetrics" });
+    expect(d.spec?.template.spec?.containers[0]?.env?.some((e) => e.name === "DATABASE_URL")).toBe(false);
+    // the controller reused revision 1's ReplicaSet and says so: the runbook does not roll it back again
+    expect(after[0]!.rollbackOf).toBe(1);
+    expect(decideRollback("ingest-api", after, openedAt(), 600)).toMatchObject({ action: "none", reason: "already-rolled-back" });
   });
 
   it("scales through the HPA's minReplicas (the runbook's 'increase HPA min replicas') and the pods follow", async () => {

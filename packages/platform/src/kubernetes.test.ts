@@ -1,7 +1,15 @@
 /** The Kubernetes driver's pure parts: quantities, the allowlist, a pod as the runbook sees it, the rollback template. */
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { checkAllowlist, defaultTargets, instanceFromPod, parseQuantity, templateForRollback } from "./kubernetes.js";
+import {
+  checkAllowlist,
+  defaultTargets,
+  instanceFromPod,
+  parseQuantity,
+  restoredRevision,
+  templateChanges,
+  templateForRollback,
+} from "./kubernetes.js";
 import { PlatformError } from "./errors.js";
 
 describe("parseQuantity", () => {
@@ -182,4 +190,28 @@ describe("templateForRollback", () => {
 
 it("PlatformError carries its code", () => {
   expect(new PlatformError("x", "forbidden", false).code).toBe("forbidden");
+});
+
+describe("what a ReplicaSet's revision changed", () => {
+  const tpl = (image: string, env: { name: string; value?: string; valueFrom?: object }[]) => ({
+    spec: { containers: [{ name: "stats-api", image, env }] },
+  });
+  it("names image and literal variable changes, a password masked, a Secret reference by its source", () => {
+    const older = tpl("gm:1", [
+      { name: "PG_POOL_MAX", value: "10" },
+      { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "postgres", key: "DATABASE_URL" } } },
+    ]);
+    const newer = tpl("gm:2", [
+      { name: "PG_POOL_MAX", value: "1" },
+      { name: "DATABASE_URL", value: "postgres://gm:s3cret@postgres/gm" },
+    ]);
+    const lines = templateChanges(older, newer);
+    expect(lines).toEqual(["image gm:1 → gm:2", "DATABASE_URL (from secretKeyRef) → postgres://gm:***@postgres/gm", "PG_POOL_MAX 10 → 1"]);
+    expect(templateChanges(undefined, newer)).toEqual([]);
+  });
+  it("reads the revision a rollback restored from revision-history", () => {
+    expect(restoredRevision({ "deployment.kubernetes.io/revision-history": "1,3" })).toBe(3);
+    expect(restoredRevision({})).toBeNull();
+    expect(restoredRevision(undefined)).toBeNull();
+  });
 });

@@ -28,6 +28,7 @@ import {
 import type { InstanceInfo, PlatformPort, Rollout } from "@gm/runbook/ports";
 import type { ServiceName } from "@gm/runbook/snapshot";
 import { DEFAULT_TOPOLOGY, INFRASTRUCTURE, serviceNames } from "@gm/runbook/topology";
+import { describeEnvDiff } from "@gm/runbook/deployments";
 import { PlatformError } from "./errors.js";
 
 type Role = InstanceInfo["service"];
@@ -155,6 +156,43 @@ export function instanceFromPod(pod: V1Pod, role: Role, container: string, nowMs
     memoryUsageBytes: null,
     startedAt: startedAt ? new Date(startedAt).toISOString() : null,
   };
+}
+
+/**
+ * What a ReplicaSet's template changed from the one before (`older`, null for the first): each container's
+ * image and its literal environment variables (a variable from a Secret or ConfigMap shows by its source,
+ * never a value), secrets masked (deployments.ts).
+ */
+export function templateChanges(older: V1PodTemplateSpec | undefined | null, newer: V1PodTemplateSpec | undefined | null): string[] {
+  if (!older || !newer) return [];
+  const out: string[] = [];
+  const envOf = (c: { env?: { name: string; value?: string; valueFrom?: object }[] } | undefined) =>
+    Object.fromEntries(
+      (c?.env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom ? `(from ${Object.keys(e.valueFrom).join(", ")})` : "")]),
+    );
+  const olderContainers = new Map((older.spec?.containers ?? []).map((c) => [c.name, c]));
+  for (const c of newer.spec?.containers ?? []) {
+    const o = olderContainers.get(c.name);
+    if (!o) {
+      out.push(`container ${c.name} added (${c.image ?? "?"})`);
+      continue;
+    }
+    const prefix = (newer.spec?.containers ?? []).length > 1 ? `${c.name}: ` : "";
+    if (o.image !== c.image) out.push(`${prefix}image ${o.image ?? "?"} → ${c.image ?? "?"}`);
+    for (const line of describeEnvDiff(envOf(o), envOf(c))) out.push(`${prefix}${line}`);
+  }
+  for (const name of olderContainers.keys())
+    if (!(newer.spec?.containers ?? []).some((c) => c.name === name)) out.push(`container ${name} removed`);
+  return out;
+}
+
+/**
+ * The revision a ReplicaSet restored, when a rollback reused it: the controller keeps the numbers it had
+ * before in `deployment.kubernetes.io/revision-history` (comma-separated); null when it never was reused.
+ */
+export function restoredRevision(annotations: Record<string, string> | undefined): number | null {
+  const last = (annotations?.["deployment.kubernetes.io/revision-history"] ?? "").split(",").filter(Boolean).at(-1);
+  return last === undefined || !Number.isInteger(Number(last)) ? null : Number(last);
 }
 
 /** A pod template as `kubectl rollout undo` restores it: without the ReplicaSet's pod-template-hash label. */
@@ -466,13 +504,17 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       );
     },
     async rollouts(service): Promise<Rollout[]> {
-      return (await replicaSets(service)).map(({ rs, revision, depRevision }) => ({
+      const sets = await replicaSets(service);
+      return sets.map(({ rs, revision, depRevision }, i) => ({
         service,
         revision,
         createdAt: rs.metadata?.creationTimestamp ? new Date(rs.metadata.creationTimestamp).toISOString() : "",
         images: (rs.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? "?"),
         changeCause: rs.metadata?.annotations?.["kubernetes.io/change-cause"] ?? null,
         current: revision === depRevision,
+        // newest first: the one after it in the list is the revision before it
+        changes: templateChanges(sets[i + 1]?.rs.spec?.template, rs.spec?.template),
+        rollbackOf: restoredRevision(rs.metadata?.annotations),
       }));
     },
     async rollback(service, toRevision) {

@@ -131,7 +131,7 @@ export const CATALOG: Record<IncidentKind, CatalogEntry> = {
     ],
     escalationNote: "If triage points at Kafka, the database or memory, follow that incident's steps.",
     collectors: ["service-metrics", "synthetic", "prometheus"],
-    drills: [],
+    drills: ["bad-deployment"],
   },
   "kafka-broker-down": {
     kind: "kafka-broker-down",

@@ -71,7 +71,9 @@ const actionsSchema = obj({
   scale: obj({ step: positiveInt, maxReplicas: positiveInt }).describe(
     "scaling adds `step` replicas, never above `maxReplicas` (nor above the partitions, for consumers)",
   ),
-  recentDeploySeconds: seconds.describe("an instance started this recently counts as a recent deployment (rollback candidate)"),
+  recentDeploySeconds: seconds.describe(
+    "a revision (a deployment, never a restart) created at most this long before the incident opened is a recent change: listed by the review and rolled back when the service still runs it",
+  ),
 });
 
 /** The whole policy, every field present: what a merged policy must be. */

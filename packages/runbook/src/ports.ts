@@ -44,7 +44,10 @@ export interface PlatformPort {
   /** set the pg pool size (PG_POOL_MAX) of a service; restarts its instances to apply */
   setPoolSize(service: ServiceName, size: number): Promise<void>;
   poolSize(service: ServiceName): Promise<number>;
-  /** `kubectl rollout history`: the service's rollouts, newest first (drivers that have them) */
+  /**
+   * `kubectl rollout history`: the service's revisions (a Deployment's ReplicaSets; on the stack, what
+   * `gm-chaos stack deploy` made), newest first. A restart or a scale is not a revision.
+   */
   rollouts?(service: ServiceName): Promise<Rollout[]>;
   /** `kubectl rollout undo`: back to the previous revision (or `toRevision`); returns the revision restored */
   rollback?(service: ServiceName, toRevision?: number): Promise<number>;
@@ -59,6 +62,10 @@ export interface Rollout {
   changeCause: string | null;
   /** the revision the service runs now */
   current: boolean;
+  /** what this revision changed from the one before it, one line each, secrets masked (`PG_POOL_MAX 10 → 1`); absent when unknown */
+  changes?: string[];
+  /** the revision whose template this one restored, when it was made by a rollback (drivers that record it) */
+  rollbackOf?: number | null;
 }
 
 export interface KafkaPort {

@@ -109,7 +109,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYam
     `- Pool size: × ${a.poolSize.factor}, bounded so that every instance's full pool fits the usable connections.`,
     `- Memory limit: × ${a.memory.factor}, at most ${Math.round(a.memory.maxBytes / 1024 ** 2)} MiB.`,
     `- Scaling: + ${a.scale.step} replica(s), at most ${a.scale.maxReplicas} (consumers: at most one per partition).`,
-    `- A deployment is recent when an instance started less than ${a.recentDeploySeconds} s ago.`,
+    `- A deployment is a revision (a Deployment's ReplicaSet; on the stack, \`gm-chaos stack deploy\`), never a restart; it is recent when created at most ${a.recentDeploySeconds} s before the incident opened, and rolled back only when the service still runs it (the rollback's undo is the roll forward, \`gm-chaos stack rollback\` again).`,
     "",
     "## Incident response process",
   );
@@ -129,7 +129,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYam
     "Every incident below is a command; the steps are the ones listed in its table, in that order.",
     "",
     "- `gm-chaos runbook <incident>` runs the incident's **read-only** triage against the most recent stack (`--stack-id ID` for another) and prints what the mutating steps would do. It changes nothing.",
-    "- `gm-chaos runbook <incident> --execute` also runs the automated mitigation and verification steps (restart, scale, resize, terminate idle sessions). Advisory steps are never run: they print what a person should decide.",
+    "- `gm-chaos runbook <incident> --execute` also runs the automated mitigation and verification steps (restart, scale, resize, terminate idle sessions, roll back a recent revision). Advisory steps are never run: they print what a person should decide.",
     "- `--platform kubernetes --allow-context CTX --allow-namespace gamemetrics --allow-namespace kafka` runs the same steps against the runbook's namespaces through the API server (the runner refuses any context or namespace not allowed).",
     "- `--loki-url URL` reads the log steps' lines from Loki instead of the container runtime; `--json` prints the steps' results as JSON; `--policy FILE` judges by another policy (default: the runbook's own, the numbers in this document; drills use `scenarios/policy.yaml`).",
     "- `gm-chaos recover` undoes whatever a drill or an interrupted run left applied (its journal is durable); `gm-chaos drill scenarios/<drill>.yaml` rehearses an incident end to end (the drills are listed under each incident).",

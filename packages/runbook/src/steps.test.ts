@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Incident, IncidentKind } from "./incident.js";
 import { defaultPolicy, type Policy } from "./policy.js";
-import { type ConnectionRow, type InstanceInfo, PortUnavailableError, type Ports } from "./ports.js";
+import { type ConnectionRow, type InstanceInfo, PortUnavailableError, type Ports, type Rollout } from "./ports.js";
 import { emptySnapshot, type ServiceName, type Snapshot } from "./snapshot.js";
 import { STEPS, type Step, type StepResult } from "./steps.js";
 
@@ -42,6 +42,8 @@ interface FakeState {
   terminated: number[];
   /** snapshots per call; the last one repeats */
   snapshots: Snapshot[];
+  /** revisions per service, as the driver's rollouts() gives them; absent: the driver keeps none */
+  rollouts?: Partial<Record<ServiceName, Rollout[]>>;
 }
 
 type Fake = Ports & { calls: string[]; clock: number; sleeps: number[] };
@@ -92,6 +94,16 @@ function fake(init: Partial<FakeState> = {}): Fake {
         f.calls.push(`setPoolSize ${service} ${size}`);
       },
       poolSize: async (service) => st.poolSizes[service] ?? 10,
+      ...(st.rollouts
+        ? {
+            rollouts: async (service: ServiceName) => (st.rollouts?.[service] ?? []).map((r) => ({ ...r })),
+            rollback: async (service: ServiceName) => {
+              f.calls.push(`rollback ${service}`);
+              const list = st.rollouts?.[service] ?? [];
+              return list.find((r) => !r.current)?.revision ?? 0;
+            },
+          }
+        : {}),
     },
     kafka: {
       brokers: async () => st.brokers,
@@ -637,17 +649,73 @@ describe("general steps", () => {
     expect(q.calls).toEqual([]);
   });
 
-  it("review recent deployments flags instances started within the window", async () => {
+  const rev = (revision: number, minutesBefore: number, over: Partial<Rollout> = {}): Rollout => ({
+    service: "stats-api",
+    revision,
+    createdAt: new Date(T0 - minutesBefore * 60_000).toISOString(),
+    images: ["gm/platform:1"],
+    changeCause: null,
+    current: false,
+    ...over,
+  });
+
+  it("review recent deployments lists revisions, not restarts: an instance started a minute ago is no deployment", async () => {
     const p = fake({
-      instances: [
-        instance("stats-1", "stats-api", { startedAt: new Date(T0 - 600_000).toISOString() }),
-        instance("stats-2", "stats-api", { startedAt: new Date(T0 - 7_200_000).toISOString() }),
-      ],
+      instances: [instance("stats-1", "stats-api", { startedAt: new Date(T0 - 60_000).toISOString(), restarts: 3 })],
+      rollouts: {
+        "stats-api": [rev(2, 5, { current: true, changes: ["PG_POOL_MAX 10 → 1"] }), rev(1, 24 * 60)],
+      },
     });
-    const r = await run(STEPS.reviewRecentDeployments, p, "service-down", "stats-api");
-    expect(r.data).toEqual({ recent: ["stats-1"] });
-    const adv = await run(STEPS.rollbackIfRecentChange, p, "service-down", "stats-api");
-    expect(adv.output).toEqual(["stats-api changed recently: consider `kubectl rollout undo deployment/stats-api -n gamemetrics`"]);
+    const r = await run(STEPS.reviewRecentDeployments, p, "high-error-rate", "stats-api");
+    expect(r.finding).toBe("problem");
+    expect(r.output).toEqual([`stats-api revision 2 (current): created ${new Date(T0 - 300_000).toISOString()}; PG_POOL_MAX 10 → 1`]);
+    const quiet = fake({
+      instances: [instance("stats-1", "stats-api", { startedAt: new Date(T0 - 60_000).toISOString(), restarts: 3 })],
+      rollouts: { "stats-api": [rev(1, 24 * 60, { current: true })] },
+    });
+    const q = await run(STEPS.reviewRecentDeployments, quiet, "high-error-rate", "stats-api");
+    expect(q.finding).toBe("healthy");
+    expect(q.output).toEqual(["stats-api: no revision within 3600 s before the incident opened"]);
+  });
+
+  it("rollback rolls back the recent current revision and records the roll forward as its undo", async () => {
+    const p = fake({ rollouts: { "stats-api": [rev(2, 5, { current: true, changes: ["PG_POOL_MAX 10 → 1"] }), rev(1, 24 * 60)] } });
+    const r = await run(STEPS.rollbackIfRecentChange, p, "high-error-rate", "stats-api");
+    expect(p.calls).toEqual(["rollback stats-api"]);
+    expect(r).toMatchObject({ ok: true, finding: "acted", data: { rolledBack: [{ service: "stats-api", from: 2, to: 1 }] } });
+    expect(r.output[1]).toMatch(/^undo: roll forward: rollback stats-api to revision 2/);
+  });
+
+  it("rollback says why not: no revision in the window, incident before the revision, already rolled back", async () => {
+    const cases: [Rollout[], RegExp][] = [
+      [[rev(2, 120, { current: true }), rev(1, 24 * 60)], /no revision within 3600 s before the incident opened/],
+      [[rev(2, -1, { current: true }), rev(1, 24 * 60)], /the incident opened at .* before this revision; it is not the cause/],
+      [[rev(3, 1, { current: true, rollbackOf: 2 }), rev(2, 5), rev(1, 24 * 60)], /already a rollback \(it restored revision 2\)/],
+    ];
+    for (const [list, why] of cases) {
+      const p = fake({ rollouts: { "stats-api": list } });
+      const r = await run(STEPS.rollbackIfRecentChange, p, "high-error-rate", "stats-api");
+      expect(p.calls).toEqual([]);
+      expect(r.finding).toBe("not-needed");
+      expect(r.output.join("\n")).toMatch(why);
+    }
+  });
+
+  it("rollback judges against the incident's open time, not the step's clock", async () => {
+    const p = fake({ rollouts: { "stats-api": [rev(2, 5, { current: true }), rev(1, 24 * 60)] } });
+    const r = await STEPS.rollbackIfRecentChange.run(p, {
+      incident: incident("high-error-rate", "stats-api"),
+      policy: defaultPolicy,
+      openedAt: T0 - 10 * 60_000,
+    });
+    expect(p.calls).toEqual([]);
+    expect(r.output.join("\n")).toMatch(/before this revision; it is not the cause/);
+  });
+
+  it("without a rollout history the deployment steps say so and fail rather than guess from start times", async () => {
+    const p = fake({ instances: [instance("stats-1", "stats-api", { startedAt: new Date(T0 - 60_000).toISOString() })] });
+    expect((await run(STEPS.reviewRecentDeployments, p, "service-down", "stats-api")).ok).toBe(false);
+    expect((await run(STEPS.rollbackIfRecentChange, p, "service-down", "stats-api")).ok).toBe(false);
     expect(p.calls).toEqual([]);
   });
 

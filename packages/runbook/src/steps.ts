@@ -5,7 +5,8 @@
  */
 import type { Incident } from "./incident.js";
 import type { Policy } from "./policy.js";
-import { type InstanceInfo, PortUnavailableError, type Ports } from "./ports.js";
+import { decideRollback, recentRevisions, type RevisionTiming, revisionTiming } from "./deployments.js";
+import { type InstanceInfo, PortUnavailableError, type Ports, type Rollout } from "./ports.js";
 import { detectDbPoolExhausted, detectHighErrorRate, detectServiceDown, errorRateSeverity } from "./rules.js";
 import type { ServiceName, Snapshot } from "./snapshot.js";
 import {
@@ -29,6 +30,8 @@ export interface StepContext {
   incident: Incident;
   policy: Policy;
   topology?: Topology;
+  /** when the incident opened (ms since the epoch): deployments are judged against it; the steps' clock now when absent */
+  openedAt?: number;
 }
 
 /**
@@ -190,23 +193,22 @@ const checkHealthEndpoints: Step = {
   },
 };
 
-async function recentInstances(ports: Ports, ctx: StepContext): Promise<{ recent: InstanceInfo[]; output: string[] }> {
-  const now = ports.now();
-  const recent: InstanceInfo[] = [];
-  const output: string[] = [];
-  for (const service of servicesOf(ctx, { topology: await described(ports, ctx) })) {
-    const list = [...(await ports.platform.listInstances(service))].sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""));
-    for (const i of list) {
-      const ageSeconds = i.startedAt === null ? null : (now - Date.parse(i.startedAt)) / 1000;
-      const isRecent = ageSeconds !== null && ageSeconds <= ctx.policy.actions.recentDeploySeconds;
-      if (isRecent) recent.push(i);
-      output.push(
-        `${i.name}: started ${i.startedAt ?? "unknown"}${isRecent ? " (recent)" : ""}, restarts ${i.restarts}, ${i.running ? "running" : `not running (exit ${i.exitCode ?? "?"})`}`,
-      );
-    }
-  }
-  return { recent, output };
+/** The services whose revisions the deployment steps look at: the incident's, or every described one. */
+async function deployedServices(ports: Ports, ctx: StepContext): Promise<ServiceName[]> {
+  return servicesOf(ctx, { topology: await described(ports, ctx) });
 }
+
+/** A revision as one line: number, time, where it stands, what changed. */
+const revisionLine = (service: string, r: Rollout, timing: RevisionTiming): string =>
+  `${service} revision ${r.revision}${r.current ? " (current)" : ""}: created ${r.createdAt}${
+    timing === "after-incident" ? " — after the incident opened" : ""
+  }${r.rollbackOf !== undefined && r.rollbackOf !== null ? `, a rollback (restored revision ${r.rollbackOf})` : ""}; ${
+    r.changes && r.changes.length > 0
+      ? r.changes.join("; ")
+      : r.changeCause
+        ? `change cause: ${r.changeCause}`
+        : `images ${r.images.join(", ")}`
+  }`;
 
 const reviewRecentDeployments: Step = {
   id: "review-recent-deployments",
@@ -216,8 +218,38 @@ const reviewRecentDeployments: Step = {
   mutates: false,
   advisory: false,
   async run(ports, ctx) {
-    const { recent, output } = await recentInstances(ports, ctx);
-    return { ok: true, output, data: { recent: recent.map((i) => i.name) } };
+    const openedAt = ctx.openedAt ?? ports.now();
+    const window = ctx.policy.actions.recentDeploySeconds;
+    const rollouts = ports.platform.rollouts?.bind(ports.platform);
+    if (!rollouts)
+      return {
+        ok: false,
+        output: ["this platform keeps no revisions (its driver has no rollout history); deployments cannot be reviewed"],
+      };
+    const changed: string[] = [];
+    const quiet: string[] = [];
+    const recent: { service: ServiceName; revision: number; inWindow: boolean; changes: string[] }[] = [];
+    for (const service of await deployedServices(ports, ctx)) {
+      const all = await rollouts(service);
+      const list = recentRevisions(all, openedAt, window);
+      // a change: a revision in the window that has one before it (a service's first revision changed nothing that ran)
+      const isChange = (r: Rollout) =>
+        revisionTiming(r.createdAt, openedAt, window) === "in-window" && all.some((x) => x.revision < r.revision);
+      const lines = list.map((r) => revisionLine(service, r, revisionTiming(r.createdAt, openedAt, window)));
+      if (list.length === 0) quiet.push(`${service}: no revision within ${window} s before the incident opened`);
+      else (list.some(isChange) ? changed : quiet).push(...lines);
+      for (const r of list) recent.push({ service, revision: r.revision, inWindow: isChange(r), changes: r.changes ?? [] });
+    }
+    // the services that changed first: they are what the on-call engineer reads
+    return looked(
+      recent.some((r) => r.inWindow),
+      [...changed, ...quiet],
+      {
+        recent,
+        openedAt: new Date(openedAt).toISOString(),
+        windowSeconds: window,
+      },
+    );
   },
 };
 
@@ -340,17 +372,35 @@ const rollbackIfRecentChange: Step = {
   phase: "mitigation",
   title: "Roll back a recent deployment",
   runbookAction: "Rollback deployment if recent change",
-  mutates: false,
-  advisory: true,
+  mutates: true,
+  advisory: false,
   async run(ports, ctx) {
-    const { recent } = await recentInstances(ports, ctx);
-    if (recent.length === 0)
-      return { ok: true, output: [`no instance started within ${ctx.policy.actions.recentDeploySeconds} s; no rollback indicated`] };
-    const services = [...new Set(recent.map((i) => i.service))];
+    const openedAt = ctx.openedAt ?? ports.now();
+    const window = ctx.policy.actions.recentDeploySeconds;
+    const { rollouts, rollback } = ports.platform;
+    if (!rollouts || !rollback)
+      return { ok: false, output: ["this platform cannot roll back (its driver has no rollout history); roll back by hand"] };
+    const output: string[] = [];
+    const notRolledBack: string[] = [];
+    const rolledBack: { service: ServiceName; from: number; to: number; undo: string }[] = [];
+    for (const service of await deployedServices(ports, ctx)) {
+      const decision = decideRollback(service, await rollouts.call(ports.platform, service), openedAt, window);
+      if (decision.action === "none") {
+        notRolledBack.push(decision.why);
+        continue;
+      }
+      const to = await rollback.call(ports.platform, service);
+      // kubectl rollout undo's own undo is another undo: the roll forward, to the revision just left
+      const undo = `roll forward: rollback ${service} to revision ${decision.revision.revision} (\`kubectl rollout undo deployment/${service} --to-revision=${decision.revision.revision}\`, or \`gm-chaos stack rollback ${service}\`)`;
+      output.push(`rolled back: ${decision.why}; ${service} runs revision ${to}'s template again`, `undo: ${undo}`);
+      rolledBack.push({ service, from: decision.revision.revision, to, undo });
+    }
     return {
       ok: true,
-      output: services.map((svc) => `${svc} changed recently: consider \`kubectl rollout undo deployment/${svc} -n gamemetrics\``),
-      data: { services },
+      finding: rolledBack.length > 0 ? "acted" : "not-needed",
+      // what was rolled back first, then why each other service was not
+      output: [...output, ...notRolledBack],
+      data: { rolledBack, openedAt: new Date(openedAt).toISOString(), windowSeconds: window },
     };
   },
 };

@@ -99,4 +99,40 @@ describe("gm-chaos stack", { timeout: 30_000 }, () => {
       expect(await run(args, capture()), args.join(" ")).toBe(2);
     }
   });
+
+  it("deploy and rollback refuse bad input with a message naming it, exit 2, before touching any stack", async () => {
+    mkdirSync(join(state, "state", "stacks"), { recursive: true });
+    writeFileSync(join(state, "state", "stacks", "t-secrets.json"), JSON.stringify({ stackId: "t-secrets", endpoints }));
+    const cases: [string[], string][] = [
+      [
+        ["stack", "deploy", "nope", "--env", "A=1"],
+        '<service>: expected one of ingest-api, event-processor-service, stats-api, got "nope"',
+      ],
+      [
+        ["stack", "deploy", "stats-api", "--env", "1A=x"],
+        '--env: expected NAME=VALUE with NAME a variable name ([A-Za-z_][A-Za-z0-9_]*), got "1A=x"',
+      ],
+      [["stack", "deploy", "stats-api", "--env", "PG_POOL_MAX"], 'got "PG_POOL_MAX"'],
+      [["stack", "deploy", "stats-api", "--env", "A=1", "--env", "A=2"], "--env: A is given twice"],
+      [["stack", "deploy", "stats-api"], "name a change: --env NAME=VALUE (repeatable) or --image IMAGE"],
+      [["stack", "deploy", "stats-api", "--env", "A=1", "--stack-id", "no-such"], '--stack-id: no recorded stack "no-such"'],
+      [["stack", "deploy", "stats-api", "--env", "A=1", "--stack-id", "../x"], "--stack-id: expected a stack id"],
+      [
+        ["stack", "rollback", "stats-api", "--to-revision", "0"],
+        "--to-revision: expected a revision number (a whole number from 1), got 0",
+      ],
+      [["stack", "rollback", "kafka"], '<service>: expected one of ingest-api, event-processor-service, stats-api, got "kafka"'],
+    ];
+    for (const [args, message] of cases) {
+      stderr = [];
+      expect(await run(args, capture()), args.join(" ")).toBe(2);
+      expect(stderr.join(""), args.join(" ")).toContain(message);
+      expect(stderr.join(""), args.join(" ")).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    // a malformed secret is named, never printed
+    stderr = [];
+    expect(await run(["stack", "deploy", "stats-api", "--env", "9DB_PASSWORD=hunter2-s3cret"], capture())).toBe(2);
+    expect(stderr.join("")).toContain('got "9DB_PASSWORD=***"');
+    expect(stderr.join("")).not.toContain("hunter2");
+  });
 });

@@ -1,10 +1,18 @@
-/** `gm-chaos stack up|status|down|compose`: the drill stack from the shell. */
+/**
+ * `gm-chaos stack up|status|down|compose|deploy|rollback|revisions`: the drill stack from the shell.
+ * `deploy` makes a new revision of a service (changed variables or image), `rollback` restores the one
+ * before, `revisions` lists them — the stack's equivalent of `kubectl set env` / `rollout undo` / `rollout
+ * history`, recorded on the containers (packages/platform/src/docker-revisions.ts).
+ */
 import { writeFileSync } from "node:fs";
 import { readConfigFile } from "@gm/monitor/config-file";
 import type { Argv } from "yargs";
 import { renderCompose } from "@gm/stack/compose";
 import { checkStackId, forgetStack, loadStacks, printable, saveStack, type StackRecord } from "../state.js";
 import { CliError, fail, type Out } from "../output.js";
+import { maskEnvValue } from "@gm/runbook/deployments";
+import type { Rollout } from "@gm/runbook/ports";
+import { redactText } from "@gm/runbook/redact";
 
 /** Writes a file named by an option; a failure (EACCES, ENOENT, EISDIR …) is a message naming both, exit 2. */
 function writeFile(path: string, option: string, text: string, mode?: number): void {
@@ -14,6 +22,68 @@ function writeFile(path: string, option: string, text: string, mode?: number): v
     fail(`${option} ${path}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
   }
 }
+
+/** The services a revision can be made of. */
+export const DEPLOYABLE = ["ingest-api", "event-processor-service", "stats-api"] as const;
+export type Deployable = (typeof DEPLOYABLE)[number];
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `--env K=V` values as a map; a malformed one is a message naming it (its value masked: a K=V may
+ * hold a password), exit 2. `K=` sets an empty value.
+ */
+export function parseEnvAssignments(list: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf("=");
+    const name = eq < 0 ? item : item.slice(0, eq);
+    if (eq < 0 || !ENV_NAME.test(name))
+      throw new CliError(
+        `--env: expected NAME=VALUE with NAME a variable name ([A-Za-z_][A-Za-z0-9_]*), got ${JSON.stringify(redactText(eq < 0 ? item : `${name}=${maskEnvValue(name, item.slice(eq + 1))}`))}`,
+        2,
+      );
+    if (name in env) throw new CliError(`--env: ${name} is given twice`, 2);
+    env[name] = item.slice(eq + 1);
+  }
+  return env;
+}
+
+/** The service argument, checked: one of the stack's services, else exit 2 naming it. */
+export function checkDeployable(service: string): Deployable {
+  if (!(DEPLOYABLE as readonly string[]).includes(service))
+    throw new CliError(`<service>: expected one of ${DEPLOYABLE.join(", ")}, got ${JSON.stringify(service)}`, 2);
+  return service as Deployable;
+}
+
+/** The stack named by --stack-id (default: the most recent recorded), else exit 2 naming it. */
+function recordedStack(id: string | undefined): StackRecord {
+  if (id !== undefined) checkStackId(id, "--stack-id");
+  const records = loadStacks();
+  const rec = id ? records.find((r) => r.stackId === id) : records[0];
+  if (!rec)
+    fail(
+      id
+        ? `--stack-id: no recorded stack "${id}" (gm-chaos stack status lists them)`
+        : "no stack recorded; start one with gm-chaos stack up",
+      2,
+    );
+  return rec;
+}
+
+/** A platform error that is the user's (an image not present, no previous revision): exit 2 with its message. */
+async function userErrors<T>(f: () => Promise<T>): Promise<T> {
+  const { PlatformError } = await import("@gm/platform/errors");
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof PlatformError && err.code === "not-found") fail(err.message, 2);
+    throw err;
+  }
+}
+
+const revisionText = (r: Rollout): string =>
+  `revision ${r.revision}${r.current ? " (current)" : ""}  ${r.createdAt}  ${r.changeCause ?? ""}${r.changes && r.changes.length > 0 ? `: ${r.changes.join("; ")}` : ""}`;
 
 export function stackCommand(y: Argv, out: Out): Argv {
   return y
@@ -183,5 +253,94 @@ export function stackCommand(y: Argv, out: Out): Argv {
         } else out.raw(text);
       },
     )
-    .demandCommand(1, "name a stack command: up, status, down or compose");
+    .command(
+      "deploy <service>",
+      "Roll out a new revision of a service: changed environment (--env K=V, repeatable) and/or image (--image I); recorded with its time and what changed",
+      (a) =>
+        a
+          .positional("service", { type: "string", demandOption: true, describe: DEPLOYABLE.join(" | ") })
+          .option("env", { type: "string", array: true, default: [] as string[], describe: "NAME=VALUE to set (repeatable)" })
+          .option("image", { type: "string", describe: "an image present on the Docker engine (nothing is pulled)" })
+          .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
+          .option("json", { type: "boolean", default: false, describe: "print the new revision as JSON" })
+          .check((x) => {
+            checkDeployable(String(x.service));
+            parseEnvAssignments((x.env as string[]).map(String));
+            if ((x.env as string[]).length === 0 && !x.image)
+              throw new CliError("name a change: --env NAME=VALUE (repeatable) or --image IMAGE", 2);
+            if (x.image !== undefined && !/\S/.test(x.image)) throw new CliError("--image: expected an image name, got an empty string", 2);
+            if (x["stack-id"] !== undefined) checkStackId(x["stack-id"], "--stack-id");
+            return true;
+          }),
+      async (argv) => {
+        const service = checkDeployable(String(argv.service));
+        const env = parseEnvAssignments(argv.env.map(String));
+        const rec = recordedStack(argv["stack-id"]);
+        const { createDockerPlatform } = await import("@gm/platform/docker");
+        const platform = createDockerPlatform({ stackId: rec.stackId });
+        out.progress(`${service}: rolling out a new revision to every instance (one at a time, each answering /health before the next)`);
+        const r = await userErrors(() => platform.deploy(service, { env, ...(argv.image ? { image: argv.image } : {}) }));
+        const shown = printable(r, [rec.endpoints]);
+        if (argv.json) return out.json({ stackId: rec.stackId, service, revision: shown, changed: shown !== null });
+        if (!shown) return out.line(`${service}: nothing changes (the running template already has it); no new revision`);
+        out.line(`${service}: ${revisionText(shown)}`);
+        out.line(`  undo: gm-chaos stack rollback ${service} --stack-id ${rec.stackId}`);
+      },
+    )
+    .command(
+      "rollback <service>",
+      "Restore the revision before the current one (or --to-revision N), as a new revision: kubectl rollout undo",
+      (a) =>
+        a
+          .positional("service", { type: "string", demandOption: true, describe: DEPLOYABLE.join(" | ") })
+          .option("to-revision", { type: "number", describe: "the revision to restore (default: the one before the current)" })
+          .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
+          .check((x) => {
+            checkDeployable(String(x.service));
+            const n = x["to-revision"];
+            if (n !== undefined && (!Number.isInteger(n) || n < 1))
+              throw new CliError(
+                `--to-revision: expected a revision number (a whole number from 1), got ${Number.isNaN(n) ? "something that is not a number" : n}`,
+                2,
+              );
+            if (x["stack-id"] !== undefined) checkStackId(x["stack-id"], "--stack-id");
+            return true;
+          }),
+      async (argv) => {
+        const service = checkDeployable(String(argv.service));
+        const rec = recordedStack(argv["stack-id"]);
+        const { createDockerPlatform } = await import("@gm/platform/docker");
+        const platform = createDockerPlatform({ stackId: rec.stackId });
+        const from = (await userErrors(() => platform.rollouts(service))).find((r) => r.current)?.revision;
+        const to = await userErrors(() => platform.rollback(service, argv["to-revision"]));
+        const now = (await platform.rollouts(service)).find((r) => r.current);
+        out.line(
+          `${service}: rolled back from revision ${from ?? "?"} to revision ${to}'s template${now ? ` (now revision ${now.revision})` : ""}`,
+        );
+        out.line(`  undo (roll forward): gm-chaos stack rollback ${service} --to-revision ${from ?? "N"} --stack-id ${rec.stackId}`);
+      },
+    )
+    .command(
+      "revisions <service>",
+      "List a service's revisions, newest first, with their time and what changed (kubectl rollout history)",
+      (a) =>
+        a
+          .positional("service", { type: "string", demandOption: true, describe: DEPLOYABLE.join(" | ") })
+          .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
+          .option("json", { type: "boolean", default: false, describe: "as JSON" })
+          .check((x) => {
+            checkDeployable(String(x.service));
+            if (x["stack-id"] !== undefined) checkStackId(x["stack-id"], "--stack-id");
+            return true;
+          }),
+      async (argv) => {
+        const service = checkDeployable(String(argv.service));
+        const rec = recordedStack(argv["stack-id"]);
+        const { createDockerPlatform } = await import("@gm/platform/docker");
+        const list = printable(await userErrors(() => createDockerPlatform({ stackId: rec.stackId }).rollouts(service)), [rec.endpoints]);
+        if (argv.json) return out.json({ stackId: rec.stackId, service, revisions: list });
+        for (const r of list) out.line(`${service} ${revisionText(r)}`);
+      },
+    )
+    .demandCommand(1, "name a stack command: up, status, down, compose, deploy, rollback or revisions");
 }

@@ -3,11 +3,11 @@
  * recorded before anything changes; "not found" while recovering means already recovered. They act
  * through the platform's drivers (packages/platform: Docker, PostgreSQL), not the engine or SQL directly.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
 import { createDockerPlatform, PlatformError } from "@gm/platform/docker";
 import { createDatabasePort, type DatabaseDriver } from "@gm/platform/postgres";
-import { isTableName, type FaultSpec } from "./scenario.js";
+import { type DeployMistake, isTableName, type FaultSpec } from "./scenario.js";
 
 export interface FaultTarget {
   stackId: string;
@@ -89,6 +89,27 @@ async function terminateFaultSessions(adminUrl: string): Promise<number> {
 
 async function faultSessions(adminUrl: string): Promise<number> {
   return (await withAdmin(adminUrl, (db) => db.connections())).filter((c) => c.user === FAULT_ROLE).length;
+}
+
+/** A value's digest, so an undo record can say "this variable is back as it was" without holding a password. */
+const digest = (v: string | undefined): string | null => (v === undefined ? null : createHash("sha256").update(v).digest("hex"));
+
+/**
+ * The variable a bad deployment's mistake changes, and its bad value from the good one: a database URL
+ * with another password (a rotated secret deployed half way), or a pool of one connection.
+ */
+export function deployMistake(mistake: DeployMistake, env: Readonly<Record<string, string>>): { name: string; value: string } {
+  switch (mistake) {
+    case "wrong-database-password": {
+      const url = env["DATABASE_URL"];
+      if (!url) throw new Error("bad-deployment: the service has no DATABASE_URL to get wrong");
+      const u = new URL(url);
+      u.password = `wrong-${randomBytes(6).toString("hex")}`;
+      return { name: "DATABASE_URL", value: u.toString() };
+    }
+    case "pool-size-1":
+      return { name: "PG_POOL_MAX", value: "1" };
+  }
 }
 
 export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
@@ -188,6 +209,50 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
           return out;
         },
       };
+    case "bad-deployment": {
+      const service = String(spec.params["service"] ?? "stats-api") as "stats-api" | "event-processor-service";
+      const mistake = String(spec.params["mistake"] ?? "wrong-database-password") as DeployMistake;
+      const variable = mistake === "pool-size-1" ? "PG_POOL_MAX" : "DATABASE_URL";
+      return {
+        describe: () =>
+          `a new revision of ${service} is deployed with ${mistake === "pool-size-1" ? "a pool of one connection (PG_POOL_MAX=1)" : "a wrong database password in DATABASE_URL"}; its undo is the rollback to the revision before`,
+        async prepare() {
+          const current = (await platform.rollouts(service)).find((r) => r.current);
+          const env = await platform.serviceEnv(service);
+          // the variable's digest, not its value: the journal holds no password
+          return {
+            service,
+            revision: current?.revision ?? 1,
+            replicas: (await platform.listInstances(service)).length,
+            variable,
+            digest: digest(env[variable]),
+          };
+        },
+        async apply() {
+          const bad = deployMistake(mistake, await platform.serviceEnv(service));
+          await platform.deploy(service, { env: { [bad.name]: bad.value } }, `bad-deployment drill: ${mistake}`);
+        },
+        async recover(undo) {
+          await platform.settle();
+          // Replicas the remediation added go first, so the rollback rolls fewer instances.
+          await platform.scale(service, Number(undo["replicas"] ?? 1));
+          const before = Number(undo["revision"]);
+          const current = (await platform.rollouts(service)).find((r) => r.current)?.revision;
+          // the rollback to the revision before the fault; a no-op when the runbook's own rollback restored its
+          // template. Not rolling: a drill's undo is bounded to seconds (an abort, a halt), and the drill has failed by then.
+          if (current !== undefined && current !== before) await platform.rollback(service, before, { rolling: false });
+        },
+        async leftovers(undo) {
+          const out: string[] = [];
+          const env = await platform.serviceEnv(service);
+          if (digest(env[String(undo["variable"])]) !== undo["digest"])
+            out.push(`${service}'s ${String(undo["variable"])} is not what it was before the bad deployment`);
+          const n = (await platform.listInstances(service)).length;
+          if (n !== Number(undo["replicas"])) out.push(`${service} has ${n} replicas, not ${String(undo["replicas"])}`);
+          return out;
+        },
+      };
+    }
     case "memory-limit": {
       const service = String(spec.params["service"] ?? "stats-api") as "stats-api";
       const bytes = Number(spec.params["bytes"] ?? 32 * 1024 * 1024);

@@ -274,6 +274,8 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
       incident: detectedIncident,
       policy: o.policy,
       topology: detected.snapshot.topology,
+      // the incident opened with the first round after the fault that showed any incident (the expected one, or collateral first)
+      openedAt: (observer.samples.find((x) => x.at >= injectedAt! && x.incidents.length > 0) ?? detected).at,
       records: steps,
       say,
       guard,

@@ -19,6 +19,8 @@ export async function runRemediation(o: {
   policy: Policy;
   /** the platform's description the prober observed with (its snapshot's): the steps pick their targets by its roles */
   topology?: Topology | undefined;
+  /** when the incident opened (ms): the deployment steps judge revisions against it */
+  openedAt?: number | undefined;
   records: StepRecord[];
   say: (phase: DrillPhase, message: string) => void;
   guard: () => void;
@@ -45,7 +47,12 @@ export async function runRemediation(o: {
     const t0 = Date.now();
     let result: StepResult;
     try {
-      result = await step.run(o.ports, { incident: o.incident, policy: o.policy, ...(o.topology ? { topology: o.topology } : {}) });
+      result = await step.run(o.ports, {
+        incident: o.incident,
+        policy: o.policy,
+        ...(o.topology ? { topology: o.topology } : {}),
+        ...(o.openedAt !== undefined ? { openedAt: o.openedAt } : {}),
+      });
     } catch (err) {
       result = { ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] };
     }

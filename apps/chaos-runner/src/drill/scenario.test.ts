@@ -1,3 +1,4 @@
+import { CATALOG } from "@gm/runbook/catalog";
 import { describe, expect, it } from "vitest";
 import { defaultPolicy } from "@gm/runbook/policy";
 import { defaultScenariosDir, loadScenarios } from "./load-scenarios.js";
@@ -19,6 +20,7 @@ describe("drill files", () => {
   it("every committed drill is valid and named after a runbook incident", () => {
     const all = loadScenarios(["all"], defaultScenariosDir(), defaultPolicy);
     expect(all.map((s) => s.name).sort()).toEqual([
+      "bad-deployment",
       "db-pool-exhausted",
       "db-pool-exhausted-lock",
       "high-consumer-lag",
@@ -26,7 +28,8 @@ describe("drill files", () => {
       "kafka-broker-down-majority",
       "service-oom",
     ]);
-    for (const s of all) expect(s.name.startsWith(s.incident)).toBe(true);
+    // named after its incident, or after the runbook line it drills and indexed under its incident (bad-deployment: high-error-rate)
+    for (const s of all) expect(s.name.startsWith(s.incident) || CATALOG[s.incident].drills.includes(s.name), s.name).toBe(true);
   });
 
   it("takes what a Kubernetes namespace drill expects instead, validated like the rest", () => {

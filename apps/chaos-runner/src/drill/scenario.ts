@@ -10,7 +10,7 @@ import { check, describeValue, jsonSchemaOf, obj } from "@gm/runbook/schema-prob
 import { parseYamlText, showKey } from "@gm/runbook/yaml-text";
 import { z } from "zod";
 
-export const FAULT_TYPES = ["kill-broker", "hold-connections", "lock-table", "pause-consumers", "memory-limit"] as const;
+export const FAULT_TYPES = ["kill-broker", "hold-connections", "lock-table", "pause-consumers", "memory-limit", "bad-deployment"] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
 
 /** Signals a hypothesis tolerance can be measured on. */
@@ -21,6 +21,9 @@ export const TOLERANCE_WINDOWS = ["fault", "after"] as const;
 
 /** What a fault parameter may be, beyond its type: counts are whole, a service is one of the platform's. */
 const FAULT_SERVICES = ["ingest-api", "event-processor-service", "stats-api"] as const;
+/** The mistakes a bad deployment makes: a database password that is wrong, or a pool of one connection. */
+export const DEPLOY_MISTAKES = ["wrong-database-password", "pool-size-1"] as const;
+export type DeployMistake = (typeof DEPLOY_MISTAKES)[number];
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 /** A plain SQL identifier, optionally schema-qualified (`events`, `public.events`): nothing to quote away. */
@@ -57,6 +60,17 @@ const faultSchema = z.discriminatedUnion(
         .partial()
         .optional(),
     }),
+    obj({
+      type: z.literal("bad-deployment"),
+      params: obj({
+        service: oneOf(["stats-api", "event-processor-service"] as const).describe("the service a new revision is deployed of"),
+        mistake: oneOf(DEPLOY_MISTAKES).describe("what the new revision gets wrong"),
+      })
+        .partial()
+        .optional(),
+    }).describe(
+      "a new revision of a service with a realistic mistake (gm-chaos stack deploy); undone by rolling back to the revision before",
+    ),
   ],
   { error: `one of ${FAULT_TYPES.join(", ")}` },
 );
