@@ -151,6 +151,7 @@ function fakePipeline() {
   const f = (async (url: string | URL, init?: RequestInit) => {
     const u = String(url);
     if (init?.method === "POST") {
+      // the processor's insert keeps the first row of an id (ON CONFLICT DO NOTHING)
       for (const e of JSON.parse(String(init.body)) as {
         id: string;
         playerId: string;
@@ -158,7 +159,6 @@ function fakePipeline() {
         ts: string;
         payload: Record<string, unknown>;
       }[])
-        // the processor's insert keeps the first row of an id (ON CONFLICT DO NOTHING)
         if (!rows.has(e.id)) rows.set(e.id, { ...e, payload: jsonbLike(e.payload) });
       return new Response("{}", { status: 202 });
     }
@@ -207,7 +207,11 @@ describe("the canary compares content", () => {
     const syn = synthetic(f);
     await Promise.all([syn.round(0), syn.round(1_000)]);
     const r = await syn.round(2_000);
-    expect([...p.rows.keys()].filter((id) => id.startsWith("gm-canary-")).sort()).toEqual(["gm-canary-t-1", "gm-canary-t-2", "gm-canary-t-3"]);
+    expect([...p.rows.keys()].filter((id) => id.startsWith("gm-canary-")).sort()).toEqual([
+      "gm-canary-t-1",
+      "gm-canary-t-2",
+      "gm-canary-t-3",
+    ]);
     expect(r.canary).toMatchObject({ lost: 0, altered: 0, alteredIds: [] });
   });
 

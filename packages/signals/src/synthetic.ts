@@ -162,7 +162,8 @@ export function createSynthetic(opts: SyntheticOptions) {
     async round(now = Date.now()): Promise<{ users: UsersSignal; errorRate: ErrorRateSignal; canary: CanarySignal }> {
       // this round's number, taken now: a round the collector gave up on still runs beside the next one, and
       // reading `seq` after an await would give both the same canary id (two contents under one id: "altered")
-      const n = (seq += 1);
+      seq += 1;
+      const n = seq;
       let requests = 0;
       let errors = 0;
       const journeys = await Promise.all(
