@@ -22,6 +22,8 @@ export interface StepRecord {
   runbookAction: string;
   phase: "triage" | "mitigation" | "verification";
   mutates: boolean;
+  /** read-only, reversible or irreversible (the step catalog's type); absent in reports written before steps were typed */
+  effect?: "read-only" | "reversible" | "irreversible";
   startedAt: string;
   seconds: number;
   ok: boolean;

@@ -115,7 +115,14 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
       "|---|---|---|---|---|",
     );
     c.steps.forEach((s, i) => {
-      const mode = s.advisory ? "advisory (prints what to do)" : s.mutates ? "automated, **mutating**" : "automated, read-only";
+      const e = s.effect;
+      const mode = s.advisory
+        ? "advisory (prints what to do)"
+        : e.type === "read-only"
+          ? "automated, read-only"
+          : e.type === "reversible"
+            ? `**reversible**, asked first (undo: ${cell(e.undo)})`
+            : `**irreversible**, asked first (${cell(e.why)})`;
       line(`| ${i + 1} | ${s.phase} | ${cell(s.title)} (\`${s.id}\`) | ${cell(s.runbookAction)} | ${mode} |`);
     });
     const esc = (Object.keys(ESCALATION) as Escalation[])

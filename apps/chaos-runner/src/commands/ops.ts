@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Argv } from "yargs";
 import { CATALOG } from "@gm/runbook/catalog";
+import { mutates } from "@gm/runbook/steps";
 import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/incident";
 import type { Ports } from "@gm/runbook/ports";
 import { haltFile, type Journal, type JournalEntry, journalRunner, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
@@ -51,7 +52,8 @@ export function planCommand(y: Argv, out: Out) {
           `record the undo durably, then inject: ${fault.describe()}`,
           `detect: ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s (runbook response time ${policy.severities[sc.expect.severity].responseMinutes} min)`,
           ...steps.map(
-            (s) => `${s.phase}: ${s.id} — ${s.runbookAction}${s.mutates ? " [changes the system]" : ""}${s.advisory ? " [advisory]" : ""}`,
+            (s) =>
+              `${s.phase}: ${s.id} — ${s.runbookAction}${mutates(s) ? ` [changes the system: ${s.effect.type}]` : ""}${s.advisory ? " [advisory]" : ""}`,
           ),
           `recover: steady state within ${sc.deadlines.recoverSeconds} s of the fault`,
           "integrity: every acknowledged event in PostgreSQL exactly once",
