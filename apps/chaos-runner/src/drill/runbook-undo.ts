@@ -1,0 +1,42 @@
+/**
+ * A runbook step's recorded undo as a fault journal entry, so `gm-chaos recover` (and nothing else: `halt`
+ * leaves them) takes back what `gm-chaos runbook --execute` changed: the replicas, memory limit or pool
+ * size a reversible step had before it acted, set back through the same platform driver. Idempotent: setting
+ * a value that is already set changes nothing.
+ */
+import type { PlatformPort } from "@gm/runbook/ports";
+import { applyUndo, describeUndo, parseUndoAction, type UndoAction } from "@gm/runbook/steps";
+import { CliError } from "../output.js";
+import type { Fault } from "./faults.js";
+import type { RunbookUndoSpec } from "./journal.js";
+
+export function runbookUndoFault(spec: RunbookUndoSpec, undo: Record<string, unknown>, platform: PlatformPort, file: string): Fault {
+  const u: UndoAction | undefined = parseUndoAction(undo);
+  if (!u)
+    throw new CliError(
+      `${file}: the undo of runbook step ${spec.params.step} is not one this tool wrote (expected {action: scale|set-memory-limit|set-pool-size, service, …}, got ${JSON.stringify(undo)}); move the file away if nothing uses it`,
+      2,
+    );
+  return {
+    describe: () => `runbook step ${spec.params.step} (incident ${spec.params.incident}): ${describeUndo(u)}`,
+    prepare: async () => ({ ...u }),
+    apply: async () => undefined,
+    recover: () => applyUndo(platform, u),
+    async leftovers() {
+      switch (u.action) {
+        case "scale": {
+          const n = await platform.replicas(u.service);
+          return n === u.replicas ? [] : [`${u.service} has ${n} replica(s), not ${u.replicas}`];
+        }
+        case "set-pool-size": {
+          const n = await platform.poolSize(u.service);
+          return n === u.size ? [] : [`${u.service} pool size ${n}, not ${u.size}`];
+        }
+        case "set-memory-limit":
+          return (await platform.listInstances(u.service))
+            .filter((i) => i.memoryLimitBytes !== u.bytes)
+            .map((i) => `${i.name} memory limit ${i.memoryLimitBytes}, not ${u.bytes}`);
+      }
+    },
+  };
+}
