@@ -18,6 +18,7 @@ const EVIDENCE: Shape = { keys: ["signal", "observed", "threshold"] };
 const REPORT_SHAPE: Shape = {
   keys: [
     "schemaVersion",
+    "incident",
     "drill",
     "startedAt",
     "finishedAt",
@@ -38,6 +39,10 @@ const REPORT_SHAPE: Shape = {
     "signals",
   ],
   fields: {
+    incident: {
+      keys: ["id", "kind", "subject", "severity", "openedAt", "resolvedAt", "onsetAt", "onsetSource", "changes", "rootCause", "journal"],
+      fields: { changes: { keys: ["at", "from", "to"] } },
+    },
     drill: {
       keys: ["scenario", "file", "hypothesis", "fault", "expected", "target"],
       fields: {
@@ -128,6 +133,19 @@ const PHASES = ["steady-state", "load", "inject", "detect", "mitigate", "recover
 /** DrillReport v1 as it is read back (schemaVersion is checked first, on its own). */
 export const reportSchema = obj({
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+  incident: obj({
+    id: str,
+    kind,
+    subject: str,
+    severity,
+    openedAt: time,
+    resolvedAt: time.nullable(),
+    onsetAt: time,
+    onsetSource: oneOf(["last-clear-round", "given", "opened"]),
+    changes: list(obj({ at: time, from: severity, to: severity })),
+    rootCause: z.string(e("a string or null")).nullable(),
+    journal: str,
+  }).optional(),
   drill: obj({
     scenario: str,
     file: str,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { toJson } from "./json.js";
+import type { DrillReport } from "./schema.js";
 import { stepProofs } from "./proof.js";
 import { loadReportsTolerant } from "./report-files.js";
 import { dbPoolExhaustedFailed, kafkaBrokerDownPassed } from "./test-fixtures.js";
@@ -55,7 +56,7 @@ describe("stepProofs", () => {
   it("does not count a step that was not ok, nor a real incident's report", () => {
     const notOk = kafkaBrokerDownPassed();
     notOk.steps[0]!.ok = false;
-    const incident = { ...kafkaBrokerDownPassed(), incident: { id: "kafka-broker-down-20250314T100000Z-abcd" } };
+    const incident = { ...kafkaBrokerDownPassed(), incident: { id: "kafka-broker-down-20250314T100000Z-abcd" } as DrillReport["incident"] };
     const [p] = stepProofs(["kafka-check-broker-status"], [loaded("x/report.json", notOk), loaded("i/report.json", incident)], NOW, 30);
     expect(p?.verified).toBe(false);
   });

@@ -26,7 +26,7 @@ const DAY = 24 * 3600 * 1000;
 export function stepProofs(steps: readonly string[], reports: readonly LoadedReport[], now: number, withinDays: number): StepProof[] {
   const best = new Map<string, { at: string; drill: string; report: string }>();
   for (const { path, report } of reports) {
-    if (report.outcome !== "passed" || (report as { incident?: unknown }).incident !== undefined) continue;
+    if (report.outcome !== "passed" || report.incident !== undefined) continue;
     for (const s of report.steps) {
       if (!s.ok) continue;
       const prev = best.get(s.id);
