@@ -73,7 +73,11 @@ actions:
       "thresholds: { errorRate: { p3Above: 0.01 } }",
       "thresholds.errorRate.p3Above: unknown key (expected one of p1Above, p2AtLeast)",
     ],
-    ["an unknown top-level key", "thresholdz: {}", "thresholdz: unknown key (expected one of severities, thresholds, actions, verification)"],
+    [
+      "an unknown top-level key",
+      "thresholdz: {}",
+      "thresholdz: unknown key (expected one of severities, thresholds, actions, verification)",
+    ],
     ["an unknown severity", "severities: { P4: { responseMinutes: 1000 } }", "severities.P4: unknown key (expected one of P0, P1, P2, P3)"],
     ["a list for a mapping", "thresholds: [1, 2]", "thresholds: expected a mapping, got a list"],
     ["a scalar at the root", "42", "(root): expected a mapping, got 42"],

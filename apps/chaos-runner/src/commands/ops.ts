@@ -4,6 +4,7 @@
  * `report compare OLD NEW`.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Argv } from "yargs";
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/incident";
@@ -547,7 +548,7 @@ async function runbookOnNamespace(run: RunbookRun, argv: KubernetesArgs, lokiUrl
 }
 
 export function reportCommand(y: Argv, out: Out) {
-  return y.command("report", "Drill reports", (a) =>
+  return y.command("report", "Drill and incident reports", (a) =>
     a
       .command(
         "compare <old> <new>",
@@ -583,7 +584,73 @@ export function reportCommand(y: Argv, out: Out) {
           if (result.regressions > 0) fail(`${result.regressions} regression(s)`, 1);
         },
       )
-      .demandCommand(1, "name a report command: compare"),
+      .command(
+        "incident <id>",
+        "Write a real incident's report (report.md, report.html, report.json, as a drill's) from the prober's journal and the steps gm-chaos runbook recorded against it",
+        (b) =>
+          b
+            .positional("id", {
+              type: "string",
+              demandOption: true,
+              describe: "the incident's id (gm-prober's log line and journal give it)",
+            })
+            .option("journal-dir", {
+              type: "string",
+              describe: "the prober's incident journal (default: $GM_PROBER_STATE_DIR, else ~/.local/state/gm-prober)",
+            })
+            .option("out", { type: "string", describe: "the report's directory (default: reports/incidents/<id>)" })
+            .option("onset", { type: "string", describe: "when the incident began, if a person knows better than the prober (ISO 8601)" })
+            .option("json", { type: "boolean", default: false, describe: "print the report's paths and timings as JSON" }),
+        async (argv) => {
+          const { defaultJournalDir, INCIDENT_ID_PATTERN, readIncidentJournal } = await import("@gm/monitor/incident-journal");
+          const { readRunbookRecords } = await import("../runbook-record.js");
+          const { incidentReport } = await import("@gm/report/incident");
+          const { writeReportFiles } = await import("@gm/report/write");
+          const id = String(argv.id);
+          if (!INCIDENT_ID_PATTERN.test(id))
+            fail(
+              `<id>: expected an incident id from the prober's journal (e.g. service-down-20261203T071612Z-3f9a), got ${JSON.stringify(id)}`,
+              2,
+            );
+          if (argv.onset !== undefined && Number.isNaN(Date.parse(argv.onset)))
+            fail(`--onset: expected an ISO 8601 time such as 2026-12-03T07:15:00Z, got ${JSON.stringify(argv.onset)}`, 2);
+          const dir = argv["journal-dir"] ?? defaultJournalDir();
+          const read = readIncidentJournal(dir);
+          for (const p of read.problems) out.progress(`incident journal: ${p}`);
+          const life = read.incidents.get(id);
+          if (!life)
+            fail(
+              `<id>: no incident ${id} in the journal ${dir} (${read.incidents.size} incident(s) there${read.incidents.size > 0 ? `, the newest ${[...read.incidents.keys()].at(-1)}` : ""}); name the prober's --journal-dir`,
+              2,
+            );
+          const records = readRunbookRecords(dir, id);
+          for (const p of records.problems) out.progress(`runbook steps: ${p}`);
+          const report = incidentReport({
+            history: life,
+            steps: records.records,
+            journal: dir,
+            ...(argv.onset ? { onsetAt: new Date(argv.onset).toISOString() } : {}),
+            now: Date.now(),
+          });
+          const target = argv.out ?? join("reports", "incidents", id);
+          const files = await writeReportFiles(target, report);
+          const summary = {
+            incident: id,
+            resolved: life.resolvedAt !== null,
+            timings: report.timings,
+            steps: report.steps.length,
+            files: { markdown: files.markdown, html: files.html, json: files.json },
+          };
+          if (argv.json) out.json(summary);
+          else {
+            out.line(
+              `incident ${id}: ${life.kind} ${life.worstSeverity} on ${life.subject}, ${life.resolvedAt ? "resolved" : "NOT resolved"}; detect ${report.timings.detectSeconds} s, recover ${report.timings.recoverSeconds ?? "—"} s from the onset (response time ${report.timings.responseMinutes} min); ${report.steps.length} step(s) recorded`,
+            );
+            out.line(`wrote ${files.markdown}, ${files.html}, ${files.json} (root cause left for a person to fill in)`);
+          }
+        },
+      )
+      .demandCommand(1, "name a report command: compare or incident"),
   );
 }
 
