@@ -34,6 +34,7 @@ const configArb: fc.Arbitrary<ProberConfig> = fc
     {
       intervalSeconds: fc.double({ min: 0.5, max: 3600, noNaN: true }),
       timeoutMs: fc.integer({ min: 50, max: 60_000 }),
+      maxInFlight: fc.integer({ min: 1, max: 100_000 }),
       windowSeconds: fc.double({ min: 1, max: 3600, noNaN: true }),
       listen: fc.record({ host, port: fc.integer({ min: 0, max: 65535 }) }),
       services: fc
@@ -81,7 +82,7 @@ const configArb: fc.Arbitrary<ProberConfig> = fc
       policy: text,
       hysteresis: fc.record({ resolveAfter: fc.integer({ min: 1, max: 100 }) }),
     },
-    { requiredKeys: ["intervalSeconds", "timeoutMs", "windowSeconds", "listen", "services", "hysteresis"] },
+    { requiredKeys: ["intervalSeconds", "timeoutMs", "maxInFlight", "windowSeconds", "listen", "services", "hysteresis"] },
   )
   .map((c) => c as ProberConfig);
 

@@ -57,6 +57,11 @@ const kubernetesPlatform = obj({
 export const proberConfigSchema = obj({
   intervalSeconds: num(0.5, 3600).default(5).describe("seconds between two rounds"),
   timeoutMs: num(50, 60_000, true).default(2000).describe("timeout of one collector, ms"),
+  maxInFlight: num(1, 100_000, true)
+    .default(256)
+    .describe(
+      "at most this many health probes and metrics scrapes in flight at once (a round of more queues; each probe's timeout starts with its slot)",
+    ),
   windowSeconds: num(1, 3600).default(60).describe("error-rate window, seconds"),
   listen: z
     .string(e("host:port with a port from 0 to 65535"))
@@ -136,6 +141,7 @@ const TOP = Object.keys(proberConfigSchema.shape);
 export const PROBER_DEFAULTS = {
   intervalSeconds: 5,
   timeoutMs: 2000,
+  maxInFlight: 256,
   windowSeconds: 60,
   listen: { host: "127.0.0.1", port: 9464 },
   hysteresis: { resolveAfter: 3 },

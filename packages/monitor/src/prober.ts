@@ -68,6 +68,7 @@ export function createProber(deps: ProberDeps) {
   const judged = collectorThresholds(deps.policy);
   const signals = createSignals({
     timeoutMs: config.timeoutMs,
+    maxInFlight: config.maxInFlight,
     windowSeconds: config.windowSeconds,
     services: config.services,
     topology: config.topology,

@@ -116,7 +116,11 @@ describe("logs from Loki for a real stack", { timeout: 240_000 }, () => {
 
     const errors = step("high-consumer-lag", "lag-check-processing-errors");
     // the description comes with the context, as a drill passes the one it detected with (the prober is not asked)
-    const ctx = { incident: incident("high-consumer-lag", stack.endpoints.consumerGroup), policy: defaultPolicy, topology: DEFAULT_TOPOLOGY };
+    const ctx = {
+      incident: incident("high-consumer-lag", stack.endpoints.consumerGroup),
+      policy: defaultPolicy,
+      topology: DEFAULT_TOPOLOGY,
+    };
     const fromLoki = await errors.run(portsWith(withLokiLogs(docker, client)), ctx);
     expect(fromLoki.data).toMatchObject({ source: "loki" });
     expect(fromLoki.output[0]).toMatch(

@@ -126,8 +126,9 @@ export function policyJsonSchema(): string {
 }
 
 /** The runbook's criteria for each severity, verbatim (documentation; the rules are in catalog.ts). */
-export const SEVERITY_CRITERIA: Record<Severity, { title: string; criteria: string[] }> = {
-  P0: { title: "Critical", criteria: ["Service completely down", "Data loss or corruption", "Security breach"] },
+export const SEVERITY_CRITERIA: Record<Severity, { title: string; criteria: string[]; responseWord?: string }> = {
+  // "Response Time: Immediate (< 5 minutes)": the word is the runbook's, the minutes the policy's.
+  P0: { title: "Critical", criteria: ["Service completely down", "Data loss or corruption", "Security breach"], responseWord: "Immediate" },
   P1: { title: "High", criteria: ["Service degradation affecting > 50% users", "High error rates (> 10%)"] },
   P2: { title: "Medium", criteria: ["Service degradation affecting < 50% users", "Moderate error rates (5-10%)"] },
   P3: { title: "Low", criteria: ["Minor issues", "Non-critical alerts"] },

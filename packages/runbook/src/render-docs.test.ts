@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { defaultPolicy, parsePolicy } from "./policy.js";
-import { renderRunbookMarkdown } from "./render-docs.js";
+import { businessHours, renderRunbookMarkdown } from "./render-docs.js";
 
 describe("renderRunbookMarkdown", () => {
   it("docs/runbook.md is up to date", async () => {
@@ -32,5 +32,16 @@ describe("renderRunbookMarkdown", () => {
     expect(md).toContain(
       "| 2 | mitigation | Scale up the database (advice) (`db-scale-up-database`) | Scale up database if needed | advisory (prints what to do) |",
     );
+  });
+});
+
+describe("businessHours", () => {
+  it("states the routing's business-hours interval, so the document follows the routing", () => {
+    const yaml = `time_intervals:\n  - name: business-hours\n    time_intervals:\n      - weekdays: ['monday:thursday']\n        times:\n          - { start_time: '08:00', end_time: '16:30' }\n        location: Europe/Berlin\n`;
+    expect(businessHours(yaml)).toBe("monday:thursday 08:00–16:30 in Europe/Berlin");
+    expect(renderRunbookMarkdown(defaultPolicy, yaml)).toContain("(monday:thursday 08:00–16:30 in Europe/Berlin;");
+  });
+  it("says when the routing has no business-hours interval", () => {
+    expect(businessHours("route: {receiver: x}\n")).toMatch(/^not defined/);
   });
 });

@@ -4,7 +4,39 @@
  */
 import { CATALOG, ESCALATION, PROCESS } from "./catalog.js";
 import { type Escalation, INCIDENT_KINDS, SEVERITIES, type Severity } from "./incident.js";
+import { readFileSync } from "node:fs";
 import { defaultPolicy, type Policy, SEVERITY_CRITERIA } from "./policy.js";
+import { mutates } from "./steps.js";
+import { parseYamlText } from "./yaml-text.js";
+
+/** The committed Alertmanager routing (same relative path from src/ and dist/). */
+export const ROUTING_FILE = new URL("../../../deploy/alertmanager/alertmanager.yml", import.meta.url);
+
+/**
+ * The `business-hours` time interval of an Alertmanager routing, in words ("monday:friday 09:00–17:00
+ * in UTC"), so the document states the hours the routing holds P3 to, not a copy of them.
+ */
+export function businessHours(routingYaml: string): string {
+  const parsed = parseYamlText(routingYaml);
+  const rec = (x: unknown): Record<string, unknown> => (typeof x === "object" && x !== null ? (x as Record<string, unknown>) : {});
+  const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+  const named = parsed.ok
+    ? list(rec(parsed.value)["time_intervals"])
+        .map(rec)
+        .find((t) => t["name"] === "business-hours")
+    : undefined;
+  if (!named) return "not defined in the routing: P3 notifications are then never sent";
+  const parts = list(named["time_intervals"]).map((ti) => {
+    const t = rec(ti);
+    const days = list(t["weekdays"]).join(", ") || "every day";
+    const times = list(t["times"])
+      .map(rec)
+      .map((x) => `${String(x["start_time"])}–${String(x["end_time"])}`)
+      .join(", ");
+    return `${days}${times ? ` ${times}` : ""} in ${typeof t["location"] === "string" ? t["location"] : "UTC"}`;
+  });
+  return parts.join("; ");
+}
 
 const cell = (s: string): string => s.replaceAll("|", "\\|").replaceAll("\n", " ");
 const pct = (r: number): string => `${Math.round(r * 10_000) / 100}%`;
@@ -18,8 +50,18 @@ function severitiesWith(policy: Policy, e: Escalation, among: readonly Severity[
   return among.filter((s) => policy.severities[s].escalation === e);
 }
 
+/** Where the runbook's detection sources are, beside its lines (the deployment files name them). */
+const WHERE: Record<string, string> = {
+  "Monitor alerts in AlertManager":
+    "in the cluster, `http://alertmanager.gamemetrics-ops.svc:9093` (`deploy/alertmanager`), which the in-cluster prober (`deploy/prober`) alerts; in a drill, `gm-chaos drill --alertmanager` starts a real one on loopback with the committed routing and prints its URL",
+  "Check Grafana dashboards":
+    "`deploy/grafana/gamemetrics-prober.json` (the ConfigMap `gm-grafana-dashboard` in `gamemetrics-ops`, picked up by Grafana's sidecar), drawn from gm-prober's `/metrics`",
+  "Review logs in Loki":
+    "give `--loki-url URL` to `gm-chaos runbook`/`drill`, or `loki.url` in the prober's file; without it the log steps read the container runtime's logs (`docker logs`, `kubectl logs`)",
+};
+
 /** Renders the runbook as Markdown from the catalog and `policy`. */
-export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
+export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYaml: string = readFileSync(ROUTING_FILE, "utf8")): string {
   const t = policy.thresholds;
   const a = policy.actions;
   const out: string[] = [];
@@ -42,9 +84,8 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
   for (const s of SEVERITIES) {
     const c = SEVERITY_CRITERIA[s];
     const p = policy.severities[s];
-    line(
-      `| ${s} - ${c.title} | ${cell(c.criteria.join("; "))} | ${duration(p.responseMinutes)} | ${p.escalation}: ${ESCALATION[p.escalation]} |`,
-    );
+    const response = c.responseWord ? `${c.responseWord} (${duration(p.responseMinutes)})` : duration(p.responseMinutes);
+    line(`| ${s} - ${c.title} | ${cell(c.criteria.join("; "))} | ${response} | ${p.escalation}: ${ESCALATION[p.escalation]} |`);
   }
 
   line(
@@ -77,9 +118,27 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
     line("", `### ${i + 1}. ${phase.name}`, "");
     phase.items.forEach((item, j) => {
       const bullet = phase.ordered ? `${j + 1}.` : "-";
-      line(`${bullet} ${item.text}${item.stepId ? ` (automated: \`${item.stepId}\`)` : ""}`);
+      const where = WHERE[item.text];
+      line(`${bullet} ${item.text}${item.stepId ? ` (automated: \`${item.stepId}\`)` : ""}${where ? `: ${where}` : ""}`);
     });
   });
+
+  line(
+    "",
+    "## Running the runbook with the tool",
+    "",
+    "Every incident below is a command; the steps are the ones listed in its table, in that order.",
+    "",
+    "- `gm-chaos runbook <incident>` runs the incident's **read-only** steps against the most recent stack (`--stack-id ID` for another) and prints what the others would do. It changes nothing. `<incident>` is a kind, or an incident's id from gm-prober's journal (its log line names it), whose steps are then recorded against it.",
+    "- `gm-chaos runbook <incident> --execute` also runs the **reversible** and **irreversible** steps (scale, resize, restart, terminate idle sessions), asking before each one in a terminal (`--yes` for automation; without a terminal and without `--yes` it refuses, exit 2), and the verification. A reversible step writes its undo to the fault journal before it acts, so `gm-chaos recover` takes it back. Advisory steps never act: they print what a person should decide.",
+    `- Each step says when it last passed a game-day drill (the \`report.json\` files under \`--report-dir\`, default \`reports\`), or **unverified** when it never did or not within the policy's \`verification.provenWithinDays\` (${policy.verification.provenWithinDays} days).`,
+    "- `gm-chaos report incident <id>` writes the incident's report (`report.md`, `report.html`, `report.json`, as a drill's): timeline, times from the onset against the response time, evidence, the steps recorded, the root cause left for a person, and the Resolution and Post-Incident follow-ups.",
+    "- `--platform kubernetes --allow-context CTX --allow-namespace gamemetrics --allow-namespace kafka` runs the same steps against the runbook's namespaces through the API server (the runner refuses any context or namespace not allowed).",
+    "- `--loki-url URL` reads the log steps' lines from Loki instead of the container runtime; `--json` prints the steps' results as JSON; `--policy FILE` judges by another policy (default: the runbook's own, the numbers in this document; drills use `scenarios/policy.yaml`).",
+    "- `gm-chaos recover` undoes whatever a drill or an interrupted run left applied (its journal is durable); `gm-chaos drill scenarios/<drill>.yaml` rehearses an incident end to end (the drills are listed under each incident).",
+    "",
+    "What the automation does and what it leaves to a person: a step marked *automated, read-only* only looks; ***reversible*** and ***irreversible*** steps change the system within the bounds above, only with `--execute` and asked first (a reversible one records its undo); *advisory* prints what to do and never acts. Resource limits: `oom-check-memory-limits` reads each instance's memory limit, usage and OOM kills (CPU limits are not read); the memory, pool and replica changes the mitigations may make are bounded by the automation bounds above.",
+  );
 
   line("", "## Escalation", "");
   for (const e of Object.keys(ESCALATION) as Escalation[]) {
@@ -90,7 +149,7 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
     "",
     "gm-prober sends every incident to Alertmanager with its severity as a label; `deploy/alertmanager/alertmanager.yml` routes it: " +
       "a page goes to PagerDuty at once, a ticket-and-notify to the ticket webhook and Slack, a ticket to the ticket webhook — " +
-      "for P3 only within the `business-hours` time interval (weekdays 09:00–17:00 in its `location`; outside it the notification waits). " +
+      `for P3 only within the \`business-hours\` time interval (${businessHours(routingYaml)}; outside it the notification waits; set \`location\` to the team's time zone). ` +
       "Receivers' secrets are files of a Kubernetes Secret; see `deploy/alertmanager/README.md`.",
   );
 
@@ -130,6 +189,14 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy): string {
       .filter(([, sevs]) => sevs.length > 0)
       .map(([e, sevs]) => `${sevs.join("/")}: ${ESCALATION[e]}`);
     line("", `**Escalation**: ${esc.join("; ")}. ${c.escalationNote}`);
+    const acting = c.steps.filter((s) => mutates(s) && !s.advisory).map((s) => `\`${s.id}\``);
+    line(
+      "",
+      `**On call**: \`gm-chaos runbook ${kind}\` runs the triage and prints the rest; ` +
+        (acting.length > 0
+          ? `\`gm-chaos runbook ${kind} --execute\` also runs ${acting.join(", ")}, each asked first, and the verification.`
+          : "nothing here is automated beyond the triage (`--execute` acts on nothing more)."),
+    );
     line(
       "",
       `**Drills**: ${c.drills.length > 0 ? c.drills.map((d) => `[\`scenarios/${d}.yaml\`](../scenarios/${d}.yaml)`).join(", ") : "none yet"}`,

@@ -8,6 +8,7 @@ import type { ErrorRateSignal, ExternalAlert, InstanceSignal, Snapshot } from "@
 import { DEFAULT_TOPOLOGY, instanceRoles, serviceNamed, type Topology } from "@gm/runbook/topology";
 import { collect } from "./collect.js";
 import { probeHealth, type ServiceUrls } from "./http-health.js";
+import { inFlightLimit } from "./in-flight.js";
 import { createKafkaCollector } from "./kafka-signals.js";
 import { createPostgresCollector } from "./postgres.js";
 import { createServiceMetricsCollector } from "./service-metrics.js";
@@ -16,6 +17,8 @@ import { createSynthetic } from "./synthetic.js";
 
 export interface SignalsConfig {
   timeoutMs: number;
+  /** at most this many health probes and metrics scrapes in flight at once (default: DEFAULT_MAX_IN_FLIGHT) */
+  maxInFlight?: number;
   windowSeconds: number;
   /** the short window of the multiwindow error rates, in rounds (default 1: the last round) */
   recentRounds?: number;
@@ -39,8 +42,21 @@ export interface SignalsConfig {
   discover?: () => Promise<ServiceUrls>;
 }
 
+/** The default bound on a round's HTTP requests in flight: above any platform's instance count here, below the open-files limit. */
+export const DEFAULT_MAX_IN_FLIGHT = 256;
+
+/**
+ * The time the health (or metrics) collector gets: one request timeout per wave of `max` requests, plus
+ * one — 2 × `timeoutMs` when every instance fits in one wave, as before the bound.
+ */
+export const probingTimeoutMs = (requests: number, max: number, timeoutMs: number): number =>
+  timeoutMs * (Math.max(1, Math.ceil(requests / max)) + 1);
+
 export function createSignals(cfg: SignalsConfig) {
   const services: ServiceUrls = { ...cfg.services };
+  const max = cfg.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  // one bound for the health probes and the metrics scrapes: they run side by side in a round
+  const inFlight = inFlightLimit(max);
   const topology = cfg.topology ?? DEFAULT_TOPOLOGY;
   const endpoint = (service: string, which: "health" | "metrics") => serviceNamed(topology, service)?.[which] ?? `/${which}`;
   const metrics = createServiceMetricsCollector({
@@ -49,6 +65,7 @@ export function createSignals(cfg: SignalsConfig) {
     windowSeconds: cfg.windowSeconds,
     recentRounds: cfg.recentRounds,
     timeoutMs: cfg.timeoutMs,
+    inFlight,
   });
   const kafka = cfg.kafka ? createKafkaCollector({ ...cfg.kafka, windowSeconds: cfg.windowSeconds, timeoutMs: cfg.timeoutMs }) : undefined;
   const pg = cfg.postgres ? createPostgresCollector({ url: cfg.postgres.url, timeoutMs: cfg.timeoutMs }) : undefined;
@@ -81,9 +98,16 @@ export function createSignals(cfg: SignalsConfig) {
           if (urls.length > 0) services[name] = urls;
         }
       }
+      // Probes queued behind the in-flight bound get one timeout per wave, so a round of unreachable
+      // instances still reports each one as failed instead of timing out the whole collector.
+      const probing = probingTimeoutMs(
+        Object.values(services).reduce((n, u) => n + (u?.length ?? 0), 0),
+        max,
+        t,
+      );
       const [health, svc, k, p, syn, sec, extra, ext, inst] = await Promise.all([
-        collect("http-health", slow, () => probeHealth(services, t, undefined, (service) => endpoint(service, "health"))),
-        collect("service-metrics", slow, () => metrics.collect(now)),
+        collect("http-health", probing, () => probeHealth(services, t, undefined, (service) => endpoint(service, "health"), inFlight)),
+        collect("service-metrics", probing, () => metrics.collect(now)),
         kafka ? collect("kafka", slow * 2, () => kafka.collect(now)) : undefined,
         pg ? collect("postgres", slow, () => pg.collect()) : undefined,
         synthetic ? collect("synthetic", slow * 2, () => synthetic.round(now)) : undefined,

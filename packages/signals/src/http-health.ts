@@ -10,6 +10,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { ServiceHealth, ServiceName } from "@gm/runbook/snapshot";
+import { type InFlight, unbounded } from "./in-flight.js";
 
 /** service name → base URLs of its instances: any services (the prober's description), not only GameMetrics Pro's */
 export type ServiceUrls = Partial<Record<ServiceName, string[]>>;
@@ -39,27 +40,31 @@ export async function probeHealth(
   get: (url: string, timeoutMs: number) => Promise<number> = getOnNewConnection,
   /** the service's health endpoint path (its description's `health`) */
   healthPath: (service: ServiceName) => string = () => "/health",
+  /** the round's bound on requests in flight; a probe's latency starts when it gets a slot */
+  inFlight: InFlight = unbounded,
 ): Promise<ServiceHealth[]> {
   const entries = Object.entries(services) as [ServiceName, string[]][];
   return Promise.all(
     entries.map(async ([service, urls]) => ({
       service,
       instances: await Promise.all(
-        urls.map(async (url) => {
-          const t0 = performance.now();
-          try {
-            const status = await get(`${url}${healthPath(service)}`, timeoutMs);
-            return { url, ok: status === 200, status, latencyMs: Math.round(performance.now() - t0) };
-          } catch (err) {
-            return {
-              url,
-              ok: false,
-              status: null,
-              latencyMs: null,
-              error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err),
-            };
-          }
-        }),
+        urls.map((url) =>
+          inFlight(async () => {
+            const t0 = performance.now();
+            try {
+              const status = await get(`${url}${healthPath(service)}`, timeoutMs);
+              return { url, ok: status === 200, status, latencyMs: Math.round(performance.now() - t0) };
+            } catch (err) {
+              return {
+                url,
+                ok: false,
+                status: null,
+                latencyMs: null,
+                error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err),
+              };
+            }
+          }),
+        ),
       ),
     })),
   );

@@ -7,6 +7,7 @@ import type { ErrorRateSignal, ServiceName, ServicePoolSignal } from "@gm/runboo
 import { Series } from "./collect.js";
 import { first, parsePrometheusText, sum } from "./prom-text.js";
 import type { ServiceUrls } from "./http-health.js";
+import { type InFlight, unbounded } from "./in-flight.js";
 
 const PROBE_ROUTES = new Set(["/health", "/ready", "/metrics"]);
 
@@ -45,9 +46,12 @@ export function createServiceMetricsCollector(opts: {
   /** the service's metrics endpoint path (its description's `metrics`); default /metrics */
   metricsPath?: (service: ServiceName) => string;
   fetch?: typeof fetch;
+  /** the round's bound on requests in flight (shared with the health probes); a scrape's timeout starts with its slot */
+  inFlight?: InFlight;
 }) {
   const recentRounds = opts.recentRounds ?? 1;
   const fetchFn = opts.fetch ?? fetch;
+  const inFlight = opts.inFlight ?? unbounded;
   const windowMs = opts.windowSeconds * 1000;
   const state = new Map<string, InstanceState>();
   const stateOf = (url: string): InstanceState => {
@@ -82,11 +86,13 @@ export function createServiceMetricsCollector(opts: {
           urls.map(async (url) => {
             let text: string;
             try {
-              const res = await fetchFn(`${url}${opts.metricsPath?.(service) ?? "/metrics"}`, {
-                signal: AbortSignal.timeout(opts.timeoutMs),
+              text = await inFlight(async () => {
+                const res = await fetchFn(`${url}${opts.metricsPath?.(service) ?? "/metrics"}`, {
+                  signal: AbortSignal.timeout(opts.timeoutMs),
+                });
+                if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+                return res.text();
               });
-              if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-              text = await res.text();
             } catch (err) {
               failures.push({ url, error: err instanceof Error ? err.message : String(err) });
               return;
