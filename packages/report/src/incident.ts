@@ -95,7 +95,7 @@ export function incidentReport(i: IncidentReportInput): DrillReport {
     ...h.changes.map((c) => ({ at: c.at, phase: "detect" as const, message: `severity ${c.from} → ${c.to}` })),
     ...i.steps.map((s) => ({
       at: s.startedAt,
-      phase: s.phase === "verification" ? ("recover" as const) : ("mitigate" as const),
+      phase: s.phase === "verification" ? ("recover" as const) : s.phase === "triage" ? ("detect" as const) : ("mitigate" as const),
       message:
         s.decision === "ran"
           ? `step ${s.step} ${s.ok ? "ok" : "NOT ok"}${s.finding ? ` (${s.finding})` : ""}${s.output[0] ? `: ${s.output[0]}` : ""}`
