@@ -154,3 +154,38 @@ describe("gm-chaos runbook --execute without a terminal", () => {
     }
   });
 });
+
+describe("gm-chaos halt and the runbook's undos", () => {
+  it("leaves a runbook run's recorded undos for gm-chaos recover: halting drills does not take back an on-call engineer's mitigation", async () => {
+    const { mkdtempSync, existsSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { journalFile, writeJournal } = await import("./drill/journal.js");
+    const quiet: Out = { line: () => undefined, raw: () => undefined, json: () => undefined, progress: () => undefined };
+    const before = process.env["GM_STATE_DIR"];
+    process.env["GM_STATE_DIR"] = mkdtempSync(join(tmpdir(), "gm-halt-"));
+    try {
+      writeJournal({
+        drillId: "runbook-test",
+        stackId: "no-such-stack",
+        postgresUrl: "",
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        entries: [
+          {
+            fault: { type: "runbook-undo", params: { step: "scale-up-services", incident: "high-error-rate" } },
+            undo: { action: "scale", service: "stats-api", replicas: 1 },
+            state: "applied",
+          },
+        ],
+        runbook: { incident: "high-error-rate" },
+      });
+      expect(await run(["halt"], quiet)).toBe(0);
+      expect(existsSync(journalFile("runbook-test"))).toBe(true);
+      expect(await run(["resume"], quiet)).toBe(0);
+    } finally {
+      if (before === undefined) delete process.env["GM_STATE_DIR"];
+      else process.env["GM_STATE_DIR"] = before;
+    }
+  });
+});
