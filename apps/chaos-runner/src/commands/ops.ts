@@ -600,6 +600,10 @@ export function reportCommand(y: Argv, out: Out) {
             })
             .option("out", { type: "string", describe: "the report's directory (default: reports/incidents/<id>)" })
             .option("onset", { type: "string", describe: "when the incident began, if a person knows better than the prober (ISO 8601)" })
+            .option("root-cause", {
+              type: "string",
+              describe: "the root cause, once a person knows it (kept from the report.json already in --out otherwise)",
+            })
             .option("json", { type: "boolean", default: false, describe: "print the report's paths and timings as JSON" }),
         async (argv) => {
           const { defaultJournalDir, INCIDENT_ID_PATTERN, readIncidentJournal } = await import("@gm/monitor/incident-journal");
@@ -633,6 +637,17 @@ export function reportCommand(y: Argv, out: Out) {
             now: Date.now(),
           });
           const target = argv.out ?? join("reports", "incidents", id);
+          // a root cause a person already wrote into this report's report.json is kept when it is written again
+          const { parseReport } = await import("@gm/report/json");
+          let kept: string | null = null;
+          try {
+            const before = parseReport(readFileSync(join(target, "report.json"), "utf8"));
+            if (before.incident?.id === id) kept = before.incident.rootCause;
+          } catch {
+            // no earlier report here (or not one): nothing to keep
+          }
+          const rootCause = argv["root-cause"]?.trim() || kept;
+          if (report.incident && rootCause) report.incident.rootCause = rootCause;
           const files = await writeReportFiles(target, report);
           const summary = {
             incident: id,
