@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readIncidentJournal } from "@gm/monitor/incident-journal";
 import { describe, expect, it } from "vitest";
 
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -52,7 +53,8 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
       file,
       `intervalSeconds: 0.5\nlisten: "127.0.0.1:${listen}"\nhysteresis: { resolveAfter: 1 }\nservices:\n  stats-api: ["http://127.0.0.1:${port}"]\n`,
     );
-    const child = spawn(process.execPath, [cli, "run", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const journal = join(dir, "journal");
+    const child = spawn(process.execPath, [cli, "run", "--config", file, "--journal-dir", journal], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => {
       stdout += c.toString();
@@ -75,6 +77,8 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
       await until("incident_opened", () => stdout.includes('"event":"incident_opened"'));
       const line = JSON.parse(stdout.split("\n").find((l) => l.includes("incident_opened"))!) as Record<string, unknown>;
       expect(line).toMatchObject({ kind: "service-down", severity: "P0", subject: "stats-api", escalation: "page" });
+      // the log line names the incident's id, under which the journal keeps its life
+      expect(readIncidentJournal(journal).incidents.get(String(line["id"]))).toMatchObject({ kind: "service-down", subject: "stats-api" });
       await until("incident_active", async () =>
         (await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text()).includes(
           'incident_active{kind="service-down",severity="P0",subject="stats-api"} 1',
@@ -95,7 +99,7 @@ describe("gm-prober as a process", { timeout: 60_000 }, () => {
       encoding: "utf8",
       maxBuffer: 64 * 1024 * 1024,
       timeout: opts.timeout ?? 30_000,
-      env: { ...process.env, GM_DEBUG: "", ...opts.env },
+      env: { ...process.env, GM_DEBUG: "", GM_PROBER_STATE_DIR: join(dir, "state"), ...opts.env },
     });
   const config = (name: string, text: string) => {
     const file = join(dir, name);

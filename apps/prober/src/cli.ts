@@ -13,6 +13,7 @@ import { type Policy, policyJsonSchema } from "@gm/runbook/policy";
 import { redactText } from "@gm/runbook/redact";
 import { type ProberConfig, proberConfigJsonSchema } from "@gm/monitor/config";
 import { buildProber, ConfigFileError, loadProberConfig } from "@gm/monitor/build-prober";
+import { defaultJournalDir, openIncidentJournal } from "@gm/monitor/incident-journal";
 import { renderTable } from "./render.js";
 
 const TOOL = "gm-prober";
@@ -110,6 +111,11 @@ export function buildCli(args: string[]) {
         y
           .demandOption("config")
           .option("rounds", { type: "number", describe: "stop after N rounds (default: run until SIGTERM)" })
+          .option("journal-dir", {
+            type: "string",
+            describe:
+              "where the incident journal is kept (default: the configuration's journal.dir, else $GM_PROBER_STATE_DIR, else ~/.local/state/gm-prober)",
+          })
           .check((a) => {
             if (a.rounds !== undefined && (!Number.isInteger(a.rounds) || a.rounds < 1))
               throw new UsageError(
@@ -119,7 +125,25 @@ export function buildCli(args: string[]) {
           }),
       async (argv) => {
         const { config, policy } = loadConfig(argv.config);
-        const prober = await buildProber(config, policy);
+        const journalDir = argv["journal-dir"] ?? config.journal?.dir ?? defaultJournalDir();
+        let journal: ReturnType<typeof openIncidentJournal>;
+        try {
+          journal = openIncidentJournal({
+            dir: journalDir,
+            ...(config.journal ? { maxBytes: config.journal.maxBytes, files: config.journal.files } : {}),
+          });
+        } catch (err) {
+          throw new UsageError(
+            `${argv["journal-dir"] ? "--journal-dir" : config.journal?.dir ? "journal.dir" : "the incident journal"} ${journalDir}: cannot be written (${(err as Error).message})`,
+          );
+        }
+        for (const p of journal.problems) process.stderr.write(`gm-prober: incident journal: ${p}\n`);
+        const open = journal.open();
+        if (open.length > 0)
+          process.stderr.write(
+            `gm-prober: continuing ${open.length} open incident(s) from the journal: ${open.map((l) => l.id).join(", ")}\n`,
+          );
+        const prober = await buildProber(config, policy, { journal });
         let lastRoundAt = 0;
         const server = createServer(async (req, res) => {
           if (req.url === "/metrics") {
@@ -156,7 +180,7 @@ export function buildCli(args: string[]) {
           throw new UsageError(`listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}${code ? ` (${code})` : ""}`);
         }
         process.stderr.write(
-          `gm-prober: listening on http://${config.listen.host}:${config.listen.port} (/metrics, /healthz), every ${config.intervalSeconds} s\n`,
+          `gm-prober: listening on http://${config.listen.host}:${config.listen.port} (/metrics, /healthz), every ${config.intervalSeconds} s; incident journal ${journalDir}\n`,
         );
         lastRoundAt = Date.now();
         let stop = false;

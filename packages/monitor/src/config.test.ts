@@ -146,7 +146,7 @@ colour: blue
       'intervalSeconds: expected a number from 0.5 to 3600, got "fast"',
       'kafka.brokers[0]: expected host:port, got "nohost"',
       'postgres.url: expected a postgres: or postgresql: URL, got "mysql://x"',
-      "colour: unknown key (expected one of intervalSeconds, timeoutMs, maxInFlight, windowSeconds, listen, services, kafka, postgres, synthetic, security, prometheus, alertmanager, loki, platform, policy, hysteresis)",
+      "colour: unknown key (expected one of intervalSeconds, timeoutMs, maxInFlight, windowSeconds, listen, services, kafka, postgres, synthetic, security, prometheus, alertmanager, loki, platform, policy, hysteresis, journal)",
     ]);
   });
 

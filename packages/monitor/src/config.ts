@@ -102,6 +102,17 @@ export const proberConfigSchema = obj({
     .optional(),
   policy: text.optional().describe("path of a severity-policy override (YAML), relative to the config file"),
   hysteresis: obj({ resolveAfter: num(1, 100, true).default(3) }).prefault({}),
+  journal: obj({
+    dir: text
+      .optional()
+      .describe("its directory (default: gm-prober run --journal-dir, else $GM_PROBER_STATE_DIR, else ~/.local/state/gm-prober)"),
+    maxBytes: num(4096, 1024 ** 3, true)
+      .default(1024 * 1024)
+      .describe("a file is rotated before it passes this many bytes"),
+    files: num(1, 100, true).default(3).describe("files kept, the current one included: at most files × maxBytes on disk"),
+  })
+    .optional()
+    .describe("the incident journal gm-prober run writes (incidents.jsonl): each incident's life, for gm-chaos report incident <id>"),
 });
 
 type Checked = z.output<typeof proberConfigSchema>;

@@ -20,8 +20,9 @@ interface Tracked {
 const key = (i: Pick<Incident, "kind" | "subject">) => `${i.kind}|${i.subject}`;
 const rank = (s: Severity) => SEVERITIES.indexOf(s);
 
-export function createIncidentTracker(resolveAfter: number) {
-  const open = new Map<string, Tracked>();
+/** `seed`: incidents already open (a restarted prober's, from its journal): continued, resolved after `resolveAfter` rounds without them. */
+export function createIncidentTracker(resolveAfter: number, seed: Incident[] = []) {
+  const open = new Map<string, Tracked>(seed.map((i) => [key(i), { incident: i, openedAt: i.respondBy, missing: 0, lowerFor: 0 }]));
   return {
     /** Feed one round's classification; returns what changed. */
     update(found: Incident[]): Transition[] {

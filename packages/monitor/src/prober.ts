@@ -15,6 +15,7 @@ import type { ServiceUrls } from "@gm/signals/http-health";
 import { createSignals } from "@gm/signals/collect-round";
 import type { ProberConfig } from "./config.js";
 import { createIncidentTracker, type Transition } from "./hysteresis.js";
+import { type IncidentJournal, incidentsOf } from "./incident-journal.js";
 import { createProberMetrics } from "./metrics.js";
 
 export interface AlertSink {
@@ -31,6 +32,8 @@ export interface ProberDeps {
   now?: () => number;
   /** instances found at each round (e.g. replicas a scale-up added), merged into the configured services */
   discover?: () => Promise<ServiceUrls>;
+  /** the incident journal (incident-journal.ts): each incident's life, durably; its open incidents are continued */
+  journal?: IncidentJournal;
 }
 
 export interface Round {
@@ -101,7 +104,9 @@ export function createProber(deps: ProberDeps) {
     ...(deps.platform ? ["instances"] : []),
     ...(config.alertmanager ? ["external-alerts"] : []),
   ];
-  const tracker = createIncidentTracker(config.hysteresis.resolveAfter);
+  const tracker = createIncidentTracker(config.hysteresis.resolveAfter, deps.journal ? incidentsOf(deps.journal.open()) : []);
+  /** when the previous round ended: an incident that opens now was not there then */
+  let previousRoundAt: string | null = null;
   const metrics = createProberMetrics();
 
   async function round(): Promise<Round> {
@@ -111,13 +116,29 @@ export function createProber(deps: ProberDeps) {
     const transitions = tracker.update(incidents);
     const active = tracker.active();
     metrics.record(snapshot, active, collectors, (performance.now() - t0) / 1000);
-    for (const t of transitions) {
+    let ids: string[] = [];
+    if (deps.journal) {
+      try {
+        ids = deps.journal.record(transitions, active, previousRoundAt);
+      } catch (err) {
+        log({
+          ts: new Date(now()).toISOString(),
+          level: "error",
+          msg: "incident journal write failed",
+          dir: deps.journal.dir,
+          error: String(err),
+        });
+      }
+    }
+    previousRoundAt = new Date(now()).toISOString();
+    for (const [n, t] of transitions.entries()) {
       const i = t.incident;
       log({
         ts: new Date(now()).toISOString(),
         level: t.type === "resolved" ? "info" : "warn",
         msg: `incident ${t.type}`,
         event: `incident_${t.type}`,
+        ...(ids[n] ? { id: ids[n] } : {}),
         kind: i.kind,
         severity: i.severity,
         ...(t.type === "changed" ? { from: t.from } : {}),

@@ -45,7 +45,10 @@ export interface TimingRow {
 export function timingRows(report: DrillReport): TimingRow[] {
   const t = report.timings;
   const response = t.responseMinutes * 60;
-  const row = (phase: TimingRow["phase"], label: string, seconds: number | null, deadline: number | null): TimingRow => {
+  const row = (phase: TimingRow["phase"], label: string, seconds: number | null, deadlineIn: number | null): TimingRow => {
+    let deadline = deadlineIn;
+    // a real incident has no deadline of its own: the response time is the limit
+    if (report.incident) deadline = null;
     const limits = [deadline, response].filter((x): x is number => x !== null);
     const ok = seconds !== null && limits.every((l) => seconds <= l);
     let note: string;
@@ -63,7 +66,17 @@ export function timingRows(report: DrillReport): TimingRow[] {
   ];
 }
 
-export type FollowUpArea = "data-integrity" | "detection" | "classification" | "recovery" | "runbook" | "cleanup" | "checks" | "drill";
+export type FollowUpArea =
+  | "data-integrity"
+  | "detection"
+  | "classification"
+  | "recovery"
+  | "runbook"
+  | "cleanup"
+  | "checks"
+  | "drill"
+  | "root-cause"
+  | "prevention";
 
 /** One post-incident action item. `runbook` true: belongs to "Update runbooks"; otherwise a preventive measure. */
 export interface FollowUp {
@@ -75,6 +88,7 @@ export interface FollowUp {
 
 /** The follow-ups the outcome calls for, most urgent first; empty when the hypothesis held cleanly. */
 export function followUps(report: DrillReport): FollowUp[] {
+  if (report.incident) return incidentFollowUps(report, report.incident);
   const out: FollowUp[] = [];
   const t = report.timings;
   const kind = report.drill.expected.kind;
@@ -199,10 +213,104 @@ export function followUps(report: DrillReport): FollowUp[] {
     .map(({ f }) => f);
 }
 
-/** Whether the drill calls for a post-mortem meeting: always for failures, and for any follow-up above P3. */
+/** Whether the drill calls for a post-mortem meeting: always for failures, and for any follow-up above P3; a real incident: for P0 and P1. */
 export function needsPostMortem(report: DrillReport, items: FollowUp[] = followUps(report)): boolean {
+  if (report.incident) return report.incident.severity === "P0" || report.incident.severity === "P1";
   return report.outcome === "failed" || items.some((f) => f.priority !== "P3");
 }
+
+/** A real incident's follow-ups: its root cause, what the timings and the steps call for, and prevention. */
+function incidentFollowUps(report: DrillReport, inc: NonNullable<DrillReport["incident"]>): FollowUp[] {
+  const out: FollowUp[] = [];
+  const t = report.timings;
+  const sev = inc.severity;
+  const add = (priority: Severity, area: FollowUpArea, runbook: boolean, text: string) => out.push({ priority, area, runbook, text });
+  if (inc.rootCause === null)
+    add(
+      sev,
+      "root-cause",
+      false,
+      `Document the root cause of ${inc.id} (the Root cause section): what changed, why it caused ${inc.kind} on ${inc.subject}, and why nothing stopped it.`,
+    );
+  if (t.detectSeconds !== null && t.detectSeconds > t.responseMinutes * 60)
+    add(
+      sev,
+      "detection",
+      false,
+      `Detect ${inc.kind} sooner: it opened ${formatSeconds(t.detectSeconds)} after the onset, beyond the ${sev} response time of ${formatSeconds(t.responseMinutes * 60)}.`,
+    );
+  if (t.recoverSeconds === null)
+    add(
+      sev,
+      "recovery",
+      true,
+      `${inc.id} is not resolved: finish the mitigation and verify the resolution (gm-chaos runbook ${inc.id} --execute).`,
+    );
+  else if (t.recoverSeconds > t.responseMinutes * 60)
+    add(
+      sev,
+      "recovery",
+      false,
+      `Speed up recovery of ${inc.kind}: it took ${formatSeconds(t.recoverSeconds)} against the ${sev} response time of ${formatSeconds(t.responseMinutes * 60)}; automate the slowest step.`,
+    );
+  if (!report.steps.some((s) => s.phase === "verification" && s.ok))
+    add(
+      "P3",
+      "runbook",
+      true,
+      `Verify resolution with the runbook's verification steps (gm-chaos runbook ${inc.id} --execute) and record them against the incident.`,
+    );
+  for (const s of report.steps.filter((x) => !x.ok)) {
+    const last = s.output.at(-1);
+    add(
+      "P2",
+      "runbook",
+      true,
+      `Update runbooks: step ${s.id} ("${s.runbookAction}") failed during ${inc.id}${last ? `: ${last}` : ""}. Fix the step or document the manual fallback.`,
+    );
+  }
+  add(
+    sev === "P0" || sev === "P1" ? "P2" : "P3",
+    "prevention",
+    false,
+    `Prevent ${inc.kind} on ${inc.subject} from recurring: fix the root cause once documented, and add or extend a drill in scenarios/ that reproduces it, so the steps that handled it stay proven.`,
+  );
+  const rank = (p: Severity) => ["P0", "P1", "P2", "P3"].indexOf(p);
+  return out
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank(a.f.priority) - rank(b.f.priority) || a.i - b.i)
+    .map(({ f }) => f);
+}
+
+/** The runbook's Resolution and Post-Incident lines for a real incident, each with its status; both renderers say these. */
+export function incidentPostIncident(
+  report: DrillReport,
+  items: FollowUp[] = followUps(report),
+): { line: string; status: string; items: FollowUp[] }[] {
+  const inc = report.incident;
+  if (!inc) return [];
+  const verify = report.checks.find((c) => c.name === "resolution verified");
+  const runbook = items.filter((f) => f.runbook);
+  const preventive = items.filter((f) => !f.runbook && f.area !== "root-cause");
+  return [
+    { line: "Document root cause", status: inc.rootCause === null ? "to do: for a person to fill in (see Root cause)" : "done", items: [] },
+    { line: "Verify resolution", status: verify?.ok ? `done: ${verify.detail}` : `to do: ${verify?.detail ?? "not verified"}`, items: [] },
+    { line: "Write incident report", status: "this document (fill in the root cause)", items: [] },
+    {
+      line: "Conduct post-mortem meeting",
+      status: needsPostMortem(report, items)
+        ? `required: a ${inc.severity} incident`
+        : `optional for a ${inc.severity} incident: review this report`,
+      items: [],
+    },
+    { line: "Update runbooks", status: runbook.length > 0 ? `${runbook.length} item(s):` : "no change found needed", items: runbook },
+    { line: "Implement preventive measures", status: `${preventive.length} item(s):`, items: preventive },
+  ];
+}
+
+/** The placeholder a person replaces with the root cause. */
+export const ROOT_CAUSE_PLACEHOLDER =
+  "**To be filled in by a person.** What changed (a deployment, a configuration, traffic, a dependency)? Why did it cause this incident? Why did nothing stop it earlier? Replace this paragraph, and set `incident.rootCause` in report.json.";
 
 /** The step/remediation markers: start offset (seconds from injection) of every step. */
 export function stepOffsets(report: DrillReport): { id: string; seconds: number; ok: boolean }[] {

@@ -3,7 +3,16 @@
  * sections as the Markdown report; no script, no external asset, so it can be attached to a ticket
  * or opened from a CI artifact as is.
  */
-import { followUps, formatSeconds, injectedAt, needsPostMortem, secondsBetween, timingRows } from "./analysis.js";
+import {
+  followUps,
+  formatSeconds,
+  incidentPostIncident,
+  injectedAt,
+  needsPostMortem,
+  ROOT_CAUSE_PLACEHOLDER,
+  secondsBetween,
+  timingRows,
+} from "./analysis.js";
 import { type ChartOptions, toSvg } from "./chart.js";
 import { escapeXml as h } from "./escape.js";
 import { OUTCOME_ICON, offset } from "./markdown.js";
@@ -48,16 +57,26 @@ function table(head: string[], rows: string[][], numeric: number[] = []): string
 /** The report as a self-contained HTML page (cells passed to `table` are already-escaped HTML). */
 export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
   const d = report.drill;
+  const inc = report.incident;
+  const from = inc ? "From onset" : "From injection";
   const inject = injectedAt(report);
-  const title = `Incident report: ${d.scenario} drill — ${report.outcome}`;
+  const title = inc
+    ? `Incident report: ${inc.kind} ${inc.severity} on ${inc.subject} — ${inc.resolvedAt ? "resolved" : "open"}`
+    : `Incident report: ${d.scenario} drill — ${report.outcome}`;
   const body: string[] = [];
   const section = (name: string, ...parts: string[]) => body.push(`<section>\n<h2>${h(name)}</h2>\n${parts.join("\n")}\n</section>`);
 
-  body.push(
-    `<h1>${h(`Incident report: ${d.scenario} drill`)}</h1>`,
-    `<p class="meta">Game-day drill <code>${h(d.file)}</code> against ${h(d.target.kind)} <code>${h(d.target.name)}</code>, ${h(report.startedAt)} → ${h(report.finishedAt)} (${h(formatSeconds(secondsBetween(report.startedAt, report.finishedAt)))})</p>`,
-    `<p><span class="outcome ${report.outcome}">${OUTCOME_ICON[report.outcome]} ${h(report.outcome)}</span></p>`,
-  );
+  if (inc)
+    body.push(
+      `<h1>${h(title)}</h1>`,
+      `<p class="meta">Real incident <code>${h(inc.id)}</code>, detected by gm-prober (journal <code>${h(inc.journal)}</code>): opened ${h(inc.openedAt)}, ${inc.resolvedAt ? `resolved ${h(inc.resolvedAt)}` : "<strong>not resolved yet</strong>"}; times count from the onset, ${h(inc.onsetAt)} (${h(inc.onsetSource)}).</p>`,
+    );
+  else
+    body.push(
+      `<h1>${h(`Incident report: ${d.scenario} drill`)}</h1>`,
+      `<p class="meta">Game-day drill <code>${h(d.file)}</code> against ${h(d.target.kind)} <code>${h(d.target.name)}</code>, ${h(report.startedAt)} → ${h(report.finishedAt)} (${h(formatSeconds(secondsBetween(report.startedAt, report.finishedAt)))})</p>`,
+      `<p><span class="outcome ${report.outcome}">${OUTCOME_ICON[report.outcome]} ${h(report.outcome)}</span></p>`,
+    );
   if (report.reasons.length > 0) body.push(`<ul class="reasons">${report.reasons.map((r) => `<li>${h(r)}</li>`).join("")}</ul>`);
 
   const rows = timingRows(report);
@@ -70,7 +89,7 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
       )
       .join("")}</div>`,
     table(
-      ["", "From injection", "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
+      ["", from, inc ? "Deadline" : "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
       rows.map((r) => [
         h(r.label),
         h(formatSeconds(r.seconds)),
@@ -82,21 +101,32 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
     ),
   );
 
-  section("Signals", `<div class="chart">\n${toSvg(report, opts.chart).trimEnd()}\n</div>`);
-
-  section("Hypothesis", `<blockquote>${h(d.hypothesis)}</blockquote>`);
+  if (!inc) {
+    section("Signals", `<div class="chart">\n${toSvg(report, opts.chart).trimEnd()}\n</div>`);
+    section("Hypothesis", `<blockquote>${h(d.hypothesis)}</blockquote>`);
+  }
 
   const params = Object.entries(d.fault.params).sort(([a], [b]) => a.localeCompare(b));
-  section(
-    "Root cause",
-    `<p>Injected fault: <strong>${h(d.fault.description)}</strong> (<code>${h(d.fault.type)}</code>) at ${h(inject)}. Expected incident: <strong>${h(`${d.expected.kind} ${d.expected.severity}`)}</strong>.</p>`,
-    params.length > 0
-      ? table(
-          ["Parameter", "Value"],
-          params.map(([k, v]) => [h(k), `<code>${h(typeof v === "string" ? v : (JSON.stringify(v) ?? "undefined"))}</code>`]),
-        )
-      : "<p>The fault has no parameters.</p>",
-  );
+  if (inc)
+    section(
+      "Root cause",
+      inc.rootCause === null
+        ? `<p class="todo">${h(ROOT_CAUSE_PLACEHOLDER)
+            .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
+            .replace(/`(.+?)`/g, "<code>$1</code>")}</p>`
+        : `<p>${h(inc.rootCause)}</p>`,
+    );
+  else
+    section(
+      "Root cause",
+      `<p>Injected fault: <strong>${h(d.fault.description)}</strong> (<code>${h(d.fault.type)}</code>) at ${h(inject)}. Expected incident: <strong>${h(`${d.expected.kind} ${d.expected.severity}`)}</strong>.</p>`,
+      params.length > 0
+        ? table(
+            ["Parameter", "Value"],
+            params.map(([k, v]) => [h(k), `<code>${h(typeof v === "string" ? v : (JSON.stringify(v) ?? "undefined"))}</code>`]),
+          )
+        : "<p>The fault has no parameters.</p>",
+    );
 
   const det = report.detected;
   const seen =
@@ -110,13 +140,18 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
     const match = det.kind === d.expected.kind && det.severity === d.expected.severity;
     section(
       "Detected incident",
-      `<p><strong>${h(`${det.kind} ${det.severity}`)}</strong> after ${h(formatSeconds(report.timings.detectSeconds))} — ${match ? `${mark(true)} as expected` : `${mark(false)} expected ${h(`${d.expected.kind} ${d.expected.severity}`)}`}.</p>`,
+      inc
+        ? `<p><strong>${h(`${det.kind} ${det.severity}`)}</strong> opened ${h(formatSeconds(report.timings.detectSeconds))} after the onset, with this evidence:</p>`
+        : `<p><strong>${h(`${det.kind} ${det.severity}`)}</strong> after ${h(formatSeconds(report.timings.detectSeconds))} — ${match ? `${mark(true)} as expected` : `${mark(false)} expected ${h(`${d.expected.kind} ${d.expected.severity}`)}`}.</p>`,
       table(
         ["Signal", "Observed", "Threshold"],
         det.evidence.map((e) => [`<code>${h(e.signal)}</code>`, h(String(e.observed)), h(e.threshold)]),
       ),
-      "<p>Every incident seen during the drill:</p>",
-      seen,
+      ...(inc
+        ? [
+            `<p>${inc.changes.length > 0 ? h(`Severity changes: ${inc.changes.map((c) => `${c.from} → ${c.to} at ${c.at}`).join("; ")}.`) : h(`Its severity stayed ${inc.severity}.`)}</p>`,
+          ]
+        : ["<p>Every incident seen during the drill:</p>", seen]),
     );
   } else
     section(
@@ -130,7 +165,7 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
     "Timeline",
     report.timeline.length > 0
       ? table(
-          ["From injection", "Time", "Phase", "Event"],
+          [from, "Time", "Phase", "Event"],
           report.timeline.map((e) => [h(offset(secondsBetween(inject, e.at))), h(e.at), h(e.phase), h(e.message)]),
           [0],
         )
@@ -181,16 +216,19 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
             ? `<p>Altered, for example: ${(integ.alteredSample ?? []).map((x) => `<code>${h(x)}</code>`).join(", ")}</p>`
             : "",
         ].join("\n")
-      : "<p>Not checked in this drill.</p>",
+      : inc
+        ? "<p>Not checked: a real incident (the prober's canary is its data-loss check; a loss would be its own data-loss incident).</p>"
+        : "<p>Not checked in this drill.</p>",
   );
 
   const c = report.cleanup;
-  section(
-    "Clean-up",
-    c.ok && c.leftovers.length === 0
-      ? `<p>${mark(true)} Everything the drill created was removed: no leftovers.</p>`
-      : `<p>${mark(false)} Clean-up ${c.ok ? "finished" : "failed"}; leftovers:</p><ul>${(c.leftovers.length > 0 ? c.leftovers : ["(none listed)"]).map((l) => `<li>${h(l)}</li>`).join("")}</ul>`,
-  );
+  if (!inc)
+    section(
+      "Clean-up",
+      c.ok && c.leftovers.length === 0
+        ? `<p>${mark(true)} Everything the drill created was removed: no leftovers.</p>`
+        : `<p>${mark(false)} Clean-up ${c.ok ? "finished" : "failed"}; leftovers:</p><ul>${(c.leftovers.length > 0 ? c.leftovers : ["(none listed)"]).map((l) => `<li>${h(l)}</li>`).join("")}</ul>`,
+    );
 
   section(
     "Checks",
@@ -209,15 +247,23 @@ export function toHtml(report: DrillReport, opts: HtmlOptions = {}): string {
       : "";
   const runbook = items.filter((f) => f.runbook);
   const preventive = items.filter((f) => !f.runbook);
-  section(
-    "Post-incident follow-ups",
-    "<ol>",
-    "<li><strong>Write incident report</strong> — ✅ this document.</li>",
-    `<li><strong>Conduct post-mortem meeting</strong> — ${needsPostMortem(report, items) ? "required: the drill failed or found a P0–P2 problem." : "optional: review this report at the next game-day."}</li>`,
-    `<li><strong>Update runbooks</strong> — ${runbook.length > 0 ? `${runbook.length} item(s):${li(runbook)}` : "no change needed."}</li>`,
-    `<li><strong>Implement preventive measures</strong> — ${preventive.length > 0 ? `${preventive.length} item(s):${li(preventive)}` : "none: the hypothesis held."}</li>`,
-    "</ol>",
-  );
+  if (inc)
+    section(
+      "Resolution and post-incident follow-ups",
+      "<ol>",
+      ...incidentPostIncident(report, items).map((l) => `<li><strong>${h(l.line)}</strong> — ${h(l.status)}${li(l.items)}</li>`),
+      "</ol>",
+    );
+  else
+    section(
+      "Post-incident follow-ups",
+      "<ol>",
+      "<li><strong>Write incident report</strong> — ✅ this document.</li>",
+      `<li><strong>Conduct post-mortem meeting</strong> — ${needsPostMortem(report, items) ? "required: the drill failed or found a P0–P2 problem." : "optional: review this report at the next game-day."}</li>`,
+      `<li><strong>Update runbooks</strong> — ${runbook.length > 0 ? `${runbook.length} item(s):${li(runbook)}` : "no change needed."}</li>`,
+      `<li><strong>Implement preventive measures</strong> — ${preventive.length > 0 ? `${preventive.length} item(s):${li(preventive)}` : "none: the hypothesis held."}</li>`,
+      "</ol>",
+    );
 
   return [
     "<!doctype html>",

@@ -18,6 +18,7 @@ const EVIDENCE: Shape = { keys: ["signal", "observed", "threshold"] };
 const REPORT_SHAPE: Shape = {
   keys: [
     "schemaVersion",
+    "incident",
     "drill",
     "startedAt",
     "finishedAt",
@@ -38,6 +39,10 @@ const REPORT_SHAPE: Shape = {
     "signals",
   ],
   fields: {
+    incident: {
+      keys: ["id", "kind", "subject", "severity", "openedAt", "resolvedAt", "onsetAt", "onsetSource", "changes", "rootCause", "journal"],
+      fields: { changes: { keys: ["at", "from", "to"] } },
+    },
     drill: {
       keys: ["scenario", "file", "hypothesis", "fault", "expected", "target"],
       fields: {
@@ -55,7 +60,7 @@ const REPORT_SHAPE: Shape = {
     observer: { keys: ["source", "intervalSeconds", "timeoutMs", "windowSeconds", "resolveAfterRounds", "alertmanager"] },
     incidentsOpen: { keys: ["kind", "severity", "subject", "firstSeenAt", "page", "verdict", "reason"] },
     hypothesisChecks: { keys: ["claim", "signal", "service", "during", "max", "observed", "ok", "detail"] },
-    steps: { keys: ["id", "title", "runbookAction", "phase", "mutates", "startedAt", "seconds", "ok", "finding", "output"] },
+    steps: { keys: ["id", "title", "runbookAction", "phase", "mutates", "effect", "startedAt", "seconds", "ok", "finding", "output"] },
     integrity: { keys: ["acknowledged", "found", "lost", "duplicates", "lostSample", "altered", "alteredSample"] },
     cleanup: { keys: ["ok", "leftovers"] },
     checks: { keys: ["name", "ok", "detail"] },
@@ -128,6 +133,19 @@ const PHASES = ["steady-state", "load", "inject", "detect", "mitigate", "recover
 /** DrillReport v1 as it is read back (schemaVersion is checked first, on its own). */
 export const reportSchema = obj({
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+  incident: obj({
+    id: str,
+    kind,
+    subject: str,
+    severity,
+    openedAt: time,
+    resolvedAt: time.nullable(),
+    onsetAt: time,
+    onsetSource: oneOf(["last-clear-round", "given", "opened"]),
+    changes: list(obj({ at: time, from: severity, to: severity })),
+    rootCause: z.string(e("a string or null")).nullable(),
+    journal: str,
+  }).optional(),
   drill: obj({
     scenario: str,
     file: str,
@@ -180,6 +198,7 @@ export const reportSchema = obj({
       runbookAction: str,
       phase: oneOf(["triage", "mitigation", "verification"]),
       mutates: bool,
+      effect: oneOf(["read-only", "reversible", "irreversible"]).optional(),
       startedAt: time,
       seconds: num,
       ok: bool,

@@ -3,7 +3,17 @@
  * Markdown. The signals chart is a separate file (signals.svg, see chart.ts) referenced as an image:
  * GitHub renders neither inline <svg> nor data: URIs reliably in Markdown.
  */
-import { type FollowUp, followUps, formatSeconds, injectedAt, needsPostMortem, secondsBetween, timingRows } from "./analysis.js";
+import {
+  type FollowUp,
+  followUps,
+  formatSeconds,
+  incidentPostIncident,
+  injectedAt,
+  needsPostMortem,
+  ROOT_CAUSE_PLACEHOLDER,
+  secondsBetween,
+  timingRows,
+} from "./analysis.js";
 import { escapeMdCell, escapeMdCellKeepCode, escapeMdInline, fenceFor, stripInvalidXml } from "./escape.js";
 import type { DrillReport } from "./schema.js";
 
@@ -35,18 +45,33 @@ function followUpLine(f: FollowUp): string {
 
 /** The post-incident report of one drill. */
 export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): string {
-  const chart = opts.chart === undefined ? "signals.svg" : opts.chart;
+  const inc = report.incident;
+  // a real incident has no signal samples to chart
+  const chart = inc ? null : opts.chart === undefined ? "signals.svg" : opts.chart;
   const d = report.drill;
+  const from = inc ? "From onset" : "From injection";
   const inject = injectedAt(report);
   const out: string[] = [];
   const section = (title: string, ...body: string[]) => out.push(`## ${title}`, "", ...body.flatMap((b) => [b, ""]));
 
-  out.push(`# Incident report: ${escapeMdInline(d.scenario)} drill — ${OUTCOME_ICON[report.outcome]} ${report.outcome}`, "");
-  out.push(
-    `Game-day drill \`${d.file.replace(/`/g, "'")}\` against ${d.target.kind} \`${d.target.name.replace(/`/g, "'")}\`, ${report.startedAt} → ${report.finishedAt} (${formatSeconds(secondsBetween(report.startedAt, report.finishedAt))}).`,
-    "",
-  );
-  if (report.outcome === "passed") out.push(`**Outcome: ${OUTCOME_ICON.passed} passed** — the hypothesis held.`, "");
+  if (inc) {
+    out.push(
+      `# Incident report: ${inc.kind} ${inc.severity} on ${escapeMdInline(inc.subject)} — ${inc.resolvedAt ? "resolved" : "open"}`,
+      "",
+    );
+    out.push(
+      `Real incident \`${inc.id}\`, detected by gm-prober (journal \`${inc.journal.replace(/`/g, "'")}\`): opened ${inc.openedAt}, ${inc.resolvedAt ? `resolved ${inc.resolvedAt}` : "**not resolved yet**"}; times count from the onset, ${inc.onsetAt} (${{ "last-clear-round": "the end of the last prober round without it: the incident began after this", given: "as given", opened: "its opening: the prober had just started" }[inc.onsetSource]}).`,
+      "",
+    );
+  } else out.push(`# Incident report: ${escapeMdInline(d.scenario)} drill — ${OUTCOME_ICON[report.outcome]} ${report.outcome}`, "");
+  if (!inc)
+    out.push(
+      `Game-day drill \`${d.file.replace(/`/g, "'")}\` against ${d.target.kind} \`${d.target.name.replace(/`/g, "'")}\`, ${report.startedAt} → ${report.finishedAt} (${formatSeconds(secondsBetween(report.startedAt, report.finishedAt))}).`,
+      "",
+    );
+  if (inc) {
+    if (report.reasons.length > 0) out.push(...report.reasons.map((r) => `- ❌ ${escapeMdInline(r)}`), "");
+  } else if (report.outcome === "passed") out.push(`**Outcome: ${OUTCOME_ICON.passed} passed** — the hypothesis held.`, "");
   else
     out.push(
       `**Outcome: ${OUTCOME_ICON[report.outcome]} ${report.outcome}**`,
@@ -59,7 +84,7 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   section(
     "Summary",
     table(
-      ["", "From injection", "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
+      ["", from, inc ? "Deadline" : "Drill deadline", `Response time (${d.expected.severity})`, "Result"],
       rows.map((r) => [
         r.label,
         formatSeconds(r.seconds),
@@ -71,26 +96,27 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   );
 
   const hyp = report.hypothesisChecks ?? [];
-  section(
-    "Hypothesis",
-    `> ${escapeMdInline(d.hypothesis).replace(/\n/g, "\n> ")}`,
-    ...(hyp.length > 0
-      ? [
-          "Its measurable claims:",
-          table(
-            ["Claim", "Signal", "During", "Tolerance", "Observed", "Held"],
-            hyp.map((h) => [
-              escapeMdCell(h.claim),
-              `${h.signal}${h.service ? ` of ${escapeMdCell(h.service)}` : ""}`,
-              h.during,
-              `≤ ${h.max}`,
-              h.observed === null ? "not measured" : String(h.observed),
-              `${yes(h.ok)} ${escapeMdCell(h.detail)}`,
-            ]),
-          ),
-        ]
-      : []),
-  );
+  if (!inc)
+    section(
+      "Hypothesis",
+      `> ${escapeMdInline(d.hypothesis).replace(/\n/g, "\n> ")}`,
+      ...(hyp.length > 0
+        ? [
+            "Its measurable claims:",
+            table(
+              ["Claim", "Signal", "During", "Tolerance", "Observed", "Held"],
+              hyp.map((h) => [
+                escapeMdCell(h.claim),
+                `${h.signal}${h.service ? ` of ${escapeMdCell(h.service)}` : ""}`,
+                h.during,
+                `≤ ${h.max}`,
+                h.observed === null ? "not measured" : String(h.observed),
+                `${yes(h.ok)} ${escapeMdCell(h.detail)}`,
+              ]),
+            ),
+          ]
+        : []),
+    );
   if (report.observer) {
     const ob = report.observer;
     section(
@@ -100,16 +126,18 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   }
 
   const params = Object.entries(d.fault.params).sort(([a], [b]) => a.localeCompare(b));
-  section(
-    "Root cause",
-    `Injected fault: **${escapeMdInline(d.fault.description)}** (\`${d.fault.type.replace(/`/g, "'")}\`) at ${inject}. Expected incident: **${d.expected.kind} ${d.expected.severity}**.`,
-    params.length > 0
-      ? table(
-          ["Parameter", "Value"],
-          params.map(([k, v]) => [escapeMdCell(k), escapeMdCell(value(v))]),
-        )
-      : "The fault has no parameters.",
-  );
+  if (inc) section("Root cause", inc.rootCause === null ? ROOT_CAUSE_PLACEHOLDER : escapeMdInline(inc.rootCause));
+  else
+    section(
+      "Root cause",
+      `Injected fault: **${escapeMdInline(d.fault.description)}** (\`${d.fault.type.replace(/`/g, "'")}\`) at ${inject}. Expected incident: **${d.expected.kind} ${d.expected.severity}**.`,
+      params.length > 0
+        ? table(
+            ["Parameter", "Value"],
+            params.map(([k, v]) => [escapeMdCell(k), escapeMdCell(value(v))]),
+          )
+        : "The fault has no parameters.",
+    );
 
   const det = report.detected;
   const pageText = { page: "page on-call", "ticket-and-notify": "ticket + notify team", ticket: "ticket" } as const;
@@ -148,7 +176,9 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     const match = det.kind === d.expected.kind && det.severity === d.expected.severity;
     section(
       "Detected incident",
-      `**${det.kind} ${det.severity}** after ${formatSeconds(report.timings.detectSeconds)} — ${match ? "✅ as expected" : `❌ expected ${d.expected.kind} ${d.expected.severity}`}.`,
+      inc
+        ? `**${det.kind} ${det.severity}** opened ${formatSeconds(report.timings.detectSeconds)} after the onset, with this evidence:`
+        : `**${det.kind} ${det.severity}** after ${formatSeconds(report.timings.detectSeconds)} — ${match ? "✅ as expected" : `❌ expected ${d.expected.kind} ${d.expected.severity}`}.`,
       det.evidence.length > 0
         ? table(
             ["Signal", "Observed", "Threshold"],
@@ -159,9 +189,13 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
             ]),
           )
         : "No evidence recorded.",
-      "Every incident seen during the drill:",
-      seen,
-      ...opened,
+      ...(inc
+        ? [
+            inc.changes.length > 0
+              ? `Severity changes: ${inc.changes.map((c) => `${c.from} → ${c.to} at ${c.at}`).join("; ")}.`
+              : `Its severity stayed ${inc.severity}.`,
+          ]
+        : ["Every incident seen during the drill:", seen, ...opened]),
     );
   } else section("Detected incident", "❌ **Not detected.**", "Every incident seen during the drill:", seen);
 
@@ -171,7 +205,7 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
     "Timeline",
     report.timeline.length > 0
       ? table(
-          ["From injection", "Time", "Phase", "Event"],
+          [from, "Time", "Phase", "Event"],
           report.timeline.map((e) => [offset(secondsBetween(inject, e.at)), e.at, e.phase, escapeMdCell(e.message)]),
         )
       : "No events recorded.",
@@ -212,7 +246,13 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   }
 
   const integ = report.integrity;
-  if (!integ) section("Data integrity", "Not checked in this drill.");
+  if (!integ)
+    section(
+      "Data integrity",
+      inc
+        ? "Not checked: a real incident (the prober's canary is its data-loss check; a loss would be its own data-loss incident)."
+        : "Not checked in this drill.",
+    );
   else {
     const altered = integ.altered ?? 0;
     const ok = integ.lost === 0 && integ.duplicates === 0 && altered === 0;
@@ -238,16 +278,17 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   }
 
   const c = report.cleanup;
-  section(
-    "Clean-up",
-    c.ok && c.leftovers.length === 0
-      ? "✅ Everything the drill created was removed: no leftovers."
-      : [
-          `❌ Clean-up ${c.ok ? "finished" : "failed"}; leftovers:`,
-          "",
-          ...(c.leftovers.length > 0 ? c.leftovers.map((l) => `- ${escapeMdInline(l)}`) : ["- (none listed)"]),
-        ].join("\n"),
-  );
+  if (!inc)
+    section(
+      "Clean-up",
+      c.ok && c.leftovers.length === 0
+        ? "✅ Everything the drill created was removed: no leftovers."
+        : [
+            `❌ Clean-up ${c.ok ? "finished" : "failed"}; leftovers:`,
+            "",
+            ...(c.leftovers.length > 0 ? c.leftovers.map((l) => `- ${escapeMdInline(l)}`) : ["- (none listed)"]),
+          ].join("\n"),
+    );
 
   section(
     "Checks",
@@ -262,6 +303,16 @@ export function toMarkdown(report: DrillReport, opts: MarkdownOptions = {}): str
   const items = followUps(report);
   const runbook = items.filter((f) => f.runbook);
   const preventive = items.filter((f) => !f.runbook);
+  if (inc) {
+    section(
+      "Resolution and post-incident follow-ups",
+      "From the runbook's Resolution and Post-Incident lists:",
+      incidentPostIncident(report, items)
+        .flatMap((l, i) => [`${i + 1}. **${l.line}** — ${escapeMdInline(l.status)}`, ...l.items.map((f) => `   ${followUpLine(f)}`)])
+        .join("\n"),
+    );
+    return out.join("\n").replace(/\n+$/, "\n");
+  }
   section(
     "Post-incident follow-ups",
     "From the runbook's Post-Incident list:",

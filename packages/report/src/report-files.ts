@@ -113,3 +113,31 @@ export async function loadReports(paths: string[], fs: ReportFs = nodeReportFs):
   }
   return out;
 }
+
+/**
+ * Every readable report under `dir`, for a lookup that must not stop at one bad file (which steps passed
+ * earlier game days): a file that cannot be read or is not a DrillReport is told in `problems` (file and
+ * field) and skipped; a missing directory is no report and one problem.
+ */
+export async function loadReportsTolerant(
+  dir: string,
+  fs: ReportFs = nodeReportFs,
+): Promise<{ reports: LoadedReport[]; problems: string[] }> {
+  const files: string[] = [];
+  try {
+    if (!(await fs.isDirectory(dir))) return { reports: [], problems: [`${dir}: not a directory of reports`] };
+    await collect(fs, dir, files);
+  } catch (e) {
+    return { reports: [], problems: [`${dir}: cannot read (${e instanceof Error ? e.message : String(e)})`] };
+  }
+  const reports: LoadedReport[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    try {
+      reports.push({ path: file, report: parseReport(await fs.readFile(file)) });
+    } catch (e) {
+      problems.push(`${file}: ${e instanceof Error ? e.message : String(e)}; skipped`);
+    }
+  }
+  return { reports, problems };
+}

@@ -22,6 +22,8 @@ export interface StepRecord {
   runbookAction: string;
   phase: "triage" | "mitigation" | "verification";
   mutates: boolean;
+  /** read-only, reversible or irreversible (the step catalog's type); absent in reports written before steps were typed */
+  effect?: "read-only" | "reversible" | "irreversible";
   startedAt: string;
   seconds: number;
   ok: boolean;
@@ -82,8 +84,33 @@ export interface SignalSample {
   incidents: string[];
 }
 
+/**
+ * A real incident's report (`gm-chaos report incident <id>`), in the drill report's shape so every renderer
+ * serves both: `drill` then names the incident, times are from its onset instead of an injection, and
+ * `incident` says what a drill's fields cannot. Absent in a drill's report.
+ */
+export interface IncidentInfo {
+  id: string;
+  kind: IncidentKind;
+  subject: string;
+  /** its worst severity; the times are judged against that severity's response time */
+  severity: Severity;
+  openedAt: string;
+  resolvedAt: string | null;
+  /** the onset the times count from, and where it comes from */
+  onsetAt: string;
+  onsetSource: "last-clear-round" | "given" | "opened";
+  changes: { at: string; from: Severity; to: Severity }[];
+  /** for a person to fill in: null until then */
+  rootCause: string | null;
+  /** the prober's journal it was read from */
+  journal: string;
+}
+
 export interface DrillReport {
   schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  /** set in a real incident's report (then `drill` describes the incident) */
+  incident?: IncidentInfo;
   drill: {
     scenario: string;
     /** file it came from */

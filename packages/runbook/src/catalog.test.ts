@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CATALOG, PROCESS, stepById } from "./catalog.js";
 import { INCIDENT_KINDS } from "./incident.js";
-import type { Step } from "./steps.js";
+import { mutates, STEP_EFFECT_TYPES, type Step } from "./steps.js";
 
 /** Every line of the runbook's "Common Incidents › Actions" and "Incident Response Process" with an action. */
 const RUNBOOK_ACTIONS = [
@@ -56,10 +56,34 @@ describe("catalog", () => {
   it("gives one step per id, and only mitigation steps mutate or advise", () => {
     for (const s of allSteps()) {
       expect(stepById(s.id)).toBe(s);
-      if (s.mutates || s.advisory) expect(s.phase, s.id).toBe("mitigation");
-      expect(s.mutates && s.advisory, s.id).toBe(false);
+      if (mutates(s) || s.advisory) expect(s.phase, s.id).toBe("mitigation");
+      expect(mutates(s) && s.advisory, s.id).toBe(false);
     }
     expect(stepById("no-such-step")).toBeUndefined();
+  });
+
+  // Graded autonomy: read-only steps run unasked, the others are asked before; a reversible step's undo
+  // is recorded for gm-chaos recover, so it must say what it is.
+  it("types every step read-only, reversible (with its undo) or irreversible (with why)", () => {
+    const byType: Record<string, string[]> = {};
+    for (const s of allSteps()) {
+      expect(STEP_EFFECT_TYPES, s.id).toContain(s.effect.type);
+      if (s.effect.type === "reversible") expect(s.effect.undo.trim(), `${s.id}: its undo`).not.toBe("");
+      if (s.effect.type === "irreversible") expect(s.effect.why.trim(), `${s.id}: why it cannot be undone`).not.toBe("");
+      byType[s.effect.type] = [...(byType[s.effect.type] ?? []), s.id];
+    }
+    // the catalog as reviewed: a step moved between types fails here until this list says so
+    expect(Object.fromEntries(Object.entries(byType).map(([t, ids]) => [t, [...new Set(ids)].sort()]))).toMatchObject({
+      reversible: [
+        "db-increase-pool-size",
+        "lag-scale-up-consumers",
+        "oom-increase-memory-limits",
+        "oom-scale-horizontally",
+        "rollback-if-recent-change",
+        "scale-up-services",
+      ],
+      irreversible: ["db-kill-idle-connections", "kafka-restart-broker", "restart-failing-instances"],
+    });
   });
 
   it("leaves data loss and security exposure without automated mitigation", () => {

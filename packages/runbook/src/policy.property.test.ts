@@ -44,6 +44,7 @@ const policyArb: fc.Arbitrary<Policy> = fc
     step: fc.integer({ min: 1, max: 10 }),
     maxReplicas: fc.integer({ min: 1, max: 100 }),
     recent: secs(0),
+    provenDays: fc.double({ min: 0.001, max: 3650, noNaN: true }),
   })
   .map((g) => ({
     severities: {
@@ -71,6 +72,7 @@ const policyArb: fc.Arbitrary<Policy> = fc
       scale: { step: g.step, maxReplicas: g.maxReplicas },
       recentDeploySeconds: g.recent,
     },
+    verification: { provenWithinDays: g.provenDays },
   }));
 
 type Tree = { [k: string]: Tree | unknown };

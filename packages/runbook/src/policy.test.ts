@@ -73,7 +73,11 @@ actions:
       "thresholds: { errorRate: { p3Above: 0.01 } }",
       "thresholds.errorRate.p3Above: unknown key (expected one of p1Above, p2AtLeast)",
     ],
-    ["an unknown top-level key", "thresholdz: {}", "thresholdz: unknown key (expected one of severities, thresholds, actions)"],
+    [
+      "an unknown top-level key",
+      "thresholdz: {}",
+      "thresholdz: unknown key (expected one of severities, thresholds, actions, verification)",
+    ],
     ["an unknown severity", "severities: { P4: { responseMinutes: 1000 } }", "severities.P4: unknown key (expected one of P0, P1, P2, P3)"],
     ["a list for a mapping", "thresholds: [1, 2]", "thresholds: expected a mapping, got a list"],
     ["a scalar at the root", "42", "(root): expected a mapping, got 42"],
@@ -160,7 +164,7 @@ actions:
       expect(ps.join("\n")).not.toContain("hunter2");
       expect(ps.length).toBeGreaterThan(0);
     }
-    expect(problems(shadow)).toEqual(["(root): not a policy file: none of its keys is severities, thresholds, actions"]);
+    expect(problems(shadow)).toEqual(["(root): not a policy file: none of its keys is severities, thresholds, actions, verification"]);
   });
 
   it("refuses an alias bomb with a message", () => {
@@ -212,7 +216,7 @@ describe("parsePolicy and Object.prototype", () => {
       expect(problems(`severities:\n  P3:\n    ${key}: 1\n`)).toEqual([
         `severities.P3.${key}: unknown key (expected one of responseMinutes, escalation)`,
       ]);
-      expect(problems(`${key}: 1\n`)).toEqual([`${key}: unknown key (expected one of severities, thresholds, actions)`]);
+      expect(problems(`${key}: 1\n`)).toEqual([`${key}: unknown key (expected one of severities, thresholds, actions, verification)`]);
     }
   });
 });

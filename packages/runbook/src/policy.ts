@@ -76,11 +76,18 @@ const actionsSchema = obj({
   ),
 });
 
+const verificationSchema = obj({
+  provenWithinDays: num("a number of days > 0 and at most 3650", { gt: 0, max: 3650 }).describe(
+    "a step is proven when it passed a drill (a game day's report.json) within this many days; otherwise gm-chaos runbook marks it unverified",
+  ),
+});
+
 /** The whole policy, every field present: what a merged policy must be. */
 export const policySchema = obj({
   severities: obj({ P0: severitySchema, P1: severitySchema, P2: severitySchema, P3: severitySchema } satisfies Record<Severity, unknown>),
   thresholds: thresholdsSchema,
   actions: actionsSchema,
+  verification: verificationSchema,
 });
 
 /** Response time and escalation of one severity. */
@@ -89,6 +96,8 @@ export type SeverityPolicy = z.infer<typeof severitySchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
 /** Parameters of the automated steps (bounds, so no step can run away). */
 export type ActionPolicy = z.infer<typeof actionsSchema>;
+/** How recently a step must have passed a drill to count as proven. */
+export type VerificationPolicy = z.infer<typeof verificationSchema>;
 /** The whole policy: what `classify`, the steps and the rendered runbook read. */
 export type Policy = z.infer<typeof policySchema>;
 
@@ -181,6 +190,10 @@ export const defaultPolicy: Policy = {
     // "Mitigation › Rollback deployment if recent change"
     recentDeploySeconds: 3600,
   },
+  // Not in the runbook. Game days are weekly (deploy/gameday: Tuesdays); a step that has not passed one in
+  // 30 days missed four in a row, and the platform it acts on has changed since: an on-call engineer
+  // should know it is unproven before trusting it.
+  verification: { provenWithinDays: 30 },
 };
 
 /** `override` laid onto `base`: mappings merge field by field, anything else replaces (a list too). */

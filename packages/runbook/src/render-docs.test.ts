@@ -21,10 +21,13 @@ describe("renderRunbookMarkdown", () => {
     expect(renderRunbookMarkdown()).toBe(renderRunbookMarkdown(defaultPolicy));
   });
 
-  it("marks mutating and advisory steps and quotes the runbook command", () => {
+  it("marks reversible, irreversible and advisory steps and quotes the runbook command", () => {
     const md = renderRunbookMarkdown();
     expect(md).toContain(
-      "| 3 | mitigation | Restart broker instances that are not running (`kafka-restart-broker`) | Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>` | automated, **mutating** |",
+      "| 3 | mitigation | Restart broker instances that are not running (`kafka-restart-broker`) | Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>` | **irreversible**, asked first (starting a stopped broker is not undone by stopping it again: that would take a replica away) |",
+    );
+    expect(md).toContain(
+      "| 3 | mitigation | Raise the memory limit, up to the policy's maximum (`oom-increase-memory-limits`) | Increase memory limits if needed | **reversible**, asked first (undo: set the memory limit back to what it was) |",
     );
     expect(md).toContain(
       "| 2 | mitigation | Scale up the database (advice) (`db-scale-up-database`) | Scale up database if needed | advisory (prints what to do) |",

@@ -6,6 +6,7 @@ import { CATALOG, ESCALATION, PROCESS } from "./catalog.js";
 import { type Escalation, INCIDENT_KINDS, SEVERITIES, type Severity } from "./incident.js";
 import { readFileSync } from "node:fs";
 import { defaultPolicy, type Policy, SEVERITY_CRITERIA } from "./policy.js";
+import { mutates } from "./steps.js";
 import { parseYamlText } from "./yaml-text.js";
 
 /** The committed Alertmanager routing (same relative path from src/ and dist/). */
@@ -128,13 +129,15 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYam
     "",
     "Every incident below is a command; the steps are the ones listed in its table, in that order.",
     "",
-    "- `gm-chaos runbook <incident>` runs the incident's **read-only** triage against the most recent stack (`--stack-id ID` for another) and prints what the mutating steps would do. It changes nothing.",
-    "- `gm-chaos runbook <incident> --execute` also runs the automated mitigation and verification steps (restart, scale, resize, terminate idle sessions, roll back a recent revision). Advisory steps are never run: they print what a person should decide.",
+    "- `gm-chaos runbook <incident>` runs the incident's **read-only** steps against the most recent stack (`--stack-id ID` for another) and prints what the others would do. It changes nothing. `<incident>` is a kind, or an incident's id from gm-prober's journal (its log line names it), whose steps are then recorded against it.",
+    "- `gm-chaos runbook <incident> --execute` also runs the **reversible** and **irreversible** steps (scale, resize, restart, terminate idle sessions, roll back a recent revision), asking before each one in a terminal (`--yes` for automation; without a terminal and without `--yes` it refuses, exit 2), and the verification. A reversible step writes its undo to the fault journal before it acts, so `gm-chaos recover` takes it back. Advisory steps never act: they print what a person should decide.",
+    `- Each step says when it last passed a game-day drill (the \`report.json\` files under \`--report-dir\`, default \`reports\`), or **unverified** when it never did or not within the policy's \`verification.provenWithinDays\` (${policy.verification.provenWithinDays} days).`,
+    "- `gm-chaos report incident <id>` writes the incident's report (`report.md`, `report.html`, `report.json`, as a drill's): timeline, times from the onset against the response time, evidence, the steps recorded, the root cause left for a person, and the Resolution and Post-Incident follow-ups.",
     "- `--platform kubernetes --allow-context CTX --allow-namespace gamemetrics --allow-namespace kafka` runs the same steps against the runbook's namespaces through the API server (the runner refuses any context or namespace not allowed).",
     "- `--loki-url URL` reads the log steps' lines from Loki instead of the container runtime; `--json` prints the steps' results as JSON; `--policy FILE` judges by another policy (default: the runbook's own, the numbers in this document; drills use `scenarios/policy.yaml`).",
     "- `gm-chaos recover` undoes whatever a drill or an interrupted run left applied (its journal is durable); `gm-chaos drill scenarios/<drill>.yaml` rehearses an incident end to end (the drills are listed under each incident).",
     "",
-    "What the automation does and what it leaves to a person: a step marked *automated, read-only* only looks; *automated, **mutating*** changes the system within the bounds above and only with `--execute`; *advisory* prints what to do and never acts. Resource limits: `oom-check-memory-limits` reads each instance's memory limit, usage and OOM kills (CPU limits are not read); the memory, pool and replica changes the mitigations may make are bounded by the automation bounds above.",
+    "What the automation does and what it leaves to a person: a step marked *automated, read-only* only looks; ***reversible*** and ***irreversible*** steps change the system within the bounds above, only with `--execute` and asked first (a reversible one records its undo); *advisory* prints what to do and never acts. Resource limits: `oom-check-memory-limits` reads each instance's memory limit, usage and OOM kills (CPU limits are not read); the memory, pool and replica changes the mitigations may make are bounded by the automation bounds above.",
   );
 
   line("", "## Escalation", "");
@@ -171,7 +174,14 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYam
       "|---|---|---|---|---|",
     );
     c.steps.forEach((s, i) => {
-      const mode = s.advisory ? "advisory (prints what to do)" : s.mutates ? "automated, **mutating**" : "automated, read-only";
+      const e = s.effect;
+      const mode = s.advisory
+        ? "advisory (prints what to do)"
+        : e.type === "read-only"
+          ? "automated, read-only"
+          : e.type === "reversible"
+            ? `**reversible**, asked first (undo: ${cell(e.undo)})`
+            : `**irreversible**, asked first (${cell(e.why)})`;
       line(`| ${i + 1} | ${s.phase} | ${cell(s.title)} (\`${s.id}\`) | ${cell(s.runbookAction)} | ${mode} |`);
     });
     const esc = (Object.keys(ESCALATION) as Escalation[])
@@ -179,12 +189,12 @@ export function renderRunbookMarkdown(policy: Policy = defaultPolicy, routingYam
       .filter(([, sevs]) => sevs.length > 0)
       .map(([e, sevs]) => `${sevs.join("/")}: ${ESCALATION[e]}`);
     line("", `**Escalation**: ${esc.join("; ")}. ${c.escalationNote}`);
-    const acting = c.steps.filter((s) => s.mutates && !s.advisory).map((s) => `\`${s.id}\``);
+    const acting = c.steps.filter((s) => mutates(s) && !s.advisory).map((s) => `\`${s.id}\``);
     line(
       "",
       `**On call**: \`gm-chaos runbook ${kind}\` runs the triage and prints the rest; ` +
         (acting.length > 0
-          ? `\`gm-chaos runbook ${kind} --execute\` also runs ${acting.join(", ")} and the verification.`
+          ? `\`gm-chaos runbook ${kind} --execute\` also runs ${acting.join(", ")}, each asked first, and the verification.`
           : "nothing here is automated beyond the triage (`--execute` acts on nothing more)."),
     );
     line(

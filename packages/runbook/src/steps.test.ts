@@ -3,7 +3,7 @@ import type { Incident, IncidentKind } from "./incident.js";
 import { defaultPolicy, type Policy } from "./policy.js";
 import { type ConnectionRow, type InstanceInfo, PortUnavailableError, type Ports, type Rollout } from "./ports.js";
 import { emptySnapshot, type ServiceName, type Snapshot } from "./snapshot.js";
-import { STEPS, type Step, type StepResult } from "./steps.js";
+import { applyUndo, describeUndo, parseUndoAction, STEPS, type Step, type StepResult } from "./steps.js";
 
 // ------------------------------------------------------------------ in-memory fake ports
 
@@ -97,8 +97,8 @@ function fake(init: Partial<FakeState> = {}): Fake {
       ...(st.rollouts
         ? {
             rollouts: async (service: ServiceName) => (st.rollouts?.[service] ?? []).map((r) => ({ ...r })),
-            rollback: async (service: ServiceName) => {
-              f.calls.push(`rollback ${service}`);
+            rollback: async (service: ServiceName, toRevision?: number) => {
+              f.calls.push(`rollback ${service}${toRevision === undefined ? "" : ` to ${toRevision}`}`);
               const list = st.rollouts?.[service] ?? [];
               return list.find((r) => !r.current)?.revision ?? 0;
             },
@@ -144,6 +144,14 @@ function incident(kind: IncidentKind, subject: string): Incident {
 
 const run = (step: Step, ports: Ports, kind: IncidentKind, subject: string, policy: Policy = defaultPolicy): Promise<StepResult> =>
   step.run(ports, { incident: incident(kind, subject), policy });
+
+/** Runs a step as the on-call mode does, its recorded undos among the port calls (so their order shows). */
+const runRecording = (step: Step, ports: Fake, kind: IncidentKind, subject: string): Promise<StepResult> =>
+  step.run(ports, {
+    incident: incident(kind, subject),
+    policy: defaultPolicy,
+    recordUndo: async (u) => void ports.calls.push(`undo: ${describeUndo(u)}`),
+  });
 
 const row = (pid: number, state: string, application: string): ConnectionRow => ({
   pid,
@@ -215,7 +223,7 @@ describe("Kafka broker down steps", () => {
       ],
     });
     const r = await run(STEPS.kafkaRestartBroker, p, "kafka-broker-down", "kafka");
-    expect(STEPS.kafkaRestartBroker.mutates).toBe(true);
+    expect(STEPS.kafkaRestartBroker.effect.type).toBe("irreversible");
     expect(p.calls).toEqual(["restart kafka-2", "restart kafka-4"]);
     expect(r).toEqual({
       ok: true,
@@ -361,7 +369,7 @@ describe("database pool steps", () => {
       poolSizes: { "stats-api": 10, "ingest-api": 10 },
     });
     const r = await run(STEPS.dbScaleUpDatabase, p, "db-pool-exhausted", "postgres");
-    expect(STEPS.dbScaleUpDatabase.mutates).toBe(false);
+    expect(STEPS.dbScaleUpDatabase.effect.type).toBe("read-only");
     expect(STEPS.dbScaleUpDatabase.advisory).toBe(true);
     expect(p.calls).toEqual([]);
     // pools 60 + 40, other sessions 2 (gm-prober, psql), reserved 3
@@ -380,6 +388,22 @@ describe("database pool steps", () => {
     // bound = floor((97 − 2 other) / 3 instances) = 31: 10 → 20, 20 → min(40, 31) = 31
     expect(p.calls).toEqual(["setPoolSize stats-api 20", "setPoolSize ingest-api 31"]);
     expect(r).toMatchObject({ ok: true, data: { raised: { "stats-api": 20, "ingest-api": 31 }, bound: 31 } });
+  });
+
+  it("increase pool size records each pool's undo before it changes it", async () => {
+    const p = fake({
+      connections: conns,
+      snapshots: [pgSnap(0.5, 3)],
+      replicas: { "stats-api": 2, "ingest-api": 1 },
+      poolSizes: { "stats-api": 10, "ingest-api": 20 },
+    });
+    await runRecording(STEPS.dbIncreasePoolSize, p, "db-pool-exhausted", "postgres");
+    expect(p.calls).toEqual([
+      "undo: set the pool size of stats-api back to 10",
+      "setPoolSize stats-api 20",
+      "undo: set the pool size of ingest-api back to 20",
+      "setPoolSize ingest-api 31",
+    ]);
   });
 
   it("increase pool size refuses when the pools already fill the database", async () => {
@@ -503,6 +527,15 @@ describe("consumer lag steps", () => {
     });
   });
 
+  it("scale up consumers records the replicas it had before scaling, and nothing when it does not scale", async () => {
+    const p = fake({ replicas: { "event-processor-service": 2 }, snapshots: [groupSnap(3)] });
+    await runRecording(STEPS.lagScaleUpConsumers, p, "high-consumer-lag", "event-processor-service");
+    expect(p.calls).toEqual(["undo: scale event-processor-service back to 2 replica(s)", "scale event-processor-service 3"]);
+    const q = fake({ replicas: { "event-processor-service": 3 }, snapshots: [groupSnap(3)] });
+    await runRecording(STEPS.lagScaleUpConsumers, q, "high-consumer-lag", "event-processor-service");
+    expect(q.calls).toEqual([]);
+  });
+
   it("scale up consumers stops at the partition count", async () => {
     const p = fake({ replicas: { "event-processor-service": 3 }, snapshots: [groupSnap(3)] });
     const r = await run(STEPS.lagScaleUpConsumers, p, "high-consumer-lag", "event-processor-service");
@@ -556,6 +589,18 @@ describe("service OOM steps", () => {
     const r = await run(STEPS.oomIncreaseMemoryLimits, p, "service-oom", "stats-api");
     expect(p.calls).toEqual([`setMemoryLimit stats-api ${1024 * MiB}`]);
     expect(r.output).toEqual(["stats-api: memory limit 512 MiB → 1024 MiB"]);
+  });
+
+  it("increase memory limits and scale horizontally record their undo before they act", async () => {
+    const p = fake({ instances: stats(), replicas: { "stats-api": 2 } });
+    await runRecording(STEPS.oomIncreaseMemoryLimits, p, "service-oom", "stats-api");
+    await runRecording(STEPS.oomScaleHorizontally, p, "service-oom", "stats-api");
+    expect(p.calls).toEqual([
+      "undo: set the memory limit of stats-api back to 512 MiB",
+      `setMemoryLimit stats-api ${1024 * MiB}`,
+      "undo: scale stats-api back to 2 replica(s)",
+      "scale stats-api 3",
+    ]);
   });
 
   it("increase memory limits is capped by the policy's maximum", async () => {
@@ -686,6 +731,21 @@ describe("general steps", () => {
     expect(r.output[1]).toMatch(/^undo: roll forward: rollback stats-api to revision 2/);
   });
 
+  it("in on-call mode the rollback records its roll forward before it rolls back, and the undo is idempotent", async () => {
+    const p = fake({ rollouts: { "stats-api": [rev(2, 5, { current: true, changes: ["PG_POOL_MAX 10 → 1"] }), rev(1, 24 * 60)] } });
+    await runRecording(STEPS.rollbackIfRecentChange, p, "high-error-rate", "stats-api");
+    expect(p.calls).toEqual(["undo: roll stats-api forward again to revision 2", "rollback stats-api"]);
+    // recover: the rollback made revision 3 from revision 1's template; rolling forward goes back to 2, once
+    const after = fake({ rollouts: { "stats-api": [rev(3, 0, { current: true, rollbackOf: 1 }), rev(2, 5), rev(1, 24 * 60)] } });
+    await applyUndo(after.platform, { action: "rollback", service: "stats-api", toRevision: 2 });
+    expect(after.calls).toEqual(["rollback stats-api to 2"]);
+    const done = fake({ rollouts: { "stats-api": [rev(4, 0, { current: true, rollbackOf: 2 }), rev(3, 1), rev(2, 5)] } });
+    await applyUndo(done.platform, { action: "rollback", service: "stats-api", toRevision: 2 });
+    expect(done.calls).toEqual([]);
+    expect(parseUndoAction({ action: "rollback", service: "stats-api", toRevision: 2 })).toBeDefined();
+    expect(parseUndoAction({ action: "rollback", service: "stats-api", toRevision: 0 })).toBeUndefined();
+  });
+
   it("rollback says why not: no revision in the window, incident before the revision, already rolled back", async () => {
     const cases: [Rollout[], RegExp][] = [
       [[rev(2, 120, { current: true }), rev(1, 24 * 60)], /no revision within 3600 s before the incident opened/],
@@ -746,6 +806,9 @@ describe("general steps", () => {
     });
     await run(STEPS.scaleUpServices, p, "high-error-rate", "all");
     expect(p.calls).toEqual(["scale stats-api 3"]);
+    p.calls.length = 0;
+    await runRecording(STEPS.scaleUpServices, p, "high-error-rate", "all");
+    expect(p.calls).toEqual(["undo: scale stats-api back to 2 replica(s)", "scale stats-api 3"]);
   });
 
   it("verify error rate waits for the rate to fall below the P2 threshold", async () => {
@@ -783,5 +846,33 @@ describe("general steps", () => {
       finding: "problem",
       output: ["/admin: expected 401 without a token, observed 200", "/debug: leaks secret PG_PASSWORD"],
     });
+  });
+});
+
+describe("recorded undos", () => {
+  it("applies each through the platform port it names", async () => {
+    const p = fake();
+    await applyUndo(p.platform, { action: "scale", service: "stats-api", replicas: 1 });
+    await applyUndo(p.platform, { action: "set-memory-limit", service: "stats-api", bytes: 512 * 1024 * 1024 });
+    await applyUndo(p.platform, { action: "set-pool-size", service: "ingest-api", size: 10 });
+    expect(p.calls).toEqual(["scale stats-api 1", `setMemoryLimit stats-api ${512 * 1024 * 1024}`, "setPoolSize ingest-api 10"]);
+  });
+
+  it("reads back only what it wrote: an unknown action, a missing service or a bad number is not an undo", () => {
+    expect(parseUndoAction({ action: "scale", service: "stats-api", replicas: 0 })).toEqual({
+      action: "scale",
+      service: "stats-api",
+      replicas: 0,
+    });
+    for (const bad of [
+      null,
+      "scale",
+      { action: "delete", service: "stats-api" },
+      { action: "scale", replicas: 1 },
+      { action: "scale", service: "stats-api", replicas: -1 },
+      { action: "set-pool-size", service: "stats-api", size: 1.5 },
+      { action: "set-memory-limit", service: "stats-api", bytes: "1g" },
+    ])
+      expect(parseUndoAction(bad), JSON.stringify(bad)).toBeUndefined();
   });
 });

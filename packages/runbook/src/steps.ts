@@ -6,7 +6,7 @@
 import type { Incident } from "./incident.js";
 import type { Policy } from "./policy.js";
 import { decideRollback, recentRevisions, type RevisionTiming, revisionTiming } from "./deployments.js";
-import { type InstanceInfo, PortUnavailableError, type Ports, type Rollout } from "./ports.js";
+import { type InstanceInfo, type PlatformPort, PortUnavailableError, type Ports, type Rollout } from "./ports.js";
 import { detectDbPoolExhausted, detectHighErrorRate, detectServiceDown, errorRateSeverity } from "./rules.js";
 import type { ServiceName, Snapshot } from "./snapshot.js";
 import {
@@ -32,6 +32,83 @@ export interface StepContext {
   topology?: Topology;
   /** when the incident opened (ms since the epoch): deployments are judged against it; the steps' clock now when absent */
   openedAt?: number;
+  /**
+   * Records the undo of what a reversible step is about to change, durably, before it changes it (the
+   * on-call mode writes it to the fault journal that `gm-chaos recover` reads). A drill leaves it out:
+   * its fault's own recover returns the stack to its shape.
+   */
+  recordUndo?: (undo: UndoAction) => Promise<void>;
+}
+
+/**
+ * What running a step does to the system, for graded autonomy: `read-only` steps run unasked;
+ * `reversible` ones record their undo before they act (`undo` says in words what it does);
+ * `irreversible` ones cannot be taken back (`why`), so a person confirms them.
+ */
+export type StepEffect = { type: "read-only" } | { type: "reversible"; undo: string } | { type: "irreversible"; why: string };
+
+export const STEP_EFFECT_TYPES = ["read-only", "reversible", "irreversible"] as const satisfies readonly StepEffect["type"][];
+
+const READ_ONLY: StepEffect = { type: "read-only" };
+
+/** Whether running the step changes the system. */
+export const mutates = (step: Pick<Step, "effect">): boolean => step.effect.type !== "read-only";
+
+/** The undo of one change a reversible step made: what to set back, through the platform port. */
+export type UndoAction =
+  | { action: "scale"; service: ServiceName; replicas: number }
+  | { action: "set-memory-limit"; service: InstanceInfo["service"]; bytes: number }
+  | { action: "set-pool-size"; service: ServiceName; size: number }
+  | { action: "rollback"; service: ServiceName; toRevision: number };
+
+export const UNDO_ACTIONS = ["scale", "set-memory-limit", "set-pool-size", "rollback"] as const satisfies readonly UndoAction["action"][];
+
+/** An undo in words, e.g. "scale stats-api back to 1 replica(s)". */
+export function describeUndo(u: UndoAction): string {
+  switch (u.action) {
+    case "scale":
+      return `scale ${u.service} back to ${u.replicas} replica(s)`;
+    case "set-memory-limit":
+      return `set the memory limit of ${u.service} back to ${mib(u.bytes)}`;
+    case "set-pool-size":
+      return `set the pool size of ${u.service} back to ${u.size}`;
+    case "rollback":
+      return `roll ${u.service} forward again to revision ${u.toRevision}`;
+  }
+}
+
+/** Applies a recorded undo; idempotent (setting a value it already has changes nothing). */
+export async function applyUndo(platform: PlatformPort, u: UndoAction): Promise<void> {
+  switch (u.action) {
+    case "scale":
+      return platform.scale(u.service, u.replicas);
+    case "set-memory-limit":
+      return platform.setMemoryLimit(u.service, u.bytes);
+    case "set-pool-size":
+      return platform.setPoolSize(u.service, u.size);
+    case "rollback": {
+      // idempotent: a service already running that revision's template is left alone
+      const history = platform.rollouts ? await platform.rollouts(u.service) : [];
+      const current = history.reduce<Rollout | undefined>((a, r) => (!a || r.revision > a.revision ? r : a), undefined);
+      if (current && (current.revision === u.toRevision || current.rollbackOf === u.toRevision)) return;
+      if (!platform.rollback) throw new PortUnavailableError(`roll ${u.service} forward: this platform cannot roll back`);
+      await platform.rollback(u.service, u.toRevision);
+      return;
+    }
+  }
+}
+
+/** A recorded undo read back from a file: undefined when it is not one (the caller names the file). */
+export function parseUndoAction(v: unknown): UndoAction | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  const okInt = (n: unknown, min: number) => typeof n === "number" && Number.isInteger(n) && n >= min;
+  if (typeof o["service"] !== "string" || o["service"] === "") return undefined;
+  if (o["action"] === "scale" && okInt(o["replicas"], 0)) return o as UndoAction;
+  if (o["action"] === "set-memory-limit" && okInt(o["bytes"], 1)) return o as UndoAction;
+  if (o["action"] === "set-pool-size" && okInt(o["size"], 1)) return o as UndoAction;
+  if (o["action"] === "rollback" && okInt(o["toRevision"], 1)) return o as UndoAction;
+  return undefined;
 }
 
 /**
@@ -59,8 +136,8 @@ export interface Step {
   title: string;
   /** the runbook line it implements, verbatim */
   runbookAction: string;
-  /** changes the system (restart, scale, resize, terminate) */
-  mutates: boolean;
+  /** read-only, reversible (with its undo) or irreversible: what the on-call mode asks before and records */
+  effect: StepEffect;
   /** only says what should be done; a human decides (e.g. scaling the database, a rollback) */
   advisory: boolean;
   run(ports: Ports, ctx: StepContext): Promise<StepResult>;
@@ -169,7 +246,7 @@ const checkHealthEndpoints: Step = {
   phase: "triage",
   title: "Check service health endpoints",
   runbookAction: "Check service health endpoints",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const s = await ports.observe.snapshot();
@@ -215,7 +292,7 @@ const reviewRecentDeployments: Step = {
   phase: "triage",
   title: "Review recent deployments",
   runbookAction: "Review recent deployments",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const openedAt = ctx.openedAt ?? ports.now();
@@ -258,7 +335,7 @@ const checkConsumerLag: Step = {
   phase: "triage",
   title: "Check Kafka consumer lag",
   runbookAction: "Check Kafka consumer lag",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const s = await ports.observe.snapshot();
@@ -278,7 +355,7 @@ function connectionsStep(id: string, runbookAction: string, title: string): Step
     phase: "triage",
     title,
     runbookAction,
-    mutates: false,
+    effect: READ_ONLY,
     advisory: false,
     async run(ports, ctx) {
       const rows = await ports.database.connections();
@@ -313,7 +390,7 @@ const identifyAffectedServices: Step = {
   phase: "triage",
   title: "Identify affected service(s)",
   runbookAction: "Identify affected service(s)",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const s = await ports.observe.snapshot();
@@ -347,7 +424,7 @@ const restartFailingInstances: Step = {
   phase: "mitigation",
   title: "Restart failing instances",
   runbookAction: "Restart failing pods",
-  mutates: true,
+  effect: { type: "irreversible", why: "a restarted instance cannot be un-restarted (its process and in-memory state are gone)" },
   advisory: false,
   async run(ports, ctx) {
     const s = await ports.observe.snapshot();
@@ -372,7 +449,7 @@ const rollbackIfRecentChange: Step = {
   phase: "mitigation",
   title: "Roll back a recent deployment",
   runbookAction: "Rollback deployment if recent change",
-  mutates: true,
+  effect: { type: "reversible", undo: "roll forward: roll the service back again to the revision the rollback left" },
   advisory: false,
   async run(ports, ctx) {
     const openedAt = ctx.openedAt ?? ports.now();
@@ -389,6 +466,7 @@ const rollbackIfRecentChange: Step = {
         notRolledBack.push(decision.why);
         continue;
       }
+      await ctx.recordUndo?.({ action: "rollback", service, toRevision: decision.revision.revision });
       const to = await rollback.call(ports.platform, service);
       // kubectl rollout undo's own undo is another undo: the roll forward, to the revision just left
       const undo = `roll forward: rollback ${service} to revision ${decision.revision.revision} (\`kubectl rollout undo deployment/${service} --to-revision=${decision.revision.revision}\`, or \`gm-chaos stack rollback ${service}\`)`;
@@ -407,14 +485,15 @@ const rollbackIfRecentChange: Step = {
 
 async function scaleBy(
   ports: Ports,
-  policy: Policy,
+  ctx: StepContext,
   service: ServiceName,
   bound: number,
   why: string,
 ): Promise<{ ok: boolean; line: string; to?: number }> {
   const current = await ports.platform.replicas(service);
-  const target = Math.min(current + policy.actions.scale.step, bound);
+  const target = Math.min(current + ctx.policy.actions.scale.step, bound);
   if (target <= current) return { ok: false, line: `${service}: already at ${current} replica(s), bound ${bound} (${why})` };
+  await ctx.recordUndo?.({ action: "scale", service, replicas: current });
   await ports.platform.scale(service, target);
   return { ok: true, line: `${service}: scaled ${current} → ${target} replica(s)`, to: target };
 }
@@ -424,7 +503,7 @@ const scaleUpServices: Step = {
   phase: "mitigation",
   title: "Scale up the affected services",
   runbookAction: "Scale up services if needed",
-  mutates: true,
+  effect: { type: "reversible", undo: "scale each service back to the replicas it had" },
   advisory: false,
   async run(ports, ctx) {
     const p = ctx.policy;
@@ -439,7 +518,7 @@ const scaleUpServices: Step = {
     }
     if (targets.length === 0) return { ok: true, output: ["no single service above the error-rate threshold; nothing scaled"] };
     const results = [];
-    for (const svc of targets) results.push(await scaleBy(ports, p, svc, p.actions.scale.maxReplicas, "actions.scale.maxReplicas"));
+    for (const svc of targets) results.push(await scaleBy(ports, ctx, svc, p.actions.scale.maxReplicas, "actions.scale.maxReplicas"));
     return { ok: results.every((r) => r.ok), output: results.map((r) => r.line) };
   },
 };
@@ -449,7 +528,7 @@ const verifyErrorRateNormal: Step = {
   phase: "verification",
   title: "Verify the error rate is back below the threshold",
   runbookAction: "Verify resolution",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   run: (ports, ctx) =>
     waitUntil(ports, ctx.policy, `error rate of ${ctx.incident.subject} below ${ctx.policy.thresholds.errorRate.p2AtLeast}`, async () => {
@@ -469,7 +548,7 @@ const verifyServiceHealthy: Step = {
   phase: "verification",
   title: "Verify every instance answers its health check",
   runbookAction: "Verify resolution",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   run: (ports, ctx) =>
     waitUntil(ports, ctx.policy, `${servicesOf(ctx).join(", ")} healthy`, async () => {
@@ -493,7 +572,7 @@ const kafkaCheckBrokerStatus: Step = {
   phase: "triage",
   title: "Check broker status",
   runbookAction: "Check broker status: `kubectl get pods -n kafka`",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports) {
     // With a majority of brokers down the cluster may not answer a metadata request at all: that is a
@@ -522,7 +601,7 @@ const kafkaCheckBrokerLogs: Step = {
   phase: "triage",
   title: "Check the logs of the down brokers",
   runbookAction: "Check logs: `kubectl logs -n kafka <broker-pod>`",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const instances = await ports.platform.listInstances("kafka");
@@ -546,7 +625,7 @@ const kafkaRestartBroker: Step = {
   phase: "mitigation",
   title: "Restart broker instances that are not running",
   runbookAction: "Restart broker if needed: `kubectl delete pod -n kafka <broker-pod>`",
-  mutates: true,
+  effect: { type: "irreversible", why: "starting a stopped broker is not undone by stopping it again: that would take a replica away" },
   advisory: false,
   async run(ports) {
     // Only stopped brokers: restarting a running one would take another replica away mid-incident.
@@ -573,7 +652,7 @@ const kafkaVerifyReplication: Step = {
   phase: "verification",
   title: "Verify replication (no under-replicated partitions)",
   runbookAction: "Verify replication: Check Kafka UI",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   run: (ports, ctx) =>
     waitUntil(ports, ctx.policy, "all brokers up and 0 under-replicated partitions", async () => {
@@ -588,7 +667,7 @@ const verifyKafkaBrokerHealth: Step = {
   phase: "verification",
   title: "Verify Kafka broker health",
   runbookAction: "Verify Kafka broker health",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   run: (ports, ctx) =>
     waitUntil(ports, ctx.policy, "all Kafka brokers up", async () => {
@@ -602,7 +681,7 @@ const verifyLagDrains: Step = {
   phase: "verification",
   title: "Verify consumer lag drains below the threshold",
   runbookAction: "Verify resolution",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   run: (ports, ctx) => {
     const above = ctx.policy.thresholds.consumerLag.above;
@@ -652,7 +731,7 @@ const dbScaleUpDatabase: Step = {
   phase: "mitigation",
   title: "Scale up the database (advice)",
   runbookAction: "Scale up database if needed",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: true,
   async run(ports, ctx) {
     const d = await poolDemand(ports, ctx);
@@ -674,7 +753,7 @@ const dbIncreasePoolSize: Step = {
   phase: "mitigation",
   title: "Increase the connection pool size, bounded by the usable connections",
   runbookAction: "Increase connection pool size in services",
-  mutates: true,
+  effect: { type: "reversible", undo: "set each pool back to the size it had (a rolling restart of the service)" },
   advisory: false,
   async run(ports, ctx) {
     const d = await poolDemand(ports, ctx);
@@ -690,6 +769,7 @@ const dbIncreasePoolSize: Step = {
         output.push(`${s.service}: pool ${s.size} already at the bound; scale up the database instead`);
         continue;
       }
+      await ctx.recordUndo?.({ action: "set-pool-size", service: s.service, size: s.size });
       await ports.platform.setPoolSize(s.service, target);
       raised[s.service] = target;
       output.push(`${s.service}: pool ${s.size} → ${target}`);
@@ -705,7 +785,7 @@ const dbKillIdleConnections: Step = {
   phase: "mitigation",
   title: "Terminate idle connections (never active, superuser or the prober's)",
   runbookAction: "Kill idle connections if necessary",
-  mutates: true,
+  effect: { type: "irreversible", why: "a terminated session and its open transaction are gone" },
   advisory: false,
   async run(ports, ctx) {
     const { minIdleSeconds, protect } = ctx.policy.actions.killIdle;
@@ -727,7 +807,7 @@ const dbVerifyErrorRate: Step = {
   phase: "verification",
   title: "Verify the pool recovers and the error rate falls back",
   runbookAction: "Verify resolution",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   run: (ports, ctx) =>
     waitUntil(ports, ctx.policy, "connection pool recovered and error rate normal", async () => {
@@ -747,7 +827,7 @@ const lagCheckConsumerStatus: Step = {
   phase: "triage",
   title: "Check consumer instances and group members",
   runbookAction: "Check consumer status: `kubectl get pods -n gamemetrics -l app=event-processor-service`",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const consumers = consumerServices(ctx, { topology: await described(ports, ctx) });
@@ -771,7 +851,7 @@ const lagCheckProcessingErrors: Step = {
   phase: "triage",
   title: "Count processing errors in the consumers' logs",
   runbookAction: "Check for processing errors in logs",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const output: string[] = [];
@@ -796,7 +876,7 @@ const lagScaleUpConsumers: Step = {
   phase: "mitigation",
   title: "Scale up consumers, at most one per partition",
   runbookAction: "Scale up consumers: Increase HPA min replicas",
-  mutates: true,
+  effect: { type: "reversible", undo: "scale the consumers back to the replicas they had" },
   advisory: false,
   async run(ports, ctx) {
     const s = await ports.observe.snapshot();
@@ -809,7 +889,7 @@ const lagScaleUpConsumers: Step = {
     if (targets.length === 0) return { ok: false, output: [`no described service consumes group ${ctx.incident.subject}`] };
     const why = partitions > 0 ? `${partitions} partition(s), maxReplicas ${max}` : `maxReplicas ${max}`;
     const results: Awaited<ReturnType<typeof scaleBy>>[] = [];
-    for (const svc of targets) results.push(await scaleBy(ports, ctx.policy, svc, bound, why));
+    for (const svc of targets) results.push(await scaleBy(ports, ctx, svc, bound, why));
     const ok = results.every((r) => r.ok);
     const output = results.map((r) => r.line);
     const replicas =
@@ -839,7 +919,7 @@ const oomCheckMemoryLimits: Step = {
   phase: "triage",
   title: "Check memory limits, usage and OOM kills",
   runbookAction: "Check memory limits: `kubectl describe pod <pod-name>`",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const service = await oomService(ports, ctx);
@@ -861,7 +941,7 @@ const oomCheckMemoryLeaks: Step = {
   phase: "triage",
   title: "Look for memory leaks in the application logs",
   runbookAction: "Check for memory leaks in application logs",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const service = await oomService(ports, ctx);
@@ -886,7 +966,7 @@ const oomIncreaseMemoryLimits: Step = {
   phase: "mitigation",
   title: "Raise the memory limit, up to the policy's maximum",
   runbookAction: "Increase memory limits if needed",
-  mutates: true,
+  effect: { type: "reversible", undo: "set the memory limit back to what it was" },
   advisory: false,
   async run(ports, ctx) {
     const service = await oomService(ports, ctx);
@@ -899,6 +979,7 @@ const oomIncreaseMemoryLimits: Step = {
     const target = Math.min(Math.floor(current * factor), maxBytes);
     if (target <= current)
       return { ok: false, output: [`${service}: limit ${mib(current)} already at the maximum ${mib(maxBytes)} (actions.memory.maxBytes)`] };
+    await ctx.recordUndo?.({ action: "set-memory-limit", service, bytes: current });
     await ports.platform.setMemoryLimit(service, target);
     return { ok: true, output: [`${service}: memory limit ${mib(current)} → ${mib(target)}`], data: { from: current, to: target } };
   },
@@ -909,7 +990,7 @@ const oomScaleHorizontally: Step = {
   phase: "mitigation",
   title: "Scale horizontally, if the service is stateless",
   runbookAction: "Scale horizontally if possible",
-  mutates: true,
+  effect: { type: "reversible", undo: "scale the service back to the replicas it had" },
   advisory: false,
   async run(ports, ctx) {
     const subject = ctx.incident.subject;
@@ -917,7 +998,7 @@ const oomScaleHorizontally: Step = {
     // a service the description says is stateful or not scalable.
     if (!scalableServices(await described(ports, ctx)).includes(subject))
       return { ok: true, output: [`${subject} cannot be scaled horizontally; skipped`], data: { skipped: true } };
-    const r = await scaleBy(ports, ctx.policy, subject, ctx.policy.actions.scale.maxReplicas, "actions.scale.maxReplicas");
+    const r = await scaleBy(ports, ctx, subject, ctx.policy.actions.scale.maxReplicas, "actions.scale.maxReplicas");
     return { ok: r.ok, output: [r.line], data: { replicas: r.to ?? null } };
   },
 };
@@ -927,7 +1008,7 @@ const oomVerifyNoOom: Step = {
   phase: "verification",
   title: "Verify every instance runs without a new OOM kill through the window",
   runbookAction: "Verify resolution",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports, ctx) {
     const service = await oomService(ports, ctx);
@@ -959,7 +1040,7 @@ const checkCanary: Step = {
   phase: "triage",
   title: "Check the canary events (sent, lost, altered, round trip)",
   runbookAction: "Identify affected service(s)",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports) {
     const c = (await ports.observe.snapshot()).canary;
@@ -981,7 +1062,7 @@ const checkSecurityExposure: Step = {
   phase: "triage",
   title: "List failed security checks, leaked secret names and security alerts",
   runbookAction: "Identify affected service(s)",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports) {
     const s = await ports.observe.snapshot();
@@ -999,7 +1080,7 @@ const reviewExternalAlerts: Step = {
   phase: "triage",
   title: "List the non-security alerts raised elsewhere, with their labels",
   runbookAction: "Identify affected service(s)",
-  mutates: false,
+  effect: READ_ONLY,
   advisory: false,
   async run(ports) {
     const s = await ports.observe.snapshot();

@@ -4,11 +4,24 @@
  * `report compare OLD NEW`.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Argv } from "yargs";
 import { CATALOG } from "@gm/runbook/catalog";
 import { INCIDENT_KINDS, type Incident, type IncidentKind } from "@gm/runbook/incident";
 import type { Ports } from "@gm/runbook/ports";
-import { haltFile, type Journal, type JournalEntry, journalRunner, readJournals, removeJournal, writeJournal } from "../drill/journal.js";
+import {
+  haltFile,
+  type Journal,
+  type JournalEntry,
+  journalFile,
+  journalRunner,
+  readJournals,
+  removeJournal,
+  writeJournal,
+} from "../drill/journal.js";
+import { type ExecuteMode, refusal, runOncallSteps } from "../oncall.js";
+import type { StepProof } from "@gm/report/proof";
+import { type UndoAction, mutates } from "@gm/runbook/steps";
 import { defaultScenariosDir, loadScenarios } from "../drill/load-scenarios.js";
 import { type Scenario, ScenarioError } from "../drill/scenario.js";
 import { CliError, fail, type Out } from "../output.js";
@@ -51,7 +64,8 @@ export function planCommand(y: Argv, out: Out) {
           `record the undo durably, then inject: ${fault.describe()}`,
           `detect: ${sc.expect.kind} ${sc.expect.severity} within ${sc.deadlines.detectSeconds} s (runbook response time ${policy.severities[sc.expect.severity].responseMinutes} min)`,
           ...steps.map(
-            (s) => `${s.phase}: ${s.id} — ${s.runbookAction}${s.mutates ? " [changes the system]" : ""}${s.advisory ? " [advisory]" : ""}`,
+            (s) =>
+              `${s.phase}: ${s.id} — ${s.runbookAction}${mutates(s) ? ` [changes the system: ${s.effect.type}]` : ""}${s.advisory ? " [advisory]" : ""}`,
           ),
           `recover: steady state within ${sc.deadlines.recoverSeconds} s of the fault`,
           "integrity: every acknowledged event in PostgreSQL exactly once",
@@ -91,10 +105,10 @@ export function recoverCommand(y: Argv, out: Out) {
   );
 }
 
-/** Undoes every journalled fault whose runner is gone (or all, when `force`). */
-export async function recoverAll(out: Out, force = true): Promise<number> {
+/** Undoes every journalled fault whose runner is gone (or all, when `force`); `which` picks the journals (halt leaves the runbook's). */
+export async function recoverAll(out: Out, force = true, which: (j: Journal) => boolean = () => true): Promise<number> {
   let n = 0;
-  for (const j of readJournals()) {
+  for (const j of readJournals().filter(which)) {
     n += await recoverJournal(j, out);
     if (force) removeJournal(j.drillId);
   }
@@ -109,7 +123,8 @@ export async function recoverAll(out: Out, force = true): Promise<number> {
 export async function recoverJournal(j: Journal, out: Out): Promise<number> {
   const { createFault } = await import("../drill/faults.js");
   let n = 0;
-  for (const e of j.entries) {
+  // newest first: a runbook run's later action may build on an earlier one (a drill has one entry)
+  for (const e of [...j.entries].reverse()) {
     if (e.state === "recovered") continue;
     const fault = await journalFault(j, e, createFault);
     out.progress(`undoing ${e.fault.type} ${j.kubernetes ? "in" : "on stack"} ${j.stackId} (drill ${j.drillId}): ${fault.describe()}`);
@@ -130,13 +145,21 @@ export async function journalLeftovers(j: Journal): Promise<string[]> {
 }
 
 async function journalFault(j: Journal, e: JournalEntry, createFault: typeof import("../drill/faults.js").createFault) {
+  if (e.fault.type === "runbook-undo") {
+    const { runbookUndoFault } = await import("../drill/runbook-undo.js");
+    const platform = j.kubernetes
+      ? await (await import("./kube.js")).kubernetesPlatformOf(j.kubernetes)
+      : (await import("@gm/platform/docker")).createDockerPlatform({ stackId: j.stackId });
+    return runbookUndoFault(e.fault, e.undo, platform, journalFile(j.drillId));
+  }
+  const fault = e.fault;
   if (j.kubernetes) {
     const { createNamespaceFault } = await import("../drill/namespace.js");
     const { kubernetesPlatformOf } = await import("./kube.js");
-    return createNamespaceFault(e.fault, await kubernetesPlatformOf(j.kubernetes));
+    return createNamespaceFault(fault, await kubernetesPlatformOf(j.kubernetes));
   }
   const rec = loadStacks().find((r) => r.stackId === j.stackId);
-  return createFault(e.fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });
+  return createFault(fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });
 }
 
 async function waitSteady(out: Out, seconds: number): Promise<void> {
@@ -192,7 +215,8 @@ export function haltCommands(y: Argv, out: Out) {
         const deadline = Date.now() + 15_000;
         while ((await Promise.all(signalled.map(alive))).some(Boolean) && Date.now() < deadline)
           await new Promise((r) => setTimeout(r, 250));
-        const n = await recoverAll(out);
+        // the on-call engineer's runbook actions are not a drill's fault: halting drills leaves them
+        const n = await recoverAll(out, true, (j) => j.runbook === undefined);
         out.line(`halted: ${n} fault(s) undone from the journal; new drills are refused until gm-chaos resume`);
       },
     )
@@ -214,28 +238,99 @@ async function alive(pid: number): Promise<boolean> {
   return pid !== process.pid && processAlive({ pid });
 }
 
+/** What `gm-chaos runbook <incident>` names: a kind, or an incident of the prober's journal (by id). */
+export type RunbookTarget = { kind: IncidentKind; life?: import("@gm/monitor/incident-journal").IncidentLife };
+
+/**
+ * Resolves `<incident>`: an incident id is looked up in the journal; a kind is matched with the journal's
+ * newest open incident of that kind (so its steps are recorded against it), if any. Bad input exits 2.
+ */
+export async function runbookTarget(arg: string, journalDir: string, out: Out): Promise<RunbookTarget> {
+  const { INCIDENT_ID_PATTERN, readIncidentJournal } = await import("@gm/monitor/incident-journal");
+  const isKind = (INCIDENT_KINDS as readonly string[]).includes(arg);
+  if (!isKind && !INCIDENT_ID_PATTERN.test(arg))
+    fail(
+      `<incident>: expected an incident kind (${INCIDENT_KINDS.join(", ")}) or an incident id from the prober's journal (e.g. service-down-20261203T071612Z-3f9a), got ${JSON.stringify(arg)}`,
+      2,
+    );
+  const read = readIncidentJournal(journalDir);
+  for (const p of read.problems) out.progress(`incident journal: ${p}`);
+  if (!isKind) {
+    const life = read.incidents.get(arg);
+    if (!life)
+      fail(
+        `<incident>: no incident ${arg} in the journal ${journalDir} (${read.incidents.size} incident(s) there${read.incidents.size > 0 ? `, the newest ${[...read.incidents.keys()].at(-1)}` : ""}); name another --journal-dir, or the kind`,
+        2,
+      );
+    return { kind: life.kind, life };
+  }
+  const open = [...read.incidents.values()].filter((l) => l.kind === arg && l.resolvedAt === null);
+  const life = open.at(-1);
+  if (life)
+    out.progress(`the journal's open ${arg} incident: ${life.id} (${life.severity} on ${life.subject}); its steps are recorded against it`);
+  else
+    out.progress(
+      `no open ${arg} incident in the journal ${journalDir}: the steps are not recorded against an incident (name its id to record them)`,
+    );
+  return { kind: arg as IncidentKind, ...(life ? { life } : {}) };
+}
+
 export function runbookCommand(y: Argv, out: Out) {
   return y.command(
     "runbook <incident>",
-    "On-call mode: run the incident's triage against a live stack and print the mitigation it advises; acts only with --execute",
+    "On-call mode: run the incident's read-only steps against a live stack and advise the rest; with --execute, ask before each step that changes the system (--yes: do not ask) and record each undo for gm-chaos recover",
     (a) =>
       kubernetesOptions(a)
-        .positional("incident", { type: "string", choices: INCIDENT_KINDS as unknown as string[], demandOption: true })
+        .positional("incident", {
+          type: "string",
+          demandOption: true,
+          describe: `an incident kind (${INCIDENT_KINDS.join(", ")}) or an incident id from the prober's journal`,
+        })
         .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
         .option("allow", { type: "string", array: true, default: [] as string[] })
         .option("execute", {
           type: "boolean",
           default: false,
-          describe: "run the mitigation and verification steps too (they change the system)",
+          describe:
+            "run the steps that change the system too, each asked first in a terminal; their undos are recorded for gm-chaos recover",
+        })
+        .option("yes", {
+          type: "boolean",
+          default: false,
+          describe: "with --execute: do not ask (automation; required when stdin is not a terminal)",
+        })
+        .option("journal-dir", {
+          type: "string",
+          describe:
+            "the prober's incident journal (default: $GM_PROBER_STATE_DIR, else ~/.local/state/gm-prober); the steps are recorded there",
+        })
+        .option("report-dir", {
+          type: "string",
+          default: "reports",
+          describe: "earlier game days' reports: each step shows when it last passed a drill, or unverified",
         })
         .option("policy", { type: "string" })
         .option("loki-url", { type: "string", describe: LOKI_URL_HELP })
         .option("json", { type: "boolean", default: false }),
     async (argv) => {
-      const kind = argv.incident as IncidentKind;
+      const mode = { execute: argv.execute, yes: argv.yes, tty: process.stdin.isTTY === true };
+      const refused = refusal(mode);
+      if (refused) fail(refused, 2);
       const lokiUrl = lokiUrlOption(argv["loki-url"]);
       const policy = loadPolicy(argv.policy);
-      if (argv.platform === "kubernetes") return runbookOnNamespace(kind, argv, policy, lokiUrl, out);
+      const { defaultJournalDir } = await import("@gm/monitor/incident-journal");
+      const journalDir = argv["journal-dir"] ?? defaultJournalDir();
+      const target = await runbookTarget(String(argv.incident), journalDir, out);
+      const proofs = await stepProofsFor(target.kind, argv["report-dir"], policy, out);
+      const run = {
+        mode,
+        policy,
+        journalDir,
+        target,
+        proofs,
+        json: argv.json,
+      };
+      if (argv.platform === "kubernetes") return runbookOnNamespace(run, argv, lokiUrl, out);
       if (argv["stack-id"] !== undefined) checkStackId(argv["stack-id"], "--stack-id");
       const records = loadStacks();
       const rec = argv["stack-id"] ? records.find((r) => r.stackId === argv["stack-id"]) : records[0];
@@ -265,122 +360,197 @@ export function runbookCommand(y: Argv, out: Out) {
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       };
       observer.start();
-      let results: StepResult[];
       try {
         const first = await observer.next();
-        results = await runbookSteps(
-          kind,
+        await runbookSteps(
+          run,
           first.incidents,
-          kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all",
+          target.kind === "high-consumer-lag" ? rec.endpoints.consumerGroup : "all",
           ports,
-          policy,
-          argv.execute,
+          {
+            target: rec.stackId,
+            journal: { stackId: rec.stackId, postgresUrl: rec.endpoints.postgresUrl },
+          },
           out,
         );
       } finally {
         await observer.stop();
         await Promise.all([kafka.close(), database.close()]);
       }
-      printSteps({ stackId: rec.stackId, incident: kind, executed: argv.execute, steps: results }, argv.json, out);
     },
   );
 }
 
-type StepResult = { step: string; phase: string; runbookAction: string; ran: boolean; ok?: boolean; output: string[] };
+interface RunbookRun {
+  mode: ExecuteMode;
+  policy: Policy;
+  journalDir: string;
+  target: RunbookTarget;
+  proofs: StepProof[];
+  json: boolean;
+}
 
-/** The incident's steps: triage always; mitigation and verification only with `execute`; advisory never. */
+/** When each of the kind's steps last passed a drill in `reportDir` (every step unverified when there is none). */
+async function stepProofsFor(kind: IncidentKind, reportDir: string, policy: Policy, out: Out): Promise<StepProof[]> {
+  const { loadReportsTolerant } = await import("@gm/report/report-files");
+  const { stepProofs } = await import("@gm/report/proof");
+  const loaded = existsSync(reportDir) ? await loadReportsTolerant(reportDir) : { reports: [], problems: [] };
+  if (!existsSync(reportDir)) out.progress(`--report-dir ${reportDir}: no such directory: no step is proven by a drill`);
+  for (const p of loaded.problems) out.progress(`--report-dir: ${p}`);
+  return stepProofs(
+    CATALOG[kind].steps.map((s) => s.id),
+    loaded.reports,
+    Date.now(),
+    policy.verification.provenWithinDays,
+  );
+}
+
+/**
+ * The incident's steps under graded autonomy (oncall.ts): read-only ones run, the rest are advised or,
+ * with --execute, asked before; each undo goes to a fault journal (gm-chaos recover undoes it) before the
+ * step acts; each step is appended to the incident's record when the journal knows the incident.
+ */
 async function runbookSteps(
-  kind: IncidentKind,
+  run: RunbookRun,
   open: Incident[],
   subject: string,
   ports: Ports,
-  policy: Policy,
-  execute: boolean,
+  where: { target: string; journal: Pick<Journal, "stackId" | "postgresUrl" | "kubernetes"> },
   out: Out,
-): Promise<StepResult[]> {
-  const incident: Incident =
-    open.find((i) => i.kind === kind) ??
-    ({
+): Promise<void> {
+  const { kind, life } = run.target;
+  const fromJournal: Incident | undefined = life && {
+    kind: life.kind,
+    severity: life.severity,
+    subject: life.subject,
+    summary: life.summary,
+    evidence: life.evidence,
+    responseMinutes: life.responseMinutes,
+    respondBy: life.respondBy,
+    escalation: life.escalation,
+    steps: [],
+  };
+  const classified = open.find((i) => i.kind === kind && (!life || i.subject === life.subject));
+  const incident: Incident = classified ??
+    fromJournal ?? {
       kind,
       severity: "P3",
       subject,
       summary: "not currently classified",
       evidence: [],
-      responseMinutes: policy.severities.P3.responseMinutes,
+      responseMinutes: run.policy.severities.P3.responseMinutes,
       respondBy: new Date().toISOString(),
       escalation: "ticket",
       steps: [],
-    } as Incident);
+    };
   out.progress(
-    open.some((i) => i.kind === kind)
+    classified
       ? `classified now: ${incident.kind} ${incident.severity} on ${incident.subject}`
-      : `${kind} is not classified right now; running its triage anyway`,
+      : life
+        ? `${life.id} is not classified right now (${life.resolvedAt ? `resolved at ${life.resolvedAt}` : "open in the journal"}); running its steps for ${life.subject}`
+        : `${kind} is not classified right now; running its triage anyway`,
   );
-  const results: StepResult[] = [];
-  for (const step of CATALOG[kind].steps) {
-    const act = step.phase === "triage" || (execute && !step.advisory);
-    if (!act) {
-      results.push({
-        step: step.id,
-        phase: step.phase,
-        runbookAction: step.runbookAction,
-        ran: false,
-        output: [step.advisory ? "advisory: for a person to decide" : "advised; run with --execute to act"],
-      });
-      continue;
+  const runId = `${new Date().toISOString().replace(/[-:.]/g, "")}-${process.pid}`;
+  const { appendRunbookRecord } = await import("../runbook-record.js");
+  let journal: Journal | undefined;
+  const recordUndo = async (step: string, undo: UndoAction) => {
+    journal ??= {
+      ...where.journal,
+      drillId: `runbook-${runId.toLowerCase()}`,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      entries: [],
+      runbook: { incident: life?.id ?? kind },
+    };
+    journal.entries.push({
+      fault: { type: "runbook-undo", params: { step, incident: life?.id ?? kind } },
+      undo: { ...undo },
+      state: "applied",
+    });
+    writeJournal(journal);
+  };
+  const ask = async (question: string) => {
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(question)).trim());
+    } finally {
+      rl.close();
     }
-    const r = await step
-      .run(ports, { incident, policy })
-      .catch((err: unknown) => ({ ok: false, output: [`failed: ${err instanceof Error ? err.message : String(err)}`] }));
-    results.push({ step: step.id, phase: step.phase, runbookAction: step.runbookAction, ran: true, ok: r.ok, output: r.output });
-  }
-  return results;
-}
-
-function printSteps(
-  result: { incident: IncidentKind; executed: boolean; steps: StepResult[] } & Record<string, unknown>,
-  json: boolean,
-  out: Out,
-) {
-  if (json) out.json(result);
-  else
-    for (const r of result.steps) {
-      out.line(`${r.phase.padEnd(12)} ${r.step}${r.ran ? (r.ok ? "  ok" : "  NOT ok") : "  (not run)"} — ${r.runbookAction}`);
+  };
+  const results = await runOncallSteps(CATALOG[kind].steps, ports, {
+    ...run.mode,
+    incident,
+    policy: run.policy,
+    // a journalled incident's revisions are judged against when the prober opened it, not against now
+    ...(life && Number.isFinite(Date.parse(life.openedAt)) ? { openedAt: Date.parse(life.openedAt) } : {}),
+    ask,
+    recordUndo,
+    onStep: (r) => {
+      if (!life) return;
+      try {
+        appendRunbookRecord(run.journalDir, { v: 1, incident: life.id, run: runId, target: where.target, ...r });
+      } catch (err) {
+        out.progress(
+          `could not record step ${r.step} against ${life.id} in ${run.journalDir}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    },
+  });
+  const proofOf = new Map(run.proofs.map((p) => [p.step, p]));
+  const steps = results.map((r) => ({ ...r, proof: proofOf.get(r.step) ?? null }));
+  const result = {
+    target: where.target,
+    incident: kind,
+    incidentId: life?.id ?? null,
+    executed: run.mode.execute,
+    steps,
+    undoJournal: journal ? journalFile(journal.drillId) : null,
+  };
+  if (run.json) out.json(result);
+  else {
+    for (const r of steps) {
+      const status = r.decision === "ran" ? (r.ok ? "  ok" : "  NOT ok") : r.decision === "declined" ? "  (declined)" : "  (not run)";
+      const proof = r.proof
+        ? r.proof.verified
+          ? `proven: ${r.proof.note}`
+          : `**${r.proof.note.replace(/^unverified/, "unverified**")}`
+        : "";
+      out.line(`${r.phase.padEnd(12)} ${r.step}${status} — ${r.runbookAction} [${r.effect}]`);
+      if (proof) out.line(`             ${proof}`);
       for (const l of r.output) out.line(`             ${l}`);
+      for (const u of r.undo) out.line(`             undo recorded: ${u}`);
     }
+    if (journal) out.line(`${journal.entries.length} undo(s) recorded in ${journalFile(journal.drillId)}: gm-chaos recover undoes them`);
+    if (life) out.line(`steps recorded against incident ${life.id}; gm-chaos report incident ${life.id} writes its report`);
+  }
 }
 
 /** On-call mode against the runbook's namespaces: what the API server shows, the runbook's steps through the Kubernetes driver. */
-async function runbookOnNamespace(
-  kind: IncidentKind,
-  argv: KubernetesArgs & { execute: boolean; json: boolean },
-  policy: Policy,
-  lokiUrl: string | undefined,
-  out: Out,
-) {
+async function runbookOnNamespace(run: RunbookRun, argv: KubernetesArgs, lokiUrl: string | undefined, out: Out) {
   const k8s = await kubernetesPlatformFor(argv);
   const { namespacePorts } = await import("../drill/namespace.js");
   const { classify } = await import("@gm/runbook/classify");
+  const { kubernetesTarget } = await import("./kube.js");
   const loki = lokiUrl ? await import("@gm/platform/loki") : undefined;
   const platform = loki && lokiUrl ? loki.withLokiLogs(k8s, loki.createLokiLogs({ url: lokiUrl })) : k8s;
   const ports = namespacePorts(platform, (await k8s.listInstances("kafka")).length);
   const snapshot = await ports.observe.snapshot();
-  const results = await runbookSteps(kind, classify(snapshot, policy), "all", ports, policy, argv.execute, out);
-  printSteps(
+  await runbookSteps(
+    run,
+    classify(snapshot, run.policy),
+    "all",
+    ports,
     {
-      context: k8s.context,
-      namespaces: [k8s.targets.kafka.namespace, k8s.targets["stats-api"].namespace],
-      incident: kind,
-      executed: argv.execute,
-      steps: results,
+      target: `k8s:${k8s.context}`,
+      journal: { stackId: `k8s:${k8s.context}`, postgresUrl: "", kubernetes: kubernetesTarget(argv, k8s.context) },
     },
-    argv.json,
     out,
   );
 }
 
 export function reportCommand(y: Argv, out: Out) {
-  return y.command("report", "Drill reports", (a) =>
+  return y.command("report", "Drill and incident reports", (a) =>
     a
       .command(
         "compare <old> <new>",
@@ -416,7 +586,88 @@ export function reportCommand(y: Argv, out: Out) {
           if (result.regressions > 0) fail(`${result.regressions} regression(s)`, 1);
         },
       )
-      .demandCommand(1, "name a report command: compare"),
+      .command(
+        "incident <id>",
+        "Write a real incident's report (report.md, report.html, report.json, as a drill's) from the prober's journal and the steps gm-chaos runbook recorded against it",
+        (b) =>
+          b
+            .positional("id", {
+              type: "string",
+              demandOption: true,
+              describe: "the incident's id (gm-prober's log line and journal give it)",
+            })
+            .option("journal-dir", {
+              type: "string",
+              describe: "the prober's incident journal (default: $GM_PROBER_STATE_DIR, else ~/.local/state/gm-prober)",
+            })
+            .option("out", { type: "string", describe: "the report's directory (default: reports/incidents/<id>)" })
+            .option("onset", { type: "string", describe: "when the incident began, if a person knows better than the prober (ISO 8601)" })
+            .option("root-cause", {
+              type: "string",
+              describe: "the root cause, once a person knows it (kept from the report.json already in --out otherwise)",
+            })
+            .option("json", { type: "boolean", default: false, describe: "print the report's paths and timings as JSON" }),
+        async (argv) => {
+          const { defaultJournalDir, INCIDENT_ID_PATTERN, readIncidentJournal } = await import("@gm/monitor/incident-journal");
+          const { readRunbookRecords } = await import("../runbook-record.js");
+          const { incidentReport } = await import("@gm/report/incident");
+          const { writeReportFiles } = await import("@gm/report/write");
+          const id = String(argv.id);
+          if (!INCIDENT_ID_PATTERN.test(id))
+            fail(
+              `<id>: expected an incident id from the prober's journal (e.g. service-down-20261203T071612Z-3f9a), got ${JSON.stringify(id)}`,
+              2,
+            );
+          if (argv.onset !== undefined && Number.isNaN(Date.parse(argv.onset)))
+            fail(`--onset: expected an ISO 8601 time such as 2026-12-03T07:15:00Z, got ${JSON.stringify(argv.onset)}`, 2);
+          const dir = argv["journal-dir"] ?? defaultJournalDir();
+          const read = readIncidentJournal(dir);
+          for (const p of read.problems) out.progress(`incident journal: ${p}`);
+          const life = read.incidents.get(id);
+          if (!life)
+            fail(
+              `<id>: no incident ${id} in the journal ${dir} (${read.incidents.size} incident(s) there${read.incidents.size > 0 ? `, the newest ${[...read.incidents.keys()].at(-1)}` : ""}); name the prober's --journal-dir`,
+              2,
+            );
+          const records = readRunbookRecords(dir, id);
+          for (const p of records.problems) out.progress(`runbook steps: ${p}`);
+          const report = incidentReport({
+            history: life,
+            steps: records.records,
+            journal: dir,
+            ...(argv.onset ? { onsetAt: new Date(argv.onset).toISOString() } : {}),
+            now: Date.now(),
+          });
+          const target = argv.out ?? join("reports", "incidents", id);
+          // a root cause a person already wrote into this report's report.json is kept when it is written again
+          const { parseReport } = await import("@gm/report/json");
+          let kept: string | null = null;
+          try {
+            const before = parseReport(readFileSync(join(target, "report.json"), "utf8"));
+            if (before.incident?.id === id) kept = before.incident.rootCause;
+          } catch {
+            // no earlier report here (or not one): nothing to keep
+          }
+          const rootCause = argv["root-cause"]?.trim() || kept;
+          if (report.incident && rootCause) report.incident.rootCause = rootCause;
+          const files = await writeReportFiles(target, report);
+          const summary = {
+            incident: id,
+            resolved: life.resolvedAt !== null,
+            timings: report.timings,
+            steps: report.steps.length,
+            files: { markdown: files.markdown, html: files.html, json: files.json },
+          };
+          if (argv.json) out.json(summary);
+          else {
+            out.line(
+              `incident ${id}: ${life.kind} ${life.worstSeverity} on ${life.subject}, ${life.resolvedAt ? "resolved" : "NOT resolved"}; detect ${report.timings.detectSeconds} s, recover ${report.timings.recoverSeconds ?? "—"} s from the onset (response time ${report.timings.responseMinutes} min); ${report.steps.length} step(s) recorded`,
+            );
+            out.line(`wrote ${files.markdown}, ${files.html}, ${files.json} (root cause left for a person to fill in)`);
+          }
+        },
+      )
+      .demandCommand(1, "name a report command: compare or incident"),
   );
 }
 

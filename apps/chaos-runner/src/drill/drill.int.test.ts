@@ -212,7 +212,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       phase: "mitigation",
       title: "Do nothing",
       runbookAction: "(a broken runbook)",
-      mutates: false,
+      effect: { type: "read-only" },
       advisory: false,
       run: async () => ({ ok: true, output: ["did nothing"] }),
     };

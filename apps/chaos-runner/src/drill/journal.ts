@@ -21,8 +21,14 @@ import { fileURLToPath } from "node:url";
 import { readStateFile, stateDir } from "../state.js";
 import type { FaultSpec } from "./scenario.js";
 
+/** A runbook step's recorded undo (`gm-chaos runbook --execute`): `undo` holds the step's UndoAction. */
+export interface RunbookUndoSpec {
+  type: "runbook-undo";
+  params: { step: string; incident: string };
+}
+
 export interface JournalEntry {
-  fault: FaultSpec;
+  fault: FaultSpec | RunbookUndoSpec;
   /** what the fault needs to undo itself (instances touched, original limits …) */
   undo: Record<string, unknown>;
   state: "applying" | "applied" | "recovered";
@@ -46,6 +52,8 @@ export interface Journal {
   lease?: { seconds: number; expiresAt: string };
   /** the watchdog process that holds this drill's switch */
   watchdog?: { pid: number; pidStart?: string };
+  /** a journal of `gm-chaos runbook --execute`'s reversible actions, not a drill's fault: `gm-chaos recover` undoes it, `halt` leaves it */
+  runbook?: { incident: string };
   /** who undid the fault when the runner did not: the watchdog (with when and why) */
   undoneBy?: { by: "watchdog" | "recover"; at: string; why: string };
 }

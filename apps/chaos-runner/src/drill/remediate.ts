@@ -2,7 +2,7 @@
 import type { Incident } from "@gm/runbook/incident";
 import type { Policy } from "@gm/runbook/policy";
 import type { Ports } from "@gm/runbook/ports";
-import type { Step, StepResult } from "@gm/runbook/steps";
+import { mutates, type Step, type StepResult } from "@gm/runbook/steps";
 import type { Topology } from "@gm/runbook/topology";
 import type { Check, DrillPhase, DrillReport, StepRecord, TimelineEvent } from "@gm/report/schema";
 
@@ -34,7 +34,8 @@ export async function runRemediation(o: {
         title: step.title,
         runbookAction: step.runbookAction,
         phase: step.phase,
-        mutates: step.mutates,
+        mutates: mutates(step),
+        effect: step.effect.type,
         startedAt: new Date().toISOString(),
         seconds: 0,
         ok: true,
@@ -61,7 +62,8 @@ export async function runRemediation(o: {
       title: step.title,
       runbookAction: step.runbookAction,
       phase: step.phase,
-      mutates: step.mutates,
+      mutates: mutates(step),
+      effect: step.effect.type,
       startedAt: new Date(t0).toISOString(),
       seconds: (Date.now() - t0) / 1000,
       ok: result.ok,
