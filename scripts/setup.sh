@@ -6,8 +6,9 @@
 #   bash scripts/setup.sh          what `npm run gameday` and `npm run demo` need (a few minutes cold)
 #   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
-#   bash scripts/setup.sh --bench  also the peers `npm run bench:prober` measures the prober against: Debian's
-#                                  prometheus-blackbox-exporter (with prometheus, installed anyway)
+#   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
+#                                  prometheus-blackbox-exporter and prometheus-postgres-exporter (with prometheus,
+#                                  installed anyway), and PyPI's prometheus-kafka-consumer-group-exporter in .bench/venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -30,6 +31,9 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 # The probing-cost peer of `npm run bench:prober` (blackbox_exporter, scraped by the Prometheus above).
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter); fi
+# The PostgreSQL exporter of `npm run bench:page`'s Prometheus pipeline.
+if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter); fi
+if [ $bench = 1 ]; then python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv); fi
 # Not Loki: Debian's `loki` package is an unrelated genetics program (MCMC linkage analysis), and Grafana
 # Loki has no Debian package; the Loki client's tests use packages/platform/src/loki-test-double.ts.
 if ! docker info >/dev/null 2>&1; then
@@ -58,6 +62,15 @@ fi
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund
+fi
+
+# The Kafka lag exporter of `npm run bench:page` (deploy/bench/README.md): danielqsj/kafka_exporter is
+# refused by the Go module proxy here, so PyPI's prometheus-kafka-consumer-group-exporter, pinned with the
+# kafka-python it was written for (3.x removed the module it imports).
+if [ $bench = 1 ] && [ ! -x .bench/venv/bin/prometheus-kafka-consumer-group-exporter ]; then
+  log "prometheus-kafka-consumer-group-exporter from PyPI into .bench/venv"
+  python3 -m venv .bench/venv
+  .bench/venv/bin/pip install -q 'prometheus-kafka-consumer-group-exporter==0.5.5' 'kafka-python==2.0.2'
 fi
 
 log "images (skipped when already built from the same recipe)"
