@@ -119,7 +119,8 @@ const PLANS: Record<FaultName, FaultPlan> = {
   },
 };
 
-class UsageError extends Error {}
+/** A bad command line: its message names the option and what was expected; exit code 2. */
+export class UsageError extends Error {}
 
 export interface BenchArgs {
   runs: number;
