@@ -147,7 +147,7 @@ describe("summaries", () => {
     const table = renderTable([s]);
     expect(table).toContain("not detected");
     expect(table.split("\n")[2]).toMatch(
-      /^oom +\| 2 +\| 6\.5 s \(6\.0–7\.0\) +\| 8\.0 s \(7\.0–9\.0\) +\| 9\.0 s \(8\.0–10\.0\) +\| not detected +\| 1\/2: 95\.0 s +\| goal$/,
+      /^oom +\| 2 +\| 6\.5 s \(6\.0–7\.0\) +\| 8\.0 s \(7\.0–9\.0\) +\| 9\.0 s \(8\.0–10\.0\) +\| 10\.0 s +\| not detected +\| 1\/2: 95\.0 s +\| goal$/,
     );
   });
 });

@@ -202,13 +202,14 @@ export function summarizeFault(
 
 /** A fixed-width table: one row per fault, the median (min–max) of each column, the goal beside it. */
 export function renderTable(rows: readonly FaultSummary[]): string {
-  const head = ["fault", "runs", "floor (5 s)", "classified", "page: prober", "page: prom tuned", "page: prom kube", "goal"];
+  const head = ["fault", "runs", "floor (5 s)", "classified", "page: prober", "prober p95", "page: prom tuned", "page: prom kube", "goal"];
   const body = rows.map((r) => [
     r.fault,
     String(r.classifiedSeconds.runs),
     formatSummary(r.floorProberSeconds),
     formatSummary(r.classifiedSeconds),
     formatSummary(r.page.prober),
+    r.page.prober.p95 === null ? "not detected" : `${r.page.prober.p95.toFixed(1)} s`,
     formatSummary(r.page["prometheus-tuned"]),
     formatSummary(r.page["prometheus-kube"]),
     r.goal,
