@@ -93,8 +93,10 @@ const PLANS: Record<FaultName, FaultPlan> = {
     name: "lag",
     describe: "every event-processor-service replica paused while load goes on (faults.ts pause-consumers): lag above 10,000",
     goal: "—",
-    prober: [{ kind: "high-consumer-lag" }],
-    prometheus: [{ alertname: "KafkaConsumersGroup" }],
+    // Paused replicas stop answering too: each pipeline's P0 service-down on the processor inhibits its lag
+    // alert (the committed routing's inhibit rule, same subject), so that page is the one the on-call gets.
+    prober: [{ kind: "high-consumer-lag" }, { kind: "service-down", subject: "event-processor-service" }],
+    prometheus: [{ alertname: "KafkaConsumersGroup" }, { alertname: "PrometheusTargetMissing", subject: "event-processor-service" }],
   },
   "pool-exhausted": {
     name: "pool-exhausted",
@@ -643,6 +645,11 @@ async function main(): Promise<number> {
   const out = writeResults(args, runs, t0, false);
   process.stdout.write(`\ntime to page (seconds from injection; median (min–max) over runs; floor = shown + one 5 s interval)\n`);
   process.stdout.write(`${renderTable(args.faults.map((f) => summarizeFault(f, PLANS[f].goal, runs, INTERVALS)))}\n`);
+  for (const f of args.faults)
+    for (const p of PIPELINES) {
+      const by = [...new Set(runs.filter((r) => r.fault === f && r.page[p].alert).map((r) => r.page[p].alert))];
+      if (by.length > 0) process.stdout.write(`paged by: ${f} ${p}: ${by.join(", ")}\n`);
+    }
   for (const r of runs) for (const n of r.notes) process.stdout.write(`note: ${r.fault} run ${r.run}: ${n}\n`);
   process.stdout.write(`JSON: ${out}\n`);
   return 0;
