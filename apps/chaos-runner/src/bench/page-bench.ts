@@ -15,6 +15,9 @@
  * alerts have none). Two edits to the routing, both said in the output: `pipeline` joins `group_by` and the
  * inhibit rule's `equal` (one pipeline's alert must not join or silence another's group), and the
  * business-hours interval is moved to now (a P3 ticket is measured, not held until 09:00 on a weekday).
+ * Alertmanager is started afresh before every fault (behind one loopback address, fault-proxy.ts): a group
+ * the previous fault left would hold this fault's page until its group_interval (5 min for P2, 30 min for
+ * P3), so each fault is measured as a first occurrence.
  *
  * Per fault and run: injection (the drill's fault code, faults.ts, or a SIGKILL of ingest-api for "service
  * down") → the first matching page per pipeline (or "not detected" by the timeout), the end of the
@@ -43,6 +46,7 @@ import { createFault, type Fault } from "../drill/faults.js";
 import type { Observer } from "../drill/observe.js";
 import { startDrillObserver } from "../drill/run.js";
 import { startHttpLoad, type LoadRun } from "../load/http-load.js";
+import { startFaultProxy } from "./fault-proxy.js";
 import {
   type AlertMatch,
   benchRouting,
@@ -388,11 +392,23 @@ async function main(): Promise<number> {
     });
     const e = stack.endpoints;
 
-    const am: RunningAlertmanager = await startAlertmanager({
-      edit: (config) => benchRouting(config),
-    });
+    // A fresh Alertmanager (same routing) before every fault, behind one fixed loopback address that the
+    // prober and both Prometheus post to: a group notified in the previous fault would otherwise hold this
+    // fault's page until its group_interval (5 min for P2, 30 min for P3) — each fault is measured as a
+    // first occurrence.
+    const notificationSets: RunningAlertmanager["notifications"][] = [];
+    const freshAlertmanager = async () => {
+      const fresh = await startAlertmanager({ edit: (config) => benchRouting(config) });
+      notificationSets.push(fresh.notifications);
+      return fresh;
+    };
+    let am: RunningAlertmanager = await freshAlertmanager();
     cleanups.push(() => am.stop());
-    log(`alertmanager ${am.url}: committed routing; edits: group_by and inhibit equal + [pipeline], business-hours moved to now`);
+    const amProxy = await startFaultProxy({ upstream: () => am.url, name: "alertmanager" });
+    cleanups.push(() => amProxy.close());
+    log(
+      `alertmanager ${amProxy.url} (→ ${am.url}): committed routing; edits: group_by and inhibit equal + [pipeline], business-hours moved to now`,
+    );
 
     // Exporters (one each, shared by both profiles).
     const pgPort = await freePort();
@@ -437,12 +453,12 @@ async function main(): Promise<number> {
         labels: { subject: `kafka-${i + 1}`, blackbox: `127.0.0.1:${bbPort}` },
       })),
     };
-    const kube = await startPrometheus("kube-prometheus", targets, am.url);
+    const kube = await startPrometheus("kube-prometheus", targets, amProxy.url);
     cleanups.push(async () => {
       await kube.proc.stop();
       await rm(kube.dir, { recursive: true, force: true });
     });
-    const tuned = await startPrometheus("tuned", targets, am.url);
+    const tuned = await startPrometheus("tuned", targets, amProxy.url);
     cleanups.push(async () => {
       await tuned.proc.stop();
       await rm(tuned.dir, { recursive: true, force: true });
@@ -450,12 +466,12 @@ async function main(): Promise<number> {
     log(`prometheus kube-prometheus ${kube.url}, tuned ${tuned.url}`);
 
     const policy = drillPolicy(undefined, defaultScenariosDir());
-    const observer: Observer = await startDrillObserver({ endpoints: e, policy, alertmanager: am });
+    const observer: Observer = await startDrillObserver({ endpoints: e, policy, alertmanager: { ...am, url: amProxy.url } });
     cleanups.push(() => observer.stop());
     const platform = createDockerPlatform({ stackId: e.stackId });
     const kafka = createKafkaPort({ brokers: e.kafkaBootstrapServers, topic: e.topic });
     cleanups.push(() => kafka.close());
-    const records = (): PageRecord[] => am.notifications.flatMap(pageRecords);
+    const records = (): PageRecord[] => notificationSets.flat().flatMap(pageRecords);
 
     const quiet = async (timeoutMs: number): Promise<string[]> => {
       const deadline = Date.now() + timeoutMs;
@@ -555,6 +571,9 @@ async function main(): Promise<number> {
         });
         const pre = await quiet(180_000);
         if (pre.length > 0) notes.push(`not quiet before injection: ${pre.join(", ")}`);
+        const previous = am;
+        am = await freshAlertmanager();
+        await previous.stop();
         const f = faultFor(name);
         const baseline = await f.baseline().catch(() => 0);
         const undo = await f.fault.prepare();
