@@ -33,7 +33,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter); fi
 # The PostgreSQL exporter of `npm run bench:page`'s Prometheus pipeline.
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter); fi
-if [ $bench = 1 ]; then python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv); fi
+# Debian's python3 lacks ensurepip (what `python3 -m venv` needs) until python3-venv is installed.
+if [ $bench = 1 ]; then python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv); fi
 # Not Loki: Debian's `loki` package is an unrelated genetics program (MCMC linkage analysis), and Grafana
 # Loki has no Debian package; the Loki client's tests use packages/platform/src/loki-test-double.ts.
 if ! docker info >/dev/null 2>&1; then
