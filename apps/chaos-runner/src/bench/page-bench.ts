@@ -39,6 +39,7 @@ import { parse, stringify } from "yaml";
 import { startAlertmanager, type RunningAlertmanager } from "@gm/monitor/alertmanager-run";
 import { createDockerPlatform } from "@gm/platform/docker";
 import { createKafkaPort } from "@gm/platform/kafka-admin";
+import { requireNode24, silenceKafkajsTimeoutWarning } from "@gm/stack/runtime";
 import { type Stack, startStack } from "@gm/stack/stack";
 import { drillPolicy } from "../commands/drill.js";
 import { defaultScenariosDir } from "../drill/load-scenarios.js";
@@ -675,6 +676,8 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  requireNode24("bench:page");
+  silenceKafkajsTimeoutWarning();
   main().then(
     (code) => process.exit(code),
     (err) => {
