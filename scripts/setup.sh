@@ -7,8 +7,9 @@
 #   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
 #   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
-#                                  prometheus-blackbox-exporter (with prometheus, installed anyway) for
-#                                  `npm run bench:prober`, and burrow (LinkedIn's lag monitor) for `npm run bench:lag`
+#                                  prometheus-blackbox-exporter and prometheus-postgres-exporter (with prometheus,
+#                                  installed anyway), burrow (LinkedIn's lag monitor) for `npm run bench:lag`, and
+#                                  PyPI's prometheus-kafka-consumer-group-exporter in .bench/venv for `npm run bench:page`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -34,6 +35,10 @@ if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(p
 # The lag peer of `npm run bench:lag`: Burrow, run by the benchmark with its own config (the package's
 # service is left as Debian installs it; the benchmark never uses /etc/burrow).
 if [ $bench = 1 ]; then [ -x /usr/bin/Burrow ] || need+=(burrow); fi
+# The PostgreSQL exporter of `npm run bench:page`'s Prometheus pipeline.
+if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter); fi
+# Debian's python3 lacks ensurepip (what `python3 -m venv` needs) until python3-venv is installed.
+if [ $bench = 1 ]; then python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv); fi
 # Not Loki: Debian's `loki` package is an unrelated genetics program (MCMC linkage analysis), and Grafana
 # Loki has no Debian package; the Loki client's tests use packages/platform/src/loki-test-double.ts.
 if ! docker info >/dev/null 2>&1; then
@@ -62,6 +67,15 @@ fi
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund
+fi
+
+# The Kafka lag exporter of `npm run bench:page` (deploy/bench/README.md): danielqsj/kafka_exporter is
+# refused by the Go module proxy here, so PyPI's prometheus-kafka-consumer-group-exporter, pinned with the
+# kafka-python it was written for (3.x removed the module it imports).
+if [ $bench = 1 ] && [ ! -x .bench/venv/bin/prometheus-kafka-consumer-group-exporter ]; then
+  log "prometheus-kafka-consumer-group-exporter from PyPI into .bench/venv"
+  python3 -m venv .bench/venv
+  .bench/venv/bin/pip install -q 'prometheus-kafka-consumer-group-exporter==0.5.5' 'kafka-python==2.0.2'
 fi
 
 log "images (skipped when already built from the same recipe)"
