@@ -94,6 +94,29 @@ describe("createAlertmanagerSink", () => {
     expect(posts[4]?.body).toMatchObject([{ startsAt: "2025-01-01T10:00:00.000Z", endsAt: "2025-01-01T10:10:00.000Z" }]);
   });
 
+  it("ends the old severity's alert when an incident changes severity, so its return starts afresh", async () => {
+    const { fetch, posts } = recordingFetch();
+    let t = new Date("2025-01-01T10:05:00Z");
+    const sink = createAlertmanagerSink({ urls: ["http://am:9093"], generatorURL: "http://prober/", fetch, now: () => t });
+    const p1: Incident = { ...lag, severity: "P1", escalation: "page", responseMinutes: 15, respondBy: "2025-01-01T10:20:00.000Z" };
+    const p2: Incident = { ...lag, respondBy: "2025-01-01T11:06:00.000Z" };
+    await sink.send([p1], []);
+    t = new Date("2025-01-01T10:06:00Z");
+    await sink.send([p2], []);
+    type Posted = { labels: Record<string, string>; startsAt: string; endsAt?: string }[];
+    const second = posts[1]?.body as Posted;
+    expect(second.map((a) => [a.labels["severity"], a.endsAt ?? null])).toEqual([
+      ["P2", null],
+      ["P1", "2025-01-01T10:06:00.000Z"],
+    ]);
+    // the P1 comes back later: a new alert, started now, not the old one Alertmanager would send at once
+    t = new Date("2025-01-01T10:30:00Z");
+    await sink.send([{ ...p1, respondBy: "2025-01-01T10:45:00.000Z" }], []);
+    const third = posts[2]?.body as Posted;
+    expect(third.find((a) => a.labels["severity"] === "P1")?.startsAt).toBe("2025-01-01T10:30:00.000Z");
+    expect(third.find((a) => a.labels["severity"] === "P2")?.endsAt).toBe("2025-01-01T10:30:00.000Z");
+  });
+
   it("reports rejections and unreachable Alertmanagers as results instead of throwing", async () => {
     const rejected = await createAlertmanagerSink({
       urls: ["http://am:9093"],

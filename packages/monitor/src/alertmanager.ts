@@ -154,8 +154,11 @@ export function createAlertmanagerSink(options: AlertmanagerSinkOptions): Alertm
     throw new AlertmanagerOptionError("timeoutMs", "a positive number of milliseconds", options.timeoutMs);
   const doFetch = options.fetch ?? globalThis.fetch;
   const now = options.now ?? (() => new Date());
-  /** When each alert was first sent, so startsAt stays put across re-sends (and Alertmanager restarts). */
-  const firstSeen = new Map<string, Date>();
+  /**
+   * Each open alert: when it was first sent, so startsAt stays put across re-sends (and Alertmanager
+   * restarts), and its last incident, to end it when it is no longer open.
+   */
+  const open = new Map<string, { startsAt: Date; incident: Incident }>();
 
   const post = async (url: string, endpoint: URL, body: string): Promise<AlertmanagerResult> => ({
     url,
@@ -167,18 +170,29 @@ export function createAlertmanagerSink(options: AlertmanagerSinkOptions): Alertm
       const t = now();
       const common = { generatorURL: options.generatorURL, runbookURL: options.runbookURL, services: options.services };
       const alerts: PostableAlert[] = [];
+      const current = new Set<string>();
       for (const incident of incidents) {
         const key = identity(incident);
-        const startsAt = earliest(firstSeen.get(key), detectedAt(incident), t);
-        firstSeen.set(key, startsAt);
+        current.add(key);
+        const startsAt = earliest(open.get(key)?.startsAt, detectedAt(incident), t);
+        open.set(key, { startsAt, incident });
         alerts.push(toAlert(incident, { ...common, startsAt }));
       }
       for (const incident of resolved) {
         const key = identity(incident);
         // Alertmanager rejects an alert that ends before it starts.
-        const startsAt = earliest(firstSeen.get(key), detectedAt(incident), t);
-        firstSeen.delete(key);
+        const startsAt = earliest(open.get(key)?.startsAt, detectedAt(incident), t);
+        open.delete(key);
         alerts.push(toAlert(incident, { ...common, startsAt, endsAt: t }));
+      }
+      // An alert sent before and neither open nor resolved now — the old severity of an incident whose
+      // severity changed — ends now. Kept, it fired on in Alertmanager until its resolve timeout, and its
+      // old startsAt came back with that severity: Alertmanager took the alert for an old one and sent it
+      // without its group_wait (a P2 paged in 7 s through a route that waits 30 s, in npm run bench:page).
+      for (const [key, was] of open) {
+        if (current.has(key)) continue;
+        open.delete(key);
+        alerts.push(toAlert(was.incident, { ...common, startsAt: was.startsAt, endsAt: t }));
       }
       if (alerts.length === 0) return { ok: true, alerts: 0, results: [] };
       const body = JSON.stringify(alerts);
