@@ -77,6 +77,12 @@ export function describeUndo(u: UndoAction): string {
   }
 }
 
+/** Whether the newest revision of `history` is `revision` or a rollback to its template. */
+export function runsRevision(history: readonly Rollout[], revision: number): boolean {
+  const current = history.reduce<Rollout | undefined>((a, r) => (!a || r.revision > a.revision ? r : a), undefined);
+  return current !== undefined && (current.revision === revision || current.rollbackOf === revision);
+}
+
 /** Applies a recorded undo; idempotent (setting a value it already has changes nothing). */
 export async function applyUndo(platform: PlatformPort, u: UndoAction): Promise<void> {
   switch (u.action) {
@@ -88,9 +94,7 @@ export async function applyUndo(platform: PlatformPort, u: UndoAction): Promise<
       return platform.setPoolSize(u.service, u.size);
     case "rollback": {
       // idempotent: a service already running that revision's template is left alone
-      const history = platform.rollouts ? await platform.rollouts(u.service) : [];
-      const current = history.reduce<Rollout | undefined>((a, r) => (!a || r.revision > a.revision ? r : a), undefined);
-      if (current && (current.revision === u.toRevision || current.rollbackOf === u.toRevision)) return;
+      if (runsRevision(platform.rollouts ? await platform.rollouts(u.service) : [], u.toRevision)) return;
       if (!platform.rollback) throw new PortUnavailableError(`roll ${u.service} forward: this platform cannot roll back`);
       await platform.rollback(u.service, u.toRevision);
       return;

@@ -2,11 +2,10 @@
  * A runbook step's recorded undo as a fault journal entry, so `gm-chaos recover` (and nothing else: `halt`
  * leaves them) takes back what `gm-chaos runbook --execute` changed: the replicas, memory limit or pool
  * size a reversible step had before it acted, or the revision a rollback left (rolled forward again), set
- * back through the same platform driver. Idempotent: setting
- * a value that is already set changes nothing.
+ * back through the same platform driver. Idempotent: setting a value that is already set changes nothing.
  */
 import type { PlatformPort } from "@gm/runbook/ports";
-import { applyUndo, describeUndo, parseUndoAction, type UndoAction } from "@gm/runbook/steps";
+import { applyUndo, describeUndo, parseUndoAction, runsRevision, type UndoAction } from "@gm/runbook/steps";
 import { CliError } from "../output.js";
 import type { Fault } from "./faults.js";
 import type { RunbookUndoSpec } from "./journal.js";
@@ -39,13 +38,11 @@ export function runbookUndoFault(spec: RunbookUndoSpec, undo: Record<string, unk
             .map((i) => `${i.name} memory limit ${i.memoryLimitBytes}, not ${u.bytes}`);
         case "rollback": {
           const history = platform.rollouts ? await platform.rollouts(u.service) : [];
-          const current = history.reduce<(typeof history)[number] | undefined>(
-            (a, r) => (!a || r.revision > a.revision ? r : a),
-            undefined,
-          );
-          return current && (current.revision === u.toRevision || current.rollbackOf === u.toRevision)
+          return runsRevision(history, u.toRevision)
             ? []
-            : [`${u.service} runs revision ${current?.revision ?? "unknown"}, not revision ${u.toRevision}'s template`];
+            : [
+                `${u.service} runs revision ${Math.max(0, ...history.map((r) => r.revision)) || "unknown"}, not revision ${u.toRevision}'s template`,
+              ];
         }
       }
     },
