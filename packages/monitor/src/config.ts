@@ -131,7 +131,7 @@ export function proberConfigJsonSchema(): string {
   return jsonSchemaOf(proberConfigSchema, {
     title: "gm-prober configuration",
     description:
-      "gm-prober's configuration (apps/prober/README.md): where to probe. ${NAME} in a value is read from the environment. Numbers that judge a signal are in the policy file it names with `policy:`.",
+      "gm-prober's configuration (every field below; README.md's prober section has examples): where to probe. ${NAME} in a value is read from the environment. Numbers that judge a signal are in the policy file it names with `policy:`.",
   });
 }
 

@@ -15,7 +15,7 @@ describe("pageSvg", () => {
       { fault: "service-down", page: { prober: stat(4), "prometheus-kube": stat(40) } },
       { fault: "oom", page: { prober: stat(5), "prometheus-kube": stat(null) } },
     ]);
-    const widths = [...svg.matchAll(/<rect x="130" y="[\d.]+" width="([\d.]+)" height="12"/g)].map((m) => Number(m[1]));
+    const widths = [...svg.matchAll(/<rect x="180" y="[\d.]+" width="([\d.]+)" height="12"/g)].map((m) => Number(m[1]));
     expect(widths).toHaveLength(3);
     // 40 s is ten times 4 s on the linear axis
     expect(widths[1]! / widths[0]!).toBeCloseTo(10, 5);

@@ -29,8 +29,8 @@ export function pageSvg(summaries: readonly PageSummary[], title = "Time to page
   const pipelines = [...new Set(summaries.flatMap((s) => Object.keys(s.page)))];
   const bar = 14;
   const gap = 10;
-  const left = 130;
-  const width = 760;
+  const left = 180;
+  const width = 820;
   const plot = width - left - 120;
   const top = 40;
   const groupH = pipelines.length * bar + gap;
