@@ -369,6 +369,7 @@ export function runbookCommand(y: Argv, out: Out) {
           ports,
           {
             target: rec.stackId,
+            shown: { stackId: rec.stackId },
             journal: { stackId: rec.stackId, postgresUrl: rec.endpoints.postgresUrl },
           },
           out,
@@ -415,7 +416,8 @@ async function runbookSteps(
   open: Incident[],
   subject: string,
   ports: Ports,
-  where: { target: string; journal: Pick<Journal, "stackId" | "postgresUrl" | "kubernetes"> },
+  /** `shown`: what names the target in the result (a stack's id; a namespace run's context and namespaces) */
+  where: { target: string; shown: Record<string, unknown>; journal: Pick<Journal, "stackId" | "postgresUrl" | "kubernetes"> },
   out: Out,
 ): Promise<void> {
   const { kind, life } = run.target;
@@ -500,6 +502,7 @@ async function runbookSteps(
   const proofOf = new Map(run.proofs.map((p) => [p.step, p]));
   const steps = results.map((r) => ({ ...r, proof: proofOf.get(r.step) ?? null }));
   const result = {
+    ...where.shown,
     target: where.target,
     incident: kind,
     incidentId: life?.id ?? null,
@@ -543,6 +546,7 @@ async function runbookOnNamespace(run: RunbookRun, argv: KubernetesArgs, lokiUrl
     ports,
     {
       target: `k8s:${k8s.context}`,
+      shown: { context: k8s.context, namespaces: [k8s.targets.kafka.namespace, k8s.targets["stats-api"].namespace] },
       journal: { stackId: `k8s:${k8s.context}`, postgresUrl: "", kubernetes: kubernetesTarget(argv, k8s.context) },
     },
     out,
