@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { appendDurably } from "@gm/monitor/incident-journal";
 import type { OncallStepResult } from "./oncall.js";
 
 export const RUNBOOK_RECORD_FILE = "runbook-steps.jsonl";
@@ -29,19 +30,9 @@ export function appendRunbookRecord(dir: string, r: RunbookStepRecord, maxBytes 
   if (existsSync(file)) {
     const size = statSync(file).size;
     if (size > 0 && size + Buffer.byteLength(line) > maxBytes) renameSync(file, join(dir, OLDER));
-    else if (size > 0 && !readFileSync(file, "utf8").endsWith("\n")) writeDurably(file, "\n");
+    else if (size > 0 && !readFileSync(file, "utf8").endsWith("\n")) appendDurably(file, "\n");
   }
-  writeDurably(file, line);
-}
-
-function writeDurably(file: string, text: string): void {
-  const fd = openSync(file, "a", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  appendDurably(file, line);
 }
 
 const isRecord = (v: unknown): v is RunbookStepRecord =>

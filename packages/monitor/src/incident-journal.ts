@@ -30,6 +30,17 @@ import {
 } from "@gm/runbook/incident";
 import type { Transition } from "./hysteresis.js";
 
+/** Appends `text` to `file` (created 0600) and fsyncs it: a crash loses at most the line being written. */
+export function appendDurably(file: string, text: string): void {
+  const fd = openSync(file, "a", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The journal's file names, newest first: incidents.jsonl, incidents.1.jsonl, … */
 export const JOURNAL_FILE = "incidents.jsonl";
 const rotated = (n: number) => (n === 0 ? JOURNAL_FILE : `incidents.${n}.jsonl`);
@@ -288,13 +299,7 @@ export function openIncidentJournal(o: IncidentJournalOptions) {
   if (size > 0 && !readFileSync(file, "utf8").endsWith("\n")) appendRaw("\n");
 
   function appendRaw(text: string): void {
-    const fd = openSync(file, "a", 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    appendDurably(file, text);
     size += Buffer.byteLength(text);
   }
 
