@@ -4,7 +4,7 @@
  * fsynced to runbook-steps.jsonl beside the prober's incident journal, as each step ends — a run that
  * is killed keeps the steps it finished. Bounded like the journal: rotated at 4 MiB, two files kept.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { appendDurably } from "@gm/monitor/incident-journal";
 import type { OncallStepResult } from "./oncall.js";
