@@ -85,11 +85,15 @@ describe("HTTP limits of the services", { timeout: 120_000 }, () => {
   });
 
   it("answers 413 to a streamed (chunked) body once past the limit, long before its 100 MiB were sent", async () => {
-    const r = await streamedOversizedBody(`${ingest.url}/events`, { totalBytes: 100 * 1024 * 1024 });
-    expect(r.status).toBe(413);
-    expect(r.closedEarly).toBe(true);
-    // what the client got into the socket before the answer: the limit plus what the buffers took
-    expect(r.sentBytes).toBeLessThan(r.plannedBytes / 4);
+    // 20 times: a server that closes at once after its answer makes the client's kernel reset the
+    // connection, and the reset can discard the 413 before the client read it (about 1 try in 4 here)
+    for (let i = 0; i < 20; i++) {
+      const r = await streamedOversizedBody(`${ingest.url}/events`, { totalBytes: 100 * 1024 * 1024 });
+      expect(r.status, `try ${i + 1}`).toBe(413);
+      expect(r.closedEarly).toBe(true);
+      // what the client got into the socket before the answer: the limit plus what the buffers took
+      expect(r.sentBytes).toBeLessThan(r.plannedBytes / 4);
+    }
     // and the service keeps serving
     expect((await fetch(`${ingest.url}/health`)).status).toBe(200);
   });
