@@ -5,6 +5,8 @@
 #   lag     consumer lag: gm-prober vs kafka-consumer-groups.sh vs Burrow, and who calls a stall first
 #   cost    probing cost: gm-prober vs blackbox_exporter + Prometheus, 10 … 10,000 targets; lag reads
 #   gameday the full drill suite's wall time with each drill's detect / page / recover times
+# then one table of every part's headline numbers beside the peers' and the goals (bench-summary.ts).
+# --runs N (default 5) is the runs of each fault, stall, cost measurement and game day.
 # Peers come from `bash scripts/setup.sh --bench`. Numbers, not assertions: nothing here fails on a
 # slow result; a part that cannot run says why and the others still run (the exit code says how many failed).
 #   bash scripts/bench.sh [--runs N] [--parts page,lag,cost,gameday] [--out DIR]
@@ -48,9 +50,11 @@ for p in "${wanted[@]}"; do
   case "$p" in
     page) part page "$NODE" apps/chaos-runner/dist/bench/page-bench.js --runs "$runs" --json "$out/page.json" ;;
     lag) part lag "$NODE" apps/prober/dist/bench/lag-bench.js --repeat "$runs" --json "$out/lag.json" ;;
-    cost) part cost "$NODE" apps/prober/dist/bench/prober-bench.js --out "$out/cost" ;;
-    gameday) part gameday "$NODE" apps/chaos-runner/dist/bench/gameday-bench.js ;;
+    cost) part cost "$NODE" apps/prober/dist/bench/prober-bench.js --runs "$runs" --out "$out/cost" ;;
+    gameday) part gameday "$NODE" apps/chaos-runner/dist/bench/gameday-bench.js --runs "$runs" --json "$out/gameday.json" ;;
   esac
 done
+echo "== summary: every part's headline numbers, peers and goals in one table ($out/summary.md)"
+"$NODE" apps/chaos-runner/dist/bench/bench-summary.js "$out" || failed=$((failed + 1))
 echo "bench: results in $out ($failed part(s) failed)"
 exit $((failed > 0 ? 1 : 0))

@@ -1,7 +1,16 @@
 import { parseProberConfig } from "@gm/monitor/config";
 import { parseYamlText } from "@gm/runbook/yaml-text";
 import { describe, expect, it } from "vitest";
-import { type CostResult, goalLines, type LagResult, parseOptions, prometheusConfigYaml, proberConfigYaml } from "./prober-bench.js";
+import {
+  type CostResult,
+  costTable,
+  goalLines,
+  type LagResult,
+  medianCost,
+  parseOptions,
+  prometheusConfigYaml,
+  proberConfigYaml,
+} from "./prober-bench.js";
 
 const urls = Array.from({ length: 7 }, (_, i) => `http://127.0.0.1:${4000 + (i % 2)}/prober/${i}`);
 
@@ -83,5 +92,40 @@ describe("goalLines", () => {
         l.endsWith("met"),
       ),
     ).toBe(true);
+  });
+});
+
+describe("--runs and medianCost", () => {
+  const r = (side: CostResult["side"], run: number, cpuSeconds: number, rssMb: number): CostResult => ({
+    targets: 1000,
+    side,
+    run,
+    seconds: 60,
+    cpuSeconds,
+    peakRssBytes: rssMb * 1024 ** 2,
+    probesPerSecond: 200,
+    expectedProbesPerSecond: 200,
+    otherRequestsPerSecond: 200,
+    targetServerCpuPercent: 3,
+  });
+  it("parses --runs as a whole number and says what was expected", () => {
+    expect(parseOptions([]).runs).toBe(1);
+    expect(parseOptions(["--runs", "5"]).runs).toBe(5);
+    expect(() => parseOptions(["--runs", "2.5"])).toThrow('--runs: expected a whole number from 1 to 100, got "2.5"');
+  });
+  it("one row per size and side: the median of the runs with the spread, which the table and the goals read", () => {
+    const m = medianCost([
+      r("gm-prober", 1, 6, 400),
+      r("blackbox+prometheus", 1, 20, 460),
+      r("gm-prober", 2, 9, 300),
+      r("gm-prober", 3, 7, 500),
+    ]);
+    expect(m.map((x) => [x.side, x.runs, x.cpuSeconds, x.cpuSecondsMin, x.cpuSecondsMax, x.peakRssBytes / 1024 ** 2])).toEqual([
+      ["gm-prober", 3, 7, 6, 9, 400],
+      ["blackbox+prometheus", 1, 20, 20, 20, 460],
+    ]);
+    expect(costTable(m)).toContain("| 1000 | gm-prober | 3 | 7.00 (6.00–9.00) |");
+    expect(costTable(m)).toContain("| 400 (300–500) |");
+    expect(goalLines(m, [])).toContain("goal: 1,000 targets at most the peer's CPU: 7.00 vs 20.00 CPU s — met");
   });
 });

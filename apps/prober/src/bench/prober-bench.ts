@@ -43,6 +43,8 @@ interface Options {
   seconds: number;
   warmup: number;
   reads: number;
+  /** cost measurements per size and side (the table gives their median and spread) */
+  runs: number;
   only: "cost" | "lag" | undefined;
   /** result.json files of earlier runs to print as one table instead of measuring (parts run apart) */
   from: string[];
@@ -66,6 +68,13 @@ function parseNumber(v: string | undefined, def: number, field: string, min: num
   return x;
 }
 
+function parseWhole(v: string | undefined, def: number, field: string, max: number): number {
+  if (v === undefined) return def;
+  if (!/^[1-9]\d*$/.test(v) || Number(v) > max)
+    throw new UsageError(`--${field}: expected a whole number from 1 to ${max}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 export function parseOptions(args: string[]): Options {
   let values: Record<string, string | undefined>;
   try {
@@ -77,6 +86,7 @@ export function parseOptions(args: string[]): Options {
         seconds: { type: "string" },
         warmup: { type: "string" },
         reads: { type: "string" },
+        runs: { type: "string" },
         only: { type: "string" },
         out: { type: "string" },
         from: { type: "string" },
@@ -85,7 +95,7 @@ export function parseOptions(args: string[]): Options {
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
     throw new UsageError(
-      `${(err as Error).message} (options: --targets, --partitions, --seconds, --warmup, --reads, --only cost|lag, --out DIR, --from a.json,b.json)`,
+      `${(err as Error).message} (options: --targets, --partitions, --seconds, --warmup, --reads, --runs, --only cost|lag, --out DIR, --from a.json,b.json)`,
     );
   }
   const only = values["only"];
@@ -97,6 +107,7 @@ export function parseOptions(args: string[]): Options {
     seconds: parseNumber(values["seconds"], 60, "seconds", 5, 3600),
     warmup: parseNumber(values["warmup"], 15, "warmup", 0, 600),
     reads: parseNumber(values["reads"], 7, "reads", 1, 100),
+    runs: parseWhole(values["runs"], 1, "runs", 100),
     only,
     from: values["from"] ? values["from"].split(",").filter(Boolean) : [],
     out: values["out"] ?? join("reports", "bench-prober", new Date().toISOString().replace(/[:.]/g, "-")),
@@ -346,6 +357,14 @@ async function startPeerSide(t: Targets, n: number, dir: string): Promise<Side> 
 export interface CostResult {
   targets: number;
   side: "gm-prober" | "blackbox+prometheus";
+  /** which of --runs (1 when measured once); on a median row, how many runs it summarizes */
+  run?: number;
+  runs?: number;
+  /** on a median row: the spread of CPU seconds and peak RSS over the runs */
+  cpuSecondsMin?: number;
+  cpuSecondsMax?: number;
+  peakRssBytesMin?: number;
+  peakRssBytesMax?: number;
   seconds: number;
   cpuSeconds: number;
   peakRssBytes: number;
@@ -411,30 +430,68 @@ async function runCost(o: Options, log: (m: string) => void, failures: string[])
   for (const n of o.targets) {
     const t = await startTargets(n);
     try {
-      for (const [name, key, start] of [
-        ["gm-prober", "prober", startProberSide],
-        ["blackbox+prometheus", "peer", startPeerSide],
-      ] as const) {
-        const dir = mkdtempSync(join(tmpdir(), `gm-bench-${key}-${n}-`));
-        log(`${n} targets, ${name}: warm-up ${o.warmup} s, measuring ${o.seconds} s (work dir ${dir})`);
-        try {
-          const r = await measureSide(name, key, n, o, t, () => start(t, n, dir));
+      for (let run = 1; run <= o.runs; run++)
+        for (const [name, key, start] of [
+          ["gm-prober", "prober", startProberSide],
+          ["blackbox+prometheus", "peer", startPeerSide],
+        ] as const) {
+          const dir = mkdtempSync(join(tmpdir(), `gm-bench-${key}-${n}-`));
           log(
-            `  ${r.cpuSeconds} CPU s, peak RSS ${mb(r.peakRssBytes)} MB, ${r.probesPerSecond} probes/s of ${r.expectedProbesPerSecond} expected`,
+            `${n} targets, ${name}${o.runs > 1 ? `, run ${run} of ${o.runs}` : ""}: warm-up ${o.warmup} s, measuring ${o.seconds} s (work dir ${dir})`,
           );
-          results.push(r);
-          rmSync(dir, { recursive: true, force: true });
-        } catch (err) {
-          // the other sizes and sides still measure; the table says which failed
-          log(`  failed: ${(err as Error).message} (logs kept in ${dir})`);
-          failures.push(`${n} targets, ${name}: ${(err as Error).message}`);
+          try {
+            const r = { ...(await measureSide(name, key, n, o, t, () => start(t, n, dir))), run };
+            log(
+              `  ${r.cpuSeconds} CPU s, peak RSS ${mb(r.peakRssBytes)} MB, ${r.probesPerSecond} probes/s of ${r.expectedProbesPerSecond} expected`,
+            );
+            results.push(r);
+            rmSync(dir, { recursive: true, force: true });
+          } catch (err) {
+            // the other sizes and sides still measure; the table says which failed
+            log(`  failed: ${(err as Error).message} (logs kept in ${dir})`);
+            failures.push(`${n} targets, ${name}${o.runs > 1 ? ` (run ${run})` : ""}: ${(err as Error).message}`);
+          }
         }
-      }
     } finally {
       await t.close();
     }
   }
   return results;
+}
+
+/**
+ * One row per size and side from several runs: the median of each number, with the spread of CPU
+ * seconds and peak RSS (what the table, the goals and the plot read). One run gives itself back.
+ */
+export function medianCost(rows: readonly CostResult[]): CostResult[] {
+  const groups = new Map<string, CostResult[]>();
+  for (const r of rows) {
+    const k = `${r.targets}|${r.side}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const out: CostResult[] = [];
+  for (const g of groups.values()) {
+    const m = (f: (r: CostResult) => number) => median(g.map(f));
+    const cpu = g.map((r) => r.cpuSeconds);
+    const rss = g.map((r) => r.peakRssBytes);
+    out.push({
+      targets: g[0]!.targets,
+      side: g[0]!.side,
+      runs: g.length,
+      seconds: m((r) => r.seconds),
+      cpuSeconds: +m((r) => r.cpuSeconds).toFixed(2),
+      cpuSecondsMin: Math.min(...cpu),
+      cpuSecondsMax: Math.max(...cpu),
+      peakRssBytes: Math.round(m((r) => r.peakRssBytes)),
+      peakRssBytesMin: Math.min(...rss),
+      peakRssBytesMax: Math.max(...rss),
+      probesPerSecond: +m((r) => r.probesPerSecond).toFixed(1),
+      expectedProbesPerSecond: g[0]!.expectedProbesPerSecond,
+      otherRequestsPerSecond: +m((r) => r.otherRequestsPerSecond).toFixed(1),
+      targetServerCpuPercent: +m((r) => r.targetServerCpuPercent).toFixed(1),
+    });
+  }
+  return out.sort((a, b) => a.targets - b.targets || (a.side === "gm-prober" ? -1 : 1));
 }
 
 // ---------- lag ----------
@@ -623,15 +680,17 @@ const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "—");
 
 export function costTable(rows: readonly CostResult[]): string {
   const out = [
-    "| targets | side | CPU s | CPU s per 1,000 probes | % of one core | peak RSS MB | probes/s (expected) | other req/s | target server % core | CPU prober/peer | RSS prober/peer |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| targets | side | runs | CPU s (min–max) | CPU s per 1,000 probes | % of one core | peak RSS MB (min–max) | probes/s (expected) | other req/s | target server % core | CPU prober/peer | RSS prober/peer |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
+  const spread = (lo: number | undefined, hi: number | undefined, f: (x: number) => string) =>
+    lo !== undefined && hi !== undefined && lo !== hi ? ` (${f(lo)}–${f(hi)})` : "";
   for (const r of rows) {
     const peer = rows.find((x) => x.targets === r.targets && x.side === "blackbox+prometheus");
     const mine = r.side === "gm-prober";
     const probes = r.probesPerSecond * r.seconds;
     out.push(
-      `| ${r.targets} | ${r.side} | ${r.cpuSeconds.toFixed(2)} | ${probes > 0 ? ((r.cpuSeconds / probes) * 1000).toFixed(3) : "—"} | ${((r.cpuSeconds / r.seconds) * 100).toFixed(1)} | ${mb(r.peakRssBytes)} | ${r.probesPerSecond} (${r.expectedProbesPerSecond}) | ${r.otherRequestsPerSecond} | ${r.targetServerCpuPercent ?? "—"} | ${mine && peer ? ratio(r.cpuSeconds, peer.cpuSeconds) : ""} | ${mine && peer ? ratio(r.peakRssBytes, peer.peakRssBytes) : ""} |`,
+      `| ${r.targets} | ${r.side} | ${r.runs ?? 1} | ${r.cpuSeconds.toFixed(2)}${spread(r.cpuSecondsMin, r.cpuSecondsMax, (x) => x.toFixed(2))} | ${probes > 0 ? ((r.cpuSeconds / probes) * 1000).toFixed(3) : "—"} | ${((r.cpuSeconds / r.seconds) * 100).toFixed(1)} | ${mb(r.peakRssBytes)}${spread(r.peakRssBytesMin, r.peakRssBytesMax, mb)} | ${r.probesPerSecond} (${r.expectedProbesPerSecond}) | ${r.otherRequestsPerSecond} | ${r.targetServerCpuPercent ?? "—"} | ${mine && peer ? ratio(r.cpuSeconds, peer.cpuSeconds) : ""} | ${mine && peer ? ratio(r.peakRssBytes, peer.peakRssBytes) : ""} |`,
     );
   }
   return out.join("\n");
@@ -803,21 +862,23 @@ async function main(args: string[]): Promise<number> {
   const loadAfter = (await import("node:os")).loadavg().map((x) => x.toFixed(2));
   const measured = `bench:prober ${started.toISOString()} on ${(await import("node:os")).cpus().length} cores, load average ${load.join(" ")} at start, ${loadAfter.join(" ")} at end; interval ${INTERVAL_SECONDS} s, warm-up ${o.warmup} s, measured ${o.seconds} s`;
   const head = sources.length ? `bench:prober results of ${sources.join("; ")}` : measured;
+  // several runs of a size and side (--runs, or --from files of separate runs): their medians
+  const costMedians = medianCost(cost);
   const text = [
     head,
     "",
-    ...(cost.length ? [costTable(cost), "", ...growthLines(cost), ""] : []),
+    ...(cost.length ? [costTable(costMedians), "", ...growthLines(costMedians), ""] : []),
     ...(lag.length ? [lagTable(lag), ""] : []),
-    ...goalLines(cost, lag),
+    ...goalLines(costMedians, lag),
     ...failures.map((f) => `FAILED: ${f}`),
   ].join("\n");
   process.stdout.write(`${text}\n`);
   writeFileSync(
     join(o.out, "result.json"),
-    `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: { start: load, end: loadAfter }, options: o, intervalSeconds: INTERVAL_SECONDS, cost, lag, failures }, null, 2)}\n`,
+    `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: { start: load, end: loadAfter }, options: o, intervalSeconds: INTERVAL_SECONDS, cost, costMedians, lag, failures }, null, 2)}\n`,
   );
   writeFileSync(join(o.out, "table.md"), `${text}\n`);
-  if (cost.length) writeFileSync(join(o.out, "cost.svg"), `${costSvg(cost)}\n`);
+  if (cost.length) writeFileSync(join(o.out, "cost.svg"), `${costSvg(costMedians)}\n`);
   log(`written ${join(o.out, "result.json")}, table.md${cost.length ? ", cost.svg" : ""}`);
   return failures.length ? 1 : 0;
 }
