@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { declaredOversizedBody, oversizedHeaders, slowBody, slowHeaders, streamedOversizedBody } from "@gm/stack/abuse";
@@ -96,6 +97,37 @@ describe("HTTP limits of the services", { timeout: 120_000 }, () => {
     }
     // and the service keeps serving
     expect((await fetch(`${ingest.url}/health`)).status).toBe(200);
+  });
+
+  it("keeps reading (and discarding) after the 413 instead of resetting the client mid-upload (a lingering close)", async () => {
+    // A close with the client's bytes still arriving sends a reset, and a reset can drop the answer
+    // before the client read it. So after its 413 the service keeps reading for a while: writes the
+    // client makes in the first 300 ms after the answer must not fail.
+    const u = new URL(`${ingest.url}/events`);
+    // half-open: a client that keeps sending after the server's FIN (node would end its side at once)
+    const socket = connect({ host: u.hostname, port: Number(u.port), allowHalfOpen: true });
+    await new Promise<void>((ok, fail) => socket.once("connect", ok).once("error", fail));
+    let received = "";
+    let error: Error | null = null;
+    socket.on("data", (b: Buffer) => (received += b.toString("latin1")));
+    socket.on("error", (e) => (error = e));
+    socket.write(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const framed = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]);
+    const write = () => new Promise<boolean>((r) => socket.write(framed, (e) => r(!e)));
+    for (let i = 0; i < 100 && !received.startsWith("HTTP/1.1 "); i++) {
+      await write();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    const until = Date.now() + 300;
+    let failedWrites = 0;
+    while (Date.now() < until) {
+      if (!(await write())) failedWrites++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    socket.destroy();
+    expect({ failedWrites, error: (error as Error | null)?.message ?? null }).toEqual({ failedWrites: 0, error: null });
   });
 
   it("answers 431 to headers over HTTP_MAX_HEADER_BYTES on both services, and serves headers under it", async () => {

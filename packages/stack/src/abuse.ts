@@ -117,6 +117,10 @@ export async function streamedOversizedBody(url: string, o: { totalBytes: number
     planned += framed.length;
     if (c.isClosed() || /^HTTP\/1\.[01] \d{3}/.test(c.text())) continue;
     if (await write(c, framed)) sent += framed.length;
+    // let the answer in between writes, as a client reading while it sends would: a server that keeps
+    // reading after its answer (a lingering close) accepts writes as fast as they come, and a loop that
+    // never yields to I/O would keep sending past an answer it has not looked at
+    await new Promise((r) => setImmediate(r));
   }
   // the last chunk and the end are never sent: a server that waited for the whole body would wait for ever
   const status = await settle(c, o.waitMs ?? 15_000);
