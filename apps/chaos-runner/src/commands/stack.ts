@@ -295,6 +295,7 @@ export function stackCommand(y: Argv, out: Out): Argv {
           .positional("service", { type: "string", demandOption: true, describe: DEPLOYABLE.join(" | ") })
           .option("to-revision", { type: "number", describe: "the revision to restore (default: the one before the current)" })
           .option("stack-id", { type: "string", describe: "the stack (default: the most recent one started by gm-chaos stack up)" })
+          .option("json", { type: "boolean", default: false, describe: "print the revisions (from, restored, now) and the undo as JSON" })
           .check((x) => {
             checkDeployable(String(x.service));
             const n = x["to-revision"];
@@ -314,10 +315,20 @@ export function stackCommand(y: Argv, out: Out): Argv {
         const from = (await userErrors(() => platform.rollouts(service))).find((r) => r.current)?.revision;
         const to = await userErrors(() => platform.rollback(service, argv["to-revision"]));
         const now = (await platform.rollouts(service)).find((r) => r.current);
+        const undo = `gm-chaos stack rollback ${service} --to-revision ${from ?? "N"} --stack-id ${rec.stackId}`;
+        if (argv.json)
+          return out.json({
+            stackId: rec.stackId,
+            service,
+            from: from ?? null,
+            restored: to,
+            revision: now ? printable(now, [rec.endpoints]) : null,
+            undo,
+          });
         out.line(
           `${service}: rolled back from revision ${from ?? "?"} to revision ${to}'s template${now ? ` (now revision ${now.revision})` : ""}`,
         );
-        out.line(`  undo (roll forward): gm-chaos stack rollback ${service} --to-revision ${from ?? "N"} --stack-id ${rec.stackId}`);
+        out.line(`  undo (roll forward): ${undo}`);
       },
     )
     .command(

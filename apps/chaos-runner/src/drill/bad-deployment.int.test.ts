@@ -63,10 +63,25 @@ describe("a bad deployment on a real stack", { timeout: 900_000 }, () => {
     const back = gm("stack", "rollback", "stats-api", "--stack-id", id);
     expect(back.stdout).toContain("rolled back from revision 2 to revision 1's template (now revision 3)");
     expect(back.status).toBe(0);
+    // --json: roll forward to the bad revision, then run the undo it printed, which restores the good one
+    const forward = gm("stack", "rollback", "stats-api", "--to-revision", "2", "--stack-id", id, "--json");
+    expect(forward.status).toBe(0);
+    const fwd = JSON.parse(forward.stdout) as {
+      from: number;
+      restored: number;
+      revision: { revision: number; rollbackOf: number | null };
+      undo: string;
+    };
+    expect(fwd).toMatchObject({ from: 3, restored: 2, revision: { revision: 4, rollbackOf: 2 } });
+    expect(fwd.undo).toBe(`gm-chaos stack rollback stats-api --to-revision 3 --stack-id ${id}`);
+    const undo = gm(...fwd.undo.split(" ").slice(1));
+    expect(undo.stdout).toContain("rolled back from revision 4 to revision 3's template (now revision 5)");
     const list = gm("stack", "revisions", "stats-api", "--stack-id", id, "--json");
     const revs = (JSON.parse(list.stdout) as { revisions: { revision: number; current: boolean; rollbackOf: number | null }[] }).revisions;
     expect(revs.map((r) => [r.revision, r.current, r.rollbackOf])).toEqual([
-      [3, true, 1],
+      [5, true, 3],
+      [4, false, 2],
+      [3, false, 1],
       [2, false, null],
       [1, false, null],
     ]);
