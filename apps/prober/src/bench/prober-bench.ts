@@ -502,6 +502,13 @@ export interface LagResult {
   minMs: number;
   maxMs: number;
   reads: number;
+  /**
+   * Where a read's time goes (medians): CPU of this process during the read (encoding, decoding, the
+   * lag arithmetic) and the time the read's Kafka requests spent from sent to answered (kafkajs' REQUEST
+   * event `duration`, summed: two requests in flight at once count twice)
+   */
+  cpuMs?: number;
+  requestMs?: number;
   /** Kafka requests of one read, after the first (metadata cached), by API */
   requestsPerRead: number;
   requestsByApi: Record<string, number>;
@@ -593,20 +600,28 @@ async function runLag(o: Options, log: (m: string) => void): Promise<LagResult[]
         const expectedLag = Array.from({ length: n }, (_, p) => (high.get(p) ?? 0) - (p % 3)).reduce((a, b) => a + b, 0);
 
         const times: number[] = [];
+        const cpuTimes: number[] = [];
+        const requestTimes: number[] = [];
         const perRead: { total: number; byApi: Record<string, number> }[] = [];
         let lag = 0;
         for (let r = 0; r <= o.reads; r++) {
           const byApi: Record<string, number> = {};
           let total = 0;
+          let requestMs = 0;
+          let cpuMs = 0;
           const ms = await admin.use(async (a) => {
-            const off = a.on(a.events.REQUEST, (e: { payload: { apiName: string } }) => {
+            const off = a.on(a.events.REQUEST, (e: { payload: { apiName: string; duration?: number } }) => {
               total++;
               byApi[e.payload.apiName] = (byApi[e.payload.apiName] ?? 0) + 1;
+              requestMs += e.payload.duration ?? 0;
             });
             try {
               const t0 = performance.now();
+              const cpu0 = process.cpuUsage();
               const parts = await groupLag(a, topic, group);
               const ms = performance.now() - t0;
+              const cpu = process.cpuUsage(cpu0);
+              cpuMs = (cpu.user + cpu.system) / 1000;
               lag = totalLag(parts);
               return ms;
             } finally {
@@ -614,7 +629,12 @@ async function runLag(o: Options, log: (m: string) => void): Promise<LagResult[]
             }
           });
           perRead.push({ total, byApi });
-          if (r > 0) times.push(ms); // the first read warms the metadata cache and the coordinator lookup
+          // the first read warms the metadata cache and the coordinator lookup
+          if (r > 0) {
+            times.push(ms);
+            cpuTimes.push(cpuMs);
+            requestTimes.push(requestMs);
+          }
         }
         const steady = perRead.slice(1);
         const res: LagResult = {
@@ -623,6 +643,8 @@ async function runLag(o: Options, log: (m: string) => void): Promise<LagResult[]
           minMs: +Math.min(...times).toFixed(1),
           maxMs: +Math.max(...times).toFixed(1),
           reads: times.length,
+          cpuMs: +median(cpuTimes).toFixed(1),
+          requestMs: +median(requestTimes).toFixed(1),
           requestsPerRead: median(steady.map((x) => x.total)),
           requestsByApi: steady[steady.length - 1]!.byApi,
           firstReadRequests: perRead[0]!.total,
@@ -710,12 +732,14 @@ export function growthLines(rows: readonly CostResult[]): string[] {
 
 export function lagTable(rows: readonly LagResult[]): string {
   const out = [
-    "| partitions | lag read median ms (min–max) | Kafka requests per read | by API | first read | lag (expected) |",
-    "|---|---|---|---|---|---|",
+    "| partitions | lag read median ms (min–max) | CPU ms in the prober | ms in Kafka requests | Kafka requests per read | by API | first read | lag (expected) |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows)
     out.push(
-      `| ${r.partitions} | ${r.medianMs} (${r.minMs}–${r.maxMs}) | ${r.requestsPerRead} | ${Object.entries(r.requestsByApi)
+      `| ${r.partitions} | ${r.medianMs} (${r.minMs}–${r.maxMs}) | ${r.cpuMs ?? "—"} | ${r.requestMs ?? "—"} | ${r.requestsPerRead} | ${Object.entries(
+        r.requestsByApi,
+      )
         .map(([k, v]) => `${k} ${v}`)
         .join(", ")} | ${r.firstReadRequests} | ${r.totalLag} (${r.expectedLag}) |`,
     );
