@@ -5,6 +5,7 @@ describe("parseGamedayArgs", () => {
   it("takes --runs and --json, one run and no file by default", () => {
     expect(parseGamedayArgs([])).toEqual({ runs: 1, json: null });
     expect(parseGamedayArgs(["--runs", "5", "--json", "/tmp/g.json"])).toEqual({ runs: 5, json: "/tmp/g.json" });
+    expect(parseGamedayArgs(["--help"])).toMatchObject({ help: true });
   });
   it("names the option and what was expected", () => {
     expect(() => parseGamedayArgs(["--runs", "0"])).toThrow('--runs: expected a whole number ≥ 1, got "0"');

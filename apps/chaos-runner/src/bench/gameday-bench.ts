@@ -48,7 +48,10 @@ export interface GamedayResult {
   runs: GamedayRun[];
 }
 
-export function parseGamedayArgs(args: readonly string[]): { runs: number; json: string | null } {
+export const GAMEDAY_USAGE =
+  "usage: npm run bench:gameday -- [--runs N] [--json FILE]\n  the whole game day N times (default 1); BENCH_DRILLS='a b' picks drills (default: all)\n";
+
+export function parseGamedayArgs(args: readonly string[]): { runs: number; json: string | null; help?: true } {
   let runs = 1;
   let json: string | null = null;
   for (let i = 0; i < args.length; i++) {
@@ -63,7 +66,7 @@ export function parseGamedayArgs(args: readonly string[]): { runs: number; json:
       json = resolve(v);
       i++;
     } else if (a === "--help" || a === "-h") {
-      throw new Error("usage: bench:gameday [--runs N] [--json FILE] (BENCH_DRILLS='a b' picks drills)");
+      return { runs, json, help: true };
     } else throw new Error(`unknown option ${JSON.stringify(a)} (expected --runs N or --json FILE)`);
   }
   return { runs, json };
@@ -137,12 +140,16 @@ export function gamedayTable(runs: readonly GamedayRun[]): string {
 }
 
 async function main(args: string[]): Promise<number> {
-  let o: { runs: number; json: string | null };
+  let o: { runs: number; json: string | null; help?: true };
   try {
     o = parseGamedayArgs(args);
   } catch (err) {
-    process.stderr.write(`bench:gameday: ${(err as Error).message}\n`);
+    process.stderr.write(`bench:gameday: ${(err as Error).message}\n${GAMEDAY_USAGE}`);
     return 2;
+  }
+  if (o.help) {
+    process.stdout.write(GAMEDAY_USAGE);
+    return 0;
   }
   const drills = (process.env["BENCH_DRILLS"] ?? "all").split(/\s+/).filter(Boolean);
   const runs: GamedayRun[] = [];

@@ -755,6 +755,28 @@ async function main(args: string[]): Promise<number> {
   requireNode24("bench:lag");
   silenceKafkajsTimeoutWarning();
   const log = (m: string) => process.stderr.write(`[bench:lag] ${m}\n`);
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(
+      [
+        "usage: npm run bench:lag -- [options]",
+        "The prober's consumer lag beside kafka-consumer-groups.sh and Burrow on a stack of its own: samples under load,",
+        "consumers paused (who calls the stall first), offsets quiet; prints the tables and goals, writes JSON.",
+        "  --samples N          samples per phase (default 5)",
+        "  --repeat N           repetitions of load / pause / quiet (default 1)",
+        "  --rate EVENTS_PER_S  load while sampling (default 200)",
+        "  --interval S         the prober's interval (default 5)",
+        "  --brokers 1|3        brokers of the stack (default 1)",
+        "  --stall-wait S       how long to wait for both verdicts after the pause (default 150)",
+        "  --halt pause|stop    docker pause the consumers (the drill's way, default) or stop them",
+        "  --policy FILE        the policy whose stallSeconds the prober uses (default scenarios/policy.yaml)",
+        "  --json FILE          where the results go (default bench-results/lag.json)",
+        "  --raw DIR            keep every raw read",
+        "  --no-burrow          without Burrow",
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  }
   let o: Options;
   try {
     o = parseOptions(args);

@@ -830,6 +830,25 @@ export function costSvg(rows: readonly CostResult[]): string {
 async function main(args: string[]): Promise<number> {
   requireNode24("bench:prober");
   silenceKafkajsTimeoutWarning();
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(
+      [
+        "usage: npm run bench:prober -- [options]",
+        "Probing cost of gm-prober beside blackbox_exporter + Prometheus on the same HTTP targets, and lag reads at scale.",
+        "  --targets 10,100,1000,10000   target counts to measure (default those)",
+        "  --partitions 10,100,1000,5000 partition counts for the lag reads (default those)",
+        "  --seconds S      measuring window per size and side (default 60)",
+        "  --warmup S       before the window (default 15)",
+        "  --reads N        lag reads per size (default 7)",
+        "  --runs N         cost measurements per size and side: the table gives their median (default 1)",
+        "  --only cost|lag  one part",
+        "  --out DIR        result.json, table.md, cost.svg (default reports/bench-prober/<time>)",
+        "  --from a.json,b.json  print earlier results as one table instead of measuring",
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  }
   let o: Options;
   try {
     o = parseOptions(args);
