@@ -1,0 +1,605 @@
+/**
+ * A real Kubernetes node beside the control plane of control-plane.ts: containerd 2.x (with Debian's runc
+ * and the CNI bridge plugin) and a kubelet, both built by scripts/build-node.sh, started as root on this
+ * machine. Containers really run: logs, probes, memory limits and kernel OOM kills are the kernel's and
+ * the kubelet's, not kwok's. Nothing is pulled: the pause image is compiled locally and the images pods
+ * use are imported from the local Docker engine (`docker save` → `ctr images import`); pods must use
+ * `imagePullPolicy: Never` or `IfNotPresent`.
+ *
+ * Everything the node makes lives under its dir (containerd's root and state, the kubelet's root, pod
+ * logs, runc's state, network namespaces), in its own cgroup root (/gm-<node> in every hierarchy) and on
+ * its own bridge; stop() removes all of it. What it cannot confine: the kubelet sets six host sysctls
+ * (vm.overcommit_memory, kernel.panic, ...) while it runs (restored by stop()), and writes symlinks to
+ * its pods' logs in /var/log/containers (removed by stop()).
+ */
+import { execFile, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statfsSync, lstatSync, writeFileSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import {
+  type ControlPlane,
+  ControlPlaneError,
+  freePorts,
+  leafCert,
+  type Proc,
+  request,
+  sleep,
+  startProc,
+  stopProcs,
+  type TlsOptions,
+  waitFor,
+} from "./control-plane.js";
+
+const execFileAsync = promisify(execFile);
+
+const PACKAGE_DIR = fileURLToPath(new URL("../", import.meta.url));
+const BUILD_NODE_SCRIPT = path.join(PACKAGE_DIR, "scripts", "build-node.sh");
+const RUNC = process.env["GM_RUNC_BIN"] ?? "/usr/sbin/runc";
+const CGROUP_FS = "/sys/fs/cgroup";
+const CONTAINER_LOG_LINKS = "/var/log/containers";
+
+/** The binaries scripts/build-node.sh makes. */
+export const NODE_TOOLS = ["kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "pause-image.tar"] as const;
+export type NodeTool = (typeof NODE_TOOLS)[number];
+
+/** The host sysctls the kubelet sets to its liking at start (pkg/kubelet/cm setupKernelTunables). */
+const KUBELET_SYSCTLS = [
+  "vm/overcommit_memory",
+  "vm/panic_on_oom",
+  "kernel/panic",
+  "kernel/panic_on_oops",
+  "kernel/keys/root_maxkeys",
+  "kernel/keys/root_maxbytes",
+];
+
+export interface NodeOptions {
+  /** the control plane to join (from startControlPlane) */
+  controlPlane: Pick<ControlPlane, "server" | "caPath" | "caKeyPath">;
+  /** the Node's name (default gm-node-<6 hex>); lowercase letters, digits and '-' */
+  name?: string;
+  /** where containerd, the kubelet, pod logs and certificates go (default: a new temp dir, removed by stop()) */
+  dir?: string;
+  /** local Docker images to import into containerd before the node is returned (see importImages) */
+  images?: string[];
+  /** extra labels of the Node */
+  labels?: Record<string, string>;
+  /** the IPv4 the node registers and the kubelet serves on (default: the address of the default route's interface) */
+  nodeIp?: string;
+  onProgress?: (line: string) => void;
+}
+
+export interface KubeNode {
+  name: string;
+  dir: string;
+  /** the node's InternalIP; the kubelet serves on nodeIp:kubeletPort */
+  nodeIp: string;
+  kubeletPort: number;
+  /** the pods' subnet on this node (a /24 of 10.89.0.0/16) and the bridge they are attached to */
+  podSubnet: string;
+  bridge: string;
+  /** containerd's socket: `ctr -a <socket> -n k8s.io ...` */
+  containerdSocket: string;
+  /** the cgroup all the node's pods run under, in every hierarchy (e.g. /gm-gm-node-1a2b3c) */
+  cgroupRoot: string;
+  processes: ReadonlyArray<{ name: string; pid: number }>;
+  /** Imports local Docker images (`docker save <ref> | ctr -n k8s.io images import -`). */
+  importImages(refs: string[]): Promise<void>;
+  /** Cordons the node, deletes its pods, stops the kubelet and containerd, kills what is left in its cgroup
+   * root, unmounts and removes its dir, cgroups, bridge and log links, deletes the Node and restores the
+   * host sysctls the kubelet changed. Idempotent. */
+  stop(): Promise<void>;
+}
+
+let cachedBinDir: string | undefined;
+
+/** The directory of the binaries of scripts/build-node.sh (it answers --print-bin-dir). */
+export function nodeBinDir(): string {
+  if (process.env["GM_K8S_NODE_BIN"]) return process.env["GM_K8S_NODE_BIN"];
+  cachedBinDir ??= spawnSync("bash", [BUILD_NODE_SCRIPT, "--print-bin-dir"], { encoding: "utf8" }).stdout.trim();
+  return cachedBinDir;
+}
+
+/** The path of a file built by scripts/build-node.sh; throws, saying how to build it, when it is missing. */
+export function nodeToolPath(name: NodeTool): string {
+  const p = path.join(nodeBinDir(), name);
+  if (!existsSync(p)) {
+    throw new ControlPlaneError(
+      `${name} not found in ${path.dirname(p)}: build the node first with \`npm run k8s:build-node\` or ` +
+        "`bash scripts/setup.sh --node` (a few minutes after the control plane's build, cached afterwards)",
+    );
+  }
+  return p;
+}
+
+/** Why a real node cannot start here, or null: it needs root, runc and a Docker engine for the images. */
+export function nodeUnsupportedReason(): string | null {
+  if (process.platform !== "linux") return `a real node needs Linux, not ${process.platform}`;
+  if (process.getuid?.() !== 0) return "a real node needs root (containerd, runc, cgroups, network namespaces)";
+  if (!existsSync(RUNC)) return `runc not found at ${RUNC} (apt-get install runc, or set GM_RUNC_BIN)`;
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// host pieces: address, cgroups, mounts, sysctls
+
+/** The IPv4 of the interface of the default route (the kubelet refuses a loopback node IP). */
+function defaultNodeIp(): string {
+  const r = spawnSync("ip", ["-4", "-j", "route", "show", "default"], { encoding: "utf8" });
+  const dev = (JSON.parse(r.stdout || "[]") as { dev?: string }[])[0]?.dev;
+  const addr = dev ? os.networkInterfaces()[dev]?.find((a) => a.family === "IPv4" && !a.internal)?.address : undefined;
+  if (!addr) throw new ControlPlaneError("no IPv4 address on the default route's interface for the node: pass nodeIp");
+  return addr;
+}
+
+/** A 10.89.N.0/24 no route of this machine uses yet, N from the node's name (then the next free one). */
+function freePodSubnet(name: string): string {
+  const routes = spawnSync("ip", ["-4", "route"], { encoding: "utf8" }).stdout;
+  const start = createHash("sha256").update(name).digest()[0]!;
+  for (let i = 0; i < 256; i++) {
+    const n = (start + i) % 256;
+    if (!routes.includes(`10.89.${n}.`)) return `10.89.${n}.0/24`;
+  }
+  throw new ControlPlaneError("no free /24 in 10.89.0.0/16 for the node's pods");
+}
+
+/** The cgroup hierarchies: /sys/fs/cgroup itself on cgroup v2, its controller dirs on v1 (symlinks skipped). */
+function cgroupHierarchies(): string[] {
+  const CGROUP2_MAGIC = 0x63677270;
+  if (statfsSync(CGROUP_FS).type === CGROUP2_MAGIC) return [CGROUP_FS];
+  return readdirSync(CGROUP_FS)
+    .map((d) => path.join(CGROUP_FS, d))
+    .filter((d) => lstatSync(d).isDirectory() && existsSync(path.join(d, "cgroup.procs")));
+}
+
+/** Creates `root` in every hierarchy (the kubelet requires its cgroup root to exist); cpuset's own values
+ * are copied from the parent, without which no task could join. */
+async function makeCgroupRoot(root: string): Promise<void> {
+  for (const h of cgroupHierarchies()) {
+    const d = path.join(h, root);
+    await mkdir(d, { recursive: true });
+    for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+      if (existsSync(path.join(h, f)) && !readFileSync(path.join(d, f), "utf8").trim())
+        writeFileSync(path.join(d, f), readFileSync(path.join(h, f), "utf8"));
+    }
+  }
+}
+
+function cgroupTree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const subdirs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
+  return [...subdirs.flatMap((e) => cgroupTree(path.join(dir, e.name))), dir]; // deepest first
+}
+
+/** Kills every process left in `root` (all hierarchies) and removes its cgroups, deepest first. */
+async function removeCgroupRoot(root: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const h of cgroupHierarchies()) {
+    const tree = cgroupTree(path.join(h, root));
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const pids = tree.flatMap((d) => {
+        try {
+          return readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      });
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      await sleep(100);
+    }
+    for (const d of tree) {
+      try {
+        await rmdir(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") left.push(`${d}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return left;
+}
+
+/** Mount points at or under `dir`, deepest first (/proc/self/mountinfo escapes spaces as \040). */
+function mountsUnder(dir: string): string[] {
+  const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((m): m is string => !!m)
+    .map(unescapeOctal)
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+function readSysctls(): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const k of KUBELET_SYSCTLS) {
+    try {
+      m.set(k, readFileSync(path.join("/proc/sys", k), "utf8").trim());
+    } catch {
+      // not on this kernel
+    }
+  }
+  return m;
+}
+
+/** Shim processes (containerd-shim-runc-v2) serving our containerd: they outlive containerd by design. */
+function shimsOf(socket: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+      const a = argv.indexOf("-address");
+      if (argv[0]?.endsWith("containerd-shim-runc-v2") && a >= 0 && argv[a + 1] === socket) pids.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// configuration files
+
+function containerdConfig(dir: string, socket: string, bin: string, cniConfDir: string): string {
+  const q = (s: string) => JSON.stringify(s);
+  return `version = 3
+root = ${q(path.join(dir, "containerd", "root"))}
+state = ${q(path.join(dir, "containerd", "state"))}
+[grpc]
+  address = ${q(socket)}
+[ttrpc]
+  address = ${q(`${socket}.ttrpc`)}
+[plugins]
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = "overlayfs"
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = ${q(readFileSync(path.join(bin, "pause-image.name"), "utf8").trim())}
+  [plugins.'io.containerd.cri.v1.runtime']
+    # runc cannot lower a container's oom_score_adj below the runtime's own on this machine ("failed to
+    # update /proc/self/oom_score_adj: Permission denied" for the pause container's -998): clamp it
+    restrict_oom_score_adj = true
+    # the pods' network namespaces under the state dir, not /var/run/netns: stop() unmounts them with the rest
+    netns_mounts_under_state_dir = true
+    [plugins.'io.containerd.cri.v1.runtime'.containerd]
+      default_runtime_name = "runc"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        runtime_path = ${q(path.join(bin, "containerd-shim-runc-v2"))}
+        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+          BinaryName = ${q(RUNC)}
+          Root = ${q(path.join(dir, "runc"))}
+          SystemdCgroup = false
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      bin_dirs = [${q(path.join(bin, "cni"))}]
+      conf_dir = ${q(cniConfDir)}
+`;
+}
+
+function cniConfig(network: string, bridge: string, subnet: string, ipamDir: string): string {
+  return `${JSON.stringify(
+    {
+      cniVersion: "1.0.0",
+      name: network,
+      plugins: [
+        {
+          type: "bridge",
+          bridge,
+          isGateway: true,
+          ipMasq: true,
+          hairpinMode: true,
+          ipam: { type: "host-local", ranges: [[{ subnet }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: ipamDir },
+        },
+        { type: "portmap", capabilities: { portMappings: true } },
+        { type: "loopback" },
+      ],
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function kubeletConfig(o: {
+  nodeIp: string;
+  port: number;
+  healthzPort: number;
+  caPath: string;
+  socket: string;
+  podLogsDir: string;
+  cgroupRoot: string;
+}): string {
+  return `${JSON.stringify(
+    {
+      apiVersion: "kubelet.config.k8s.io/v1beta1",
+      kind: "KubeletConfiguration",
+      address: o.nodeIp,
+      port: o.port,
+      readOnlyPort: 0,
+      healthzBindAddress: "127.0.0.1",
+      healthzPort: o.healthzPort,
+      // the API server presents the control plane's kubelet-client certificate (O=system:masters); the
+      // kubelet authorizes it with a SubjectAccessReview
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: o.caPath } },
+      authorization: { mode: "Webhook" },
+      cgroupDriver: "cgroupfs",
+      cgroupRoot: o.cgroupRoot,
+      // this machine is on cgroup v1, which the kubelet refuses by default since 1.35 (KEP-5573)
+      failCgroupV1: false,
+      failSwapOn: false,
+      containerRuntimeEndpoint: `unix://${o.socket}`,
+      podLogsDir: o.podLogsDir,
+      clusterDomain: "cluster.local",
+      resolvConf: "/etc/resolv.conf",
+      registerNode: true,
+      // a test machine's disk is often fuller than the defaults tolerate (85% image GC, 10% nodefs eviction)
+      evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%" },
+      imageGCHighThresholdPercent: 100,
+      imageGCLowThresholdPercent: 99,
+      nodeStatusUpdateFrequency: "10s",
+      serializeImagePulls: false,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the node
+
+/** Starts containerd and a kubelet that registers `name` with the control plane, imports `images`, and
+ * resolves when the Node is Ready and its not-ready taint is gone. Needs root (see nodeUnsupportedReason).
+ * A failed start undoes what it did and throws with the last 30 lines of the log at fault. */
+export async function startNode(opts: NodeOptions): Promise<KubeNode> {
+  const t0 = Date.now();
+  const progress = (line: string) => opts.onProgress?.(`[kube-node +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+  const unsupported = nodeUnsupportedReason();
+  if (unsupported) throw new ControlPlaneError(unsupported);
+  const name = opts.name ?? `gm-node-${createHash("sha256").update(`${process.pid}-${Date.now()}`).digest("hex").slice(0, 6)}`;
+  if (!/^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/.test(name))
+    throw new ControlPlaneError(`node name ${JSON.stringify(name)}: expected lowercase letters, digits and '-' (at most 42)`);
+  const bins = {
+    kubelet: nodeToolPath("kubelet"),
+    containerd: nodeToolPath("containerd"),
+    ctr: nodeToolPath("ctr"),
+    pauseImage: nodeToolPath("pause-image.tar"),
+  };
+  const bin = nodeBinDir();
+  const ownDir = !opts.dir;
+  const dir = opts.dir ? path.resolve(opts.dir) : await mkdtemp(path.join(os.tmpdir(), "gm-node-"));
+  const socket = path.join(dir, "containerd.sock");
+  if (Buffer.byteLength(`${socket}.ttrpc`) > 107)
+    throw new ControlPlaneError(`node dir ${dir}: too long for containerd's sockets (unix socket paths end at 107 bytes)`);
+  const logs = path.join(dir, "logs");
+  const pki = path.dirname(opts.controlPlane.caPath);
+  const nodeIp = opts.nodeIp ?? defaultNodeIp();
+  const podSubnet = freePodSubnet(name);
+  const bridge = `gm${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
+  const network = `gm-${name}`;
+  const cgroupRoot = `/gm-${name}`;
+  const podLogsDir = path.join(dir, "pod-logs");
+  await mkdir(logs, { recursive: true });
+  progress(`dir ${dir}, node IP ${nodeIp}, pods on ${podSubnet} (bridge ${bridge}), cgroup root ${cgroupRoot}`);
+
+  const [adminCert, adminKey, ca] = await Promise.all(["admin.crt", "admin.key", "ca.crt"].map((f) => readFile(path.join(pki, f), "utf8")));
+  const adminTls: TlsOptions = { ca: ca!, cert: adminCert!, key: adminKey! };
+  const server = opts.controlPlane.server;
+  const sysctlsBefore = readSysctls();
+  const procs: Proc[] = [];
+  let kubelet: Proc | undefined;
+  let containerd: Proc | undefined;
+
+  const ctr = async (args: string[], timeoutMs = 30_000) =>
+    execFileAsync(bins.ctr, ["-a", socket, "-n", "k8s.io", ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+
+  const importImages = async (refs: string[]) => {
+    for (const ref of refs) {
+      const t = Date.now();
+      try {
+        await execFileAsync(
+          "bash",
+          ["-o", "pipefail", "-c", 'docker save "$1" | "$2" -a "$3" -n k8s.io images import -', "import", ref, bins.ctr, socket],
+          { timeout: 300_000, maxBuffer: 16 << 20 },
+        );
+      } catch (err) {
+        const e = err as { stderr?: string; message: string };
+        throw new ControlPlaneError(`importing image ${ref} into the node's containerd failed: ${(e.stderr || e.message).trim()}`);
+      }
+      progress(`image ${ref} imported in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    }
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = (keepDir = false) => {
+    stopping ??= (async () => {
+      const problems: string[] = [];
+      // 1. no new pods here, and the kubelet stops the ones it runs (their networks are torn down by CNI DEL)
+      const nodeUrl = `${server}/api/v1/nodes/${name}`;
+      if (kubelet && kubelet.exitInfo === null) {
+        try {
+          await request(nodeUrl, {
+            method: "PATCH",
+            body: { spec: { unschedulable: true } },
+            tls: adminTls,
+            contentType: "application/merge-patch+json",
+          });
+          const r = await request(`${server}/api/v1/pods?fieldSelector=spec.nodeName%3D${name}`, { tls: adminTls });
+          const pods = (JSON.parse(r.body) as { items: { metadata: { namespace: string; name: string } }[] }).items;
+          await Promise.all(
+            pods.map((p) =>
+              request(`${server}/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`, {
+                method: "DELETE",
+                tls: adminTls,
+              }),
+            ),
+          );
+          const deadline = Date.now() + 30_000;
+          while (Date.now() < deadline && (await ctr(["tasks", "ls", "-q"])).stdout.trim()) await sleep(250);
+        } catch (err) {
+          problems.push(`draining: ${(err as Error).message}`);
+        }
+      }
+      // 2. the kubelet, then what containerd still runs, then containerd and its shims
+      await stopProcs(kubelet ? [kubelet] : []);
+      if (containerd && containerd.exitInfo === null) {
+        try {
+          for (const id of (await ctr(["tasks", "ls", "-q"])).stdout.split("\n").filter(Boolean)) {
+            await ctr(["tasks", "kill", "-s", "SIGKILL", id]).catch(() => undefined);
+            await ctr(["tasks", "delete", "-f", id]).catch(() => undefined);
+          }
+        } catch (err) {
+          problems.push(`killing tasks: ${(err as Error).message}`);
+        }
+      }
+      await stopProcs(containerd ? [containerd] : []);
+      for (const pid of shimsOf(socket)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      // 3. what the kernel holds: processes and cgroups, mounts (overlay rootfs, netns, the kubelet's own
+      //    bind mount of its root dir, pod volumes), the bridge
+      problems.push(...(await removeCgroupRoot(cgroupRoot)));
+      for (const m of mountsUnder(dir)) {
+        const r = spawnSync("umount", ["-l", m], { encoding: "utf8" });
+        if (r.status !== 0) problems.push(`umount ${m}: ${r.stderr.trim()}`);
+      }
+      spawnSync("ip", ["link", "del", bridge], { stdio: "ignore" });
+      // 4. the host: the kubelet's sysctls back, its log links gone, the Node object deleted
+      for (const [k, v] of sysctlsBefore) {
+        try {
+          if (readFileSync(path.join("/proc/sys", k), "utf8").trim() !== v) writeFileSync(path.join("/proc/sys", k), v);
+        } catch (err) {
+          problems.push(`restoring sysctl ${k}=${v}: ${(err as Error).message}`);
+        }
+      }
+      if (existsSync(CONTAINER_LOG_LINKS)) {
+        for (const f of readdirSync(CONTAINER_LOG_LINKS)) {
+          const link = path.join(CONTAINER_LOG_LINKS, f);
+          try {
+            if (readlinkSync(link).startsWith(`${podLogsDir}/`)) await unlink(link);
+          } catch {
+            // not a link
+          }
+        }
+      }
+      await request(nodeUrl, { method: "DELETE", tls: adminTls }).catch(() => undefined);
+      if (ownDir && !keepDir) {
+        try {
+          await rm(dir, { recursive: true, force: true });
+        } catch (err) {
+          problems.push(`removing ${dir}: ${(err as Error).message}`);
+        }
+      }
+      if (problems.length) throw new ControlPlaneError(`node ${name} stopped, with leftovers:\n${problems.join("\n")}`);
+    })();
+    return stopping;
+  };
+
+  try {
+    // the kubelet's client certificate: CN=system:node:<name>, O=system:nodes (the Node authorizer and
+    // NodeRestriction admit it for its own Node and pods), signed by the control plane's CA
+    const certName = `node-${name}`;
+    await leafCert(pki, certName, `/O=system:nodes/CN=system:node:${name}`, ["extendedKeyUsage=clientAuth"]);
+    const kubeconfig = path.join(dir, "kubelet.kubeconfig");
+    await writeFile(
+      kubeconfig,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        `clusters: [{name: gm, cluster: {server: ${JSON.stringify(server)}, certificate-authority: ${JSON.stringify(opts.controlPlane.caPath)}}}]`,
+        `users: [{name: node, user: {client-certificate: ${JSON.stringify(path.join(pki, `${certName}.crt`))}, client-key: ${JSON.stringify(path.join(pki, `${certName}.key`))}}}]`,
+        "contexts: [{name: node@gm, context: {cluster: gm, user: node}}]",
+        "current-context: node@gm",
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+
+    const cniConfDir = path.join(dir, "cni-conf");
+    await mkdir(cniConfDir, { recursive: true });
+    await writeFile(path.join(cniConfDir, "10-gm.conflist"), cniConfig(network, bridge, podSubnet, path.join(dir, "cni-ipam")));
+    await writeFile(path.join(dir, "containerd.toml"), containerdConfig(dir, socket, bin, cniConfDir));
+    containerd = startProc("containerd", bins.containerd, ["--config", path.join(dir, "containerd.toml")], logs);
+    procs.push(containerd);
+    await waitFor("containerd's socket", containerd, procs, 30_000, async () => {
+      if (!existsSync(socket)) return false;
+      await ctr(["version"], 5000);
+      return true;
+    });
+    await ctr(["images", "import", bins.pauseImage]);
+    progress("containerd ready, pause image imported");
+
+    await makeCgroupRoot(cgroupRoot);
+    const [port, healthzPort] = await freePorts(2);
+    await writeFile(
+      path.join(dir, "kubelet.yaml"),
+      kubeletConfig({ nodeIp, port: port!, healthzPort: healthzPort!, caPath: opts.controlPlane.caPath, socket, podLogsDir, cgroupRoot }),
+    );
+    // (the kubelet may not set node-role.kubernetes.io/* labels itself: NodeRestriction)
+    const labels = { "gm.node/real": "true", ...opts.labels };
+    kubelet = startProc(
+      "kubelet",
+      bins.kubelet,
+      [
+        `--config=${path.join(dir, "kubelet.yaml")}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--root-dir=${path.join(dir, "kubelet")}`,
+        `--hostname-override=${name}`,
+        `--node-ip=${nodeIp}`,
+        `--node-labels=${Object.entries(labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",")}`,
+        "--v=1",
+      ],
+      logs,
+    );
+    procs.push(kubelet);
+    progress("kubelet started");
+    const imports = importImages(opts.images ?? []);
+    await waitFor(`node ${name} Ready and untainted`, kubelet, procs, 90_000, async () => {
+      const r = await request(`${server}/api/v1/nodes/${name}`, { tls: adminTls });
+      if (r.status !== 200) return false;
+      const n = JSON.parse(r.body) as {
+        spec?: { taints?: { key: string }[] };
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      return (
+        !!n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
+        !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"))
+      );
+    });
+    progress(`node ${name} Ready`);
+    await imports;
+
+    return {
+      name,
+      dir,
+      nodeIp,
+      kubeletPort: port!,
+      podSubnet,
+      bridge,
+      containerdSocket: socket,
+      cgroupRoot,
+      processes: procs.map((p) => ({ name: p.name, pid: p.child.pid ?? -1 })),
+      importImages,
+      stop: () => stop(),
+    };
+  } catch (err) {
+    // the dir stays: its logs/ tell what went wrong
+    await stop(true).catch(() => undefined);
+    if (err instanceof ControlPlaneError) throw new ControlPlaneError(`${err.message}\n(all logs: ${logs})`);
+    throw err;
+  }
+}
