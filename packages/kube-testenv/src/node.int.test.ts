@@ -3,15 +3,16 @@
  * built image (gamemetrics/debian-base, imported from Docker) runs to completion and its log is read
  * through the API server (`kubectl logs`: API server → kubelet → the container's log file), a memory hog
  * is OOM-killed by the kernel and reported as OOMKilled by the kubelet, and stop() leaves nothing behind
- * (processes, mounts, cgroups, bridge, Node object). Needs root, runc and the images (skipped otherwise,
- * saying why).
+ * (processes, mounts, cgroups, bridge, Node object). Needs root, runc, the node's binaries (`bash
+ * scripts/setup.sh --node`) and the image: skipped otherwise, saying why.
  */
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "./control-plane.js";
-import { type KubeNode, nodeUnsupportedReason, startNode } from "./node.js";
+import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode } from "./node.js";
 
 const IMAGE = "gamemetrics/debian-base:bookworm-local";
 const NS = "default";
@@ -19,6 +20,8 @@ const NS = "default";
 function skipReason(): string | null {
   const r = nodeUnsupportedReason();
   if (r) return r;
+  // opt-in: the node's binaries are built by `bash scripts/setup.sh --node` (not by --k8s)
+  if (!existsSync(path.join(nodeBinDir(), "kubelet"))) return `node not built in ${nodeBinDir()} (bash scripts/setup.sh --node)`;
   if (spawnSync("docker", ["image", "inspect", IMAGE], { stdio: "ignore" }).status !== 0)
     return `image ${IMAGE} missing (bash scripts/setup.sh builds it)`;
   return null;
