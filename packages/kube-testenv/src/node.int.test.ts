@@ -96,8 +96,11 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
   }, 300_000);
 
   afterAll(async () => {
-    await node?.stop();
-    await cp?.stop();
+    try {
+      await node?.stop();
+    } finally {
+      await cp?.stop();
+    }
   });
 
   it("registers a Ready node that reports containerd 2.x and its InternalIP", async () => {
