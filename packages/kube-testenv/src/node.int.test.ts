@@ -142,7 +142,7 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     expect(terminated?.exitCode).toBe(137);
   });
 
-  it("stop() kills every process, unmounts, removes the dir, cgroups, bridge and Node, restores the sysctls", async () => {
+  it("stop() kills every process, unmounts, removes the dir, cgroups, bridge, NAT rules and Node, restores the sysctls", async () => {
     const running = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
       .split("\n")
       .filter((l) => l.includes(node.dir));
@@ -157,6 +157,7 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     expect(existsSync(node.dir)).toBe(false);
     expect(existsSync(`/sys/fs/cgroup/memory${node.cgroupRoot}`) || existsSync(`/sys/fs/cgroup${node.cgroupRoot}`)).toBe(false);
     expect(spawnSync("ip", ["link", "show", node.bridge], { stdio: "ignore" }).status).not.toBe(0);
+    expect(execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8" })).not.toContain(`gm-${node.name}`);
     await expect(core.readNode({ name: node.name })).rejects.toThrow(/404|not found/i);
     expect(sysctls()).toEqual(sysctlsAtStart);
   });

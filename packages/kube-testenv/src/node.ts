@@ -248,6 +248,28 @@ function shimsOf(socket: string): number[] {
   return pids;
 }
 
+/** Removes the NAT rules the bridge plugin's ipMasq left for `network` (each tagged with the comment
+ * `name: "<network>" id: "<sandbox>"`, normally removed by CNI DEL; left when a sandbox failed half-way),
+ * and their per-sandbox CNI-* chains. Returns what it could not remove. */
+export function removeMasqRules(network: string): string[] {
+  const rules = spawnSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8" });
+  if (rules.status !== 0) return [];
+  const mine = rules.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(`name: \\"${network}\\"`));
+  const chains = new Set(mine.map((l) => / -j (CNI-[0-9a-f]+)/.exec(l)?.[1]).filter((c): c is string => !!c));
+  const problems: string[] = [];
+  // `iptables -S` prints rules quoted for a shell: bash re-reads them as arguments
+  for (const l of mine.filter((r) => !r.startsWith("-A CNI-"))) {
+    const r = spawnSync("bash", ["-c", `iptables -t nat -D ${l.slice(3)}`], { encoding: "utf8" });
+    if (r.status !== 0) problems.push(`iptables -t nat -D ${l.slice(3)}: ${r.stderr.trim()}`);
+  }
+  for (const c of chains) {
+    spawnSync("iptables", ["-t", "nat", "-F", c]);
+    const r = spawnSync("iptables", ["-t", "nat", "-X", c], { encoding: "utf8" });
+    if (r.status !== 0) problems.push(`iptables -t nat -X ${c}: ${r.stderr.trim()}`);
+  }
+  return problems;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // configuration files
 
@@ -476,6 +498,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
         if (r.status !== 0) problems.push(`umount ${m}: ${r.stderr.trim()}`);
       }
       spawnSync("ip", ["link", "del", bridge], { stdio: "ignore" });
+      problems.push(...removeMasqRules(network));
       // 4. the host: the kubelet's sysctls back, its log links gone, the Node object deleted
       for (const [k, v] of sysctlsBefore) {
         try {
