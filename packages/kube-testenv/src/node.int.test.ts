@@ -8,11 +8,11 @@
  */
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "./control-plane.js";
-import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode } from "./node.js";
+import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode, sweepStaleNodes } from "./node.js";
 
 const IMAGE = "gamemetrics/debian-base:bookworm-local";
 const NS = "default";
@@ -56,6 +56,11 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+const processesUnder = (dir: string) =>
+  execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => l.includes(`${dir}/`));
 
 function pod(name: string, nodeName: string, command: string, memory?: string): V1Pod {
   return {
@@ -140,6 +145,44 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     const terminated = failed.status?.containerStatuses?.[0]?.state?.terminated;
     expect(terminated?.reason).toBe("OOMKilled");
     expect(terminated?.exitCode).toBe(137);
+  });
+
+  it("a node whose test process died (no stop()) is released by the next node's sweep", async () => {
+    const stale = await startNode({ controlPlane: cp, onProgress: console.log });
+    // a running pod: a shim, a container, an overlay mount, a network namespace, pod cgroups
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: "orphan", namespace: NS },
+        spec: {
+          nodeName: stale.name,
+          automountServiceAccountToken: false,
+          containers: [{ name: "pause", image: "gamemetrics.local/pause:3.10.2", imagePullPolicy: "Never" }],
+        },
+      },
+    });
+    await until(
+      "pod orphan Running",
+      async () => (await core.readNamespacedPod({ name: "orphan", namespace: NS })).status?.phase === "Running",
+    );
+    // the owner dies: the kernel kills the kubelet and containerd (setpriv --pdeathsig), the rest stays
+    const state = JSON.parse(readFileSync(`${stale.dir}/node-state.json`, "utf8")) as { ownerPid: number };
+    state.ownerPid = spawnSync("true").pid!; // a pid that has exited
+    writeFileSync(`${stale.dir}/node-state.json`, JSON.stringify(state));
+    for (const p of stale.processes) process.kill(p.pid, "SIGKILL");
+    await until("kubelet and containerd gone", async () => stale.processes.every((p) => !alive(p.pid)));
+    expect(processesUnder(stale.dir).length).toBeGreaterThan(0); // the shim
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).toContain(stale.dir);
+
+    const released = await sweepStaleNodes(console.log);
+    expect(released).toEqual([stale.dir]); // not the live node of this file
+    expect(processesUnder(stale.dir)).toEqual([]);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(stale.dir);
+    expect(existsSync(stale.dir)).toBe(false);
+    expect(existsSync(`/sys/fs/cgroup/memory${stale.cgroupRoot}`) || existsSync(`/sys/fs/cgroup${stale.cgroupRoot}`)).toBe(false);
+    expect(spawnSync("ip", ["link", "show", stale.bridge], { stdio: "ignore" }).status).not.toBe(0);
+    expect(existsSync(node.dir)).toBe(true);
+    await core.deleteNode({ name: stale.name });
   });
 
   it("stop() kills every process, unmounts, removes the dir, cgroups, bridge, NAT rules and Node, restores the sysctls", async () => {

@@ -232,15 +232,15 @@ function readSysctls(): Map<string, string> {
   return m;
 }
 
-/** Shim processes (containerd-shim-runc-v2) serving our containerd: they outlive containerd by design. */
-function shimsOf(socket: string): number[] {
+/** Processes with an argument in `dir` (the node's kubelet and containerd by their config, the
+ * containerd-shim-runc-v2 processes by their -address, which outlive containerd by design). */
+function processesUnder(dir: string): number[] {
   const pids: number[] = [];
   for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
-      const a = argv.indexOf("-address");
-      if (argv[0]?.endsWith("containerd-shim-runc-v2") && a >= 0 && argv[a + 1] === socket) pids.push(Number(e));
+      if (argv.some((a) => a.includes(`${dir}/`))) pids.push(Number(e));
     } catch {
       // gone
     }
@@ -268,6 +268,97 @@ export function removeMasqRules(network: string): string[] {
     if (r.status !== 0) problems.push(`iptables -t nat -X ${c}: ${r.stderr.trim()}`);
   }
   return problems;
+}
+
+/** What a node holds on the host, written to `dir/node-state.json` at start so that a node whose test
+ * process died without stop() (SIGKILL, a crash) can be cleaned up by the next startNode. */
+interface HostState {
+  ownerPid: number;
+  dir: string;
+  cgroupRoot: string;
+  bridge: string;
+  network: string;
+  podLogsDir: string;
+  /** the KUBELET_SYSCTLS before the kubelet started */
+  sysctls: Record<string, string>;
+}
+const STATE_FILE = "node-state.json";
+
+/** Kills the node's processes and shims and what is left in its cgroup root, unmounts everything under
+ * its dir, removes its cgroups, bridge, NAT rules and /var/log/containers links, restores the sysctls and
+ * (if `removeDir`) removes the dir. Returns what it could not undo. */
+async function releaseHost(s: HostState, removeDir: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  for (const pid of processesUnder(s.dir)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  // what the kernel holds: processes and cgroups, mounts (overlay rootfs, netns, the kubelet's own bind
+  // mount of its root dir, pod volumes), the bridge and its NAT rules
+  problems.push(...(await removeCgroupRoot(s.cgroupRoot)));
+  for (const m of mountsUnder(s.dir)) {
+    const r = spawnSync("umount", ["-l", m], { encoding: "utf8" });
+    if (r.status !== 0) problems.push(`umount ${m}: ${r.stderr.trim()}`);
+  }
+  spawnSync("ip", ["link", "del", s.bridge], { stdio: "ignore" });
+  problems.push(...removeMasqRules(s.network));
+  // the host: the kubelet's sysctls back, its log links gone
+  for (const [k, v] of Object.entries(s.sysctls)) {
+    try {
+      if (readFileSync(path.join("/proc/sys", k), "utf8").trim() !== v) writeFileSync(path.join("/proc/sys", k), v);
+    } catch (err) {
+      problems.push(`restoring sysctl ${k}=${v}: ${(err as Error).message}`);
+    }
+  }
+  if (existsSync(CONTAINER_LOG_LINKS)) {
+    for (const f of readdirSync(CONTAINER_LOG_LINKS)) {
+      const link = path.join(CONTAINER_LOG_LINKS, f);
+      try {
+        if (readlinkSync(link).startsWith(`${s.podLogsDir}/`)) await unlink(link);
+      } catch {
+        // not a link
+      }
+    }
+  }
+  if (removeDir) {
+    try {
+      await rm(s.dir, { recursive: true, force: true });
+    } catch (err) {
+      problems.push(`removing ${s.dir}: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** Cleans up after nodes in the temp dir whose test process died without stop(): their owner pid is
+ * gone (a live owner's node is left alone). Returns the dirs it released. Called by startNode. */
+export async function sweepStaleNodes(onProgress?: (line: string) => void): Promise<string[]> {
+  const released: string[] = [];
+  for (const e of readdirSync(os.tmpdir())) {
+    if (!e.startsWith("gm-node-")) continue;
+    const dir = path.join(os.tmpdir(), e);
+    let state: HostState;
+    try {
+      state = JSON.parse(readFileSync(path.join(dir, STATE_FILE), "utf8")) as HostState;
+    } catch {
+      continue; // starting, or not ours
+    }
+    try {
+      process.kill(state.ownerPid, 0);
+      continue; // its test process is alive
+    } catch {
+      // dead: released below
+    }
+    const problems = await releaseHost(state, true);
+    onProgress?.(
+      `released the node left in ${dir} by dead process ${state.ownerPid}${problems.length ? `; leftovers: ${problems.join("; ")}` : ""}`,
+    );
+    released.push(dir);
+  }
+  return released;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -415,7 +506,17 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
   const [adminCert, adminKey, ca] = await Promise.all(["admin.crt", "admin.key", "ca.crt"].map((f) => readFile(path.join(pki, f), "utf8")));
   const adminTls: TlsOptions = { ca: ca!, cert: adminCert!, key: adminKey! };
   const server = opts.controlPlane.server;
-  const sysctlsBefore = readSysctls();
+  await sweepStaleNodes(progress);
+  const hostState: HostState = {
+    ownerPid: process.pid,
+    dir,
+    cgroupRoot,
+    bridge,
+    network,
+    podLogsDir,
+    sysctls: Object.fromEntries(readSysctls()),
+  };
+  await writeFile(path.join(dir, STATE_FILE), `${JSON.stringify(hostState, null, 2)}\n`);
   const procs: Proc[] = [];
   let kubelet: Proc | undefined;
   let containerd: Proc | undefined;
@@ -483,48 +584,10 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
         }
       }
       await stopProcs(containerd ? [containerd] : []);
-      for (const pid of shimsOf(socket)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-      // 3. what the kernel holds: processes and cgroups, mounts (overlay rootfs, netns, the kubelet's own
-      //    bind mount of its root dir, pod volumes), the bridge
-      problems.push(...(await removeCgroupRoot(cgroupRoot)));
-      for (const m of mountsUnder(dir)) {
-        const r = spawnSync("umount", ["-l", m], { encoding: "utf8" });
-        if (r.status !== 0) problems.push(`umount ${m}: ${r.stderr.trim()}`);
-      }
-      spawnSync("ip", ["link", "del", bridge], { stdio: "ignore" });
-      problems.push(...removeMasqRules(network));
-      // 4. the host: the kubelet's sysctls back, its log links gone, the Node object deleted
-      for (const [k, v] of sysctlsBefore) {
-        try {
-          if (readFileSync(path.join("/proc/sys", k), "utf8").trim() !== v) writeFileSync(path.join("/proc/sys", k), v);
-        } catch (err) {
-          problems.push(`restoring sysctl ${k}=${v}: ${(err as Error).message}`);
-        }
-      }
-      if (existsSync(CONTAINER_LOG_LINKS)) {
-        for (const f of readdirSync(CONTAINER_LOG_LINKS)) {
-          const link = path.join(CONTAINER_LOG_LINKS, f);
-          try {
-            if (readlinkSync(link).startsWith(`${podLogsDir}/`)) await unlink(link);
-          } catch {
-            // not a link
-          }
-        }
-      }
+      // 3. the shims and whatever else is left on the host
+      problems.push(...(await releaseHost(hostState, ownDir && !keepDir)));
+      // 4. the Node object
       await request(nodeUrl, { method: "DELETE", tls: adminTls }).catch(() => undefined);
-      if (ownDir && !keepDir) {
-        try {
-          await rm(dir, { recursive: true, force: true });
-        } catch (err) {
-          problems.push(`removing ${dir}: ${(err as Error).message}`);
-        }
-      }
       if (problems.length) throw new ControlPlaneError(`node ${name} stopped, with leftovers:\n${problems.join("\n")}`);
     })();
     return stopping;
