@@ -8,6 +8,7 @@
  */
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -174,7 +175,15 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     expect(processesUnder(stale.dir).length).toBeGreaterThan(0); // the shim
     expect(readFileSync("/proc/self/mountinfo", "utf8")).toContain(stale.dir);
 
+    // the shim's socket in containerd's fixed /run/containerd/s: sha256(<containerd socket>/<namespace>/<task id>)
+    const shimSockets = processesUnder(stale.dir)
+      .map((l) => / -id (\S+)/.exec(l)?.[1])
+      .filter((id): id is string => !!id)
+      .map((id) => `/run/containerd/s/${createHash("sha256").update(`${stale.containerdSocket}/k8s.io/${id}`).digest("hex")}`);
+    expect(shimSockets.length).toBeGreaterThan(0);
+    for (const sock of shimSockets) expect(existsSync(sock), sock).toBe(true);
     const released = await sweepStaleNodes(console.log);
+    for (const sock of shimSockets) expect(existsSync(sock), sock).toBe(false);
     expect(released).toEqual([stale.dir]); // not the live node of this file
     expect(processesUnder(stale.dir)).toEqual([]);
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(stale.dir);

@@ -41,6 +41,8 @@ const BUILD_NODE_SCRIPT = path.join(PACKAGE_DIR, "scripts", "build-node.sh");
 const RUNC = process.env["GM_RUNC_BIN"] ?? "/usr/sbin/runc";
 const CGROUP_FS = "/sys/fs/cgroup";
 const CONTAINER_LOG_LINKS = "/var/log/containers";
+/** where every containerd 2.x puts its shims' sockets (pkg/shim SocketAddress: defaults.DefaultStateDir/s) */
+const SHIM_SOCKET_DIR = "/run/containerd/s";
 
 /** The binaries scripts/build-node.sh makes. */
 export const NODE_TOOLS = ["kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "pause-image.tar"] as const;
@@ -248,6 +250,17 @@ function processesUnder(dir: string): number[] {
   return pids;
 }
 
+/** Adds the task id of a containerd-shim-runc-v2 process (its -id argument) to `ids`. */
+function shimTaskId(pid: number, ids: Set<string>): void {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const i = argv.indexOf("-id");
+    if (argv[0]?.endsWith("containerd-shim-runc-v2") && i >= 0 && argv[i + 1]) ids.add(argv[i + 1]!);
+  } catch {
+    // gone
+  }
+}
+
 /** Removes the NAT rules the bridge plugin's ipMasq left for `network` (each tagged with the comment
  * `name: "<network>" id: "<sandbox>"`, normally removed by CNI DEL; left when a sandbox failed half-way),
  * and their per-sandbox CNI-* chains. Returns what it could not remove. */
@@ -289,7 +302,9 @@ const STATE_FILE = "node-state.json";
  * (if `removeDir`) removes the dir. Returns what it could not undo. */
 async function releaseHost(s: HostState, removeDir: boolean): Promise<string[]> {
   const problems: string[] = [];
+  const taskIds = new Set<string>();
   for (const pid of processesUnder(s.dir)) {
+    shimTaskId(pid, taskIds);
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -305,6 +320,19 @@ async function releaseHost(s: HostState, removeDir: boolean): Promise<string[]> 
   }
   spawnSync("ip", ["link", "del", s.bridge], { stdio: "ignore" });
   problems.push(...removeMasqRules(s.network));
+  // a killed shim leaves its socket in containerd's fixed /run/containerd/s (shared with any other
+  // containerd, Docker's too): only ours, by the name containerd gives it
+  const tasksDir = path.join(s.dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io");
+  if (existsSync(tasksDir)) for (const id of readdirSync(tasksDir)) taskIds.add(id);
+  for (const id of taskIds) {
+    const sock = path.join(
+      SHIM_SOCKET_DIR,
+      createHash("sha256")
+        .update(`${path.join(s.dir, "containerd.sock")}/k8s.io/${id}`)
+        .digest("hex"),
+    );
+    await unlink(sock).catch(() => undefined);
+  }
   // the host: the kubelet's sysctls back, its log links gone
   for (const [k, v] of Object.entries(s.sysctls)) {
     try {
