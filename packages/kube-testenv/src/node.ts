@@ -300,9 +300,9 @@ const STATE_FILE = "node-state.json";
 /** Kills the node's processes and shims and what is left in its cgroup root, unmounts everything under
  * its dir, removes its cgroups, bridge, NAT rules and /var/log/containers links, restores the sysctls and
  * (if `removeDir`) removes the dir. Returns what it could not undo. */
-async function releaseHost(s: HostState, removeDir: boolean): Promise<string[]> {
+async function releaseHost(s: HostState, removeDir: boolean, knownIds: string[] = []): Promise<string[]> {
   const problems: string[] = [];
-  const taskIds = new Set<string>();
+  const taskIds = new Set<string>(knownIds);
   for (const pid of processesUnder(s.dir)) {
     shimTaskId(pid, taskIds);
     try {
@@ -611,9 +611,14 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
           problems.push(`killing tasks: ${(err as Error).message}`);
         }
       }
+      // every container and sandbox id containerd knows: the names of shim sockets to remove
+      const ids =
+        containerd && containerd.exitInfo === null
+          ? (await ctr(["containers", "ls", "-q"]).catch(() => ({ stdout: "" }))).stdout.split("\n").filter(Boolean)
+          : [];
       await stopProcs(containerd ? [containerd] : []);
       // 3. the shims and whatever else is left on the host
-      problems.push(...(await releaseHost(hostState, ownDir && !keepDir)));
+      problems.push(...(await releaseHost(hostState, ownDir && !keepDir, ids)));
       // 4. the Node object
       await request(nodeUrl, { method: "DELETE", tls: adminTls }).catch(() => undefined);
       if (problems.length) throw new ControlPlaneError(`node ${name} stopped, with leftovers:\n${problems.join("\n")}`);
