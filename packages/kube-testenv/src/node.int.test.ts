@@ -134,6 +134,27 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     expect(log).toContain(`ip ${done.status?.podIP}`);
   });
 
+  it("lets one pod reach another across the node's bridge (Docker's FORWARD policy is DROP)", async () => {
+    await core.createNamespacedPod({ namespace: NS, body: pod("srv", node.name, "sleep 600") });
+    const srv = await until("pod srv Running with an IP", async () => {
+      const p = await core.readNamespacedPod({ name: "srv", namespace: NS });
+      return p.status?.phase === "Running" && p.status.podIP ? p.status.podIP : undefined;
+    });
+    // nothing listens on port 9 in srv: a refused connection proves the SYN got there and the RST came
+    // back; a dropped one times out (exit 124)
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: pod("cli", node.name, `timeout 5 bash -c '</dev/tcp/${srv}/9'; echo "rc=$?"`),
+    });
+    await until("pod cli done", async () => {
+      const p = await core.readNamespacedPod({ name: "cli", namespace: NS });
+      return p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+    });
+    const log = await core.readNamespacedPodLog({ name: "cli", namespace: NS, container: "main" });
+    expect(log).toContain("Connection refused");
+    expect(log).toContain("rc=1");
+  });
+
   it("has a container over its memory limit OOM-killed by the kernel, reported as OOMKilled", async () => {
     await core.createNamespacedPod({
       namespace: NS,
@@ -194,7 +215,7 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     await core.deleteNode({ name: stale.name });
   });
 
-  it("stop() kills every process, unmounts, removes the dir, cgroups, bridge, NAT rules and Node, restores the sysctls", async () => {
+  it("stop() kills every process, unmounts, removes the dir, cgroups, bridge, iptables rules and Node, restores the sysctls", async () => {
     const running = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
       .split("\n")
       .filter((l) => l.includes(node.dir));
@@ -210,6 +231,7 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     expect(existsSync(`/sys/fs/cgroup/memory${node.cgroupRoot}`) || existsSync(`/sys/fs/cgroup${node.cgroupRoot}`)).toBe(false);
     expect(spawnSync("ip", ["link", "show", node.bridge], { stdio: "ignore" }).status).not.toBe(0);
     expect(execFileSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8" })).not.toContain(`gm-${node.name}`);
+    expect(execFileSync("iptables", ["-S", "FORWARD"], { encoding: "utf8" })).not.toContain(`gm-${node.name}`);
     await expect(core.readNode({ name: node.name })).rejects.toThrow(/404|not found/i);
     expect(sysctls()).toEqual(sysctlsAtStart);
   });

@@ -261,15 +261,43 @@ function shimTaskId(pid: number, ids: Set<string>): void {
   }
 }
 
+/** Docker sets the FORWARD policy to DROP and br_netfilter passes bridged frames through it, so pods on
+ * the node's bridge could not reach each other (a TCP connect from one pod to another timed out) nor
+ * leave the host. Two rules at the top of FORWARD, tagged with the network's name, let the bridge's
+ * traffic out and its replies back in. */
+function addForwardRules(network: string, bridge: string): void {
+  const rules = [
+    ["-i", bridge, "-j", "ACCEPT"],
+    ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+  ];
+  for (const r of rules) {
+    const res = spawnSync("iptables", ["-I", "FORWARD", "1", ...r, "-m", "comment", "--comment", network], { encoding: "utf8" });
+    if (res.status !== 0) throw new ControlPlaneError(`iptables -I FORWARD ${r.join(" ")}: ${res.stderr.trim() || `exit ${res.status}`}`);
+  }
+}
+
+/** Removes the FORWARD rules of addForwardRules. */
+function removeForwardRules(network: string): string[] {
+  const rules = spawnSync("iptables", ["-S", "FORWARD"], { encoding: "utf8" });
+  if (rules.status !== 0) return [];
+  const problems: string[] = [];
+  for (const l of rules.stdout.split("\n").filter((r) => r.startsWith("-A FORWARD ") && r.includes(`--comment ${network}`))) {
+    const r = spawnSync("bash", ["-c", `iptables -D ${l.slice(3)}`], { encoding: "utf8" });
+    if (r.status !== 0) problems.push(`iptables -D ${l.slice(3)}: ${r.stderr.trim()}`);
+  }
+  return problems;
+}
+
 /** Removes the NAT rules the bridge plugin's ipMasq left for `network` (each tagged with the comment
  * `name: "<network>" id: "<sandbox>"`, normally removed by CNI DEL; left when a sandbox failed half-way),
- * and their per-sandbox CNI-* chains. Returns what it could not remove. */
+ * and their per-sandbox CNI-* chains, and the FORWARD rules of addForwardRules. Returns what it could not
+ * remove. */
 export function removeMasqRules(network: string): string[] {
+  const problems = removeForwardRules(network);
   const rules = spawnSync("iptables", ["-t", "nat", "-S"], { encoding: "utf8" });
   if (rules.status !== 0) return [];
   const mine = rules.stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(`name: \\"${network}\\"`));
   const chains = new Set(mine.map((l) => / -j (CNI-[0-9a-f]+)/.exec(l)?.[1]).filter((c): c is string => !!c));
-  const problems: string[] = [];
   // `iptables -S` prints rules quoted for a shell: bash re-reads them as arguments
   for (const l of mine.filter((r) => !r.startsWith("-A CNI-"))) {
     const r = spawnSync("bash", ["-c", `iptables -t nat -D ${l.slice(3)}`], { encoding: "utf8" });
@@ -649,6 +677,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     const cniConfDir = path.join(dir, "cni-conf");
     await mkdir(cniConfDir, { recursive: true });
     await writeFile(path.join(cniConfDir, "10-gm.conflist"), cniConfig(network, bridge, podSubnet, path.join(dir, "cni-ipam")));
+    addForwardRules(network, bridge);
     await writeFile(path.join(dir, "containerd.toml"), containerdConfig(dir, socket, bin, cniConfDir));
     containerd = startProc("containerd", bins.containerd, ["--config", path.join(dir, "containerd.toml")], logs);
     procs.push(containerd);
