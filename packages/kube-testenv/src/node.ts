@@ -348,6 +348,20 @@ async function releaseHost(s: HostState, removeDir: boolean, knownIds: string[] 
   }
   spawnSync("ip", ["link", "del", s.bridge], { stdio: "ignore" });
   problems.push(...removeMasqRules(s.network));
+  // the bridge plugin's per-sandbox NAT chain is named CNI-<sha512(network + sandbox id), 24 hex>: an empty
+  // one (its plugin killed half-way) has no rule carrying the comment removeMasqRules looks for
+  const tasksDirForChains = path.join(s.dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io");
+  if (existsSync(tasksDirForChains)) for (const id of readdirSync(tasksDirForChains)) taskIds.add(id);
+  for (const id of taskIds) {
+    const chain = `CNI-${createHash("sha512")
+      .update(s.network + id)
+      .digest("hex")
+      .slice(0, 24)}`;
+    if (spawnSync("iptables", ["-t", "nat", "-S", chain], { stdio: "ignore" }).status !== 0) continue;
+    spawnSync("iptables", ["-t", "nat", "-F", chain]);
+    const r = spawnSync("iptables", ["-t", "nat", "-X", chain], { encoding: "utf8" });
+    if (r.status !== 0) problems.push(`iptables -t nat -X ${chain}: ${r.stderr.trim()}`);
+  }
   // a killed shim leaves its socket in containerd's fixed /run/containerd/s (shared with any other
   // containerd, Docker's too): only ours, by the name containerd gives it
   const tasksDir = path.join(s.dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io");
@@ -622,7 +636,11 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
             ),
           );
           const deadline = Date.now() + 30_000;
-          while (Date.now() < deadline && (await ctr(["tasks", "ls", "-q"])).stdout.trim()) await sleep(250);
+          // the containers gone and every pod network torn down (CNI DEL, then the netns unmounted): a
+          // containerd stopped during a CNI DEL kills the plugin half-way and leaves its NAT chain
+          const settled = async () =>
+            !(await ctr(["tasks", "ls", "-q"])).stdout.trim() && !mountsUnder(dir).some((m) => m.includes("/netns/"));
+          while (Date.now() < deadline && !(await settled())) await sleep(250);
         } catch (err) {
           problems.push(`draining: ${(err as Error).message}`);
         }
