@@ -734,6 +734,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     procs.push(kubelet);
     progress("kubelet started");
     const imports = importImages(opts.images ?? []);
+    imports.catch(() => undefined); // awaited below; a start failing first must not leave it unhandled
     await waitFor(`node ${name} Ready and untainted`, kubelet, procs, 90_000, async () => {
       const r = await request(`${server}/api/v1/nodes/${name}`, { tls: adminTls });
       if (r.status !== 200) return false;
