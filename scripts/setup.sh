@@ -6,6 +6,8 @@
 #   bash scripts/setup.sh          what `npm run gameday` and `npm run demo` need (a few minutes cold)
 #   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
+#   bash scripts/setup.sh --node   also what a real Kubernetes node needs (opt-in, root): Debian's runc, and
+#                                  kubelet, containerd, CNI plugins and the pause image (npm run k8s:build-node)
 #   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
 #                                  prometheus-blackbox-exporter and prometheus-postgres-exporter (with prometheus,
 #                                  installed anyway), burrow (LinkedIn's lag monitor) for `npm run bench:lag`, and
@@ -14,11 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 k8s=0
+node=0
 bench=0
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     --k8s) k8s=1 ;;
+    --node) node=1 ;;
     --bench) bench=1 ;;
     *) log "unknown option: $arg (see --help)"; exit 2 ;;
   esac
@@ -34,6 +38,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter); fi
 # The lag peer of `npm run bench:lag`: Burrow, run by the benchmark with its own config (the package's
 # service is left as Debian installs it; the benchmark never uses /etc/burrow).
+# The runtime of a real node's containers (packages/kube-testenv/src/node.ts): Debian's runc.
+if [ $node = 1 ]; then [ -x /usr/sbin/runc ] || need+=(runc); fi
 if [ $bench = 1 ]; then [ -x /usr/bin/Burrow ] || need+=(burrow); fi
 # The PostgreSQL exporter of `npm run bench:page`'s Prometheus pipeline.
 if [ $bench = 1 ]; then [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter); fi
@@ -90,4 +96,10 @@ if [ $k8s = 1 ]; then
   bash packages/kube-testenv/scripts/build.sh >/dev/null
 else
   log "Kubernetes binaries not built (only the integration tests need them: bash scripts/setup.sh --k8s, or npm run k8s:build)"
+fi
+# A real node beside that control plane (opt-in): the kubelet of the same recipe, containerd 2.x, the CNI
+# plugins and a locally compiled pause image (a few minutes once the control plane is built).
+if [ $node = 1 ]; then
+  log "Kubernetes node binaries (skipped when already built from the same recipe)"
+  bash packages/kube-testenv/scripts/build-node.sh >/dev/null
 fi

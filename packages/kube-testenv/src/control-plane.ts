@@ -59,6 +59,8 @@ export interface ControlPlane {
   dir: string;
   /** the CA that signed the API server's serving certificate and every client certificate */
   caPath: string;
+  /** the CA's private key (EC P-256), e.g. to sign a kubelet's client certificate (see node.ts) */
+  caKeyPath: string;
   /** names of the fake nodes, all Ready */
   nodes: string[];
   /** the processes started (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) */
@@ -108,9 +110,9 @@ function findEtcd(): { path: string; version: string } {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// processes
+// processes (these helpers, the waiting, requests and certificates below are shared with node.ts)
 
-interface Proc {
+export interface Proc {
   name: string;
   child: ChildProcess;
   logPath: string;
@@ -137,9 +139,9 @@ function installExitHook(): void {
 
 // setpriv --pdeathsig: the process is killed by the kernel if the test process dies without running
 // its exit handlers (SIGKILL, a crash), so nothing outlives a test run.
-const SETPRIV = existsSync("/usr/bin/setpriv") ? "/usr/bin/setpriv" : null;
+export const SETPRIV = existsSync("/usr/bin/setpriv") ? "/usr/bin/setpriv" : null;
 
-function startProc(name: string, bin: string, args: string[], logDir: string, env?: NodeJS.ProcessEnv): Proc {
+export function startProc(name: string, bin: string, args: string[], logDir: string, env?: NodeJS.ProcessEnv): Proc {
   installExitHook();
   const logPath = path.join(logDir, `${name}.log`);
   const fd = openSync(logPath, "a");
@@ -165,7 +167,7 @@ function startProc(name: string, bin: string, args: string[], logDir: string, en
   return proc;
 }
 
-function logTail(logPath: string, lines = 30): string {
+export function logTail(logPath: string, lines = 30): string {
   try {
     const all = readFileSync(logPath, "utf8").trimEnd().split("\n");
     return all.slice(-lines).join("\n");
@@ -174,11 +176,11 @@ function logTail(logPath: string, lines = 30): string {
   }
 }
 
-function failure(proc: Proc, what: string): ControlPlaneError {
+export function failure(proc: Proc, what: string): ControlPlaneError {
   return new ControlPlaneError(`${what}\n--- last 30 lines of ${proc.logPath} ---\n${logTail(proc.logPath)}`);
 }
 
-async function stopProcs(procs: Proc[], graceMs = 5000): Promise<void> {
+export async function stopProcs(procs: Proc[], graceMs = 5000): Promise<void> {
   await Promise.all(
     procs.map(async (p) => {
       if (p.exitInfo !== null) return;
@@ -193,10 +195,10 @@ async function stopProcs(procs: Proc[], graceMs = 5000): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // waiting
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true; fails at once when one of `procs` exits, or after `timeoutMs`. */
-async function waitFor(what: string, main: Proc, procs: Proc[], timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+export async function waitFor(what: string, main: Proc, procs: Proc[], timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = "";
   for (;;) {
@@ -213,16 +215,16 @@ async function waitFor(what: string, main: Proc, procs: Proc[], timeoutMs: numbe
   }
 }
 
-interface TlsOptions {
+export interface TlsOptions {
   ca?: string;
   cert?: string;
   key?: string;
   insecure?: boolean;
 }
 
-function request(
+export function request(
   url: string,
-  opts: { method?: string; body?: unknown; tls?: TlsOptions; timeoutMs?: number } = {},
+  opts: { method?: string; body?: unknown; contentType?: string; tls?: TlsOptions; timeoutMs?: number } = {},
 ): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -231,7 +233,7 @@ function request(
     hostname: u.hostname,
     port: u.port,
     path: u.pathname + u.search,
-    headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {},
+    headers: payload ? { "content-type": opts.contentType ?? "application/json", "content-length": Buffer.byteLength(payload) } : {},
     timeout: opts.timeoutMs ?? 5000,
   };
   return new Promise((resolve, reject) => {
@@ -256,7 +258,7 @@ function request(
   });
 }
 
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, async () => {
       const srv = createServer();
@@ -285,7 +287,7 @@ const APISERVER_SANS = [
   "DNS:kubernetes.default.svc.cluster.local",
 ];
 
-async function openssl(cwd: string, args: string[]): Promise<void> {
+export async function openssl(cwd: string, args: string[]): Promise<void> {
   try {
     await execFileAsync("openssl", args, { cwd });
   } catch (err) {
@@ -295,7 +297,7 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
 }
 
 /** A leaf certificate signed by the CA: an EC P-256 key, `subject` like /O=system:masters/CN=admin. */
-async function leafCert(pki: string, name: string, subject: string, ext: string[]): Promise<void> {
+export async function leafCert(pki: string, name: string, subject: string, ext: string[]): Promise<void> {
   await openssl(pki, [
     "req",
     "-new",
@@ -370,6 +372,8 @@ async function makePki(pki: string): Promise<void> {
     leafCert(pki, "admin", "/O=system:masters/CN=gm-kube-testenv-admin", client),
     leafCert(pki, "controller-manager", "/CN=system:kube-controller-manager", client),
     leafCert(pki, "scheduler", "/CN=system:kube-scheduler", client),
+    // how the API server authenticates to kubelets (logs, exec, port-forward) when a real node runs
+    leafCert(pki, "kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client),
   ]);
 }
 
@@ -523,6 +527,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         "--endpoint-reconciler-type=none",
         "--profiling=false",
         `--cert-dir=${path.join(dir, "apiserver-certs")}`,
+        // a real kubelet (node.ts) is reached at its node's IP (its hostname need not resolve), with a
+        // client certificate its webhook authorizer accepts; kwok's fake nodes serve nothing
+        `--kubelet-client-certificate=${path.join(pki, "kubelet-client.crt")}`,
+        `--kubelet-client-key=${path.join(pki, "kubelet-client.key")}`,
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
         ...(legacyEtcd ? ["--watch-cache=false"] : []),
       ],
       logs,
@@ -644,6 +653,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       kubeconfigPath,
       dir,
       caPath: path.join(pki, "ca.crt"),
+      caKeyPath: path.join(pki, "ca.key"),
       nodes,
       processes: procs.map((p) => ({ name: p.name, pid: p.child.pid ?? -1 })),
       kubeconfigFor(user) {
