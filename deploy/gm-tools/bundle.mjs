@@ -61,7 +61,9 @@ const moduleUrls = (bundleFile) => ({
       if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
       const text = await readFile(args.path, "utf8");
       if (!text.includes("import.meta.url")) return { contents: text, loader: "ts" };
-      const rel = relative(dirname(bundleFile), join(ROOT, builtPath(args.path))).split(sep).join("/");
+      const rel = relative(dirname(bundleFile), join(ROOT, builtPath(args.path)))
+        .split(sep)
+        .join("/");
       return { contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: "ts" };
     });
   },

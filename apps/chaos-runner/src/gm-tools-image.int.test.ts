@@ -1,10 +1,11 @@
 /**
  * The gamemetrics/gm-tools image (deploy/gm-tools), built by its recipe and run the way deploy/prober and
  * deploy/gameday run it: only `args` (the image's command is the first one), uid 1000, a read-only root
- * filesystem, the incident journal on its own volume. Against a real stack: gm-prober in the container
- * reaches the services, Kafka and PostgreSQL, serves /healthz and /metrics, and journals a real incident
- * (stats-api stopped) in the mounted directory. The stack's ports are on the host's loopback, so the
- * container shares the host's network (a pod reaches the same things through Services instead).
+ * filesystem, the incident journal on its own volume. Against a real stack, from a container on the stack's
+ * network that reaches everything by name (as a pod reaches Services by cluster DNS: the image resolves names
+ * with no shell or libnss packages of its own): gm-prober classifies the services, Kafka and PostgreSQL,
+ * serves /healthz and /metrics on 0.0.0.0:9464 as deploy/prober/prober.yaml has it, and journals a real
+ * incident (stats-api stopped) in the mounted directory.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,6 +32,9 @@ const podLike = (name: string, extra: string[] = []) => {
   return ["run", "--name", name, "--read-only", "--user", "1000:1000", "--security-opt", "no-new-privileges", ...extra];
 };
 
+/** The address at which the test reaches the stack's published ports (127.0.0.1 on a plain machine). */
+const hostOf = (stack: Stack) => new URL(stack.endpoints.services["ingest-api"]).hostname;
+
 async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + deadlineMs;
   let last: unknown;
@@ -50,6 +54,7 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
   let image = "";
   let stack: Stack | undefined;
   let configDir = "";
+  const network = () => stack!.endpoints.network;
 
   beforeAll(async () => {
     // the recipe: a second or so when the image is up to date, a minute or two when its inputs changed
@@ -58,13 +63,22 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
     image = build.stdout.trim().split("\n").at(-1) ?? "";
     expect(image).toBe("gamemetrics/gm-tools:0.1.0");
     stack = await startStack({ id, brokers: 1 });
-    // the stack's own prober configuration, minus the Docker driver (no engine in a pod; the cluster's
-    // configuration reads Kubernetes instead), listening where the test can scrape it
-    const config = parse(proberConfigFor(stack.endpoints, { listenPort: await freePort() })) as Record<string, unknown>;
+    // The stack's own prober configuration, with every address the one a container on the stack's network
+    // uses (its name and the container's port: what a Service is to a pod), minus the Docker driver (no
+    // engine in a pod; the cluster's configuration reads Kubernetes instead).
+    const onNetwork = new Map<string, string>();
+    for (const c of stack.containers)
+      for (const p of c.spec.ports) if (p.host !== null) onNetwork.set(`${hostOf(stack)}:${p.host}`, `${c.name}:${p.container}`);
+    let text = proberConfigFor(stack.endpoints);
+    for (const [fromHost, inside] of onNetwork) text = text.replaceAll(fromHost, inside);
+    const config = parse(text) as Record<string, unknown> & { kafka: { brokers: string[] } };
     delete config["platform"];
+    // the brokers advertise the host's address on their external listener, the name on the internal one
+    config.kafka.brokers = stack.endpoints.kafkaInternalBootstrapServers;
+    expect(JSON.stringify(config), "no address of the host left in the configuration").not.toContain(hostOf(stack));
     configDir = join(work, "config");
     spawnSync("mkdir", ["-p", configDir]);
-    writeFileSync(join(configDir, "prober.yaml"), stringify({ ...config, intervalSeconds: 1 }));
+    writeFileSync(join(configDir, "prober.yaml"), stringify({ ...config, listen: "0.0.0.0:9464", intervalSeconds: 1 }));
     chmodSync(configDir, 0o755);
     chmodSync(join(configDir, "prober.yaml"), 0o644);
   }, 600_000);
@@ -90,9 +104,22 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
     expect(plan.stdout).toContain("/app/scenarios/kafka-broker-down.yaml");
   });
 
+  it("gm-chaos keeps its state in /var/lib/gm-chaos, the volume deploy/gameday mounts, not under $HOME", () => {
+    const state = join(work, "gm-chaos-state");
+    spawnSync("mkdir", ["-p", state]);
+    chmodSync(state, 0o777);
+    const halt = docker([...podLike(`${id}-halt`, ["--rm", "-v", `${state}:/var/lib/gm-chaos`]), image, "gm-chaos", "halt"]);
+    expect(halt.status, out(halt)).toBe(0);
+    expect(existsSync(join(state, "HALTED")), "gm-chaos halt's HALTED file on the volume").toBe(true);
+    // without the volume, the read-only root refuses it: nothing is written anywhere else
+    const refused = docker([...podLike(`${id}-halt-ro`, ["--rm"]), image, "gm-chaos", "halt"]);
+    expect(refused.status, out(refused)).not.toBe(0);
+    expect(refused.stderr).toContain("read-only file system, open '/var/lib/gm-chaos/HALTED'");
+  });
+
   it("gm-prober once: one classified snapshot of the real stack from the container, healthy", () => {
     const once = docker([
-      ...podLike(`${id}-once`, ["--rm", "--network", "host", "-v", `${configDir}:/etc/gm-prober:ro`]),
+      ...podLike(`${id}-once`, ["--rm", "--network", network(), "-v", `${configDir}:/etc/gm-prober:ro`]),
       image,
       ...["gm-prober", "once", "--config", "/etc/gm-prober/prober.yaml", "--json"],
     ]);
@@ -104,7 +131,7 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
 
   it("a journal directory that is not a mounted volume is refused: the root filesystem is read-only", () => {
     const run = docker([
-      ...podLike(`${id}-rojournal`, ["--rm", "--network", "host", "-v", `${configDir}:/etc/gm-prober:ro`]),
+      ...podLike(`${id}-rojournal`, ["--rm", "--network", network(), "-v", `${configDir}:/etc/gm-prober:ro`]),
       image,
       ...["gm-prober", "run", "--config", "/etc/gm-prober/prober.yaml", "--journal-dir", "/var/lib/elsewhere", "--rounds", "1"],
     ]);
@@ -117,16 +144,25 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
     spawnSync("mkdir", ["-p", journal]);
     chmodSync(journal, 0o777); // written by uid 1000, whoever runs the test
     const name = `${id}-run`;
+    const port = await freePort();
     const started = docker([
-      ...podLike(name, ["-d", "--network", "host", "-v", `${configDir}:/etc/gm-prober:ro`, "-v", `${journal}:/var/lib/gm-prober`]),
+      ...podLike(name, [
+        "-d",
+        "--network",
+        network(),
+        "-p",
+        `${port}:9464`,
+        "-v",
+        `${configDir}:/etc/gm-prober:ro`,
+        "-v",
+        `${journal}:/var/lib/gm-prober`,
+      ]),
       image,
       // deploy/prober/deployment.yaml's args, word for word
       ...["gm-prober", "run", "--config", "/etc/gm-prober/prober.yaml", "--journal-dir", "/var/lib/gm-prober"],
     ]);
     expect(started.status, out(started)).toBe(0);
-    const { port } = (parse(readFileSync(join(configDir, "prober.yaml"), "utf8")) as { listen: string }).listen.match(/:(?<port>\d+)$/)!
-      .groups as { port: string };
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://${hostOf(stack!)}:${port}`;
     const logs = () => out(docker(["logs", name]));
 
     await until(`${base}/healthz answering 200 (${logs()})`, 60_000, async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
