@@ -165,13 +165,13 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
     const base = `http://${hostOf(stack!)}:${port}`;
     const logs = () => out(docker(["logs", name]));
 
-    await until(`${base}/healthz answering 200 (${logs()})`, 60_000, async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    await until(`${base}/healthz answering 200 (${logs()})`, 120_000, async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^gm_prober_/m);
 
     // a real incident: stats-api stopped; the prober in the container opens it and journals it on the volume
     await stack!.stopContainer("stats-api");
-    const line = await until(`an incident in ${journal}/incidents.jsonl`, 90_000, async () => {
+    const line = await until(`an incident in ${journal}/incidents.jsonl`, 120_000, async () => {
       const file = join(journal, "incidents.jsonl");
       if (!existsSync(file)) return undefined;
       return readFileSync(file, "utf8")
