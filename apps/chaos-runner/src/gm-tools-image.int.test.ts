@@ -35,7 +35,8 @@ const podLike = (name: string, extra: string[] = []) => {
 /** The address at which the test reaches the stack's published ports (127.0.0.1 on a plain machine). */
 const hostOf = (stack: Stack) => new URL(stack.endpoints.services["ingest-api"]).hostname;
 
-async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+/** Polls `probe` until it gives a value; `what` (a function: evaluated at the deadline, e.g. the container's logs then) names it. */
+async function until<T>(what: string | (() => string), deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + deadlineMs;
   let last: unknown;
   while (Date.now() < end) {
@@ -47,7 +48,9 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${what}: not within ${deadlineMs / 1000} s${last ? ` (last: ${(last as Error).message})` : ""}`);
+  throw new Error(
+    `${typeof what === "function" ? what() : what}: not within ${deadlineMs / 1000} s${last ? ` (last: ${(last as Error).message})` : ""}`,
+  );
 }
 
 describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, () => {
@@ -165,7 +168,11 @@ describe("gamemetrics/gm-tools as the manifests run it", { timeout: 600_000 }, (
     const base = `http://${hostOf(stack!)}:${port}`;
     const logs = () => out(docker(["logs", name]));
 
-    await until(`${base}/healthz answering 200 (${logs()})`, 120_000, async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    await until(
+      () => `${base}/healthz answering 200 (${logs()})`,
+      120_000,
+      async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
+    );
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^gm_prober_/m);
 
