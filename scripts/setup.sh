@@ -86,6 +86,9 @@ fi
 
 log "images (skipped when already built from the same recipe)"
 npm run -s images
+# gamemetrics/gm-tools:0.1.0, the image deploy/prober and deploy/gameday run (gm-prober and gm-chaos bundled
+# onto gamemetrics/node:24-local): built from this checkout, skipped when its inputs are unchanged.
+npm run -s images:gm-tools
 
 # The Kubernetes control plane of the integration tests: kube-apiserver, controller-manager, scheduler,
 # etcd 3.6 (Debian's 3.4 is too old for kube-apiserver 1.37's watches), kwok and kustomize, built from
