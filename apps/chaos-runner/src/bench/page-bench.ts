@@ -638,6 +638,19 @@ async function main(): Promise<number> {
         const previous = am;
         am = await freshAlertmanager();
         await previous.stop();
+        // A fault's alert still firing from an earlier one (the OOM rules' 10-minute window) would be
+        // notified again by the fresh Alertmanager and taken for this fault's page: left out of this run.
+        const before: Partial<Record<Pipeline, Set<string>>> = {};
+        for (const [p, url] of Object.entries(promUrl) as [Pipeline, string][]) {
+          const already = new Set<string>();
+          for (const a of await promAlerts(url).catch(() => []))
+            for (const m of plan.prometheus) if (a.state === "firing" && matches(a.labels, [m])) already.add(matchName(m));
+          before[p] = already;
+          if (already.size > 0)
+            notes.push(`${p}: ${[...already].join(", ")} already firing before injection (an earlier fault's): left out`);
+        }
+        const planFor = (p: Pipeline): AlertMatch[] =>
+          p === "prober" ? plan.prober : plan.prometheus.filter((m) => !before[p]?.has(matchName(m)));
         const f = faultFor(name);
         const baseline = await f.baseline().catch(() => 0);
         const undo = await f.fault.prepare();
@@ -657,8 +670,7 @@ async function main(): Promise<number> {
         await applying;
         let classifiedAt: number | null = null;
         const deadline = injectedAt + args.timeoutSeconds * 1000;
-        const paged = () =>
-          PIPELINES.every((p) => firstPage(records(), p, p === "prober" ? plan.prober : plan.prometheus, injectedAt) !== null);
+        const paged = () => PIPELINES.every((p) => firstPage(records(), p, planFor(p), injectedAt) !== null);
         // each Prometheus pipeline: when each of the fault's alerts was first seen firing (matchName → ms)
         const fired: Partial<Record<Pipeline, Map<string, number>>> = {};
         const pollFired = async () => {
@@ -668,10 +680,10 @@ async function main(): Promise<number> {
             const now = Date.now();
             for (const a of await promAlerts(url).catch(() => []))
               if (a.state === "firing")
-                for (const m of plan.prometheus) if (matches(a.labels, [m]) && !seen.has(matchName(m))) seen.set(matchName(m), now);
+                for (const m of planFor(p)) if (matches(a.labels, [m]) && !seen.has(matchName(m))) seen.set(matchName(m), now);
           }
         };
-        const allFired = () => Object.keys(promUrl).every((p) => (fired[p as Pipeline]?.size ?? 0) === plan.prometheus.length);
+        const allFired = () => (Object.keys(promUrl) as Pipeline[]).every((p) => (fired[p]?.size ?? 0) === planFor(p).length);
         while (Date.now() < deadline && !stopping) {
           await pollFired();
           const o = await Promise.race([observer.next(), sleep(1_000).then(() => null)]);
@@ -689,7 +701,7 @@ async function main(): Promise<number> {
         const rec = records();
         const page = Object.fromEntries(
           PIPELINES.map((p) => {
-            const hit = firstPage(rec, p, p === "prober" ? plan.prober : plan.prometheus, injectedAt);
+            const hit = firstPage(rec, p, planFor(p), injectedAt);
             return [
               p,
               {
@@ -717,7 +729,7 @@ async function main(): Promise<number> {
           classifiedSeconds: secondsBetween(injectedAt, classifiedAt),
           page,
           alerts: Object.fromEntries(
-            (Object.keys(promUrl) as Pipeline[]).map((p) => [p, alertTimings(rec, p, plan.prometheus, injectedAt, fired[p] ?? new Map())]),
+            (Object.keys(promUrl) as Pipeline[]).map((p) => [p, alertTimings(rec, p, planFor(p), injectedAt, fired[p] ?? new Map())]),
           ),
           notes,
         };
