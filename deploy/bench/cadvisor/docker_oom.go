@@ -64,6 +64,18 @@ func (d *dockerOOM) exported(attrs map[string]string) map[string]string {
 	return out
 }
 
+// record counts one oom event of the container the event's attributes name (its name and labels).
+func (d *dockerOOM) record(attrs map[string]string) {
+	name := attrs["name"]
+	if name == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.counts[name]++
+	d.lastSet[name] = d.exported(attrs)
+}
+
 // watch follows the engine's event stream, reconnecting after an error, until ctx ends.
 func (d *dockerOOM) watch(ctx context.Context, host string) {
 	cli, err := client.New(client.WithHost(host))
@@ -78,14 +90,7 @@ func (d *dockerOOM) watch(ctx context.Context, host string) {
 		for {
 			select {
 			case msg := <-res.Messages:
-				name := msg.Actor.Attributes["name"]
-				if name == "" {
-					continue
-				}
-				d.mu.Lock()
-				d.counts[name]++
-				d.lastSet[name] = d.exported(msg.Actor.Attributes)
-				d.mu.Unlock()
+				d.record(msg.Actor.Attributes)
 			case err := <-res.Err:
 				if ctx.Err() == nil {
 					fmt.Fprintf(os.Stderr, "gm-cadvisor: docker events: %v (reconnecting in 1 s)\n", err)
