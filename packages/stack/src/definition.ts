@@ -47,7 +47,8 @@ export interface StackOptions {
    * The Prometheus JMX exporter java agent in every broker (`npm run bench:page`'s Kafka broker metrics):
    * the jar and its configuration, paths on this machine, are copied into each broker, loaded with
    * KAFKA_OPTS=-javaagent, and its /metrics port is published on a host port (`kafkaJmxExporterUrls`).
-   * Off by default: the stack's brokers run without it.
+   * Off by default: the stack's brokers run without it. A Kafka tool run with `docker exec` in such a
+   * broker inherits KAFKA_OPTS and its agent would find the port taken: run it with `env -u KAFKA_OPTS`.
    */
   kafkaJmxExporter?: { jar: string; config: string };
   /** Extra environment per service role. */
