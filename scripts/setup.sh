@@ -11,7 +11,9 @@
 #   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
 #                                  prometheus-blackbox-exporter and prometheus-postgres-exporter (with prometheus,
 #                                  installed anyway), burrow (LinkedIn's lag monitor) for `npm run bench:lag`, and
-#                                  PyPI's prometheus-kafka-consumer-group-exporter in .bench/venv for `npm run bench:page`
+#                                  PyPI's prometheus-kafka-consumer-group-exporter in .bench/venv for `npm run bench:page`,
+#                                  the Prometheus JMX exporter agent (Maven Central) loaded into its brokers, and
+#                                  gm-cadvisor (cAdvisor's library from the Go module proxy, deploy/bench/cadvisor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -82,6 +84,25 @@ if [ $bench = 1 ] && [ ! -x .bench/venv/bin/prometheus-kafka-consumer-group-expo
   log "prometheus-kafka-consumer-group-exporter from PyPI into .bench/venv"
   python3 -m venv .bench/venv
   .bench/venv/bin/pip install -q 'prometheus-kafka-consumer-group-exporter==0.5.5' 'kafka-python==2.0.2'
+fi
+
+# The Kafka broker metrics of `npm run bench:page` (Strimzi's broker rules read them): the Prometheus JMX
+# exporter java agent from Maven Central, which the bench's stack loads into each broker. 1.0.1 is the
+# newest version Maven Central serves here (1.1.0 to 1.5.0 are "Could not find artifact").
+JMX_EXPORTER_VERSION=1.0.1
+if [ $bench = 1 ] && [ ! -f ".bench/jmx_prometheus_javaagent-${JMX_EXPORTER_VERSION}.jar" ]; then
+  log "jmx_prometheus_javaagent ${JMX_EXPORTER_VERSION} from Maven Central into .bench/"
+  mkdir -p .bench
+  nice -n 19 mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+    -Dartifact="io.prometheus.jmx:jmx_prometheus_javaagent:${JMX_EXPORTER_VERSION}" -DoutputDirectory=.bench
+fi
+# The container-metrics exporter of `npm run bench:page`: cAdvisor's manager and Prometheus collector with
+# its Docker handler, from the Go module proxy, behind our own small main (deploy/bench/cadvisor: its
+# binary module is not served). Rebuilt when its sources are newer than the binary.
+if [ $bench = 1 ] && { [ ! -x .bench/gm-cadvisor ] || [ -n "$(find deploy/bench/cadvisor -newer .bench/gm-cadvisor -type f)" ]; }; then
+  log "gm-cadvisor (cAdvisor from the Go module proxy) into .bench/ (about a minute cold)"
+  mkdir -p .bench
+  (cd deploy/bench/cadvisor && nice -n 19 go build -trimpath -o ../../../.bench/gm-cadvisor .)
 fi
 
 log "images (skipped when already built from the same recipe)"

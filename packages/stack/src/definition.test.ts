@@ -54,6 +54,34 @@ describe("stack definition", () => {
     expect(() => resolveOptions({ kafkaVersion: "latest" }, random, images)).toThrow(/kafkaVersion: expected a version such as 3.9.1/);
   });
 
+  it("loads the JMX exporter agent into every broker only when asked: files copied, KAFKA_OPTS, its port published", () => {
+    const plain = containerSpecs(resolveOptions({ brokers: 3, id: "abc" }, random, images), [41001, 41002, 41003]);
+    for (const k of plain.filter((c) => c.role === "kafka")) {
+      expect(k.env["KAFKA_OPTS"], k.name).toBeUndefined();
+      expect(k.files, k.name).toBeUndefined();
+      expect(k.ports, k.name).toHaveLength(1);
+    }
+    const agent = { jar: "/x/.bench/jmx_prometheus_javaagent-1.0.1.jar", config: "/x/deploy/bench/prometheus/jmx-kafka.yml" };
+    const s = resolveOptions({ brokers: 3, id: "abc", kafkaJmxExporter: agent }, random, images);
+    const specs = containerSpecs(s, [41001, 41002, 41003]);
+    for (const k of specs.filter((c) => c.role === "kafka")) {
+      expect(k.env["KAFKA_OPTS"], k.name).toBe(
+        "-javaagent:/opt/jmx-exporter/jmx_prometheus_javaagent.jar=9404:/opt/jmx-exporter/config.yml",
+      );
+      expect(k.files, k.name).toEqual([
+        { source: agent.jar, target: "/opt/jmx-exporter/jmx_prometheus_javaagent.jar" },
+        { source: agent.config, target: "/opt/jmx-exporter/config.yml" },
+      ]);
+      expect(k.ports, k.name).toContainEqual({ container: 9404, host: null });
+    }
+    // only the brokers
+    for (const c of specs.filter((x) => x.role !== "kafka")) expect(c.files, c.name).toBeUndefined();
+    expect(() => resolveOptions({ kafkaJmxExporter: { ...agent, jar: "agent.jar" } }, random, images)).toThrow(
+      /kafkaJmxExporter\.jar: expected an absolute path to the agent's \.jar, got "agent\.jar"/,
+    );
+    expect(() => resolveOptions({ kafkaJmxExporter: { ...agent, config: "" } }, random, images)).toThrow(/kafkaJmxExporter\.config/);
+  });
+
   it("docker-compose.yml is generated from this definition and has not drifted", () => {
     const committed = readFileSync(fileURLToPath(new URL("../../../docker-compose.yml", import.meta.url)), "utf8");
     expect(committed).toBe(renderCompose());

@@ -43,6 +43,14 @@ export interface StackOptions {
   pgConnectionTimeoutMs?: number;
   adminToken?: string;
   kafkaHeap?: string;
+  /**
+   * The Prometheus JMX exporter java agent in every broker (`npm run bench:page`'s Kafka broker metrics):
+   * the jar and its configuration, paths on this machine, are copied into each broker, loaded with
+   * KAFKA_OPTS=-javaagent, and its /metrics port is published on a host port (`kafkaJmxExporterUrls`).
+   * Off by default: the stack's brokers run without it. A Kafka tool run with `docker exec` in such a
+   * broker inherits KAFKA_OPTS and its agent would find the port taken: run it with `env -u KAFKA_OPTS`.
+   */
+  kafkaJmxExporter?: { jar: string; config: string };
   /** Extra environment per service role. */
   serviceEnv?: Partial<Record<ServiceRole, Record<string, string>>>;
   /** services beyond the three, started from the same image (a fourth service a team adds) */
@@ -64,6 +72,7 @@ export interface ResolvedStackOptions {
   pgConnectionTimeoutMs: number;
   adminToken: string;
   kafkaHeap: string;
+  kafkaJmxExporter: { jar: string; config: string } | null;
   clusterId: string;
   serviceEnv: Partial<Record<ServiceRole, Record<string, string>>>;
   extraServices: ExtraService[];
@@ -73,7 +82,18 @@ export interface ResolvedStackOptions {
 export const SERVICE_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** Ports inside the containers. */
-export const PORTS = { kafkaInternal: 19092, kafkaController: 9093, kafkaExternal: 9094, postgres: 5432, http: 8080 } as const;
+export const PORTS = {
+  kafkaInternal: 19092,
+  kafkaController: 9093,
+  kafkaExternal: 9094,
+  /** the JMX exporter agent's /metrics in a broker, when `kafkaJmxExporter` is set */
+  kafkaJmxExporter: 9404,
+  postgres: 5432,
+  http: 8080,
+} as const;
+
+/** Where `kafkaJmxExporter`'s jar and configuration are copied in each broker. */
+export const KAFKA_JMX_EXPORTER_DIR = "/opt/jmx-exporter";
 
 export interface ContainerSpec {
   /** Network alias and compose service name: kafka-1, postgres, ingest-api, event-processor-service-2 … */
@@ -88,6 +108,8 @@ export interface ContainerSpec {
   dependsOn: string[];
   /** memory limit (the runbook's "check memory limits" reads it; the OOM drill lowers it) */
   memoryBytes?: number;
+  /** files of this machine copied into the container before it starts (the brokers' JMX exporter agent) */
+  files?: { source: string; target: string }[];
 }
 
 export class StackOptionError extends Error {
@@ -141,6 +163,13 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
     taken.add(x.name);
   }
   if (!/^\d+\.\d+\.\d+$/.test(kafkaVersion)) throw new StackOptionError("kafkaVersion", "a version such as 3.9.1", kafkaVersion);
+  const jmx = o.kafkaJmxExporter ?? null;
+  if (jmx !== null) {
+    if (typeof jmx.jar !== "string" || !jmx.jar.startsWith("/") || !jmx.jar.endsWith(".jar"))
+      throw new StackOptionError("kafkaJmxExporter.jar", "an absolute path to the agent's .jar", jmx.jar);
+    if (typeof jmx.config !== "string" || !jmx.config.startsWith("/"))
+      throw new StackOptionError("kafkaJmxExporter.config", "an absolute path to the agent's YAML configuration", jmx.config);
+  }
   const rf = brokers === 3 ? 3 : 1;
   return {
     id,
@@ -162,6 +191,7 @@ export function resolveOptions(o: StackOptions, random: () => string, images: St
     pgConnectionTimeoutMs: o.pgConnectionTimeoutMs ?? 2_000,
     adminToken: o.adminToken ?? random() + random(),
     kafkaHeap: o.kafkaHeap ?? "-Xmx512m -Xms256m",
+    kafkaJmxExporter: jmx === null ? null : { jar: jmx.jar, config: jmx.config },
     clusterId: kraftClusterId(random() + random()),
     serviceEnv: o.serviceEnv ?? {},
     extraServices,
@@ -208,6 +238,10 @@ function labels(s: ResolvedStackOptions, role: Role, instance: string): Record<s
 export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[], kafkaHost = "127.0.0.1"): ContainerSpec[] {
   const specs: ContainerSpec[] = [];
   const voters = Array.from({ length: s.brokers }, (_, i) => `${i + 1}@${kafkaName(i + 1)}:${PORTS.kafkaController}`).join(",");
+  // inside each broker: the agent's jar and configuration where the stack copies them
+  const agent = s.kafkaJmxExporter
+    ? { jar: `${KAFKA_JMX_EXPORTER_DIR}/jmx_prometheus_javaagent.jar`, config: `${KAFKA_JMX_EXPORTER_DIR}/config.yml` }
+    : null;
   for (let n = 1; n <= s.brokers; n++) {
     const name = kafkaName(n);
     const hostPort = kafkaHostPorts[n - 1];
@@ -244,10 +278,19 @@ export function containerSpecs(s: ResolvedStackOptions, kafkaHostPorts: number[]
         KAFKA_BROKER_SESSION_TIMEOUT_MS: "3000",
         KAFKA_BROKER_HEARTBEAT_INTERVAL_MS: "1000",
         KAFKA_HEAP_OPTS: s.kafkaHeap,
+        ...(agent ? { KAFKA_OPTS: `-javaagent:${agent.jar}=${PORTS.kafkaJmxExporter}:${agent.config}` } : {}),
       },
-      ports: [{ container: PORTS.kafkaExternal, host: hostPort }],
+      ports: [{ container: PORTS.kafkaExternal, host: hostPort }, ...(agent ? [{ container: PORTS.kafkaJmxExporter, host: null }] : [])],
       labels: labels(s, "kafka", name),
       dependsOn: [],
+      ...(s.kafkaJmxExporter && agent
+        ? {
+            files: [
+              { source: s.kafkaJmxExporter.jar, target: agent.jar },
+              { source: s.kafkaJmxExporter.config, target: agent.config },
+            ],
+          }
+        : {}),
     });
   }
   specs.push({

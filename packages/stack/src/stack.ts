@@ -44,6 +44,8 @@ export interface StackEndpoints {
   consumerGroup: string;
   adminToken: string;
   network: string;
+  /** each broker's JMX exporter agent /metrics (broker n at index n-1), when the stack loads it (`kafkaJmxExporter`) */
+  kafkaJmxExporterUrls?: string[];
 }
 
 export interface StackContainer {
@@ -118,6 +120,7 @@ function buildContainer(
     .withPullPolicy({ shouldPull: () => false });
   if (spec.command) c = c.withCommand(spec.command);
   if (spec.memoryBytes) c = c.withResourcesQuota({ memory: spec.memoryBytes / 1024 ** 3 });
+  if (spec.files) c = c.withCopyFilesToContainer(spec.files);
   // testcontainers removes a container that fails its wait strategy, and its logs with it: keep the
   // last lines here so that the failure can say why
   if (tail)
@@ -222,6 +225,13 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     },
     ...(s.extraServices.length > 0
       ? { extraServices: Object.fromEntries(s.extraServices.map((x) => [x.name, { url: url(x.name), program: x.program }])) }
+      : {}),
+    ...(s.kafkaJmxExporter
+      ? {
+          kafkaJmxExporterUrls: specs
+            .filter((x) => x.role === "kafka")
+            .map((x) => `http://${host}:${x.ports.find((p) => p.container === PORTS.kafkaJmxExporter)?.host}/metrics`),
+        }
       : {}),
     topic: s.topic,
     consumerGroup: "event-processor-service",

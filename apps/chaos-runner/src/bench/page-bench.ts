@@ -1,15 +1,17 @@
 /**
  * `npm run bench:page`: time to page, gm-prober against the Prometheus pipeline SRE teams run today, on
  * the same faults of one real stack (issue 11 §1–§2, "time to page"). Started here and stopped at the end:
- * - the stack (@gm/stack startStack, its own id) with the built-in load;
+ * - the stack (@gm/stack startStack, its own id) with the built-in load, the Prometheus JMX exporter agent
+ *   (Maven Central's jmx_prometheus_javaagent, .bench/) loaded into each of its brokers (`kafkaJmxExporter`);
  * - gm-prober's own round as the drills run it (startDrillObserver: createProber, default 5 s interval),
  *   alerting a real Alertmanager (Debian's) with the committed routing deploy/alertmanager/alertmanager.yml;
  * - Prometheus (Debian's) twice, deploy/bench/prometheus/: the kube-prometheus profile (30 s scrape and
  *   evaluation, the rules' usual `for:`) and the tuned one (5 s, short `for:`), both alerting the SAME
  *   Alertmanager, scraping the services' /metrics, prometheus-postgres-exporter (Debian),
  *   prometheus-kafka-consumer-group-exporter (PyPI: danielqsj/kafka_exporter is refused by the Go module
- *   proxy here) and blackbox_exporter's tcp_connect on each broker (no container-metrics exporter:
- *   deploy/bench/README.md says why).
+ *   proxy here), blackbox_exporter's tcp_connect on each broker, each broker's JMX exporter agent
+ *   (Strimzi's Kafka rules) and gm-cadvisor (cAdvisor's library from the Go module proxy behind our main,
+ *   deploy/bench/cadvisor: container metrics and OOM kills; deploy/bench/README.md says what is whose).
  * Alertmanager's receivers are the recording stand-ins of @gm/monitor's startAlertmanager (loopback);
  * page-timing.ts tells the pipelines apart by the `pipeline` label each Prometheus adds (the prober's
  * alerts have none). Two edits to the routing, both said in the output: `pipeline` joins `group_by` and the
@@ -21,7 +23,10 @@
  *
  * Per fault and run: injection (the drill's fault code, faults.ts, or a SIGKILL of ingest-api for "service
  * down") → the first matching page per pipeline (or "not detected" by the timeout), the end of the
- * prober's round that classified it, and when the system itself showed it (a 0.5 s check here) → undo,
+ * prober's round that classified it, when the system itself showed it (a 0.5 s check here), and for each
+ * of the fault's Prometheus alerts when it was seen firing and first notified (the wait goes on, up to the
+ * timeout, until every one of them fired and was notified or held back 75 s: which rule pages and which the
+ * routing holds back) → undo,
  * always (also on SIGINT/SIGTERM and errors) → recovery (nothing open in the prober nor firing in either
  * Prometheus) before the next. Prints a table with the issue's goals beside it and writes JSON.
  *   node apps/chaos-runner/dist/bench/page-bench.js [--runs N] [--faults a,b] [--json PATH] [--timeout S]
@@ -50,13 +55,17 @@ import { startHttpLoad, type LoadRun } from "../load/http-load.js";
 import { startFaultProxy } from "./fault-proxy.js";
 import {
   type AlertMatch,
+  alertTimings,
   benchRouting,
   type FaultRun,
   firstPage,
   matches,
+  matchName,
   type PageRecord,
+  type Pipeline,
   PIPELINES,
   pageRecords,
+  renderAlertTimings,
   renderTable,
   secondsBetween,
   summarizeFault,
@@ -65,6 +74,8 @@ import {
 const REPO = fileURLToPath(new URL("../../../../", import.meta.url));
 const PROM_DIR = join(REPO, "deploy/bench/prometheus");
 const PROBER_INTERVAL_S = 5;
+/** The JMX exporter agent's version, fetched by scripts/setup.sh --bench (the newest Maven Central serves here). */
+const JMX_EXPORTER_VERSION = "1.0.1";
 const KUBE_INTERVAL_S = 30;
 
 /** The faults, by the name `--faults` takes. */
@@ -85,7 +96,9 @@ const PLANS: Record<FaultName, FaultPlan> = {
     describe: "SIGKILL kafka-3 (one of three brokers; faults.ts kill-broker)",
     goal: "≤ 15 s p95 (P0/P1 route; one broker is P2 here) vs ≈70–150 s kube",
     prober: [{ kind: "kafka-broker-down" }],
-    prometheus: [{ alertname: "BlackboxProbeFailed" }],
+    // blackbox_exporter's probe and Strimzi's rules on the JMX exporter agent (the killed broker's scrape
+    // fails; the others report its replicas out of sync)
+    prometheus: [{ alertname: "BlackboxProbeFailed" }, { alertname: "UnderReplicatedPartitions" }, { alertname: "ScrapeProblem" }],
   },
   "service-down": {
     name: "service-down",
@@ -115,7 +128,12 @@ const PLANS: Record<FaultName, FaultPlan> = {
     describe: "stats-api's memory limit lowered to 16 MiB (faults.ts memory-limit): kernel OOM kill",
     goal: "≤ 15 s p95 (P0/P1) vs ≈70–150 s kube",
     prober: [{ kind: "service-oom" }, { kind: "service-down", subject: "stats-api" }],
-    prometheus: [{ alertname: "ContainerOomKiller" }, { alertname: "PrometheusTargetMissing", subject: "stats-api" }],
+    // cAdvisor's OOM counter, the Docker engine's oom events (gm-cadvisor) and the target gone
+    prometheus: [
+      { alertname: "ContainerOomKiller" },
+      { alertname: "DockerContainerOomKilled" },
+      { alertname: "PrometheusTargetMissing", subject: "stats-api" },
+    ],
   },
   "5xx": {
     name: "5xx",
@@ -251,13 +269,19 @@ async function startPrometheus(
   profile: "kube-prometheus" | "tuned",
   targets: Record<string, unknown>,
   alertmanagerUrl: string,
+  stackId: string,
 ): Promise<{ proc: Proc; url: string; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), `gm-bench-prom-${profile}-`));
   mkdirSync(join(dir, "targets"));
   const config = parse(await readFile(join(PROM_DIR, `prometheus.${profile}.yml`), "utf8")) as {
     alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+    scrape_configs: { job_name: string; metric_relabel_configs?: { action?: string; regex?: string }[] }[];
   };
   config.alerting.alertmanagers[0]!.static_configs[0]!.targets = [hostPort(alertmanagerUrl)];
+  // cAdvisor sees every container of the engine, other sessions' stacks too: keep this stack's only
+  const keep = config.scrape_configs.find((j) => j.job_name === "cadvisor")?.metric_relabel_configs?.find((r) => r.action === "keep");
+  if (!keep) throw new Error(`prometheus.${profile}.yml: job cadvisor has no metric_relabel_configs keep rule to narrow to the stack`);
+  keep.regex = stackId;
   await writeFile(join(dir, "prometheus.yml"), stringify(config));
   await copyFile(join(PROM_DIR, `rules.${profile}.yml`), join(dir, `rules.${profile}.yml`));
   for (const [job, t] of Object.entries(targets)) await writeFile(join(dir, "targets", `${job}.json`), JSON.stringify(t));
@@ -274,11 +298,21 @@ async function startPrometheus(
 }
 
 /** Alerts firing or pending in one Prometheus (its /api/v1/alerts). */
-async function promAlerts(url: string): Promise<{ name: string; state: string }[]> {
+async function promAlerts(url: string): Promise<{ name: string; state: string; labels: Record<string, string> }[]> {
   const r = await fetch(`${url}/api/v1/alerts`, { signal: AbortSignal.timeout(3_000) });
   const j = (await r.json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
-  return j.data.alerts.map((a) => ({ name: `${a.labels["alertname"]}{${a.labels["subject"] ?? ""}}`, state: a.state }));
+  return j.data.alerts.map((a) => ({ name: `${a.labels["alertname"]}{${a.labels["subject"] ?? ""}}`, state: a.state, labels: a.labels }));
 }
+
+/**
+ * The OOM rules say "an OOM kill in the last 10 minutes" (kube-state-metrics' rule, `increase(…[10m])`):
+ * they stay firing ten minutes after the kill by design, so the wait for a quiet system does not wait for them
+ * (nor for the prober's external-alert incident that mirrors them).
+ */
+const TEN_MINUTE_WINDOW = new Set(["ContainerOomKiller", "DockerContainerOomKilled"]);
+
+/** How long after an alert fired the bench still waits for its notification (P3's group_wait 1 min + 15 s). */
+const SETTLE_MS = 75_000;
 
 async function tcpRefused(address: string): Promise<boolean> {
   const u = new URL(`tcp://${address}`);
@@ -303,6 +337,14 @@ function fiveXxCount(metrics: string): number {
 }
 
 const INTERVALS = { prober: PROBER_INTERVAL_S, kube: KUBE_INTERVAL_S };
+
+/** The peers, printed above the table (deploy/bench/README.md has each one's source and why). */
+const PEERS = [
+  "pipelines: gm-prober (5 s rounds); Prometheus (Debian) kube-prometheus profile (30 s) and tuned (5 s); one Alertmanager (Debian), committed routing",
+  "exporters: the services' /metrics; prometheus-postgres-exporter (Debian); prometheus-kafka-consumer-group-exporter (PyPI);",
+  `  blackbox_exporter tcp_connect (Debian); JMX exporter agent ${JMX_EXPORTER_VERSION} in each broker (Maven Central; Strimzi's Kafka rules);`,
+  "  gm-cadvisor: cAdvisor 0.57 library + Docker handler (Go module proxy; ContainerOomKiller) and the Docker engine's oom events (DockerContainerOomKilled)",
+].join("\n");
 
 /** The JSON for a later aggregator, written after every run (`partial` until the last), so a stopped bench leaves what it measured. */
 function writeResults(args: BenchArgs, runs: FaultRun[], t0: number, partial: boolean): string {
@@ -351,11 +393,13 @@ async function main(): Promise<number> {
     postgres: "/usr/bin/prometheus-postgres-exporter",
     blackbox: "/usr/bin/prometheus-blackbox-exporter",
     lag: lagExporter,
+    jmxAgent: process.env["GM_JMX_EXPORTER_JAR"] ?? join(REPO, `.bench/jmx_prometheus_javaagent-${JMX_EXPORTER_VERSION}.jar`),
+    cadvisor: process.env["GM_CADVISOR_BIN"] ?? join(REPO, ".bench/gm-cadvisor"),
   };
   const missing = Object.entries(bins).filter(([, b]) => !existsSync(b));
   if (missing.length > 0) {
     process.stderr.write(
-      `bench:page: missing ${missing.map(([k, b]) => `${k} (${b})`).join(", ")}: run bash scripts/setup.sh --bench (GM_KAFKA_LAG_EXPORTER / PROMETHEUS_BIN to point elsewhere)\n`,
+      `bench:page: missing ${missing.map(([k, b]) => `${k} (${b})`).join(", ")}: run bash scripts/setup.sh --bench (GM_KAFKA_LAG_EXPORTER / GM_JMX_EXPORTER_JAR / GM_CADVISOR_BIN / PROMETHEUS_BIN to point elsewhere)\n`,
     );
     return 2;
   }
@@ -385,8 +429,13 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   try {
     const id = `pagebench-${randomBytes(3).toString("hex")}`;
-    log(`starting stack ${id} (3 brokers)`);
-    const stack: Stack = await startStack({ id, brokers: 3, onProgress: (m) => log(m) });
+    log(`starting stack ${id} (3 brokers, the JMX exporter agent ${JMX_EXPORTER_VERSION} in each)`);
+    const stack: Stack = await startStack({
+      id,
+      brokers: 3,
+      kafkaJmxExporter: { jar: bins.jmxAgent, config: join(PROM_DIR, "jmx-kafka.yml") },
+      onProgress: (m) => log(m),
+    });
     cleanups.push(async () => {
       log(`stopping stack ${id}`);
       await stack.stop();
@@ -436,6 +485,17 @@ async function main(): Promise<number> {
       "WARNING",
     ]);
     cleanups.push(() => lagExp.stop());
+    const cadvisorPort = await freePort();
+    const cadvisor = startProc("gm-cadvisor", bins.cadvisor, [
+      `-listen=127.0.0.1:${cadvisorPort}`,
+      "-housekeeping=1s",
+      "-labels=io.gamemetrics.stack,io.gamemetrics.role",
+    ]);
+    cleanups.push(() => cadvisor.stop());
+    await waitHttp(cadvisor, `http://127.0.0.1:${cadvisorPort}/healthz`);
+    const jmxUrls = e.kafkaJmxExporterUrls ?? [];
+    if (jmxUrls.length !== e.kafkaBootstrapServers.length)
+      throw new Error(`the stack has no JMX exporter URL per broker: ${jmxUrls.join(", ")}`);
     await waitHttp(pgExp, `http://127.0.0.1:${pgPort}/metrics`);
     await waitHttp(bb, `http://127.0.0.1:${bbPort}/metrics`);
     await waitHttp(lagExp, `http://127.0.0.1:${lagPort}/metrics`);
@@ -453,18 +513,24 @@ async function main(): Promise<number> {
         targets: [b],
         labels: { subject: `kafka-${i + 1}`, blackbox: `127.0.0.1:${bbPort}` },
       })),
+      "kafka-jmx": jmxUrls.map((u, i) => ({ targets: [hostPort(u)], labels: { subject: `kafka-${i + 1}` } })),
+      cadvisor: [{ targets: [`127.0.0.1:${cadvisorPort}`], labels: {} }],
     };
-    const kube = await startPrometheus("kube-prometheus", targets, amProxy.url);
+    const kube = await startPrometheus("kube-prometheus", targets, amProxy.url, id);
     cleanups.push(async () => {
       await kube.proc.stop();
       await rm(kube.dir, { recursive: true, force: true });
     });
-    const tuned = await startPrometheus("tuned", targets, amProxy.url);
+    const tuned = await startPrometheus("tuned", targets, amProxy.url, id);
     cleanups.push(async () => {
       await tuned.proc.stop();
       await rm(tuned.dir, { recursive: true, force: true });
     });
     log(`prometheus kube-prometheus ${kube.url}, tuned ${tuned.url}`);
+    log(
+      `peers: postgres_exporter :${pgPort}, blackbox_exporter :${bbPort}, kafka lag exporter :${lagPort}, JMX exporter agent ${JMX_EXPORTER_VERSION} in each broker (${jmxUrls.map(hostPort).join(", ")}), gm-cadvisor :${cadvisorPort}`,
+    );
+    const promUrl: Partial<Record<Pipeline, string>> = { "prometheus-kube": kube.url, "prometheus-tuned": tuned.url };
 
     const policy = drillPolicy(undefined, defaultScenariosDir());
     const observer: Observer = await startDrillObserver({ endpoints: e, policy, alertmanager: { ...am, url: amProxy.url } });
@@ -479,8 +545,13 @@ async function main(): Promise<number> {
       let open: string[] = [];
       while (Date.now() < deadline) {
         const o = await observer.next();
-        const prom = [...(await promAlerts(kube.url).catch(() => [])), ...(await promAlerts(tuned.url).catch(() => []))];
-        open = [...o.active.map((i) => `prober ${i.kind}{${i.subject}}`), ...prom.map((a) => `prometheus ${a.name} ${a.state}`)];
+        const prom = [...(await promAlerts(kube.url).catch(() => [])), ...(await promAlerts(tuned.url).catch(() => []))].filter(
+          (a) => !TEN_MINUTE_WINDOW.has(a.labels["alertname"] ?? ""),
+        );
+        // the prober takes Prometheus' alerts in as external alerts (subject: the alert's name): those of the
+        // 10-minute OOM rules stay open as long
+        const mine = o.active.filter((i) => !(i.kind === "external-alert" && TEN_MINUTE_WINDOW.has(i.subject)));
+        open = [...mine.map((i) => `prober ${i.kind}{${i.subject}}`), ...prom.map((a) => `prometheus ${a.name} ${a.state}`)];
         if (open.length === 0) return [];
       }
       return open;
@@ -575,6 +646,19 @@ async function main(): Promise<number> {
         const previous = am;
         am = await freshAlertmanager();
         await previous.stop();
+        // A fault's alert still firing from an earlier one (the OOM rules' 10-minute window) would be
+        // notified again by the fresh Alertmanager and taken for this fault's page: left out of this run.
+        const before: Partial<Record<Pipeline, Set<string>>> = {};
+        for (const [p, url] of Object.entries(promUrl) as [Pipeline, string][]) {
+          const already = new Set<string>();
+          for (const a of await promAlerts(url).catch(() => []))
+            for (const m of plan.prometheus) if (a.state === "firing" && matches(a.labels, [m])) already.add(matchName(m));
+          before[p] = already;
+          if (already.size > 0)
+            notes.push(`${p}: ${[...already].join(", ")} already firing before injection (an earlier fault's): left out`);
+        }
+        const planFor = (p: Pipeline): AlertMatch[] =>
+          p === "prober" ? plan.prober : plan.prometheus.filter((m) => !before[p]?.has(matchName(m)));
         const f = faultFor(name);
         const baseline = await f.baseline().catch(() => 0);
         const undo = await f.fault.prepare();
@@ -594,9 +678,32 @@ async function main(): Promise<number> {
         await applying;
         let classifiedAt: number | null = null;
         const deadline = injectedAt + args.timeoutSeconds * 1000;
-        const paged = () =>
-          PIPELINES.every((p) => firstPage(records(), p, p === "prober" ? plan.prober : plan.prometheus, injectedAt) !== null);
+        const paged = () => PIPELINES.every((p) => firstPage(records(), p, planFor(p), injectedAt) !== null);
+        // each Prometheus pipeline: when each of the fault's alerts was first seen firing (matchName → ms)
+        const fired: Partial<Record<Pipeline, Map<string, number>>> = {};
+        const pollFired = async () => {
+          for (const [p, url] of Object.entries(promUrl) as [Pipeline, string][]) {
+            const seen = fired[p] ?? new Map<string, number>();
+            fired[p] = seen;
+            const now = Date.now();
+            for (const a of await promAlerts(url).catch(() => []))
+              if (a.state === "firing")
+                for (const m of planFor(p)) if (matches(a.labels, [m]) && !seen.has(matchName(m))) seen.set(matchName(m), now);
+          }
+        };
+        // done with the Prometheus alerts when each one was notified, or fired long enough ago that its
+        // notification would have come (the longest group_wait, P3's 1 min, + 15 s): one the routing holds
+        // back (inhibited) never comes
+        const settled = () =>
+          (Object.keys(promUrl) as Pipeline[]).every((p) =>
+            planFor(p).every((m) => {
+              const at = fired[p]?.get(matchName(m));
+              if (at === undefined) return false;
+              return firstPage(records(), p, [m], injectedAt) !== null || Date.now() - at > SETTLE_MS;
+            }),
+          );
         while (Date.now() < deadline && !stopping) {
+          await pollFired();
           const o = await Promise.race([observer.next(), sleep(1_000).then(() => null)]);
           if (
             o &&
@@ -605,14 +712,14 @@ async function main(): Promise<number> {
             o.incidents.some((i) => matches({ kind: i.kind, subject: i.subject }, plan.prober))
           )
             classifiedAt = o.at;
-          if (classifiedAt !== null && paged()) break;
+          if (classifiedAt !== null && paged() && settled()) break;
         }
         checking = false;
         await checker;
         const rec = records();
         const page = Object.fromEntries(
           PIPELINES.map((p) => {
-            const hit = firstPage(rec, p, p === "prober" ? plan.prober : plan.prometheus, injectedAt);
+            const hit = firstPage(rec, p, planFor(p), injectedAt);
             return [
               p,
               {
@@ -639,6 +746,9 @@ async function main(): Promise<number> {
           shownSeconds: secondsBetween(injectedAt, shownAt),
           classifiedSeconds: secondsBetween(injectedAt, classifiedAt),
           page,
+          alerts: Object.fromEntries(
+            (Object.keys(promUrl) as Pipeline[]).map((p) => [p, alertTimings(rec, p, planFor(p), injectedAt, fired[p] ?? new Map())]),
+          ),
           notes,
         };
         runs.push(r);
@@ -646,6 +756,7 @@ async function main(): Promise<number> {
         log(
           `  shown ${r.shownSeconds?.toFixed(1) ?? "never"} s, classified ${r.classifiedSeconds?.toFixed(1) ?? "never"} s, page: ${PIPELINES.map((p) => `${p} ${page[p].seconds === null ? "not detected" : `${page[p].seconds!.toFixed(1)} s (${page[p].alert})`}`).join(", ")}`,
         );
+        for (const line of renderAlertTimings(r)) log(`  ${line}`);
         log("  waiting for recovery");
         const after = await quiet(240_000);
         await load.stop();
@@ -663,6 +774,7 @@ async function main(): Promise<number> {
   await cleanup();
 
   const out = writeResults(args, runs, t0, false);
+  process.stdout.write(`\n${PEERS}\n`);
   process.stdout.write(`\ntime to page (seconds from injection; median (min–max) over runs; floor = shown + one 5 s interval)\n`);
   process.stdout.write(`${renderTable(args.faults.map((f) => summarizeFault(f, PLANS[f].goal, runs, INTERVALS)))}\n`);
   for (const f of args.faults)
@@ -670,6 +782,7 @@ async function main(): Promise<number> {
       const by = [...new Set(runs.filter((r) => r.fault === f && r.page[p].alert).map((r) => r.page[p].alert))];
       if (by.length > 0) process.stdout.write(`paged by: ${f} ${p}: ${by.join(", ")}\n`);
     }
+  for (const r of runs) for (const line of renderAlertTimings(r)) process.stdout.write(`${line}\n`);
   for (const r of runs) for (const n of r.notes) process.stdout.write(`note: ${r.fault} run ${r.run}: ${n}\n`);
   process.stdout.write(`JSON: ${out}\n`);
   return 0;

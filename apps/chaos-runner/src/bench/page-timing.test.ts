@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Notification } from "@gm/monitor/alertmanager-run";
 import {
+  alertTimings,
   type FaultRun,
   firstPage,
   floorSeconds,
   formatSummary,
   labelsFromPagerDutyText,
   pageRecords,
+  renderAlertTimings,
   renderTable,
   summarize,
   summarizeFault,
@@ -97,6 +99,61 @@ describe("firstPage: the first matching page of a pipeline after injection", () 
       2_000,
     );
     expect(firstPage(recs, "prober", [{ kind: "service-oom" }], 0)).toBeNull();
+  });
+});
+
+describe("alertTimings: which of a fault's alerts fired and which were notified", () => {
+  const recs = [
+    ...pageRecords(hook(31_000, { alertname: "BlackboxProbeFailed", pipeline: "prometheus-tuned", subject: "kafka-3" })),
+    ...pageRecords(hook(45_000, { alertname: "UnderReplicatedPartitions", pipeline: "prometheus-tuned", subject: "kafka" })),
+    ...pageRecords(hook(47_000, { alertname: "UnderReplicatedPartitions", pipeline: "prometheus-kube", subject: "kafka" })),
+  ];
+  const plan = [{ alertname: "BlackboxProbeFailed" }, { alertname: "UnderReplicatedPartitions" }, { alertname: "ScrapeProblem" }];
+  it("each alert of the plan: fired from the poll's map, notified from its own pipeline's first page after injection", () => {
+    const fired = new Map([
+      ["BlackboxProbeFailed", 1_500],
+      ["UnderReplicatedPartitions", 15_000],
+      ["ScrapeProblem", 16_000],
+    ]);
+    expect(alertTimings(recs, "prometheus-tuned", plan, 1_000, fired)).toEqual([
+      { alert: "BlackboxProbeFailed", firedSeconds: 0.5, notifiedSeconds: 30 },
+      { alert: "UnderReplicatedPartitions", firedSeconds: 14, notifiedSeconds: 44 },
+      { alert: "ScrapeProblem", firedSeconds: 15, notifiedSeconds: null },
+    ]);
+    // a subject narrows the match and names it
+    const oom = alertTimings(
+      recs,
+      "prometheus-tuned",
+      [{ alertname: "PrometheusTargetMissing", subject: "stats-api" }],
+      0,
+      new Map([["PrometheusTargetMissing{stats-api}", 2_000]]),
+    );
+    expect(oom).toEqual([{ alert: "PrometheusTargetMissing{stats-api}", firedSeconds: 2, notifiedSeconds: null }]);
+  });
+  it("prints fired but never notified apart from never fired", () => {
+    const run: FaultRun = {
+      fault: "oom",
+      run: 1,
+      injectedAt: "",
+      shownSeconds: 1,
+      classifiedSeconds: 2,
+      page: {
+        prober: { seconds: 2, alert: null, receiver: null },
+        "prometheus-kube": { seconds: null, alert: null, receiver: null },
+        "prometheus-tuned": { seconds: 3, alert: null, receiver: null },
+      },
+      alerts: {
+        "prometheus-tuned": [
+          { alert: "ContainerOomKiller", firedSeconds: null, notifiedSeconds: null },
+          { alert: "DockerContainerOomKilled", firedSeconds: 4.25, notifiedSeconds: null },
+          { alert: "PrometheusTargetMissing{stats-api}", firedSeconds: 2, notifiedSeconds: 3 },
+        ],
+      },
+      notes: [],
+    };
+    expect(renderAlertTimings(run)).toEqual([
+      "alerts: oom run 1 prometheus-tuned: ContainerOomKiller never fired; DockerContainerOomKilled fired 4.3 s, never notified; PrometheusTargetMissing{stats-api} fired 2.0 s, notified 3.0 s",
+    ]);
   });
 });
 

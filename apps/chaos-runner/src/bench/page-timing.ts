@@ -169,8 +169,58 @@ export interface FaultRun {
   /** end of the prober's round whose classification first held the fault */
   classifiedSeconds: number | null;
   page: Record<Pipeline, { seconds: number | null; alert: string | null; receiver: string | null }>;
+  /** per Prometheus pipeline, each of the fault's alerts: when it was seen firing and when first notified */
+  alerts?: Partial<Record<Pipeline, AlertTiming[]>>;
   /** anything the run could not do cleanly (undo, recovery), in words */
   notes: string[];
+}
+
+/**
+ * One of a fault's alerts in one Prometheus pipeline: when the bench's poll of that Prometheus'
+ * /api/v1/alerts first saw it firing, and when Alertmanager first notified it. Fired but never notified
+ * is an alert the routing held back (an inhibit rule: the P0 service-down of the same subject), which the
+ * page column alone cannot tell from a rule that never fired.
+ */
+export interface AlertTiming {
+  alert: string;
+  firedSeconds: number | null;
+  notifiedSeconds: number | null;
+}
+
+/** How an AlertMatch is named in the output: `alertname` or `alertname{subject}`. */
+export function matchName(m: AlertMatch): string {
+  return `${m.alertname ?? m.kind ?? "?"}${m.subject ? `{${m.subject}}` : ""}`;
+}
+
+/** Each match's fired and first-notified seconds after injection; `firedAt` is keyed by matchName. */
+export function alertTimings(
+  records: readonly PageRecord[],
+  pipeline: Pipeline,
+  plan: readonly AlertMatch[],
+  injectedAt: number,
+  firedAt: ReadonlyMap<string, number>,
+): AlertTiming[] {
+  return plan.map((m) => ({
+    alert: matchName(m),
+    firedSeconds: secondsBetween(injectedAt, firedAt.get(matchName(m))),
+    notifiedSeconds: secondsBetween(injectedAt, firstPage(records, pipeline, [m], injectedAt)?.at),
+  }));
+}
+
+/** One line per Prometheus pipeline of a run: "ScrapeProblem fired 16.0 s, notified 46.2 s; …", "never fired" when it did not. */
+export function renderAlertTimings(run: FaultRun): string[] {
+  const out: string[] = [];
+  for (const p of PIPELINES) {
+    const list = run.alerts?.[p];
+    if (!list || list.length === 0) continue;
+    const cells = list.map((a) =>
+      a.firedSeconds === null && a.notifiedSeconds === null
+        ? `${a.alert} never fired`
+        : `${a.alert} fired ${a.firedSeconds === null ? "unseen" : `${a.firedSeconds.toFixed(1)} s`}, ${a.notifiedSeconds === null ? "never notified" : `notified ${a.notifiedSeconds.toFixed(1)} s`}`,
+    );
+    out.push(`alerts: ${run.fault} run ${run.run} ${p}: ${cells.join("; ")}`);
+  }
+  return out;
 }
 
 export interface FaultSummary {
