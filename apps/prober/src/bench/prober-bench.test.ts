@@ -64,18 +64,22 @@ describe("parseOptions", () => {
   });
 });
 
+/** One measurement of 1,000 targets for 60 s (what goalLines and medianCost read). */
+const costRow = (side: CostResult["side"], cpuSeconds: number, rssMb: number, run?: number): CostResult => ({
+  targets: 1000,
+  side,
+  ...(run !== undefined ? { run } : {}),
+  seconds: 60,
+  cpuSeconds,
+  peakRssBytes: rssMb * 1024 ** 2,
+  probesPerSecond: 200,
+  expectedProbesPerSecond: 200,
+  otherRequestsPerSecond: 200,
+  targetServerCpuPercent: 30,
+});
+
 describe("goalLines", () => {
-  const cost = (side: CostResult["side"], cpuSeconds: number, rssMb: number): CostResult => ({
-    targets: 1000,
-    side,
-    seconds: 60,
-    cpuSeconds,
-    peakRssBytes: rssMb * 1024 ** 2,
-    probesPerSecond: 200,
-    expectedProbesPerSecond: 200,
-    otherRequestsPerSecond: 200,
-    targetServerCpuPercent: 30,
-  });
+  const cost = costRow;
   const lag = (partitions: number, medianMs: number, requestsPerRead: number) =>
     ({ partitions, medianMs, requestsPerRead }) as unknown as LagResult;
   it("says met or NOT MET for each of issue 11's goals, with the measured value", () => {
@@ -96,18 +100,7 @@ describe("goalLines", () => {
 });
 
 describe("--runs and medianCost", () => {
-  const r = (side: CostResult["side"], run: number, cpuSeconds: number, rssMb: number): CostResult => ({
-    targets: 1000,
-    side,
-    run,
-    seconds: 60,
-    cpuSeconds,
-    peakRssBytes: rssMb * 1024 ** 2,
-    probesPerSecond: 200,
-    expectedProbesPerSecond: 200,
-    otherRequestsPerSecond: 200,
-    targetServerCpuPercent: 3,
-  });
+  const r = (side: CostResult["side"], run: number, cpuSeconds: number, rssMb: number) => costRow(side, cpuSeconds, rssMb, run);
   it("parses --runs as a whole number and says what was expected", () => {
     expect(parseOptions([]).runs).toBe(1);
     expect(parseOptions(["--runs", "5"]).runs).toBe(5);
