@@ -4,13 +4,16 @@
  * machine. Containers really run: logs, probes, memory limits and kernel OOM kills are the kernel's and
  * the kubelet's, not kwok's. Nothing is pulled: the pause image is compiled locally and the images pods
  * use are imported from the local Docker engine (`docker save` → `ctr images import`); pods must use
- * `imagePullPolicy: Never` or `IfNotPresent`.
+ * `imagePullPolicy: Never` or `IfNotPresent`. With `kubeProxy` (or `clusterDns`) kube-proxy runs in iptables
+ * mode, so Service ClusterIPs route from pods and from this host; with `clusterDns` CoreDNS runs on the host
+ * behind the ClusterIP Service kube-system/kube-dns and pods resolve Services and StatefulSet pods by name.
  *
  * Everything the node makes lives under its dir (containerd's root and state, the kubelet's root, pod
  * logs, runc's state, network namespaces), in its own cgroup root (/gm-<node> in every hierarchy) and on
  * its own bridge; stop() removes all of it. What it cannot confine: the kubelet sets six host sysctls
  * (vm.overcommit_memory, kernel.panic, ...) while it runs (restored by stop()), and writes symlinks to
- * its pods' logs in /var/log/containers (removed by stop()).
+ * its pods' logs in /var/log/containers (removed by stop()); kube-proxy's KUBE-* iptables chains are the
+ * host's (removed by stop() with `kube-proxy --cleanup`, and any KUBE-* chain left once no node runs).
  */
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
