@@ -43,6 +43,9 @@ const dockerRules = () =>
       .map((l) => `${t} ${l}`),
   );
 
+/** kube-proxy's entry chain in the nat table ("" when it does not exist). */
+const kubeServiceRules = () => spawnSync("iptables", ["-t", "nat", "-S", "KUBE-SERVICES"], { encoding: "utf8" }).stdout ?? "";
+
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -145,6 +148,10 @@ describe.skipIf(!!skip)("a real node with kube-proxy and cluster DNS", { timeout
       body: { metadata: { name: "echo", namespace: NS }, spec: { selector: { app: "echo" }, ports: [{ port: 80, targetPort: 8080 }] } },
     });
     echoIp = svc.spec!.clusterIP!;
+    // nothing connects to a ClusterIP before kube-proxy has its rules: without them the connection would
+    // follow the default route off this machine (Service IPs are in 10.0.0.0/24)
+    for (const ip of [echoIp, clusterDnsIp])
+      await until(`kube-proxy's rules for ${ip}`, async () => kubeServiceRules().includes(`-d ${ip}/32`), 30_000);
     await until("pod echo Ready", async () => {
       const p = await core.readNamespacedPod({ name: "echo", namespace: NS });
       return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");

@@ -195,6 +195,9 @@ describe.skipIf(!!skip)("deploy/platform on a real node", { timeout: 900_000 }, 
   it("serves ingest-api and stats-api to this host through their ClusterIPs", async () => {
     for (const svc of ["ingest-api", "stats-api"]) {
       const s = await core.readNamespacedService({ name: svc, namespace: "gamemetrics" });
+      // only through kube-proxy's rules: without them a Service IP would follow the default route off this machine
+      const rules = spawnSync("iptables", ["-t", "nat", "-S", "KUBE-SERVICES"], { encoding: "utf8" }).stdout ?? "";
+      expect(rules, `kube-proxy's rule for ${svc}`).toContain(`-d ${s.spec!.clusterIP}/32`);
       const r = await httpGet(`http://${s.spec!.clusterIP}:8080/ready`);
       expect(r.status, `${svc} /ready: ${r.body}`).toBe(200);
     }
