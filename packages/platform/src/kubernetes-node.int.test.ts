@@ -85,6 +85,8 @@ function httpGet(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
+/** Waiting reasons of a container that will not change by themselves (nothing is pulled here). */
+const NEVER_STARTS = new Set(["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"]);
 const isReady = (p: V1Pod) => !!p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 
 describe.skipIf(!!skip)("deploy/platform on a real node", { timeout: 900_000 }, () => {
@@ -163,6 +165,12 @@ describe.skipIf(!!skip)("deploy/platform on a real node", { timeout: 900_000 }, 
           return `${p.metadata?.name}:${p.status?.phase}${isReady(p) ? "/Ready" : ""}${why ? `(${why})` : ""} restarts=${cs?.restartCount ?? 0}`;
         })
         .join(", ");
+      // a pod that can never start fails at once, not after the timeout
+      for (const p of pods) {
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        if (w?.reason && NEVER_STARTS.has(w.reason))
+          throw new Error(`${p.metadata?.namespace}/${p.metadata?.name} cannot start: ${w.reason}: ${w.message ?? ""}`);
+      }
       const count = (ns: string, prefix: string) =>
         pods.filter((p) => p.metadata?.namespace === ns && p.metadata.name?.startsWith(prefix) && isReady(p)).length;
       if (want.every(([ns, prefix, n]) => count(ns, prefix) >= n)) return;
