@@ -7,7 +7,8 @@
 #   bash scripts/setup.sh --k8s    also what only the integration tests (`npm test`) use: Debian's docker-compose,
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
 #   bash scripts/setup.sh --node   also what a real Kubernetes node needs (opt-in, root): Debian's runc, and
-#                                  kubelet, containerd, CNI plugins and the pause image (npm run k8s:build-node)
+#                                  kubelet, kube-proxy, CoreDNS, containerd, CNI plugins and the pause image
+#                                  (npm run k8s:build-node)
 #   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
 #                                  prometheus-blackbox-exporter and prometheus-postgres-exporter (with prometheus,
 #                                  installed anyway), burrow (LinkedIn's lag monitor) for `npm run bench:lag`, and

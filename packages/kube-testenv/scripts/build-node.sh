@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds what a real Kubernetes node needs beside the control plane of build.sh: the kubelet (from the same
-# k8s.io/kubernetes version and throwaway module), containerd 2.x with ctr and its runc shim
+# Builds what a real Kubernetes node needs beside the control plane of build.sh: the kubelet and kube-proxy
+# (from the same k8s.io/kubernetes version and throwaway module), containerd 2.x with ctr and its runc shim
 # (github.com/containerd/containerd/v2), the CNI plugins bridge, host-local, loopback and portmap
-# (github.com/containernetworking/plugins), and the pause image: pause.c from the Kubernetes module compiled
+# (github.com/containernetworking/plugins), CoreDNS (github.com/coredns/coredns, with only the plugins
+# cluster DNS needs: see coredns_main below), and the pause image: pause.c from the Kubernetes module compiled
 # statically with gcc, packed as a one-file OCI image archive for `ctr images import`. Everything comes
 # from the Go module proxy and Debian; no container registry and no release download. runc is Debian's
 # (/usr/sbin/runc, `apt-get install runc`): a cgo build of runc would need libseccomp-dev and buys nothing.
@@ -11,20 +12,22 @@
 #   bash build-node.sh                 build (or skip) and print the bin dir on stdout
 #   bash build-node.sh --print-bin-dir print the bin dir only (used by src/node.ts)
 # Output: ${GM_K8S_NODE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gamemetrics/k8s/node-<recipe>/bin}: kubelet,
-# containerd, containerd-shim-runc-v2, ctr, cni/{bridge,host-local,loopback,portmap}, pause,
+# kube-proxy, coredns, containerd, containerd-shim-runc-v2, ctr, cni/{bridge,host-local,loopback,portmap}, pause,
 # pause-image.tar (gamemetrics.local/pause:<tag>). Progress on stderr, as build.sh prints it.
 set -euo pipefail
 
-K8S_VERSION=v1.37.2         # k8s.io/kubernetes: the kubelet, same version as build.sh's control plane
+K8S_VERSION=v1.37.2         # k8s.io/kubernetes: the kubelet and kube-proxy, same version as build.sh's control plane
 CONTAINERD_VERSION=v2.4.2   # github.com/containerd/containerd/v2 (Kubernetes 1.37 needs a 2.x runtime)
 CNI_PLUGINS_VERSION=v1.10.0 # github.com/containernetworking/plugins
+COREDNS_VERSION=v1.15.0     # github.com/coredns/coredns (its client-go is v0.37.1)
+COREDNS_PLUGINS=(bind ready health errors log loadbalance cache kubernetes)
 PAUSE_TAG=3.10.2            # the TAG of k8s.io/kubernetes' build/pause/Makefile at K8S_VERSION
 PAUSE_IMAGE="gamemetrics.local/pause:${PAUSE_TAG}"
 LDFLAGS_BASE="-s -w"
 CNI_PLUGINS=(main/bridge main/loopback ipam/host-local meta/portmap)
-BINARIES=(kubelet containerd containerd-shim-runc-v2 ctr cni/bridge cni/loopback cni/host-local cni/portmap pause pause-image.tar)
+BINARIES=(kubelet kube-proxy coredns containerd containerd-shim-runc-v2 ctr cni/bridge cni/loopback cni/host-local cni/portmap pause pause-image.tar)
 
-recipe="kubelet=${K8S_VERSION} containerd=${CONTAINERD_VERSION} cni-plugins=${CNI_PLUGINS_VERSION} pause=${PAUSE_TAG} image=${PAUSE_IMAGE} ldflags=${LDFLAGS_BASE} cgo=0 trimpath"
+recipe="kubelet=${K8S_VERSION} kube-proxy=${K8S_VERSION} containerd=${CONTAINERD_VERSION} coredns=${COREDNS_VERSION}:${COREDNS_PLUGINS[*]} cni-plugins=${CNI_PLUGINS_VERSION} pause=${PAUSE_TAG} image=${PAUSE_IMAGE} ldflags=${LDFLAGS_BASE} cgo=0 trimpath"
 recipe_hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-10)
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/gamemetrics/k8s"
 key="node-${K8S_VERSION}-containerd-${CONTAINERD_VERSION}-${recipe_hash}"
@@ -106,8 +109,8 @@ fi
 version_ldflags="-X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1"
 version_ldflags+=" -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 version_ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-step "kubelet ${K8S_VERSION}" "${nice_cmd[@]}" "$go_bin" -C "$src" build -trimpath -ldflags="${LDFLAGS_BASE} ${version_ldflags}" \
-  -o "$stage/" k8s.io/kubernetes/cmd/kubelet
+step "kubelet, kube-proxy ${K8S_VERSION}" "${nice_cmd[@]}" "$go_bin" -C "$src" build -trimpath -ldflags="${LDFLAGS_BASE} ${version_ldflags}" \
+  -o "$stage/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 
 # containerd's module has no replace directives: `go install pkg@version` builds it with the versions it
 # names. CGO off: no btrfs snapshotter (it needs cgo), overlayfs is what the node uses.
@@ -115,6 +118,23 @@ cd_pkg=github.com/containerd/containerd/v2
 step "containerd, ctr, containerd-shim-runc-v2 ${CONTAINERD_VERSION}" env GOFLAGS= GOBIN="$stage" "${nice_cmd[@]}" "$go_bin" -C "$stage" install -trimpath \
   -ldflags="${LDFLAGS_BASE} -X ${cd_pkg}/version.Version=${CONTAINERD_VERSION}" \
   "${cd_pkg}/cmd/containerd@${CONTAINERD_VERSION}" "${cd_pkg}/cmd/ctr@${CONTAINERD_VERSION}" "${cd_pkg}/cmd/containerd-shim-runc-v2@${CONTAINERD_VERSION}"
+
+# CoreDNS built as its docs describe for a custom plugin set: a main package that imports coremain and the
+# plugins wanted, with the directive order of CoreDNS's own plugin.cfg. The full build would also compile
+# the AWS, Azure and Google Cloud SDKs of route53, azure and clouddns, which a test node never uses.
+coredns_src="$cache_root/src-coredns-${COREDNS_VERSION}"
+mkdir -p "$coredns_src"
+{
+  printf '// Code generated by build-node.sh: CoreDNS %s with the plugins cluster DNS needs.\npackage main\n\nimport (\n' "$COREDNS_VERSION"
+  printf '\t"github.com/coredns/coredns/core/dnsserver"\n\t"github.com/coredns/coredns/coremain"\n'
+  for p in "${COREDNS_PLUGINS[@]}"; do printf '\t_ "github.com/coredns/coredns/plugin/%s"\n' "$p"; done
+  printf ')\n\nfunc main() {\n\tif err := dnsserver.SetDirectives([]string{'
+  for p in "${COREDNS_PLUGINS[@]}"; do printf '"%s", ' "$p"; done
+  printf '}); err != nil {\n\t\tpanic(err)\n\t}\n\tcoremain.Run()\n}\n'
+} > "$coredns_src/main.go"
+[ -f "$coredns_src/go.mod" ] || printf 'module gamemetrics.local/coredns-build\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" > "$coredns_src/go.mod"
+step "coredns ${COREDNS_VERSION} (${COREDNS_PLUGINS[*]})" "${nice_cmd[@]}" "$go_bin" -C "$coredns_src" build -trimpath \
+  -ldflags="${LDFLAGS_BASE} -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" -o "$stage/coredns" .
 
 cni_pkgs=()
 for p in "${CNI_PLUGINS[@]}"; do cni_pkgs+=("github.com/containernetworking/plugins/plugins/$p@${CNI_PLUGINS_VERSION}"); done

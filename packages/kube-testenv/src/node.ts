@@ -4,13 +4,16 @@
  * machine. Containers really run: logs, probes, memory limits and kernel OOM kills are the kernel's and
  * the kubelet's, not kwok's. Nothing is pulled: the pause image is compiled locally and the images pods
  * use are imported from the local Docker engine (`docker save` → `ctr images import`); pods must use
- * `imagePullPolicy: Never` or `IfNotPresent`.
+ * `imagePullPolicy: Never` or `IfNotPresent`. With `kubeProxy` (or `clusterDns`) kube-proxy runs in iptables
+ * mode, so Service ClusterIPs route from pods and from this host; with `clusterDns` CoreDNS runs on the host
+ * behind the ClusterIP Service kube-system/kube-dns and pods resolve Services and StatefulSet pods by name.
  *
  * Everything the node makes lives under its dir (containerd's root and state, the kubelet's root, pod
  * logs, runc's state, network namespaces), in its own cgroup root (/gm-<node> in every hierarchy) and on
  * its own bridge; stop() removes all of it. What it cannot confine: the kubelet sets six host sysctls
  * (vm.overcommit_memory, kernel.panic, ...) while it runs (restored by stop()), and writes symlinks to
- * its pods' logs in /var/log/containers (removed by stop()).
+ * its pods' logs in /var/log/containers (removed by stop()); kube-proxy's KUBE-* iptables chains are the
+ * host's (removed by stop() with `kube-proxy --cleanup`, and any KUBE-* chain left once no node runs).
  */
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -45,10 +48,12 @@ const CONTAINER_LOG_LINKS = "/var/log/containers";
 const SHIM_SOCKET_DIR = "/run/containerd/s";
 
 /** The binaries scripts/build-node.sh makes. */
-export const NODE_TOOLS = ["kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "pause-image.tar"] as const;
+export const NODE_TOOLS = ["kubelet", "kube-proxy", "coredns", "containerd", "containerd-shim-runc-v2", "ctr", "pause-image.tar"] as const;
 export type NodeTool = (typeof NODE_TOOLS)[number];
 
-/** The host sysctls the kubelet sets to its liking at start (pkg/kubelet/cm setupKernelTunables). */
+/** The host sysctls the kubelet sets to its liking at start (pkg/kubelet/cm setupKernelTunables), and
+ * those kube-proxy may set (conntrack sizes and timeouts, route_localnet: turned off in its config, kept
+ * here in case). stop() writes back the values they had before the node started. */
 const KUBELET_SYSCTLS = [
   "vm/overcommit_memory",
   "vm/panic_on_oom",
@@ -56,7 +61,15 @@ const KUBELET_SYSCTLS = [
   "kernel/panic_on_oops",
   "kernel/keys/root_maxkeys",
   "kernel/keys/root_maxbytes",
+  "net/ipv4/conf/all/route_localnet",
+  "net/netfilter/nf_conntrack_max",
+  "net/netfilter/nf_conntrack_tcp_timeout_established",
+  "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
 ];
+
+/** The ClusterIP of the cluster DNS Service kube-system/kube-dns (in control-plane.ts' service range). */
+export const clusterDnsIp = "10.0.0.10";
+export const clusterDomain = "cluster.local";
 
 export interface NodeOptions {
   /** the control plane to join (from startControlPlane) */
@@ -71,6 +84,13 @@ export interface NodeOptions {
   labels?: Record<string, string>;
   /** the IPv4 the node registers and the kubelet serves on (default: the address of the default route's interface) */
   nodeIp?: string;
+  /** Run kube-proxy (iptables mode): Service ClusterIPs route from the node's pods and from this host.
+   * Its KUBE-* chains are the host's: one node with kube-proxy per host at a time. Default false. */
+  kubeProxy?: boolean;
+  /** Cluster DNS (implies kubeProxy): CoreDNS runs on the host behind the Service kube-system/kube-dns
+   * (ClusterIP {@link clusterDnsIp}); pods' resolv.conf names it and <svc>.<ns>.svc.cluster.local,
+   * <pod>.<headless svc>.<ns>.svc.cluster.local resolve. Default false. */
+  clusterDns?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -88,6 +108,8 @@ export interface KubeNode {
   /** the cgroup all the node's pods run under, in every hierarchy (e.g. /gm-gm-node-1a2b3c) */
   cgroupRoot: string;
   processes: ReadonlyArray<{ name: string; pid: number }>;
+  /** the cluster DNS Service's IP when started with clusterDns, else undefined */
+  clusterDnsIp?: string;
   /** Imports local Docker images (`docker save <ref> | ctr -n k8s.io images import -`). */
   importImages(refs: string[]): Promise<void>;
   /** Cordons the node, deletes its pods, stops the kubelet and containerd, kills what is left in its cgroup
@@ -311,6 +333,64 @@ export function removeMasqRules(network: string): string[] {
   return problems;
 }
 
+/** The state of the other nodes of this host whose test process is alive (their state files in the temp
+ * dir), not counting the one in `dir`. */
+function otherLiveNodes(dir: string): HostState[] {
+  const live: HostState[] = [];
+  for (const e of readdirSync(os.tmpdir())) {
+    const d = path.join(os.tmpdir(), e);
+    if (!e.startsWith("gm-node-") || d === dir) continue;
+    try {
+      const state = JSON.parse(readFileSync(path.join(d, STATE_FILE), "utf8")) as HostState;
+      process.kill(state.ownerPid, 0);
+      live.push(state);
+    } catch {
+      // no state (starting, or not a node), or its owner is dead
+    }
+  }
+  return live;
+}
+
+const IPTABLES_TABLES = ["filter", "nat", "mangle"];
+/** iptables and, where it exists, ip6tables (kube-proxy and the kubelet program both families). */
+const iptablesCommands = () => ["iptables", "ip6tables"].filter((c) => spawnSync(c, ["-V"], { stdio: "ignore" }).status === 0);
+
+/** The KUBE-* chains on this host, as "<iptables|ip6tables> <table> <chain>". */
+export function kubeChains(): string[] {
+  const found: string[] = [];
+  for (const cmd of iptablesCommands())
+    for (const t of IPTABLES_TABLES) {
+      const r = spawnSync(cmd, ["-t", t, "-S"], { encoding: "utf8" });
+      for (const l of r.stdout?.split("\n") ?? []) if (l.startsWith("-N KUBE-")) found.push(`${cmd} ${t} ${l.slice(3)}`);
+    }
+  return found;
+}
+
+/** Removes every KUBE-* chain of both families (kube-proxy's KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-*, ...
+ * and the kubelet's KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) and the rules of other chains
+ * that jump to them; every other rule (Docker's, the CNI plugins') stays. Returns what it could not remove.
+ * Only when no other node of this host runs: the chains are the host's, not one node's. */
+function removeKubeChains(): string[] {
+  const problems: string[] = [];
+  for (const cmd of iptablesCommands())
+    for (const t of IPTABLES_TABLES) {
+      const rules = spawnSync(cmd, ["-t", t, "-S"], { encoding: "utf8" }).stdout?.split("\n") ?? [];
+      const chains = rules.filter((l) => l.startsWith("-N KUBE-")).map((l) => l.slice(3));
+      if (!chains.length) continue;
+      // the jumps into them from the built-in chains and from other chains (`-S` quotes for a shell)
+      for (const l of rules.filter((r) => r.startsWith("-A ") && !r.startsWith("-A KUBE-") && / -j KUBE-\S+/.test(r))) {
+        const r = spawnSync("bash", ["-c", `${cmd} -t ${t} -D ${l.slice(3)}`], { encoding: "utf8" });
+        if (r.status !== 0) problems.push(`${cmd} -t ${t} -D ${l.slice(3)}: ${r.stderr.trim()}`);
+      }
+      for (const c of chains) spawnSync(cmd, ["-t", t, "-F", c]);
+      for (const c of chains) {
+        const r = spawnSync(cmd, ["-t", t, "-X", c], { encoding: "utf8" });
+        if (r.status !== 0) problems.push(`${cmd} -t ${t} -X ${c}: ${r.stderr.trim()}`);
+      }
+    }
+  return problems;
+}
+
 /** What a node holds on the host, written to `dir/node-state.json` at start so that a node whose test
  * process died without stop() (SIGKILL, a crash) can be cleaned up by the next startNode. */
 interface HostState {
@@ -322,6 +402,8 @@ interface HostState {
   podLogsDir: string;
   /** the KUBELET_SYSCTLS before the kubelet started */
   sysctls: Record<string, string>;
+  /** the kube-proxy binary when the node runs one: `kube-proxy --cleanup` removes its iptables chains */
+  kubeProxyBin?: string;
 }
 const STATE_FILE = "node-state.json";
 
@@ -348,6 +430,14 @@ async function releaseHost(s: HostState, removeDir: boolean, knownIds: string[] 
   }
   spawnSync("ip", ["link", "del", s.bridge], { stdio: "ignore" });
   problems.push(...removeMasqRules(s.network));
+  // kube-proxy's chains, the way kube-proxy itself removes them; then, unless another node of this host
+  // still runs, whatever KUBE-* chain is left (the kubelet's, and kube-proxy's if its cleanup missed one)
+  if (s.kubeProxyBin && existsSync(s.kubeProxyBin)) {
+    const r = spawnSync(s.kubeProxyBin, ["--cleanup", "--v=0"], { encoding: "utf8", timeout: 60_000 });
+    if (r.status !== 0)
+      problems.push(`kube-proxy --cleanup: exit ${r.status}: ${(r.stderr || "").trim().split("\n").slice(-5).join(" | ")}`);
+  }
+  if (otherLiveNodes(s.dir).length === 0) problems.push(...removeKubeChains());
   // the bridge plugin's per-sandbox NAT chain is named CNI-<sha512(network + sandbox id), 24 hex>: an empty
   // one (its plugin killed half-way) has no rule carrying the comment removeMasqRules looks for
   const tasksDirForChains = path.join(s.dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io");
@@ -500,6 +590,7 @@ function kubeletConfig(o: {
   socket: string;
   podLogsDir: string;
   cgroupRoot: string;
+  clusterDns?: string;
 }): string {
   return `${JSON.stringify(
     {
@@ -521,7 +612,8 @@ function kubeletConfig(o: {
       failSwapOn: false,
       containerRuntimeEndpoint: `unix://${o.socket}`,
       podLogsDir: o.podLogsDir,
-      clusterDomain: "cluster.local",
+      clusterDomain,
+      ...(o.clusterDns ? { clusterDNS: [o.clusterDns] } : {}),
       resolvConf: "/etc/resolv.conf",
       registerNode: true,
       // a test machine's disk is often fuller than the defaults tolerate (85% image GC, 10% nodefs eviction)
@@ -535,6 +627,76 @@ function kubeletConfig(o: {
     2,
   )}\n`;
 }
+
+function kubeconfigFile(server: string, caPath: string, cert: string, key: string): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    `clusters: [{name: gm, cluster: {server: ${JSON.stringify(server)}, certificate-authority: ${JSON.stringify(caPath)}}}]`,
+    `users: [{name: node, user: {client-certificate: ${JSON.stringify(cert)}, client-key: ${JSON.stringify(key)}}}]`,
+    "contexts: [{name: node@gm, context: {cluster: gm, user: node}}]",
+    "current-context: node@gm",
+    "",
+  ].join("\n");
+}
+
+function kubeProxyConfig(o: {
+  kubeconfig: string;
+  name: string;
+  nodeIp: string;
+  podSubnet: string;
+  healthzPort: number;
+  metricsPort: number;
+}): string {
+  return `${JSON.stringify(
+    {
+      apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
+      kind: "KubeProxyConfiguration",
+      mode: "iptables",
+      clientConnection: { kubeconfig: o.kubeconfig },
+      hostnameOverride: o.name,
+      bindAddress: o.nodeIp,
+      healthzBindAddress: `127.0.0.1:${o.healthzPort}`,
+      metricsBindAddress: `127.0.0.1:${o.metricsPort}`,
+      // traffic from outside the pods' subnet to a ClusterIP (this host's) is masqueraded
+      detectLocalMode: "ClusterCIDR",
+      clusterCIDR: o.podSubnet,
+      // NodePorts only on the node's own address, never on 127.0.0.1 (that would need route_localnet=1)
+      nodePortAddresses: [`${o.nodeIp}/32`],
+      iptables: { localhostNodePorts: false, syncPeriod: "30s", minSyncPeriod: "0s" },
+      // 0: leave the host's conntrack table size and timeouts alone
+      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
+      // lowering oom_score_adj is refused on this machine even to root (docs/kubernetes-node.md)
+      oomScoreAdj: 0,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function corefile(o: { nodeIp: string; port: number; healthPort: number; readyPort: number; kubeconfig: string }): string {
+  return `.:${o.port} {
+  bind ${o.nodeIp}
+  errors
+  health 127.0.0.1:${o.healthPort}
+  ready 127.0.0.1:${o.readyPort}
+  kubernetes ${clusterDomain} in-addr.arpa ip6.arpa {
+    kubeconfig ${o.kubeconfig}
+    pods insecure
+    ttl 5
+  }
+  cache 5
+  loadbalance
+}
+`;
+}
+
+/** What CoreDNS's kubernetes plugin reads (the rules of CoreDNS's own deployment manifest). */
+const COREDNS_RULES = [
+  { apiGroups: [""], resources: ["endpoints", "services", "pods", "namespaces"], verbs: ["list", "watch"] },
+  { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+];
+const COREDNS_USER = "system:gm:coredns";
 
 // ---------------------------------------------------------------------------------------------------
 // the node
@@ -550,8 +712,12 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
   const name = opts.name ?? `gm-node-${createHash("sha256").update(`${process.pid}-${Date.now()}`).digest("hex").slice(0, 6)}`;
   if (!/^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/.test(name))
     throw new ControlPlaneError(`node name ${JSON.stringify(name)}: expected lowercase letters, digits and '-' (at most 42)`);
+  const clusterDns = !!opts.clusterDns;
+  const kubeProxy = !!opts.kubeProxy || clusterDns;
   const bins = {
     kubelet: nodeToolPath("kubelet"),
+    kubeProxy: kubeProxy ? nodeToolPath("kube-proxy") : "",
+    coredns: clusterDns ? nodeToolPath("coredns") : "",
     containerd: nodeToolPath("containerd"),
     ctr: nodeToolPath("ctr"),
     pauseImage: nodeToolPath("pause-image.tar"),
@@ -585,11 +751,23 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     network,
     podLogsDir,
     sysctls: Object.fromEntries(readSysctls()),
+    ...(kubeProxy ? { kubeProxyBin: bins.kubeProxy } : {}),
   };
+  if (kubeProxy) {
+    const other = otherLiveNodes(dir).find((n) => n.kubeProxyBin);
+    if (other)
+      throw new ControlPlaneError(
+        `kube-proxy already runs on this host for the node in ${other.dir} (test process ${other.ownerPid}): its KUBE-* ` +
+          "iptables chains are the host's, so one node with kubeProxy or clusterDns at a time",
+      );
+  }
   await writeFile(path.join(dir, STATE_FILE), `${JSON.stringify(hostState, null, 2)}\n`);
   const procs: Proc[] = [];
   let kubelet: Proc | undefined;
   let containerd: Proc | undefined;
+  let proxy: Proc | undefined;
+  let coredns: Proc | undefined;
+  const dnsSliceUrl = `${server}/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices/kube-dns-${name}`;
 
   const ctr = async (args: string[], timeoutMs = 30_000) =>
     execFileAsync(bins.ctr, ["-a", socket, "-n", "k8s.io", ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
@@ -645,8 +823,15 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
           problems.push(`draining: ${(err as Error).message}`);
         }
       }
-      // 2. the kubelet, then what containerd still runs, then containerd and its shims
-      await stopProcs(kubelet ? [kubelet] : []);
+      // 2. the kubelet, kube-proxy and CoreDNS (their API objects too), then what containerd still runs,
+      // then containerd and its shims; kube-proxy's iptables chains go in releaseHost
+      await stopProcs([kubelet, proxy, coredns].filter((p): p is Proc => !!p));
+      if (coredns) {
+        await request(dnsSliceUrl, { method: "DELETE", tls: adminTls }).catch(() => undefined);
+        await request(`${server}/api/v1/namespaces/kube-system/services/kube-dns`, { method: "DELETE", tls: adminTls }).catch(
+          () => undefined,
+        );
+      }
       if (containerd && containerd.exitInfo === null) {
         try {
           for (const id of (await ctr(["tasks", "ls", "-q"])).stdout.split("\n").filter(Boolean)) {
@@ -680,15 +865,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     const kubeconfig = path.join(dir, "kubelet.kubeconfig");
     await writeFile(
       kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        `clusters: [{name: gm, cluster: {server: ${JSON.stringify(server)}, certificate-authority: ${JSON.stringify(opts.controlPlane.caPath)}}}]`,
-        `users: [{name: node, user: {client-certificate: ${JSON.stringify(path.join(pki, `${certName}.crt`))}, client-key: ${JSON.stringify(path.join(pki, `${certName}.key`))}}}]`,
-        "contexts: [{name: node@gm, context: {cluster: gm, user: node}}]",
-        "current-context: node@gm",
-        "",
-      ].join("\n"),
+      kubeconfigFile(server, opts.controlPlane.caPath, path.join(pki, `${certName}.crt`), path.join(pki, `${certName}.key`)),
       { mode: 0o600 },
     );
 
@@ -708,10 +885,69 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     progress("containerd ready, pause image imported");
 
     await makeCgroupRoot(cgroupRoot);
-    const [port, healthzPort] = await freePorts(2);
+    const [port, healthzPort, proxyHealthzPort, proxyMetricsPort, dnsPort, dnsHealthPort, dnsReadyPort] = await freePorts(7);
+
+    if (clusterDns) {
+      // CoreDNS on the host, on the node's IP: pods reach it through the ClusterIP Service kube-system/kube-dns
+      // (no selector; an EndpointSlice names nodeIp:dnsPort), as they would reach a CoreDNS pod
+      await leafCert(pki, "coredns", `/CN=${COREDNS_USER}`, ["extendedKeyUsage=clientAuth"]);
+      const api = async (url: string, body: unknown) => {
+        const r = await request(`${server}${url}`, { method: "POST", body, tls: adminTls });
+        if (r.status !== 201 && r.status !== 409) throw new ControlPlaneError(`POST ${url}: HTTP ${r.status} ${r.body}`);
+      };
+      await api("/apis/rbac.authorization.k8s.io/v1/clusterroles", { metadata: { name: "gm:coredns" }, rules: COREDNS_RULES });
+      await api("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        metadata: { name: "gm:coredns" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "gm:coredns" },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: COREDNS_USER }],
+      });
+      const ports = [
+        { name: "dns", protocol: "UDP", port: 53 },
+        { name: "dns-tcp", protocol: "TCP", port: 53 },
+      ];
+      await api("/api/v1/namespaces/kube-system/services", {
+        metadata: { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
+        spec: { clusterIP: clusterDnsIp, ports: ports.map((p) => ({ ...p, targetPort: dnsPort })) },
+      });
+      await request(dnsSliceUrl, { method: "DELETE", tls: adminTls });
+      await api("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices", {
+        metadata: {
+          name: `kube-dns-${name}`,
+          namespace: "kube-system",
+          labels: { "kubernetes.io/service-name": "kube-dns", "endpointslice.kubernetes.io/managed-by": "gm.node" },
+        },
+        addressType: "IPv4",
+        endpoints: [{ addresses: [nodeIp], conditions: { ready: true }, nodeName: name }],
+        ports: ports.map((p) => ({ ...p, port: dnsPort })),
+      });
+      const kc = path.join(dir, "coredns.kubeconfig");
+      await writeFile(kc, kubeconfigFile(server, opts.controlPlane.caPath, path.join(pki, "coredns.crt"), path.join(pki, "coredns.key")), {
+        mode: 0o600,
+      });
+      await writeFile(
+        path.join(dir, "Corefile"),
+        corefile({ nodeIp, port: dnsPort!, healthPort: dnsHealthPort!, readyPort: dnsReadyPort!, kubeconfig: kc }),
+      );
+      coredns = startProc("coredns", bins.coredns, ["-conf", path.join(dir, "Corefile")], logs);
+      procs.push(coredns);
+      await waitFor("CoreDNS /ready", coredns, procs, 60_000, async () => {
+        const r = await request(`http://127.0.0.1:${dnsReadyPort}/ready`);
+        return r.status === 200;
+      });
+      progress(`cluster DNS: CoreDNS on ${nodeIp}:${dnsPort}, Service kube-system/kube-dns ${clusterDnsIp}`);
+    }
     await writeFile(
       path.join(dir, "kubelet.yaml"),
-      kubeletConfig({ nodeIp, port: port!, healthzPort: healthzPort!, caPath: opts.controlPlane.caPath, socket, podLogsDir, cgroupRoot }),
+      kubeletConfig({
+        nodeIp,
+        port: port!,
+        healthzPort: healthzPort!,
+        caPath: opts.controlPlane.caPath,
+        socket,
+        podLogsDir,
+        cgroupRoot,
+        clusterDns: clusterDns ? clusterDnsIp : undefined,
+      }),
     );
     // (the kubelet may not set node-role.kubernetes.io/* labels itself: NodeRestriction)
     const labels = { "gm.node/real": "true", ...opts.labels };
@@ -748,6 +984,33 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
       );
     });
     progress(`node ${name} Ready`);
+    // kube-proxy once the Node exists: it takes its IPs from the Node, and exits (to be restarted) when
+    // they change from what it started with
+    if (kubeProxy) {
+      // CN=system:kube-proxy: the built-in ClusterRoleBinding system:node-proxier grants it what it reads
+      await leafCert(pki, "kube-proxy", "/CN=system:kube-proxy", ["extendedKeyUsage=clientAuth"]);
+      const kc = path.join(dir, "kube-proxy.kubeconfig");
+      await writeFile(
+        kc,
+        kubeconfigFile(server, opts.controlPlane.caPath, path.join(pki, "kube-proxy.crt"), path.join(pki, "kube-proxy.key")),
+        {
+          mode: 0o600,
+        },
+      );
+      await writeFile(
+        path.join(dir, "kube-proxy.yaml"),
+        kubeProxyConfig({ kubeconfig: kc, name, nodeIp, podSubnet, healthzPort: proxyHealthzPort!, metricsPort: proxyMetricsPort! }),
+      );
+      proxy = startProc("kube-proxy", bins.kubeProxy, [`--config=${path.join(dir, "kube-proxy.yaml")}`, "--v=1"], logs);
+      procs.push(proxy);
+      // /healthz: its rules synced once, its Node there and not being deleted
+      await waitFor("kube-proxy /healthz", proxy, procs, 60_000, async () => {
+        const r = await request(`http://127.0.0.1:${proxyHealthzPort}/healthz`);
+        return r.status === 200;
+      });
+      progress("kube-proxy (iptables) synced");
+    }
+
     await imports;
 
     return {
@@ -759,6 +1022,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
       bridge,
       containerdSocket: socket,
       cgroupRoot,
+      ...(clusterDns ? { clusterDnsIp } : {}),
       processes: procs.map((p) => ({ name: p.name, pid: p.child.pid ?? -1 })),
       importImages,
       stop: () => stop(),
