@@ -17,7 +17,7 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, readlinkSync, statfsSync, lstatSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -85,8 +85,11 @@ export interface NodeOptions {
   /** the IPv4 the node registers and the kubelet serves on (default: the address of the default route's interface) */
   nodeIp?: string;
   /** Run kube-proxy (iptables mode): Service ClusterIPs route from the node's pods and from this host.
-   * Its KUBE-* chains are the host's: one node with kube-proxy per host at a time. Default false. */
+   * Its KUBE-* chains are the host's: one node with kube-proxy per host at a time (a second start waits
+   * for the first node's stop, see kubeProxyWaitMs). Default false. */
   kubeProxy?: boolean;
+  /** how long a start with kube-proxy waits for another node of this host that runs one to stop (default 30 min) */
+  kubeProxyWaitMs?: number;
   /** Cluster DNS (implies kubeProxy): CoreDNS runs on the host behind the Service kube-system/kube-dns
    * (ClusterIP {@link clusterDnsIp}); pods' resolv.conf names it and <svc>.<ns>.svc.cluster.local,
    * <pod>.<headless svc>.<ns>.svc.cluster.local resolve. Default false. */
@@ -407,6 +410,79 @@ interface HostState {
 }
 const STATE_FILE = "node-state.json";
 
+/** kube-proxy's KUBE-* chains are the host's, so one node with kube-proxy per host at a time: held by this
+ * file, created exclusively, naming the owner's pid and node dir; released by releaseHost. */
+export const KUBE_PROXY_LOCK = path.join(os.tmpdir(), "gm-kube-proxy.lock");
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes {@link KUBE_PROXY_LOCK} for the node in `dir`, waiting (polling every 2 s, a line every 30 s) while
+ * a live process holds it, taking it over from a dead one; after `waitMs`, throws naming the holder. Two
+ * test files (or two test processes) that each start a node with kube-proxy so run one after the other. */
+export async function acquireKubeProxyLock(
+  dir: string,
+  waitMs: number,
+  progress: (line: string) => void,
+  lockPath = KUBE_PROXY_LOCK,
+): Promise<void> {
+  const started = Date.now();
+  let told = 0;
+  for (;;) {
+    try {
+      writeFileSync(lockPath, JSON.stringify({ pid: process.pid, dir }), { flag: "wx" });
+      if (told) progress(`kube-proxy lock taken after ${((Date.now() - started) / 1000).toFixed(0)}s`);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let holder: { pid: number; dir: string } | null = null;
+    let raw = "";
+    try {
+      raw = readFileSync(lockPath, "utf8");
+      holder = JSON.parse(raw) as { pid: number; dir: string };
+    } catch {
+      // gone meanwhile, or being written
+    }
+    const abandoned = holder ? !pidAlive(holder.pid) : existsSync(lockPath) && Date.now() - lstatSync(lockPath).mtimeMs > 10_000;
+    if (abandoned) {
+      // only if it is still the file just read (another waiter may have taken it over meanwhile)
+      try {
+        if (readFileSync(lockPath, "utf8") === raw) unlinkSync(lockPath);
+      } catch {
+        // gone
+      }
+      continue;
+    }
+    const who = holder ? `the node in ${holder.dir} (test process ${holder.pid})` : `the holder of ${lockPath}`;
+    if (Date.now() - started >= waitMs)
+      throw new ControlPlaneError(
+        `kube-proxy already runs on this host for ${who}, still after waiting ${(waitMs / 1000).toFixed(0)}s: its KUBE-* ` +
+          "iptables chains are the host's, so one node with kubeProxy or clusterDns at a time",
+      );
+    if (Date.now() - told >= 30_000) {
+      progress(`waiting for ${who} to stop: one node with kube-proxy per host`);
+      told = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** Releases {@link KUBE_PROXY_LOCK} if the node in `dir` holds it. */
+export function releaseKubeProxyLock(dir: string, lockPath = KUBE_PROXY_LOCK): void {
+  try {
+    if ((JSON.parse(readFileSync(lockPath, "utf8")) as { dir: string }).dir === dir) unlinkSync(lockPath);
+  } catch {
+    // not held, or by another node
+  }
+}
+
 /** Kills the node's processes and shims and what is left in its cgroup root, unmounts everything under
  * its dir, removes its cgroups, bridge, NAT rules and /var/log/containers links, restores the sysctls and
  * (if `removeDir`) removes the dir. Returns what it could not undo. */
@@ -438,6 +514,7 @@ async function releaseHost(s: HostState, removeDir: boolean, knownIds: string[] 
       problems.push(`kube-proxy --cleanup: exit ${r.status}: ${(r.stderr || "").trim().split("\n").slice(-5).join(" | ")}`);
   }
   if (otherLiveNodes(s.dir).length === 0) problems.push(...removeKubeChains());
+  if (s.kubeProxyBin) releaseKubeProxyLock(s.dir);
   // the bridge plugin's per-sandbox NAT chain is named CNI-<sha512(network + sandbox id), 24 hex>: an empty
   // one (its plugin killed half-way) has no rule carrying the comment removeMasqRules looks for
   const tasksDirForChains = path.join(s.dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io");
@@ -754,12 +831,12 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     ...(kubeProxy ? { kubeProxyBin: bins.kubeProxy } : {}),
   };
   if (kubeProxy) {
-    const other = otherLiveNodes(dir).find((n) => n.kubeProxyBin);
-    if (other)
-      throw new ControlPlaneError(
-        `kube-proxy already runs on this host for the node in ${other.dir} (test process ${other.ownerPid}): its KUBE-* ` +
-          "iptables chains are the host's, so one node with kubeProxy or clusterDns at a time",
-      );
+    try {
+      await acquireKubeProxyLock(dir, opts.kubeProxyWaitMs ?? 30 * 60_000, progress);
+    } catch (err) {
+      if (ownDir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
   }
   await writeFile(path.join(dir, STATE_FILE), `${JSON.stringify(hostState, null, 2)}\n`);
   const procs: Proc[] = [];
