@@ -1,0 +1,238 @@
+/**
+ * Test support: the repo's deploy/platform running for real (issue 12), on a control plane with a real
+ * node (kubelet, containerd, kube-proxy, CoreDNS: @gm/kube-testenv/node), the locally built images
+ * imported instead of pulled. Used by the platform's own node test, the drills against a real namespace
+ * and the prober in the cluster, so each starts the same cluster the same way.
+ *
+ * The manifests are applied unchanged through an overlay that only renames the images to the local
+ * builds (apache/kafka:3.9.1 → gamemetrics/kafka:3.9.1-local, postgres:15 → gamemetrics/postgres:15-local,
+ * gamemetrics/demo-platform:0.1.0 → the tag the stack builds, plus any `extraImages` mapping) and sets
+ * imagePullPolicy: Never; the StatefulSets' claims bind to hostPath volumes under the node's dir (a test
+ * cluster has no provisioner). Needs root, runc, the node's binaries (`bash scripts/setup.sh --node`) and
+ * the local images.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi, type V1Pod } from "@kubernetes/client-node";
+import { type ControlPlane, startControlPlane, toolPath } from "@gm/kube-testenv/control-plane";
+import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode } from "@gm/kube-testenv/node";
+import { ensurePlatformImage, LOCAL_IMAGES, resolveImages } from "@gm/stack/images";
+import { parseAllDocuments } from "yaml";
+import { DEPLOY } from "./k8s-fixtures.js";
+
+export const NODE_KAFKA_IMAGE = LOCAL_IMAGES.kafka("3.9.1");
+export const NODE_PG_IMAGE = LOCAL_IMAGES.postgres;
+
+/** Why the platform cannot run on a real node here (null when it can): no root/runc, a binary not built, an image missing. */
+export function nodeClusterSkipReason(extraImages: string[] = []): string | null {
+  const r = nodeUnsupportedReason();
+  if (r) return r;
+  for (const b of ["kubelet", "kube-proxy", "coredns"])
+    if (!existsSync(path.join(nodeBinDir(), b))) return `${b} not built in ${nodeBinDir()} (bash scripts/setup.sh --node)`;
+  for (const img of [NODE_KAFKA_IMAGE, NODE_PG_IMAGE, ...extraImages])
+    if (spawnSync("docker", ["image", "inspect", img], { stdio: "ignore" }).status !== 0)
+      return `image ${img} missing (npm run images, or bash scripts/setup.sh)`;
+  return null;
+}
+
+/** An image rename of the overlay: `name` as the manifests spell it → the local `newName:newTag`. */
+export interface ImageRename {
+  name: string;
+  image: string;
+}
+
+/** deploy/<dirs> through an overlay that only swaps the images for the local builds and forbids pulls. */
+export function renderOnNode(dirs: string[], renames: ImageRename[]): KubernetesObject[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gm-overlay-"));
+  try {
+    const noPull = (kind: string) => ({
+      target: { kind },
+      patch: JSON.stringify([{ op: "add", path: "/spec/template/spec/containers/0/imagePullPolicy", value: "Never" }]),
+    });
+    writeFileSync(
+      path.join(dir, "kustomization.yaml"),
+      JSON.stringify({
+        apiVersion: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: dirs.map((d) => path.relative(dir, path.join(DEPLOY, d))),
+        images: renames.map((r) => {
+          const i = r.image.lastIndexOf(":");
+          return { name: r.name, newName: r.image.slice(0, i), newTag: r.image.slice(i + 1) };
+        }),
+        patches: [noPull("StatefulSet"), noPull("Deployment")],
+      }),
+    );
+    const out = execFileSync(toolPath("kustomize"), ["build", dir], { encoding: "utf8" });
+    return parseAllDocuments(out)
+      .map((d) => d.toJSON() as KubernetesObject | null)
+      .filter((o): o is KubernetesObject => o !== null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waiting reasons of a container that will not change by themselves (nothing is pulled here). */
+export const NEVER_STARTS = new Set([
+  "ErrImageNeverPull",
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+]);
+export const isPodReady = (p: V1Pod) => !!p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+
+export interface NodeCluster {
+  cp: ControlPlane;
+  node: KubeNode;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  /** the demo platform's image as imported (the tag the stack builds) */
+  platformImage: string;
+  /** when deploy/<dirs> was applied (ms since the epoch) */
+  appliedAt: number;
+  /** "<namespace>/<pod>" → seconds from apply to its first Ready (filled by waitReady) */
+  readyAt: Map<string, number>;
+  /** Polls the pods of `namespaces` until, for each [namespace, name prefix, n], n pods are Ready; fails
+   * at once on a pod that can never start, and with what it saw after `timeoutMs`. */
+  waitReady(want: [string, string, number][], timeoutMs: number): Promise<void>;
+  /** the node (with everything running on it), then the control plane */
+  stop(): Promise<void>;
+}
+
+export interface NodeClusterOptions {
+  /** deploy/ subdirectories to apply (default ["platform"]) */
+  deploy?: string[];
+  /** more local images to import and rename (e.g. gamemetrics/gm-tools:0.1.0) */
+  extraImages?: ImageRename[];
+  /** objects to create after deploy/<dirs> (e.g. a Secret the manifests expect from outside git) */
+  extraObjects?: KubernetesObject[];
+  onProgress?: (line: string) => void;
+}
+
+/** A control plane, a real node with cluster DNS, the images imported, PersistentVolumes for the claims,
+ * and deploy/<dirs> applied (not waited for: see waitReady). A failed start stops what it started. */
+export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<NodeCluster> {
+  const log = o.onProgress ?? (() => undefined);
+  const t0 = Date.now();
+  const images = await resolveImages("3.9.1");
+  const platformImage = await ensurePlatformImage(images.platformBase, log);
+  const extra = o.extraImages ?? [];
+  const cp = await startControlPlane({ nodes: 0, onProgress: log });
+  let node: KubeNode | undefined;
+  try {
+    node = await startNode({
+      controlPlane: cp,
+      clusterDns: true,
+      images: [NODE_KAFKA_IMAGE, NODE_PG_IMAGE, platformImage, ...extra.map((e) => e.image)],
+      onProgress: log,
+    });
+    log(`control plane and node Ready, images imported (${platformImage}): ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    const objects = renderOnNode(o.deploy ?? ["platform"], [
+      { name: "apache/kafka", image: NODE_KAFKA_IMAGE },
+      { name: "postgres", image: NODE_PG_IMAGE },
+      { name: "gamemetrics/demo-platform", image: platformImage },
+      ...extra,
+    ]);
+    const api = KubernetesObjectApi.makeApiClient(kc);
+    // the claims of kafka-0..2 and postgres-0 bind to these (no StorageClass: storageClassName "")
+    const claims = objects
+      .filter((x) => x.kind === "StatefulSet")
+      .reduce((n, s) => n + Number((s as { spec?: { replicas?: number } }).spec?.replicas ?? 1), 0);
+    for (let i = 0; i < claims; i++)
+      await core.createPersistentVolume({
+        body: {
+          metadata: { name: `gm-node-pv-${i}` },
+          spec: {
+            capacity: { storage: "10Gi" },
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: "",
+            hostPath: { path: path.join(node.dir, "volumes", `pv-${i}`), type: "DirectoryOrCreate" },
+            persistentVolumeReclaimPolicy: "Delete",
+          },
+        },
+      });
+    const appliedAt = Date.now();
+    for (const x of [
+      ...objects.filter((x) => x.kind === "Namespace"),
+      ...objects.filter((x) => x.kind !== "Namespace"),
+      ...(o.extraObjects ?? []),
+    ])
+      await api.create(x, undefined, undefined, "gm-test");
+    log(`deploy/${(o.deploy ?? ["platform"]).join(", deploy/")} applied: ${objects.length} objects`);
+    const readyAt = new Map<string, number>();
+    const started = node;
+    return {
+      cp,
+      node,
+      kc,
+      core,
+      platformImage,
+      appliedAt,
+      readyAt,
+      async waitReady(want, timeoutMs) {
+        const namespaces = [...new Set(want.map(([ns]) => ns))];
+        const deadline = Date.now() + timeoutMs;
+        let seen = "";
+        while (Date.now() < deadline) {
+          const pods = (await Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace })))).flatMap((l) => l.items);
+          for (const p of pods) {
+            const n = `${p.metadata!.namespace}/${p.metadata!.name}`;
+            if (isPodReady(p) && !readyAt.has(n)) {
+              readyAt.set(n, (Date.now() - appliedAt) / 1000);
+              log(
+                `${n} Ready ${readyAt.get(n)!.toFixed(1)}s after apply (restarts ${p.status?.containerStatuses?.[0]?.restartCount ?? 0})`,
+              );
+            }
+          }
+          seen = pods
+            .map((p) => {
+              const cs = p.status?.containerStatuses?.[0];
+              const why = cs?.state?.waiting?.reason ?? cs?.lastState?.terminated?.reason ?? "";
+              return `${p.metadata?.name}:${p.status?.phase}${isPodReady(p) ? "/Ready" : ""}${why ? `(${why})` : ""} restarts=${cs?.restartCount ?? 0}`;
+            })
+            .join(", ");
+          for (const p of pods) {
+            const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+            if (w?.reason && NEVER_STARTS.has(w.reason))
+              throw new Error(`${p.metadata?.namespace}/${p.metadata?.name} cannot start: ${w.reason}: ${w.message ?? ""}`);
+          }
+          const count = (ns: string, prefix: string) =>
+            pods.filter((p) => p.metadata?.namespace === ns && p.metadata.name?.startsWith(prefix) && isPodReady(p)).length;
+          if (want.every(([ns, prefix, n]) => count(ns, prefix) >= n)) return;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        throw new Error(
+          `timed out after ${timeoutMs / 1000}s waiting for ${want.map(([ns, p, n]) => `${n} × ${ns}/${p}*`).join(", ")} Ready; seen: ${seen}`,
+        );
+      },
+      async stop() {
+        try {
+          await started.stop();
+        } finally {
+          await cp.stop();
+        }
+      },
+    };
+  } catch (err) {
+    try {
+      await node?.stop();
+    } finally {
+      await cp.stop();
+    }
+    throw err;
+  }
+}
+
+/** The whole platform Ready: three brokers, PostgreSQL, two pods of each service. */
+export const PLATFORM_READY: [string, string, number][] = [
+  ["kafka", "kafka-", 3],
+  ["gamemetrics", "postgres-", 1],
+  ["gamemetrics", "ingest-api-", 2],
+  ["gamemetrics", "event-processor-service-", 2],
+  ["gamemetrics", "stats-api-", 2],
+];
