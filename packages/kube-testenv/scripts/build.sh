@@ -26,34 +26,10 @@ bin_dir="${GM_K8S_BIN:-$cache_root/$key/bin}"
 if [ "${1:-}" = "--print-bin-dir" ]; then printf '%s\n' "$bin_dir"; exit 0; fi
 case "${1:-}" in -h|--help) sed -n '2,10p' "$0"; exit 0 ;; esac
 
-log() { printf '[k8s-build] %s\n' "$*" >&2; }
-started=$(date +%s)
-elapsed() { local s=$(( $(date +%s) - started )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
-progress_every=60
-# step WHAT CMD...: runs CMD with a line when it starts and ends and one every $progress_every s in
-# between (a cold `go build` prints nothing for many minutes). The ticker's sleep writes nowhere and is
-# killed with it, so nothing holds a caller's stderr pipe open after the step; it also ends when the
-# script does.
-step() {
-  local what=$1 t0 ticker rc=0
-  shift
-  t0=$(date +%s)
-  log "$what: started ($(elapsed) elapsed)"
-  (
-    trap 'kill "$pid" 2>/dev/null; exit 0' TERM
-    while :; do
-      sleep "$progress_every" >/dev/null 2>&1 & pid=$!
-      wait "$pid"
-      kill -0 $$ 2>/dev/null || exit 0 # the build was interrupted (a background subshell ignores SIGINT)
-      log "$what: still building, $(( ($(date +%s) - t0) / 60 )) min so far ($(elapsed) elapsed)"
-    done
-  ) &
-  ticker=$!
-  "$@" || rc=$?
-  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
-  if [ $rc = 0 ]; then log "$what: done in $(( $(date +%s) - t0 ))s ($(elapsed) elapsed)"; else log "$what: failed (exit $rc) after $(( $(date +%s) - t0 ))s"; fi
-  return $rc
-}
+LOG_TAG=k8s-build
+# log, elapsed and step (progress while a build runs): shared with the other build script
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # kwok's own node and pod stages, from the kwok module itself (not copied into the repo)
 copy_kwok_stages() {
