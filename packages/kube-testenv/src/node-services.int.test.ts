@@ -14,6 +14,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "./control-plane.js";
 import { clusterDnsIp, type KubeNode, kubeChains, nodeBinDir, nodeUnsupportedReason, startNode } from "./node.js";
+import { until } from "./until.js";
 
 const IMAGE = "gamemetrics/debian-base:bookworm-local";
 const NS = "default";
@@ -45,21 +46,6 @@ const dockerRules = () =>
 
 /** kube-proxy's entry chain in the nat table ("" when it does not exist). */
 const kubeServiceRules = () => spawnSync("iptables", ["-t", "nat", "-S", "KUBE-SERVICES"], { encoding: "utf8" }).stdout ?? "";
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 /** A TCP server on :8080 answering each connection with "hello from <hostname>". */
 const ECHO_SERVER =

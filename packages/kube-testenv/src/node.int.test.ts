@@ -14,6 +14,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "./control-plane.js";
 import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode, sweepStaleNodes } from "./node.js";
+import { until } from "./until.js";
 
 const IMAGE = "gamemetrics/debian-base:bookworm-local";
 const NS = "default";
@@ -33,21 +34,6 @@ const sysctls = () => SYSCTLS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 
 // before any node starts (the kubelet changes them): what stop() must restore
 const sysctlsAtStart = sysctls();
 if (skip) console.warn(`node.int.test.ts skipped: ${skip}`);
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 function alive(pid: number): boolean {
   try {

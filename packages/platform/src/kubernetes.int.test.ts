@@ -26,23 +26,9 @@ import { decideRollback } from "@gm/runbook/deployments";
 import { PlatformError } from "./errors.js";
 import { dryRunCreate, renderDeploy } from "./k8s-fixtures.js";
 import { createKubernetesPlatform, type KubernetesPlatform } from "./kubernetes.js";
+import { until } from "@gm/kube-testenv/until";
 
 const PLATFORM_NS = ["kafka", "gamemetrics"];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 describe("the Kubernetes driver against a real control plane", { timeout: 180_000 }, () => {
   let cp: ControlPlane;
