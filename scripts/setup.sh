@@ -111,6 +111,9 @@ npm run -s images
 # gamemetrics/gm-tools:0.1.0, the image deploy/prober and deploy/gameday run (gm-prober and gm-chaos bundled
 # onto gamemetrics/node:24-local): built from this checkout, skipped when its inputs are unchanged.
 npm run -s images:gm-tools
+# gamemetrics/alertmanager:0.25.0-local, deploy/alertmanager's image on the real node (Debian's
+# prometheus-alertmanager binary, installed above, onto glibc from the local base; seconds, skipped when unchanged)
+npm run -s images:alertmanager
 
 # The Kubernetes control plane of the integration tests: kube-apiserver, controller-manager, scheduler,
 # etcd 3.6 (Debian's 3.4 is too old for kube-apiserver 1.37's watches), kwok and kustomize, built from

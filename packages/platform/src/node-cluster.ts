@@ -108,6 +108,9 @@ export interface NodeClusterOptions {
   extraImages?: ImageRename[];
   /** objects to create after deploy/<dirs> (e.g. a Secret the manifests expect from outside git) */
   extraObjects?: KubernetesObject[];
+  /** changes the rendered objects before they are created, once the node runs (e.g. receivers pointed at
+   * a stand-in on the node's IP); returns the objects to create */
+  transform?: (objects: KubernetesObject[], node: KubeNode) => KubernetesObject[] | Promise<KubernetesObject[]>;
   onProgress?: (line: string) => void;
 }
 
@@ -132,12 +135,13 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
-    const objects = renderOnNode(o.deploy ?? ["platform"], [
+    const rendered = renderOnNode(o.deploy ?? ["platform"], [
       { name: "apache/kafka", image: NODE_KAFKA_IMAGE },
       { name: "postgres", image: NODE_PG_IMAGE },
       { name: "gamemetrics/demo-platform", image: platformImage },
       ...extra,
     ]);
+    const objects = o.transform ? await o.transform(rendered, node) : rendered;
     const api = KubernetesObjectApi.makeApiClient(kc);
     // the claims of kafka-0..2 and postgres-0 bind to these (no StorageClass: storageClassName "")
     const claims = objects
