@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi, type V1Pod } from "@kubernetes/client-node";
 import { type ControlPlane, startControlPlane, toolPath } from "@gm/kube-testenv/control-plane";
+import { type MetricsServer, startMetricsServer } from "@gm/kube-testenv/metrics-server";
 import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode } from "@gm/kube-testenv/node";
 import { ensurePlatformImage, LOCAL_IMAGES, resolveImages } from "@gm/stack/images";
 import { parseAllDocuments } from "yaml";
@@ -88,6 +89,8 @@ export interface NodeCluster {
   node: KubeNode;
   kc: KubeConfig;
   core: CoreV1Api;
+  /** metrics-server (the metrics.k8s.io API) when started with `metricsServer` */
+  metricsServer?: MetricsServer;
   /** the demo platform's image as imported (the tag the stack builds) */
   platformImage: string;
   /** when deploy/<dirs> was applied (ms since the epoch) */
@@ -111,6 +114,9 @@ export interface NodeClusterOptions {
   /** changes the rendered objects before they are created, once the node runs (e.g. receivers pointed at
    * a stand-in on the node's IP); returns the objects to create */
   transform?: (objects: KubernetesObject[], node: KubeNode) => KubernetesObject[] | Promise<KubernetesObject[]>;
+  /** also run metrics-server (@gm/kube-testenv/metrics-server), so metrics.k8s.io serves pod memory (needs
+   * `bash packages/kube-testenv/scripts/build-metrics-server.sh`) */
+  metricsServer?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -124,6 +130,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
   const extra = o.extraImages ?? [];
   const cp = await startControlPlane({ nodes: 0, onProgress: log });
   let node: KubeNode | undefined;
+  let metricsServer: MetricsServer | undefined;
   try {
     node = await startNode({
       controlPlane: cp,
@@ -132,6 +139,13 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       onProgress: log,
     });
     log(`control plane and node Ready, images imported (${platformImage}): ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    if (o.metricsServer)
+      metricsServer = await startMetricsServer({
+        controlPlane: cp,
+        nodeIp: node.nodeIp,
+        dir: path.join(node.dir, "metrics-server"),
+        onProgress: log,
+      });
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
@@ -175,6 +189,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       node,
       kc,
       core,
+      ...(metricsServer ? { metricsServer } : {}),
       platformImage,
       appliedAt,
       readyAt,
@@ -216,6 +231,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       },
       async stop() {
         try {
+          await metricsServer?.stop();
           await started.stop();
         } finally {
           await cp.stop();
@@ -224,6 +240,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
     };
   } catch (err) {
     try {
+      await metricsServer?.stop();
       await node?.stop();
     } finally {
       await cp.stop();

@@ -20,6 +20,7 @@
 import { spawnSync } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { metricsServerSkipReason } from "@gm/kube-testenv/metrics-server";
 import { AppsV1Api, type KubernetesObject, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +31,7 @@ const GM_TOOLS = "gamemetrics/gm-tools:0.1.0";
 const AM_IMAGE = "gamemetrics/alertmanager:0.25.0-local";
 const OPS = "gamemetrics-ops";
 
-const skip = nodeClusterSkipReason([GM_TOOLS, AM_IMAGE]);
+const skip = nodeClusterSkipReason([GM_TOOLS, AM_IMAGE]) ?? metricsServerSkipReason();
 if (skip) console.warn(`prober-pod.int.test.ts skipped: ${skip}`);
 
 interface Received {
@@ -75,15 +76,21 @@ function httpRequest(url: string, timeoutMs = 5000): Promise<{ status: number; b
   });
 }
 
-/** The value of one sample of a Prometheus text exposition (`name{labels} value`), null when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | null {
+/** Every sample of `name` in a Prometheus text exposition: its labels and value. */
+function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
+  const out: { labels: Record<string, string>; value: number }[] = [];
   for (const line of text.split("\n")) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+    const labels = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
+    out.push({ labels, value: Number(m[3]) });
   }
-  return null;
+  return out;
+}
+
+/** The value of the first sample of `name` carrying `labels`, null when there is none. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | null {
+  return samples(text, name).find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value ?? null;
 }
 
 describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { timeout: 900_000 }, () => {
@@ -106,6 +113,7 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
   beforeAll(async () => {
     cluster = await startNodeCluster({
       deploy: ["platform", "prober", "alertmanager"],
+      metricsServer: true,
       extraImages: [
         { name: "gamemetrics/gm-tools", image: GM_TOOLS },
         { name: "quay.io/prometheus/alertmanager", image: AM_IMAGE },
@@ -226,6 +234,44 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
           .join(" ")}, usage ${sample(text, "gm_pg_connection_usage_ratio")}, ` +
         `stats-api memory limits ${text.split("\n").filter((l) => l.startsWith('gm_instance_memory_limit_bytes{service="stats-api"')).length}, ` +
         `usage samples ${text.split("\n").filter((l) => l.startsWith("gm_instance_memory_usage_bytes{")).length}`,
+    );
+  });
+
+  it("sees each service's memory in use against its limit (metrics.k8s.io, read-only RBAC)", async () => {
+    const url = `http://${await clusterIp(OPS, "gm-prober")}:9464/metrics`;
+    const t0 = Date.now();
+    const read = (text: string) =>
+      samples(text, "gm_instance_memory_usage_bytes").map(({ labels, value }) => ({
+        service: labels["service"] ?? "?",
+        instance: labels["instance"] ?? "?",
+        usage: value,
+        limit: sample(text, "gm_instance_memory_limit_bytes", { service: labels["service"] ?? "", instance: labels["instance"] ?? "" }),
+      }));
+    let rows: ReturnType<typeof read> = [];
+    const want = ["ingest-api", "event-processor-service", "stats-api"];
+    while (Date.now() - t0 < 120_000) {
+      rows = read(
+        await httpRequest(url).then(
+          (r) => r.body,
+          () => "",
+        ),
+      );
+      if (want.every((s) => rows.filter((r) => r.service === s).length >= 2)) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    for (const s of want)
+      expect(
+        rows.filter((r) => r.service === s).length,
+        `gm_instance_memory_usage_bytes of ${s}: ${JSON.stringify(rows)}`,
+      ).toBeGreaterThanOrEqual(2);
+    for (const r of rows) {
+      expect(r.usage, `${r.instance} usage`).toBeGreaterThan(0);
+      if (r.limit !== null) expect(r.usage, `${r.instance} usage below its limit`).toBeLessThan(r.limit);
+    }
+    console.log(
+      `memory in use / limit (MiB), ${((Date.now() - t0) / 1000).toFixed(1)}s: ${rows
+        .map((r) => `${r.instance} ${(r.usage / 2 ** 20).toFixed(0)}/${r.limit === null ? "-" : (r.limit / 2 ** 20).toFixed(0)}`)
+        .join(", ")}`,
     );
   });
 
