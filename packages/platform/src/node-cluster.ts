@@ -13,6 +13,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi, type V1Pod } from "@kubernetes/client-node";
@@ -36,6 +37,51 @@ export function nodeClusterSkipReason(extraImages: string[] = []): string | null
     if (spawnSync("docker", ["image", "inspect", img], { stdio: "ignore" }).status !== 0)
       return `image ${img} missing (npm run images, or bash scripts/setup.sh)`;
   return null;
+}
+
+/**
+ * In-cluster clients (gm-prober's `kubeconfig: in-cluster`) dial the `kubernetes` Service (10.0.0.1:443),
+ * whose endpoints the test control plane leaves empty (its API server listens on 127.0.0.1 only, which an
+ * Endpoint may not name: --endpoint-reconciler-type=none). This forwards the node's IP to the API server
+ * and names it in an EndpointSlice of that Service, so kube-proxy sends pods there; TLS stays end to end
+ * (the serving certificate carries IP:10.0.0.1 and the kubernetes.default.svc names). Lives in the test
+ * process; closed by the cluster's stop().
+ */
+async function exposeApiServer(core: CoreV1Api, kc: KubeConfig, nodeIp: string, cp: ControlPlane): Promise<net.Server> {
+  const api = new URL(cp.server);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(api.port), api.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.on("close", () => {
+    for (const s of sockets) s.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, nodeIp, resolve);
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const svc = await core.readNamespacedService({ name: "kubernetes", namespace: "default" });
+  const portName = svc.spec?.ports?.[0]?.name ?? "https";
+  await KubernetesObjectApi.makeApiClient(kc).create({
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: "kubernetes-gm-node",
+      namespace: "default",
+      labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "gm.node-cluster" },
+    },
+    addressType: "IPv4",
+    endpoints: [{ addresses: [nodeIp], conditions: { ready: true } }],
+    ports: [{ name: portName, protocol: "TCP", port }],
+  } as KubernetesObject);
+  return server;
 }
 
 /** An image rename of the overlay: `name` as the manifests spell it → the local `newName:newTag`. */
@@ -131,6 +177,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
   const cp = await startControlPlane({ nodes: 0, onProgress: log });
   let node: KubeNode | undefined;
   let metricsServer: MetricsServer | undefined;
+  let apiForward: net.Server | undefined;
   try {
     node = await startNode({
       controlPlane: cp,
@@ -149,6 +196,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
+    apiForward = await exposeApiServer(core, kc, node.nodeIp, cp);
     const rendered = renderOnNode(o.deploy ?? ["platform"], [
       { name: "apache/kafka", image: NODE_KAFKA_IMAGE },
       { name: "postgres", image: NODE_PG_IMAGE },
@@ -231,6 +279,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       },
       async stop() {
         try {
+          apiForward?.close();
           await metricsServer?.stop();
           await started.stop();
         } finally {
@@ -240,6 +289,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
     };
   } catch (err) {
     try {
+      apiForward?.close();
       await metricsServer?.stop();
       await node?.stop();
     } finally {

@@ -27,6 +27,8 @@ KAFKA_TAG="gamemetrics/kafka:${KAFKA_VERSION}-local"
 PG_TAG="gamemetrics/postgres:${PG_MAJOR}-local"
 NODE_TAG="gamemetrics/node:${NODE_MAJOR}-local"
 AM_BIN="${AM_BIN:-/usr/bin/prometheus-alertmanager}"   # Debian's package, what the tests run
+# its notification templates: Debian's build reads default.tmpl from here instead of embedding it
+AM_SHARE="${AM_SHARE:-/usr/share/prometheus/alertmanager}"
 AM_VERSION=0.25.0                # deploy/alertmanager names quay.io/prometheus/alertmanager:v0.25.0
 AM_TAG="gamemetrics/alertmanager:${AM_VERSION}-local"
 
@@ -122,7 +124,7 @@ PG_HASH="$(printf '%s\n%s\npg=%s\n' "$BASE_HASH" "$(hash_files postgres)" "$PG_M
 NODE_HASH="$(printf '%s\n%s\nnode=%s\n' "$BASE_HASH" "$(hash_files node)" "$NODE_VERSION" | sha)"
 # the binary's own hash: a new Debian build of the package is a new image
 AM_HASH="$(printf '%s\n%s\nalertmanager=%s %s\n' "$BASE_HASH" "$(hash_files alertmanager)" "$AM_VERSION" \
-  "$( [ -f "$AM_BIN" ] && sha256sum < "$AM_BIN" | cut -d' ' -f1 || echo missing)" | sha)"
+  "$( { [ -f "$AM_BIN" ] && sha256sum < "$AM_BIN"; [ -d "$AM_SHARE" ] && (cd "$AM_SHARE" && find . -maxdepth 1 -name '*.tmpl' -type f | LC_ALL=C sort | xargs sha256sum); } 2> /dev/null | sha)" | sha)"
 
 up_to_date() { # TAG HASH
   local have
@@ -296,6 +298,9 @@ build_alertmanager() {
   scratch ctx-alertmanager; local ctx="$SCRATCH_DIR"
   cp -a "$HERE/alertmanager/." "$ctx/"
   cp "$AM_BIN" "$ctx/alertmanager"
+  [ -f "$AM_SHARE/default.tmpl" ] || die "$AM_SHARE/default.tmpl is missing (Debian's prometheus-alertmanager ships it; without it no notification is sent)"
+  mkdir -p "$ctx/templates"
+  cp "$AM_SHARE"/*.tmpl "$ctx/templates/"
   log "alertmanager: docker build -> $AM_TAG"
   docker_build "$AM_TAG" "$AM_HASH" "$ctx" "AM_VERSION=$AM_VERSION"
   rm_scratch "$ctx"
