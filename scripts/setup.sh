@@ -8,7 +8,7 @@
 #                                  and the Kubernetes control plane (`npm run k8s:build`, ~16 min cold on 2 cores)
 #   bash scripts/setup.sh --node   also what a real Kubernetes node needs (opt-in, root): Debian's runc, and
 #                                  kubelet, kube-proxy, CoreDNS, containerd, CNI plugins and the pause image
-#                                  (npm run k8s:build-node)
+#                                  (npm run k8s:build-node), and metrics-server (npm run k8s:build-metrics-server)
 #   bash scripts/setup.sh --bench  also the peers the benchmarks measure the prober against: Debian's
 #                                  prometheus-blackbox-exporter and prometheus-postgres-exporter (with prometheus,
 #                                  installed anyway), burrow (LinkedIn's lag monitor) for `npm run bench:lag`, and
@@ -111,6 +111,9 @@ npm run -s images
 # gamemetrics/gm-tools:0.1.0, the image deploy/prober and deploy/gameday run (gm-prober and gm-chaos bundled
 # onto gamemetrics/node:24-local): built from this checkout, skipped when its inputs are unchanged.
 npm run -s images:gm-tools
+# gamemetrics/alertmanager:0.25.0-local, deploy/alertmanager's image on the real node (Debian's
+# prometheus-alertmanager binary, installed above, onto glibc from the local base; seconds, skipped when unchanged)
+npm run -s images:alertmanager
 
 # The Kubernetes control plane of the integration tests: kube-apiserver, controller-manager, scheduler,
 # etcd 3.6 (Debian's 3.4 is too old for kube-apiserver 1.37's watches), kwok and kustomize, built from
@@ -127,4 +130,6 @@ fi
 if [ $node = 1 ]; then
   log "Kubernetes node binaries (skipped when already built from the same recipe)"
   bash packages/kube-testenv/scripts/build-node.sh >/dev/null
+  # the metrics API (pod memory for the prober and the HPA) beside that node: ~7 min cold, seconds cached
+  bash packages/kube-testenv/scripts/build-metrics-server.sh >/dev/null
 fi

@@ -374,6 +374,9 @@ async function makePki(pki: string): Promise<void> {
     leafCert(pki, "scheduler", "/CN=system:kube-scheduler", client),
     // how the API server authenticates to kubelets (logs, exec, port-forward) when a real node runs
     leafCert(pki, "kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client),
+    // how the API server's aggregator authenticates to an extension API server (metrics-server): the
+    // user it forwards goes in X-Remote-* headers, trusted only from this CN (--requestheader-allowed-names)
+    leafCert(pki, "front-proxy-client", "/CN=front-proxy-client", client),
   ]);
 }
 
@@ -532,6 +535,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--kubelet-client-certificate=${path.join(pki, "kubelet-client.crt")}`,
         `--kubelet-client-key=${path.join(pki, "kubelet-client.key")}`,
         "--kubelet-preferred-address-types=InternalIP,Hostname",
+        // the aggregation layer, for an APIService such as metrics.k8s.io (metrics-server): the front
+        // proxy's client certificate and the headers an extension server may trust from it; routed to the
+        // Service's endpoints (an extension server may run as a host process behind a selector-less Service)
+        `--requestheader-client-ca-file=${path.join(pki, "ca.crt")}`,
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        `--proxy-client-cert-file=${path.join(pki, "front-proxy-client.crt")}`,
+        `--proxy-client-key-file=${path.join(pki, "front-proxy-client.key")}`,
+        "--enable-aggregator-routing=true",
         ...(legacyEtcd ? ["--watch-cache=false"] : []),
       ],
       logs,

@@ -5,6 +5,7 @@ import {
   checkAllowlist,
   defaultTargets,
   instanceFromPod,
+  memoryUsageByPod,
   parseQuantity,
   restoredRevision,
   templateChanges,
@@ -171,6 +172,48 @@ describe("instanceFromPod", () => {
     });
     p.metadata!.deletionTimestamp = new Date(now);
     expect(instanceFromPod(p, "event-processor-service", "event-processor-service", now, 300).running).toBe(false);
+  });
+  it("carries the memory in use of a running pod, none for a stopped one", () => {
+    const running = { name: "event-processor-service", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: {} } };
+    const p = pod({ phase: "Running", containerStatuses: [running] });
+    expect(instanceFromPod(p, "event-processor-service", "event-processor-service", now, 300, 123_456)).toMatchObject({
+      memoryUsageBytes: 123_456,
+      memoryLimitBytes: 256 * 2 ** 20,
+    });
+    expect(instanceFromPod(p, "event-processor-service", "event-processor-service", now, 300).memoryUsageBytes).toBeNull();
+    const stopped = pod({ phase: "Failed", containerStatuses: [{ ...running, state: { terminated: { exitCode: 1 } } }] });
+    expect(instanceFromPod(stopped, "event-processor-service", "event-processor-service", now, 300, 123_456).memoryUsageBytes).toBeNull();
+  });
+});
+
+describe("memoryUsageByPod", () => {
+  it("takes the named container's working set from a PodMetricsList (kubectl top pod --containers)", () => {
+    const usage = memoryUsageByPod(
+      [
+        {
+          metadata: { name: "stats-api-1" },
+          containers: [
+            { name: "sidecar", usage: { memory: "1Gi" } },
+            { name: "stats-api", usage: { cpu: "3m", memory: "41200Ki" } },
+          ],
+        },
+        { metadata: { name: "stats-api-2" }, containers: [{ name: "other", usage: { memory: "64Mi" } }] },
+        {
+          metadata: { name: "stats-api-3" },
+          containers: [
+            { name: "a", usage: { memory: "1Mi" } },
+            { name: "b", usage: { memory: "2Mi" } },
+          ],
+        },
+        { metadata: { name: "stats-api-4" }, containers: [{ name: "stats-api", usage: { cpu: "1m" } }] },
+      ],
+      "stats-api",
+    );
+    // a pod's only container counts even when named otherwise; with several, only the named one
+    expect([...usage.entries()]).toEqual([
+      ["stats-api-1", 41200 * 1024],
+      ["stats-api-2", 64 * 2 ** 20],
+    ]);
   });
 });
 

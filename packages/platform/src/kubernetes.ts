@@ -6,6 +6,7 @@
  *   kubectl logs --tail N                                         logs(pod, N)
  *   kubectl delete pod (broker kill, restart failing pods)        restart(pod)
  *   kubectl describe pod → limits; OOMKilled, restarts            memoryLimit(pod), listInstances()
+ *   kubectl top pod --containers → memory in use                  listInstances() (metrics.k8s.io, when served)
  *   "increase memory limits"                                      setMemoryLimit(service, bytes)
  *   kubectl scale / "increase HPA min replicas"                   scale(service, n)
  *   kubectl rollout history / rollout undo                        rollouts(service), rollback(service)
@@ -17,6 +18,7 @@ import {
   AppsV1Api,
   AutoscalingV2Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -129,8 +131,38 @@ export function parseQuantity(q: string | undefined): number | null {
   return Math.round(n * (pow[unit] ?? 1));
 }
 
-/** The runbook's view of one pod, pure: running, restarts, OOMKilled from the (last) terminated state, limits. */
-export function instanceFromPod(pod: V1Pod, role: Role, container: string, nowMs: number, oomWindowSeconds: number): InstanceInfo {
+/** One PodMetrics of the metrics API (metrics.k8s.io/v1beta1, served by metrics-server): usage per container. */
+export interface PodMetrics {
+  metadata?: { name?: string };
+  containers?: { name?: string; usage?: Record<string, string> }[];
+}
+
+/**
+ * pod name → its container's memory in use (the working set, bytes) from a PodMetricsList: what
+ * `kubectl top pod --containers` shows. Container-level on purpose: on a cgroup v1 node the kubelet
+ * reports a pod-level working set of 0 (docs/kubernetes-node.md). A pod or container missing from the
+ * list (not scraped yet) has no entry.
+ */
+export function memoryUsageByPod(items: readonly PodMetrics[], container: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of items) {
+    const c = m.containers?.find((x) => x.name === container) ?? (m.containers?.length === 1 ? m.containers[0] : undefined);
+    const bytes = parseQuantity(c?.usage?.["memory"]);
+    if (m.metadata?.name && bytes !== null) out.set(m.metadata.name, bytes);
+  }
+  return out;
+}
+
+/** The runbook's view of one pod, pure: running, restarts, OOMKilled from the (last) terminated state, limits,
+ * and the memory in use when the metrics API gave it (`memoryUsageBytes`, else null). */
+export function instanceFromPod(
+  pod: V1Pod,
+  role: Role,
+  container: string,
+  nowMs: number,
+  oomWindowSeconds: number,
+  memoryUsageBytes: number | null = null,
+): InstanceInfo {
   const spec = pod.spec?.containers.find((c) => c.name === container) ?? pod.spec?.containers[0];
   const status: V1ContainerStatus | undefined =
     pod.status?.containerStatuses?.find((c) => c.name === (spec?.name ?? container)) ?? pod.status?.containerStatuses?.[0];
@@ -152,8 +184,8 @@ export function instanceFromPod(pod: V1Pod, role: Role, container: string, nowMs
     exitCode: running ? null : (terminated?.exitCode ?? last?.exitCode ?? null),
     oomKilled,
     memoryLimitBytes: parseQuantity(spec?.resources?.limits?.["memory"]),
-    // usage needs the metrics API (metrics-server), which the runbook's steps do not depend on
-    memoryUsageBytes: null,
+    // from the metrics API (metrics-server) when it is served; the runbook's steps do not depend on it
+    memoryUsageBytes: running ? memoryUsageBytes : null,
     startedAt: startedAt ? new Date(startedAt).toISOString() : null,
   };
 }
@@ -284,6 +316,7 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const autoscaling = kc.makeApiClient(AutoscalingV2Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
   const fieldManager = opts.fieldManager ?? "gm-chaos";
   const now = opts.now ?? Date.now;
   const oomWindow = opts.oomWindowSeconds ?? 300;
@@ -308,6 +341,28 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       return list.items.sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? "", undefined, { numeric: true }));
     } catch (err) {
       return apiError(err, `list pods -n ${t.namespace} -l ${t.selector}`);
+    }
+  };
+
+  /**
+   * The service's pods' memory in use from metrics.k8s.io (get/list on pods.metrics.k8s.io: read-only, no
+   * node access). Empty when the metrics API is not served or not allowed (404, 403, 503: no
+   * metrics-server), so usage is then unknown (null), as before, and nothing else fails.
+   */
+  const memoryUsage = async (role: Role): Promise<Map<string, number>> => {
+    const t = target(role);
+    try {
+      const list = (await custom.listNamespacedCustomObject({
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        namespace: guard(t.namespace),
+        plural: "pods",
+        labelSelector: t.selector,
+      })) as { items?: PodMetrics[] };
+      return memoryUsageByPod(list.items ?? [], t.container);
+    } catch (err) {
+      if (err instanceof PlatformError) throw err;
+      return new Map();
     }
   };
 
@@ -406,7 +461,8 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     },
     async listInstances(service) {
       const t = target(service);
-      return (await pods(service)).map((p) => instanceFromPod(p, service, t.container, now(), oomWindow));
+      const [list, usage] = await Promise.all([pods(service), memoryUsage(service)]);
+      return list.map((p) => instanceFromPod(p, service, t.container, now(), oomWindow, usage.get(p.metadata?.name ?? "") ?? null));
     },
     async logs(instance, tail) {
       const { pod, role } = await findPod(instance);

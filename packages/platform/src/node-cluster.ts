@@ -13,10 +13,12 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi, type V1Pod } from "@kubernetes/client-node";
 import { type ControlPlane, startControlPlane, toolPath } from "@gm/kube-testenv/control-plane";
+import { type MetricsServer, startMetricsServer } from "@gm/kube-testenv/metrics-server";
 import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode } from "@gm/kube-testenv/node";
 import { ensurePlatformImage, LOCAL_IMAGES, resolveImages } from "@gm/stack/images";
 import { parseAllDocuments } from "yaml";
@@ -35,6 +37,51 @@ export function nodeClusterSkipReason(extraImages: string[] = []): string | null
     if (spawnSync("docker", ["image", "inspect", img], { stdio: "ignore" }).status !== 0)
       return `image ${img} missing (npm run images, or bash scripts/setup.sh)`;
   return null;
+}
+
+/**
+ * In-cluster clients (gm-prober's `kubeconfig: in-cluster`) dial the `kubernetes` Service (10.0.0.1:443),
+ * whose endpoints the test control plane leaves empty (its API server listens on 127.0.0.1 only, which an
+ * Endpoint may not name: --endpoint-reconciler-type=none). This forwards the node's IP to the API server
+ * and names it in an EndpointSlice of that Service, so kube-proxy sends pods there; TLS stays end to end
+ * (the serving certificate carries IP:10.0.0.1 and the kubernetes.default.svc names). Lives in the test
+ * process; closed by the cluster's stop().
+ */
+async function exposeApiServer(core: CoreV1Api, kc: KubeConfig, nodeIp: string, cp: ControlPlane): Promise<net.Server> {
+  const api = new URL(cp.server);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(api.port), api.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.on("close", () => {
+    for (const s of sockets) s.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, nodeIp, resolve);
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const svc = await core.readNamespacedService({ name: "kubernetes", namespace: "default" });
+  const portName = svc.spec?.ports?.[0]?.name ?? "https";
+  await KubernetesObjectApi.makeApiClient(kc).create({
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: "kubernetes-gm-node",
+      namespace: "default",
+      labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "gm.node-cluster" },
+    },
+    addressType: "IPv4",
+    endpoints: [{ addresses: [nodeIp], conditions: { ready: true } }],
+    ports: [{ name: portName, protocol: "TCP", port }],
+  } as KubernetesObject);
+  return server;
 }
 
 /** An image rename of the overlay: `name` as the manifests spell it → the local `newName:newTag`. */
@@ -88,6 +135,8 @@ export interface NodeCluster {
   node: KubeNode;
   kc: KubeConfig;
   core: CoreV1Api;
+  /** metrics-server (the metrics.k8s.io API) when started with `metricsServer` */
+  metricsServer?: MetricsServer;
   /** the demo platform's image as imported (the tag the stack builds) */
   platformImage: string;
   /** when deploy/<dirs> was applied (ms since the epoch) */
@@ -108,6 +157,12 @@ export interface NodeClusterOptions {
   extraImages?: ImageRename[];
   /** objects to create after deploy/<dirs> (e.g. a Secret the manifests expect from outside git) */
   extraObjects?: KubernetesObject[];
+  /** changes the rendered objects before they are created, once the node runs (e.g. receivers pointed at
+   * a stand-in on the node's IP); returns the objects to create */
+  transform?: (objects: KubernetesObject[], node: KubeNode) => KubernetesObject[] | Promise<KubernetesObject[]>;
+  /** also run metrics-server (@gm/kube-testenv/metrics-server), so metrics.k8s.io serves pod memory (needs
+   * `bash packages/kube-testenv/scripts/build-metrics-server.sh`) */
+  metricsServer?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -121,6 +176,8 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
   const extra = o.extraImages ?? [];
   const cp = await startControlPlane({ nodes: 0, onProgress: log });
   let node: KubeNode | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let apiForward: net.Server | undefined;
   try {
     node = await startNode({
       controlPlane: cp,
@@ -129,15 +186,24 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       onProgress: log,
     });
     log(`control plane and node Ready, images imported (${platformImage}): ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    if (o.metricsServer)
+      metricsServer = await startMetricsServer({
+        controlPlane: cp,
+        nodeIp: node.nodeIp,
+        dir: path.join(node.dir, "metrics-server"),
+        onProgress: log,
+      });
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
-    const objects = renderOnNode(o.deploy ?? ["platform"], [
+    apiForward = await exposeApiServer(core, kc, node.nodeIp, cp);
+    const rendered = renderOnNode(o.deploy ?? ["platform"], [
       { name: "apache/kafka", image: NODE_KAFKA_IMAGE },
       { name: "postgres", image: NODE_PG_IMAGE },
       { name: "gamemetrics/demo-platform", image: platformImage },
       ...extra,
     ]);
+    const objects = o.transform ? await o.transform(rendered, node) : rendered;
     const api = KubernetesObjectApi.makeApiClient(kc);
     // the claims of kafka-0..2 and postgres-0 bind to these (no StorageClass: storageClassName "")
     const claims = objects
@@ -171,6 +237,7 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       node,
       kc,
       core,
+      ...(metricsServer ? { metricsServer } : {}),
       platformImage,
       appliedAt,
       readyAt,
@@ -212,6 +279,8 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
       },
       async stop() {
         try {
+          apiForward?.close();
+          await metricsServer?.stop();
           await started.stop();
         } finally {
           await cp.stop();
@@ -220,6 +289,8 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
     };
   } catch (err) {
     try {
+      apiForward?.close();
+      await metricsServer?.stop();
       await node?.stop();
     } finally {
       await cp.stop();

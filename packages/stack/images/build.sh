@@ -4,6 +4,8 @@
 #   gamemetrics/kafka:${KAFKA_VERSION}-local  ~ apache/kafka:${KAFKA_VERSION}
 #   gamemetrics/postgres:15-local             ~ postgres:15
 #   gamemetrics/node:${NODE_MAJOR}-local      ~ node:${NODE_MAJOR}-bookworm-slim
+#   gamemetrics/alertmanager:0.25.0-local     ~ quay.io/prometheus/alertmanager:v0.25.0 (only when named:
+#                                               Debian's prometheus-alertmanager binary from this machine)
 # See README.md beside this file. Run `bash packages/stack/images/build.sh --help`.
 set -euo pipefail
 
@@ -24,17 +26,24 @@ BASE_TAG="gamemetrics/debian-base:${DEBIAN_SUITE}-local"
 KAFKA_TAG="gamemetrics/kafka:${KAFKA_VERSION}-local"
 PG_TAG="gamemetrics/postgres:${PG_MAJOR}-local"
 NODE_TAG="gamemetrics/node:${NODE_MAJOR}-local"
+AM_BIN="${AM_BIN:-/usr/bin/prometheus-alertmanager}"   # Debian's package, what the tests run
+# its notification templates: Debian's build reads default.tmpl from here instead of embedding it
+AM_SHARE="${AM_SHARE:-/usr/share/prometheus/alertmanager}"
+AM_VERSION=0.25.0                # deploy/alertmanager names quay.io/prometheus/alertmanager:v0.25.0
+AM_TAG="gamemetrics/alertmanager:${AM_VERSION}-local"
 
 usage() {
   cat <<EOF
-Usage: bash packages/stack/images/build.sh [--force] [--refresh] [kafka|postgres|node ...]
+Usage: bash packages/stack/images/build.sh [--force] [--refresh] [kafka|postgres|node|alertmanager ...]
 
 Builds, without any container registry, local drop-in images for:
   ${KAFKA_TAG}   (like apache/kafka:${KAFKA_VERSION})
   ${PG_TAG}    (like postgres:${PG_MAJOR})
   ${NODE_TAG}        (like node:${NODE_MAJOR}-bookworm-slim)
-on top of ${BASE_TAG} (debootstrap of Debian ${DEBIAN_SUITE}).
-With no image names, builds all three. Idempotent: an image whose tag already
+on top of ${BASE_TAG} (debootstrap of Debian ${DEBIAN_SUITE}), and, only when named,
+  ${AM_TAG}  (like quay.io/prometheus/alertmanager:v${AM_VERSION}, from ${AM_BIN},
+                                     Debian's prometheus-alertmanager ${AM_VERSION}: apt-get install prometheus-alertmanager)
+With no image names, builds the first three. Idempotent: an image whose tag already
 carries label ${LABEL_KEY}=<hash of this folder's recipe + versions> is skipped.
 
 Options:
@@ -61,7 +70,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --force) FORCE=1 ;;
     --refresh) FORCE=1; REFRESH=1 ;;
-    kafka|postgres|node) SELECTED+=("$1") ;;
+    kafka|postgres|node|alertmanager) SELECTED+=("$1") ;;
     *) echo "[images] unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -113,6 +122,9 @@ BASE_HASH="$(printf '%s\n%s\n' "$ROOTFS_KEY" "$(hash_files build.sh)" | sha)"
 KAFKA_HASH="$(printf '%s\n%s\nkafka=%s\n' "$BASE_HASH" "$(hash_files kafka)" "$KAFKA_VERSION" | sha)"
 PG_HASH="$(printf '%s\n%s\npg=%s\n' "$BASE_HASH" "$(hash_files postgres)" "$PG_MAJOR" | sha)"
 NODE_HASH="$(printf '%s\n%s\nnode=%s\n' "$BASE_HASH" "$(hash_files node)" "$NODE_VERSION" | sha)"
+# the binary's own hash: a new Debian build of the package is a new image
+AM_HASH="$(printf '%s\n%s\nalertmanager=%s %s\n' "$BASE_HASH" "$(hash_files alertmanager)" "$AM_VERSION" \
+  "$( { [ -f "$AM_BIN" ] && sha256sum < "$AM_BIN"; [ -d "$AM_SHARE" ] && (cd "$AM_SHARE" && find . -maxdepth 1 -name '*.tmpl' -type f | LC_ALL=C sort | xargs sha256sum); } 2> /dev/null | sha)" | sha)"
 
 up_to_date() { # TAG HASH
   local have
@@ -273,9 +285,30 @@ build_node() {
   [ "$v" = "v${NODE_VERSION}" ] || die "$NODE_TAG: node -v printed '$v', expected v${NODE_VERSION}"
 }
 
+# -------------------------------------------------------- 5. alertmanager ----
+build_alertmanager() {
+  if up_to_date "$AM_TAG" "$AM_HASH"; then
+    log "alertmanager: $AM_TAG is up to date (recipe ${AM_HASH:0:12}), skipping"
+    return
+  fi
+  [ -x "$AM_BIN" ] || die "$AM_BIN is missing: apt-get install prometheus-alertmanager (or set AM_BIN)"
+  local v
+  v="$("$AM_BIN" --version 2>&1 | sed -n 's/^alertmanager, version \([0-9.]*\).*/\1/p')"
+  [ "$v" = "$AM_VERSION" ] || die "$AM_BIN is alertmanager '$v', expected $AM_VERSION (what deploy/alertmanager names)"
+  scratch ctx-alertmanager; local ctx="$SCRATCH_DIR"
+  cp -a "$HERE/alertmanager/." "$ctx/"
+  cp "$AM_BIN" "$ctx/alertmanager"
+  [ -f "$AM_SHARE/default.tmpl" ] || die "$AM_SHARE/default.tmpl is missing (Debian's prometheus-alertmanager ships it; without it no notification is sent)"
+  mkdir -p "$ctx/templates"
+  cp "$AM_SHARE"/*.tmpl "$ctx/templates/"
+  log "alertmanager: docker build -> $AM_TAG"
+  docker_build "$AM_TAG" "$AM_HASH" "$ctx" "AM_VERSION=$AM_VERSION"
+  rm_scratch "$ctx"
+}
+
 # ----------------------------------------------------------------- main ------
 T0=$SECONDS
-log "recipe: base ${BASE_HASH:0:12}, kafka ${KAFKA_HASH:0:12}, postgres ${PG_HASH:0:12}, node ${NODE_HASH:0:12}; cache $CACHE"
+log "recipe: base ${BASE_HASH:0:12}, kafka ${KAFKA_HASH:0:12}, postgres ${PG_HASH:0:12}, node ${NODE_HASH:0:12}, alertmanager ${AM_HASH:0:12}; cache $CACHE"
 
 # the base is needed only when one of the selected images has to be (re)built
 need_base=0
@@ -285,6 +318,7 @@ for img in "${SELECTED[@]}"; do
     kafka)    up_to_date "$KAFKA_TAG" "$KAFKA_HASH" || need_base=1; TAGS+=("$KAFKA_TAG") ;;
     postgres) up_to_date "$PG_TAG" "$PG_HASH"       || need_base=1; TAGS+=("$PG_TAG") ;;
     node)     up_to_date "$NODE_TAG" "$NODE_HASH"   || need_base=1; TAGS+=("$NODE_TAG") ;;
+    alertmanager) up_to_date "$AM_TAG" "$AM_HASH"   || need_base=1; TAGS+=("$AM_TAG") ;;
   esac
 done
 [ "$need_base" = 1 ] && build_base
