@@ -10,27 +10,11 @@
  * Needs root, runc, the node's binaries (`bash scripts/setup.sh --node`) and the local images.
  */
 import { spawnSync } from "node:child_process";
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NodeCluster, nodeClusterSkipReason, startNodeCluster } from "./node-cluster.js";
+import { type NodeCluster, nodeClusterSkipReason, startNodeCluster, httpGet } from "./node-cluster.js";
 
 const skip = nodeClusterSkipReason();
 if (skip) console.warn(`kubernetes-node.int.test.ts skipped: ${skip}`);
-
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 5000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        body += c;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url}: timeout`)));
-    req.on("error", reject);
-  });
-}
 
 describe.skipIf(!!skip)("deploy/platform on a real node", { timeout: 900_000 }, () => {
   let cluster: NodeCluster;

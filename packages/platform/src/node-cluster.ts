@@ -13,6 +13,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -307,3 +308,19 @@ export const PLATFORM_READY: [string, string, number][] = [
   ["gamemetrics", "event-processor-service-", 2],
   ["gamemetrics", "stats-api-", 2],
 ];
+
+/** GET `url` (a ClusterIP from this host, through kube-proxy's rules): its status and body. */
+export function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${url}: timeout`)));
+    req.on("error", reject);
+  });
+}

@@ -25,7 +25,7 @@ import { AppsV1Api, type KubernetesObject, PatchStrategy, setHeaderOptions } fro
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { type NodeCluster, nodeClusterSkipReason, PLATFORM_READY, startNodeCluster } from "./node-cluster.js";
+import { type NodeCluster, nodeClusterSkipReason, PLATFORM_READY, startNodeCluster, httpGet } from "./node-cluster.js";
 
 const GM_TOOLS = "gamemetrics/gm-tools:0.1.0";
 const AM_IMAGE = "gamemetrics/alertmanager:0.25.0-local";
@@ -58,21 +58,6 @@ function startStandIn(host: string): Promise<{ server: http.Server; base: string
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, host, () => resolve({ server, base: `http://${host}:${(server.address() as AddressInfo).port}`, received }));
-  });
-}
-
-function httpRequest(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        body += c;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url}: timeout`)));
-    req.on("error", reject);
   });
 }
 
@@ -216,7 +201,7 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
     let text = "";
     let left: string[] = ["not scraped yet"];
     while (Date.now() - t0 < 180_000) {
-      text = await httpRequest(url).then(
+      text = await httpGet(url).then(
         (r) => (r.status === 200 ? r.body : `HTTP ${r.status}`),
         (e: Error) => e.message,
       );
@@ -251,7 +236,7 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
     const want = ["ingest-api", "event-processor-service", "stats-api"];
     while (Date.now() - t0 < 120_000) {
       rows = read(
-        await httpRequest(url).then(
+        await httpGet(url).then(
           (r) => r.body,
           () => "",
         ),
@@ -288,7 +273,7 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
     let alert: Alert | undefined;
     let seen = "";
     while (!alert && Date.now() - t0 < 180_000) {
-      const r = await httpRequest(amUrl).catch((e: Error) => ({ status: 0, body: e.message }));
+      const r = await httpGet(amUrl).catch((e: Error) => ({ status: 0, body: e.message }));
       seen = r.body;
       if (r.status === 200)
         alert = (JSON.parse(r.body) as Alert[]).find((a) => a.labels["kind"] === "service-down" && a.labels["subject"] === "stats-api");
@@ -303,7 +288,7 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
       `stats-api scaled to 0 → alert in the in-cluster Alertmanager after ${detected.toFixed(1)}s: ${JSON.stringify(alert!.labels)}`,
     );
     // the labels the prober sends: its own open incident, as on its /metrics
-    const metrics = (await httpRequest(proberUrl)).body;
+    const metrics = (await httpGet(proberUrl)).body;
     const incident = metrics
       .split("\n")
       .find((l) => l.startsWith("incident_active{") && l.includes('kind="service-down"') && l.includes('subject="stats-api"'));
