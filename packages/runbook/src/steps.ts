@@ -954,10 +954,13 @@ const oomCheckMemoryLeaks: Step = {
     let total = 0;
     const src = logSource(ports);
     for (const i of await ports.platform.listInstances(service)) {
-      const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => LEAK_LINE.test(l));
+      // an OOM-killed container that restarted: its last words are in the previous run (`kubectl logs --previous`)
+      const previous = i.oomKilled && i.restarts > 0;
+      const lines = await ports.platform.logs(i.name, ctx.policy.actions.logTail, previous ? { previous } : undefined);
+      const hits = lines.filter((l) => LEAK_LINE.test(l));
       total += hits.length;
       output.push(
-        `${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${src.text}`,
+        `${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${previous ? " of the OOM-killed run (--previous)" : ""}${src.text}`,
         ...hits.slice(-5),
       );
     }

@@ -267,9 +267,12 @@ async function runNamespaceDrills(
     if (argv.json) emit({ event: "skipped", scenario: s.name, reason: `fault ${s.fault.type} ${why}` });
     else out.progress(`${s.name}: skipped on kubernetes (fault ${s.fault.type} ${why})`);
   }
+  kubernetesTarget(argv, ""); // --cluster-dns checked before anything is contacted
   const k8s = await kubernetesPlatformFor(argv);
   const target = kubernetesTarget(argv, k8s.context);
-  out.progress(`kubernetes: context ${k8s.context}, namespaces ${target.namespaces.kafka} and ${target.namespaces.platform}`);
+  out.progress(
+    `kubernetes: context ${k8s.context}, namespaces ${target.namespaces.kafka} and ${target.namespaces.platform}${target.clusterDns ? `, reached by cluster names through DNS ${target.clusterDns} (load, integrity, Kafka and PostgreSQL)` : " (API server only: no load, integrity not run)"}`,
+  );
   await runEach(
     argv,
     scenarios.filter((s) => NAMESPACE_FAULTS.includes(s.fault.type)),
