@@ -68,10 +68,19 @@ export function useClusterDns(o: ClusterDnsOptions): { restore(): void; resolve(
   };
   const lookup = function (this: unknown, host: string, options: unknown, callback?: unknown) {
     const cb = (typeof options === "function" ? options : callback) as LookupCallback;
-    const opts = (typeof options === "function" ? {} : typeof options === "number" ? { family: options } : (options ?? {})) as LookupOptions;
-    if (clusterQueryName(host, domain) === null || opts.family === 6) return (original as Function).call(this, host, options, callback);
+    const opts = (
+      typeof options === "function" ? {} : typeof options === "number" ? { family: options } : (options ?? {})
+    ) as LookupOptions;
+    if (clusterQueryName(host, domain) === null || opts.family === 6)
+      return (original as (...a: unknown[]) => void).call(this, host, options, callback);
     resolve(host).then(
-      (addresses) => (opts.all ? cb(null, addresses.map((address) => ({ address, family: 4 }))) : cb(null, addresses[0]!, 4)),
+      (addresses) =>
+        opts.all
+          ? cb(
+              null,
+              addresses.map((address) => ({ address, family: 4 })),
+            )
+          : cb(null, addresses[0]!, 4),
       (err: Error) => cb(err as NodeJS.ErrnoException, opts.all ? [] : ""),
     );
   } as typeof dns.lookup;

@@ -433,7 +433,9 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
         // a container that has not started yet (a recreated pod, ContainerCreating) has no logs: that is the answer, not a failure
         const waiting = pod.status?.containerStatuses?.find((c) => c.name === target(role).container)?.state?.waiting;
         if (!previous && (err as { code?: number }).code === 400 && waiting)
-          return [`(no logs: container ${target(role).container} of pod ${instance} is waiting to start: ${waiting.reason ?? "unknown reason"})`];
+          return [
+            `(no logs: container ${target(role).container} of pod ${instance} is waiting to start: ${waiting.reason ?? "unknown reason"})`,
+          ];
         return apiError(err, `logs ${pod.metadata?.name} -n ${ns} --tail ${tail}${previous ? " --previous" : ""}`);
       }
     },

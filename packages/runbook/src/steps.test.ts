@@ -75,8 +75,8 @@ function fake(init: Partial<FakeState> = {}): Fake {
     },
     platform: {
       listInstances: async (service) => st.instances.filter((i) => i.service === service).map((i) => ({ ...i })),
-      logs: async (name, tail) => {
-        f.calls.push(`logs ${name} ${tail}`);
+      logs: async (name, tail, o) => {
+        f.calls.push(`logs ${name} ${tail}${o?.previous ? " --previous" : ""}`);
         return (st.logs[name] ?? []).slice(-tail);
       },
       restart: async (name) => {
@@ -582,6 +582,13 @@ describe("service OOM steps", () => {
     });
     const r = await run(STEPS.oomCheckMemoryLeaks, p, "service-oom", "stats-api");
     expect(r).toMatchObject({ ok: true, finding: "problem", data: { lines: 1 } });
+  });
+
+  it("check memory leaks reads an OOM-killed, restarted instance's previous run (kubectl logs --previous), the others' current one", async () => {
+    const p = fake({ instances: stats() });
+    const r = await run(STEPS.oomCheckMemoryLeaks, p, "service-oom", "stats-api");
+    expect(p.calls).toEqual(["logs stats-1 200 --previous", "logs stats-2 200"]);
+    expect(r.output[0]).toMatch(/^stats-1: 0 memory-related line\(s\) in the last 200 of the OOM-killed run \(--previous\)/);
   });
 
   it("increase memory limits doubles the limit", async () => {

@@ -109,7 +109,11 @@ export function loadAndIntegrity(
 }
 
 /** The prober configuration drills observe with; its Alertmanager sink (built by buildProber) points at the drill's. */
-export function observingConfig(o: { endpoints: StackEndpoints; proberConfig?: ProberConfig; alertmanager?: RunningAlertmanager }): ProberConfig {
+export function observingConfig(o: {
+  endpoints: StackEndpoints;
+  proberConfig?: ProberConfig;
+  alertmanager?: RunningAlertmanager;
+}): ProberConfig {
   const given = o.proberConfig ?? drillProberConfig(o.endpoints).config;
   return o.alertmanager ? { ...given, alertmanager: { urls: [o.alertmanager.url] } } : given;
 }
