@@ -19,12 +19,15 @@ describe("useClusterDns", () => {
   it("refuses a server that is not an IP address, naming it", () => {
     expect(() => useClusterDns({ server: "coredns" })).toThrow(/cluster DNS server: "coredns" is not an IP address/);
   });
-  it("replaces dns.lookup until restored, once per process", () => {
+  it("replaces dns.lookup until restored; another server is refused, the same one shared", () => {
     const original = dns.lookup;
     const d = useClusterDns({ server: "127.0.0.1" });
     try {
       expect(dns.lookup).not.toBe(original);
       expect(() => useClusterDns({ server: "127.0.0.2" })).toThrow(/already set to 127.0.0.1/);
+      const again = useClusterDns({ server: "127.0.0.1" });
+      again.restore();
+      expect(dns.lookup).not.toBe(original);
     } finally {
       d.restore();
       d.restore();

@@ -45,14 +45,20 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 
 /**
  * Resolves cluster names through `server` for every `dns.lookup` in this process until `restore()`.
- * Installing twice is refused (two servers would race); restore is safe to call twice.
+ * Installing another server while one is in place is refused (two would race); the same one again
+ * shares it. Restore is safe to call twice.
  */
 export function useClusterDns(o: ClusterDnsOptions): { restore(): void; resolve(host: string): Promise<string[]> } {
   if (isIP(o.server) === 0) throw new ClusterDnsError(`cluster DNS server: "${o.server}" is not an IP address (expected e.g. 10.0.0.10)`);
-  const holder = dns as unknown as { lookup: typeof dns.lookup; __gmClusterDns?: string };
-  if (holder.__gmClusterDns)
-    throw new ClusterDnsError(`cluster DNS is already set to ${holder.__gmClusterDns} in this process; restore it first`);
+  const holder = dns as unknown as {
+    lookup: typeof dns.lookup;
+    __gmClusterDns?: { server: string; resolve(h: string): Promise<string[]> };
+  };
   const domain = o.domain ?? "cluster.local";
+  const current = holder.__gmClusterDns;
+  // the same server again (a recovery that reaches the namespace per journal entry): the one in place serves, this restore is a no-op
+  if (current?.server === o.server) return { resolve: current.resolve, restore() {} };
+  if (current) throw new ClusterDnsError(`cluster DNS is already set to ${current.server} in this process; restore it first`);
   const resolver = new dns.Resolver({ timeout: o.timeoutMs ?? 2_000, tries: 2 });
   resolver.setServers([o.server]);
   const original = dns.lookup;
@@ -85,7 +91,7 @@ export function useClusterDns(o: ClusterDnsOptions): { restore(): void; resolve(
     );
   } as typeof dns.lookup;
   holder.lookup = lookup;
-  holder.__gmClusterDns = o.server;
+  holder.__gmClusterDns = { server: o.server, resolve };
   return {
     resolve,
     restore() {

@@ -23,7 +23,7 @@ import type { Policy } from "@gm/runbook/policy";
 import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableError, type Ports } from "@gm/runbook/ports";
 import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
 import { instances } from "@gm/signals/collect-round";
-import type { Fault } from "./faults.js";
+import { createConnectionFault, type Fault } from "./faults.js";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { DrillReport } from "@gm/report/schema";
 import { createAlertmanagerSink } from "@gm/monitor/alertmanager";
@@ -42,6 +42,9 @@ import type { FaultSpec, FaultType, Scenario } from "./scenario.js";
 /** Faults a namespace drill can inject and observe through the API server alone. */
 export const NAMESPACE_FAULTS: readonly FaultType[] = ["kill-broker", "memory-limit"];
 
+/** Faults a namespace drill can inject when it reaches the namespace through its cluster DNS (PostgreSQL too). */
+export const REACHED_NAMESPACE_FAULTS: readonly FaultType[] = [...NAMESPACE_FAULTS, "hold-connections", "lock-table"];
+
 export interface KubernetesTargetRecord {
   kubeconfig?: string;
   context: string;
@@ -58,9 +61,19 @@ export interface KubernetesTargetRecord {
 /** A namespace fault has the same shape as the stack's (faults.ts). */
 export type NamespaceFault = Fault;
 
-/** The broker kill (`kubectl delete pod -n kafka`) and the lowered memory limit, each with its undo. */
-export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): NamespaceFault {
+/**
+ * The broker kill (`kubectl delete pod -n kafka`) and the lowered memory limit, each with its undo; with
+ * `reach` (the namespace's PostgreSQL by its cluster name) also the leaking client and the lock holder.
+ */
+export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform, reach?: { postgresUrl: string }): NamespaceFault {
   switch (spec.type) {
+    case "hold-connections":
+    case "lock-table":
+      // the Deployment controller finishes a rolling update by itself: nothing to settle before the sessions are cut
+      if (reach) return createConnectionFault(spec, reach.postgresUrl, async () => {});
+      throw new Error(
+        `fault ${spec.type} cannot be drilled against a namespace through the API server alone: it needs PostgreSQL connections; give the cluster's DNS (--cluster-dns) to reach it by its cluster name, or run it against the testcontainers stack (supported here: ${NAMESPACE_FAULTS.join(", ")})`,
+      );
     case "kill-broker": {
       const count = Number(spec.params["count"] ?? 1);
       return {
@@ -114,7 +127,7 @@ export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): 
     }
     default:
       throw new Error(
-        `fault ${spec.type} cannot be drilled against a namespace: it needs ${spec.type === "pause-consumers" ? "Kafka consumer lag" : "PostgreSQL connections"}, which the API server does not show; run it against the testcontainers stack (supported here: ${NAMESPACE_FAULTS.join(", ")})`,
+        `fault ${spec.type} cannot be drilled against a namespace: it needs ${spec.type === "pause-consumers" ? "Kafka consumer lag" : "PostgreSQL connections"}, which the API server does not show; run it against the testcontainers stack (supported here: ${(reach ? REACHED_NAMESPACE_FAULTS : NAMESPACE_FAULTS).join(", ")})`,
       );
   }
 }
@@ -343,7 +356,7 @@ async function runReachedNamespaceDrill(o: NamespaceDrillOptions, clusterDns: st
         resolveAfterRounds: config.hysteresis.resolveAfter,
         alertmanager: o.alertmanager ? redactUrl(o.alertmanager.url) : null,
       },
-      fault: createNamespaceFault(o.scenario.fault, k8s),
+      fault: createNamespaceFault(o.scenario.fault, k8s, { postgresUrl: e.postgresUrl }),
       journal: { stackId: `k8s:${o.target.context}`, postgresUrl: "", kubernetes: o.target },
       ...(o.scenario.kubernetes?.expect ? { expect: o.scenario.kubernetes.expect } : {}),
       ...(o.scenario.kubernetes?.mayFail ? { mayFail: o.scenario.kubernetes.mayFail } : {}),
@@ -368,4 +381,15 @@ async function runReachedNamespaceDrill(o: NamespaceDrillOptions, clusterDns: st
   } finally {
     dns.restore();
   }
+}
+
+/**
+ * What a recovery (gm-chaos recover, halt, the watchdog) needs to undo a journal's fault on a namespace
+ * reached through its cluster DNS: the cluster names resolved (for this short-lived process) and the
+ * namespace's PostgreSQL URL. Undefined for a target without cluster DNS.
+ */
+export async function reachNamespace(t: KubernetesTargetRecord, k8s: KubernetesPlatform): Promise<{ postgresUrl: string } | undefined> {
+  if (!t.clusterDns) return undefined;
+  useClusterDns({ server: t.clusterDns });
+  return { postgresUrl: (await namespaceEndpoints(k8s)).postgresUrl };
 }
