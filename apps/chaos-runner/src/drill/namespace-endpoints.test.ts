@@ -22,7 +22,7 @@ const ENV = {
   "ingest-api": {
     PORT: "8080",
     KAFKA_BROKERS: "kafka-0.kafka-headless.kafka.svc:19092, kafka-1.kafka-headless.kafka.svc:19092",
-    KAFKA_TOPIC: "game-events",
+    KAFKA_TOPIC: "game-events-v2",
   },
   "event-processor-service": { PORT: "8081", DATABASE_URL: "postgres://gm:pw@postgres.gamemetrics.svc:5432/gm" },
   "stats-api": { ADMIN_TOKEN: "tok" },
@@ -35,7 +35,7 @@ describe("namespaceEndpoints", () => {
       stackId: "k8s:admin@test",
       kafkaBootstrapServers: ["kafka-0.kafka-headless.kafka.svc:19092", "kafka-1.kafka-headless.kafka.svc:19092"],
       postgresUrl: "postgres://gm:pw@postgres.gamemetrics.svc:5432/gm",
-      topic: "game-events",
+      topic: "game-events-v2",
       consumerGroup: "event-processor-service",
       adminToken: "tok",
       services: {
