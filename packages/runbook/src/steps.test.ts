@@ -647,6 +647,27 @@ describe("service OOM steps", () => {
     expect(p.clock - T0).toBe(120_000);
   });
 
+  it("verify waits past the window for instances a rollout is still starting, up to the verification timeout", async () => {
+    const st = stats({ running: true });
+    st[1]!.running = false; // the raised limit's new pod, still starting when the window ends
+    const p = fake({ instances: st });
+    const sleep = p.sleep;
+    p.sleep = async (ms) => {
+      await sleep(ms);
+      if (p.clock - T0 >= 135_000) st[1]!.running = true;
+    };
+    const r = await run(STEPS.oomVerifyNoOom, p, "service-oom", "stats-api");
+    expect(r).toEqual({
+      ok: true,
+      output: ["stats-api: 2/2 running, no new OOM kill in 120 s (every instance running 135 s after the start: a rollout in progress)"],
+    });
+    // never started: fails once the verification timeout (300 s) has passed, saying how many run
+    st[1]!.running = false;
+    p.sleep = sleep;
+    const q = await run(STEPS.oomVerifyNoOom, p, "service-oom", "stats-api");
+    expect(q).toEqual({ ok: false, output: ["stats-api: 1/2 running, no new OOM kill in 120 s"] });
+  });
+
   it("verify fails as soon as an instance is OOM-killed again", async () => {
     const st = stats();
     const p = fake({ instances: st });
