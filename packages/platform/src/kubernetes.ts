@@ -291,6 +291,12 @@ export type KubernetesPlatform = PlatformPort &
     workloadMemoryLimit(service: Role): Promise<number | null>;
     /** pods of a service, raw, for what the port does not model */
     pods(service: Role): Promise<V1Pod[]>;
+    /**
+     * The environment the workload's container gets, as its pods see it: literal values and Secret keys
+     * (`secretKeyRef`, read from the workload's namespace); field references are left out. A drill on the
+     * node's host reads the services' own Kafka, PostgreSQL and token settings from here.
+     */
+    workloadEnv(service: Role): Promise<Record<string, string>>;
   };
 
 export function createKubernetesPlatform(opts: KubernetesPlatformOptions): KubernetesPlatform {
@@ -464,22 +470,57 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       const [list, usage] = await Promise.all([pods(service), memoryUsage(service)]);
       return list.map((p) => instanceFromPod(p, service, t.container, now(), oomWindow, usage.get(p.metadata?.name ?? "") ?? null));
     },
-    async logs(instance, tail) {
+    async logs(instance, tail, o) {
       const { pod, role } = await findPod(instance);
       const ns = guard(target(role).namespace);
+      const previous = o?.previous === true;
       try {
         const text = await core.readNamespacedPodLog({
           name: instance,
           namespace: ns,
           container: target(role).container,
           tailLines: tail,
+          ...(previous ? { previous: true } : {}),
         });
         return String(text)
           .split("\n")
           .filter((l) => l.length > 0);
       } catch (err) {
-        return apiError(err, `logs ${pod.metadata?.name} -n ${ns} --tail ${tail}`);
+        // a container that has not started yet (a recreated pod, ContainerCreating) has no logs: that is the answer, not a failure
+        const waiting = pod.status?.containerStatuses?.find((c) => c.name === target(role).container)?.state?.waiting;
+        if (!previous && (err as { code?: number }).code === 400 && waiting)
+          return [
+            `(no logs: container ${target(role).container} of pod ${instance} is waiting to start: ${waiting.reason ?? "unknown reason"})`,
+          ];
+        return apiError(err, `logs ${pod.metadata?.name} -n ${ns} --tail ${tail}${previous ? " --previous" : ""}`);
       }
+    },
+    async workloadEnv(service) {
+      const c = await containerOf(service);
+      const ns = guard(target(service).namespace);
+      const env: Record<string, string> = {};
+      const secrets = new Map<string, Record<string, string>>();
+      for (const e of c.env ?? []) {
+        if (e.value !== undefined) env[e.name] = e.value;
+        const ref = e.valueFrom?.secretKeyRef;
+        if (!ref?.name) continue;
+        const secretName = ref.name;
+        if (!secrets.has(secretName)) {
+          try {
+            const s = await core.readNamespacedSecret({ name: secretName, namespace: ns });
+            secrets.set(
+              secretName,
+              Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")])),
+            );
+          } catch (err) {
+            if (ref.optional) secrets.set(secretName, {});
+            else apiError(err, `get secret ${secretName} -n ${ns}`);
+          }
+        }
+        const v = secrets.get(secretName)?.[ref.key];
+        if (v !== undefined) env[e.name] = v;
+      }
+      return env;
     },
     async restart(instance) {
       const { role } = await findPod(instance);

@@ -27,8 +27,12 @@ export interface InstanceInfo {
 export interface PlatformPort {
   /** `kubectl get pods -n kafka` / `-l app=event-processor-service` */
   listInstances(service: InstanceInfo["service"]): Promise<InstanceInfo[]>;
-  /** `kubectl logs --tail N`: the newest `tail` lines, oldest first */
-  logs(instance: string, tail: number): Promise<string[]>;
+  /**
+   * `kubectl logs --tail N`: the newest `tail` lines, oldest first; `previous`: the container's previous
+   * run (`--previous`), where an OOM-killed or crashed run's last words are (a platform that keeps one
+   * log per instance across restarts, like Docker's, reads that log)
+   */
+  logs(instance: string, tail: number, options?: { previous?: boolean }): Promise<string[]>;
   /** where `logs()` reads ("docker", "kubernetes", "loki"), so steps can say it; absent when unknown */
   readonly logSource?: string;
   /** `kubectl delete pod` (the controller recreates it) / docker start of a stopped or killed container */

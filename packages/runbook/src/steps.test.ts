@@ -75,8 +75,8 @@ function fake(init: Partial<FakeState> = {}): Fake {
     },
     platform: {
       listInstances: async (service) => st.instances.filter((i) => i.service === service).map((i) => ({ ...i })),
-      logs: async (name, tail) => {
-        f.calls.push(`logs ${name} ${tail}`);
+      logs: async (name, tail, o) => {
+        f.calls.push(`logs ${name} ${tail}${o?.previous ? " --previous" : ""}`);
         return (st.logs[name] ?? []).slice(-tail);
       },
       restart: async (name) => {
@@ -584,6 +584,13 @@ describe("service OOM steps", () => {
     expect(r).toMatchObject({ ok: true, finding: "problem", data: { lines: 1 } });
   });
 
+  it("check memory leaks reads an OOM-killed, restarted instance's previous run (kubectl logs --previous), the others' current one", async () => {
+    const p = fake({ instances: stats() });
+    const r = await run(STEPS.oomCheckMemoryLeaks, p, "service-oom", "stats-api");
+    expect(p.calls).toEqual(["logs stats-1 200 --previous", "logs stats-2 200"]);
+    expect(r.output[0]).toMatch(/^stats-1: 0 memory-related line\(s\) in the last 200 of the OOM-killed run \(--previous\)/);
+  });
+
   it("increase memory limits doubles the limit", async () => {
     const p = fake({ instances: stats() });
     const r = await run(STEPS.oomIncreaseMemoryLimits, p, "service-oom", "stats-api");
@@ -638,6 +645,27 @@ describe("service OOM steps", () => {
     const r = await run(STEPS.oomVerifyNoOom, p, "service-oom", "stats-api");
     expect(r).toEqual({ ok: true, output: ["stats-api: 2/2 running, no new OOM kill in 120 s"] });
     expect(p.clock - T0).toBe(120_000);
+  });
+
+  it("verify waits past the window for instances a rollout is still starting, up to the verification timeout", async () => {
+    const st = stats({ running: true });
+    st[1]!.running = false; // the raised limit's new pod, still starting when the window ends
+    const p = fake({ instances: st });
+    const sleep = p.sleep;
+    p.sleep = async (ms) => {
+      await sleep(ms);
+      if (p.clock - T0 >= 135_000) st[1]!.running = true;
+    };
+    const r = await run(STEPS.oomVerifyNoOom, p, "service-oom", "stats-api");
+    expect(r).toEqual({
+      ok: true,
+      output: ["stats-api: 2/2 running, no new OOM kill in 120 s (every instance running 135 s after the start: a rollout in progress)"],
+    });
+    // never started: fails once the verification timeout (300 s) has passed, saying how many run
+    st[1]!.running = false;
+    p.sleep = sleep;
+    const q = await run(STEPS.oomVerifyNoOom, p, "service-oom", "stats-api");
+    expect(q).toEqual({ ok: false, output: ["stats-api: 1/2 running, no new OOM kill in 120 s"] });
   });
 
   it("verify fails as soon as an instance is OOM-killed again", async () => {

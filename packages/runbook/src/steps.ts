@@ -954,10 +954,13 @@ const oomCheckMemoryLeaks: Step = {
     let total = 0;
     const src = logSource(ports);
     for (const i of await ports.platform.listInstances(service)) {
-      const hits = (await ports.platform.logs(i.name, ctx.policy.actions.logTail)).filter((l) => LEAK_LINE.test(l));
+      // an OOM-killed container that restarted: its last words are in the previous run (`kubectl logs --previous`)
+      const previous = i.oomKilled && i.restarts > 0;
+      const lines = await ports.platform.logs(i.name, ctx.policy.actions.logTail, previous ? { previous } : undefined);
+      const hits = lines.filter((l) => LEAK_LINE.test(l));
       total += hits.length;
       output.push(
-        `${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${src.text}`,
+        `${i.name}: ${hits.length} memory-related line(s) in the last ${ctx.policy.actions.logTail}${previous ? " of the OOM-killed run (--previous)" : ""}${src.text}`,
         ...hits.slice(-5),
       );
     }
@@ -1020,19 +1023,27 @@ const oomVerifyNoOom: Step = {
     const window = ctx.policy.actions.oomWindowSeconds;
     const poll = ctx.policy.actions.verify.pollSeconds * 1000;
     const baseline = new Map((await ports.platform.listInstances(service)).map((i) => [i.name, i.restarts]));
-    const end = ports.now() + window * 1000;
+    const start = ports.now();
+    const end = start + window * 1000;
+    // After the window, instances still starting (a rolling update the raised limit began: Kubernetes
+    // replaces every pod) are waited for up to the verification timeout, still watching for a new kill.
+    const settleBy = Math.max(end, start + ctx.policy.actions.verify.timeoutSeconds * 1000);
     for (;;) {
       const list = await ports.platform.listInstances(service);
       // A restart since the baseline with oomKilled set is a new kill (new instances start at 0 restarts).
       const again = list.filter((i) => i.oomKilled && i.restarts > (baseline.get(i.name) ?? 0));
       if (again.length > 0) return { ok: false, output: again.map((i) => `${i.name}: OOM-killed again (restarts ${i.restarts})`) };
-      const left = end - ports.now();
-      if (left <= 0) {
-        const running = list.filter((i) => i.running).length;
-        const ok = list.length > 0 && running === list.length;
-        return { ok, output: [`${service}: ${running}/${list.length} running, no new OOM kill in ${window} s`] };
+      const now = ports.now();
+      const running = list.filter((i) => i.running).length;
+      const ok = list.length > 0 && running === list.length;
+      if (now >= end && (ok || now >= settleBy)) {
+        const more =
+          now - end >= poll
+            ? ` (every instance running ${((now - start) / 1000).toFixed(0)} s after the start: a rollout in progress)`
+            : "";
+        return { ok, output: [`${service}: ${running}/${list.length} running, no new OOM kill in ${window} s${ok ? more : ""}`] };
       }
-      await ports.sleep(Math.min(poll, left));
+      await ports.sleep(Math.min(poll, (now < end ? end : settleBy) - now));
     }
   },
 };

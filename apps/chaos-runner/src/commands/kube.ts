@@ -1,4 +1,5 @@
 /** The Kubernetes target of `gm-chaos drill|runbook --platform kubernetes`: options, allowlist, driver. */
+import { isIP } from "node:net";
 import type { Argv } from "yargs";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { KubernetesTargetRecord } from "../drill/namespace.js";
@@ -30,7 +31,12 @@ export function kubernetesOptions<T>(y: Argv<T>) {
       describe: "kubernetes: a namespace this runner may act on (required: the Kafka and the platform namespace)",
     })
     .option("kafka-namespace", { type: "string", default: "kafka", describe: "kubernetes: Kafka's namespace" })
-    .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" });
+    .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" })
+    .option("cluster-dns", {
+      type: "string",
+      describe:
+        "kubernetes: the cluster's DNS server (the kubelet's clusterDNS, e.g. 10.0.0.10), reachable from here: drills then reach the services, Kafka and PostgreSQL by their cluster names — load, integrity, real Kafka/PostgreSQL signals (default: the API server only)",
+    });
 }
 
 export interface KubernetesArgs {
@@ -41,10 +47,15 @@ export interface KubernetesArgs {
   "allow-namespace": string[];
   "kafka-namespace": string;
   namespace: string;
+  "cluster-dns"?: string;
 }
 
 export function kubernetesTarget(a: KubernetesArgs, context: string): KubernetesTargetRecord {
+  const dns = a["cluster-dns"];
+  if (dns !== undefined && isIP(dns) === 0)
+    throw new CliError(`--cluster-dns: "${dns}" is not an IP address (expected the cluster DNS Service's IP, e.g. 10.0.0.10)`, 2);
   return {
+    ...(dns ? { clusterDns: dns } : {}),
     ...(a.kubeconfig ? { kubeconfig: a.kubeconfig } : {}),
     context,
     namespaces: { kafka: a["kafka-namespace"], platform: a.namespace },

@@ -154,9 +154,12 @@ async function journalFault(j: Journal, e: JournalEntry, createFault: typeof imp
   }
   const fault = e.fault;
   if (j.kubernetes) {
-    const { createNamespaceFault } = await import("../drill/namespace.js");
+    const { createNamespaceFault, reachNamespace } = await import("../drill/namespace.js");
     const { kubernetesPlatformOf } = await import("./kube.js");
-    return createNamespaceFault(fault, await kubernetesPlatformOf(j.kubernetes));
+    const k8s = await kubernetesPlatformOf(j.kubernetes);
+    // PostgreSQL's faults are undone through PostgreSQL: reached by its cluster name, as the drill did
+    const reach = fault.type === "hold-connections" || fault.type === "lock-table" ? await reachNamespace(j.kubernetes, k8s) : undefined;
+    return createNamespaceFault(fault, k8s, reach);
   }
   const rec = loadStacks().find((r) => r.stackId === j.stackId);
   return createFault(fault, { stackId: j.stackId, brokers: rec?.brokers ?? 3, postgresUrl: j.postgresUrl });

@@ -112,8 +112,59 @@ export function deployMistake(mistake: DeployMistake, env: Readonly<Record<strin
   }
 }
 
-export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
+/**
+ * The leaking client (`hold-connections`: idle connections until max_connections less the reserved is
+ * reached) and the lock holder (`lock-table`), as the fault role on `postgresUrl` (the administrative
+ * URL): for the stack, and for a namespace reached through its cluster DNS. `settle` waits for what
+ * the platform was still doing (the stack's half-done rolling update) before the sessions are cut.
+ */
+export function createConnectionFault(spec: FaultSpec, postgresUrl: string, settle: () => Promise<void>): Fault {
   const held: pg.Client[] = [];
+  const target = { postgresUrl };
+  const lock = spec.type === "lock-table";
+  const table = String(spec.params["table"] ?? "events");
+  return {
+    describe: () =>
+      lock
+        ? `a client holds an ACCESS EXCLUSIVE lock on ${table} in an idle transaction, so the services' queries queue and their pools run dry`
+        : `a leaking client opens and holds connections until max_connections (less the reserved ones) is reached${spec.params["count"] ? ` (at most ${spec.params["count"]})` : ""}`,
+    prepare: async () => ({ role: FAULT_ROLE }),
+    async apply() {
+      // A bad name is refused before anything changes (no role created, no connection held).
+      const quoted = lock ? quoteTableName(table) : undefined;
+      const url = await faultRoleUrl(target.postgresUrl, lock ? table : undefined);
+      const max = lock ? 1 : Number(spec.params["count"] ?? 10_000);
+      for (let i = 0; i < max; i++) {
+        const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, application_name: FAULT_APPLICATION });
+        c.on("error", () => undefined); // terminated by the remediation: expected
+        try {
+          await c.connect();
+        } catch {
+          break; // the server refuses: every non-reserved slot is taken
+        }
+        held.push(c);
+      }
+      if (lock) {
+        const c = held[0];
+        if (!c) throw new Error("could not open the lock-holding connection");
+        await c.query("BEGIN");
+        await c.query(`LOCK TABLE ${quoted} IN ACCESS EXCLUSIVE MODE`);
+      }
+    },
+    async recover() {
+      await Promise.all(held.splice(0).map((c) => c.end().catch(() => undefined)));
+      await settle();
+      // Also what a killed runner left behind, by role.
+      await terminateFaultSessions(target.postgresUrl);
+    },
+    async leftovers() {
+      const n = await faultSessions(target.postgresUrl);
+      return n > 0 ? [`${n} connection(s) of ${FAULT_ROLE} still open`] : [];
+    },
+  };
+}
+
+export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
   const platform = createDockerPlatform({ stackId: target.stackId });
   switch (spec.type) {
     case "kill-broker": {
@@ -139,50 +190,11 @@ export function createFault(spec: FaultSpec, target: FaultTarget): Fault {
       };
     }
     case "hold-connections":
-    case "lock-table": {
-      const lock = spec.type === "lock-table";
-      const table = String(spec.params["table"] ?? "events");
-      return {
-        describe: () =>
-          lock
-            ? `a client holds an ACCESS EXCLUSIVE lock on ${table} in an idle transaction, so the services' queries queue and their pools run dry`
-            : `a leaking client opens and holds connections until max_connections (less the reserved ones) is reached${spec.params["count"] ? ` (at most ${spec.params["count"]})` : ""}`,
-        prepare: async () => ({ role: FAULT_ROLE }),
-        async apply() {
-          // A bad name is refused before anything changes (no role created, no connection held).
-          const quoted = lock ? quoteTableName(table) : undefined;
-          const url = await faultRoleUrl(target.postgresUrl, lock ? table : undefined);
-          const max = lock ? 1 : Number(spec.params["count"] ?? 10_000);
-          for (let i = 0; i < max; i++) {
-            const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, application_name: FAULT_APPLICATION });
-            c.on("error", () => undefined); // terminated by the remediation: expected
-            try {
-              await c.connect();
-            } catch {
-              break; // the server refuses: every non-reserved slot is taken
-            }
-            held.push(c);
-          }
-          if (lock) {
-            const c = held[0];
-            if (!c) throw new Error("could not open the lock-holding connection");
-            await c.query("BEGIN");
-            await c.query(`LOCK TABLE ${quoted} IN ACCESS EXCLUSIVE MODE`);
-          }
-        },
-        async recover() {
-          await Promise.all(held.splice(0).map((c) => c.end().catch(() => undefined)));
-          // a rolling update of the pool size (the runbook's step) that a killed runner left half done
-          await platform.settle();
-          // Also what a killed runner left behind, by role.
-          await terminateFaultSessions(target.postgresUrl);
-        },
-        async leftovers() {
-          const n = await faultSessions(target.postgresUrl);
-          return n > 0 ? [`${n} connection(s) of ${FAULT_ROLE} still open`] : [];
-        },
-      };
-    }
+    case "lock-table":
+      // a rolling update of the pool size (the runbook's step) that a killed runner left half done
+      return createConnectionFault(spec, target.postgresUrl, async () => {
+        await platform.settle();
+      });
     case "pause-consumers":
       return {
         describe: () =>

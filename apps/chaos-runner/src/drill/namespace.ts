@@ -1,11 +1,17 @@
 /**
  * A drill against a Kubernetes namespace, through the Kubernetes driver of the platform port.
  *
- * What it observes is what the API server knows: pods (running, OOMKilled in the last terminated
- * state, restarts, memory limits) and the Kafka brokers as the StatefulSet's pods. It does not send
- * load nor read Kafka or PostgreSQL (from outside the cluster their addresses are not reachable), so
- * the faults it drills are the platform's own — the broker kill and the memory limit — and the
- * integrity check is reported as not run, never as passed.
+ * Two ways, by what the runner can reach:
+ * - API server only (no cluster DNS given): what it observes is what the API server knows — pods
+ *   (running, OOMKilled in the last terminated state, restarts, memory limits) and the Kafka brokers as
+ *   the StatefulSet's pods. It sends no load and reads neither Kafka nor PostgreSQL, so the faults it
+ *   drills are the platform's own (the broker kill, the memory limit) and integrity is reported as not
+ *   run, never as passed.
+ * - Reached through the cluster's DNS (`clusterDns`, e.g. a node's host with kube-proxy, or a pod): the
+ *   stack drill's whole target — gm-prober's own round over the services' Service names, Kafka's
+ *   advertised brokers and PostgreSQL (the services' own settings, read from their workloads' env and
+ *   Secrets), the runbook's real Kafka and PostgreSQL ports, the built-in load through ingest-api's
+ *   Service, and every acknowledged event checked in PostgreSQL (run.ts's loadAndIntegrity).
  *
  * Same lifecycle as the stack drill: steady state → the undo written durably → the fault → detection
  * by the runbook's classification → the runbook's steps → steady state again → undo → report.
@@ -17,33 +23,57 @@ import type { Policy } from "@gm/runbook/policy";
 import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableError, type Ports } from "@gm/runbook/ports";
 import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
 import { instances } from "@gm/signals/collect-round";
-import type { Fault } from "./faults.js";
+import { createConnectionFault, type Fault } from "./faults.js";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { DrillReport } from "@gm/report/schema";
 import { createAlertmanagerSink } from "@gm/monitor/alertmanager";
 import type { RunningAlertmanager } from "@gm/monitor/alertmanager-run";
 import { PROBER_DEFAULTS } from "@gm/monitor/config";
 import { createIncidentTracker } from "@gm/monitor/hysteresis";
+import { useClusterDns } from "@gm/platform/cluster-dns";
+import { createKafkaPort } from "@gm/platform/kafka-admin";
+import { createDatabasePort } from "@gm/platform/postgres";
+import type { StackEndpoints } from "@gm/stack/stack";
 import { type DrillProgress, type DrillTarget, runLifecycle } from "./lifecycle.js";
-import { createRoundObserver } from "./observe.js";
+import { createRoundObserver, createStackObserver } from "./observe.js";
+import { loadAndIntegrity, observingConfig } from "./run.js";
 import type { FaultSpec, FaultType, Scenario } from "./scenario.js";
 
 /** Faults a namespace drill can inject and observe through the API server alone. */
 export const NAMESPACE_FAULTS: readonly FaultType[] = ["kill-broker", "memory-limit"];
+
+/** Faults a namespace drill can inject when it reaches the namespace through its cluster DNS (PostgreSQL too). */
+export const REACHED_NAMESPACE_FAULTS: readonly FaultType[] = [...NAMESPACE_FAULTS, "hold-connections", "lock-table"];
 
 export interface KubernetesTargetRecord {
   kubeconfig?: string;
   context: string;
   namespaces: { kafka: string; platform: string };
   allow: { contexts: string[]; namespaces: string[] };
+  /**
+   * The cluster's DNS server (the kubelet's clusterDNS, e.g. 10.0.0.10), reachable from the runner:
+   * the drill then reaches the services, Kafka and PostgreSQL by their cluster names (load, integrity,
+   * the prober's round, the runbook's Kafka and PostgreSQL ports). Absent: the API server only.
+   */
+  clusterDns?: string;
 }
 
 /** A namespace fault has the same shape as the stack's (faults.ts). */
 export type NamespaceFault = Fault;
 
-/** The broker kill (`kubectl delete pod -n kafka`) and the lowered memory limit, each with its undo. */
-export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): NamespaceFault {
+/**
+ * The broker kill (`kubectl delete pod -n kafka`) and the lowered memory limit, each with its undo; with
+ * `reach` (the namespace's PostgreSQL by its cluster name) also the leaking client and the lock holder.
+ */
+export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform, reach?: { postgresUrl: string }): NamespaceFault {
   switch (spec.type) {
+    case "hold-connections":
+    case "lock-table":
+      // the Deployment controller finishes a rolling update by itself: nothing to settle before the sessions are cut
+      if (reach) return createConnectionFault(spec, reach.postgresUrl, async () => {});
+      throw new Error(
+        `fault ${spec.type} cannot be drilled against a namespace through the API server alone: it needs PostgreSQL connections; give the cluster's DNS (--cluster-dns) to reach it by its cluster name, or run it against the testcontainers stack (supported here: ${NAMESPACE_FAULTS.join(", ")})`,
+      );
     case "kill-broker": {
       const count = Number(spec.params["count"] ?? 1);
       return {
@@ -97,7 +127,7 @@ export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform): 
     }
     default:
       throw new Error(
-        `fault ${spec.type} cannot be drilled against a namespace: it needs ${spec.type === "pause-consumers" ? "Kafka consumer lag" : "PostgreSQL connections"}, which the API server does not show; run it against the testcontainers stack (supported here: ${NAMESPACE_FAULTS.join(", ")})`,
+        `fault ${spec.type} cannot be drilled against a namespace: it needs ${spec.type === "pause-consumers" ? "Kafka consumer lag" : "PostgreSQL connections"}, which the API server does not show; run it against the testcontainers stack (supported here: ${(reach ? REACHED_NAMESPACE_FAULTS : NAMESPACE_FAULTS).join(", ")})`,
       );
   }
 }
@@ -186,6 +216,7 @@ export interface NamespaceDrillOptions {
  * API server shows (classified and tracked with the prober's hysteresis) and no load nor integrity.
  */
 export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<DrillReport> {
+  if (o.target.clusterDns) return runReachedNamespaceDrill(o, o.target.clusterDns);
   const k8s = o.platform;
   // gm-prober's own defaults (a file with `services: {}` is refused: it would probe nothing)
   const defaults = PROBER_DEFAULTS;
@@ -247,4 +278,118 @@ export async function runNamespaceDrill(o: NamespaceDrillOptions): Promise<Drill
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.alertmanager ? { alertmanager: o.alertmanager } : {}),
   });
+}
+
+/**
+ * The namespace's GameMetrics endpoints by their cluster names, from the services' own settings: the
+ * brokers and topic ingest-api produces to, the DATABASE_URL and consumer group of the processor, the
+ * admin token of stats-api (their workloads' env and Secrets), each service at
+ * `http://<service>.<namespace>.svc:<PORT>` (its Service; the manifests give Service and container the
+ * same port).
+ */
+export async function namespaceEndpoints(k8s: KubernetesPlatform): Promise<StackEndpoints> {
+  const [ingest, processor, stats] = await Promise.all([
+    k8s.workloadEnv("ingest-api"),
+    k8s.workloadEnv("event-processor-service"),
+    k8s.workloadEnv("stats-api"),
+  ]);
+  const where = (s: "ingest-api" | "event-processor-service" | "stats-api") =>
+    `${k8s.targets[s].workload.kind.toLowerCase()}/${k8s.targets[s].workload.name} -n ${k8s.targets[s].namespace}`;
+  const brokers = (ingest["KAFKA_BROKERS"] ?? "")
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+  if (brokers.length === 0) throw new Error(`${where("ingest-api")}: no KAFKA_BROKERS in its container's env (expected host:port,…)`);
+  const postgresUrl = processor["DATABASE_URL"];
+  if (!postgresUrl) throw new Error(`${where("event-processor-service")}: no DATABASE_URL in its container's env (expected postgres://…)`);
+  const url = (s: "ingest-api" | "event-processor-service" | "stats-api", env: Record<string, string>) =>
+    `http://${k8s.targets[s].workload.name}.${k8s.targets[s].namespace}.svc:${env["PORT"] ?? "8080"}`;
+  return {
+    stackId: `k8s:${k8s.context}`,
+    kafkaBootstrapServers: brokers,
+    kafkaInternalBootstrapServers: brokers,
+    postgresUrl,
+    // the services' own role: a namespace has no separate monitoring role to lend a drill
+    proberPostgresUrl: postgresUrl,
+    services: {
+      "ingest-api": url("ingest-api", ingest),
+      "stats-api": url("stats-api", stats),
+      "event-processor-service": [url("event-processor-service", processor)],
+    },
+    topic: ingest["KAFKA_TOPIC"] ?? "game-events",
+    consumerGroup: processor["CONSUMER_GROUP"] ?? "event-processor-service",
+    adminToken: stats["ADMIN_TOKEN"] ?? "",
+    network: "",
+  };
+}
+
+/** The namespace reached through the cluster's DNS: the stack drill's target with the Kubernetes driver and fault. */
+async function runReachedNamespaceDrill(o: NamespaceDrillOptions, clusterDns: string): Promise<DrillReport> {
+  const k8s = o.platform;
+  const dns = useClusterDns({ server: clusterDns });
+  try {
+    const e = await namespaceEndpoints(k8s);
+    // gm-prober's own round, with its defaults (or the interval a test gives), over the Service names
+    const given = observingConfig({ endpoints: e, ...(o.alertmanager ? { alertmanager: o.alertmanager } : {}) });
+    const config = o.pollMs ? { ...given, intervalSeconds: o.pollMs / 1000 } : given;
+    if (o.resolveAfter) config.hysteresis = { ...config.hysteresis, resolveAfter: o.resolveAfter };
+    const observer = await createStackObserver({ endpoints: e, policy: o.policy, platform: k8s, config });
+    const kafka = createKafkaPort({ brokers: e.kafkaBootstrapServers, topic: e.topic });
+    const database = createDatabasePort({ url: e.postgresUrl });
+    const target: DrillTarget = {
+      kind: "kubernetes",
+      name: `${o.target.context}/${o.target.namespaces.kafka},${o.target.namespaces.platform}`,
+      ports: {
+        platform: k8s,
+        kafka,
+        database,
+        observe: observer.observe,
+        now: Date.now,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      },
+      observer,
+      observerInfo: {
+        source: `gm-prober round (@gm/monitor createProber) over the cluster's Service names (cluster DNS ${clusterDns}), pods from the API server`,
+        intervalSeconds: config.intervalSeconds,
+        timeoutMs: config.timeoutMs,
+        windowSeconds: config.windowSeconds,
+        resolveAfterRounds: config.hysteresis.resolveAfter,
+        alertmanager: o.alertmanager ? redactUrl(o.alertmanager.url) : null,
+      },
+      fault: createNamespaceFault(o.scenario.fault, k8s, { postgresUrl: e.postgresUrl }),
+      journal: { stackId: `k8s:${o.target.context}`, postgresUrl: "", kubernetes: o.target },
+      ...(o.scenario.kubernetes?.expect ? { expect: o.scenario.kubernetes.expect } : {}),
+      ...(o.scenario.kubernetes?.mayFail ? { mayFail: o.scenario.kubernetes.mayFail } : {}),
+      ...(o.scenario.kubernetes?.alsoExpected ? { alsoExpected: o.scenario.kubernetes.alsoExpected } : {}),
+      ...loadAndIntegrity(e, o.scenario, kafka),
+      steadyState: {
+        timeoutMs: Math.max(90_000, 6 * config.intervalSeconds * 1000),
+        what: `the prober to classify ${o.target.namespaces.kafka} and ${o.target.namespaces.platform} as healthy`,
+      },
+      close: async () => {
+        await Promise.all([kafka.close(), database.close()]);
+      },
+    };
+    return await runLifecycle({
+      scenario: o.scenario,
+      target,
+      policy: o.policy,
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.alertmanager ? { alertmanager: o.alertmanager } : {}),
+    });
+  } finally {
+    dns.restore();
+  }
+}
+
+/**
+ * What a recovery (gm-chaos recover, halt, the watchdog) needs to undo a journal's fault on a namespace
+ * reached through its cluster DNS: the cluster names resolved (for this short-lived process) and the
+ * namespace's PostgreSQL URL. Undefined for a target without cluster DNS.
+ */
+export async function reachNamespace(t: KubernetesTargetRecord, k8s: KubernetesPlatform): Promise<{ postgresUrl: string } | undefined> {
+  if (!t.clusterDns) return undefined;
+  useClusterDns({ server: t.clusterDns });
+  return { postgresUrl: (await namespaceEndpoints(k8s)).postgresUrl };
 }

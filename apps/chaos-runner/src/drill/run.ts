@@ -60,7 +60,7 @@ export interface DrillOptions {
  */
 async function storedOnce(
   e: StackEndpoints,
-  kafka: ReturnType<typeof createKafkaPort>,
+  kafka: Pick<ReturnType<typeof createKafkaPort>, "groupLag">,
   acknowledged: string[],
   digests?: ReadonlyMap<string, string>,
 ): Promise<IntegrityResult> {
@@ -75,8 +75,45 @@ async function storedOnce(
   return await checkStored(e.postgresUrl, acknowledged, digests);
 }
 
+/**
+ * The drill's load (the built-in generator, or k6) against ingest-api and stats-api at `e`, and the
+ * integrity check of what it got acknowledged, read back from PostgreSQL: one for every target that
+ * takes load (the stack, a namespace reached by its cluster names).
+ */
+export function loadAndIntegrity(
+  e: StackEndpoints,
+  sc: Scenario,
+  kafka: Pick<ReturnType<typeof createKafkaPort>, "groupLag">,
+  k6: string | null = null,
+): Required<Pick<DrillTarget, "startLoad" | "checkIntegrity">> {
+  return {
+    startLoad: (runId) =>
+      k6
+        ? startK6Load({
+            bin: k6,
+            script: fileURLToPath(new URL("../../../../scenarios/k6/ingest-load.ts", import.meta.url)),
+            ingestUrl: e.services["ingest-api"],
+            runId,
+            rate: sc.load.rate,
+            batch: sc.load.batch,
+          })
+        : startHttpLoad({
+            ingestUrl: e.services["ingest-api"],
+            runId,
+            rate: sc.load.rate,
+            batch: sc.load.batch,
+            reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads },
+          }),
+    checkIntegrity: (acknowledged, digests) => storedOnce(e, kafka, acknowledged, digests),
+  };
+}
+
 /** The prober configuration drills observe with; its Alertmanager sink (built by buildProber) points at the drill's. */
-function observingConfig(o: { endpoints: StackEndpoints; proberConfig?: ProberConfig; alertmanager?: RunningAlertmanager }): ProberConfig {
+export function observingConfig(o: {
+  endpoints: StackEndpoints;
+  proberConfig?: ProberConfig;
+  alertmanager?: RunningAlertmanager;
+}): ProberConfig {
   const given = o.proberConfig ?? drillProberConfig(o.endpoints).config;
   return o.alertmanager ? { ...given, alertmanager: { urls: [o.alertmanager.url] } } : given;
 }
@@ -141,24 +178,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     },
     fault: o.fault ?? createFault(sc.fault, { stackId: e.stackId, brokers: o.brokers, postgresUrl: e.postgresUrl }),
     journal: { stackId: e.stackId, postgresUrl: e.postgresUrl },
-    startLoad: (runId) =>
-      k6
-        ? startK6Load({
-            bin: k6,
-            script: fileURLToPath(new URL("../../../../scenarios/k6/ingest-load.ts", import.meta.url)),
-            ingestUrl: e.services["ingest-api"],
-            runId,
-            rate: sc.load.rate,
-            batch: sc.load.batch,
-          })
-        : startHttpLoad({
-            ingestUrl: e.services["ingest-api"],
-            runId,
-            rate: sc.load.rate,
-            batch: sc.load.batch,
-            reads: { statsUrl: e.services["stats-api"], rate: sc.load.reads },
-          }),
-    checkIntegrity: (acknowledged, digests) => storedOnce(e, kafka, acknowledged, digests),
+    ...loadAndIntegrity(e, sc, kafka, k6),
     // rates need two rounds and the canary a round trip: allow a minute and a half at any interval
     steadyState: { timeoutMs: Math.max(90_000, 6 * config.intervalSeconds * 1000), what: "the prober to classify the stack as healthy" },
     close: async () => {

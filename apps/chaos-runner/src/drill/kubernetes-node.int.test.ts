@@ -1,0 +1,202 @@
+/**
+ * Drills against a real namespace (issue 12 §3–4): deploy/platform running on a control plane with a
+ * real node (kubelet, containerd, kube-proxy, CoreDNS; @gm/platform/node-cluster), drilled by the CLI
+ * itself — `gm-chaos drill … --platform kubernetes --cluster-dns <CoreDNS> --json`, the path an operator
+ * runs — so the load goes through ingest-api's Service, every acknowledged event is checked in
+ * PostgreSQL, detection reads real Kafka / PostgreSQL / HTTP signals (gm-prober's round over the cluster
+ * names), and the faults are real: a broker pod deleted (the StatefulSet recreates it, Kafka recovers)
+ * and a memory limit below use (the kernel OOM-kills the container, the kubelet says OOMKilled); and a
+ * leaking client holding PostgreSQL's connections through its Service (db-pool-exhausted).
+ *
+ * One cluster and one CLI run for the three drills. Prints each drill's detect / page / recover times and
+ * integrity numbers (never asserted: durations are printed, not judged). Needs root, runc, the node's
+ * binaries (`bash scripts/setup.sh --node`), the local images and prometheus-alertmanager (for pages).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AppsV1Api } from "@kubernetes/client-node";
+import { clusterDnsIp } from "@gm/kube-testenv/node";
+import { type NodeCluster, nodeClusterSkipReason, startNodeCluster } from "@gm/platform/node-cluster";
+import type { DrillReport } from "@gm/report/schema";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+const skip = nodeClusterSkipReason() ?? (existsSync(CLI) ? null : `${CLI} not built (npm run build)`);
+if (skip) console.warn(`kubernetes-node.int.test.ts skipped: ${skip}`);
+const withAlertmanager = existsSync("/usr/bin/prometheus-alertmanager") || !!process.env["ALERTMANAGER_BIN"];
+
+interface CliRun {
+  code: number | null;
+  events: Record<string, unknown>[];
+  stderr: string;
+  seconds: number;
+}
+
+/** `gm-chaos drill …` as a subprocess, its JSON lines parsed; progress echoed as it comes. */
+function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+      for (const line of c.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+          const e = JSON.parse(line) as { event?: string; scenario?: string; phase?: string; message?: string; elapsedSeconds?: number };
+          if (e.event === "progress") console.log(`${e.elapsedSeconds?.toFixed(1)} ${e.scenario} [${e.phase}] ${e.message}`);
+        } catch {
+          // a line split across chunks: parsed whole at the end
+        }
+      }
+    });
+    p.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    p.on("error", reject);
+    p.on("close", (code) =>
+      resolve({
+        code,
+        stderr,
+        seconds: (Date.now() - t0) / 1000,
+        events: stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      }),
+    );
+  });
+}
+
+describe.skipIf(!!skip)("drills against a real namespace (a real node), through the CLI", { timeout: 1_800_000 }, () => {
+  let cluster: NodeCluster;
+  let context: string;
+  let run: CliRun;
+  const reportDir = mkdtempSync(join(tmpdir(), "gm-kube-drill-"));
+  const stateDir = mkdtempSync(join(tmpdir(), "gm-state-"));
+  const report = (name: string) => JSON.parse(readFileSync(join(reportDir, name, "report.json"), "utf8")) as DrillReport;
+  const suiteStart = Date.now();
+
+  beforeAll(async () => {
+    cluster = await startNodeCluster({ onProgress: console.log });
+    context = cluster.kc.getCurrentContext();
+    await cluster.waitReady(
+      [
+        ["kafka", "kafka-", 3],
+        ["gamemetrics", "postgres-", 1],
+        ["gamemetrics", "ingest-api-", 2],
+        ["gamemetrics", "event-processor-service-", 2],
+        ["gamemetrics", "stats-api-", 2],
+      ],
+      600_000,
+    );
+    console.log(`cluster ready ${((Date.now() - suiteStart) / 1000).toFixed(1)} s after the suite started`);
+    run = await runCli(
+      [
+        "drill",
+        "kafka-broker-down",
+        // before the OOM drill: it runs against the platform as the manifests shape it, not the OOM runbook's scale-out
+        "db-pool-exhausted",
+        "service-oom",
+        "--platform",
+        "kubernetes",
+        "--kubeconfig",
+        cluster.cp.kubeconfigPath,
+        "--allow-context",
+        context,
+        "--allow-namespace",
+        "kafka",
+        "--allow-namespace",
+        "gamemetrics",
+        "--cluster-dns",
+        clusterDnsIp,
+        "--report-dir",
+        reportDir,
+        "--json",
+        ...(withAlertmanager ? ["--alertmanager"] : []),
+      ],
+      { GM_STATE_DIR: stateDir },
+    );
+    for (const r of run.events.filter((e) => e["event"] === "result")) {
+      const t = r["timings"] as DrillReport["timings"];
+      const i = r["integrity"] as DrillReport["integrity"];
+      const f = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${x.toFixed(1)} s`);
+      console.log(
+        `${r["scenario"]}: ${String(r["outcome"]).toUpperCase()} on the real node: detect ${f(t.detectSeconds)}, page ${f(t.pageSeconds)}, mitigate ${f(t.mitigateSeconds)}, recover ${f(t.recoverSeconds)}; integrity ${i ? `${i.found}/${i.acknowledged} found, ${i.lost} lost, ${i.duplicates} duplicated` : "not run"}`,
+      );
+    }
+    console.log(`CLI run (every drill): ${run.seconds.toFixed(1)} s; stderr: ${run.stderr.trim() || "(empty)"}`);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    console.log(`suite wall time ${((Date.now() - suiteStart) / 1000).toFixed(1)} s (cluster start, the drills, stop)`);
+  }, 300_000);
+
+  it("the CLI exits 0 with every drill passed", () => {
+    expect(run.stderr).not.toMatch(/failed|aborted/);
+    const results = run.events.filter((e) => e["event"] === "result");
+    expect(results.map((r) => [r["scenario"], r["outcome"], r["reasons"]])).toEqual([
+      ["kafka-broker-down", "passed", []],
+      ["db-pool-exhausted", "passed", []],
+      ["service-oom", "passed", []],
+    ]);
+    expect(run.code).toBe(0);
+  });
+
+  it("kafka-broker-down: detected from Kafka itself, every acknowledged event stored once, three brokers back", async () => {
+    const r = report("kafka-broker-down");
+    expect(r.drill.target).toEqual({ kind: "kubernetes", name: `${context}/kafka,gamemetrics` });
+    expect(r.detected).toMatchObject({ kind: "kafka-broker-down", severity: "P2" });
+    // integrity run, not "not run": the load went through ingest-api's Service
+    expect(r.integrity).not.toBeNull();
+    expect(r.integrity!.acknowledged).toBeGreaterThan(0);
+    expect(r.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0 });
+    expect(r.integrity!.found).toBe(r.integrity!.acknowledged);
+    // the runbook's verification read Kafka's own replication state, not the pods
+    const verify = r.steps.find((s) => s.id === "kafka-verify-replication");
+    expect(verify, "kafka-verify-replication ran").toBeDefined();
+    expect(verify!.ok, verify!.output.join("\n")).toBe(true);
+    expect(verify!.output.join("\n")).not.toMatch(/not reachable through the Kubernetes API/);
+    // the prober's round read Kafka (brokers and lag), not only pod states
+    expect(r.signals.some((s) => s.lag !== null)).toBe(true);
+    expect(r.cleanup).toEqual({ ok: true, leftovers: [] });
+    const sts = await cluster.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: "kafka", namespace: "kafka" });
+    expect(sts.status?.readyReplicas).toBe(3);
+  });
+
+  it("db-pool-exhausted: a leaking client through PostgreSQL's Service, detected from pool usage, its sessions gone afterwards", () => {
+    const r = report("db-pool-exhausted");
+    expect(r.detected).toMatchObject({ kind: "db-pool-exhausted" });
+    // the runbook's PostgreSQL port answered (not "not reachable through the Kubernetes API")
+    const count = r.steps.find((s) => s.id === "db-check-active-connections");
+    expect(count?.ok, count?.output.join("\n")).toBe(true);
+    expect(r.signals.some((s) => s.poolUsage !== null && s.poolUsage > 0)).toBe(true);
+    expect(r.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0 });
+    expect(r.integrity!.acknowledged).toBeGreaterThan(0);
+    expect(r.cleanup).toEqual({ ok: true, leftovers: [] });
+  });
+
+  it("service-oom: a real kernel OOM kill (OOMKilled), its --previous logs read, the limit restored, no event lost", async () => {
+    const r = report("service-oom");
+    expect(r.detected).toMatchObject({ kind: "service-oom", severity: "P2" });
+    expect(JSON.stringify(r.detected!.evidence)).toMatch(/oomKilled|OOMKilled/i);
+    const triage = r.steps.find((s) => s.id === "oom-check-memory-limits");
+    expect(triage?.output.join("\n")).toMatch(/oomKilled true/);
+    const leaks = r.steps.find((s) => s.id === "oom-check-memory-leaks");
+    expect(leaks?.ok, leaks?.output.join("\n")).toBe(true);
+    expect(leaks!.output.join("\n")).toMatch(/of the OOM-killed run \(--previous\)/);
+    expect(r.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0 });
+    expect(r.integrity!.acknowledged).toBeGreaterThan(0);
+    expect(r.cleanup).toEqual({ ok: true, leftovers: [] });
+    // the limit is back at (at least) the manifest's 256Mi and every stats-api pod runs with it
+    const dep = await cluster.kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: "stats-api", namespace: "gamemetrics" });
+    const limit = dep.spec?.template.spec?.containers[0]?.resources?.limits?.["memory"];
+    expect(limit === "256Mi" || Number(limit) >= 256 * 2 ** 20, `stats-api memory limit ${limit}`).toBe(true);
+    await cluster.waitReady([["gamemetrics", "stats-api-", dep.spec?.replicas ?? 2]], 180_000);
+  });
+});
