@@ -18,13 +18,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AppsV1Api } from "@kubernetes/client-node";
+import { metricsServerSkipReason } from "@gm/kube-testenv/metrics-server";
 import { clusterDnsIp } from "@gm/kube-testenv/node";
 import { type NodeCluster, nodeClusterSkipReason, startNodeCluster } from "@gm/platform/node-cluster";
 import type { DrillReport } from "@gm/report/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
-const skip = nodeClusterSkipReason() ?? (existsSync(CLI) ? null : `${CLI} not built (npm run build)`);
+// metrics-server: the drills see memory in use against limits, as on a production cluster
+const skip = nodeClusterSkipReason() ?? metricsServerSkipReason() ?? (existsSync(CLI) ? null : `${CLI} not built (npm run build)`);
 if (skip) console.warn(`kubernetes-node.int.test.ts skipped: ${skip}`);
 const withAlertmanager = existsSync("/usr/bin/prometheus-alertmanager") || !!process.env["ALERTMANAGER_BIN"];
 
@@ -82,7 +84,7 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
   const suiteStart = Date.now();
 
   beforeAll(async () => {
-    cluster = await startNodeCluster({ onProgress: console.log });
+    cluster = await startNodeCluster({ metricsServer: true, onProgress: console.log });
     context = cluster.kc.getCurrentContext();
     await cluster.waitReady(
       [
