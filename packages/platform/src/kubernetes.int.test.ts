@@ -245,6 +245,39 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     expect(await k8s.poolSize("event-processor-service")).toBe(20);
   });
 
+  it("deploys a revision with a literal value in place of a Secret reference; scales the workload or the HPA's bounds alone", async () => {
+    const svc = "event-processor-service";
+    const before = (await k8s.rollouts(svc)).find((r) => r.current)!.revision;
+    await k8s.deploy(svc, { env: { DATABASE_URL: "postgres://gm:wr0ng-s3cret@postgres:5432/gm" } }, "drill: a wrong password");
+    const dep = await apps.readNamespacedDeployment({ name: svc, namespace: "gamemetrics" });
+    // the Secret reference is gone (a literal and a reference together are invalid), the cause recorded
+    expect(dep.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === "DATABASE_URL")).toEqual({
+      name: "DATABASE_URL",
+      value: "postgres://gm:wr0ng-s3cret@postgres:5432/gm",
+    });
+    const list = await until("a new revision current", async () => {
+      const l = await k8s.rollouts(svc);
+      return l[0]?.revision === before + 1 && l[0].current ? l : undefined;
+    });
+    expect(list[0]!.changeCause).toBe("drill: a wrong password");
+    expect(JSON.stringify(list)).not.toContain("wr0ng-s3cret");
+    await expect(k8s.deploy(svc, { env: {} }, "nothing")).rejects.toThrow(/deploy of event-processor-service: no variable to change/);
+    expect(await k8s.rollback(svc, before)).toBe(before);
+
+    const hpa = await k8s.hpa(svc);
+    await k8s.scaleWorkload(svc, 0);
+    expect(await k8s.replicas(svc)).toBe(0);
+    // the HPA is left as it was (at zero replicas it stops acting on its own)
+    expect(await k8s.hpa(svc)).toMatchObject({ minReplicas: hpa!.minReplicas, maxReplicas: hpa!.maxReplicas });
+    await k8s.setHpaReplicas(svc, { minReplicas: 2, maxReplicas: 6 });
+    expect(await k8s.hpa(svc)).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
+    await expect(k8s.setHpaReplicas(svc, { minReplicas: 0, maxReplicas: 6 })).rejects.toThrow(/1 <= minReplicas <= maxReplicas, got min 0/);
+    await expect(k8s.setHpaReplicas("stats-api", { minReplicas: 1, maxReplicas: 2 })).rejects.toThrow(/stats-api has no HPA/);
+    await expect(k8s.scaleWorkload(svc, -1)).rejects.toThrow(/replicas must be a whole number >= 0, got -1/);
+    await k8s.scaleWorkload(svc, 2);
+    await running("gamemetrics", "app=event-processor-service", 2);
+  });
+
   it("returns a pod's log lines or says clearly why it cannot", async () => {
     const [pod] = await k8s.listInstances("ingest-api");
     const result = await k8s.logs(pod!.name, 5).then(

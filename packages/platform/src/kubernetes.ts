@@ -9,6 +9,8 @@
  *   kubectl top pod --containers → memory in use                  listInstances() (metrics.k8s.io, when served)
  *   "increase memory limits"                                      setMemoryLimit(service, bytes)
  *   kubectl scale / "increase HPA min replicas"                   scale(service, n)
+ *   kubectl scale alone / kubectl patch hpa                       scaleWorkload(service, n), setHpaReplicas(service, r)
+ *   kubectl set env + change-cause (a new revision)               deploy(service, { env }, cause)
  *   kubectl rollout history / rollout undo                        rollouts(service), rollback(service)
  *
  * Nothing is sent before the context and every namespace the driver may touch are checked against the
@@ -297,6 +299,18 @@ export type KubernetesPlatform = PlatformPort &
      * node's host reads the services' own Kafka, PostgreSQL and token settings from here.
      */
     workloadEnv(service: Role): Promise<Record<string, string>>;
+    /**
+     * `kubectl scale deployment/<service> --replicas N` alone, the HPA left as it is: at 0 replicas an HPA
+     * stops acting on its target (condition ScalingActive False, ScalingDisabled) until it is scaled up again.
+     */
+    scaleWorkload(service: ServiceName, replicas: number): Promise<void>;
+    /** `kubectl patch hpa`: the HPA's min and max replicas, exactly as given (the service must have an HPA) */
+    setHpaReplicas(service: ServiceName, r: { minReplicas: number; maxReplicas: number }): Promise<void>;
+    /**
+     * A new revision of a Deployment: `kubectl set env deployment/<service> NAME=value …` (a literal value
+     * replaces a Secret reference of the same name) and `kubernetes.io/change-cause` set to `cause`.
+     */
+    deploy(service: ServiceName, change: { env: Record<string, string> }, cause: string): Promise<void>;
   };
 
 export function createKubernetesPlatform(opts: KubernetesPlatformOptions): KubernetesPlatform {
@@ -457,6 +471,38 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
     }
   };
 
+  const checkReplicas = (replicas: number) => {
+    if (!Number.isInteger(replicas) || replicas < 0)
+      throw new PlatformError(`replicas must be a whole number >= 0, got ${replicas}`, "refused", false);
+  };
+
+  const setHpa = async (service: ServiceName, r: { minReplicas: number; maxReplicas: number }) => {
+    const ns = guard(target(service).namespace);
+    const h = await hpa(service);
+    if (!h) throw new PlatformError(`${service} has no HPA in namespace ${ns}`, "not-found", false);
+    try {
+      await autoscaling.patchNamespacedHorizontalPodAutoscaler(
+        { name: h.name, namespace: ns, body: { spec: { minReplicas: r.minReplicas, maxReplicas: r.maxReplicas } }, fieldManager },
+        strategic,
+      );
+    } catch (err) {
+      apiError(err, `patch hpa/${h.name} -n ${ns}`);
+    }
+  };
+
+  const scaleWorkload = async (service: ServiceName, replicas: number) => {
+    const t = target(service);
+    const ns = guard(t.namespace);
+    try {
+      const body = { spec: { replicas } };
+      if (t.workload.kind === "Deployment")
+        await apps.patchNamespacedDeploymentScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+      else await apps.patchNamespacedStatefulSetScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
+    } catch (err) {
+      apiError(err, `scale ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns} --replicas ${replicas}`);
+    }
+  };
+
   return {
     context,
     targets,
@@ -554,35 +600,44 @@ export function createKubernetesPlatform(opts: KubernetesPlatformOptions): Kuber
       return w.spec?.replicas ?? 1;
     },
     async scale(service, replicas) {
-      if (!Number.isInteger(replicas) || replicas < 0)
-        throw new PlatformError(`replicas must be a whole number >= 0, got ${replicas}`, "refused", false);
-      const t = target(service);
-      const ns = guard(t.namespace);
+      checkReplicas(replicas);
       const h = await hpa(service);
-      if (h) {
-        // the runbook's "increase HPA min replicas": the HPA would undo a plain scale
-        try {
-          await autoscaling.patchNamespacedHorizontalPodAutoscaler(
-            {
-              name: h.name,
-              namespace: ns,
-              body: { spec: { minReplicas: Math.max(1, replicas), maxReplicas: Math.max(h.maxReplicas, replicas) } },
-              fieldManager,
-            },
-            strategic,
-          );
-        } catch (err) {
-          apiError(err, `patch hpa/${h.name} -n ${ns}`);
-        }
-      }
-      try {
-        const body = { spec: { replicas } };
-        if (t.workload.kind === "Deployment")
-          await apps.patchNamespacedDeploymentScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
-        else await apps.patchNamespacedStatefulSetScale({ name: t.workload.name, namespace: ns, body, fieldManager }, strategic);
-      } catch (err) {
-        apiError(err, `scale ${t.workload.kind.toLowerCase()}/${t.workload.name} -n ${ns} --replicas ${replicas}`);
-      }
+      // the runbook's "increase HPA min replicas": the HPA would undo a plain scale
+      if (h) await setHpa(service, { minReplicas: Math.max(1, replicas), maxReplicas: Math.max(h.maxReplicas, replicas) });
+      await scaleWorkload(service, replicas);
+    },
+    scaleWorkload: async (service, replicas) => {
+      checkReplicas(replicas);
+      await scaleWorkload(service, replicas);
+    },
+    async setHpaReplicas(service, r) {
+      if (!Number.isInteger(r.minReplicas) || r.minReplicas < 1 || !Number.isInteger(r.maxReplicas) || r.maxReplicas < r.minReplicas)
+        throw new PlatformError(
+          `HPA replicas must be whole numbers with 1 <= minReplicas <= maxReplicas, got min ${r.minReplicas}, max ${r.maxReplicas}`,
+          "refused",
+          false,
+        );
+      await setHpa(service, r);
+    },
+    async deploy(service, change, cause) {
+      const t = target(service);
+      if (t.workload.kind !== "Deployment")
+        throw new PlatformError(`${service} is a ${t.workload.kind}: a deploy makes a Deployment revision`, "refused", false);
+      if (Object.keys(change.env).length === 0)
+        throw new PlatformError(`deploy of ${service}: no variable to change (env is empty); a revision needs a change`, "refused", false);
+      const c = await containerOf(service);
+      const env = Object.entries(change.env).map(([name, value]) =>
+        // a literal value in place of a Secret reference: the reference is removed, else the pair is invalid
+        c.env?.some((e) => e.name === name && e.valueFrom) ? { name, value, valueFrom: null } : { name, value },
+      );
+      await patchWorkload(
+        service,
+        {
+          metadata: { annotations: { "kubernetes.io/change-cause": cause } },
+          spec: { template: { spec: { containers: [{ name: c.name, env }] } } },
+        },
+        "set env of",
+      );
     },
     async poolSize(service) {
       const c = await containerOf(service);

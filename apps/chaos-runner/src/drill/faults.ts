@@ -92,7 +92,7 @@ async function faultSessions(adminUrl: string): Promise<number> {
 }
 
 /** A value's digest, so an undo record can say "this variable is back as it was" without holding a password. */
-const digest = (v: string | undefined): string | null => (v === undefined ? null : createHash("sha256").update(v).digest("hex"));
+export const digest = (v: string | undefined): string | null => (v === undefined ? null : createHash("sha256").update(v).digest("hex"));
 
 /**
  * The variable a bad deployment's mistake changes, and its bad value from the good one: a database URL

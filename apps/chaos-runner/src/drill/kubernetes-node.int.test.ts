@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AppsV1Api } from "@kubernetes/client-node";
+import { AppsV1Api, AutoscalingV2Api } from "@kubernetes/client-node";
 import { metricsServerSkipReason } from "@gm/kube-testenv/metrics-server";
 import { clusterDnsIp } from "@gm/kube-testenv/node";
 import { type NodeCluster, nodeClusterSkipReason, startNodeCluster } from "@gm/platform/node-cluster";
@@ -103,6 +103,8 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
         "kafka-broker-down",
         // before the OOM drill: it runs against the platform as the manifests shape it, not the OOM runbook's scale-out
         "db-pool-exhausted",
+        "high-consumer-lag",
+        "bad-deployment",
         "service-oom",
         "--platform",
         "kubernetes",
@@ -145,6 +147,8 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
     expect(results.map((r) => [r["scenario"], r["outcome"], r["reasons"]])).toEqual([
       ["kafka-broker-down", "passed", []],
       ["db-pool-exhausted", "passed", []],
+      ["high-consumer-lag", "passed", []],
+      ["bad-deployment", "passed", []],
       ["service-oom", "passed", []],
     ]);
     expect(run.code).toBe(0);
@@ -181,6 +185,31 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
     expect(r.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0 });
     expect(r.integrity!.acknowledged).toBeGreaterThan(0);
     expect(r.cleanup).toEqual({ ok: true, leftovers: [] });
+  });
+
+  it("high-consumer-lag: the consumers scaled to zero, the runbook's HPA-min scale-up drains the lag, the HPA's bounds restored", async () => {
+    const r = report("high-consumer-lag");
+    expect(r.detected).toMatchObject({ kind: "high-consumer-lag", subject: "event-processor-service" });
+    // the lag was read from Kafka (the group's committed offsets against the log end), not guessed from pods
+    expect(r.signals.some((s) => s.lag !== null && s.lag > 10_000)).toBe(true);
+    const scaled = r.steps.find((s) => s.id === "lag-scale-up-consumers");
+    expect(scaled?.ok, scaled?.output.join("\n")).toBe(true);
+    expect(scaled!.output.join("\n")).toMatch(/event-processor-service: scaled 0 → \d replica/);
+    const drained = r.steps.find((s) => s.id === "verify-lag-drains");
+    expect(drained?.ok, drained?.output.join("\n")).toBe(true);
+    expect(r.integrity).toMatchObject({ lost: 0, duplicates: 0, altered: 0 });
+    expect(r.integrity!.acknowledged).toBeGreaterThan(0);
+    expect(r.integrity!.found).toBe(r.integrity!.acknowledged);
+    expect(r.cleanup).toEqual({ ok: true, leftovers: [] });
+    // the manifest's HPA is back as deploy/platform/hpa.yaml has it, and acting again
+    const hpa = await cluster.kc
+      .makeApiClient(AutoscalingV2Api)
+      .readNamespacedHorizontalPodAutoscaler({ name: "event-processor-service", namespace: "gamemetrics" });
+    expect([hpa.spec?.minReplicas, hpa.spec?.maxReplicas]).toEqual([2, 6]);
+    const dep = await cluster.kc
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: "event-processor-service", namespace: "gamemetrics" });
+    expect(dep.spec?.replicas).toBeGreaterThanOrEqual(2);
   });
 
   it("service-oom: a real kernel OOM kill (OOMKilled), its --previous logs read, the limit restored, no event lost", async () => {

@@ -23,7 +23,8 @@ import type { Policy } from "@gm/runbook/policy";
 import { type DatabasePort, type KafkaPort, type PlatformPort, PortUnavailableError, type Ports } from "@gm/runbook/ports";
 import { emptySnapshot, type Snapshot } from "@gm/runbook/snapshot";
 import { instances } from "@gm/signals/collect-round";
-import { createConnectionFault, type Fault } from "./faults.js";
+import { runsRevision } from "@gm/runbook/steps";
+import { createConnectionFault, deployMistake, digest, type Fault } from "./faults.js";
 import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { DrillReport } from "@gm/report/schema";
 import { createAlertmanagerSink } from "@gm/monitor/alertmanager";
@@ -37,13 +38,23 @@ import type { StackEndpoints } from "@gm/stack/stack";
 import { type DrillProgress, type DrillTarget, runLifecycle } from "./lifecycle.js";
 import { createRoundObserver, createStackObserver } from "./observe.js";
 import { loadAndIntegrity, observingConfig } from "./run.js";
-import type { FaultSpec, FaultType, Scenario } from "./scenario.js";
+import type { DeployMistake, FaultSpec, FaultType, Scenario } from "./scenario.js";
 
 /** Faults a namespace drill can inject and observe through the API server alone. */
 export const NAMESPACE_FAULTS: readonly FaultType[] = ["kill-broker", "memory-limit"];
 
-/** Faults a namespace drill can inject when it reaches the namespace through its cluster DNS (PostgreSQL too). */
-export const REACHED_NAMESPACE_FAULTS: readonly FaultType[] = [...NAMESPACE_FAULTS, "hold-connections", "lock-table"];
+/**
+ * Faults a namespace drill can inject when it reaches the namespace through its cluster DNS: PostgreSQL's
+ * (the leaking client, the lock holder), the consumers scaled to zero (lag read from Kafka) and the bad
+ * deployment (its errors seen through the services' Services).
+ */
+export const REACHED_NAMESPACE_FAULTS: readonly FaultType[] = [
+  ...NAMESPACE_FAULTS,
+  "hold-connections",
+  "lock-table",
+  "pause-consumers",
+  "bad-deployment",
+];
 
 export interface KubernetesTargetRecord {
   kubeconfig?: string;
@@ -125,11 +136,97 @@ export function createNamespaceFault(spec: FaultSpec, k8s: KubernetesPlatform, r
         },
       };
     }
-    default:
-      throw new Error(
-        `fault ${spec.type} cannot be drilled against a namespace: it needs ${spec.type === "pause-consumers" ? "Kafka consumer lag" : "PostgreSQL connections"}, which the API server does not show; run it against the testcontainers stack (supported here: ${(reach ? REACHED_NAMESPACE_FAULTS : NAMESPACE_FAULTS).join(", ")})`,
-      );
+    case "pause-consumers":
+    case "bad-deployment":
+      if (!reach)
+        throw new Error(
+          `fault ${spec.type} cannot be drilled against a namespace through the API server alone: it needs ${spec.type === "pause-consumers" ? "Kafka consumer lag" : "the services' error rates"}, which the API server does not show; give the cluster's DNS (--cluster-dns) to reach them by their cluster names, or run it against the testcontainers stack (supported here: ${NAMESPACE_FAULTS.join(", ")})`,
+        );
+      return spec.type === "pause-consumers" ? consumersToZero(k8s) : badDeployment(spec, k8s);
   }
+}
+
+/**
+ * The consumers stopped while load goes on: `kubectl scale deployment/event-processor-service --replicas=0`.
+ * Its HPA stays as it is and, with its target at zero, stops acting (ScalingDisabled) until the runbook's
+ * "increase HPA min replicas" scales it up. The undo puts back the HPA's bounds and the replicas.
+ */
+function consumersToZero(k8s: KubernetesPlatform): NamespaceFault {
+  const service = "event-processor-service";
+  const w = k8s.targets[service].workload;
+  return {
+    describe: () =>
+      `scale ${w.kind.toLowerCase()}/${w.name} in ${k8s.targets[service].namespace} to 0 replicas (its HPA, if any, left as it is: at zero it stops acting) while load goes on`,
+    async prepare() {
+      const h = await k8s.hpa(service);
+      return { replicas: await k8s.replicas(service), hpa: h ? { minReplicas: h.minReplicas, maxReplicas: h.maxReplicas } : null };
+    },
+    async apply() {
+      await k8s.scaleWorkload(service, 0);
+    },
+    async recover(undo) {
+      const h = undo["hpa"] as { minReplicas: number; maxReplicas: number } | null;
+      if (h) await k8s.setHpaReplicas(service, h);
+      // what the runbook's scale-up left above the original is the HPA's to bring down; below it, restored here
+      if ((await k8s.replicas(service)) < Number(undo["replicas"])) await k8s.scaleWorkload(service, Number(undo["replicas"]));
+    },
+    async leftovers(undo) {
+      const out: string[] = [];
+      const h = undo["hpa"] as { minReplicas: number; maxReplicas: number } | null;
+      const now = await k8s.hpa(service);
+      if (h && (now?.minReplicas !== h.minReplicas || now.maxReplicas !== h.maxReplicas))
+        out.push(`hpa of ${w.name}: min ${now?.minReplicas} max ${now?.maxReplicas}, not min ${h.minReplicas} max ${h.maxReplicas}`);
+      const n = await k8s.replicas(service);
+      if (n < Number(undo["replicas"]))
+        out.push(`${w.kind.toLowerCase()}/${w.name} has ${n} replicas, fewer than ${String(undo["replicas"])}`);
+      return out;
+    },
+  };
+}
+
+/**
+ * A new revision of a Deployment with a mistake in its environment (faults.ts's deployMistake: a wrong
+ * database password, a pool of one), made as `kubectl set env` with a change-cause. The undo is the
+ * rollback to the revision before, unless the service already runs its template (the runbook's rollback).
+ */
+function badDeployment(spec: FaultSpec, k8s: KubernetesPlatform): NamespaceFault {
+  const service = String(spec.params["service"] ?? "stats-api") as "stats-api" | "event-processor-service";
+  const mistake = String(spec.params["mistake"] ?? "wrong-database-password") as DeployMistake;
+  const variable = mistake === "pool-size-1" ? "PG_POOL_MAX" : "DATABASE_URL";
+  const w = k8s.targets[service].workload;
+  return {
+    describe: () =>
+      `a new revision of ${w.kind.toLowerCase()}/${w.name} in ${k8s.targets[service].namespace} with ${mistake === "pool-size-1" ? "a pool of one connection (PG_POOL_MAX=1)" : "a wrong database password in DATABASE_URL"}; its undo is the rollback to the revision before`,
+    async prepare() {
+      const current = (await k8s.rollouts(service)).find((r) => r.current);
+      if (!current) throw new Error(`bad-deployment: ${w.kind.toLowerCase()}/${w.name} has no current revision to roll back to`);
+      // the variable's digest, not its value: the journal holds no password
+      return {
+        service,
+        revision: current.revision,
+        replicas: await k8s.replicas(service),
+        variable,
+        digest: digest((await k8s.workloadEnv(service))[variable]),
+      };
+    },
+    async apply() {
+      const bad = deployMistake(mistake, await k8s.workloadEnv(service));
+      await k8s.deploy(service, { env: { [bad.name]: bad.value } }, `bad-deployment drill: ${mistake}`);
+    },
+    async recover(undo) {
+      const before = Number(undo["revision"]);
+      if (!runsRevision(await k8s.rollouts(service), before)) await k8s.rollback(service, before);
+      if ((await k8s.replicas(service)) !== Number(undo["replicas"])) await k8s.scaleWorkload(service, Number(undo["replicas"]));
+    },
+    async leftovers(undo) {
+      const out: string[] = [];
+      if (digest((await k8s.workloadEnv(service))[String(undo["variable"])]) !== undo["digest"])
+        out.push(`${w.kind.toLowerCase()}/${w.name}'s ${String(undo["variable"])} is not what it was before the bad deployment`);
+      const n = await k8s.replicas(service);
+      if (n !== Number(undo["replicas"])) out.push(`${w.kind.toLowerCase()}/${w.name} has ${n} replicas, not ${String(undo["replicas"])}`);
+      return out;
+    },
+  };
 }
 
 /** A snapshot of what the API server shows: every pod as an instance, the brokers as Kafka's. */
