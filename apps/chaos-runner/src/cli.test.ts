@@ -28,6 +28,9 @@ describe("gm-chaos argument parsing", { timeout: 30_000 }, () => {
       // A stack this runner did not start, and that is not allowed, is refused before anything is done.
       expect(await run(["drill", "kafka-broker-down", "--stack-id", "someone-elses"], capture())).toBe(2);
       expect(String(err.mock.calls.at(-1)?.[0])).toMatch(/refusing to act on stack "someone-elses".*--allow someone-elses/);
+      // the on-call runbook reaches nothing by cluster names: the option is not offered, so it is refused
+      expect(await run(["runbook", "high-consumer-lag", "--platform", "kubernetes", "--cluster-dns", "10.0.0.10"], capture())).toBe(2);
+      expect(String(err.mock.calls.at(-1)?.[0])).toMatch(/Unknown argument.*cluster-dns/s);
     } finally {
       err.mockRestore();
     }

@@ -5,8 +5,9 @@ import type { KubernetesPlatform } from "@gm/platform/kubernetes";
 import type { KubernetesTargetRecord } from "../drill/namespace.js";
 import { CliError } from "../output.js";
 
-export function kubernetesOptions<T>(y: Argv<T>) {
-  return y
+/** The options; `clusterDns: false` leaves out --cluster-dns where nothing uses it (`gm-chaos runbook`). */
+export function kubernetesOptions<T>(y: Argv<T>, o: { clusterDns?: boolean } = {}) {
+  const withoutDns = y
     .option("platform", {
       type: "string",
       choices: ["docker", "kubernetes"],
@@ -31,8 +32,9 @@ export function kubernetesOptions<T>(y: Argv<T>) {
       describe: "kubernetes: a namespace this runner may act on (required: the Kafka and the platform namespace)",
     })
     .option("kafka-namespace", { type: "string", default: "kafka", describe: "kubernetes: Kafka's namespace" })
-    .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" })
-    .option("cluster-dns", {
+    .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" });
+  if (o.clusterDns === false) return withoutDns as typeof withoutDns & Argv<{ "cluster-dns": string | undefined }>;
+  return withoutDns.option("cluster-dns", {
       type: "string",
       describe:
         "kubernetes: the cluster's DNS server (the kubelet's clusterDNS, e.g. 10.0.0.10), reachable from here: drills then reach the services, Kafka and PostgreSQL by their cluster names — load, integrity, real Kafka/PostgreSQL signals (default: the API server only)",

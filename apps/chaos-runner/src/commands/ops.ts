@@ -283,7 +283,7 @@ export function runbookCommand(y: Argv, out: Out) {
     "runbook <incident>",
     "On-call mode: run the incident's read-only steps against a live stack and advise the rest; with --execute, ask before each step that changes the system (--yes: do not ask) and record each undo for gm-chaos recover",
     (a) =>
-      kubernetesOptions(a)
+      kubernetesOptions(a, { clusterDns: false })
         .positional("incident", {
           type: "string",
           demandOption: true,
