@@ -252,23 +252,24 @@ async function runNamespaceDrills(
   emit: (e: Record<string, unknown>) => void,
   am: RunningAlertmanager | undefined,
 ): Promise<void> {
-  const { NAMESPACE_FAULTS: apiOnly, REACHED_NAMESPACE_FAULTS, runNamespaceDrill } = await import("../drill/namespace.js");
+  const {
+    NAMESPACE_CONTAINED,
+    NAMESPACE_FAULTS: apiOnly,
+    REACHED_NAMESPACE_FAULTS,
+    runNamespaceDrill,
+  } = await import("../drill/namespace.js");
   const NAMESPACE_FAULTS = argv["cluster-dns"] ? REACHED_NAMESPACE_FAULTS : apiOnly;
   const unsupported = scenarios.filter((s) => !NAMESPACE_FAULTS.includes(s.fault.type));
   if (unsupported.length > 0 && !names.includes("all")) {
     fail(
-      `--platform kubernetes drills the faults ${argv["cluster-dns"] ? "it can inject in a namespace reached through its cluster DNS" : "the API server can show"} (${NAMESPACE_FAULTS.join(", ")}); not: ${unsupported.map((s) => `${s.name} (${s.fault.type})`).join(", ")}. Run those on the testcontainers stack.`,
+      `--platform kubernetes drills the faults ${argv["cluster-dns"] ? "it can inject in a namespace reached through its cluster DNS" : "the API server can show"} (${NAMESPACE_FAULTS.join(", ")}); not: ${unsupported.map((s) => `${s.name} (${s.fault.type}${NAMESPACE_CONTAINED[s.fault.type] ? `: ${NAMESPACE_CONTAINED[s.fault.type]}` : ""})`).join(", ")}. Run those on the testcontainers stack.`,
       2,
     );
   }
   for (const s of unsupported) {
-    // a bad deployment would be a Deployment patch undone by the driver's rollback; not drilled on a namespace yet
     const why =
-      s.fault.type === "bad-deployment"
-        ? "is drilled on the testcontainers stack only, for now"
-        : argv["cluster-dns"]
-          ? "is not drilled on a namespace yet"
-          : "needs Kafka or PostgreSQL access (--cluster-dns)";
+      NAMESPACE_CONTAINED[s.fault.type] ??
+      (argv["cluster-dns"] ? "is not drilled on a namespace yet" : "needs Kafka or PostgreSQL access (--cluster-dns)");
     if (argv.json) emit({ event: "skipped", scenario: s.name, reason: `fault ${s.fault.type} ${why}` });
     else out.progress(`${s.name}: skipped on kubernetes (fault ${s.fault.type} ${why})`);
   }

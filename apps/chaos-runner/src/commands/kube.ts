@@ -35,10 +35,10 @@ export function kubernetesOptions<T>(y: Argv<T>, o: { clusterDns?: boolean } = {
     .option("namespace", { type: "string", default: "gamemetrics", describe: "kubernetes: the platform services' namespace" });
   if (o.clusterDns === false) return withoutDns as typeof withoutDns & Argv<{ "cluster-dns": string | undefined }>;
   return withoutDns.option("cluster-dns", {
-      type: "string",
-      describe:
-        "kubernetes: the cluster's DNS server (the kubelet's clusterDNS, e.g. 10.0.0.10), reachable from here: drills then reach the services, Kafka and PostgreSQL by their cluster names — load, integrity, real Kafka/PostgreSQL signals (default: the API server only)",
-    });
+    type: "string",
+    describe:
+      "kubernetes: the cluster's DNS server (the kubelet's clusterDNS, e.g. 10.0.0.10), reachable from here: drills then reach the services, Kafka and PostgreSQL by their cluster names — load, integrity, real Kafka/PostgreSQL signals (default: the API server only)",
+  });
 }
 
 export interface KubernetesArgs {

@@ -265,7 +265,11 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
     );
     expect(failed).toEqual([]);
     // the new revision exists, its pod runs and is held back by its readiness probe (/ready: PostgreSQL refuses the password)
-    expect(history[0]).toMatchObject({ revision: Number(undo["revision"]) + 1, current: true, changeCause: "bad-deployment drill: wrong-database-password" });
+    expect(history[0]).toMatchObject({
+      revision: Number(undo["revision"]) + 1,
+      current: true,
+      changeCause: "bad-deployment drill: wrong-database-password",
+    });
     expect(history[0]!.changes?.join("\n")).toMatch(/DATABASE_URL .*→ postgres:\/\/[^:]+:\*\*\*@/);
     expect(JSON.stringify(history)).not.toMatch(/wrong-[0-9a-f]{12}/);
     expect(held.length).toBeGreaterThan(0);
@@ -274,10 +278,15 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
     await fault.recover(undo);
     expect(await fault.leftovers(undo)).toEqual([]);
     const dep = await cluster.kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: "stats-api", namespace: "gamemetrics" });
-    expect(dep.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === "DATABASE_URL")?.valueFrom?.secretKeyRef?.name).toBe("postgres");
+    expect(dep.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === "DATABASE_URL")?.valueFrom?.secretKeyRef?.name).toBe(
+      "postgres",
+    );
     await until("the held pod gone, every stats-api pod Ready", async () => {
       const now = await k8s.pods("stats-api");
-      return now.length === Number(undo["replicas"]) && now.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) ? true : undefined;
+      return now.length === Number(undo["replicas"]) &&
+        now.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+        ? true
+        : undefined;
     });
   });
 });

@@ -142,7 +142,7 @@ describe("drills against a Kubernetes namespace", { timeout: 300_000 }, () => {
   it("refuses faults the API server cannot show, naming the alternatives", () => {
     const [lag] = loadScenarios(["high-consumer-lag"], defaultScenariosDir(), defaultPolicy);
     expect(() => createNamespaceFault(lag!.fault, platform())).toThrow(
-      /pause-consumers cannot be drilled against a namespace: it needs Kafka consumer lag.*supported here: kill-broker, memory-limit/,
+      /pause-consumers cannot be drilled against a namespace through the API server alone: it needs Kafka consumer lag.*--cluster-dns.*supported here: kill-broker, memory-limit/,
     );
   });
 
