@@ -247,7 +247,11 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
 
   it("deploys a revision with a literal value in place of a Secret reference; scales the workload or the HPA's bounds alone", async () => {
     const svc = "event-processor-service";
-    const before = (await k8s.rollouts(svc)).find((r) => r.current)!.revision;
+    // the pool-size change before this test is a revision too: wait until the newest one is current
+    const before = await until("the newest revision current", async () => {
+      const l = await k8s.rollouts(svc);
+      return l[0]?.current ? l[0].revision : undefined;
+    });
     await k8s.deploy(svc, { env: { DATABASE_URL: "postgres://gm:wr0ng-s3cret@postgres:5432/gm" } }, "drill: a wrong password");
     const dep = await apps.readNamespacedDeployment({ name: svc, namespace: "gamemetrics" });
     // the Secret reference is gone (a literal and a reference together are invalid), the cause recorded
