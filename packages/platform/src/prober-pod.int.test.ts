@@ -1,37 +1,52 @@
 /**
- * gm-prober as a pod, paging through an Alertmanager in the cluster (issue 12 §2), on a control plane with
- * a real node (./node-cluster.ts): deploy/platform, deploy/prober and deploy/alertmanager applied through
- * the overlay that only renames images to the local builds (gamemetrics/gm-tools:0.1.0 as it is,
- * quay.io/prometheus/alertmanager:v0.25.0 → gamemetrics/alertmanager:0.25.0-local, built from Debian's
- * binary by packages/stack/images/build.sh) and forbids pulls.
+ * gm-prober as a pod, paging through an Alertmanager in the cluster and scraped by a Prometheus in the
+ * cluster (issue 12 §2), on a control plane with a real node (./node-cluster.ts): deploy/platform,
+ * deploy/prober, deploy/alertmanager and deploy/prometheus applied through the overlay that only renames
+ * images to the local builds (gamemetrics/gm-tools:0.1.0 as it is, quay.io/prometheus/alertmanager:v0.25.0
+ * → gamemetrics/alertmanager:0.25.0-local, built from Debian's binary, quay.io/prometheus/prometheus:v2.42.0
+ * → gamemetrics/prometheus:2.42.0-local, compiled from upstream's source: packages/stack/images/build.sh)
+ * and forbids pulls.
  *
  * What it proves: the platform's PostgreSQL, as deployed, has the prober's read-only role; the prober in
  * its pod reaches the services, Kafka and PostgreSQL by their cluster DNS names (deploy/prober/prober.yaml)
  * and its ServiceAccount reads the pods, so its /metrics — read through its Service's ClusterIP from this
  * host — shows the platform healthy; a fault (stats-api scaled to zero) becomes an alert in the in-cluster
  * Alertmanager's /api/v2/alerts with the labels the prober sends, and a page at the PagerDuty stand-in.
+ * Prometheus, with its read-only ServiceAccount, discovers the annotated pods (gm-prober and the three
+ * services) and scrapes them at their pod IPs; the HPA of event-processor-service reads CPU utilization
+ * from metrics-server.
  *
  * Nothing leaves this machine: every receiver of the shipped routing is pointed at one recording stand-in
  * on the node's IP (the PagerDuty and ticket URLs in the generated ConfigMap, the Slack URL in the test
  * Secret `alertmanager-receivers`), and no ClusterIP is dialled before kube-proxy's rule for it exists.
- * Prints the pods' Ready times and the time from the fault to the alert (never asserted).
+ * Prints the pods' Ready times, the time from apply to Prometheus's first scrape of the prober, the HPA's
+ * utilization and the time from the fault to the alert (never asserted).
  * Needs root, runc, the node's binaries, and the local images (bash scripts/setup.sh --node).
  */
 import { spawnSync } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { metricsServerSkipReason } from "@gm/kube-testenv/metrics-server";
-import { AppsV1Api, type KubernetesObject, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  type KubernetesObject,
+  PatchStrategy,
+  setHeaderOptions,
+  type V2HorizontalPodAutoscaler,
+} from "@kubernetes/client-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { type NodeCluster, nodeClusterSkipReason, PLATFORM_READY, startNodeCluster, httpGet } from "./node-cluster.js";
+import { httpGet, isPodReady, type NodeCluster, nodeClusterSkipReason, PLATFORM_READY, startNodeCluster } from "./node-cluster.js";
+import { missingTargets, parseQuery, parseTargets, type ScrapeTarget } from "./prometheus-api.js";
 
 const GM_TOOLS = "gamemetrics/gm-tools:0.1.0";
 const AM_IMAGE = "gamemetrics/alertmanager:0.25.0-local";
+const PROM_IMAGE = "gamemetrics/prometheus:2.42.0-local";
 const OPS = "gamemetrics-ops";
 
-const skip = nodeClusterSkipReason([GM_TOOLS, AM_IMAGE]) ?? metricsServerSkipReason();
+const skip = nodeClusterSkipReason([GM_TOOLS, AM_IMAGE, PROM_IMAGE]) ?? metricsServerSkipReason();
 if (skip) console.warn(`prober-pod.int.test.ts skipped: ${skip}`);
 
 interface Received {
@@ -78,7 +93,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return samples(text, name).find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value ?? null;
 }
 
-describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { timeout: 900_000 }, () => {
+describe.skipIf(!!skip)("gm-prober, Alertmanager and Prometheus as pods on a real node", { timeout: 900_000 }, () => {
   let cluster: NodeCluster;
   let standIn: Awaited<ReturnType<typeof startStandIn>> | undefined;
   const secretsForTest = { routingKey: "gm-test-routing-key", ticketToken: "gm-test-ticket-token" };
@@ -97,11 +112,12 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
 
   beforeAll(async () => {
     cluster = await startNodeCluster({
-      deploy: ["platform", "prober", "alertmanager"],
+      deploy: ["platform", "prober", "alertmanager", "prometheus"],
       metricsServer: true,
       extraImages: [
         { name: "gamemetrics/gm-tools", image: GM_TOOLS },
         { name: "quay.io/prometheus/alertmanager", image: AM_IMAGE },
+        { name: "quay.io/prometheus/prometheus", image: PROM_IMAGE },
       ],
       async transform(objects, node) {
         standIn = await startStandIn(node.nodeIp);
@@ -142,8 +158,8 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
     console.log(`node and control plane stopped in ${((Date.now() - t) / 1000).toFixed(1)}s`);
   }, 300_000);
 
-  it("runs the platform, gm-prober (gamemetrics/gm-tools) and Alertmanager to Ready", async () => {
-    await cluster.waitReady([...PLATFORM_READY, [OPS, "gm-prober-", 1], [OPS, "alertmanager-", 1]], 600_000);
+  it("runs the platform, gm-prober (gamemetrics/gm-tools), Alertmanager and Prometheus to Ready", async () => {
+    await cluster.waitReady([...PLATFORM_READY, [OPS, "gm-prober-", 1], [OPS, "alertmanager-", 1], [OPS, "prometheus-", 1]], 600_000);
     console.log(
       `Ready (s after apply): ${[...cluster.readyAt.entries()]
         .sort((a, b) => a[1] - b[1])
@@ -260,10 +276,102 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
     );
   });
 
+  it("is scraped by the in-cluster Prometheus at its pod IP, with the services' pods (pod discovery, read-only RBAC)", async () => {
+    const base = `http://${await clusterIp(OPS, "prometheus")}:9090`;
+    const query = async (q: string) => parseQuery((await httpGet(`${base}/api/v1/query?query=${encodeURIComponent(q)}`)).body);
+    // every annotated pod of deploy/prober and deploy/platform, as the pod job labels it
+    const want: [string, string, number][] = [
+      [OPS, "gm-prober", 1],
+      ["gamemetrics", "ingest-api", 2],
+      ["gamemetrics", "event-processor-service", 2],
+      ["gamemetrics", "stats-api", 2],
+    ];
+    const t0 = Date.now();
+    let targets: ScrapeTarget[] = [];
+    let missing = ["not asked yet"];
+    while (Date.now() - t0 < 120_000) {
+      try {
+        targets = parseTargets((await httpGet(`${base}/api/v1/targets?state=active`)).body);
+        missing = missingTargets(targets, want);
+      } catch (e) {
+        missing = [(e as Error).message];
+      }
+      if (!missing.length) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const seen = targets.map((t) => `${t.labels["job"]}/${t.labels["pod"] ?? t.scrapeUrl} ${t.health}`).join(", ");
+    expect(missing, `Prometheus's targets after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${seen}`).toEqual([]);
+    // the prober's own pod, at its pod IP and the port of its prometheus.io/port annotation
+    const pod = (await cluster.core.listNamespacedPod({ namespace: OPS, labelSelector: "app=gm-prober" })).items.find(isPodReady);
+    const name = pod?.metadata?.name ?? "?";
+    expect(targets.find((t) => t.labels["pod"] === name)?.scrapeUrl).toBe(`http://${pod?.status?.podIP}:9464/metrics`);
+    // what it scraped is stored: a gm-prober metric carrying the pod's labels
+    const brokers = await query(`gm_kafka_brokers_up{namespace="${OPS}",pod="${name}"}`);
+    expect(
+      brokers.map((s) => s.samples[0]?.value),
+      "gm_kafka_brokers_up of the prober's pod in Prometheus",
+    ).toEqual([3]);
+    // alerts would go to the in-cluster Alertmanager's Service
+    const ams = JSON.parse((await httpGet(`${base}/api/v1/alertmanagers`)).body) as { data: { activeAlertmanagers: { url: string }[] } };
+    expect(ams.data.activeAlertmanagers.map((a) => a.url)).toEqual([`http://alertmanager.${OPS}.svc:9093/api/v2/alerts`]);
+    // every scrape writes a sample of `up`: 1 when it succeeded, 0 when not (a pod is discovered before it is Ready)
+    const ups = (await query(`up{namespace="${OPS}",pod="${name}"}[30m]`))[0]?.samples ?? [];
+    const since = (at: number | undefined) => (at === undefined ? "?" : ((at - cluster.appliedAt) / 1000).toFixed(1));
+    const promReady = [...cluster.readyAt.entries()].find(([n]) => n.startsWith(`${OPS}/prometheus-`))?.[1];
+    console.log(
+      `Prometheus scraped gm-prober first ${since(ups.find((x) => x.value === 1)?.at)}s after apply (first attempt ${since(ups[0]?.at)}s) ` +
+        `(its pod Ready ${promReady?.toFixed(1) ?? "?"}s, the prober's ${cluster.readyAt.get(`${OPS}/${name}`)?.toFixed(1) ?? "?"}s); ` +
+        `all ${want.reduce((n, w) => n + w[2], 0)} pod targets up ${((Date.now() - t0) / 1000).toFixed(1)}s into this test: ${seen}`,
+    );
+  });
+
+  it("has the HPA of event-processor-service reading CPU utilization from metrics-server", async () => {
+    const autoscaling = cluster.kc.makeApiClient(AutoscalingV2Api);
+    const read = (h: V2HorizontalPodAutoscaler | undefined) => ({
+      utilization: h?.status?.currentMetrics?.find((m) => m.type === "Resource" && m.resource?.name === "cpu")?.resource?.current
+        .averageUtilization,
+      active: h?.status?.conditions?.find((c) => c.type === "ScalingActive"),
+    });
+    const t0 = Date.now();
+    let hpa: V2HorizontalPodAutoscaler | undefined;
+    while (Date.now() - t0 < 180_000) {
+      hpa = await autoscaling.readNamespacedHorizontalPodAutoscaler({ name: "event-processor-service", namespace: "gamemetrics" });
+      const { utilization, active } = read(hpa);
+      if (typeof utilization === "number" && active?.status === "True") break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const { utilization, active } = read(hpa);
+    const status = JSON.stringify(hpa?.status);
+    expect(typeof utilization, `the HPA's CPU utilization after ${((Date.now() - t0) / 1000).toFixed(0)} s; status: ${status}`).toBe(
+      "number",
+    );
+    expect(active?.status, `ScalingActive; status: ${status}`).toBe("True");
+    console.log(
+      `HPA event-processor-service: CPU ${utilization}% of requests (target 70%), replicas ${hpa?.status?.currentReplicas} → ` +
+        `${hpa?.status?.desiredReplicas}, ScalingActive ${active?.reason}, ${((Date.now() - t0) / 1000).toFixed(1)}s into this test ` +
+        `(${((Date.now() - cluster.appliedAt) / 1000).toFixed(1)}s after apply)`,
+    );
+  });
+
   it("pages through the in-cluster Alertmanager when stats-api is scaled to zero", async () => {
     const amUrl = `http://${await clusterIp(OPS, "alertmanager")}:9093/api/v2/alerts`;
     const proberUrl = `http://${await clusterIp(OPS, "gm-prober")}:9464/metrics`;
     const apps = cluster.kc.makeApiClient(AppsV1Api);
+    // A clean start first: gm-prober pages while the platform is still starting (it has no start-up grace),
+    // and Alertmanager folds a new alert into a page that was never resolved (same group, same labels), so
+    // the fault's page is only new once every earlier one is resolved at PagerDuty (its group_interval, 1m).
+    const openPages = () => {
+      const last = new Map<string, string>();
+      for (const x of standIn!.received.filter((r) => r.path === "/pagerduty")) {
+        const e = JSON.parse(x.body) as { dedup_key?: string; event_action?: string };
+        last.set(e.dedup_key ?? "?", e.event_action ?? "?");
+      }
+      return [...last].filter(([, action]) => action === "trigger").map(([key]) => key);
+    };
+    const tClean = Date.now();
+    while (openPages().length && Date.now() - tClean < 180_000) await new Promise((res) => setTimeout(res, 1000));
+    expect(openPages(), "pages still open at the PagerDuty stand-in before the fault").toEqual([]);
+    console.log(`start-up pages resolved at the stand-in: waited ${((Date.now() - tClean) / 1000).toFixed(1)}s before the fault`);
     const t0 = Date.now();
     await apps.patchNamespacedDeploymentScale(
       { name: "stats-api", namespace: "gamemetrics", body: { spec: { replicas: 0 } } },
@@ -305,10 +413,18 @@ describe.skipIf(!!skip)("gm-prober and Alertmanager as pods on a real node", { t
     expect(alert!.status.state).toBe("active");
     // P0/P1 page on-call: the PagerDuty receiver posts to the stand-in with the routing key from the Secret
     expect(["P0", "P1"], `severity ${severity} of a service with no pod left`).toContain(severity);
-    const deadline = Date.now() + 60_000;
+    // only a page sent after the fault counts (one run found a page mentioning stats-api 45 s before it);
+    // a group that paged and resolved before flushes a new alert at its group_interval (1m), hence 90 s
+    const summary = (x: Received) => {
+      const e = JSON.parse(x.body) as { event_action?: string; payload?: { summary?: string } };
+      return `${((x.at - t0) / 1000).toFixed(1)}s ${e.event_action}: ${e.payload?.summary}`;
+    };
+    const earlier = standIn!.received.filter((x) => x.path === "/pagerduty" && x.at < t0);
+    if (earlier.length) console.log(`pages before the fault: ${earlier.map(summary).join("; ")}`);
+    const deadline = Date.now() + 90_000;
     let page: Received | undefined;
     while (!page && Date.now() < deadline) {
-      page = standIn!.received.find((x) => x.path === "/pagerduty" && x.body.includes("stats-api"));
+      page = standIn!.received.find((x) => x.path === "/pagerduty" && x.at >= t0 && x.body.includes("stats-api"));
       if (!page) await new Promise((res) => setTimeout(res, 500));
     }
     expect(page, `no page at the PagerDuty stand-in; received: ${standIn!.received.map((x) => x.path).join(", ")}`).toBeDefined();

@@ -6,6 +6,8 @@
 #   gamemetrics/node:${NODE_MAJOR}-local      ~ node:${NODE_MAJOR}-bookworm-slim
 #   gamemetrics/alertmanager:0.25.0-local     ~ quay.io/prometheus/alertmanager:v0.25.0 (only when named:
 #                                               Debian's prometheus-alertmanager binary from this machine)
+#   gamemetrics/prometheus:2.42.0-local       ~ quay.io/prometheus/prometheus:v2.42.0 (only when named:
+#                                               upstream's source from the Go module proxy, compiled here)
 # See README.md beside this file. Run `bash packages/stack/images/build.sh --help`.
 set -euo pipefail
 
@@ -31,10 +33,15 @@ AM_BIN="${AM_BIN:-/usr/bin/prometheus-alertmanager}"   # Debian's package, what 
 AM_SHARE="${AM_SHARE:-/usr/share/prometheus/alertmanager}"
 AM_VERSION=0.25.0                # deploy/alertmanager names quay.io/prometheus/alertmanager:v0.25.0
 AM_TAG="gamemetrics/alertmanager:${AM_VERSION}-local"
+# Debian bookworm's prometheus version (what the other tests run), but compiled from upstream's source:
+# Debian's binary has no Kubernetes service discovery. Prometheus 2.x is the Go module v0.x.
+PROM_VERSION=2.42.0              # deploy/prometheus names quay.io/prometheus/prometheus:v2.42.0
+PROM_MODULE="github.com/prometheus/prometheus@v0.${PROM_VERSION#2.}"
+PROM_TAG="gamemetrics/prometheus:${PROM_VERSION}-local"
 
 usage() {
   cat <<EOF
-Usage: bash packages/stack/images/build.sh [--force] [--refresh] [kafka|postgres|node|alertmanager ...]
+Usage: bash packages/stack/images/build.sh [--force] [--refresh] [kafka|postgres|node|alertmanager|prometheus ...]
 
 Builds, without any container registry, local drop-in images for:
   ${KAFKA_TAG}   (like apache/kafka:${KAFKA_VERSION})
@@ -43,6 +50,8 @@ Builds, without any container registry, local drop-in images for:
 on top of ${BASE_TAG} (debootstrap of Debian ${DEBIAN_SUITE}), and, only when named,
   ${AM_TAG}  (like quay.io/prometheus/alertmanager:v${AM_VERSION}, from ${AM_BIN},
                                      Debian's prometheus-alertmanager ${AM_VERSION}: apt-get install prometheus-alertmanager)
+  ${PROM_TAG}    (like quay.io/prometheus/prometheus:v${PROM_VERSION}, compiled from ${PROM_MODULE}
+                                     with the service discoveries of prometheus/plugins.go; needs go)
 With no image names, builds the first three. Idempotent: an image whose tag already
 carries label ${LABEL_KEY}=<hash of this folder's recipe + versions> is skipped.
 
@@ -70,7 +79,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --force) FORCE=1 ;;
     --refresh) FORCE=1; REFRESH=1 ;;
-    kafka|postgres|node|alertmanager) SELECTED+=("$1") ;;
+    kafka|postgres|node|alertmanager|prometheus) SELECTED+=("$1") ;;
     *) echo "[images] unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -125,6 +134,7 @@ NODE_HASH="$(printf '%s\n%s\nnode=%s\n' "$BASE_HASH" "$(hash_files node)" "$NODE
 # the binary's own hash: a new Debian build of the package is a new image
 AM_HASH="$(printf '%s\n%s\nalertmanager=%s %s\n' "$BASE_HASH" "$(hash_files alertmanager)" "$AM_VERSION" \
   "$( { [ -f "$AM_BIN" ] && sha256sum < "$AM_BIN"; [ -d "$AM_SHARE" ] && (cd "$AM_SHARE" && find . -maxdepth 1 -name '*.tmpl' -type f | LC_ALL=C sort | xargs sha256sum); } 2> /dev/null | sha)" | sha)"
+PROM_HASH="$(printf '%s\n%s\nprometheus=%s\n' "$BASE_HASH" "$(hash_files prometheus)" "$PROM_VERSION" | sha)"
 
 up_to_date() { # TAG HASH
   local have
@@ -306,9 +316,61 @@ build_alertmanager() {
   rm_scratch "$ctx"
 }
 
+# ---------------------------------------------------------- 6. prometheus ----
+prometheus_binary() { # sets PROM_BIN: upstream's prometheus compiled with plugins.go's discoveries (cached)
+  local dir="$CACHE/prometheus-${PROM_VERSION}-$(hash_files prometheus/plugins.go | cut -c1-12)"
+  if [ -x "$dir/prometheus" ] && [ "$REFRESH" = 0 ]; then
+    log "prometheus: using cached $dir/prometheus"
+    PROM_BIN="$dir/prometheus"; return
+  fi
+  local go_bin
+  go_bin="$(command -v go || echo /usr/local/go/bin/go)"   # where the Kubernetes builds find it too
+  [ -x "$go_bin" ] || die "no Go toolchain (PATH or /usr/local/go/bin/go): the prometheus image is compiled from source"
+  scratch prometheus-src; local src="$SCRATCH_DIR/src"
+  log "prometheus: go mod download $PROM_MODULE ($("$go_bin" env GOVERSION)) ..."
+  local mod
+  mod="$(cd "$SCRATCH_DIR" && GOFLAGS= "$go_bin" mod download -json "$PROM_MODULE" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -d "$mod" ] || die "go mod download $PROM_MODULE gave no source directory"
+  # the module cache is read-only: build a writable copy as the main module (its go.mod's replace
+  # directives apply only there, which is why not `go install pkg@version`)
+  cp -r "$mod" "$src"
+  chmod -R u+w "$src"
+  cp "$HERE/prometheus/plugins.go" "$src/plugins/plugins.go"
+  log "prometheus: go build ./cmd/prometheus (a few minutes cold) ..."
+  local t0=$SECONDS v=github.com/prometheus/common/version
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false run_logged nice -n 10 "$go_bin" build -trimpath -tags netgo,osusergo \
+    -ldflags "-s -w -X $v.Version=$PROM_VERSION -X $v.Branch=v$PROM_VERSION -X $v.BuildUser=gamemetrics-images" \
+    -o "$SCRATCH_DIR/prometheus" ./cmd/prometheus)
+  [ -x "$SCRATCH_DIR/prometheus" ] || die "go build ./cmd/prometheus produced no binary"
+  mkdir -p "$dir"
+  mv "$SCRATCH_DIR/prometheus" "$dir/prometheus.part"
+  mv "$dir/prometheus.part" "$dir/prometheus"
+  rm_scratch "$SCRATCH_DIR"
+  log "prometheus: compiled in $((SECONDS - t0)) s, $(du -h "$dir/prometheus" | cut -f1)"
+  PROM_BIN="$dir/prometheus"
+}
+
+build_prometheus() {
+  if up_to_date "$PROM_TAG" "$PROM_HASH"; then
+    log "prometheus: $PROM_TAG is up to date (recipe ${PROM_HASH:0:12}), skipping"
+    return
+  fi
+  prometheus_binary
+  local v
+  v="$("$PROM_BIN" --version 2>&1 | sed -n 's/^prometheus, version \([0-9.]*\).*/\1/p')"
+  [ "$v" = "$PROM_VERSION" ] || die "$PROM_BIN is prometheus '$v', expected $PROM_VERSION (what deploy/prometheus names)"
+  scratch ctx-prometheus; local ctx="$SCRATCH_DIR"
+  cp -a "$HERE/prometheus/." "$ctx/"
+  rm -f "$ctx/plugins.go"
+  ln "$PROM_BIN" "$ctx/prometheus" 2> /dev/null || cp "$PROM_BIN" "$ctx/prometheus"
+  log "prometheus: docker build -> $PROM_TAG"
+  docker_build "$PROM_TAG" "$PROM_HASH" "$ctx" "PROM_VERSION=$PROM_VERSION"
+  rm_scratch "$ctx"
+}
+
 # ----------------------------------------------------------------- main ------
 T0=$SECONDS
-log "recipe: base ${BASE_HASH:0:12}, kafka ${KAFKA_HASH:0:12}, postgres ${PG_HASH:0:12}, node ${NODE_HASH:0:12}, alertmanager ${AM_HASH:0:12}; cache $CACHE"
+log "recipe: base ${BASE_HASH:0:12}, kafka ${KAFKA_HASH:0:12}, postgres ${PG_HASH:0:12}, node ${NODE_HASH:0:12}, alertmanager ${AM_HASH:0:12}, prometheus ${PROM_HASH:0:12}; cache $CACHE"
 
 # the base is needed only when one of the selected images has to be (re)built
 need_base=0
@@ -319,6 +381,7 @@ for img in "${SELECTED[@]}"; do
     postgres) up_to_date "$PG_TAG" "$PG_HASH"       || need_base=1; TAGS+=("$PG_TAG") ;;
     node)     up_to_date "$NODE_TAG" "$NODE_HASH"   || need_base=1; TAGS+=("$NODE_TAG") ;;
     alertmanager) up_to_date "$AM_TAG" "$AM_HASH"   || need_base=1; TAGS+=("$AM_TAG") ;;
+    prometheus) up_to_date "$PROM_TAG" "$PROM_HASH" || need_base=1; TAGS+=("$PROM_TAG") ;;
   esac
 done
 [ "$need_base" = 1 ] && build_base
