@@ -13,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "./control-plane.js";
-import { type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode, sweepStaleNodes } from "./node.js";
+import { imageCacheRoot, type KubeNode, nodeBinDir, nodeUnsupportedReason, startNode, sweepStaleNodes } from "./node.js";
 import { until } from "./until.js";
 
 const IMAGE = "gamemetrics/debian-base:bookworm-local";
@@ -220,5 +220,41 @@ describe.skipIf(!!skip)("a real node: containerd and a kubelet beside the contro
     expect(execFileSync("iptables", ["-S", "FORWARD"], { encoding: "utf8" })).not.toContain(`gm-${node.name}`);
     await expect(core.readNode({ name: node.name })).rejects.toThrow(/404|not found/i);
     expect(sysctls()).toEqual(sysctlsAtStart);
+  });
+
+  it("keeps the node's images for the next node: not imported again while the Docker image id is the same, and a pod runs from them", async () => {
+    const root = imageCacheRoot();
+    // stop() gave the cache back with every container and sandbox removed, the images kept
+    expect(existsSync(`${root}.lock`)).toBe(false);
+    expect(existsSync(root)).toBe(true);
+    const lines: string[] = [];
+    const t0 = Date.now();
+    const next = await startNode({
+      controlPlane: cp,
+      images: [IMAGE],
+      onProgress: (l) => {
+        lines.push(l);
+        console.log(l);
+      },
+    });
+    try {
+      console.log(`second node Ready with ${IMAGE} from the image cache in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      expect(lines.join("\n")).toMatch(/already in the image cache/);
+      expect(lines.join("\n")).not.toMatch(/imported in/);
+      expect(JSON.parse(readFileSync(`${root}.lock`, "utf8"))).toEqual({ pid: process.pid, dir: next.dir });
+      // no record of the first node's pods came with the images
+      const cri = spawnSync(path.join(nodeBinDir(), "ctr"), ["-a", next.containerdSocket, "-n", "k8s.io", "containers", "ls", "-q"], {
+        encoding: "utf8",
+      });
+      expect(cri.stdout.trim()).toBe("");
+      await core.createNamespacedPod({ namespace: NS, body: pod("from-cache", next.name, "echo served from the cache") });
+      await until(
+        "pod from-cache Succeeded",
+        async () => (await core.readNamespacedPod({ name: "from-cache", namespace: NS })).status?.phase === "Succeeded",
+      );
+    } finally {
+      await next.stop();
+    }
+    expect(existsSync(`${root}.lock`)).toBe(false);
   });
 });

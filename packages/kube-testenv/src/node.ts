@@ -80,6 +80,11 @@ export interface NodeOptions {
   dir?: string;
   /** local Docker images to import into containerd before the node is returned (see importImages) */
   images?: string[];
+  /** Keep containerd's root (its images, unpacked) in {@link imageCacheRoot} between nodes, so an image
+   * imported once is not imported again while its Docker image id is the same. One node at a time uses it
+   * (a lock naming the owner); a node that finds it in use imports into its own root. Default true;
+   * GM_NODE_IMAGE_CACHE=0 turns it off. */
+  imageCache?: boolean;
   /** extra labels of the Node */
   labels?: Record<string, string>;
   /** the IPv4 the node registers and the kubelet serves on (default: the address of the default route's interface) */
@@ -407,8 +412,87 @@ interface HostState {
   sysctls: Record<string, string>;
   /** the kube-proxy binary when the node runs one: `kube-proxy --cleanup` removes its iptables chains */
   kubeProxyBin?: string;
+  /** containerd's root when it is the shared image cache (held by this node: see takeImageCache) */
+  imageCacheRoot?: string;
 }
 const STATE_FILE = "node-state.json";
+
+/** Where nodes keep containerd's root between runs (images imported and unpacked): beside the node's
+ * binaries, so a new recipe (another containerd) starts a new cache. */
+export function imageCacheRoot(): string {
+  return path.join(path.dirname(nodeBinDir()), "containerd-root");
+}
+
+/** Removes a cache root whose last node did not stop cleanly (what it left is not trusted). */
+async function wipeImageCache(root: string): Promise<void> {
+  for (const m of mountsUnder(root)) spawnSync("umount", ["-l", m], { stdio: "ignore" });
+  await rm(root, { recursive: true, force: true });
+}
+
+/** Takes the image cache for the node in `dir` (a lock file `<root>.lock` created exclusively, naming the
+ * owner's pid and node dir) and returns its root, or null when a live node holds it. The lock of a dead
+ * owner (its node never stopped) is taken over and the root wiped first. */
+export async function takeImageCache(dir: string, progress: (line: string) => void, root = imageCacheRoot()): Promise<string | null> {
+  const lockPath = `${root}.lock`;
+  await mkdir(path.dirname(root), { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(lockPath, JSON.stringify({ pid: process.pid, dir }), { flag: "wx" });
+      return root;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let raw = "";
+    let holder: { pid: number; dir: string } | null = null;
+    try {
+      raw = readFileSync(lockPath, "utf8");
+      holder = JSON.parse(raw) as { pid: number; dir: string };
+    } catch {
+      // gone meanwhile, or being written
+    }
+    if (holder && pidAlive(holder.pid) && existsSync(holder.dir)) {
+      progress(`image cache ${root} in use by the node in ${holder.dir} (process ${holder.pid}): importing into this node's own root`);
+      return null;
+    }
+    if (!holder && existsSync(lockPath) && Date.now() - lstatSync(lockPath).mtimeMs < 10_000) {
+      await sleep(500);
+      continue;
+    }
+    progress(
+      `image cache ${root}: its last node (${holder ? `process ${holder.pid}, ${holder.dir}` : "unknown"}) did not stop cleanly; wiped`,
+    );
+    await wipeImageCache(root);
+    try {
+      if (readFileSync(lockPath, "utf8") === raw) unlinkSync(lockPath);
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+
+/** Gives the image cache back: kept when the node left no container in it, else wiped. */
+export async function releaseImageCache(root: string, dir: string, clean: boolean): Promise<void> {
+  const lockPath = `${root}.lock`;
+  try {
+    if ((JSON.parse(readFileSync(lockPath, "utf8")) as { dir: string }).dir !== dir) return;
+  } catch {
+    return;
+  }
+  if (!clean) await wipeImageCache(root);
+  await unlink(lockPath).catch(() => undefined);
+}
+
+/** Docker's short reference as containerd names an image imported from `docker save`. */
+export function containerdImageName(ref: string): string {
+  const slash = ref.indexOf("/");
+  const first = slash < 0 ? "" : ref.slice(0, slash);
+  let name = slash < 0 ? `docker.io/library/${ref}` : /[.:]/.test(first) || first === "localhost" ? ref : `docker.io/${ref}`;
+  const lastPart = name.slice(name.lastIndexOf("/") + 1);
+  if (!lastPart.includes(":") && !lastPart.includes("@")) name += ":latest";
+  return name;
+}
+const IMAGE_ID_LABEL = "gm.docker-image-id";
 
 /** kube-proxy's KUBE-* chains are the host's, so one node with kube-proxy per host at a time: held by this
  * file, created exclusively, naming the owner's pid and node dir; released by releaseHost. */
@@ -601,10 +685,10 @@ export async function sweepStaleNodes(onProgress?: (line: string) => void): Prom
 // ---------------------------------------------------------------------------------------------------
 // configuration files
 
-function containerdConfig(dir: string, socket: string, bin: string, cniConfDir: string): string {
+function containerdConfig(dir: string, socket: string, bin: string, cniConfDir: string, root: string): string {
   const q = (s: string) => JSON.stringify(s);
   return `version = 3
-root = ${q(path.join(dir, "containerd", "root"))}
+root = ${q(root)}
 state = ${q(path.join(dir, "containerd", "state"))}
 [grpc]
   address = ${q(socket)}
@@ -838,6 +922,10 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
       throw err;
     }
   }
+  const useCache = opts.imageCache ?? process.env["GM_NODE_IMAGE_CACHE"] !== "0";
+  const cacheRoot = useCache ? await takeImageCache(dir, progress) : null;
+  if (cacheRoot) hostState.imageCacheRoot = cacheRoot;
+  const containerdRoot = cacheRoot ?? path.join(dir, "containerd", "root");
   await writeFile(path.join(dir, STATE_FILE), `${JSON.stringify(hostState, null, 2)}\n`);
   const procs: Proc[] = [];
   let kubelet: Proc | undefined;
@@ -852,6 +940,21 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
   const importImages = async (refs: string[]) => {
     for (const ref of refs) {
       const t = Date.now();
+      const name = containerdImageName(ref);
+      let id = "";
+      if (cacheRoot) {
+        try {
+          id = (await execFileAsync("docker", ["image", "inspect", "-f", "{{.Id}}", ref])).stdout.trim().replace(/^sha256:/, "");
+        } catch (err) {
+          const e = err as { stderr?: string; message: string };
+          throw new ControlPlaneError(`image ${ref}: not in the local Docker engine: ${(e.stderr || e.message).trim()}`);
+        }
+        const cached = (await ctr(["images", "ls", "-q", `name==${name},labels."${IMAGE_ID_LABEL}"==${id}`])).stdout.trim();
+        if (cached) {
+          progress(`image ${ref} already in the image cache (Docker image id ${id.slice(0, 12)})`);
+          continue;
+        }
+      }
       try {
         await execFileAsync(
           "bash",
@@ -862,7 +965,14 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
         const e = err as { stderr?: string; message: string };
         throw new ControlPlaneError(`importing image ${ref} into the node's containerd failed: ${(e.stderr || e.message).trim()}`);
       }
-      progress(`image ${ref} imported in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+      if (cacheRoot) {
+        await ctr(["images", "label", name, `${IMAGE_ID_LABEL}=${id}`]);
+        // the other tags of the same repository (the demo platform's tag follows its code): their layers go
+        const repo = name.slice(0, name.lastIndexOf(":"));
+        const stale = (await ctr(["images", "ls", "-q"])).stdout.split("\n").filter((n) => n.startsWith(`${repo}:`) && n !== name);
+        if (stale.length) await ctr(["images", "rm", ...stale]);
+      }
+      progress(`image ${ref} imported in ${((Date.now() - t) / 1000).toFixed(1)}s${cacheRoot ? " (kept in the image cache)" : ""}`);
     }
   };
 
@@ -924,9 +1034,30 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
         containerd && containerd.exitInfo === null
           ? (await ctr(["containers", "ls", "-q"]).catch(() => ({ stdout: "" }))).stdout.split("\n").filter(Boolean)
           : [];
+      // the image cache keeps only images: every container and sandbox record goes, or the cache is wiped
+      let cacheClean = false;
+      if (cacheRoot && containerd && containerd.exitInfo === null) {
+        try {
+          // `ctr sandboxes ls` has no -q: a header line, then the id first
+          const sandboxIds = async () =>
+            (await ctr(["sandboxes", "ls"])).stdout
+              .split("\n")
+              .slice(1)
+              .map((l) => l.split(/\s+/)[0])
+              .filter((x): x is string => !!x);
+          for (const id of await sandboxIds()) await ctr(["sandboxes", "rm", "-f", id]).catch(() => undefined);
+          if (ids.length) await ctr(["containers", "rm", ...ids]).catch(() => undefined);
+          const left = [...(await ctr(["containers", "ls", "-q"])).stdout.split("\n").filter(Boolean), ...(await sandboxIds())];
+          cacheClean = left.length === 0;
+          if (left.length) progress(`containers or sandboxes left in the image cache (it is wiped): ${left.join(", ")}`);
+        } catch (err) {
+          progress(`image cache: could not list what is left (it is wiped): ${(err as Error).message}`);
+        }
+      }
       await stopProcs(containerd ? [containerd] : []);
       // 3. the shims and whatever else is left on the host
       problems.push(...(await releaseHost(hostState, ownDir && !keepDir, ids)));
+      if (cacheRoot) await releaseImageCache(cacheRoot, dir, cacheClean && containerd?.exitInfo !== "killed by SIGKILL");
       // 4. the Node object
       await request(nodeUrl, { method: "DELETE", tls: adminTls }).catch(() => undefined);
       if (problems.length) throw new ControlPlaneError(`node ${name} stopped, with leftovers:\n${problems.join("\n")}`);
@@ -950,7 +1081,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
     await mkdir(cniConfDir, { recursive: true });
     await writeFile(path.join(cniConfDir, "10-gm.conflist"), cniConfig(network, bridge, podSubnet, path.join(dir, "cni-ipam")));
     addForwardRules(network, bridge);
-    await writeFile(path.join(dir, "containerd.toml"), containerdConfig(dir, socket, bin, cniConfDir));
+    await writeFile(path.join(dir, "containerd.toml"), containerdConfig(dir, socket, bin, cniConfDir, containerdRoot));
     containerd = startProc("containerd", bins.containerd, ["--config", path.join(dir, "containerd.toml")], logs);
     procs.push(containerd);
     await waitFor("containerd's socket", containerd, procs, 30_000, async () => {

@@ -247,8 +247,12 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
 
   it("deploys a revision with a literal value in place of a Secret reference; scales the workload or the HPA's bounds alone", async () => {
     const svc = "event-processor-service";
-    // the pool-size change before this test is a revision too: wait until the newest one is current
+    // the pool-size change before this test is a revision too: wait until the deployment controller has
+    // seen the latest spec (observedGeneration) and made its revision current; reading the revisions before
+    // that (CI under load) took the one before the pool-size change and waited for the wrong number
     const before = await until("the newest revision current", async () => {
+      const d = await apps.readNamespacedDeployment({ name: svc, namespace: "gamemetrics" });
+      if ((d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1)) return undefined;
       const l = await k8s.rollouts(svc);
       return l[0]?.current ? l[0].revision : undefined;
     });
@@ -261,8 +265,9 @@ describe("the Kubernetes driver against a real control plane", { timeout: 180_00
     });
     const list = await until("a new revision current", async () => {
       const l = await k8s.rollouts(svc);
-      return l[0]?.revision === before + 1 && l[0].current ? l : undefined;
+      return l[0]?.changeCause === "drill: a wrong password" && l[0].current ? l : undefined;
     });
+    expect(list[0]!.revision).toBe(before + 1);
     expect(list[0]!.changeCause).toBe("drill: a wrong password");
     expect(JSON.stringify(list)).not.toContain("wr0ng-s3cret");
     await expect(k8s.deploy(svc, { env: {} }, "nothing")).rejects.toThrow(/deploy of event-processor-service: no variable to change/);

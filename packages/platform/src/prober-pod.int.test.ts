@@ -21,6 +21,10 @@
  * Secret `alertmanager-receivers`), and no ClusterIP is dialled before kube-proxy's rule for it exists.
  * Prints the pods' Ready times, the time from apply to Prometheus's first scrape of the prober, the HPA's
  * utilization and the time from the fault to the alert (never asserted).
+ * It is also the test of deploy/platform for real (the platform's part of the overlay changes nothing but
+ * the images): three KRaft brokers (a quorum found through the headless Service's DNS names), PostgreSQL
+ * and the three services go Ready, and this host reaches ingest-api and stats-api through their ClusterIPs
+ * (one cluster for both: a node start and the platform's Ready wait are the slow part).
  * Needs root, runc, the node's binaries, and the local images (bash scripts/setup.sh --node).
  */
 import { spawnSync } from "node:child_process";
@@ -166,6 +170,15 @@ describe.skipIf(!!skip)("gm-prober, Alertmanager and Prometheus as pods on a rea
         .map(([n, t]) => `${n} ${t.toFixed(1)}`)
         .join(", ")}`,
     );
+  });
+
+  it("serves ingest-api and stats-api to this host through their ClusterIPs (deploy/platform as shipped)", async () => {
+    for (const svc of ["ingest-api", "stats-api"]) {
+      // only through kube-proxy's rules: without them a Service IP would follow the default route off this machine
+      const ip = await clusterIp("gamemetrics", svc);
+      const r = await httpGet(`http://${ip}:8080/ready`);
+      expect(r.status, `${svc} /ready: ${r.body}`).toBe(200);
+    }
   });
 
   it("has the prober's read-only role gm_prober in the platform's PostgreSQL as deployed", async () => {

@@ -123,7 +123,7 @@ describe("a bad deployment on a real stack", { timeout: 900_000 }, () => {
   it("without the rollback step the same drill does not recover: the rollback is what mitigates", async () => {
     const steps = CATALOG["high-error-rate"].steps.filter((s) => s.id !== "rollback-if-recent-change");
     const report = await runDrill({
-      scenario: { ...scenario, deadlines: { ...scenario.deadlines, recoverSeconds: 120 } },
+      scenario: { ...scenario, deadlines: { ...scenario.deadlines, recoverSeconds: 60 } },
       endpoints: stack.endpoints,
       brokers: 3,
       policy,
@@ -132,7 +132,7 @@ describe("a bad deployment on a real stack", { timeout: 900_000 }, () => {
       onProgress: log,
     });
     expect(report.outcome).toBe("failed");
-    expect(report.reasons.join("\n")).toMatch(/recovered within 120 s/);
+    expect(report.reasons.join("\n")).toMatch(/recovered within 60 s/);
     // the fault's undo is the rollback: nothing of the bad revision is left even so
     expect(report.cleanup).toEqual({ ok: true, leftovers: [] });
   });
