@@ -8,7 +8,11 @@
  * builds (apache/kafka:3.9.1 → gamemetrics/kafka:3.9.1-local, postgres:15 → gamemetrics/postgres:15-local,
  * gamemetrics/demo-platform:0.1.0 → the tag the stack builds, plus any `extraImages` mapping) and sets
  * imagePullPolicy: Never; the StatefulSets' claims bind to hostPath volumes under the node's dir (a test
- * cluster has no provisioner). Needs root, runc, the node's binaries (`bash scripts/setup.sh --node`) and
+ * cluster has no provisioner). One change to what the manifests ask of the node: their CPU requests are
+ * scheduled at a quarter (fitCpuRequests), the HPA's CPU target raised by the same factor so its decisions
+ * stay the same — the manifests request 1.6 cores for a production node, which leaves no room on a
+ * 2-core machine for the drills' scale-outs and a rolling update's surge pod (a surge pod left Pending
+ * is not a pod held by its readiness probe). Needs root, runc, the node's binaries (`bash scripts/setup.sh --node`) and
  * the local images.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -121,6 +125,45 @@ export function renderOnNode(dirs: string[], renames: ImageRename[]): Kubernetes
   }
 }
 
+/**
+ * The objects with every container's CPU request divided by `divisor` and every HPA's CPU utilization
+ * target multiplied by it: what the scheduler counts shrinks, while the HPA's desired replicas
+ * (usage ÷ request ÷ target) are unchanged. Limits, memory and everything else are left as they are.
+ */
+export function fitCpuRequests(objects: KubernetesObject[], divisor: number): KubernetesObject[] {
+  if (!(divisor >= 1)) throw new Error(`fitCpuRequests: divisor must be a number >= 1, got ${divisor}`);
+  const millis = (q: string) => (q.endsWith("m") ? Number(q.slice(0, -1)) : Number(q) * 1000);
+  return objects.map((x) => {
+    const o = structuredClone(x) as KubernetesObject & Record<string, unknown>;
+    const spec = (o as { spec?: Record<string, unknown> }).spec;
+    if (o.kind === "HorizontalPodAutoscaler") {
+      for (const m of (spec?.["metrics"] ?? []) as { resource?: { name?: string; target?: { averageUtilization?: number } } }[])
+        if (m.resource?.name === "cpu" && m.resource.target?.averageUtilization !== undefined)
+          m.resource.target.averageUtilization = Math.round(m.resource.target.averageUtilization * divisor);
+      return o;
+    }
+    // Deployment/StatefulSet/Job: spec.template; CronJob: spec.jobTemplate.spec.template; Pod: spec
+    const template = (spec?.["template"] ?? (spec?.["jobTemplate"] as { spec?: { template?: unknown } } | undefined)?.spec?.template) as
+      | { spec?: Record<string, unknown> }
+      | undefined;
+    const podSpec = o.kind === "Pod" ? spec : template?.spec;
+    for (const list of ["containers", "initContainers"]) {
+      for (const c of (podSpec?.[list] ?? []) as { resources?: { requests?: Record<string, string | number> } }[]) {
+        const cpu = c.resources?.requests?.["cpu"];
+        if (cpu === undefined) continue;
+        const m = millis(String(cpu));
+        if (!Number.isFinite(m))
+          throw new Error(`fitCpuRequests: ${o.kind}/${o.metadata?.name}: cpu request ${JSON.stringify(cpu)} is not a CPU quantity`);
+        c.resources!.requests!["cpu"] = `${Math.max(1, Math.round(m / divisor))}m`;
+      }
+    }
+    return o;
+  });
+}
+
+/** How much less CPU the test node schedules than the manifests request (see fitCpuRequests). */
+export const NODE_CPU_REQUEST_DIVISOR = 4;
+
 /** Waiting reasons of a container that will not change by themselves (nothing is pulled here). */
 export const NEVER_STARTS = new Set([
   "ErrImageNeverPull",
@@ -198,12 +241,15 @@ export async function startNodeCluster(o: NodeClusterOptions = {}): Promise<Node
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
     apiForward = await exposeApiServer(core, kc, node.nodeIp, cp);
-    const rendered = renderOnNode(o.deploy ?? ["platform"], [
-      { name: "apache/kafka", image: NODE_KAFKA_IMAGE },
-      { name: "postgres", image: NODE_PG_IMAGE },
-      { name: "gamemetrics/demo-platform", image: platformImage },
-      ...extra,
-    ]);
+    const rendered = fitCpuRequests(
+      renderOnNode(o.deploy ?? ["platform"], [
+        { name: "apache/kafka", image: NODE_KAFKA_IMAGE },
+        { name: "postgres", image: NODE_PG_IMAGE },
+        { name: "gamemetrics/demo-platform", image: platformImage },
+        ...extra,
+      ]),
+      NODE_CPU_REQUEST_DIVISOR,
+    );
     const objects = o.transform ? await o.transform(rendered, node) : rendered;
     const api = KubernetesObjectApi.makeApiClient(kc);
     // the claims of kafka-0..2 and postgres-0 bind to these (no StorageClass: storageClassName "")

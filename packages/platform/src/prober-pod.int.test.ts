@@ -360,7 +360,7 @@ describe.skipIf(!!skip)("gm-prober, Alertmanager and Prometheus as pods on a rea
     );
     expect(active?.status, `ScalingActive; status: ${status}`).toBe("True");
     console.log(
-      `HPA event-processor-service: CPU ${utilization}% of requests (target 70%), replicas ${hpa?.status?.currentReplicas} → ` +
+      `HPA event-processor-service: CPU ${utilization}% of requests (target ${hpa?.spec?.metrics?.[0]?.resource?.target.averageUtilization}%: the manifests' 70% × the node's CPU request divisor), replicas ${hpa?.status?.currentReplicas} → ` +
         `${hpa?.status?.desiredReplicas}, ScalingActive ${active?.reason}, ${((Date.now() - t0) / 1000).toFixed(1)}s into this test ` +
         `(${((Date.now() - cluster.appliedAt) / 1000).toFixed(1)}s after apply)`,
     );

@@ -24,6 +24,22 @@ const log = (p: { scenario: string; phase: string; message: string }) => console
 
 describe("drills against a real stack", { timeout: 600_000 }, () => {
   let stack: Stack;
+
+  /** Waits until PostgreSQL holds every one of `ids` (30 s at most), then runs `sql` with them as $1; the ids it returned. */
+  async function tamper(ids: readonly string[], sql: string): Promise<string[]> {
+    const c = new pg.Client({ connectionString: stack.endpoints.postgresUrl });
+    await c.connect();
+    try {
+      for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 500))) {
+        const { rows } = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE id = ANY($1::text[])", [ids]);
+        if (rows[0]!.n === ids.length) break;
+      }
+      const res = await c.query<{ id: string }>(sql, [ids]);
+      return res.rows.map((r) => r.id);
+    } finally {
+      await c.end();
+    }
+  }
   // one prober for the file's drills, running throughout as production's does
   let observer: Observer;
 
@@ -235,6 +251,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
   });
 
   it("fails integrity when an acknowledged event disappears from PostgreSQL behind the runner's back", async () => {
+    let deleted: string[] = [];
     const report = await runDrill({
       scenario: scenario("kafka-broker-down"),
       endpoints: stack.endpoints,
@@ -242,15 +259,15 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       policy: defaultPolicy,
       observer,
       onProgress: log,
-      beforeIntegrity: async () => {
-        const c = new pg.Client({ connectionString: stack.endpoints.postgresUrl });
-        await c.connect();
-        await c.query("DELETE FROM events WHERE id = (SELECT id FROM events WHERE type = 'drill_load' ORDER BY stored_at DESC LIMIT 1)");
-        await c.end();
+      beforeIntegrity: async (acknowledged) => {
+        // an event the load got acknowledged early (stored and its offset committed long before the load
+        // stopped, so no redelivery puts it back), once PostgreSQL holds it
+        deleted = await tamper(acknowledged.slice(0, 1), "DELETE FROM events WHERE id = ANY($1::text[]) RETURNING id");
       },
     });
+    expect(deleted).toHaveLength(1);
     expect(report.outcome).toBe("failed");
-    expect(report.integrity).toMatchObject({ lost: 1 });
+    expect(report.integrity).toMatchObject({ lost: 1, lostSample: deleted });
     expect(report.checks.find((c) => c.name === "no acknowledged event lost")).toMatchObject({ ok: false });
   });
 
@@ -263,17 +280,12 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       policy: defaultPolicy,
       observer,
       onProgress: log,
-      beforeIntegrity: async () => {
-        const c = new pg.Client({ connectionString: stack.endpoints.postgresUrl });
-        await c.connect();
-        // the last events this drill's load sent (ts is the client's send time)
-        const res = await c.query<{ id: string; ts: Date; stored_at: Date }>(
-          `UPDATE events SET payload = jsonb_set(payload, '{k}', '-1')
-            WHERE id IN (SELECT id FROM events WHERE type = 'drill_load' ORDER BY ts DESC LIMIT 3) RETURNING id, ts, stored_at`,
+      beforeIntegrity: async (acknowledged) => {
+        altered = await tamper(
+          acknowledged.slice(0, 3),
+          `UPDATE events SET payload = jsonb_set(payload, '{k}', '-1') WHERE id = ANY($1::text[]) RETURNING id`,
         );
-        console.log(`altered behind the runner's back: ${JSON.stringify(res.rows)}`);
-        altered = res.rows.map((r) => r.id);
-        await c.end();
+        console.log(`altered behind the runner's back: ${altered.join(", ")}`);
       },
     });
     expect(altered).toHaveLength(3);

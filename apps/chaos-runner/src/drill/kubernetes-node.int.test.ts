@@ -274,7 +274,20 @@ describe.skipIf(!!skip)("drills against a real namespace (a real node), through 
     expect(history[0]!.changes?.join("\n")).toMatch(/DATABASE_URL .*→ postgres:\/\/[^:]+:\*\*\*@/);
     expect(JSON.stringify(history)).not.toMatch(/wrong-[0-9a-f]{12}/);
     expect(held.length).toBeGreaterThan(0);
-    expect(held.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "False"))).toBe(true);
+    // scheduled and running, and not Ready: held by its readiness probe (not Pending for want of room on the node)
+    const state = held.map(
+      (p) =>
+        `${p.metadata?.name} ${p.status?.phase}: ${(p.status?.conditions ?? []).map((c) => `${c.type}=${c.status}${c.message ? ` (${c.message})` : ""}`).join(", ")}`,
+    );
+    expect(
+      held.every(
+        (p) =>
+          p.status?.phase === "Running" &&
+          p.status.conditions?.some((c) => c.type === "PodScheduled" && c.status === "True") &&
+          p.status.conditions.some((c) => c.type === "Ready" && c.status === "False"),
+      ),
+      state.join("; "),
+    ).toBe(true);
     expect(serving.length).toBe(Number(undo["replicas"]));
     await fault.recover(undo);
     expect(await fault.leftovers(undo)).toEqual([]);

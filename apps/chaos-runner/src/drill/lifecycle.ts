@@ -85,8 +85,8 @@ export interface LifecycleOptions {
   steps?: Step[];
   /** called right after the fault was applied (tests make a service misbehave here) */
   afterInject?: () => Promise<void>;
-  /** called after the load stopped and before integrity is checked (tests tamper here) */
-  beforeIntegrity?: () => Promise<void>;
+  /** called after the load stopped and before integrity is checked, with the ids the load got acknowledged (tests tamper here) */
+  beforeIntegrity?: (acknowledged: readonly string[]) => Promise<void>;
   /** the Alertmanager the prober's alerts go to, whose receivers record time to page */
   alertmanager?: RunningAlertmanager;
   /** seconds the load keeps running after recovery, for `during: after` tolerances (default: two prober intervals) */
@@ -340,7 +340,7 @@ export async function runLifecycle(o: LifecycleOptions): Promise<DrillReport> {
   }
 
   if (t.checkIntegrity && acknowledged.length > 0 && outcome !== "aborted") {
-    await o.beforeIntegrity?.();
+    await o.beforeIntegrity?.(acknowledged);
     say(
       "integrity",
       `checking that all ${acknowledged.length} acknowledged events are stored exactly once${digests ? ", as they were sent" : ""}`,

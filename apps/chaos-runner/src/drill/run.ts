@@ -42,8 +42,8 @@ export interface DrillOptions {
   load?: "builtin" | "k6";
   /** called right after the fault was applied (tests make a service misbehave here) */
   afterInject?: () => Promise<void>;
-  /** called after the load stopped and before integrity is checked (tests tamper here) */
-  beforeIntegrity?: () => Promise<void>;
+  /** called after the load stopped and before integrity is checked, with the ids the load got acknowledged (tests tamper here) */
+  beforeIntegrity?: (acknowledged: readonly string[]) => Promise<void>;
   /** a Loki base URL: the runbook's log steps read Loki (label instance=<name>) instead of the containers */
   lokiUrl?: string;
   /** the prober configuration to observe with (default: the one the stack writes for gm-prober: its defaults) */
