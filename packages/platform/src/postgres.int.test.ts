@@ -80,4 +80,40 @@ describe("postgres database port", { timeout: 120_000 }, () => {
       await db.close();
     }
   });
+
+  it("retries a connection refused for want of a slot (53300) while one frees, and fails naming the attempts without the retry", async () => {
+    // every slot taken, the superuser-reserved ones too: as when services connecting as the superuser exhaust the server
+    const filler: pg.Client[] = [];
+    try {
+      for (;;) {
+        const c = new pg.Client({ connectionString: admin, application_name: "filler" });
+        c.on("error", () => undefined);
+        try {
+          await c.connect();
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe("53300");
+          break;
+        }
+        filler.push(c);
+        if (filler.length > 200) throw new Error("more than 200 sessions: max_connections is not what this test expects");
+      }
+      expect(filler.length).toBeGreaterThanOrEqual(95);
+      const once = createDatabasePort({ url: admin, connectRetryMs: 1_200 });
+      await expect(once.connections()).rejects.toThrow(/too many clients.*\(\d attempts over 1\.\d s\)/);
+      await once.close();
+      const db = createDatabasePort({ url: admin });
+      try {
+        const t0 = Date.now();
+        const asked = db.connections();
+        setTimeout(() => void filler.pop()?.end(), 2_000);
+        const rows = await asked;
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(1_900);
+        expect(rows.filter((r) => r.application === "filler").length).toBe(filler.length);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await Promise.all(filler.map((c) => c.end().catch(() => undefined)));
+    }
+  });
 });

@@ -20,7 +20,13 @@ export interface PgSessionOptions {
   applicationName: string;
   /** `SET default_transaction_read_only = on` after connecting: a reader that never writes, whatever its role allows */
   readOnly?: boolean;
+  /** how long to keep retrying a connection PostgreSQL refuses for want of a slot (SQLSTATE 53300, "too many
+   * clients"), every 500 ms, before failing; default 0 (fail at once) */
+  connectRetryMs?: number;
 }
+
+/** SQLSTATE too_many_connections: every slot this role may use is taken. */
+const TOO_MANY_CONNECTIONS = "53300";
 
 /**
  * One long-lived connection, opened on first use and rebuilt after any failure. Holding it (rather than
@@ -29,8 +35,7 @@ export interface PgSessionOptions {
  */
 export function createPgSession(opts: PgSessionOptions): { query: Query; close(): Promise<void> } {
   let client: pg.Client | undefined;
-  const get = async (): Promise<pg.Client> => {
-    if (client) return client;
+  const connect = async (): Promise<pg.Client> => {
     const c = new pg.Client({
       connectionString: opts.url,
       connectionTimeoutMillis: opts.timeoutMs ?? 5_000,
@@ -41,6 +46,27 @@ export function createPgSession(opts: PgSessionOptions): { query: Query; close()
       if (client === c) client = undefined;
     });
     await c.connect();
+    return c;
+  };
+  const get = async (): Promise<pg.Client> => {
+    if (client) return client;
+    // An exhausted server refuses new sessions, the runbook's own included (where the services connect as a
+    // superuser, even the reserved slots fill): like an on-call engineer, retry while the pools' churn frees one.
+    const t0 = Date.now();
+    let c: pg.Client;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        c = await connect();
+        break;
+      } catch (err) {
+        const waited = Date.now() - t0;
+        if ((err as { code?: string }).code !== TOO_MANY_CONNECTIONS || waited + 500 > (opts.connectRetryMs ?? 0)) {
+          if (attempt > 1 && err instanceof Error) err.message += ` (${attempt} attempts over ${(waited / 1000).toFixed(1)} s)`;
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     if (opts.readOnly) await c.query("SET default_transaction_read_only = on");
     client = c;
     return c;
@@ -169,9 +195,20 @@ export interface DatabaseDriver extends DatabasePort {
   close(): Promise<void>;
 }
 
-export function createDatabasePort(opts: { url: string; timeoutMs?: number; applicationName?: string }): DatabaseDriver {
+export function createDatabasePort(opts: {
+  url: string;
+  timeoutMs?: number;
+  applicationName?: string;
+  /** see PgSessionOptions.connectRetryMs; default 30 s: the runbook's steps run while the pool is exhausted */
+  connectRetryMs?: number;
+}): DatabaseDriver {
   const app = opts.applicationName ?? "gm-chaos";
-  const session = createPgSession({ url: opts.url, timeoutMs: opts.timeoutMs ?? 5_000, applicationName: app });
+  const session = createPgSession({
+    url: opts.url,
+    timeoutMs: opts.timeoutMs ?? 5_000,
+    applicationName: app,
+    connectRetryMs: opts.connectRetryMs ?? 30_000,
+  });
   const query = session.query;
   return {
     connections: () => clientConnections(query, { includeOwn: false }),
