@@ -75,7 +75,7 @@ describe("consumers scaled to zero on a namespace", () => {
     await k8s.scale("event-processor-service", 1);
     expect(await fault.leftovers(undo)).toEqual([
       "hpa of event-processor-service: min 1 max 6, not min 2 max 6",
-      "deployment/event-processor-service has 1 replicas, fewer than 2",
+      "deployment/event-processor-service has 1 replicas, fewer than its HPA's min 2",
     ]);
     await fault.recover(undo);
     expect(state.hpa).toEqual({ minReplicas: 2, maxReplicas: 6 });
@@ -85,6 +85,40 @@ describe("consumers scaled to zero on a namespace", () => {
     state.replicas["event-processor-service"] = 3;
     await fault.recover(undo);
     expect(state.replicas["event-processor-service"]).toBe(3);
+  });
+
+  it("with an HPA, leaves the count to it: scaled out to 5 before the drill, 4 after is not a leftover, below its min is", async () => {
+    const { k8s, state } = fakeK8s();
+    state.replicas["event-processor-service"] = 5;
+    const fault = createNamespaceFault({ type: "pause-consumers", params: {} }, k8s, reach);
+    const undo = await fault.prepare();
+    await fault.apply(undo);
+    await k8s.scale("event-processor-service", 2);
+    await fault.recover(undo);
+    expect(state.replicas["event-processor-service"]).toBe(2);
+    // the HPA, its bounds back, scales down as the load asks (CI of 1b48339: 5 before, 4 at the check)
+    state.replicas["event-processor-service"] = 4;
+    expect(await fault.leftovers(undo)).toEqual([]);
+    state.replicas["event-processor-service"] = 1;
+    expect(await fault.leftovers(undo)).toEqual(["deployment/event-processor-service has 1 replicas, fewer than its HPA's min 2"]);
+    // at zero (the runbook never scaled up) the HPA cannot act: the count before is put back
+    state.replicas["event-processor-service"] = 0;
+    await fault.recover(undo);
+    expect(state.replicas["event-processor-service"]).toBe(5);
+  });
+
+  it("without an HPA, the count before the drill is the floor", async () => {
+    const { k8s, state } = fakeK8s();
+    (k8s as unknown as { hpa: () => Promise<null> }).hpa = async () => null;
+    const fault = createNamespaceFault({ type: "pause-consumers", params: {} }, k8s, reach);
+    const undo = await fault.prepare();
+    expect(undo).toEqual({ replicas: 2, hpa: null });
+    await fault.apply(undo);
+    state.replicas["event-processor-service"] = 1;
+    expect(await fault.leftovers(undo)).toEqual(["deployment/event-processor-service has 1 replicas, fewer than 2"]);
+    await fault.recover(undo);
+    expect(state.replicas["event-processor-service"]).toBe(2);
+    expect(await fault.leftovers(undo)).toEqual([]);
   });
 
   it("is refused without the cluster's DNS, saying what it needs", () => {

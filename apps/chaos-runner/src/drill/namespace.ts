@@ -172,8 +172,9 @@ function consumersToZero(k8s: KubernetesPlatform): NamespaceFault {
     async recover(undo) {
       const h = undo["hpa"] as { minReplicas: number; maxReplicas: number } | null;
       if (h) await k8s.setHpaReplicas(service, h);
-      // what the runbook's scale-up left above the original is the HPA's to bring down; below it, restored here
-      if ((await k8s.replicas(service)) < Number(undo["replicas"])) await k8s.scaleWorkload(service, Number(undo["replicas"]));
+      // Below the floor (the HPA's min, or without one the count before), the count before is restored; what
+      // the runbook's scale-up left above it is the HPA's to bring down.
+      if ((await k8s.replicas(service)) < replicaFloor(undo)) await k8s.scaleWorkload(service, Number(undo["replicas"]));
     },
     async leftovers(undo) {
       const out: string[] = [];
@@ -181,12 +182,22 @@ function consumersToZero(k8s: KubernetesPlatform): NamespaceFault {
       const now = await k8s.hpa(service);
       if (h && (now?.minReplicas !== h.minReplicas || now.maxReplicas !== h.maxReplicas))
         out.push(`hpa of ${w.name}: min ${now?.minReplicas} max ${now?.maxReplicas}, not min ${h.minReplicas} max ${h.maxReplicas}`);
+      // With an HPA the count is the HPA's own: once its bounds are back it may scale below the count
+      // before the drill (load-driven), never below its min.
       const n = await k8s.replicas(service);
-      if (n < Number(undo["replicas"]))
-        out.push(`${w.kind.toLowerCase()}/${w.name} has ${n} replicas, fewer than ${String(undo["replicas"])}`);
+      if (n < replicaFloor(undo))
+        out.push(
+          `${w.kind.toLowerCase()}/${w.name} has ${n} replicas, fewer than ${h ? `its HPA's min ${Math.max(1, h.minReplicas)}` : String(undo["replicas"])}`,
+        );
       return out;
     },
   };
+}
+
+/** The fewest replicas that are not a leftover: the HPA's min (at least 1: at zero it stops acting), else the count before. */
+function replicaFloor(undo: Record<string, unknown>): number {
+  const h = undo["hpa"] as { minReplicas: number } | null;
+  return h ? Math.max(1, h.minReplicas) : Number(undo["replicas"]);
 }
 
 /**
