@@ -195,11 +195,15 @@ const processorEnv = z
     CONSUMER_GROUP: str("event-processor-service"),
     // A consumer that has not fetched for this long is rebuilt (kafkajs#267, #1163).
     CONSUMER_STALL_TIMEOUT_MS: int(30_000, 1_000, 3_600_000),
+    // A commit or heartbeat (the group coordinator's calls) unanswered this long has the client rebuilt:
+    // kafkajs keeps retrying a killed coordinator's broker instead of finding the new one.
+    CONSUMER_COORDINATOR_TIMEOUT_MS: int(5_000, 500, 600_000),
     CONSUMER_MAX_RESTART_BACKOFF_MS: int(10_000, 100, 600_000),
   })
   .transform((e) => ({
     groupId: e.CONSUMER_GROUP,
     stallTimeoutMs: e.CONSUMER_STALL_TIMEOUT_MS,
+    coordinatorTimeoutMs: e.CONSUMER_COORDINATOR_TIMEOUT_MS,
     maxRestartBackoffMs: e.CONSUMER_MAX_RESTART_BACKOFF_MS,
   }));
 

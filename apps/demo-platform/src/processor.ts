@@ -7,7 +7,13 @@
  * kafkajs 2.2.4 is unmaintained and has recovery bugs drills hit: consumers that stop after a broker
  * restart (kafkajs#267), hang on a silently dropped connection (#1163) or restart endlessly (#1721).
  * So kafkajs never restarts the consumer itself (restartOnFailure → false); a supervisor rebuilds the
- * whole client on a crash or when no fetch happened for `stallTimeoutMs`, with a capped backoff.
+ * whole client on a crash, when no fetch happened for `stallTimeoutMs`, or when a call to the group
+ * coordinator (the offset commit, the heartbeat) has gone unanswered for `coordinatorTimeoutMs`, with a
+ * capped backoff. The last one is what a drill found: with the broker that coordinated the group
+ * SIGKILLed, kafkajs kept retrying that broker's address for its commits (about 20 s, until the broker
+ * came back and answered NOT_COORDINATOR), its fetches still going, while the new coordinator saw a group
+ * with no member and the lag passed 10,000 (high-consumer-lag P1). A rebuilt client asks for the
+ * coordinator again and rejoins within a second or two.
  */
 import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
@@ -190,6 +196,8 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
   const db = createDb(cfg.pg, registry, log, cfg.service);
 
   let lastActivity = Date.now();
+  /** the group coordinator's calls in flight (commit + heartbeat of a batch), by when each began */
+  const coordinatorCalls = new Map<object, number>();
   let joined = false;
   let migrated = false;
   let stopping = false;
@@ -311,9 +319,16 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     }
     const last = batch.messages[batch.messages.length - 1]!;
     resolveOffset(last.offset);
-    // Offsets are committed only after the database commit and the dead-letter write above.
-    await run.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-    await heartbeat();
+    // Offsets are committed only after the database commit and the dead-letter write above. Both calls go
+    // to the group coordinator; the watchdog in runOnce rebuilds the client when one hangs (see above).
+    const call = {};
+    coordinatorCalls.set(call, Date.now());
+    try {
+      await run.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      await heartbeat();
+    } finally {
+      coordinatorCalls.delete(call);
+    }
     processed.inc(batch.messages.length);
     lastActivity = Date.now();
     end();
@@ -325,7 +340,10 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     const kafka = createKafka(cfg.kafka, log);
     const consumer = kafka.consumer({
       groupId: cfg.groupId,
-      sessionTimeout: 15_000,
+      // 10 s: a rebuilt consumer (see the coordinator watchdog) joins once the coordinator has dropped the
+      // member it replaced, whose LeaveGroup went to the dead broker: at 15 s the lag passed 10,000 meanwhile.
+      // A batch never holds the loop that long (statements end at PG_STATEMENT_TIMEOUT_MS, 5 s).
+      sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
       rebalanceTimeout: 30_000,
       maxWaitTimeInMs: 500,
@@ -360,9 +378,20 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     consumer.on(STOP, () => {
       joined = false;
     });
+    coordinatorCalls.clear();
     const watchdog = setInterval(() => {
-      if (Date.now() - lastActivity > cfg.stallTimeoutMs) wake?.("stalled");
-    }, 1_000);
+      const now = Date.now();
+      if (now - lastActivity > cfg.stallTimeoutMs) wake?.("stalled");
+      const oldest = Math.min(...coordinatorCalls.values());
+      if (now - oldest > cfg.coordinatorTimeoutMs) {
+        log.warn("group coordinator not answering; rebuilding the consumer to find it again", {
+          waitedMs: now - oldest,
+          coordinatorTimeoutMs: cfg.coordinatorTimeoutMs,
+        });
+        coordinatorCalls.clear();
+        wake?.("coordinator_unanswered");
+      }
+    }, 500);
     try {
       lastActivity = Date.now();
       await withTimeout(consumer.connect(), cfg.kafka.requestTimeoutMs * 2, "consumer connect");

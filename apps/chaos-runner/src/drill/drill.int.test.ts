@@ -59,6 +59,7 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
     // with no member — high-consumer-lag P1, a real finding the game day still drills at full load, not this
     // test's subject (a passing drill reported whole).
     const sc = scenario("kafka-broker-down");
+    const from = observer.samples.length;
     const report = await runDrill({
       scenario: { ...sc, load: { ...sc.load, rate: sc.load.rate / 2 } },
       endpoints: stack.endpoints,
@@ -67,6 +68,12 @@ describe("drills against a real stack", { timeout: 600_000 }, () => {
       observer,
       onProgress: log,
     });
+    // on a failed verdict, what the prober saw of the processor's group round by round (lag, members' verdict)
+    if (report.reasons.length > 0)
+      for (const o of observer.samples.slice(from))
+        console.log(
+          `round ${new Date(o.at).toISOString()}: lag ${o.snapshot.kafka?.groups[0]?.totalLag ?? "n/a"}, group ${o.snapshot.consumers.map((c) => `${c.status} (commit moved ${c.secondsSinceCommitMoved} s ago)`).join(", ") || "n/a"}, open ${o.active.map((i) => `${i.kind}:${i.severity}`).join(",")}`,
+        );
     expect(report.reasons).toEqual([]);
     expect(report.outcome).toBe("passed");
     expect(report.detected).toMatchObject({ kind: "kafka-broker-down", severity: "P2" });
