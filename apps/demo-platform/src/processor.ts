@@ -13,7 +13,8 @@
  * SIGKILLed, kafkajs kept retrying that broker's address for its commits (about 20 s, until the broker
  * came back and answered NOT_COORDINATOR), its fetches still going, while the new coordinator saw a group
  * with no member and the lag passed 10,000 (high-consumer-lag P1). A rebuilt client asks for the
- * coordinator again and rejoins within a second or two.
+ * coordinator again and joins once that coordinator has dropped the member it replaced (the session
+ * timeout: its LeaveGroup went to the dead broker).
  */
 import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
