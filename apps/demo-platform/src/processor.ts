@@ -202,7 +202,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
   let joined = false;
   let migrated = false;
   let stopping = false;
-  let current: { kafka: Kafka; consumer: Consumer; dlq?: Promise<Producer> } | undefined;
+  /**
+   * One consumer's client. `retired` rejects once the supervisor gives the client up: its batch handler
+   * abandons the calls it still awaits (a commit hung on a dead coordinator), so the old consumer stops
+   * instead of living on beside its replacement as a second member of the group.
+   */
+  type Run = { kafka: Kafka; consumer: Consumer; dlq?: Promise<Producer>; retired: Promise<never>; isRetired: boolean };
   let wake: ((reason: string) => void) | undefined;
   let dlqTopicReady = false;
 
@@ -214,7 +219,7 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
   }
 
   /** The dead-letter producer of the current client, connected on first use (acks=all, idempotent, like ingest-api's). */
-  function dlqProducer(run: NonNullable<typeof current>): Promise<Producer> {
+  function dlqProducer(run: Run): Promise<Producer> {
     run.dlq ??= (async () => {
       await ensureDlqTopic();
       const producer = run.kafka.producer({
@@ -238,7 +243,7 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
    * redelivered and its offset not committed.
    */
   async function deadLetter(
-    run: NonNullable<typeof current>,
+    run: Run,
     topic: string,
     partition: number,
     poison: { message: KafkaMessage; kind: PoisonKind; reason: string }[],
@@ -282,10 +287,8 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     },
   });
 
-  async function eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    const run = current;
-    if (!run) return;
+  async function eachBatch(run: Run, { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    if (run.isRetired || !isRunning() || isStale() || batch.messages.length === 0) return;
     const end = batchSeconds.startTimer();
     const rows: Row[] = [];
     const byOffset = new Map<string, KafkaMessage>();
@@ -311,7 +314,7 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     }
     if (poison.length > 0) {
       try {
-        await deadLetter(run, batch.topic, batch.partition, poison);
+        await Promise.race([deadLetter(run, batch.topic, batch.partition, poison), run.retired]);
       } catch (err) {
         errors.inc({ reason: "dead_letter" });
         log.warn("dead-letter write failed; batch will be redelivered", { partition: batch.partition, dlqTopic: cfg.dlqTopic, err });
@@ -325,8 +328,15 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
     const call = {};
     coordinatorCalls.set(call, Date.now());
     try {
-      await run.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-      await heartbeat();
+      await Promise.race([
+        (async () => {
+          await run.consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+          ]);
+          await heartbeat();
+        })(),
+        run.retired,
+      ]);
     } finally {
       coordinatorCalls.delete(call);
     }
@@ -351,7 +361,16 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3_000, restartOnFailure: async () => false },
     });
-    current = { kafka, consumer };
+    let retire!: (err: Error) => void;
+    const run: Run = {
+      kafka,
+      consumer,
+      isRetired: false,
+      retired: new Promise<never>((_, reject) => {
+        retire = reject;
+      }),
+    };
+    run.retired.catch(() => undefined);
     const ended = new Promise<string>((resolve) => {
       wake = resolve;
     });
@@ -368,6 +387,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       lastActivity = Date.now();
     });
     consumer.on(GROUP_JOIN, (e) => {
+      if (run.isRetired) {
+        // the guard behind `retired`: a given-up client must never be a member beside its replacement
+        log.warn("a retired consumer joined its group; disconnecting it", { memberId: e.payload.memberId });
+        void consumer.disconnect().catch(() => undefined);
+        return;
+      }
       joined = true;
       joinedThisRun = true;
       lastActivity = Date.now();
@@ -401,7 +426,12 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
         cfg.kafka.requestTimeoutMs * 2,
         "subscribe",
       );
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 3, eachBatch });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 3,
+        eachBatch: (payload) => eachBatch(run, payload),
+      });
       return { reason: await ended, joined: joinedThisRun };
     } catch (err) {
       log.warn("consumer start failed", { err });
@@ -410,8 +440,13 @@ export async function startProcessor(cfg: ProcessorConfig, log: Logger, registry
       clearInterval(watchdog);
       joined = false;
       wake = undefined;
+      // before disconnecting: kafkajs' disconnect waits for the batch in flight, which may be waiting on
+      // a coordinator that will never answer (with the wait timed out, that consumer used to rejoin later
+      // beside its replacement, a second member of the group in this process)
+      run.isRetired = true;
+      retire(new Error("consumer retired by the supervisor; its calls to Kafka are abandoned"));
       await withTimeout(consumer.disconnect(), 5_000, "consumer disconnect").catch(() => undefined);
-      const dlq = current?.dlq;
+      const dlq = run.dlq;
       if (dlq)
         await withTimeout(
           dlq.then((p) => p.disconnect()),

@@ -19,6 +19,7 @@ import type { DrillReport } from "@gm/report/schema";
 import { writeReportFiles } from "@gm/report/write";
 import { describeLeaks, findLeaks, type Secret } from "@gm/runbook/leaks";
 import { redactUrl } from "@gm/runbook/redact";
+import { createDockerPlatform } from "@gm/platform/docker";
 import { startStack, type Stack } from "@gm/stack/stack";
 import { drillPolicy } from "../commands/drill.js";
 import { namedStackSecrets } from "../state.js";
@@ -63,6 +64,27 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
     rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
+  /**
+   * A failed drill's evidence, printed before the assertions: the test's stack is removed afterwards, so
+   * CI's log is all that is left. Every step's whole output (the progress shows the first line), each
+   * container's state and the tail of its log.
+   */
+  async function explainFailure(name: string, report: DrillReport) {
+    const lines = [`${name}: FAILED: ${report.reasons.join("; ")}`];
+    for (const st of report.steps) lines.push(`-- step ${st.id} ${st.ok ? "ok" : "NOT ok"}`, ...st.output.map((l) => `   ${l}`));
+    const platform = createDockerPlatform({ stackId: stack.endpoints.stackId });
+    for (const c of stack.containers) {
+      const info = await stack.inspect(c.name).catch(() => null);
+      const state = info
+        ? `running ${info.State.Running}, paused ${info.State.Paused}, exit ${info.State.ExitCode}, OOMKilled ${info.State.OOMKilled}, started ${info.State.StartedAt}`
+        : "not found";
+      lines.push(`-- container ${c.name}: ${state}`);
+      const log = await platform.logs(c.name, 25).catch((e: Error) => [`(no log: ${e.message})`]);
+      lines.push(...log.map((l) => `   ${l.slice(0, 400)}`));
+    }
+    console.log(lines.join("\n"));
+  }
+
   it.each(scenarios.map((s) => [s.name, s] as const))("%s", async (_name, scenario) => {
     const report = await runDrill({
       scenario,
@@ -78,6 +100,7 @@ describe("game day: every drill passes", { timeout: 900_000 }, () => {
     });
     reports.push(report);
     await writeReportFiles(join(reportDir, scenario.name), report);
+    if (report.outcome !== "passed") await explainFailure(scenario.name, report);
     const t = report.timings;
     console.log(
       `${scenario.name}: detect ${t.detectSeconds} s, page ${t.pageSeconds} s, mitigate ${t.mitigateSeconds} s, recover ${t.recoverSeconds} s, worst ${report.worstSeverity}, every ${report.observer?.intervalSeconds} s`,
