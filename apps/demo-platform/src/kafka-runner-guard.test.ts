@@ -1,8 +1,10 @@
 /**
- * guardStoppedRunner (kafka-clients.ts) against kafkajs' own fetch manager: a stopped runner's fetchers,
- * re-created after a rebalance error, must end instead of spinning on the event loop. The fetch manager
- * and the runner's `fetch` are kafkajs' real code; only the runner's state (stopped) and the node ids
- * are set up here. A spinning loop is stopped by the test itself after 1,000 fetches, so that a broken
+ * guardStoppedRunner (kafka-clients.ts) against kafkajs' own fetch manager: fetchers running for a
+ * stopped runner (in the game day: the ones the fetch manager re-created after a rebalance error, once
+ * the runner had stopped) must end instead of spinning on the event loop. The test starts the fetch
+ * manager on an already stopped runner, which leaves its fetchers in that same state without timing a
+ * rebalance. The fetch manager and the runner's `fetch` are kafkajs' real code; only the runner's state
+ * (stopped) and the node ids are set up here. A spinning loop is stopped by the test itself after 1,000 fetches, so that a broken
  * guard fails the test instead of hanging it.
  */
 import createFetchManager from "kafkajs/src/consumer/fetchManager.js";

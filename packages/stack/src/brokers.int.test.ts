@@ -192,9 +192,10 @@ describe("three brokers, one killed", { timeout: 300_000 }, () => {
   it("a processor frozen past its session comes back as one member of its group, every acknowledged event stored", async () => {
     // What the high-consumer-lag drill does (docker pause). On the unpause the supervisor gives up the
     // client (stalled, its commit unanswered for the whole pause) and builds a new one. In a game day the old
-    // one rejoined beside its replacement (two member ids in one process's log, on every rebuild) before the
-    // majority-kill drill left the processor down. At this test's lighter load that did not reproduce
-    // without the fix either: it guards the outcome, one member and nothing lost, not the mechanism.
+    // one rejoined beside its replacement (two member ids in one process's log, on every rebuild). (The
+    // majority-kill drill's hang that followed it was kafkajs' stopped-runner fetch loop: kafka-clients.ts.)
+    // At this test's lighter load the double member did not reproduce without the fix either: it guards
+    // the outcome, one member and nothing lost, not the mechanism.
     const group = stack.endpoints.consumerGroup;
     await settled("proc-pause");
     const processor = (await dockerode()).getContainer(stack.container("event-processor-service").container.getId());
