@@ -138,7 +138,7 @@ describe("gamedayRows", () => {
     expect(rows[0]).toMatchObject({ prober: "510.0 s (500.0–520.0) wall; 3/4 drills passed", verdict: "NOT MET", runs: "2" });
     expect(rows[1]).toMatchObject({
       measure: "drill a: detect / page / recover",
-      prober: "5.0 s (4.0–6.0) / not detected / 30.0 s (30.0–30.0)",
+      prober: "5.0 s (4.0–6.0) / no page / 30.0 s (30.0–30.0)",
     });
   });
 });

@@ -235,11 +235,13 @@ export function gamedayRows(g: GamedayFile): SummaryRow[] {
   });
   for (const name of drills) {
     const ds = g.runs.flatMap((r) => r.drills.filter((d) => d.scenario === name));
-    const col = (f: (d: (typeof ds)[number]) => number | null | undefined) => formatSummary(summarize(ds.map((d) => f(d) ?? null)));
+    const col = (f: (d: (typeof ds)[number]) => number | null | undefined, none?: string) =>
+      formatSummary(summarize(ds.map((d) => f(d) ?? null)), none);
     rows.push({
       part: "gameday",
       measure: `drill ${name}: detect / page / recover`,
-      prober: `${col((d) => d.timings.detectSeconds)} / ${col((d) => d.timings.pageSeconds)} / ${col((d) => d.timings.recoverSeconds)}`,
+      // a drill detected whose verdict expected no page (P2/P3 inside its group wait, or inhibited by a P0) is "no page"
+      prober: `${col((d) => d.timings.detectSeconds)} / ${col((d) => d.timings.pageSeconds, "no page")} / ${col((d) => d.timings.recoverSeconds, "never")}`,
       peers: "—",
       ratio: "—",
       runs: String(ds.length),

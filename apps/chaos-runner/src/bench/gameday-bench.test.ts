@@ -43,4 +43,17 @@ describe("gamedayTable", () => {
     expect(t).toContain("whole game day 520.0 s (500.0–540.0) wall; stack start 60.0 s (60.0–60.0); exit codes 0, 1");
     expect(t).toContain("run 2 service-oom failed: not detected");
   });
+  it("says 'no page' where no notification arrived and 'never' where nothing recovered, 'not detected' only for detection", () => {
+    const quiet = {
+      ...drill("kafka-broker-down", "passed", 5),
+      timings: { detectSeconds: 5, pageSeconds: null, firstPage: null, mitigateSeconds: 8, recoverSeconds: 30 },
+    };
+    const stuck = {
+      ...drill("service-oom", "failed", null),
+      timings: { detectSeconds: null, pageSeconds: null, firstPage: null, mitigateSeconds: null, recoverSeconds: null },
+    };
+    const t = gamedayTable([run(1, 500, [quiet, stuck])]);
+    expect(t).toContain("| kafka-broker-down | 1/1 | 5.0 s | no page | no page | 8.0 s | 30.0 s |");
+    expect(t).toContain("| service-oom | 0/1 | not detected | no page | no page | never | never |");
+  });
 });

@@ -122,11 +122,12 @@ export function gamedayTable(runs: readonly GamedayRun[]): string {
   const names = [...new Set(runs.flatMap((r) => r.drills.map((d) => d.scenario)))];
   for (const name of names) {
     const ds = runs.map((r) => r.drills.find((d) => d.scenario === name)).filter((d): d is GamedayDrill => d !== undefined);
-    const col = (f: (d: GamedayDrill) => number | null | undefined) => formatSummary(summarize(ds.map((d) => f(d) ?? null)));
+    const col = (f: (d: GamedayDrill) => number | null | undefined, none?: string) =>
+      formatSummary(summarize(ds.map((d) => f(d) ?? null)), none);
     const worst = [...new Set(ds.map((d) => d.worstSeverity ?? "—"))].join("/");
     const acked = ds.map((d) => (d.integrity ? `${d.integrity.acknowledged} (${d.integrity.lost})` : "—")).join(", ");
     out.push(
-      `| ${name} | ${ds.filter((d) => d.outcome === "passed").length}/${ds.length} | ${col((d) => d.timings.detectSeconds)} | ${col((d) => d.timings.pageSeconds)} | ${col((d) => d.timings.firstPage?.seconds)} | ${col((d) => d.timings.mitigateSeconds)} | ${col((d) => d.timings.recoverSeconds)} | ${worst} | ${acked} |`,
+      `| ${name} | ${ds.filter((d) => d.outcome === "passed").length}/${ds.length} | ${col((d) => d.timings.detectSeconds)} | ${col((d) => d.timings.pageSeconds, "no page")} | ${col((d) => d.timings.firstPage?.seconds, "no page")} | ${col((d) => d.timings.mitigateSeconds, "never")} | ${col((d) => d.timings.recoverSeconds, "never")} | ${worst} | ${acked} |`,
     );
   }
   const wall = summarize(runs.map((r) => r.wallSeconds));

@@ -151,9 +151,13 @@ export function summarize(values: readonly (number | null)[]): Summary {
   return { runs: values.length, detected: n, median, p95, min: xs[0]!, max: xs[n - 1]! };
 }
 
-/** "12.3 s (10.1–14.0)", "12.3 s" for one run, "not detected" when no run measured it, "2/3: 12.3 s" when some missed. */
-export function formatSummary(s: Summary): string {
-  if (s.detected === 0 || s.median === null) return "not detected";
+/**
+ * "12.3 s (10.1–14.0)", "12.3 s" for one run, `none` ("not detected") when no run measured it, "2/3: 12.3 s"
+ * when some missed. `none` names what a missing time means where it is not a missed detection: "no page"
+ * for a drill whose verdict expected none, "never" for a recovery that did not happen.
+ */
+export function formatSummary(s: Summary, none = "not detected"): string {
+  if (s.detected === 0 || s.median === null) return none;
   const spread = s.detected > 1 ? ` (${s.min!.toFixed(1)}–${s.max!.toFixed(1)})` : "";
   const missed = s.detected < s.runs ? `${s.detected}/${s.runs}: ` : "";
   return `${missed}${s.median.toFixed(1)} s${spread}`;
